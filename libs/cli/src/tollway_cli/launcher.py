@@ -1,0 +1,249 @@
+"""Run the whole gateway on one machine: nats-server, redis-server and the four services as
+separate processes, stopped cleanly on Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+from typing import IO
+
+from tollway_cli.devkey import ENV_NAME, dev_api_key
+from tollway_common.testing.servers import RunningServer, start_nats, start_redis
+
+_READY_TIMEOUT_S = 60.0
+_STOP_TIMEOUT_S = 40.0
+
+
+class LaunchError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class LaunchOptions:
+    config: Path
+    data_dir: Path
+    host: str = "127.0.0.1"
+    port: int = 8080
+    admin_port: int = 8081
+
+
+@dataclass
+class Service:
+    name: str
+    module: str
+    env: dict[str, str]
+    log_path: Path
+    process: subprocess.Popen[bytes] | None = None
+    log_file: IO[bytes] | None = field(default=None, repr=False)
+
+    def start(self) -> None:
+        self.log_file = self.log_path.open("ab")
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", self.module],
+            env=self.env,
+            stdin=subprocess.DEVNULL,
+            stdout=self.log_file,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # Ctrl-C reaches the launcher only; it stops us in order.
+        )
+
+    def exit_code(self) -> int | None:
+        return None if self.process is None else self.process.poll()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(_STOP_TIMEOUT_S)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        if self.log_file is not None:
+            self.log_file.close()
+
+
+class AlreadyRunning(LaunchError):
+    pass
+
+
+class Launcher:
+    def __init__(self, options: LaunchOptions) -> None:
+        self.options = options
+        self.data_dir = options.data_dir.resolve()
+        self.services: list[Service] = []
+        self.servers: list[RunningServer] = []
+        self._lock: IO[str] | None = None
+        self._stop_requested = False
+
+    def run(self) -> int:
+        self._take_lock()
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGTERM, self._request_stop)
+        try:
+            self._start_all()
+            self._print_banner()
+            return self._supervise()
+        except LaunchError as exc:
+            print(f"tollway: {exc}", file=sys.stderr)
+            return 1
+        finally:
+            self._stop_all()
+
+    def _request_stop(self, signum: int, frame: FrameType | None) -> None:
+        self._stop_requested = True
+
+    def _take_lock(self) -> None:
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        lock = (self.data_dir / "run.lock").open("a+")
+        try:
+            fcntl.flock(lock, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            lock.seek(0)
+            holder = lock.read().strip() or "another process"
+            lock.close()
+            raise AlreadyRunning(
+                f"Tollway is already running from {self.data_dir} ({holder}). "
+                "Stop it first (Ctrl-C in its terminal), or use another --data-dir."
+            ) from None
+        lock.seek(0)
+        lock.truncate()
+        lock.write(f"pid {os.getpid()}, {self._base_url()}")
+        lock.flush()
+        self._lock = lock
+
+    def _base_url(self) -> str:
+        return f"http://{self.options.host}:{self.options.port}/v1"
+
+    _dev_key = ""
+
+    def _start_all(self) -> None:
+        for port, what in ((self.options.port, "edge"), (self.options.admin_port, "admin")):
+            if not _port_free(self.options.host, port):
+                raise LaunchError(
+                    f"port {port} ({what}) is already in use by another program; "
+                    f"choose another with --{'port' if what == 'edge' else 'admin-port'}"
+                )
+        print("tollway: starting nats-server and redis-server ...", flush=True)
+        nats = start_nats(self.data_dir / "nats")
+        self.servers.append(nats)
+        redis = start_redis(self.data_dir / "redis")
+        self.servers.append(redis)
+        key = dev_api_key(self.data_dir)
+        self._dev_key = key
+        logs = self.data_dir / "logs"
+        logs.mkdir(exist_ok=True)
+        base = {**os.environ, ENV_NAME: key, "PYTHONUNBUFFERED": "1"}
+        admin_env = {
+            "TOLLWAY_ADMIN_NATS__URL": nats.url,
+            "TOLLWAY_ADMIN_CONFIG_FILE": str(self.options.config.resolve()),
+            "TOLLWAY_ADMIN_HOST": self.options.host,
+            "TOLLWAY_ADMIN_PORT": str(self.options.admin_port),
+        }
+        metering_env = {
+            "TOLLWAY_METERING_NATS__URL": nats.url,
+            "TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{self.data_dir / 'clickhouse'}",
+        }
+        edge_env = {
+            "TOLLWAY_EDGE_NATS__URL": nats.url,
+            "TOLLWAY_EDGE_REDIS__URL": redis.url,
+            "TOLLWAY_EDGE_HOST": self.options.host,
+            "TOLLWAY_EDGE_PORT": str(self.options.port),
+        }
+        specs = [
+            ("admin", "tollway_admin", admin_env),
+            ("metering", "tollway_metering", metering_env),
+            ("router", "tollway_router", {"TOLLWAY_ROUTER_NATS__URL": nats.url}),
+            ("edge", "tollway_edge", edge_env),
+        ]
+        for name, module, env in specs:
+            service = Service(name, module, {**base, **env}, logs / f"{name}.log")
+            print(f"tollway: starting {name} ...", flush=True)
+            service.start()
+            self.services.append(service)
+            if name == "admin":
+                self._wait_ready(service, self.options.admin_port)
+        self._wait_ready(self.services[-1], self.options.port)
+
+    def _wait_ready(self, service: Service, port: int) -> None:
+        url = f"http://{self.options.host}:{port}/readyz"
+        deadline = time.monotonic() + _READY_TIMEOUT_S
+        while time.monotonic() < deadline and not self._stop_requested:
+            self._check_alive()
+            with (
+                contextlib.suppress(urllib.error.URLError, OSError),
+                urllib.request.urlopen(url, timeout=1) as response,
+            ):
+                if response.status == 200:
+                    return
+            time.sleep(0.1)
+        if self._stop_requested:
+            raise LaunchError("stopped while starting")
+        raise LaunchError(f"{service.name} did not become ready; see {service.log_path}")
+
+    def _check_alive(self) -> None:
+        for service in self.services:
+            code = service.exit_code()
+            if code is not None:
+                tail = service.log_path.read_text(errors="replace")[-3000:]
+                raise LaunchError(
+                    f"{service.name} exited with code {code}; its log ({service.log_path}) "
+                    f"ends with:\n{tail}"
+                )
+        for server in self.servers:
+            if server.process.poll() is not None:
+                raise LaunchError(f"{server.log_path.parent.name} server stopped unexpectedly")
+
+    def _print_banner(self) -> None:
+        print(
+            "\nTollway is running.\n"
+            f"  OpenAI base URL : {self._base_url()}\n"
+            f"  API key (dev)   : {self._dev_key}\n"
+            f"  Admin           : http://{self.options.host}:{self.options.admin_port}\n"
+            f"  Config          : {self.options.config}\n"
+            f"  Data and logs   : {self.data_dir}\n"
+            "Press Ctrl-C to stop.\n",
+            flush=True,
+        )
+
+    def _supervise(self) -> int:
+        while not self._stop_requested:
+            try:
+                self._check_alive()
+            except LaunchError as exc:
+                print(f"tollway: {exc}", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        print("tollway: stopping ...", flush=True)
+        return 0
+
+    def _stop_all(self) -> None:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        for service in reversed(self.services):
+            service.stop()
+        for server in reversed(self.servers):
+            server.stop()
+        if self._lock is not None:
+            self._lock.close()
+        if self.services:
+            print("tollway: stopped", flush=True)
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError:
+            return False
+    return True

@@ -1,0 +1,242 @@
+"""Everything edge, router, metering and admin exchange over NATS: names, headers and wire models.
+
+No service spells a subject, header, stream or bucket name by hand; they take it from here.
+Wire models are frozen and ignore unknown fields on read, so a newer sender can talk to an older
+reader during a rollout. Changes inside `v1` are additive only.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field
+
+from tollway_common.openai_errors import OpenAIErrorBody
+
+_PREFIX = "tollway.v1"
+
+# --- subjects -------------------------------------------------------------------------------
+
+
+class Endpoint(StrEnum):
+    """An inference endpoint; the value is the last token of its infer subject."""
+
+    CHAT_COMPLETIONS = "chat_completions"
+    COMPLETIONS = "completions"
+    EMBEDDINGS = "embeddings"
+
+
+def infer_subject(endpoint: Endpoint) -> str:
+    return f"{_PREFIX}.infer.{endpoint.value}"
+
+
+INFER_WILDCARD = f"{_PREFIX}.infer.*"
+
+
+def cancel_subject(request_id: str) -> str:
+    return f"{_PREFIX}.cancel.{request_id}"
+
+
+CANCEL_WILDCARD = f"{_PREFIX}.cancel.*"
+
+
+def request_id_from_cancel_subject(subject: str) -> str:
+    return subject.rsplit(".", 1)[-1]
+
+
+USAGE_SUBJECT = f"{_PREFIX}.usage"
+AUDIT_SUBJECT = f"{_PREFIX}.audit"
+
+
+def analytics_subject(query: str) -> str:
+    return f"{_PREFIX}.analytics.{query}"
+
+
+def reply_inbox_prefix(edge_id: str) -> str:
+    """Each edge process owns one wildcard subscription `<prefix>.*` for all its replies."""
+    return f"_TOLLWAY.{edge_id}"
+
+
+ROUTER_QUEUE_GROUP = "tollway-router"
+METERING_QUEUE_GROUP = "tollway-metering"
+
+USAGE_STREAM = "TOLLWAY_USAGE"
+USAGE_DURABLE = "metering-usage"
+
+KV_MODELS = "tollway_models"
+KV_KEYS = "tollway_keys"
+
+# --- headers --------------------------------------------------------------------------------
+
+HEADER_REQUEST_ID = "Tollway-Request-Id"
+HEADER_KIND = "Tollway-Kind"
+HEADER_SEQ = "Tollway-Seq"
+HEADER_ROUTER = "Tollway-Router"
+HEADER_TRACEPARENT = "traceparent"
+HEADER_MSG_ID = "Nats-Msg-Id"
+# Set by nats-server itself on the reply to a request nobody subscribes to.
+HEADER_NATS_STATUS = "Status"
+NATS_NO_RESPONDERS = "503"
+
+
+class ReplyKind(StrEnum):
+    """What one reply message on an edge inbox carries.
+
+    `chunk` bodies are OpenAI JSON written to the client as they are (an SSE chunk, or the
+    whole response body when the client did not stream); `final` ends a successful reply;
+    `error` ends a failed one; `heartbeat` only proves the router is alive.
+    """
+
+    CHUNK = "chunk"
+    FINAL = "final"
+    ERROR = "error"
+    HEARTBEAT = "heartbeat"
+
+
+# --- wire models ----------------------------------------------------------------------------
+
+
+class _Wire(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+
+class Principal(_Wire):
+    """Who is calling, as the edge authenticated them."""
+
+    key_id: str
+    key_name: str = ""
+    user_id: str = ""
+    team_id: str = ""
+    org_id: str = ""
+
+
+class ResolvedRoute(_Wire):
+    """The model alias the client asked for, as the edge's catalog resolved it."""
+
+    alias: str
+    catalog_revision: int = 0
+
+
+class InferRequest(_Wire):
+    request_id: str
+    endpoint: Endpoint
+    principal: Principal
+    route: ResolvedRoute
+    received_at_ms: int
+    deadline_ms: int
+    stream: bool = False
+    include_usage: bool = False
+    body: dict[str, Any]
+
+
+class Usage(_Wire):
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    estimated: bool = False
+
+
+class FinalReply(_Wire):
+    usage: Usage | None = None
+    deployment: str = ""
+    provider: str = ""
+    upstream_model: str = ""
+    upstream_latency_ms: float | None = None
+
+
+class ErrorReply(_Wire):
+    status: int
+    error: OpenAIErrorBody
+    retry_after: float | None = None
+    should_retry: bool | None = None
+
+
+class UsageEvent(_Wire):
+    """One per request, published by the router to JetStream and stored by metering."""
+
+    request_id: str
+    received_at_ms: int
+    endpoint: Endpoint
+    principal: Principal
+    model_alias: str
+    deployment: str = ""
+    provider: str = ""
+    upstream_model: str = ""
+    status_code: int
+    error_type: str = ""
+    error_code: str = ""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    total_tokens: int = 0
+    usage_estimated: bool = False
+    latency_ms: float = 0.0
+    ttft_ms: float | None = None
+    stream: bool = False
+    router_id: str = ""
+
+
+class AnalyticsQuery(_Wire):
+    """Ask metering for stored usage rows; an empty filter means every row (capped by limit)."""
+
+    request_ids: list[str] = Field(default_factory=list)
+    limit: int = 1000
+
+
+class UsageRow(_Wire):
+    request_id: str
+    received_at_ms: int
+    key_id: str
+    model_alias: str
+    deployment: str
+    provider: str
+    endpoint: str
+    status_code: int
+    error_type: str
+    prompt_tokens: int
+    completion_tokens: int
+    total_tokens: int
+    latency_ms: float
+    ttft_ms: float | None
+    stream: bool
+
+
+class AnalyticsReply(_Wire):
+    rows: list[UsageRow] = Field(default_factory=list)
+    error: str = ""
+
+
+# --- codecs ---------------------------------------------------------------------------------
+
+
+def encode(model: BaseModel) -> bytes:
+    return orjson.dumps(model.model_dump(mode="json"))
+
+
+def decode_infer_request(data: bytes) -> InferRequest:
+    return InferRequest.model_validate_json(data)
+
+
+def decode_final_reply(data: bytes) -> FinalReply:
+    return FinalReply.model_validate_json(data)
+
+
+def decode_error_reply(data: bytes) -> ErrorReply:
+    return ErrorReply.model_validate_json(data)
+
+
+def decode_usage_event(data: bytes) -> UsageEvent:
+    return UsageEvent.model_validate_json(data)
+
+
+def decode_analytics_query(data: bytes) -> AnalyticsQuery:
+    return AnalyticsQuery.model_validate_json(data)
+
+
+def decode_analytics_reply(data: bytes) -> AnalyticsReply:
+    return AnalyticsReply.model_validate_json(data)
+
+
+def reply_headers(kind: ReplyKind, seq: int) -> dict[str, str]:
+    return {HEADER_KIND: kind.value, HEADER_SEQ: str(seq)}

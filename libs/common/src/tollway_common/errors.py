@@ -1,0 +1,168 @@
+"""Tollway's error taxonomy: one class per thing that can go wrong, each knowing its wire form.
+
+TollwayError
+├── InvalidRequest                400 invalid_request_error
+│   ├── ContextLengthExceeded     400 context_length_exceeded
+│   └── UpstreamBadRequest        400 (the provider refused a request we accepted)
+├── PayloadTooLarge               413 payload_too_large
+├── AuthenticationFailed          401 invalid_api_key
+├── PermissionDenied              403 model_not_allowed
+├── ModelNotFound                 404 model_not_found
+├── RateLimited                   429 rate_limit_exceeded (Retry-After)
+├── BudgetExceeded                429 insufficient_quota (x-should-retry: false)
+├── UpstreamRateLimited           429 upstream_rate_limited (upstream Retry-After passed on)
+├── InternalError                 500 internal_error
+├── UpstreamAuthFailed            502 upstream_auth_failed (x-should-retry: false)
+├── UpstreamUnavailable           502 upstream_error
+├── RouterLost                    502 router_lost
+├── NoRouterAvailable             503 no_responders
+└── UpstreamTimeout               504 upstream_timeout
+
+`retryable` says whether a client should try again; `should_retry_header` is sent as
+`x-should-retry` where the OpenAI SDK would otherwise retry a status it must not.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from tollway_common.openai_errors import OpenAIErrorBody
+
+
+class TollwayError(Exception):
+    status: ClassVar[int] = 500
+    type: ClassVar[str] = "server_error"
+    code: ClassVar[str] = "internal_error"
+    retryable: ClassVar[bool] = True
+    should_retry_header: ClassVar[bool | None] = None
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        param: str | None = None,
+        code: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.param = param
+        self.code_override = code
+        self.retry_after = retry_after
+
+    def body(self) -> OpenAIErrorBody:
+        return OpenAIErrorBody(
+            message=self.message,
+            type=self.type,
+            param=self.param,
+            code=self.code_override or self.code,
+        )
+
+    def headers(self) -> dict[str, str]:
+        headers: dict[str, str] = {}
+        if self.retry_after is not None:
+            headers["retry-after"] = str(max(0, round(self.retry_after)))
+        if self.should_retry_header is not None:
+            headers["x-should-retry"] = "true" if self.should_retry_header else "false"
+        return headers
+
+
+class InvalidRequest(TollwayError):
+    status = 400
+    type = "invalid_request_error"
+    code = "invalid_value"
+    retryable = False
+
+
+class ContextLengthExceeded(InvalidRequest):
+    code = "context_length_exceeded"
+
+
+class UpstreamBadRequest(InvalidRequest):
+    code = "upstream_bad_request"
+
+
+class PayloadTooLarge(TollwayError):
+    status = 413
+    type = "invalid_request_error"
+    code = "payload_too_large"
+    retryable = False
+
+
+class AuthenticationFailed(TollwayError):
+    status = 401
+    type = "invalid_request_error"
+    code = "invalid_api_key"
+    retryable = False
+
+
+class PermissionDenied(TollwayError):
+    status = 403
+    type = "permission_error"
+    code = "model_not_allowed"
+    retryable = False
+
+
+class ModelNotFound(TollwayError):
+    status = 404
+    type = "invalid_request_error"
+    code = "model_not_found"
+    retryable = False
+
+
+class RateLimited(TollwayError):
+    status = 429
+    type = "rate_limit_error"
+    code = "rate_limit_exceeded"
+
+
+class BudgetExceeded(TollwayError):
+    status = 429
+    type = "insufficient_quota"
+    code = "insufficient_quota"
+    retryable = False
+    should_retry_header = False
+
+
+class UpstreamRateLimited(TollwayError):
+    status = 429
+    type = "rate_limit_error"
+    code = "upstream_rate_limited"
+
+
+class InternalError(TollwayError):
+    status = 500
+    type = "server_error"
+    code = "internal_error"
+
+
+class UpstreamAuthFailed(TollwayError):
+    status = 502
+    type = "server_error"
+    code = "upstream_auth_failed"
+    retryable = False
+    should_retry_header = False
+
+
+class UpstreamUnavailable(TollwayError):
+    status = 502
+    type = "server_error"
+    code = "upstream_error"
+
+
+class RouterLost(TollwayError):
+    status = 502
+    type = "server_error"
+    code = "router_lost"
+
+
+class NoRouterAvailable(TollwayError):
+    status = 503
+    type = "server_error"
+    code = "no_responders"
+
+
+class UpstreamTimeout(TollwayError):
+    status = 504
+    type = "server_error"
+    code = "upstream_timeout"

@@ -1,0 +1,75 @@
+"""Connecting to NATS with settings that survive restarts, and creating what JetStream needs."""
+
+from __future__ import annotations
+
+import logging
+
+import nats
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from nats.js.api import DiscardPolicy, RetentionPolicy, StorageType, StreamConfig
+from nats.js.errors import BucketNotFoundError
+from nats.js.kv import KeyValue
+
+from tollway_common import contract
+from tollway_common.settings import NatsSettings
+
+log = logging.getLogger(__name__)
+
+USAGE_RETENTION_S = 7 * 24 * 3600
+USAGE_DEDUP_WINDOW_S = 600
+
+
+async def connect(settings: NatsSettings, name: str) -> Client:
+    """Connect with reconnects that never give up and a ping often enough to notice a dead path.
+
+    nats-py's defaults give up after about two minutes of reconnecting and notice a dead TCP path
+    only after minutes (see docs/adr/0002-nats-hot-path.md).
+    """
+
+    async def on_disconnect() -> None:
+        log.warning("nats disconnected", extra={"service": name})
+
+    async def on_reconnect() -> None:
+        log.info("nats reconnected", extra={"service": name})
+
+    async def on_error(exc: Exception) -> None:
+        log.warning("nats error: %s", exc, extra={"service": name})
+
+    return await nats.connect(
+        settings.url,
+        name=name,
+        connect_timeout=settings.connect_timeout_s,
+        max_reconnect_attempts=-1,
+        reconnect_time_wait=0.5,
+        ping_interval=10,
+        max_outstanding_pings=3,
+        disconnected_cb=on_disconnect,
+        reconnected_cb=on_reconnect,
+        error_cb=on_error,
+    )
+
+
+async def ensure_usage_stream(js: JetStreamContext, replicas: int) -> None:
+    """Create or update the usage stream; idempotent, so every service may call it at start."""
+    config = StreamConfig(
+        name=contract.USAGE_STREAM,
+        subjects=[contract.USAGE_SUBJECT],
+        retention=RetentionPolicy.LIMITS,
+        storage=StorageType.FILE,
+        num_replicas=replicas,
+        max_age=USAGE_RETENTION_S,
+        discard=DiscardPolicy.OLD,
+        duplicate_window=USAGE_DEDUP_WINDOW_S,
+    )
+    try:
+        await js.update_stream(config)
+    except nats.js.errors.NotFoundError:
+        await js.add_stream(config)
+
+
+async def ensure_kv(js: JetStreamContext, bucket: str, replicas: int) -> KeyValue:
+    try:
+        return await js.key_value(bucket)
+    except BucketNotFoundError:
+        return await js.create_key_value(bucket=bucket, history=10, replicas=replicas)

@@ -1,0 +1,27 @@
+"""`python -m tollway_admin`: serve the admin API."""
+
+from __future__ import annotations
+
+import uvicorn
+
+from tollway_admin.app import create_app
+from tollway_admin.settings import AdminSettings
+from tollway_common.log import setup_logging
+
+
+def main() -> None:
+    settings = AdminSettings()
+    setup_logging("admin", settings.log)
+    uvicorn.run(
+        create_app(settings),
+        host=settings.host,
+        port=settings.port,
+        loop="uvloop",
+        http="httptools",
+        access_log=False,
+        log_config=None,
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,24 @@
+"""Admin process settings (`TOLLWAY_ADMIN_*`, nested with `__`)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tollway_common.settings import LogSettings, NatsSettings
+
+
+class AdminSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TOLLWAY_ADMIN_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    host: str = "127.0.0.1"
+    port: int = 8081
+    nats: NatsSettings = NatsSettings()
+    log: LogSettings = LogSettings()
+    config_file: Path | None = None
+    # How often the config file is checked for edits; 0 turns live reload off.
+    config_poll_s: float = Field(default=1.0, ge=0)

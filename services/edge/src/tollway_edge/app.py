@@ -1,0 +1,28 @@
+"""Build the edge ASGI app: routes, error handlers, request ids. No logic lives here."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from tollway_edge.errors import install_error_handlers
+from tollway_edge.lifespan import lifespan
+from tollway_edge.request_ids import RequestIdMiddleware
+from tollway_edge.routes import health, inference, models
+from tollway_edge.settings import EdgeSettings
+
+
+def create_app(settings: EdgeSettings) -> FastAPI:
+    app = FastAPI(
+        title="Tollway edge",
+        lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
+        openapi_url=None,
+    )
+    app.state.settings = settings
+    app.include_router(inference.router)
+    app.include_router(models.router)
+    app.include_router(health.router)
+    install_error_handlers(app)
+    app.add_middleware(RequestIdMiddleware)
+    return app

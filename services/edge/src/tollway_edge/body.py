@@ -1,0 +1,98 @@
+"""Read and check a client's JSON body: size first, then just the fields the edge needs.
+
+The edge validates only what it acts on (model, stream, token caps); the rest of the body
+travels to the router untouched, so new OpenAI fields work without a Tollway release.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from starlette.requests import Request
+
+from tollway_common.contract import Endpoint
+from tollway_common.errors import InvalidRequest, PayloadTooLarge
+
+
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    include_usage: bool = False
+
+
+class _Head(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    model: str = Field(min_length=1)
+    stream: bool | None = False
+    stream_options: StreamOptions | None = None
+
+
+class ChatHead(_Head):
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    n: int | None = Field(default=None, ge=1, le=128)
+    max_tokens: int | None = Field(default=None, ge=1)
+    max_completion_tokens: int | None = Field(default=None, ge=1)
+
+
+class CompletionHead(_Head):
+    prompt: str | list[str] | list[int] | list[list[int]]
+    max_tokens: int | None = Field(default=None, ge=0)
+
+
+class EmbeddingHead(_Head):
+    input: str | list[str] | list[int] | list[list[int]]
+
+
+_HEADS: dict[Endpoint, type[_Head]] = {
+    Endpoint.CHAT_COMPLETIONS: ChatHead,
+    Endpoint.COMPLETIONS: CompletionHead,
+    Endpoint.EMBEDDINGS: EmbeddingHead,
+}
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _too_large(limit: int) -> PayloadTooLarge:
+    return PayloadTooLarge(
+        f"Request body is larger than this gateway accepts ({limit} bytes). Send fewer or "
+        "smaller images or documents, or ask the operator to raise TOLLWAY_EDGE_MAX_BODY_BYTES."
+    )
+
+
+def parse_body(raw: bytes, endpoint: Endpoint) -> tuple[dict[str, Any], _Head]:
+    if not raw:
+        raise InvalidRequest("Request body is empty; send a JSON object.")
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequest(f"Request body is not valid JSON: {exc.msg} at {exc.pos}.") from exc
+    if not isinstance(body, dict):
+        raise InvalidRequest("Request body must be a JSON object.")
+    try:
+        head = _HEADS[endpoint].model_validate(body)
+    except ValidationError as exc:
+        raise _invalid(exc) from exc
+    return body, head
+
+
+def _invalid(exc: ValidationError) -> InvalidRequest:
+    first = exc.errors()[0]
+    param = ".".join(str(part) for part in first["loc"])
+    if first["type"] == "missing":
+        return InvalidRequest(f"Missing required parameter: '{param}'.", param=param)
+    return InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param)

@@ -1,0 +1,28 @@
+"""The edge's live view of the control plane: model aliases and keys, mirrored from NATS KV."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from tollway_common.control import KeyRecord, ModelAlias, kv_key_for_alias
+from tollway_common.errors import ModelNotFound
+from tollway_common.kv_mirror import KvMirror
+
+
+@dataclass(frozen=True)
+class Catalog:
+    models: KvMirror[ModelAlias]
+    keys: KvMirror[KeyRecord]
+
+    def resolve(self, alias: str) -> ModelAlias:
+        model = self.models.items.get(kv_key_for_alias(alias))
+        if model is None:
+            raise ModelNotFound(
+                f"The model '{alias}' does not exist on this gateway; "
+                "GET /v1/models lists the models your key can use.",
+                param="model",
+            )
+        return model
+
+    def all_models(self) -> list[ModelAlias]:
+        return sorted(self.models.items.values(), key=lambda model: model.name)

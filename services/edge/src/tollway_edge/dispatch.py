@@ -1,0 +1,170 @@
+"""Send an InferRequest to the routers and hand back their replies in order.
+
+One wildcard inbox subscription per edge process carries every reply; each request gets its
+own queue. The router's heartbeats keep a request alive; silence for `idle_timeout_s` means
+the router is gone. A client that goes away gets its request cancelled on the router.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import AsyncGenerator
+from dataclasses import dataclass
+
+from nats.aio.client import Client
+from nats.aio.msg import Msg
+from nats.aio.subscription import Subscription
+from nats.nuid import NUID
+
+from tollway_common import contract
+from tollway_common.contract import ReplyKind
+from tollway_common.errors import (
+    NoRouterAvailable,
+    PayloadTooLarge,
+    RouterLost,
+    UpstreamTimeout,
+)
+
+log = logging.getLogger(__name__)
+
+_MAX_QUEUED_REPLIES = 10_000
+# Room for the InferRequest envelope around the client's body.
+_ENVELOPE_MARGIN = 16 * 1024
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    kind: ReplyKind
+    data: bytes
+
+
+class _Lost:
+    """Queued into every open request when the edge loses NATS: replies may have been lost."""
+
+
+_LOST = _Lost()
+
+
+class ReplyMux:
+    def __init__(self, nc: Client, edge_id: str, idle_timeout_s: float) -> None:
+        self._nc = nc
+        self._prefix = contract.reply_inbox_prefix(edge_id)
+        self._idle_timeout_s = idle_timeout_s
+        self._queues: dict[str, asyncio.Queue[Msg | _Lost]] = {}
+        self._nuid = NUID()
+        self._sub: Subscription | None = None
+
+    async def start(self) -> None:
+        self._sub = await self._nc.subscribe(
+            f"{self._prefix}.*", cb=self._on_reply, pending_msgs_limit=1_000_000
+        )
+        await self._nc.flush()
+
+    async def stop(self) -> None:
+        if self._sub is not None:
+            with contextlib.suppress(Exception):
+                await self._sub.unsubscribe()
+
+    def connection_lost(self) -> None:
+        for queue in self._queues.values():
+            queue.put_nowait(_LOST)
+
+    async def _on_reply(self, msg: Msg) -> None:
+        token = msg.subject[len(self._prefix) + 1 :]
+        queue = self._queues.get(token)
+        if queue is None:
+            return
+        if queue.qsize() >= _MAX_QUEUED_REPLIES:
+            # The client reads slower than the router sends: abort this request alone.
+            del self._queues[token]
+            queue.put_nowait(_LOST)
+            log.error("reply queue overflow; aborting the request")
+            return
+        queue.put_nowait(msg)
+
+    def check_size(self, payload_size: int) -> None:
+        limit = self._nc.max_payload
+        if payload_size + _ENVELOPE_MARGIN > limit:
+            raise PayloadTooLarge(
+                f"Request body of {payload_size} bytes is larger than this gateway can carry "
+                f"({limit - _ENVELOPE_MARGIN} bytes). Send fewer or smaller images or documents."
+            )
+
+    async def replies(
+        self, subject: str, payload: bytes, request_id: str, deadline: float
+    ) -> AsyncGenerator[Reply, None]:
+        """Publish the request and yield its replies until `final` or `error`.
+
+        Raises NoRouterAvailable, RouterLost or UpstreamTimeout before or between replies.
+        When the consumer stops early (client gone), the router is told to cancel.
+        """
+        token = self._nuid.next().decode()
+        queue: asyncio.Queue[Msg | _Lost] = asyncio.Queue()
+        self._queues[token] = queue
+        finished = False
+        try:
+            await self._nc.publish(
+                subject,
+                payload,
+                reply=f"{self._prefix}.{token}",
+                headers={contract.HEADER_REQUEST_ID: request_id},
+            )
+            expected_seq = 0
+            while True:
+                msg = await self._next(queue, deadline)
+                kind, seq = _kind_and_seq(msg)
+                if kind is None:
+                    finished = True
+                    raise NoRouterAvailable(
+                        "No router is available to serve this request right now; retry shortly."
+                    )
+                if kind is ReplyKind.HEARTBEAT:
+                    continue
+                if seq != expected_seq:
+                    raise RouterLost(
+                        f"The reply stream from the router lost messages (expected {expected_seq},"
+                        f" got {seq}); the request was aborted."
+                    )
+                expected_seq += 1
+                if kind in (ReplyKind.FINAL, ReplyKind.ERROR):
+                    finished = True
+                yield Reply(kind, msg.data)
+                if finished:
+                    return
+        finally:
+            self._queues.pop(token, None)
+            if not finished:
+                await self._cancel(request_id)
+
+    async def _next(self, queue: asyncio.Queue[Msg | _Lost], deadline: float) -> Msg:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            raise UpstreamTimeout("The request took longer than this gateway allows.")
+        try:
+            item = await asyncio.wait_for(queue.get(), min(self._idle_timeout_s, remaining))
+        except TimeoutError:
+            if time.monotonic() >= deadline:
+                raise UpstreamTimeout("The request took longer than this gateway allows.") from None
+            raise RouterLost(
+                "The router serving this request stopped responding; retry the request."
+            ) from None
+        if isinstance(item, _Lost):
+            raise RouterLost("The gateway lost its connection to the routers; retry the request.")
+        return item
+
+    async def _cancel(self, request_id: str) -> None:
+        with contextlib.suppress(Exception):
+            await self._nc.publish(contract.cancel_subject(request_id), b"")
+
+
+def _kind_and_seq(msg: Msg) -> tuple[ReplyKind | None, int]:
+    headers = msg.headers or {}
+    if headers.get(contract.HEADER_NATS_STATUS) == contract.NATS_NO_RESPONDERS:
+        return None, -1
+    kind = ReplyKind(headers.get(contract.HEADER_KIND, ReplyKind.HEARTBEAT.value))
+    if kind is ReplyKind.HEARTBEAT:
+        return kind, -1
+    return kind, int(headers.get(contract.HEADER_SEQ, "-1"))

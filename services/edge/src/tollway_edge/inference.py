@@ -1,0 +1,143 @@
+"""The inference flow shared by every /v1 endpoint: check, dispatch, relay.
+
+Authenticate, parse just what the edge needs, resolve the model, publish one InferRequest and
+relay the replies: as one JSON body, or as SSE once the first chunk has arrived, so errors
+before the first byte still get their proper HTTP status.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
+from typing import Any, TypeVar
+
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+
+from tollway_common import contract
+from tollway_common.contract import Endpoint, InferRequest, ReplyKind, ResolvedRoute
+from tollway_common.errors import RouterLost, TollwayError
+from tollway_edge import sse
+from tollway_edge.auth import authenticate, authorize_model, principal_of
+from tollway_edge.body import parse_body, read_body
+from tollway_edge.dispatch import Reply
+from tollway_edge.errors import ReplyError
+from tollway_edge.runtime import Runtime
+
+T = TypeVar("T")
+
+_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
+_JSON = "application/json"
+
+
+class ClientGone(Exception):
+    """The client disconnected before the reply started."""
+
+
+async def handle(request: Request, endpoint: Endpoint) -> Response:
+    runtime: Runtime = request.app.state.runtime
+    request_id: str = request.state.request_id
+    record = authenticate(request.headers, runtime.catalog)
+    raw = await read_body(request, runtime.settings.max_body_bytes)
+    runtime.mux.check_size(len(raw))
+    body, head = parse_body(raw, endpoint)
+    authorize_model(record, head.model)
+    model = runtime.catalog.resolve(head.model)
+    now = time.time()
+    stream = bool(head.stream) and endpoint is not Endpoint.EMBEDDINGS
+    infer = InferRequest(
+        request_id=request_id,
+        endpoint=endpoint,
+        principal=principal_of(record),
+        route=ResolvedRoute(alias=model.name, catalog_revision=runtime.catalog.models.revision),
+        received_at_ms=int(now * 1000),
+        deadline_ms=int((now + runtime.settings.request_timeout_s) * 1000),
+        stream=stream,
+        include_usage=bool(head.stream_options and head.stream_options.include_usage),
+        body=body,
+    )
+    deadline = time.monotonic() + runtime.settings.request_timeout_s
+    replies = runtime.mux.replies(
+        contract.infer_subject(endpoint), contract.encode(infer), request_id, deadline
+    )
+    try:
+        first = await _unless_client_leaves(request, anext(replies))
+    except ClientGone:
+        await replies.aclose()
+        return Response(status_code=499)
+    except StopAsyncIteration:
+        raise RouterLost("The router ended the reply without an answer.") from None
+    if first.kind is ReplyKind.ERROR:
+        raise ReplyError(contract.decode_error_reply(first.data))
+    if stream:
+        return StreamingResponse(
+            _relay_stream(first, replies),
+            media_type="text/event-stream",
+            headers=_SSE_HEADERS,
+        )
+    try:
+        payload = await _unless_client_leaves(request, _collect(first, replies))
+    except ClientGone:
+        await replies.aclose()
+        return Response(status_code=499)
+    return Response(payload, media_type=_JSON)
+
+
+async def _collect(first: Reply, replies: AsyncGenerator[Reply, None]) -> bytes:
+    payload = first.data if first.kind is ReplyKind.CHUNK else b""
+    async for reply in replies:
+        if reply.kind is ReplyKind.CHUNK:
+            payload = reply.data
+        elif reply.kind is ReplyKind.ERROR:
+            raise ReplyError(contract.decode_error_reply(reply.data))
+    if not payload:
+        raise RouterLost("The router finished without a response body.")
+    return payload
+
+
+async def _relay_stream(first: Reply, replies: AsyncGenerator[Reply, None]) -> AsyncIterator[bytes]:
+    # Starlette cancels this generator when the client disconnects; closing `replies` then
+    # tells the router to cancel the upstream call.
+    try:
+        if first.kind is ReplyKind.CHUNK:
+            yield sse.event(first.data)
+        async for reply in replies:
+            if reply.kind is ReplyKind.CHUNK:
+                yield sse.event(reply.data)
+            elif reply.kind is ReplyKind.ERROR:
+                yield sse.error_event(contract.decode_error_reply(reply.data).error)
+                return
+        yield sse.DONE
+    except TollwayError as exc:
+        yield sse.error_event(exc.body())
+    finally:
+        with contextlib.suppress(Exception):
+            await replies.aclose()
+
+
+async def _unless_client_leaves(request: Request, work: Awaitable[T]) -> T:
+    """Await `work`, but give up (ClientGone) if the client disconnects first."""
+    work_task: asyncio.Task[T] = asyncio.ensure_future(work)
+    watcher = asyncio.create_task(_wait_for_disconnect(request))
+    try:
+        done, _ = await asyncio.wait({work_task, watcher}, return_when=asyncio.FIRST_COMPLETED)
+    except asyncio.CancelledError:
+        work_task.cancel()
+        raise
+    finally:
+        watcher.cancel()
+    if work_task in done:
+        return work_task.result()
+    work_task.cancel()
+    with contextlib.suppress(asyncio.CancelledError, TollwayError, StopAsyncIteration):
+        await work_task
+    raise ClientGone
+
+
+async def _wait_for_disconnect(request: Request) -> None:
+    while True:
+        message: dict[str, Any] = dict(await request.receive())
+        if message["type"] == "http.disconnect":
+            return

@@ -1,0 +1,52 @@
+"""Start and stop what the edge needs: NATS, Redis, the reply mux and the control-plane view."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+from collections.abc import AsyncIterator
+
+from fastapi import FastAPI
+
+from tollway_common import contract, nats_client, redis_client
+from tollway_common.control import decode_key_record, decode_model_alias
+from tollway_common.kv_mirror import KvMirror
+from tollway_edge.catalog import Catalog
+from tollway_edge.dispatch import ReplyMux
+from tollway_edge.runtime import Runtime
+from tollway_edge.settings import EdgeSettings
+
+
+def new_edge_id() -> str:
+    return f"{socket.gethostname()}-{os.getpid()}".replace(".", "-")
+
+
+@contextlib.asynccontextmanager
+async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+    settings: EdgeSettings = app.state.settings
+    edge_id = new_edge_id()
+    nc = await nats_client.connect(settings.nats, f"tollway-edge-{edge_id}")
+    js = nc.jetstream()
+    models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, settings.nats.replicas)
+    keys_kv = await nats_client.ensure_kv(js, contract.KV_KEYS, settings.nats.replicas)
+    catalog = Catalog(
+        models=KvMirror(models_kv, decode_model_alias), keys=KvMirror(keys_kv, decode_key_record)
+    )
+    await catalog.models.start()
+    await catalog.keys.start()
+    mux = ReplyMux(nc, edge_id, settings.idle_timeout_s)
+    await mux.start()
+    redis = redis_client.connect(settings.redis)
+    app.state.runtime = Runtime(
+        settings=settings, edge_id=edge_id, nc=nc, redis=redis, mux=mux, catalog=catalog
+    )
+    try:
+        yield
+    finally:
+        await mux.stop()
+        await catalog.models.stop()
+        await catalog.keys.stop()
+        await redis.aclose()
+        with contextlib.suppress(Exception):
+            await nc.drain()

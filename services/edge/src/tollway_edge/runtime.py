@@ -1,0 +1,22 @@
+"""What a running edge process holds: its connections, reply mux and control-plane view."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from nats.aio.client import Client
+from redis.asyncio import Redis
+
+from tollway_edge.catalog import Catalog
+from tollway_edge.dispatch import ReplyMux
+from tollway_edge.settings import EdgeSettings
+
+
+@dataclass(frozen=True)
+class Runtime:
+    settings: EdgeSettings
+    edge_id: str
+    nc: Client
+    redis: Redis
+    mux: ReplyMux
+    catalog: Catalog

@@ -1,0 +1,22 @@
+"""`python -m tollway_router`: run a router worker."""
+
+from __future__ import annotations
+
+import asyncio
+
+import uvloop
+
+from tollway_common.log import setup_logging
+from tollway_router.service import run
+from tollway_router.settings import RouterSettings
+
+
+def main() -> None:
+    settings = RouterSettings()
+    setup_logging("router", settings.log)
+    asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
+    asyncio.run(run(settings))
+
+
+if __name__ == "__main__":
+    main()

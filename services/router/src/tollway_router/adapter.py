@@ -1,0 +1,74 @@
+"""The provider adapter interface: pure translation between OpenAI and one provider's wire.
+
+A provider module builds the upstream HTTP call from an OpenAI request and turns the upstream
+response, stream events and errors back into OpenAI shapes. It does no I/O: `upstream.py`
+sends the call, reads the stream and knows no provider.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Generic, TypeVar
+
+from tollway_common.contract import Endpoint, Usage
+from tollway_common.control import Deployment
+from tollway_common.errors import TollwayError
+
+StateT = TypeVar("StateT")
+
+
+@dataclass(frozen=True, slots=True)
+class HttpCall:
+    """An upstream request without its secret (`upstream.py` adds the credential header)."""
+
+    method: str
+    path: str
+    body: bytes
+    stream: bool
+    headers: Mapping[str, str] = field(default_factory=dict)
+    query: Mapping[str, str] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class SseEvent:
+    data: str
+    event: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParsedResponse:
+    """A non-streaming upstream reply as the OpenAI JSON body the client receives."""
+
+    body: bytes
+    usage: Usage | None
+    upstream_model: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ChunkOut:
+    """One OpenAI `chat.completion.chunk` (or legacy `text_completion`) ready for the client.
+
+    `usage_only` marks the final usage chunk (empty `choices`): the router forwards it only
+    when the client asked for `stream_options.include_usage`.
+    """
+
+    data: bytes
+    usage: Usage | None = None
+    usage_only: bool = False
+    output_chars: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class Adapter(Generic[StateT]):
+    type: str
+    endpoints: frozenset[Endpoint]
+    build_request: Callable[[Endpoint, Mapping[str, Any], Deployment], HttpCall]
+    parse_response: Callable[[Endpoint, bytes, Deployment], ParsedResponse]
+    new_stream_state: Callable[[], StateT]
+    parse_stream_event: Callable[[SseEvent, StateT], list[ChunkOut]]
+    parse_error: Callable[[int, Mapping[str, str], bytes], TollwayError]
+    auth_header: Callable[[str], tuple[str, str]] = lambda secret: (
+        "authorization",
+        f"Bearer {secret}",
+    )

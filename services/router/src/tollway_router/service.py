@@ -1,0 +1,55 @@
+"""Assemble and run a router process until SIGTERM or SIGINT."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import socket
+
+from tollway_common import contract, nats_client
+from tollway_common.control import decode_model_alias
+from tollway_common.kv_mirror import KvMirror
+from tollway_common.secret_refs import SecretResolver
+from tollway_router.handler import Handler
+from tollway_router.selection import WeightedRoundRobin
+from tollway_router.settings import RouterSettings
+from tollway_router.upstream import Upstream
+from tollway_router.worker import Worker
+
+log = logging.getLogger(__name__)
+
+
+async def run(settings: RouterSettings) -> None:
+    router_id = settings.router_id or f"{socket.gethostname()}-{os.getpid()}"
+    nc = await nats_client.connect(settings.nats, f"tollway-router-{router_id}")
+    js = nc.jetstream()
+    await nats_client.ensure_usage_stream(js, settings.nats.replicas)
+    models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, settings.nats.replicas)
+    models = KvMirror(models_kv, decode_model_alias)
+    await models.start()
+    upstream = Upstream(settings.connect_timeout_s, settings.max_connections)
+    handler = Handler(
+        nc=nc,
+        js=js,
+        models=models,
+        upstream=upstream,
+        secrets=SecretResolver(),
+        selector=WeightedRoundRobin(),
+        router_id=router_id,
+        heartbeat_interval_s=settings.heartbeat_interval_s,
+    )
+    worker = Worker(nc, handler, settings.max_inflight)
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    await worker.start()
+    log.info("router ready", extra={"router_id": router_id})
+    await stop.wait()
+    log.info("router stopping", extra={"inflight": worker.inflight})
+    await worker.shutdown(settings.drain_grace_s)
+    await models.stop()
+    await upstream.close()
+    log.info("router stopped")

@@ -1,0 +1,113 @@
+"""Build each request's UsageEvent and publish it to JetStream, deduplicated by request id."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from nats.js import JetStreamContext
+
+from tollway_common import contract
+from tollway_common.contract import InferRequest, Usage, UsageEvent
+from tollway_common.ids import usage_msg_id
+
+log = logging.getLogger(__name__)
+
+_CHARS_PER_TOKEN = 4
+_PUBLISH_ATTEMPTS = 5
+
+
+@dataclass
+class Outcome:
+    """What happened to one request, filled in as it runs."""
+
+    status_code: int = 200
+    error_type: str = ""
+    error_code: str = ""
+    deployment: str = ""
+    provider: str = ""
+    upstream_model: str = ""
+    usage: Usage | None = None
+    output_chars: int = 0
+    ttft_ms: float | None = None
+
+
+def estimate_prompt_tokens(body: dict[str, Any]) -> int:
+    """A rough count for when the provider reports none: about four characters a token."""
+    text = 0
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            text += len(content)
+        elif isinstance(content, list):
+            text += sum(
+                len(str(part.get("text", ""))) for part in content if isinstance(part, dict)
+            )
+    for key in ("prompt", "input"):
+        value = body.get(key)
+        if isinstance(value, str):
+            text += len(value)
+        elif isinstance(value, list):
+            text += sum(len(str(item)) for item in value)
+    return max(1, text // _CHARS_PER_TOKEN) if text else 0
+
+
+def settle_usage(outcome: Outcome, body: dict[str, Any]) -> Usage:
+    if outcome.usage is not None:
+        return outcome.usage
+    prompt = estimate_prompt_tokens(body)
+    completion = outcome.output_chars // _CHARS_PER_TOKEN
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=prompt + completion,
+        estimated=True,
+    )
+
+
+def build_event(
+    infer: InferRequest, outcome: Outcome, latency_ms: float, router_id: str
+) -> UsageEvent:
+    usage = settle_usage(outcome, infer.body)
+    return UsageEvent(
+        request_id=infer.request_id,
+        received_at_ms=infer.received_at_ms,
+        endpoint=infer.endpoint,
+        principal=infer.principal,
+        model_alias=infer.route.alias,
+        deployment=outcome.deployment,
+        provider=outcome.provider,
+        upstream_model=outcome.upstream_model,
+        status_code=outcome.status_code,
+        error_type=outcome.error_type,
+        error_code=outcome.error_code,
+        prompt_tokens=usage.prompt_tokens,
+        completion_tokens=usage.completion_tokens,
+        total_tokens=usage.total_tokens,
+        usage_estimated=usage.estimated,
+        latency_ms=round(latency_ms, 3),
+        ttft_ms=None if outcome.ttft_ms is None else round(outcome.ttft_ms, 3),
+        stream=infer.stream,
+        router_id=router_id,
+    )
+
+
+async def publish_usage(js: JetStreamContext, event: UsageEvent) -> None:
+    """Publish until JetStream acknowledges; the message id makes a retried publish harmless."""
+    payload = contract.encode(event)
+    headers = {contract.HEADER_MSG_ID: usage_msg_id(event.request_id)}
+    for attempt in range(_PUBLISH_ATTEMPTS):
+        try:
+            await js.publish(contract.USAGE_SUBJECT, payload, headers=headers, timeout=5)
+            return
+        except Exception as exc:
+            log.warning(
+                "usage publish failed (attempt %d): %s",
+                attempt + 1,
+                exc,
+                extra={"request_id": event.request_id},
+            )
+            await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
+    log.error("usage event not stored after retries", extra={"request_id": event.request_id})

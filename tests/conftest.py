@@ -1,0 +1,70 @@
+"""Shared fixtures. Those that start real servers (nats-server, redis-server, fake upstreams,
+Tollway services) are only used by integration and end-to-end tests."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.configs import TEST_KEY, gateway_config
+from tests.support.fake_openai_server import FakeOpenAIServer
+from tests.support.stack import Stack
+from tollway_common.testing.servers import NatsServer, RedisServer, start_nats, start_redis
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        path = str(item.path)
+        if "/tests/integration/" in path:
+            item.add_marker(pytest.mark.integration)
+        elif "/tests/e2e/" in path:
+            item.add_marker(pytest.mark.e2e)
+
+
+@pytest.fixture
+def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
+    server = start_nats(tmp_path / "nats")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def redis_server(tmp_path: Path) -> Iterator[RedisServer]:
+    server = start_redis(tmp_path / "redis")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def fake_upstream() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture
+def stack(
+    tmp_path: Path,
+    nats_server: NatsServer,
+    redis_server: RedisServer,
+    fake_upstream: FakeOpenAIServer,
+) -> Iterator[Stack]:
+    """Config applied, one router and one edge running; tests add what else they need."""
+    stack = Stack(nats=nats_server, redis=redis_server, workdir=tmp_path)
+    try:
+        stack.apply(gateway_config(tmp_path, fake_upstream.base_url))
+        stack.start_router()
+        stack.start_edge()
+        yield stack
+    finally:
+        stack.stop()
+
+
+@pytest.fixture
+def api_key() -> str:
+    return TEST_KEY

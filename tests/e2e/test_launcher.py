@@ -1,0 +1,91 @@
+"""`python -m tollway_cli run` (what `make run` starts) serves the openai SDK, refuses a second
+copy, and stops cleanly on SIGTERM."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from openai import OpenAI
+
+from tollway_common.testing.servers import free_port
+
+_BANNER_TIMEOUT_S = 90.0
+CONFIG = Path(__file__).parents[2] / "config" / "tollway.yaml"
+DEV_KEY = "sk-tollway-launcher-test-0123456789"
+
+
+def _launch(data_dir: Path, port: int, admin_port: int) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [
+            sys.executable, "-m", "tollway_cli", "run",
+            "--config", str(CONFIG),
+            "--data-dir", str(data_dir),
+            "--port", str(port),
+            "--admin-port", str(admin_port),
+        ],
+        env={**os.environ, "TOLLWAY_DEV_API_KEY": DEV_KEY},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def _read_until(process: subprocess.Popen[str], marker: str) -> str:
+    assert process.stdout is not None
+    seen = ""
+    deadline = time.monotonic() + _BANNER_TIMEOUT_S
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line and process.poll() is not None:
+            break
+        seen += line
+        if marker in line:
+            return seen
+    raise AssertionError(f"launcher never printed {marker!r}; output:\n{seen}")
+
+
+@pytest.fixture
+def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, int, int]]:
+    port, admin_port = free_port(), free_port()
+    process = _launch(tmp_path / "data", port, admin_port)
+    try:
+        banner = _read_until(process, "Press Ctrl-C to stop.")
+        yield process, banner, port, admin_port
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
+
+
+def test_run_serves_the_openai_sdk_and_stops_on_sigterm(
+    tmp_path: Path, launched: tuple[subprocess.Popen[str], str, int, int]
+) -> None:
+    process, banner, port, _ = launched
+    assert f"http://127.0.0.1:{port}/v1" in banner
+    assert DEV_KEY in banner
+    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=DEV_KEY, max_retries=0)
+    completion = client.chat.completions.create(
+        model="tollway-demo", messages=[{"role": "user", "content": "ping"}]
+    )
+    assert "ping" in (completion.choices[0].message.content or "")
+    assert [m.id for m in client.models.list()] == ["tollway-demo"]
+    client.close()
+    process.send_signal(signal.SIGTERM)
+    assert process.wait(60) == 0
+
+
+def test_second_run_says_one_is_running(
+    tmp_path: Path, launched: tuple[subprocess.Popen[str], str, int, int]
+) -> None:
+    _, _, port, admin_port = launched
+    second = _launch(tmp_path / "data", free_port(), free_port())
+    output, _ = second.communicate(timeout=60)
+    assert second.returncode == 1
+    assert "already running" in output

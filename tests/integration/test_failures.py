@@ -1,0 +1,154 @@
+"""Failures between the processes: no router, a router that dies, a client that leaves,
+upstreams that refuse or hang. Each ends with the right OpenAI error, never a hang."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+import orjson
+
+from tests.support.fake_openai_server import Fault, FakeOpenAIServer
+from tests.support.openai_schema import validate_openai
+from tests.support.stack import Stack
+
+UPSTREAM_CHAT = {"model": "gpt-test", "messages": [{"role": "user", "content": "hello"}]}
+
+
+def _auth(key: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {key}"}
+
+
+async def test_no_router_running_is_503_at_once(stack: Stack, api_key: str) -> None:
+    router = next(p for p in stack.processes if p.name == "router")
+    router.terminate()
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=5) as client:
+        response = await client.post("/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key))
+    assert response.status_code == 503
+    validate_openai("ErrorResponse", response.json())
+    assert response.json()["error"]["code"] == "no_responders"
+
+
+async def test_router_killed_mid_stream_client_gets_error_event(
+    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+) -> None:
+    fake_upstream.fault = Fault(kind="slow_stream", delay_s=0.1)
+    router = next(p for p in stack.processes if p.name == "router")
+    events: list[bytes] = []
+    async with (
+        httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client,
+        client.stream(
+            "POST", "/chat/completions", json={**UPSTREAM_CHAT, "stream": True}, headers=_auth(api_key)
+        ) as response,
+    ):
+        assert response.status_code == 200
+        async for line in response.aiter_lines():
+            if not line.startswith("data: "):
+                continue
+            events.append(line[6:].encode())
+            if len(events) == 2:
+                router.kill()
+    last = orjson.loads(events[-1])
+    validate_openai("ErrorResponse", last)
+    assert last["error"]["code"] == "router_lost"
+    for chunk in events[:-1]:
+        validate_openai("CreateChatCompletionStreamResponse", orjson.loads(chunk))
+
+
+async def test_client_disconnect_cancels_the_upstream_request(
+    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+) -> None:
+    fake_upstream.fault = Fault(kind="slow_stream", delay_s=0.1)
+    async with (
+        httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client,
+        client.stream(
+            "POST", "/chat/completions", json={**UPSTREAM_CHAT, "stream": True}, headers=_auth(api_key)
+        ) as response,
+    ):
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                break
+    cancelled = await asyncio.to_thread(fake_upstream.stream_cancelled.wait, 10)
+    assert cancelled, "the upstream stream was not closed after the client left"
+
+
+async def test_upstream_429_is_429_with_its_retry_after(
+    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+) -> None:
+    fake_upstream.fault = Fault(
+        kind="status",
+        status=429,
+        headers={"retry-after": "7"},
+        body={"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded", "param": None}},
+    )
+    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+        response = await client.post("/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key))
+    assert response.status_code == 429
+    assert response.headers["retry-after"] == "7"
+    validate_openai("ErrorResponse", response.json())
+    assert response.json()["error"]["code"] == "upstream_rate_limited"
+
+
+async def test_upstream_500_is_502(stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer) -> None:
+    fake_upstream.fault = Fault(
+        kind="status",
+        status=500,
+        body={"error": {"message": "The server had an error", "type": "server_error", "code": None, "param": None}},
+    )
+    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+        response = await client.post(
+            "/chat/completions", json={**UPSTREAM_CHAT, "stream": True}, headers=_auth(api_key)
+        )
+    assert response.status_code == 502
+    validate_openai("ErrorResponse", response.json())
+    assert response.json()["error"]["code"] == "upstream_error"
+
+
+async def test_upstream_rejecting_our_secret_is_502_not_401(
+    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+) -> None:
+    fake_upstream.fault = Fault(
+        kind="status",
+        status=401,
+        body={"error": {"message": "Incorrect API key provided: sk-ups***", "type": "invalid_request_error", "code": "invalid_api_key", "param": None}},
+    )
+    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+        response = await client.post("/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key))
+    assert response.status_code == 502
+    assert response.headers["x-should-retry"] == "false"
+    assert response.json()["error"]["code"] == "upstream_auth_failed"
+    assert "sk-ups" not in response.text
+
+
+async def test_upstream_that_hangs_is_504(
+    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+) -> None:
+    fake_upstream.fault = Fault(kind="hang")
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        response = await client.post(
+            "/chat/completions", json={**UPSTREAM_CHAT, "model": "gpt-impatient"}, headers=_auth(api_key)
+        )
+    assert response.status_code == 504
+    validate_openai("ErrorResponse", response.json())
+    assert response.json()["error"]["code"] == "upstream_timeout"
+
+
+async def test_router_sigterm_finishes_in_flight_stream(
+    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+) -> None:
+    fake_upstream.fault = Fault(kind="slow_stream", delay_s=0.05)
+    router = next(p for p in stack.processes if p.name == "router")
+    payloads: list[str] = []
+    async with (
+        httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client,
+        client.stream(
+            "POST", "/chat/completions", json={**UPSTREAM_CHAT, "stream": True}, headers=_auth(api_key)
+        ) as response,
+    ):
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                payloads.append(line[6:])
+                if len(payloads) == 1:
+                    router.popen.terminate()
+    assert payloads[-1] == "[DONE]"
+    assert await asyncio.to_thread(router.popen.wait, 30) == 0

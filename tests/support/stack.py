@@ -1,0 +1,130 @@
+"""A Tollway stack for tests: real nats-server and redis-server, services as subprocesses."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Coroutine
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from tollway_admin.config_sync import apply_config
+from tollway_common import contract, nats_client
+from tollway_common.config_file import TollwayConfig
+from tollway_common.secret_refs import SecretResolver
+from tollway_common.settings import NatsSettings
+from tollway_common.testing.servers import NatsServer, RedisServer, free_port
+
+from tests.support.processes import ServiceProcess, spawn, wait_for_log, wait_until_ready
+
+T = TypeVar("T")
+
+FAST_FAILURE_ENV = {
+    # Short heartbeats and idle timeout so fault tests end in seconds, not tens of seconds.
+    "TOLLWAY_ROUTER_HEARTBEAT_INTERVAL_S": "0.3",
+    "TOLLWAY_EDGE_IDLE_TIMEOUT_S": "2",
+}
+
+
+def run_async(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine to completion on a private loop in another thread."""
+    result: list[T] = []
+    errors: list[BaseException] = []
+
+    def target() -> None:
+        try:
+            result.append(asyncio.run(coro))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=target)
+    thread.start()
+    thread.join()
+    if errors:
+        raise errors[0]
+    return result[0]
+
+
+async def _apply(nats_url: str, config: TollwayConfig) -> None:
+    nc = await nats_client.connect(NatsSettings(url=nats_url), "tollway-tests")
+    try:
+        js = nc.jetstream()
+        await nats_client.ensure_usage_stream(js, 1)
+        models = await nats_client.ensure_kv(js, contract.KV_MODELS, 1)
+        keys = await nats_client.ensure_kv(js, contract.KV_KEYS, 1)
+        await apply_config(config, models, keys, SecretResolver(ttl_s=0))
+    finally:
+        await nc.drain()
+
+
+@dataclass
+class Stack:
+    nats: NatsServer
+    redis: RedisServer
+    workdir: Path
+    processes: list[ServiceProcess] = field(default_factory=list)
+    edge_port: int = 0
+
+    @property
+    def edge_url(self) -> str:
+        return f"http://127.0.0.1:{self.edge_port}"
+
+    @property
+    def base_url(self) -> str:
+        return f"{self.edge_url}/v1"
+
+    def apply(self, config: TollwayConfig) -> None:
+        run_async(_apply(self.nats.url, config))
+
+    def start_router(self, name: str = "router", **env: str) -> ServiceProcess:
+        process = spawn(
+            name,
+            "tollway_router",
+            {
+                "TOLLWAY_ROUTER_NATS__URL": self.nats.url,
+                "TOLLWAY_ROUTER_ROUTER_ID": name,
+                **FAST_FAILURE_ENV,
+                **env,
+            },
+            self.workdir / "logs",
+        )
+        self.processes.append(process)
+        wait_for_log(process, "router ready")
+        return process
+
+    def start_edge(self, **env: str) -> ServiceProcess:
+        self.edge_port = free_port()
+        process = spawn(
+            "edge",
+            "tollway_edge",
+            {
+                "TOLLWAY_EDGE_NATS__URL": self.nats.url,
+                "TOLLWAY_EDGE_REDIS__URL": self.redis.url,
+                "TOLLWAY_EDGE_PORT": str(self.edge_port),
+                **FAST_FAILURE_ENV,
+                **env,
+            },
+            self.workdir / "logs",
+        )
+        self.processes.append(process)
+        wait_until_ready(process, f"{self.edge_url}/readyz")
+        return process
+
+    def start_metering(self, **env: str) -> ServiceProcess:
+        process = spawn(
+            "metering",
+            "tollway_metering",
+            {
+                "TOLLWAY_METERING_NATS__URL": self.nats.url,
+                "TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{self.workdir / 'clickhouse'}",
+                **env,
+            },
+            self.workdir / "logs",
+        )
+        self.processes.append(process)
+        return process
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.terminate(timeout=10)
