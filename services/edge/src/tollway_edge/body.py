@@ -86,13 +86,32 @@ def parse_body(raw: bytes, endpoint: Endpoint) -> tuple[dict[str, Any], _Head]:
     try:
         head = _HEADS[endpoint].model_validate(body)
     except ValidationError as exc:
-        raise _invalid(exc) from exc
+        raise _invalid(exc, body) from exc
     return body, head
 
 
-def _invalid(exc: ValidationError) -> InvalidRequest:
+def _invalid(exc: ValidationError, body: dict[str, Any]) -> InvalidRequest:
     first = exc.errors()[0]
-    param = ".".join(str(part) for part in first["loc"])
-    if first["type"] == "missing":
+    missing = first["type"] == "missing"
+    param = _param_path(body, first["loc"], missing)
+    if missing:
         return InvalidRequest(f"Missing required parameter: '{param}'.", param=param)
     return InvalidRequest(f"Invalid value for '{param}': {first['msg']}.", param=param)
+
+
+def _param_path(body: Any, loc: tuple[int | str, ...], missing: bool) -> str:
+    """`messages[0].role` style, following the body so pydantic's union tags are left out."""
+    path = ""
+    node = body
+    for index, part in enumerate(loc):
+        if isinstance(part, int) and isinstance(node, list) and part < len(node):
+            path += f"[{part}]"
+            node = node[part]
+        elif isinstance(part, str) and isinstance(node, dict) and part in node:
+            path += f".{part}" if path else part
+            node = node[part]
+        else:
+            if missing and index == len(loc) - 1:
+                path += f".{part}" if path else str(part)
+            break
+    return path

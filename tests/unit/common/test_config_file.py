@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tollway_common.config_file import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).parents[3]
+
+
+def test_the_shipped_config_is_valid() -> None:
+    config = load_config(REPO / "config" / "tollway.yaml")
+    assert [m.name for m in config.models] == ["tollway-demo"]
+    assert config.keys[0].secret == "env:TOLLWAY_DEV_API_KEY"
+
+
+def test_plaintext_upstream_key_is_refused() -> None:
+    text = """
+models:
+  - name: m
+    deployments: [{name: d, provider: openai, model: x, api_key: sk-live-123}]
+"""
+    with pytest.raises(ConfigError, match="secret reference"):
+        parse_config(text)
+
+
+def test_plaintext_client_key_is_refused() -> None:
+    with pytest.raises(ConfigError, match="never the key itself"):
+        parse_config("keys: [{name: k, secret: sk-123}]")
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        (
+            "models: [{name: m, deployments: [{name: d, provider: fake, model: x}]},"
+            " {name: m, deployments: [{name: e, provider: fake, model: x}]}]",
+            "model name 'm' is defined twice",
+        ),
+        ("models: [{name: m, deployments: []}]", "at least 1"),
+        ("keys: [{name: k, secret: 'env:K', models: [ghost]}]", "unknown models: ghost"),
+        ("modelz: []", "Extra inputs"),
+        ("models: [", "not valid YAML"),
+    ],
+)
+def test_invalid_configs_say_what_is_wrong(text: str, message: str) -> None:
+    with pytest.raises(ConfigError, match=message):
+        parse_config(text)

@@ -1,0 +1,82 @@
+from __future__ import annotations
+
+import pytest
+from pydantic import BaseModel
+
+from tollway_common import contract
+from tollway_common.contract import (
+    AnalyticsQuery,
+    Endpoint,
+    ErrorReply,
+    FinalReply,
+    InferRequest,
+    Principal,
+    ResolvedRoute,
+    Usage,
+    UsageEvent,
+)
+from tollway_common.openai_errors import OpenAIErrorBody
+
+PRINCIPAL = Principal(key_id="key_1", key_name="dev", team_id="t", org_id="o")
+
+INFER = InferRequest(
+    request_id="0190-abc",
+    endpoint=Endpoint.CHAT_COMPLETIONS,
+    principal=PRINCIPAL,
+    route=ResolvedRoute(alias="demo", catalog_revision=3),
+    received_at_ms=1,
+    deadline_ms=2,
+    stream=True,
+    include_usage=True,
+    body={"model": "demo", "messages": [{"role": "user", "content": "hi"}]},
+)
+
+
+@pytest.mark.parametrize(
+    ("model", "decode"),
+    [
+        (INFER, contract.decode_infer_request),
+        (
+            FinalReply(usage=Usage(prompt_tokens=1, completion_tokens=2, total_tokens=3)),
+            contract.decode_final_reply,
+        ),
+        (
+            ErrorReply(status=429, error=OpenAIErrorBody(message="m", type="t"), retry_after=2),
+            contract.decode_error_reply,
+        ),
+        (
+            UsageEvent(
+                request_id="r",
+                received_at_ms=1,
+                endpoint=Endpoint.EMBEDDINGS,
+                principal=PRINCIPAL,
+                model_alias="demo",
+                status_code=200,
+            ),
+            contract.decode_usage_event,
+        ),
+        (AnalyticsQuery(request_ids=["a"]), contract.decode_analytics_query),
+    ],
+)
+def test_every_wire_model_round_trips(model: BaseModel, decode: object) -> None:
+    assert callable(decode)
+    assert decode(contract.encode(model)) == model
+
+
+def test_readers_ignore_fields_a_newer_sender_adds() -> None:
+    data = contract.encode(FinalReply(deployment="d"))[:-1] + b',"added_in_v1_5":true}'
+    assert contract.decode_final_reply(data) == FinalReply(deployment="d")
+
+
+def test_subjects_are_versioned_and_named_in_one_place() -> None:
+    assert contract.infer_subject(Endpoint.CHAT_COMPLETIONS) == "tollway.v1.infer.chat_completions"
+    assert contract.cancel_subject("r1") == "tollway.v1.cancel.r1"
+    assert contract.request_id_from_cancel_subject(contract.cancel_subject("r1")) == "r1"
+    assert contract.analytics_subject("usage") == "tollway.v1.analytics.usage"
+
+
+def test_reply_headers_carry_kind_and_sequence() -> None:
+    assert contract.reply_headers(contract.ReplyKind.CHUNK, 4) == {
+        contract.HEADER_KIND: "chunk",
+        contract.HEADER_SEQ: "4",
+    }

@@ -1,0 +1,125 @@
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from tollway_common.contract import Endpoint, Principal, UsageEvent, UsageRow
+from tollway_metering.rows import USAGE_COLUMNS, ms_to_datetime, to_usage_row, usage_row
+
+
+def _event(**overrides: object) -> UsageEvent:
+    fields: dict[str, object] = {
+        "request_id": "0190f0a2-0000-7000-8000-000000000001",
+        "received_at_ms": 1_700_000_000_123,
+        "endpoint": Endpoint.CHAT_COMPLETIONS,
+        "principal": Principal(
+            key_id="k1", key_name="ci", user_id="u1", team_id="t1", org_id="o1"
+        ),
+        "model_alias": "gpt-4o-mini",
+        "deployment": "openai-east",
+        "provider": "openai",
+        "upstream_model": "gpt-4o-mini-2024-07-18",
+        "status_code": 200,
+        "prompt_tokens": 12,
+        "completion_tokens": 30,
+        "total_tokens": 42,
+        "latency_ms": 812.5,
+        "ttft_ms": 120.25,
+        "stream": True,
+        "router_id": "r1",
+    }
+    fields.update(overrides)
+    return UsageEvent.model_validate(fields)
+
+
+def test_usage_row_lists_every_column_in_order() -> None:
+    row = dict(zip(USAGE_COLUMNS, usage_row(_event()), strict=True))
+
+    assert row == {
+        "request_id": "0190f0a2-0000-7000-8000-000000000001",
+        "received_at": datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC),
+        "key_id": "k1",
+        "key_name": "ci",
+        "user_id": "u1",
+        "team_id": "t1",
+        "org_id": "o1",
+        "model_alias": "gpt-4o-mini",
+        "deployment": "openai-east",
+        "provider": "openai",
+        "upstream_model": "gpt-4o-mini-2024-07-18",
+        "endpoint": "chat_completions",
+        "status_code": 200,
+        "error_type": "",
+        "error_code": "",
+        "prompt_tokens": 12,
+        "completion_tokens": 30,
+        "total_tokens": 42,
+        "usage_estimated": False,
+        "latency_ms": 812.5,
+        "ttft_ms": 120.25,
+        "stream": True,
+        "router_id": "r1",
+    }
+
+
+def test_usage_row_is_identical_for_every_copy_of_an_event() -> None:
+    # ReplacingMergeTree collapses copies only when their sort key matches exactly.
+    assert usage_row(_event()) == usage_row(_event())
+
+
+def test_usage_row_keeps_missing_ttft_null() -> None:
+    row = dict(zip(USAGE_COLUMNS, usage_row(_event(ttft_ms=None)), strict=True))
+
+    assert row["ttft_ms"] is None
+
+
+def test_usage_row_clamps_numbers_to_the_column_types() -> None:
+    event = _event(status_code=70_000, prompt_tokens=-5, completion_tokens=2**40)
+    row = dict(zip(USAGE_COLUMNS, usage_row(event), strict=True))
+
+    assert (row["status_code"], row["prompt_tokens"], row["completion_tokens"]) == (
+        65_535,
+        0,
+        2**32 - 1,
+    )
+
+
+def test_ms_to_datetime_is_utc_with_millisecond_precision() -> None:
+    assert ms_to_datetime(1_500) == datetime(1970, 1, 1, 0, 0, 1, 500000, tzinfo=UTC)
+
+
+def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
+    values = (
+        "rid",
+        1_700_000_000_123,
+        "k1",
+        "gpt-4o-mini",
+        "openai-east",
+        "openai",
+        "chat_completions",
+        429,
+        "rate_limit_error",
+        0,
+        0,
+        0,
+        3.5,
+        None,
+        False,
+    )
+
+    assert to_usage_row(values) == UsageRow(
+        request_id="rid",
+        received_at_ms=1_700_000_000_123,
+        key_id="k1",
+        model_alias="gpt-4o-mini",
+        deployment="openai-east",
+        provider="openai",
+        endpoint="chat_completions",
+        status_code=429,
+        error_type="rate_limit_error",
+        prompt_tokens=0,
+        completion_tokens=0,
+        total_tokens=0,
+        latency_ms=3.5,
+        ttft_ms=None,
+        stream=False,
+    )

@@ -1,0 +1,39 @@
+from __future__ import annotations
+
+from tollway_common.contract import Endpoint, InferRequest, Principal, ResolvedRoute, Usage
+from tollway_router.usage import Outcome, build_event, estimate_prompt_tokens
+
+INFER = InferRequest(
+    request_id="r1",
+    endpoint=Endpoint.CHAT_COMPLETIONS,
+    principal=Principal(key_id="k", team_id="t"),
+    route=ResolvedRoute(alias="demo"),
+    received_at_ms=1000,
+    deadline_ms=2000,
+    stream=True,
+    body={"messages": [{"role": "user", "content": "x" * 40}]},
+)
+
+
+def test_reported_usage_is_used_as_is() -> None:
+    usage = Usage(prompt_tokens=3, completion_tokens=4, total_tokens=7)
+    event = build_event(INFER, Outcome(usage=usage, deployment="d"), 12.3456, "r")
+    assert (event.prompt_tokens, event.completion_tokens, event.total_tokens) == (3, 4, 7)
+    assert event.usage_estimated is False
+    assert event.latency_ms == 12.346
+    assert event.stream is True
+
+
+def test_missing_usage_is_estimated_and_marked() -> None:
+    event = build_event(INFER, Outcome(output_chars=80, status_code=499), 1.0, "r")
+    assert (event.prompt_tokens, event.completion_tokens) == (10, 20)
+    assert event.usage_estimated is True
+    assert event.status_code == 499
+
+
+def test_prompt_estimate_reads_content_parts_prompts_and_inputs() -> None:
+    parts = {"messages": [{"content": [{"type": "text", "text": "y" * 8}]}]}
+    assert estimate_prompt_tokens(parts) == 2
+    assert estimate_prompt_tokens({"prompt": "z" * 12}) == 3
+    assert estimate_prompt_tokens({"input": ["a" * 4, "b" * 4]}) == 2
+    assert estimate_prompt_tokens({}) == 0
