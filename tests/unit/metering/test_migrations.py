@@ -18,7 +18,9 @@ def test_every_statement_is_idempotent_and_fully_substituted() -> None:
 
 def test_statements_drop_comments_and_split_on_semicolons() -> None:
     migration = Migration(
-        1, "x", "-- a comment; with a semicolon\nCREATE TABLE ${database}.a (x UInt8);\n\nSELECT 1;\n"
+        1,
+        "x",
+        "-- a comment; with a semicolon\nCREATE TABLE ${database}.a (x UInt8);\n\nSELECT 1;\n",
     )
 
     assert migration.statements(database="db") == ["CREATE TABLE db.a (x UInt8)", "SELECT 1"]

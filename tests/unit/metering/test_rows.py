@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from tollway_common.contract import Endpoint, Principal, UsageEvent, UsageRow
+from tollway_common.contract import Endpoint, Principal, UsageEvent, UsageRow, UsageSource
 from tollway_metering.rows import USAGE_COLUMNS, ms_to_datetime, to_usage_row, usage_row
 
 
@@ -11,9 +11,7 @@ def _event(**overrides: object) -> UsageEvent:
         "request_id": "0190f0a2-0000-7000-8000-000000000001",
         "received_at_ms": 1_700_000_000_123,
         "endpoint": Endpoint.CHAT_COMPLETIONS,
-        "principal": Principal(
-            key_id="k1", key_name="ci", user_id="u1", team_id="t1", org_id="o1"
-        ),
+        "principal": Principal(key_id="k1", key_name="ci", user_id="u1", team_id="t1", org_id="o1"),
         "model_alias": "gpt-4o-mini",
         "deployment": "openai-east",
         "provider": "openai",
@@ -58,7 +56,15 @@ def test_usage_row_lists_every_column_in_order() -> None:
         "ttft_ms": 120.25,
         "stream": True,
         "router_id": "r1",
+        "source": "router",
+        "source_rank": 2,
     }
+
+
+def test_the_routers_event_outranks_the_edges_estimate() -> None:
+    router = dict(zip(USAGE_COLUMNS, usage_row(_event()), strict=True))
+    edge = dict(zip(USAGE_COLUMNS, usage_row(_event(source=UsageSource.EDGE)), strict=True))
+    assert router["source_rank"] > edge["source_rank"]
 
 
 def test_usage_row_is_identical_for_every_copy_of_an_event() -> None:
@@ -104,6 +110,7 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         3.5,
         None,
         False,
+        True,
     )
 
     assert to_usage_row(values) == UsageRow(
@@ -122,4 +129,5 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         latency_ms=3.5,
         ttft_ms=None,
         stream=False,
+        usage_estimated=True,
     )

@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from tollway_common.contract import Endpoint, InferRequest, Principal, ResolvedRoute, Usage
-from tollway_router.usage import Outcome, build_event, estimate_prompt_tokens
+from tollway_common.usage_estimate import estimate_prompt_tokens
+from tollway_router.usage import Outcome, build_event
 
 INFER = InferRequest(
     request_id="r1",
@@ -25,8 +26,8 @@ def test_reported_usage_is_used_as_is() -> None:
 
 
 def test_missing_usage_is_estimated_and_marked() -> None:
-    event = build_event(INFER, Outcome(output_chars=80, status_code=499), 1.0, "r")
-    assert (event.prompt_tokens, event.completion_tokens) == (10, 20)
+    event = build_event(INFER, Outcome(output_chars=81, status_code=499), 1.0, "r")
+    assert (event.prompt_tokens, event.completion_tokens) == (10, 21)
     assert event.usage_estimated is True
     assert event.status_code == 499
 

@@ -153,6 +153,14 @@ class ErrorReply(_Wire):
     should_retry: bool | None = None
 
 
+class UsageSource(StrEnum):
+    """Who wrote a usage event. The router knows the real usage; the edge writes an estimate
+    only when the router died mid-request. Metering keeps the router's when both exist."""
+
+    ROUTER = "router"
+    EDGE = "edge"
+
+
 class UsageEvent(_Wire):
     """One per request, published by the router to JetStream and stored by metering."""
 
@@ -175,6 +183,7 @@ class UsageEvent(_Wire):
     ttft_ms: float | None = None
     stream: bool = False
     router_id: str = ""
+    source: UsageSource = UsageSource.ROUTER
 
 
 class AnalyticsQuery(_Wire):
@@ -200,6 +209,7 @@ class UsageRow(_Wire):
     latency_ms: float
     ttft_ms: float | None
     stream: bool
+    usage_estimated: bool = False
 
 
 class AnalyticsReply(_Wire):

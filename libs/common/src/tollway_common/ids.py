@@ -19,6 +19,6 @@ def new_request_id() -> str:
     return str(uuid.UUID(int=value))
 
 
-def usage_msg_id(request_id: str) -> str:
+def usage_msg_id(request_id: str, source: str = "router") -> str:
     """The `Nats-Msg-Id` of a request's usage event: JetStream drops a second publish of it."""
-    return f"usage:{request_id}"
+    return f"usage:{request_id}:{source}"

@@ -19,7 +19,7 @@ from starlette.responses import Response, StreamingResponse
 from tollway_common import contract
 from tollway_common.contract import Endpoint, InferRequest, ReplyKind, ResolvedRoute
 from tollway_common.errors import RouterLost, TollwayError
-from tollway_edge import sse
+from tollway_edge import fallback_usage, sse
 from tollway_edge.auth import authenticate, authorize_model, principal_of
 from tollway_edge.body import parse_body, read_body
 from tollway_edge.dispatch import Reply
@@ -69,11 +69,14 @@ async def handle(request: Request, endpoint: Endpoint) -> Response:
         return Response(status_code=499)
     except StopAsyncIteration:
         raise RouterLost("The router ended the reply without an answer.") from None
+    except RouterLost as exc:
+        await fallback_usage.publish_estimate(runtime.js, infer, exc, chunks_relayed=0)
+        raise
     if first.kind is ReplyKind.ERROR:
         raise ReplyError(contract.decode_error_reply(first.data))
     if stream:
         return StreamingResponse(
-            _relay_stream(first, replies),
+            _relay_stream(first, replies, runtime, infer),
             media_type="text/event-stream",
             headers=_SSE_HEADERS,
         )
@@ -82,6 +85,9 @@ async def handle(request: Request, endpoint: Endpoint) -> Response:
     except ClientGone:
         await replies.aclose()
         return Response(status_code=499)
+    except RouterLost as exc:
+        await fallback_usage.publish_estimate(runtime.js, infer, exc, chunks_relayed=0)
+        raise
     return Response(payload, media_type=_JSON)
 
 
@@ -97,20 +103,27 @@ async def _collect(first: Reply, replies: AsyncGenerator[Reply, None]) -> bytes:
     return payload
 
 
-async def _relay_stream(first: Reply, replies: AsyncGenerator[Reply, None]) -> AsyncIterator[bytes]:
+async def _relay_stream(
+    first: Reply, replies: AsyncGenerator[Reply, None], runtime: Runtime, infer: InferRequest
+) -> AsyncIterator[bytes]:
     # Starlette cancels this generator when the client disconnects; closing `replies` then
     # tells the router to cancel the upstream call.
+    relayed = 0
     try:
         if first.kind is ReplyKind.CHUNK:
+            relayed += 1
             yield sse.event(first.data)
         async for reply in replies:
             if reply.kind is ReplyKind.CHUNK:
+                relayed += 1
                 yield sse.event(reply.data)
             elif reply.kind is ReplyKind.ERROR:
                 yield sse.error_event(contract.decode_error_reply(reply.data).error)
                 return
         yield sse.DONE
     except TollwayError as exc:
+        if isinstance(exc, RouterLost):
+            await fallback_usage.publish_estimate(runtime.js, infer, exc, relayed)
         yield sse.error_event(exc.body())
     finally:
         with contextlib.suppress(Exception):

@@ -39,7 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await mux.start()
     redis = redis_client.connect(settings.redis)
     app.state.runtime = Runtime(
-        settings=settings, edge_id=edge_id, nc=nc, redis=redis, mux=mux, catalog=catalog
+        settings=settings, edge_id=edge_id, nc=nc, js=js, redis=redis, mux=mux, catalog=catalog
     )
     try:
         yield

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from nats.aio.client import Client
+from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
 from tollway_edge.catalog import Catalog
@@ -17,6 +18,7 @@ class Runtime:
     settings: EdgeSettings
     edge_id: str
     nc: Client
+    js: JetStreamContext
     redis: Redis
     mux: ReplyMux
     catalog: Catalog

@@ -1,0 +1,148 @@
+"""Durable JetStream pull consumer: fetch a batch, insert it, and only then ack it."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import sys
+from collections.abc import Sequence
+
+import nats.errors
+from nats.aio.msg import Msg
+from nats.js import JetStreamContext
+from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
+from pydantic import ValidationError
+
+from tollway_common import contract
+from tollway_common.contract import UsageEvent
+from tollway_metering.settings import MeteringSettings
+from tollway_metering.warehouse import Warehouse
+
+log = logging.getLogger(__name__)
+
+FAULT_EXIT_CODE = 17
+_BACKOFF_FIRST_S = 1.0
+_BACKOFF_MAX_S = 30.0
+_MIN_ACK_PENDING = 1000
+
+
+def consumer_config(settings: MeteringSettings) -> ConsumerConfig:
+    return ConsumerConfig(
+        durable_name=contract.USAGE_DURABLE,
+        filter_subject=contract.USAGE_SUBJECT,
+        deliver_policy=DeliverPolicy.ALL,
+        ack_policy=AckPolicy.EXPLICIT,
+        ack_wait=settings.ack_wait_s,
+        max_deliver=settings.max_deliver,
+        # Several instances share the durable, each holding a batch in flight.
+        max_ack_pending=max(settings.batch_size * 10, _MIN_ACK_PENDING),
+    )
+
+
+def decode_batch(msgs: Sequence[Msg]) -> tuple[list[tuple[Msg, UsageEvent]], list[Msg]]:
+    """Split a batch into decoded events and messages that can never be decoded."""
+    good: list[tuple[Msg, UsageEvent]] = []
+    bad: list[Msg] = []
+    for msg in msgs:
+        try:
+            good.append((msg, contract.decode_usage_event(msg.data)))
+        except ValidationError:
+            bad.append(msg)
+    return good, bad
+
+
+class UsageConsumer:
+    def __init__(
+        self, js: JetStreamContext, warehouse: Warehouse, settings: MeteringSettings
+    ) -> None:
+        self._js = js
+        self._warehouse = warehouse
+        self._settings = settings
+        self._backoff_s = _BACKOFF_FIRST_S
+
+    async def subscribe(self) -> JetStreamContext.PullSubscription:
+        config = consumer_config(self._settings)
+        # pull_subscribe binds to an existing durable as it is; add_consumer first so changed
+        # settings (ack_wait, max_deliver, ...) reach the server (create-or-update).
+        await self._js.add_consumer(contract.USAGE_STREAM, config)
+        return await self._js.pull_subscribe(
+            contract.USAGE_SUBJECT,
+            durable=contract.USAGE_DURABLE,
+            stream=contract.USAGE_STREAM,
+            config=config,
+        )
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Consume until `stop` is set; the batch in hand is always finished first."""
+        psub = await self.subscribe()
+        log.info("usage consumer started", extra={"durable": contract.USAGE_DURABLE})
+        try:
+            while not stop.is_set():
+                try:
+                    msgs = await psub.fetch(
+                        self._settings.batch_size, timeout=self._settings.fetch_timeout_s
+                    )
+                    stored = await self.handle_batch(msgs)
+                except nats.errors.TimeoutError:
+                    continue
+                except nats.errors.Error as exc:
+                    # Disconnected or reconnecting: unacked messages come back after ack_wait.
+                    log.warning("usage consumer nats error: %s", exc)
+                    stored = False
+                if not stored:
+                    await self._wait_backoff(stop)
+        finally:
+            # On a closed connection there is nothing left to unsubscribe from.
+            with contextlib.suppress(nats.errors.Error):
+                await psub.unsubscribe()
+            log.info("usage consumer stopped")
+
+    async def handle_batch(self, msgs: Sequence[Msg]) -> bool:
+        """Insert then ack; on failure nak everything for a later retry. True if stored."""
+        good, bad = decode_batch(msgs)
+        for msg in bad:
+            # A message that never decodes would otherwise block its slot until max_deliver.
+            log.error(
+                "undecodable usage event terminated",
+                extra={"stream_seq": msg.metadata.sequence.stream, "size": len(msg.data)},
+            )
+            await msg.term()
+        if not good:
+            return True
+        try:
+            await self._warehouse.insert_usage([event for _, event in good])
+        except Exception:
+            log.exception("usage insert failed; batch nak'ed", extra={"events": len(good)})
+            for msg, _ in good:
+                await msg.nak(delay=self._backoff_s)
+            return False
+        self._backoff_s = _BACKOFF_FIRST_S
+        if self._settings.fault_exit_after_insert:
+            self._fault_exit(len(good))
+        await self._ack([msg for msg, _ in good])
+        log.debug("usage batch stored", extra={"events": len(good)})
+        return True
+
+    async def _ack(self, msgs: Sequence[Msg]) -> None:
+        # A lost ack only means a redelivery, which the warehouse collapses (FINAL).
+        try:
+            for msg in msgs[:-1]:
+                await msg.ack()
+            await msgs[-1].ack_sync()
+        except (nats.errors.Error, TimeoutError) as exc:
+            log.warning("usage ack failed; batch will be redelivered: %s", exc)
+
+    async def _wait_backoff(self, stop: asyncio.Event) -> None:
+        delay = self._backoff_s
+        self._backoff_s = min(self._backoff_s * 2, _BACKOFF_MAX_S)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), delay)
+
+    @staticmethod
+    def _fault_exit(events: int) -> None:
+        # Written straight to stderr: the logging thread would not get to run before _exit.
+        sys.stderr.write(f"fault_exit_after_insert: inserted {events} events, exiting unacked\n")
+        sys.stderr.flush()
+        os._exit(FAULT_EXIT_CODE)

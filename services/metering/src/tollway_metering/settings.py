@@ -1,0 +1,31 @@
+"""Metering process settings (`TOLLWAY_METERING_*`, nested with `__`)."""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from tollway_common.settings import LogSettings, NatsSettings
+
+
+class MeteringSettings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="TOLLWAY_METERING_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    nats: NatsSettings = NatsSettings()
+    log: LogSettings = LogSettings()
+    # `chdb://<path>` opens embedded chDB in that folder (created if missing; a relative path is
+    # taken from the working directory, `chdb:///abs/path` is absolute); `http(s)://...` talks
+    # to a ClickHouse server.
+    clickhouse_dsn: str = "chdb://.tollway/clickhouse"
+    database: str = Field(default="tollway", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
+    batch_size: int = Field(default=500, ge=1)
+    fetch_timeout_s: float = Field(default=1.0, gt=0)
+    ack_wait_s: float = Field(default=30.0, gt=0)
+    max_deliver: int = Field(default=20, ge=1)
+    # Applied when the table is first created; changing it later needs a new migration.
+    retention_days: int = Field(default=400, ge=1)
+    # Test-only fault injection: exit with status 17 right after the first successful insert
+    # and before any ack, so a test can prove a crash there neither loses nor doubles events.
+    fault_exit_after_insert: bool = False

@@ -1,0 +1,206 @@
+"""Usage events reach the warehouse exactly once: JetStream dedup, redelivery and a crash."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import time
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+
+import nats
+import nats.errors
+import pytest
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+from tests.support.processes import ServiceProcess, spawn
+
+from tollway_common import contract, nats_client
+from tollway_common.contract import AnalyticsQuery, Endpoint, Principal, UsageEvent, UsageRow
+from tollway_common.ids import new_request_id, usage_msg_id
+from tollway_common.testing.servers import NatsServer, start_nats
+
+pytestmark = pytest.mark.integration
+
+_FAULT_EXIT_CODE = 17
+_WAIT_S = 60.0
+_POLL_S = 0.2
+_NOW_MS = int(time.time() * 1000)
+
+
+@pytest.fixture
+def nats_srv(tmp_path: Path) -> Iterator[NatsServer]:
+    server = start_nats(tmp_path / "nats")
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+async def js_client(nats_srv: NatsServer) -> AsyncIterator[tuple[Client, JetStreamContext]]:
+    nc = await nats.connect(nats_srv.url)
+    try:
+        js = nc.jetstream()
+        await nats_client.ensure_usage_stream(js, replicas=1)
+        yield nc, js
+    finally:
+        await nc.close()
+
+
+@pytest.fixture
+def metering(tmp_path: Path, nats_srv: NatsServer) -> Iterator[_Metering]:
+    runner = _Metering(tmp_path, nats_srv)
+    try:
+        yield runner
+    finally:
+        runner.stop_all()
+
+
+class _Metering:
+    """Starts `python -m tollway_metering` processes sharing one chDB folder, one at a time."""
+
+    def __init__(self, tmp_path: Path, nats_srv: NatsServer) -> None:
+        self._logs = tmp_path / "logs"
+        self._env = {
+            "TOLLWAY_METERING_NATS__URL": nats_srv.url,
+            "TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{tmp_path / 'ch'}",
+            "TOLLWAY_METERING_FETCH_TIMEOUT_S": "0.2",
+        }
+        self.processes: list[ServiceProcess] = []
+
+    async def start(self, **env: str) -> ServiceProcess:
+        name = f"metering-{len(self.processes)}"
+        process = await asyncio.to_thread(
+            spawn, name, "tollway_metering", {**self._env, **env}, self._logs
+        )
+        self.processes.append(process)
+        return process
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            process.terminate(timeout=20)
+
+
+def _event(index: int) -> UsageEvent:
+    return UsageEvent(
+        request_id=new_request_id(),
+        # Recent: rows older than the table's TTL are dropped as they are inserted.
+        received_at_ms=_NOW_MS + index,
+        endpoint=Endpoint.CHAT_COMPLETIONS,
+        principal=Principal(key_id=f"key-{index % 3}", team_id="team-a", org_id="org-a"),
+        model_alias="fake-chat",
+        deployment="fake-1",
+        provider="fake",
+        status_code=200,
+        prompt_tokens=10 + index,
+        completion_tokens=5,
+        total_tokens=15 + index,
+        latency_ms=12.5,
+        ttft_ms=3.0 if index % 2 else None,
+        stream=bool(index % 2),
+    )
+
+
+async def _publish(js: JetStreamContext, events: list[UsageEvent]) -> None:
+    for event in events:
+        await js.publish(
+            contract.USAGE_SUBJECT,
+            contract.encode(event),
+            headers={contract.HEADER_MSG_ID: usage_msg_id(event.request_id)},
+        )
+
+
+async def _stored_rows(nc: Client, process: ServiceProcess, expected: set[str]) -> list[UsageRow]:
+    """Ask metering over NATS until every expected request id is stored (bounded)."""
+    query = contract.encode(AnalyticsQuery(limit=10 * len(expected)))
+    rows: list[UsageRow] = []
+    deadline = asyncio.get_running_loop().time() + _WAIT_S
+    while asyncio.get_running_loop().time() < deadline:
+        assert process.popen.poll() is None, f"metering exited:\n{process.log()[-4000:]}"
+        try:
+            msg = await nc.request(contract.analytics_subject("usage"), query, timeout=5)
+        except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+            await asyncio.sleep(_POLL_S)
+            continue
+        reply = contract.decode_analytics_reply(msg.data)
+        assert reply.error == "", reply.error
+        rows = reply.rows
+        if expected <= {row.request_id for row in rows}:
+            return rows
+        await asyncio.sleep(_POLL_S)
+    pytest.fail(f"only {len(rows)} of {len(expected)} events stored:\n{process.log()[-4000:]}")
+
+
+async def _wait_all_acked(js: JetStreamContext, process: ServiceProcess) -> None:
+    """Wait (bounded) until the durable has nothing pending or unacked, redeliveries included."""
+    deadline = asyncio.get_running_loop().time() + _WAIT_S
+    while asyncio.get_running_loop().time() < deadline:
+        info = await js.consumer_info(contract.USAGE_STREAM, contract.USAGE_DURABLE)
+        if info.num_pending == 0 and info.num_ack_pending == 0:
+            return
+        await asyncio.sleep(_POLL_S)
+    pytest.fail(f"events still unacked:\n{process.log()[-4000:]}")
+
+
+async def _wait_exit(process: ServiceProcess) -> int:
+    return await asyncio.to_thread(process.popen.wait, _WAIT_S)
+
+
+async def test_metering_stores_each_usage_event_exactly_once(
+    js_client: tuple[Client, JetStreamContext], metering: _Metering
+) -> None:
+    nc, js = js_client
+    events = [_event(index) for index in range(40)]
+    process = await metering.start()
+
+    await _publish(js, events[:30])
+    await _publish(js, events[:10])  # the router retrying a publish: JetStream drops these
+    await _publish(js, events[30:])
+    rows = await _stored_rows(nc, process, {event.request_id for event in events})
+
+    counts = collections.Counter(row.request_id for row in rows)
+    assert counts == {event.request_id: 1 for event in events}
+    by_id = {row.request_id: row for row in rows}
+    assert by_id[events[7].request_id] == UsageRow(
+        request_id=events[7].request_id,
+        received_at_ms=events[7].received_at_ms,
+        key_id="key-1",
+        model_alias="fake-chat",
+        deployment="fake-1",
+        provider="fake",
+        endpoint="chat_completions",
+        status_code=200,
+        error_type="",
+        prompt_tokens=17,
+        completion_tokens=5,
+        total_tokens=22,
+        latency_ms=12.5,
+        ttft_ms=3.0,
+        stream=True,
+    )
+    assert process.terminate(timeout=20) == 0, process.log()[-4000:]
+
+
+async def test_metering_killed_between_insert_and_ack_loses_and_doubles_nothing(
+    js_client: tuple[Client, JetStreamContext], metering: _Metering
+) -> None:
+    nc, js = js_client
+    events = [_event(index) for index in range(25)]
+    await _publish(js, events)
+
+    crashing = await metering.start(
+        TOLLWAY_METERING_FAULT_EXIT_AFTER_INSERT="true", TOLLWAY_METERING_ACK_WAIT_S="1"
+    )
+    assert await _wait_exit(crashing) == _FAULT_EXIT_CODE, crashing.log()[-4000:]
+
+    # The inserted batch was never acked: it comes back after ack_wait and is inserted again.
+    restarted = await metering.start(TOLLWAY_METERING_ACK_WAIT_S="1")
+    later = [_event(index) for index in range(25, 30)]
+    await _publish(js, later)
+    await _wait_all_acked(js, restarted)
+    rows = await _stored_rows(nc, restarted, {event.request_id for event in events + later})
+
+    counts = collections.Counter(row.request_id for row in rows)
+    assert counts == {event.request_id: 1 for event in events + later}
+    assert restarted.terminate(timeout=20) == 0, restarted.log()[-4000:]
