@@ -24,11 +24,18 @@ DEV_KEY = "sk-tollway-launcher-test-0123456789"
 def _launch(data_dir: Path, port: int, admin_port: int) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [
-            sys.executable, "-m", "tollway_cli", "run",
-            "--config", str(CONFIG),
-            "--data-dir", str(data_dir),
-            "--port", str(port),
-            "--admin-port", str(admin_port),
+            sys.executable,
+            "-m",
+            "tollway_cli",
+            "run",
+            "--config",
+            str(CONFIG),
+            "--data-dir",
+            str(data_dir),
+            "--port",
+            str(port),
+            "--admin-port",
+            str(admin_port),
         ],
         env={**os.environ, "TOLLWAY_DEV_API_KEY": DEV_KEY},
         stdout=subprocess.PIPE,
@@ -62,6 +69,8 @@ def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, int, 
         if process.poll() is None:
             process.kill()
             process.wait()
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 def test_run_serves_the_openai_sdk_and_stops_on_sigterm(
@@ -84,8 +93,9 @@ def test_run_serves_the_openai_sdk_and_stops_on_sigterm(
 def test_second_run_says_one_is_running(
     tmp_path: Path, launched: tuple[subprocess.Popen[str], str, int, int]
 ) -> None:
-    _, _, port, admin_port = launched
+    first = launched[0]
     second = _launch(tmp_path / "data", free_port(), free_port())
     output, _ = second.communicate(timeout=60)
     assert second.returncode == 1
     assert "already running" in output
+    assert first.poll() is None, "the running gateway is left alone"

@@ -5,8 +5,7 @@ from __future__ import annotations
 import openai
 import pytest
 from openai import AsyncOpenAI
-
-from tests.support.fake_openai_server import Fault, FakeOpenAIServer
+from tests.support.fake_openai_server import FakeOpenAIServer, Fault
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
 

@@ -6,7 +6,6 @@ from typing import Any
 
 import httpx
 import orjson
-
 from tests.support.configs import LIMITED_KEY, UPSTREAM_SECRET
 from tests.support.fake_openai_server import FakeOpenAIServer
 from tests.support.openai_schema import validate_openai
@@ -102,7 +101,11 @@ async def test_models_lists_only_what_the_key_may_use(stack: Stack, api_key: str
         everything = await client.get("/models", headers=_auth(api_key))
         limited = await client.get("/models", headers=_auth(LIMITED_KEY))
     validate_openai("ListModelsResponse", everything.json())
-    assert {m["id"] for m in everything.json()["data"]} == {"tollway-demo", "gpt-test", "gpt-impatient"}
+    assert {m["id"] for m in everything.json()["data"]} == {
+        "tollway-demo",
+        "gpt-test",
+        "gpt-impatient",
+    }
     assert [m["id"] for m in limited.json()["data"]] == ["tollway-demo"]
 
 

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import httpx
 import pytest
-
 from tests.support.configs import LIMITED_KEY
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
@@ -33,13 +32,17 @@ async def test_missing_key_is_401(stack: Stack) -> None:
 async def test_wrong_key_is_401(stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=stack.base_url) as client:
         response = await client.post(
-            "/chat/completions", json=CHAT, headers={"authorization": "Bearer sk-not-a-real-key-123"}
+            "/chat/completions",
+            json=CHAT,
+            headers={"authorization": "Bearer sk-not-a-real-key-123"},
         )
     _check(response, 401, "invalid_api_key")
 
 
 @pytest.mark.parametrize("header", ["api-key", "x-api-key"])
-async def test_azure_and_anthropic_key_headers_work(stack: Stack, api_key: str, header: str) -> None:
+async def test_azure_and_anthropic_key_headers_work(
+    stack: Stack, api_key: str, header: str
+) -> None:
     async with httpx.AsyncClient(base_url=stack.base_url) as client:
         response = await client.post("/chat/completions", json=CHAT, headers={header: api_key})
     assert response.status_code == 200

@@ -7,8 +7,7 @@ import asyncio
 
 import httpx
 import orjson
-
-from tests.support.fake_openai_server import Fault, FakeOpenAIServer
+from tests.support.fake_openai_server import FakeOpenAIServer, Fault
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
 
@@ -23,7 +22,9 @@ async def test_no_router_running_is_503_at_once(stack: Stack, api_key: str) -> N
     router = next(p for p in stack.processes if p.name == "router")
     router.terminate()
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=5) as client:
-        response = await client.post("/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key))
+        response = await client.post(
+            "/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key)
+        )
     assert response.status_code == 503
     validate_openai("ErrorResponse", response.json())
     assert response.json()["error"]["code"] == "no_responders"
@@ -38,7 +39,10 @@ async def test_router_killed_mid_stream_client_gets_error_event(
     async with (
         httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client,
         client.stream(
-            "POST", "/chat/completions", json={**UPSTREAM_CHAT, "stream": True}, headers=_auth(api_key)
+            "POST",
+            "/chat/completions",
+            json={**UPSTREAM_CHAT, "stream": True},
+            headers=_auth(api_key),
         ) as response,
     ):
         assert response.status_code == 200
@@ -62,7 +66,10 @@ async def test_client_disconnect_cancels_the_upstream_request(
     async with (
         httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client,
         client.stream(
-            "POST", "/chat/completions", json={**UPSTREAM_CHAT, "stream": True}, headers=_auth(api_key)
+            "POST",
+            "/chat/completions",
+            json={**UPSTREAM_CHAT, "stream": True},
+            headers=_auth(api_key),
         ) as response,
     ):
         async for line in response.aiter_lines():
@@ -79,21 +86,39 @@ async def test_upstream_429_is_429_with_its_retry_after(
         kind="status",
         status=429,
         headers={"retry-after": "7"},
-        body={"error": {"message": "Rate limit reached", "type": "requests", "code": "rate_limit_exceeded", "param": None}},
+        body={
+            "error": {
+                "message": "Rate limit reached",
+                "type": "requests",
+                "code": "rate_limit_exceeded",
+                "param": None,
+            }
+        },
     )
     async with httpx.AsyncClient(base_url=stack.base_url) as client:
-        response = await client.post("/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key))
+        response = await client.post(
+            "/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key)
+        )
     assert response.status_code == 429
     assert response.headers["retry-after"] == "7"
     validate_openai("ErrorResponse", response.json())
     assert response.json()["error"]["code"] == "upstream_rate_limited"
 
 
-async def test_upstream_500_is_502(stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer) -> None:
+async def test_upstream_500_is_502(
+    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+) -> None:
     fake_upstream.fault = Fault(
         kind="status",
         status=500,
-        body={"error": {"message": "The server had an error", "type": "server_error", "code": None, "param": None}},
+        body={
+            "error": {
+                "message": "The server had an error",
+                "type": "server_error",
+                "code": None,
+                "param": None,
+            }
+        },
     )
     async with httpx.AsyncClient(base_url=stack.base_url) as client:
         response = await client.post(
@@ -110,10 +135,19 @@ async def test_upstream_rejecting_our_secret_is_502_not_401(
     fake_upstream.fault = Fault(
         kind="status",
         status=401,
-        body={"error": {"message": "Incorrect API key provided: sk-ups***", "type": "invalid_request_error", "code": "invalid_api_key", "param": None}},
+        body={
+            "error": {
+                "message": "Incorrect API key provided: sk-ups***",
+                "type": "invalid_request_error",
+                "code": "invalid_api_key",
+                "param": None,
+            }
+        },
     )
     async with httpx.AsyncClient(base_url=stack.base_url) as client:
-        response = await client.post("/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key))
+        response = await client.post(
+            "/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key)
+        )
     assert response.status_code == 502
     assert response.headers["x-should-retry"] == "false"
     assert response.json()["error"]["code"] == "upstream_auth_failed"
@@ -126,7 +160,9 @@ async def test_upstream_that_hangs_is_504(
     fake_upstream.fault = Fault(kind="hang")
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
         response = await client.post(
-            "/chat/completions", json={**UPSTREAM_CHAT, "model": "gpt-impatient"}, headers=_auth(api_key)
+            "/chat/completions",
+            json={**UPSTREAM_CHAT, "model": "gpt-impatient"},
+            headers=_auth(api_key),
         )
     assert response.status_code == 504
     validate_openai("ErrorResponse", response.json())
@@ -142,7 +178,10 @@ async def test_router_sigterm_finishes_in_flight_stream(
     async with (
         httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client,
         client.stream(
-            "POST", "/chat/completions", json={**UPSTREAM_CHAT, "stream": True}, headers=_auth(api_key)
+            "POST",
+            "/chat/completions",
+            json={**UPSTREAM_CHAT, "stream": True},
+            headers=_auth(api_key),
         ) as response,
     ):
         async for line in response.aiter_lines():

@@ -5,10 +5,10 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-
 from tests.support.configs import gateway_config
 from tests.support.fake_openai_server import FakeOpenAIServer
 from tests.support.stack import Stack
+
 from tollway_common.control import Deployment, ModelAlias
 
 _ATTEMPTS = 100

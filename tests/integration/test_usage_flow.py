@@ -6,9 +6,8 @@ import asyncio
 from collections import Counter
 
 import httpx
-
 from tests.support.analytics import wait_for_usage
-from tests.support.fake_openai_server import Fault, FakeOpenAIServer
+from tests.support.fake_openai_server import FakeOpenAIServer, Fault
 from tests.support.stack import Stack
 
 

@@ -9,14 +9,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.support.processes import ServiceProcess, spawn, wait_for_log, wait_until_ready
 from tollway_admin.config_sync import apply_config
 from tollway_common import contract, nats_client
 from tollway_common.config_file import TollwayConfig
 from tollway_common.secret_refs import SecretResolver
 from tollway_common.settings import NatsSettings
 from tollway_common.testing.servers import NatsServer, RedisServer, free_port
-
-from tests.support.processes import ServiceProcess, spawn, wait_for_log, wait_until_ready
 
 T = TypeVar("T")
 

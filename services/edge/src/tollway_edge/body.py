@@ -23,7 +23,8 @@ class StreamOptions(BaseModel):
 
 
 class _Head(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    # Strict: OpenAI refuses `"stream": "yes"`, so Tollway must not quietly read it as true.
+    model_config = ConfigDict(extra="allow", strict=True)
 
     model: str = Field(min_length=1)
     stream: bool | None = False

@@ -12,10 +12,10 @@ from nats.js import JetStreamContext
 from tollway_common import contract
 from tollway_common.contract import InferRequest, Usage, UsageEvent
 from tollway_common.ids import usage_msg_id
+from tollway_common.usage_estimate import estimate_completion_tokens, estimate_prompt_tokens
 
 log = logging.getLogger(__name__)
 
-_CHARS_PER_TOKEN = 4
 _PUBLISH_ATTEMPTS = 5
 
 
@@ -34,31 +34,11 @@ class Outcome:
     ttft_ms: float | None = None
 
 
-def estimate_prompt_tokens(body: dict[str, Any]) -> int:
-    """A rough count for when the provider reports none: about four characters a token."""
-    text = 0
-    for message in body.get("messages") or []:
-        content = message.get("content") if isinstance(message, dict) else None
-        if isinstance(content, str):
-            text += len(content)
-        elif isinstance(content, list):
-            text += sum(
-                len(str(part.get("text", ""))) for part in content if isinstance(part, dict)
-            )
-    for key in ("prompt", "input"):
-        value = body.get(key)
-        if isinstance(value, str):
-            text += len(value)
-        elif isinstance(value, list):
-            text += sum(len(str(item)) for item in value)
-    return max(1, text // _CHARS_PER_TOKEN) if text else 0
-
-
 def settle_usage(outcome: Outcome, body: dict[str, Any]) -> Usage:
     if outcome.usage is not None:
         return outcome.usage
     prompt = estimate_prompt_tokens(body)
-    completion = outcome.output_chars // _CHARS_PER_TOKEN
+    completion = estimate_completion_tokens(outcome.output_chars)
     return Usage(
         prompt_tokens=prompt,
         completion_tokens=completion,
@@ -97,7 +77,7 @@ def build_event(
 async def publish_usage(js: JetStreamContext, event: UsageEvent) -> None:
     """Publish until JetStream acknowledges; the message id makes a retried publish harmless."""
     payload = contract.encode(event)
-    headers = {contract.HEADER_MSG_ID: usage_msg_id(event.request_id)}
+    headers = {contract.HEADER_MSG_ID: usage_msg_id(event.request_id, event.source.value)}
     for attempt in range(_PUBLISH_ATTEMPTS):
         try:
             await js.publish(contract.USAGE_SUBJECT, payload, headers=headers, timeout=5)

@@ -1,0 +1,153 @@
+"""A fake OpenAI-compatible upstream on loopback, for integration tests.
+
+It answers like OpenAI (the router's deterministic `fake_upstream` supplies the bodies), checks
+every request it receives against OpenAI's request schema, records them, and misbehaves on cue:
+an error status, a hang, or a slow stream that notices when the client goes away.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from types import TracebackType
+from typing import Any, Literal
+
+import orjson
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response, StreamingResponse
+from starlette.routing import Route
+
+from tests.support.openai_schema import validate_openai_request
+from tollway_common.contract import Endpoint
+from tollway_common.testing.servers import free_port
+from tollway_router import fake_upstream
+
+_PATHS = {
+    "/v1/chat/completions": Endpoint.CHAT_COMPLETIONS,
+    "/v1/completions": Endpoint.COMPLETIONS,
+    "/v1/embeddings": Endpoint.EMBEDDINGS,
+}
+_HANG_S = 30.0
+_SLOW_STREAM_CHUNKS = 100
+
+
+@dataclass(frozen=True)
+class Fault:
+    kind: Literal["status", "hang", "slow_stream"]
+    status: int = 500
+    headers: dict[str, str] = field(default_factory=dict)
+    body: dict[str, Any] | None = None
+    delay_s: float = 0.1
+
+
+@dataclass(frozen=True)
+class RecordedRequest:
+    path: str
+    headers: dict[str, str]
+    json: dict[str, Any]
+
+
+def _default_error(status: int) -> dict[str, Any]:
+    return {
+        "error": {
+            "message": f"fake upstream failure {status}",
+            "type": "server_error" if status >= 500 else "invalid_request_error",
+            "param": None,
+            "code": None,
+        }
+    }
+
+
+class FakeOpenAIServer:
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.requests: list[RecordedRequest] = []
+        self.schema_errors: list[str] = []
+        self.fault: Fault | None = None
+        self.stream_cancelled = threading.Event()
+        self.stream_completed = threading.Event()
+        routes = [Route(path, self._serve, methods=["POST"]) for path in _PATHS]
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                Starlette(routes=routes),
+                host="127.0.0.1",
+                port=self.port,
+                log_level="warning",
+                lifespan="off",
+                timeout_graceful_shutdown=1,
+            )
+        )
+        self._thread = threading.Thread(target=self._server.run, daemon=True)
+
+    @property
+    def base_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    def __enter__(self) -> FakeOpenAIServer:
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("fake OpenAI server did not start")
+            time.sleep(0.01)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+        if exc is None and self.schema_errors:
+            raise AssertionError(
+                "the gateway sent invalid requests upstream:\n" + "\n".join(self.schema_errors)
+            )
+
+    async def _serve(self, request: Request) -> Response:
+        body = orjson.loads(await request.body())
+        self.requests.append(RecordedRequest(request.url.path, dict(request.headers), body))
+        try:
+            validate_openai_request(_PATHS[request.url.path], body)
+        except AssertionError as exc:
+            self.schema_errors.append(str(exc))
+            return Response(orjson.dumps(_default_error(400)), status_code=400)
+        fault = self.fault
+        if fault is not None and fault.kind == "status":
+            return Response(
+                orjson.dumps(fault.body or _default_error(fault.status)),
+                status_code=fault.status,
+                headers=fault.headers,
+                media_type="application/json",
+            )
+        if fault is not None and fault.kind == "hang":
+            await asyncio.sleep(_HANG_S)
+        reply = fake_upstream.respond(request.url.path, body)
+        if not reply.is_stream:
+            return Response(reply.body, status_code=reply.status, media_type="application/json")
+        events = reply.events
+        delay = 0.0
+        if fault is not None and fault.kind == "slow_stream":
+            filler = events[1:2] * _SLOW_STREAM_CHUNKS
+            events = (events[0], *filler, *events[1:])
+            delay = fault.delay_s
+        return StreamingResponse(self._stream(events, delay), media_type="text/event-stream")
+
+    async def _stream(self, events: tuple[bytes, ...], delay: float) -> AsyncIterator[bytes]:
+        finished = False
+        try:
+            for event in events:
+                yield b"data: " + event + b"\n\n"
+                if delay:
+                    await asyncio.sleep(delay)
+            finished = True
+            self.stream_completed.set()
+        finally:
+            if not finished:
+                self.stream_cancelled.set()
