@@ -65,11 +65,11 @@ async def _sync(kv: KeyValue, wanted: dict[str, bytes]) -> None:
         existing = set(await kv.keys())
     except Exception:  # nats-py raises NoKeysError for an empty bucket
         existing = set()
+    live = {key: value for key in existing if (value := await _get(kv, key)) is not None}
     for key, value in wanted.items():
-        current = await _get(kv, key) if key in existing else None
-        if current != value:
+        if live.get(key) != value:
             await kv.put(key, value)
-    for key in existing - wanted.keys():
+    for key in live.keys() - wanted.keys():
         await kv.delete(key)
 
 

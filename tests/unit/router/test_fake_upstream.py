@@ -1,0 +1,84 @@
+"""The built-in demo provider answers deterministically in valid OpenAI shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+import pytest
+from tests.support.openai_schema import validate_openai
+
+from tollway_router import fake_upstream
+
+CHAT: dict[str, Any] = {"model": "demo", "messages": [{"role": "user", "content": "Hi there"}]}
+NOW = 1_700_000_000
+
+
+def test_chat_completion_echoes_the_user_and_counts_tokens() -> None:
+    body = orjson.loads(fake_upstream.respond("/v1/chat/completions", CHAT, NOW).body)
+    validate_openai("CreateChatCompletionResponse", body)
+    assert body["choices"][0]["message"]["content"] == (
+        "Hello from Tollway's demo model. You said: Hi there"
+    )
+    assert body["usage"] == {"prompt_tokens": 2, "completion_tokens": 9, "total_tokens": 11}
+
+
+def test_same_request_same_answer() -> None:
+    first = fake_upstream.respond("/v1/chat/completions", CHAT, NOW)
+    second = fake_upstream.respond("/v1/chat/completions", CHAT, NOW)
+    assert first == second
+
+
+def test_stream_is_valid_chunks_and_usage_when_asked() -> None:
+    body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
+    reply = fake_upstream.respond("/v1/chat/completions", body, NOW)
+    assert reply.events[-1] == b"[DONE]"
+    chunks = [orjson.loads(event) for event in reply.events[:-1]]
+    for chunk in chunks:
+        validate_openai("CreateChatCompletionStreamResponse", chunk)
+    text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
+    assert text.endswith("You said: Hi there")
+    assert chunks[-1]["usage"]["completion_tokens"] == 9
+
+
+def test_max_tokens_truncates_with_finish_reason_length() -> None:
+    body = orjson.loads(
+        fake_upstream.respond("/v1/chat/completions", {**CHAT, "max_tokens": 2}, NOW).body
+    )
+    assert body["choices"][0]["message"]["content"] == "Hello from"
+    assert body["choices"][0]["finish_reason"] == "length"
+
+
+@pytest.mark.parametrize("stream", [False, True])
+def test_tools_get_a_deterministic_tool_call(stream: bool) -> None:
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]
+    reply = fake_upstream.respond(
+        "/v1/chat/completions", {**CHAT, "tools": tools, "stream": stream}, NOW
+    )
+    if stream:
+        chunks = [orjson.loads(event) for event in reply.events[:-1]]
+        calls = [c for ch in chunks for c in ch["choices"][0]["delta"].get("tool_calls", [])]
+        assert chunks[-1]["choices"][0]["finish_reason"] == "tool_calls"
+    else:
+        body = orjson.loads(reply.body)
+        validate_openai("CreateChatCompletionResponse", body)
+        calls = body["choices"][0]["message"]["tool_calls"]
+        assert body["choices"][0]["finish_reason"] == "tool_calls"
+    assert calls[0]["function"]["name"] == "lookup"
+    assert orjson.loads(calls[0]["function"]["arguments"]) == {"query": "Hi there"}
+
+
+def test_legacy_completion_and_embeddings_are_valid() -> None:
+    completion = fake_upstream.respond("/v1/completions", {"model": "d", "prompt": "Hey"}, NOW)
+    validate_openai("CreateCompletionResponse", orjson.loads(completion.body))
+    embedding = fake_upstream.respond("/v1/embeddings", {"model": "d", "input": ["a", "b"]}, NOW)
+    body = orjson.loads(embedding.body)
+    validate_openai("CreateEmbeddingResponse", body)
+    assert [item["index"] for item in body["data"]] == [0, 1]
+    assert body["data"][0]["embedding"] != body["data"][1]["embedding"]
+
+
+def test_unknown_path_is_an_openai_404() -> None:
+    reply = fake_upstream.respond("/v1/nope", {}, NOW)
+    assert reply.status == 404
+    validate_openai("ErrorResponse", orjson.loads(reply.body))
