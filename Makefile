@@ -16,7 +16,7 @@ $(UV):
 	$(UV) sync --frozen --all-packages
 	touch $@
 
-.PHONY: help install run test test-unit test-integration test-e2e lint fmt typecheck bench clean
+.PHONY: help install run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -47,11 +47,13 @@ fmt: install ## format and autofix
 	$(PY) -m ruff check --fix .
 
 typecheck: install ## mypy --strict on the services, the library and the tests
-	$(PY) -m mypy libs/common/src libs/cli/src services/edge/src services/router/src services/metering/src services/admin/src tests
+	$(PY) -m mypy libs/common/src libs/cli/src services/edge/src services/router/src services/metering/src services/admin/src tests bench
 
-bench: install ## measure the gateway (not yet built: see issue "Performance")
-	@echo "make bench: the benchmark harness is not built yet; it arrives with the performance issue." >&2
-	@exit 2
+bench: install ## measure direct vs through Tollway side by side (about 15 minutes); see docs/bench.md
+	$(PY) -m bench.run
+
+bench-quick: install ## a 5-second, single-repeat bench for a quick look
+	BENCH_DURATION_S=5 BENCH_REPEATS=1 $(PY) -m bench.run
 
 clean: ## remove the virtualenv, caches and local data
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .tollway

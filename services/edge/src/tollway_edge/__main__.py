@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import uvicorn
+from fastapi import FastAPI
 
 from tollway_common.log import setup_logging
 from tollway_edge.app import create_app
 from tollway_edge.settings import EdgeSettings
 
 
+def app_factory() -> FastAPI:
+    """Build the app inside each worker process when there is more than one."""
+    settings = EdgeSettings()
+    setup_logging("edge", settings.log)
+    return create_app(settings)
+
+
 def main() -> None:
     settings = EdgeSettings()
     setup_logging("edge", settings.log)
+    multi = settings.workers > 1
     uvicorn.run(
-        create_app(settings),
+        "tollway_edge.__main__:app_factory" if multi else create_app(settings),
+        factory=multi,
+        workers=settings.workers if multi else None,
         host=settings.host,
         port=settings.port,
         loop="uvloop",
@@ -21,6 +32,7 @@ def main() -> None:
         access_log=False,
         log_config=None,
         timeout_graceful_shutdown=30,
+        backlog=4096,
     )
 
 

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import os
 import sys
+import time
 from collections.abc import Sequence
 
 import nats.errors
@@ -75,24 +76,42 @@ class UsageConsumer:
         )
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Consume until `stop` is set; the batch in hand is always finished first."""
+        """Consume until `stop` is set; the batch in hand is always finished first.
+
+        Messages are gathered for up to `flush_interval_s` (or `batch_size` of them) before one
+        insert: each insert has a fixed cost, so a trickle of events must not mean one insert
+        per event.
+        """
         psub = await self.subscribe()
         log.info("usage consumer started", extra={"durable": contract.USAGE_DURABLE})
+        batch: list[Msg] = []
+        first_at = 0.0
         try:
-            while not stop.is_set():
+            while not stop.is_set() or batch:
+                wanted = self._settings.batch_size - len(batch)
+                linger = self._settings.flush_interval_s - (time.monotonic() - first_at)
+                timeout = max(0.01, linger) if batch else self._settings.fetch_timeout_s
                 try:
-                    msgs = await psub.fetch(
-                        self._settings.batch_size, timeout=self._settings.fetch_timeout_s
-                    )
-                    stored = await self.handle_batch(msgs)
+                    if not stop.is_set():
+                        msgs = await psub.fetch(wanted, timeout=timeout)
+                        if not batch:
+                            first_at = time.monotonic()
+                        batch.extend(msgs)
                 except nats.errors.TimeoutError:
-                    continue
+                    pass
                 except nats.errors.Error as exc:
                     # Disconnected or reconnecting: unacked messages come back after ack_wait.
                     log.warning("usage consumer nats error: %s", exc)
-                    stored = False
-                if not stored:
+                    batch = []
                     await self._wait_backoff(stop)
+                    continue
+                full = len(batch) >= self._settings.batch_size
+                due = time.monotonic() - first_at >= self._settings.flush_interval_s
+                if batch and (full or due or stop.is_set()):
+                    stored = await self.handle_batch(batch)
+                    batch = []
+                    if not stored:
+                        await self._wait_backoff(stop)
         finally:
             # On a closed connection there is nothing left to unsubscribe from.
             with contextlib.suppress(nats.errors.Error):

@@ -22,6 +22,8 @@ class MeteringSettings(BaseSettings):
     database: str = Field(default="tollway", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     batch_size: int = Field(default=500, ge=1)
     fetch_timeout_s: float = Field(default=1.0, gt=0)
+    # The longest an event waits in metering before its batch is inserted.
+    flush_interval_s: float = Field(default=1.0, ge=0)
     ack_wait_s: float = Field(default=30.0, gt=0)
     max_deliver: int = Field(default=20, ge=1)
     # Applied when the table is first created; changing it later needs a new migration.

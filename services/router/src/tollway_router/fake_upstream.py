@@ -2,7 +2,7 @@
 
 The same input always gives the same answer: it echoes the last user message, streams it
 word by word, counts whitespace-separated words as tokens, honours `max_tokens`, and calls the
-first tool when the request offers tools. `handle` serves it as an `httpx.MockTransport`.
+first tool when the request offers tools. `upstream.py` serves it to the `fake` provider.
 """
 
 from __future__ import annotations
@@ -12,7 +12,6 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-import httpx
 import orjson
 
 GREETING = "Hello from Tollway's demo model. You said:"
@@ -255,15 +254,6 @@ def sse_bytes(events: tuple[bytes, ...]) -> bytes:
     return b"".join(b"data: " + event + b"\n\n" for event in events)
 
 
-async def handle(request: httpx.Request) -> httpx.Response:
-    body = orjson.loads(await request.aread() or b"{}")
-    reply = respond(request.url.path, body if isinstance(body, dict) else {})
-    if reply.is_stream:
-        return httpx.Response(
-            reply.status,
-            headers={"content-type": "text/event-stream"},
-            content=sse_bytes(reply.events),
-        )
-    return httpx.Response(
-        reply.status, headers={"content-type": "application/json"}, content=reply.body
-    )
+def respond_bytes(path: str, raw: bytes) -> FakeReply:
+    body = orjson.loads(raw or b"{}")
+    return respond(path, body if isinstance(body, dict) else {})

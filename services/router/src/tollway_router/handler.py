@@ -24,12 +24,12 @@ from tollway_common.errors import (
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.log import request_id_var
 from tollway_common.secret_refs import SecretNotFound, SecretResolver
-from tollway_router import upstream
 from tollway_router.adapter import Adapter
 from tollway_router.providers import REGISTRY
 from tollway_router.replies import Replier
 from tollway_router.selection import WeightedRoundRobin
 from tollway_router.sse_decoder import SseDecoder
+from tollway_router.upstream import Upstream, UpstreamResponse
 from tollway_router.usage import Outcome, build_event, publish_usage
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Handler:
     nc: Client
     js: JetStreamContext
     models: KvMirror[ModelAlias]
-    upstream: upstream.Upstream
+    upstream: Upstream
     secrets: SecretResolver
     selector: WeightedRoundRobin
     router_id: str
@@ -114,16 +114,14 @@ class Handler:
         call = adapter.build_request(infer.endpoint, infer.body, deployment)
         auth = self._auth(adapter, deployment)
         async with self.upstream.open(deployment, call, auth) as response:
-            if response.status_code >= 400:
-                body = await upstream.read_body(response, deployment)
-                raise adapter.parse_error(response.status_code, response.headers, body)
+            if response.status >= 400:
+                raise adapter.parse_error(response.status, response.headers, await response.read())
             if call.stream:
                 await self._relay_stream(
                     adapter, response, deployment, infer, replier, outcome, started
                 )
             else:
-                body = await upstream.read_body(response, deployment)
-                parsed = adapter.parse_response(infer.endpoint, body, deployment)
+                parsed = adapter.parse_response(infer.endpoint, await response.read(), deployment)
                 outcome.usage = parsed.usage
                 outcome.upstream_model = parsed.upstream_model or deployment.model
                 outcome.ttft_ms = (time.monotonic() - started) * 1000
@@ -140,7 +138,7 @@ class Handler:
     async def _relay_stream(
         self,
         adapter: Adapter[Any],
-        response: Any,
+        response: UpstreamResponse,
         deployment: Deployment,
         infer: InferRequest,
         replier: Replier,
@@ -149,7 +147,7 @@ class Handler:
     ) -> None:
         decoder = SseDecoder()
         state = adapter.new_stream_state()
-        async for data in upstream.iter_bytes(response, deployment):
+        async for data in response.chunks():
             for event in decoder.feed(data):
                 for chunk in adapter.parse_stream_event(event, state):
                     if chunk.usage is not None:

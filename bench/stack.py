@@ -1,0 +1,203 @@
+"""Start what a benchmark measures: nats-server, redis-server, the fake upstreams and Tollway's
+services as separate processes, on free loopback ports."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+import psutil
+
+from tollway_admin.config_sync import apply_config
+from tollway_common import contract, nats_client
+from tollway_common.config_file import BootstrapKey, TollwayConfig
+from tollway_common.control import Deployment, ModelAlias
+from tollway_common.secret_refs import SecretResolver
+from tollway_common.settings import NatsSettings
+from tollway_common.testing.servers import (
+    NatsServer,
+    RedisServer,
+    free_port,
+    start_nats,
+    start_redis,
+)
+
+BENCH_KEY = "sk-tollway-bench-0123456789abcdefghijkl"
+READY_TIMEOUT_S = 30.0
+
+
+@dataclass
+class Process:
+    name: str
+    popen: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.popen.poll() is None:
+            self.popen.terminate()
+            try:
+                self.popen.wait(30)
+            except subprocess.TimeoutExpired:
+                self.popen.kill()
+
+
+@dataclass
+class BenchStack:
+    workdir: Path
+    edge_workers: int = 1
+    routers: int = 1
+    stream_delay_ms: float = 10.0
+    nats: NatsServer | None = None
+    redis: RedisServer | None = None
+    processes: list[Process] = field(default_factory=list)
+    upstream_port: int = 0
+    stream_upstream_port: int = 0
+    edge_port: int = 0
+
+    @property
+    def edge_url(self) -> str:
+        return f"http://127.0.0.1:{self.edge_port}/v1/chat/completions"
+
+    def upstream_url(self, stream: bool) -> str:
+        port = self.stream_upstream_port if stream else self.upstream_port
+        return f"http://127.0.0.1:{port}/v1/chat/completions"
+
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> Process:
+        log = (self.workdir / f"{name}.log").open("ab")
+        popen = subprocess.Popen(
+            [sys.executable, *args],
+            env={**os.environ, **env},
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        process = Process(name, popen)
+        self.processes.append(process)
+        return process
+
+    def start(self) -> None:
+        self.workdir.mkdir(parents=True, exist_ok=True)
+        self.nats = start_nats(self.workdir / "nats")
+        self.redis = start_redis(self.workdir / "redis")
+        self.upstream_port = free_port()
+        self.stream_upstream_port = free_port()
+        self._spawn("upstream", ["-m", "bench.upstream", str(self.upstream_port)], {})
+        self._spawn(
+            "upstream-stream",
+            ["-m", "bench.upstream", str(self.stream_upstream_port), str(self.stream_delay_ms)],
+            {},
+        )
+        asyncio.run(self._apply_config())
+        nats_url = self.nats.url
+        quiet = {"TOLLWAY_EDGE_LOG__LEVEL": "WARNING", "TOLLWAY_ROUTER_LOG__LEVEL": "WARNING"}
+        for index in range(self.routers):
+            self._spawn(
+                f"router-{index}",
+                ["-m", "tollway_router"],
+                {"TOLLWAY_ROUTER_NATS__URL": nats_url, **quiet},
+            )
+        self._spawn(
+            "metering",
+            ["-m", "tollway_metering"],
+            {
+                "TOLLWAY_METERING_NATS__URL": nats_url,
+                "TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{self.workdir / 'clickhouse'}",
+            },
+        )
+        self.edge_port = free_port()
+        self._spawn(
+            "edge",
+            ["-m", "tollway_edge"],
+            {
+                "TOLLWAY_EDGE_NATS__URL": nats_url,
+                "TOLLWAY_EDGE_REDIS__URL": self.redis.url,
+                "TOLLWAY_EDGE_PORT": str(self.edge_port),
+                "TOLLWAY_EDGE_WORKERS": str(self.edge_workers),
+                **quiet,
+            },
+        )
+        self._wait_ready()
+
+    async def _apply_config(self) -> None:
+        assert self.nats is not None
+        secret = self.workdir / "bench-key"
+        secret.write_text(BENCH_KEY)
+
+        def model(name: str, port: int) -> ModelAlias:
+            deployment = Deployment(
+                name=f"{name}-upstream",
+                provider="openai",
+                model="bench-1",
+                api_base=f"http://127.0.0.1:{port}/v1",
+            )
+            return ModelAlias(name=name, deployments=[deployment])
+
+        config = TollwayConfig(
+            models=[
+                model("bench", self.upstream_port),
+                model("bench-stream", self.stream_upstream_port),
+            ],
+            keys=[BootstrapKey(name="bench", secret=f"file:{secret}")],
+        )
+        nc = await nats_client.connect(NatsSettings(url=self.nats.url), "tollway-bench")
+        try:
+            js = nc.jetstream()
+            await nats_client.ensure_usage_stream(js, 1)
+            models = await nats_client.ensure_kv(js, contract.KV_MODELS, 1)
+            keys = await nats_client.ensure_kv(js, contract.KV_KEYS, 1)
+            await apply_config(config, models, keys, SecretResolver(ttl_s=0))
+        finally:
+            await nc.drain()
+
+    def _wait_ready(self) -> None:
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        urls = [
+            f"http://127.0.0.1:{self.edge_port}/readyz",
+        ]
+        probe = {"model": "bench", "messages": [{"role": "user", "content": "warm up"}]}
+        while time.monotonic() < deadline:
+            for process in self.processes:
+                if process.popen.poll() is not None:
+                    raise RuntimeError(
+                        f"{process.name} exited; see {self.workdir}/{process.name}.log"
+                    )
+            try:
+                if all(httpx.get(url, timeout=1).status_code == 200 for url in urls):
+                    response = httpx.post(
+                        self.edge_url,
+                        json=probe,
+                        headers={"authorization": f"Bearer {BENCH_KEY}"},
+                        timeout=5,
+                    )
+                    if response.status_code == 200:
+                        return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"the bench stack did not become ready; logs in {self.workdir}")
+
+    def service_processes(self) -> dict[str, list[psutil.Process]]:
+        """Each Tollway service's processes, uvicorn worker children included."""
+        found: dict[str, list[psutil.Process]] = {}
+        for process in self.processes:
+            if process.name.startswith("upstream"):
+                continue
+            root = psutil.Process(process.popen.pid)
+            kind = process.name.split("-")[0]
+            found.setdefault(kind, []).extend([root, *root.children(recursive=True)])
+        if self.nats is not None:
+            found["nats-server"] = [psutil.Process(self.nats.pid)]
+        return found
+
+    def stop(self) -> None:
+        for process in reversed(self.processes):
+            process.stop()
+        if self.redis is not None:
+            self.redis.stop()
+        if self.nats is not None:
+            self.nats.stop()
