@@ -83,11 +83,16 @@ class Connection:
         return Sample(status == 200, time.perf_counter() - started, ttft)
 
 
-async def closed_loop(target: Target, concurrency: int, duration_s: float) -> LoadResult:
+async def closed_loop(
+    target: Target, concurrency: int, duration_s: float, stagger_s: float = 0.0
+) -> LoadResult:
+    """`concurrency` clients each sending one request after another. With `stagger_s`, client i
+    starts i/concurrency of it late, so long requests (streams) do not all begin in lockstep."""
     result = LoadResult()
     deadline = time.perf_counter() + duration_s
 
-    async def worker() -> None:
+    async def worker(index: int) -> None:
+        await asyncio.sleep(stagger_s * index / concurrency)
         connection = await Connection.open(target)
         try:
             while time.perf_counter() < deadline:
@@ -101,7 +106,7 @@ async def closed_loop(target: Target, concurrency: int, duration_s: float) -> Lo
             connection.close()
 
     started = time.perf_counter()
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(index) for index in range(concurrency)))
     result.duration_s = time.perf_counter() - started
     return result
 

@@ -26,6 +26,7 @@ import uvloop
 
 from bench.load import LoadResult, Target, closed_loop, open_loop, percentile
 from bench.stack import BENCH_KEY, BenchStack
+from bench.upstream import STREAM_CHUNKS
 
 RESULTS = Path(__file__).parent / "results"
 CHAT: dict[str, Any] = {"messages": [{"role": "user", "content": "Say hello in five words."}]}
@@ -113,13 +114,15 @@ class Scenario:
 
 def _scenarios(settings: Settings) -> list[Scenario]:
     d = settings.duration_s
+    # One stream's length: 20 chunks paced by the upstream.
+    stream_s = STREAM_CHUNKS * settings.stream_delay_ms / 1000
     return [
         Scenario("closed c=32", False, lambda t: closed_loop(t, 32, d)),
         Scenario("closed c=64", False, lambda t: closed_loop(t, 64, d)),
         Scenario("open 50/s", False, lambda t: open_loop(t, 50, d)),
         Scenario("open 100/s", False, lambda t: open_loop(t, 100, d)),
         Scenario("open 200/s", False, lambda t: open_loop(t, 200, d)),
-        Scenario("stream c=20", True, lambda t: closed_loop(t, 20, d)),
+        Scenario("stream c=20", True, lambda t: closed_loop(t, 20, d, stagger_s=stream_s)),
     ]
 
 

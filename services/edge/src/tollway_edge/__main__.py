@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import uvicorn
-from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from tollway_common.log import setup_logging
 from tollway_edge.app import create_app
 from tollway_edge.settings import EdgeSettings
 
 
-def app_factory() -> FastAPI:
+def app_factory() -> ASGIApp:
     """Build the app inside each worker process when there is more than one."""
     settings = EdgeSettings()
     setup_logging("edge", settings.log)

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from tollway_edge.errors import install_error_handlers
+from tollway_edge.fast_path import InferenceFastPath
 from tollway_edge.lifespan import lifespan
 from tollway_edge.request_ids import RequestIdMiddleware
-from tollway_edge.routes import health, inference, models
+from tollway_edge.routes import health, models
 from tollway_edge.settings import EdgeSettings
 
 
-def create_app(settings: EdgeSettings) -> FastAPI:
+def create_app(settings: EdgeSettings) -> ASGIApp:
     app = FastAPI(
         title="Tollway edge",
         lifespan=lifespan,
@@ -20,9 +22,7 @@ def create_app(settings: EdgeSettings) -> FastAPI:
         openapi_url=None,
     )
     app.state.settings = settings
-    app.include_router(inference.router)
     app.include_router(models.router)
     app.include_router(health.router)
     install_error_handlers(app)
-    app.add_middleware(RequestIdMiddleware)
-    return app
+    return RequestIdMiddleware(InferenceFastPath(app))

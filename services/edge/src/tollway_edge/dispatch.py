@@ -41,11 +41,20 @@ class Reply:
     data: bytes
 
 
+class ClientGone(Exception):
+    """The client disconnected while its request was waiting for replies."""
+
+
 class _Lost:
     """Queued into every open request when the edge loses NATS: replies may have been lost."""
 
 
+class _Gone:
+    """Queued into one request when its client disconnects."""
+
+
 _LOST = _Lost()
+_GONE = _Gone()
 
 
 class ReplyMux:
@@ -53,7 +62,7 @@ class ReplyMux:
         self._nc = nc
         self._prefix = contract.reply_inbox_prefix(edge_id)
         self._idle_timeout_s = idle_timeout_s
-        self._queues: dict[str, asyncio.Queue[Msg | _Lost]] = {}
+        self._queues: dict[str, asyncio.Queue[Msg | _Lost | _Gone]] = {}
         self._nuid = NUID()
         self._sub: Subscription | None = None
 
@@ -93,16 +102,24 @@ class ReplyMux:
                 f"({limit - _ENVELOPE_MARGIN} bytes). Send fewer or smaller images or documents."
             )
 
+    def new_token(self) -> str:
+        return self._nuid.next().decode()
+
+    def abandon(self, token: str) -> None:
+        """The client of request `token` left: its `replies` raises ClientGone."""
+        queue = self._queues.get(token)
+        if queue is not None:
+            queue.put_nowait(_GONE)
+
     async def replies(
-        self, subject: str, payload: bytes, request_id: str, deadline: float
+        self, subject: str, payload: bytes, request_id: str, deadline: float, token: str
     ) -> AsyncGenerator[Reply, None]:
         """Publish the request and yield its replies until `final` or `error`.
 
-        Raises NoRouterAvailable, RouterLost or UpstreamTimeout before or between replies.
-        When the consumer stops early (client gone), the router is told to cancel.
+        Raises NoRouterAvailable, RouterLost, UpstreamTimeout or ClientGone before or between
+        replies. When the consumer stops early (client gone), the router is told to cancel.
         """
-        token = self._nuid.next().decode()
-        queue: asyncio.Queue[Msg | _Lost] = asyncio.Queue()
+        queue: asyncio.Queue[Msg | _Lost | _Gone] = asyncio.Queue()
         self._queues[token] = queue
         finished = False
         try:
@@ -139,21 +156,33 @@ class ReplyMux:
             if not finished:
                 await self._cancel(request_id)
 
-    async def _next(self, queue: asyncio.Queue[Msg | _Lost], deadline: float) -> Msg:
+    async def _next(self, queue: asyncio.Queue[Msg | _Lost | _Gone], deadline: float) -> Msg:
+        if not queue.empty():
+            item = queue.get_nowait()
+        else:
+            item = await self._wait(queue, deadline)
+        if isinstance(item, _Gone):
+            raise ClientGone
+        if isinstance(item, _Lost):
+            raise RouterLost("The gateway lost its connection to the routers; retry the request.")
+        return item
+
+    async def _wait(
+        self, queue: asyncio.Queue[Msg | _Lost | _Gone], deadline: float
+    ) -> Msg | _Lost | _Gone:
         remaining = deadline - time.monotonic()
         if remaining <= 0:
             raise UpstreamTimeout("The request took longer than this gateway allows.")
         try:
-            item = await asyncio.wait_for(queue.get(), min(self._idle_timeout_s, remaining))
+            # asyncio.timeout, not wait_for: wait_for starts a task for every message.
+            async with asyncio.timeout(min(self._idle_timeout_s, remaining)):
+                return await queue.get()
         except TimeoutError:
             if time.monotonic() >= deadline:
                 raise UpstreamTimeout("The request took longer than this gateway allows.") from None
             raise RouterLost(
                 "The router serving this request stopped responding; retry the request."
             ) from None
-        if isinstance(item, _Lost):
-            raise RouterLost("The gateway lost its connection to the routers; retry the request.")
-        return item
 
     async def _cancel(self, request_id: str) -> None:
         with contextlib.suppress(Exception):

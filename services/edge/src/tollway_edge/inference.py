@@ -10,8 +10,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import AsyncGenerator, AsyncIterator, Awaitable
-from typing import Any, TypeVar
+from collections.abc import AsyncGenerator, AsyncIterator
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
@@ -22,23 +22,17 @@ from tollway_common.errors import RouterLost, TollwayError
 from tollway_edge import fallback_usage, sse
 from tollway_edge.auth import authenticate, authorize_model, principal_of
 from tollway_edge.body import parse_body, read_body
-from tollway_edge.dispatch import Reply
+from tollway_edge.dispatch import ClientGone, Reply
 from tollway_edge.errors import ReplyError
 from tollway_edge.runtime import Runtime
-
-T = TypeVar("T")
 
 _SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _JSON = "application/json"
 
 
-class ClientGone(Exception):
-    """The client disconnected before the reply started."""
-
-
-async def handle(request: Request, endpoint: Endpoint) -> Response:
-    runtime: Runtime = request.app.state.runtime
-    request_id: str = request.state.request_id
+async def handle(
+    request: Request, endpoint: Endpoint, runtime: Runtime, request_id: str
+) -> Response:
     record = authenticate(request.headers, runtime.catalog)
     raw = await read_body(request, runtime.settings.max_body_bytes)
     runtime.mux.check_size(len(raw))
@@ -59,36 +53,33 @@ async def handle(request: Request, endpoint: Endpoint) -> Response:
         body=body,
     )
     deadline = time.monotonic() + runtime.settings.request_timeout_s
+    token = runtime.mux.new_token()
     replies = runtime.mux.replies(
-        contract.infer_subject(endpoint), contract.encode(infer), request_id, deadline
+        contract.infer_subject(endpoint), contract.encode(infer), request_id, deadline, token
     )
+    # Until the answer starts, a disconnect would go unnoticed: watch for it.
+    watcher = asyncio.create_task(_abandon_on_disconnect(request, runtime, token))
     try:
-        first = await _unless_client_leaves(request, anext(replies))
+        first = await anext(replies)
+        if first.kind is ReplyKind.ERROR:
+            raise ReplyError(contract.decode_error_reply(first.data))
+        if stream:
+            watcher.cancel()
+            return StreamingResponse(
+                _relay_stream(first, replies, runtime, infer),
+                media_type="text/event-stream",
+                headers=_SSE_HEADERS,
+            )
+        return Response(await _collect(first, replies), media_type=_JSON)
     except ClientGone:
-        await replies.aclose()
         return Response(status_code=499)
     except StopAsyncIteration:
         raise RouterLost("The router ended the reply without an answer.") from None
     except RouterLost as exc:
         await fallback_usage.publish_estimate(runtime.js, infer, exc, chunks_relayed=0)
         raise
-    if first.kind is ReplyKind.ERROR:
-        raise ReplyError(contract.decode_error_reply(first.data))
-    if stream:
-        return StreamingResponse(
-            _relay_stream(first, replies, runtime, infer),
-            media_type="text/event-stream",
-            headers=_SSE_HEADERS,
-        )
-    try:
-        payload = await _unless_client_leaves(request, _collect(first, replies))
-    except ClientGone:
-        await replies.aclose()
-        return Response(status_code=499)
-    except RouterLost as exc:
-        await fallback_usage.publish_estimate(runtime.js, infer, exc, chunks_relayed=0)
-        raise
-    return Response(payload, media_type=_JSON)
+    finally:
+        watcher.cancel()
 
 
 async def _collect(first: Reply, replies: AsyncGenerator[Reply, None]) -> bytes:
@@ -121,6 +112,8 @@ async def _relay_stream(
                 yield sse.error_event(contract.decode_error_reply(reply.data).error)
                 return
         yield sse.DONE
+    except ClientGone:
+        return
     except TollwayError as exc:
         if isinstance(exc, RouterLost):
             await fallback_usage.publish_estimate(runtime.js, infer, exc, relayed)
@@ -130,27 +123,9 @@ async def _relay_stream(
             await replies.aclose()
 
 
-async def _unless_client_leaves(request: Request, work: Awaitable[T]) -> T:
-    """Await `work`, but give up (ClientGone) if the client disconnects first."""
-    work_task: asyncio.Task[T] = asyncio.ensure_future(work)
-    watcher = asyncio.create_task(_wait_for_disconnect(request))
-    try:
-        done, _ = await asyncio.wait({work_task, watcher}, return_when=asyncio.FIRST_COMPLETED)
-    except asyncio.CancelledError:
-        work_task.cancel()
-        raise
-    finally:
-        watcher.cancel()
-    if work_task in done:
-        return work_task.result()
-    work_task.cancel()
-    with contextlib.suppress(asyncio.CancelledError, TollwayError, StopAsyncIteration):
-        await work_task
-    raise ClientGone
-
-
-async def _wait_for_disconnect(request: Request) -> None:
+async def _abandon_on_disconnect(request: Request, runtime: Runtime, token: str) -> None:
     while True:
         message: dict[str, Any] = dict(await request.receive())
         if message["type"] == "http.disconnect":
+            runtime.mux.abandon(token)
             return

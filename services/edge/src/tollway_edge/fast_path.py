@@ -1,0 +1,53 @@
+"""Serve the inference endpoints straight from ASGI, ahead of FastAPI.
+
+These three routes carry nearly all traffic; FastAPI's routing, dependency solving and
+middleware layers cost the edge about a fifth of its CPU per request (docs/bench.md). Every
+other path, and any other method on these, goes on to the FastAPI app.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import Receive, Scope, Send
+
+from tollway_common.contract import Endpoint
+from tollway_common.errors import InternalError, TollwayError
+from tollway_edge import inference
+from tollway_edge.errors import ReplyError, reply_error_response, tollway_error_response
+
+log = logging.getLogger(__name__)
+
+ROUTES = {
+    "/v1/chat/completions": Endpoint.CHAT_COMPLETIONS,
+    "/v1/completions": Endpoint.COMPLETIONS,
+    "/v1/embeddings": Endpoint.EMBEDDINGS,
+}
+
+
+class InferenceFastPath:
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = ROUTES.get(scope["path"]) if scope["type"] == "http" else None
+        if endpoint is None or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        request = Request(scope, receive)
+        request_id: str = scope["state"]["request_id"]
+        response: Response
+        try:
+            response = await inference.handle(request, endpoint, self.app.state.runtime, request_id)
+        except TollwayError as exc:
+            response = tollway_error_response(exc, request_id)
+        except ReplyError as exc:
+            response = reply_error_response(exc.reply, request_id)
+        except Exception:
+            log.exception("unhandled error")
+            error = InternalError("Tollway hit an unexpected error; the request id identifies it.")
+            response = tollway_error_response(error, request_id)
+        await response(scope, receive, send)
