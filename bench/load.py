@@ -18,6 +18,8 @@ class Sample:
     ok: bool
     latency_s: float
     ttft_s: float | None = None
+    # The HTTP status, or the exception's name when no response came.
+    outcome: str = "200"
 
 
 @dataclass
@@ -28,6 +30,13 @@ class LoadResult:
     @property
     def errors(self) -> int:
         return sum(1 for sample in self.samples if not sample.ok)
+
+    def error_kinds(self) -> dict[str, int]:
+        kinds: dict[str, int] = {}
+        for sample in self.samples:
+            if not sample.ok:
+                kinds[sample.outcome] = kinds.get(sample.outcome, 0) + 1
+        return kinds
 
     @property
     def throughput(self) -> float:
@@ -80,7 +89,7 @@ class Connection:
             start = lower.index(b"content-length: ") + 16
             length = int(lower[start : lower.index(b"\r\n", start)])
             await self.reader.readexactly(length)
-        return Sample(status == 200, time.perf_counter() - started, ttft)
+        return Sample(status == 200, time.perf_counter() - started, ttft, str(status))
 
 
 async def closed_loop(
@@ -98,8 +107,8 @@ async def closed_loop(
             while time.perf_counter() < deadline:
                 try:
                     result.samples.append(await connection.send(target, time.perf_counter()))
-                except (OSError, asyncio.IncompleteReadError, ValueError):
-                    result.samples.append(Sample(False, 0.0))
+                except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
+                    result.samples.append(Sample(False, 0.0, outcome=type(exc).__name__))
                     connection.close()
                     connection = await Connection.open(target)
         finally:
@@ -117,12 +126,23 @@ async def open_loop(target: Target, rate: float, duration_s: float) -> LoadResul
     tasks: set[asyncio.Task[None]] = set()
 
     async def one(scheduled: float) -> None:
+        reused = bool(idle)
         connection = idle.pop() if idle else await Connection.open(target)
         try:
-            sample = await connection.send(target, scheduled)
-        except (OSError, asyncio.IncompleteReadError, ValueError):
+            try:
+                sample = await connection.send(target, scheduled)
+            except (ConnectionError, asyncio.IncompleteReadError):
+                if not reused:
+                    raise
+                # The server closed this idle keep-alive connection just as it was reused;
+                # like any HTTP client, retry once on a new one.
+                connection.close()
+                connection = await Connection.open(target)
+                sample = await connection.send(target, scheduled)
+        except (OSError, asyncio.IncompleteReadError, ValueError) as exc:
             connection.close()
-            result.samples.append(Sample(False, time.perf_counter() - scheduled))
+            latency = time.perf_counter() - scheduled
+            result.samples.append(Sample(False, latency, outcome=type(exc).__name__))
             return
         result.samples.append(sample)
         idle.append(connection)

@@ -109,6 +109,7 @@ class Scenario:
     a: list[dict[str, float]] = field(default_factory=list)
     b: list[dict[str, float]] = field(default_factory=list)
     cpu_us_per_request: list[dict[str, float]] = field(default_factory=list)
+    b_errors: list[dict[str, int]] = field(default_factory=list)
     peak_rss_mib: dict[str, float] = field(default_factory=dict)
 
 
@@ -134,10 +135,14 @@ async def _measure(stack: BenchStack, scenarios: list[Scenario], repeats: int) -
             with ResourceWatch(stack.service_processes()) as watch:
                 through = await scenario.run(_target(stack, True, scenario.stream))
             scenario.b.append(_summary(through))
+            scenario.b_errors.append(through.error_kinds())
             done = max(1, sum(1 for s in through.samples if s.ok))
             scenario.cpu_us_per_request.append(
                 {name: cpu / done * 1e6 for name, cpu in watch.cpu_s.items()}
             )
+            stopped = [p.name for p in stack.processes if p.popen.poll() is not None]
+            if stopped:
+                raise RuntimeError(f"{', '.join(stopped)} stopped; see the logs in {stack.workdir}")
             for name, rss in watch.peak_rss.items():
                 scenario.peak_rss_mib[name] = max(scenario.peak_rss_mib.get(name, 0.0), rss)
             print(
@@ -153,6 +158,11 @@ def _brief(summary: dict[str, float]) -> str:
     if "ttft_p50_ms" in summary:
         text += f" ttft {summary['ttft_p50_ms']:.2f}"
     return text + f" err {summary['errors']:.0f}"
+
+
+def _error_note(result: LoadResult) -> str:
+    kinds = result.error_kinds()
+    return f"  errors: {kinds}" if kinds else ""
 
 
 def _mmm(values: list[float]) -> str:
@@ -224,6 +234,7 @@ def _as_json(scenarios: list[Scenario]) -> list[dict[str, Any]]:
             "gateway": s.b,
             "cpu_us_per_request": s.cpu_us_per_request,
             "peak_rss_mib": s.peak_rss_mib,
+            "gateway_errors": s.b_errors,
         }
         for s in scenarios
     ]
@@ -237,13 +248,14 @@ def main() -> int:
         f"stream chunks {settings.stream_delay_ms:.0f} ms apart",
         flush=True,
     )
-    with tempfile.TemporaryDirectory(prefix="tollway-bench-") as tmp:
-        single = _run_stack(settings, Path(tmp) / "single", 1, 1, None)
-        scaled: list[Scenario] = []
-        if settings.scaling:
-            scaled = _run_stack(
-                settings, Path(tmp) / "scaled", 2, 2, {"closed c=64", "open 200/s", "stream c=20"}
-            )
+    # Kept after the run: the services' logs explain any error the table shows.
+    tmp = tempfile.mkdtemp(prefix="tollway-bench-")
+    single = _run_stack(settings, Path(tmp) / "single", 1, 1, None)
+    scaled: list[Scenario] = []
+    if settings.scaling:
+        scaled = _run_stack(
+            settings, Path(tmp) / "scaled", 2, 2, {"closed c=64", "open 200/s", "stream c=20"}
+        )
     report = _table("One edge worker, one router", single)
     if scaled:
         report += "\n" + _table("Two edge workers, two routers", scaled)

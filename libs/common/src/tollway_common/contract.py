@@ -132,10 +132,16 @@ class InferRequest(_Wire):
 
 
 class Usage(_Wire):
+    """Token counts of one request. `prompt_tokens` already includes cached reads and cache
+    writes; the cache and reasoning fields break it down for pricing, never add to it."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0
     estimated: bool = False
+    cached_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
 
 
 class FinalReply(_Wire):

@@ -36,6 +36,15 @@ class Deployment(_Record):
     weight: int = Field(default=1, ge=0)
     timeout_s: float = Field(default=600.0, gt=0)
     headers: dict[str, str] = Field(default_factory=dict)
+    api_version: str | None = Field(
+        default=None, description="Azure OpenAI api-version, or 'v1' for the /openai/v1/ paths."
+    )
+    azure_deployment: str | None = Field(
+        default=None, description="Azure OpenAI deployment name when it differs from `model`."
+    )
+    default_max_tokens: int | None = Field(
+        default=None, gt=0, description="max_tokens sent when a client gives none (Anthropic)."
+    )
 
     @field_validator("api_key")
     @classmethod

