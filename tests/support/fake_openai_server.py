@@ -8,6 +8,7 @@ an error status, a hang, or a slow stream that notices when the client goes away
 from __future__ import annotations
 
 import asyncio
+import socket
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -24,7 +25,6 @@ from starlette.routing import Route
 
 from tests.support.openai_schema import validate_openai_request
 from tollway_common.contract import Endpoint
-from tollway_common.testing.servers import free_port
 from tollway_router import fake_upstream
 
 _PATHS = {
@@ -32,16 +32,19 @@ _PATHS = {
     "/v1/completions": Endpoint.COMPLETIONS,
     "/v1/embeddings": Endpoint.EMBEDDINGS,
 }
-_HANG_S = 30.0
 _SLOW_STREAM_CHUNKS = 100
 
 
 @dataclass(frozen=True)
 class Fault:
+    """`status`: answer `status` with `headers` and `body` (JSON object or raw bytes; an
+    OpenAI error body by default). `hang`: never answer, until the client goes away.
+    `slow_stream`: stream about 100 chunks `delay_s` apart."""
+
     kind: Literal["status", "hang", "slow_stream"]
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
-    body: dict[str, Any] | None = None
+    body: dict[str, Any] | bytes | None = None
     delay_s: float = 0.1
 
 
@@ -63,15 +66,32 @@ def _default_error(status: int) -> dict[str, Any]:
     }
 
 
+def _fault_response(fault: Fault) -> Response:
+    body = fault.body if fault.body is not None else _default_error(fault.status)
+    raw = body if isinstance(body, bytes) else orjson.dumps(body)
+    return Response(
+        raw, status_code=fault.status, headers=fault.headers, media_type="application/json"
+    )
+
+
 class FakeOpenAIServer:
+    """`with FakeOpenAIServer() as server:` serves `server.base_url` (`http://127.0.0.1:PORT/v1`)
+    from a thread with its own event loop; set `server.fault` to misbehave."""
+
     def __init__(self) -> None:
-        self.port = free_port()
+        # Bound here and handed to uvicorn, so no other process can take the port meanwhile.
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port: int = self._socket.getsockname()[1]
         self.requests: list[RecordedRequest] = []
         self.schema_errors: list[str] = []
         self.fault: Fault | None = None
         self.stream_cancelled = threading.Event()
         self.stream_completed = threading.Event()
+        self.hang_abandoned = threading.Event()
         routes = [Route(path, self._serve, methods=["POST"]) for path in _PATHS]
+        routes.append(Route("/v1/models", self._models, methods=["GET"]))
         self._server = uvicorn.Server(
             uvicorn.Config(
                 Starlette(routes=routes),
@@ -82,7 +102,9 @@ class FakeOpenAIServer:
                 timeout_graceful_shutdown=1,
             )
         )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
 
     @property
     def base_url(self) -> str:
@@ -105,29 +127,33 @@ class FakeOpenAIServer:
     ) -> None:
         self._server.should_exit = True
         self._thread.join(10)
+        self._socket.close()
         if exc is None and self.schema_errors:
             raise AssertionError(
                 "the gateway sent invalid requests upstream:\n" + "\n".join(self.schema_errors)
             )
 
+    async def _models(self, request: Request) -> Response:
+        return Response(fake_upstream.models(int(time.time())).body, media_type="application/json")
+
     async def _serve(self, request: Request) -> Response:
-        body = orjson.loads(await request.body())
-        self.requests.append(RecordedRequest(request.url.path, dict(request.headers), body))
+        raw = await request.body()
         try:
+            body = orjson.loads(raw)
+            self.requests.append(RecordedRequest(request.url.path, dict(request.headers), body))
             validate_openai_request(_PATHS[request.url.path], body)
-        except AssertionError as exc:
-            self.schema_errors.append(str(exc))
+        except (orjson.JSONDecodeError, AssertionError) as exc:
+            self.schema_errors.append(f"{request.url.path}: {exc}")
             return Response(orjson.dumps(_default_error(400)), status_code=400)
         fault = self.fault
         if fault is not None and fault.kind == "status":
-            return Response(
-                orjson.dumps(fault.body or _default_error(fault.status)),
-                status_code=fault.status,
-                headers=fault.headers,
-                media_type="application/json",
-            )
+            return _fault_response(fault)
         if fault is not None and fault.kind == "hang":
-            await asyncio.sleep(_HANG_S)
+            # The body is read, so the next ASGI message is the client's disconnect.
+            while (await request.receive())["type"] != "http.disconnect":
+                pass
+            self.hang_abandoned.set()
+            return Response(status_code=499)
         reply = fake_upstream.respond(request.url.path, body)
         if not reply.is_stream:
             return Response(reply.body, status_code=reply.status, media_type="application/json")

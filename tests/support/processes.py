@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import ssl
 import subprocess
 import sys
 import time
@@ -41,12 +42,14 @@ class ServiceProcess:
             self.popen.wait()
 
 
-def spawn(name: str, module: str, env: dict[str, str], log_dir: Path) -> ServiceProcess:
+def spawn(
+    name: str, module: str, env: dict[str, str], log_dir: Path, args: list[str] | None = None
+) -> ServiceProcess:
     log_dir.mkdir(parents=True, exist_ok=True)
     log_path = log_dir / f"{name}.log"
     with log_path.open("ab") as log_file:
         popen = subprocess.Popen(
-            [sys.executable, "-m", module],
+            [sys.executable, "-m", module, *(args or [])],
             env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
             stdin=subprocess.DEVNULL,
             stdout=log_file,
@@ -55,13 +58,15 @@ def spawn(name: str, module: str, env: dict[str, str], log_dir: Path) -> Service
     return ServiceProcess(name, popen, log_path)
 
 
-def wait_until_ready(process: ServiceProcess, url: str) -> None:
+def wait_until_ready(
+    process: ServiceProcess, url: str, verify: bool | ssl.SSLContext = True
+) -> None:
     deadline = time.monotonic() + _READY_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.popen.poll() is not None:
             raise RuntimeError(f"{process.name} exited early:\n{process.log()[-4000:]}")
         with contextlib.suppress(httpx.HTTPError):
-            if httpx.get(url, timeout=1).status_code == 200:
+            if httpx.get(url, timeout=1, verify=verify).status_code == 200:
                 return
         time.sleep(0.05)
     raise RuntimeError(f"{process.name} not ready at {url}:\n{process.log()[-4000:]}")

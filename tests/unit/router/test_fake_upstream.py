@@ -82,3 +82,97 @@ def test_unknown_path_is_an_openai_404() -> None:
     reply = fake_upstream.respond("/v1/nope", {}, NOW)
     assert reply.status == 404
     validate_openai("ErrorResponse", orjson.loads(reply.body))
+
+
+def test_models_list_is_valid() -> None:
+    body = orjson.loads(fake_upstream.respond("/v1/models", {}, NOW).body)
+    validate_openai("ListModelsResponse", body)
+    assert [model["id"] for model in body["data"]] == list(fake_upstream.MODELS)
+
+
+def test_stream_without_include_usage_has_no_usage_chunk() -> None:
+    reply = fake_upstream.respond("/v1/chat/completions", {**CHAT, "stream": True}, NOW)
+    chunks = [orjson.loads(event) for event in reply.events[:-1]]
+    assert all(chunk["choices"] and "usage" not in chunk for chunk in chunks)
+    assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_stream_and_non_stream_tell_the_same_text() -> None:
+    whole = orjson.loads(fake_upstream.respond("/v1/chat/completions", CHAT, NOW).body)
+    reply = fake_upstream.respond("/v1/chat/completions", {**CHAT, "stream": True}, NOW)
+    chunks = [orjson.loads(event) for event in reply.events[:-1]]
+    streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+    assert streamed == whole["choices"][0]["message"]["content"]
+    assert len({c["id"] for c in chunks}) == 1
+
+
+def test_max_completion_tokens_truncates_the_stream_too() -> None:
+    body = {**CHAT, "stream": True, "max_completion_tokens": 3}
+    chunks = [
+        orjson.loads(e) for e in fake_upstream.respond("/v1/chat/completions", body).events[:-1]
+    ]
+    assert (
+        "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
+        == "Hello from Tollway's"
+    )
+    assert chunks[-1]["choices"][0]["finish_reason"] == "length"
+
+
+def test_no_tool_call_after_a_tool_result() -> None:
+    tools = [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]
+    messages = [
+        *CHAT["messages"],
+        {
+            "role": "assistant",
+            "tool_calls": [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": "lookup", "arguments": "{}"},
+                }
+            ],
+        },
+        {"role": "tool", "tool_call_id": "call_1", "content": "42"},
+    ]
+    reply = fake_upstream.respond(
+        "/v1/chat/completions", {**CHAT, "messages": messages, "tools": tools}, NOW
+    )
+    body = orjson.loads(reply.body)
+    validate_openai("CreateChatCompletionResponse", body)
+    assert body["choices"][0]["finish_reason"] == "stop"
+    assert "tool_calls" not in body["choices"][0]["message"]
+
+
+def test_content_parts_are_read_as_text() -> None:
+    parts = [{"type": "text", "text": "Hi"}, {"type": "text", "text": "there"}]
+    body = {**CHAT, "messages": [{"role": "user", "content": parts}]}
+    reply = orjson.loads(fake_upstream.respond("/v1/chat/completions", body, NOW).body)
+    assert reply["choices"][0]["message"]["content"].endswith("You said: Hi there")
+    assert reply["usage"]["prompt_tokens"] == 2
+
+
+def test_embeddings_are_deterministic_per_input() -> None:
+    first = orjson.loads(fake_upstream.respond("/v1/embeddings", {"model": "d", "input": "a"}).body)
+    second = orjson.loads(
+        fake_upstream.respond("/v1/embeddings", {"model": "d", "input": ["b", "a"]}).body
+    )
+    assert first["data"][0]["embedding"] == second["data"][1]["embedding"]
+    assert len(first["data"][0]["embedding"]) == fake_upstream.EMBEDDING_DIMENSIONS
+
+
+def test_legacy_completion_stream_ends_with_usage_when_asked() -> None:
+    body = {
+        "model": "d",
+        "prompt": "Hey",
+        "stream": True,
+        "stream_options": {"include_usage": True},
+    }
+    events = fake_upstream.respond("/v1/completions", body, NOW).events
+    assert events[-1] == b"[DONE]"
+    chunks = [orjson.loads(event) for event in events[:-1]]
+    assert "".join(c["choices"][0]["text"] for c in chunks[:-1]) == (
+        "Hello from Tollway's demo model. You said: Hey"
+    )
+    assert chunks[-2]["choices"][0]["finish_reason"] == "stop"
+    assert chunks[-1]["choices"] == []
+    assert chunks[-1]["usage"] == {"prompt_tokens": 1, "completion_tokens": 8, "total_tokens": 9}

@@ -44,3 +44,33 @@ def test_byte_by_byte_feeding_gives_the_same_events() -> None:
     decoder = SseDecoder()
     events = [event for byte in stream for event in decoder.feed(bytes([byte]))]
     assert events == [SseEvent('{"a": "\u00e9"}'), SseEvent("[DONE]")]
+
+
+def test_a_leading_byte_order_mark_is_dropped_even_when_split() -> None:
+    decoder = SseDecoder()
+    assert decoder.feed(b"\xef\xbb") == []
+    assert decoder.feed(b"\xbfdata: x\n\n") == [SseEvent("x")]
+
+
+def test_only_the_first_byte_order_mark_is_dropped() -> None:
+    decoder = SseDecoder()
+    assert decoder.feed(b"data: a\n\n") == [SseEvent("a")]
+    assert decoder.feed(b"\xef\xbb\xbfdata: b\n\n") == []
+
+
+def test_a_field_without_colon_has_an_empty_value() -> None:
+    assert SseDecoder().feed(b"data\ndata\n\n") == [SseEvent("\n")]
+
+
+def test_only_one_space_after_the_colon_is_stripped() -> None:
+    assert SseDecoder().feed(b"data:  two\n\n") == [SseEvent(" two")]
+
+
+def test_the_event_name_does_not_leak_into_the_next_event() -> None:
+    stream = b"event: ping\n\nevent: delta\ndata: 1\n\ndata: 2\n\n"
+    assert SseDecoder().feed(stream) == [SseEvent("1", event="delta"), SseEvent("2")]
+
+
+def test_many_events_in_one_feed_keep_their_order() -> None:
+    stream = b"".join(b"data: %d\n\n" % i for i in range(1000))
+    assert SseDecoder().feed(stream) == [SseEvent(str(i)) for i in range(1000)]

@@ -23,6 +23,7 @@ from tollway_common.testing.servers import RunningServer, start_nats, start_redi
 
 _READY_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 40.0
+_READY_LINES = {"router": "router ready", "metering": "metering ready"}
 
 
 class LaunchError(RuntimeError):
@@ -173,6 +174,9 @@ class Launcher:
             self.services.append(service)
             if name == "admin":
                 self._wait_ready(service, self.options.admin_port)
+        for service in self.services:
+            if service.name in _READY_LINES:
+                self._wait_logged(service, _READY_LINES[service.name])
         self._wait_ready(self.services[-1], self.options.port)
 
     def _wait_ready(self, service: Service, port: int) -> None:
@@ -186,6 +190,18 @@ class Launcher:
             ):
                 if response.status == 200:
                     return
+            time.sleep(0.1)
+        if self._stop_requested:
+            raise LaunchError("stopped while starting")
+        raise LaunchError(f"{service.name} did not become ready; see {service.log_path}")
+
+    def _wait_logged(self, service: Service, line: str) -> None:
+        """Services without HTTP say they are ready in their log."""
+        deadline = time.monotonic() + _READY_TIMEOUT_S
+        while time.monotonic() < deadline and not self._stop_requested:
+            self._check_alive()
+            if line in service.log_path.read_text(errors="replace"):
+                return
             time.sleep(0.1)
         if self._stop_requested:
             raise LaunchError("stopped while starting")

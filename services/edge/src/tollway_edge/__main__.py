@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import argparse
+import os
+from pathlib import Path
+
 import uvicorn
 from starlette.types import ASGIApp
 
@@ -17,8 +21,18 @@ def app_factory() -> ASGIApp:
     return create_app(settings)
 
 
-def main() -> None:
-    settings = EdgeSettings()
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(prog="python -m tollway_edge")
+    parser.add_argument("--certfile", type=Path, help="serve HTTPS with this certificate")
+    parser.add_argument("--keyfile", type=Path, help="the certificate's private key")
+    args = parser.parse_args(argv)
+    overrides = {}
+    if args.certfile or args.keyfile:
+        overrides = {"ssl_certfile": args.certfile, "ssl_keyfile": args.keyfile}
+        # Worker processes rebuild settings from the environment.
+        os.environ["TOLLWAY_EDGE_SSL_CERTFILE"] = str(args.certfile or "")
+        os.environ["TOLLWAY_EDGE_SSL_KEYFILE"] = str(args.keyfile or "")
+    settings = EdgeSettings(**overrides)
     setup_logging("edge", settings.log)
     multi = settings.workers > 1
     uvicorn.run(
@@ -33,6 +47,8 @@ def main() -> None:
         log_config=None,
         timeout_graceful_shutdown=30,
         backlog=4096,
+        ssl_certfile=settings.ssl_certfile,
+        ssl_keyfile=settings.ssl_keyfile,
     )
 
 

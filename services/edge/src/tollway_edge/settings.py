@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pathlib import Path
+
+from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tollway_common.settings import LogSettings, NatsSettings, RedisSettings
@@ -14,6 +16,9 @@ class EdgeSettings(BaseSettings):
     )
 
     host: str = "127.0.0.1"
+    # TLS is off unless both are set (or given as --certfile / --keyfile).
+    ssl_certfile: Path | None = None
+    ssl_keyfile: Path | None = None
     port: int = 8080
     workers: int = Field(default=1, ge=1)
     nats: NatsSettings = NatsSettings()
@@ -24,3 +29,9 @@ class EdgeSettings(BaseSettings):
     # Routers send a heartbeat every second while a request runs; this many seconds of silence
     # means the router is gone.
     idle_timeout_s: float = Field(default=5.0, gt=0)
+
+    @model_validator(mode="after")
+    def _tls_needs_both(self) -> EdgeSettings:
+        if (self.ssl_certfile is None) != (self.ssl_keyfile is None):
+            raise ValueError("TLS needs both a certificate file and a key file")
+        return self

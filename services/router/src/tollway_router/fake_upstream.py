@@ -16,6 +16,7 @@ import orjson
 
 GREETING = "Hello from Tollway's demo model. You said:"
 EMBEDDING_DIMENSIONS = 8
+MODELS = ("tollway-demo-1",)
 
 
 @dataclass(frozen=True)
@@ -33,23 +34,24 @@ def _words(text: str) -> list[str]:
     return text.split()
 
 
+def _text(content: Any) -> str:
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return " ".join(str(part.get("text", "")) for part in content if isinstance(part, dict))
+    return ""
+
+
 def _last_user_text(messages: list[Any]) -> str:
     for message in reversed(messages):
         if isinstance(message, dict) and message.get("role") == "user":
-            content = message.get("content")
-            if isinstance(content, str):
-                return content
-            if isinstance(content, list):
-                return " ".join(
-                    str(part.get("text", "")) for part in content if isinstance(part, dict)
-                )
+            return _text(message.get("content"))
     return ""
 
 
 def _prompt_tokens(body: dict[str, Any]) -> int:
-    text = " ".join(
-        str(m.get("content", "")) for m in body.get("messages", []) if isinstance(m, dict)
-    )
+    messages = body.get("messages")
+    text = " ".join(_text(m.get("content")) for m in messages or () if isinstance(m, dict))
     prompt = body.get("prompt")
     if isinstance(prompt, str):
         text += " " + prompt
@@ -226,6 +228,13 @@ def embeddings(body: dict[str, Any]) -> FakeReply:
     return FakeReply(200, body=orjson.dumps(response))
 
 
+def models(now: int) -> FakeReply:
+    data = [
+        {"id": name, "object": "model", "created": now, "owned_by": "tollway"} for name in MODELS
+    ]
+    return FakeReply(200, body=orjson.dumps({"object": "list", "data": data}))
+
+
 def not_found(path: str) -> FakeReply:
     error = {
         "error": {
@@ -247,6 +256,8 @@ def respond(path: str, body: dict[str, Any], now: int | None = None) -> FakeRepl
         return completion(body, clock)
     if path.endswith("/embeddings"):
         return embeddings(body)
+    if path.endswith("/models"):
+        return models(clock)
     return not_found(path)
 
 

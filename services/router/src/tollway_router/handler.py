@@ -112,8 +112,9 @@ class Handler:
                 code="unsupported_endpoint",
             )
         call = adapter.build_request(infer.endpoint, infer.body, deployment)
-        auth = self._auth(adapter, deployment)
-        async with self.upstream.open(deployment, call, auth) as response:
+        secret = self._secret(deployment)
+        auth = adapter.auth_header(secret) if secret is not None else None
+        async with self.upstream.open(deployment, call, auth, secret) as response:
             if response.status >= 400:
                 raise adapter.parse_error(response.status, response.headers, await response.read())
             if call.stream:
@@ -159,13 +160,12 @@ class Handler:
                         outcome.ttft_ms = (time.monotonic() - started) * 1000
                     await replier.chunk(chunk.data)
 
-    def _auth(self, adapter: Adapter[Any], deployment: Deployment) -> tuple[str, str] | None:
+    def _secret(self, deployment: Deployment) -> str | None:
         if deployment.api_key is None:
             return None
         try:
-            secret = self.secrets.resolve(deployment.api_key)
+            return self.secrets.resolve(deployment.api_key)
         except SecretNotFound as exc:
             raise UpstreamAuthFailed(
                 f"The credential of deployment '{deployment.name}' is not available: {exc}."
             ) from exc
-        return adapter.auth_header(secret)

@@ -40,6 +40,8 @@ async def run(settings: RouterSettings) -> None:
         router_id=router_id,
         heartbeat_interval_s=settings.heartbeat_interval_s,
     )
+    if any(d.provider == "anthropic" for m in models.items.values() for d in m.deployments):
+        await asyncio.to_thread(upstream.anthropic)
     worker = Worker(nc, handler, settings.max_inflight)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -4,53 +4,66 @@ from __future__ import annotations
 
 from tollway_router.adapter import SseEvent
 
+_BOM = b"\xef\xbb\xbf"
+_LF = 0x0A
+_COLON = 0x3A
+
 
 class SseDecoder:
-    """Feed bytes as they arrive; get back the events completed so far."""
+    """Feed bytes as they arrive; get back the events completed so far.
+
+    Lines end at LF, CRLF or a lone CR; `data` lines join with LF; `event` names the event;
+    comments (`:`) and the `id` and `retry` fields are skipped, since nothing here reconnects.
+    """
 
     def __init__(self) -> None:
         self._buffer = b""
+        self._at_start = True
         self._data: list[str] = []
         self._event: str | None = None
 
     def feed(self, chunk: bytes) -> list[SseEvent]:
-        self._buffer += chunk
+        buffer = self._buffer + chunk if self._buffer else chunk
+        if self._at_start:
+            if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
+                self._buffer = buffer  # maybe a BOM split across feeds
+                return []
+            self._at_start = False
+            if buffer.startswith(_BOM):
+                buffer = buffer[len(_BOM) :]
         events: list[SseEvent] = []
-        while True:
-            line, found = self._next_line()
-            if not found:
-                return events
-            if not line:
-                if self._data:
-                    events.append(SseEvent(data="\n".join(self._data), event=self._event))
-                self._data = []
+        pos, size = 0, len(buffer)
+        while pos < size:
+            newline = buffer.find(b"\n", pos)
+            carriage = buffer.find(b"\r", pos, size if newline == -1 else newline)
+            if carriage == -1:
+                if newline == -1:
+                    break
+                end, pos_next = newline, newline + 1
+            elif carriage == size - 1:
+                break  # a CR at the very end may be the first half of CRLF: wait for more
+            else:
+                end = carriage
+                pos_next = carriage + (2 if buffer[carriage + 1] == _LF else 1)
+            line = buffer[pos:end]
+            pos = pos_next
+            if line:
+                self._field(line)
+            elif self._data:
+                events.append(SseEvent(data="\n".join(self._data), event=self._event or None))
+                self._data, self._event = [], None
+            else:
                 self._event = None
-                continue
-            self._field(line)
+        self._buffer = buffer[pos:]
+        return events
 
-    def _next_line(self) -> tuple[str, bool]:
-        buffer = self._buffer
-        newline = buffer.find(b"\n")
-        carriage = buffer.find(b"\r")
-        if newline == -1 and carriage == -1:
-            return "", False
-        if carriage == -1 or (newline != -1 and newline < carriage):
-            end, skip = newline, 1
-        elif carriage == len(buffer) - 1:
-            # A lone CR at the end may be the first half of CRLF: wait for more bytes.
-            return "", False
-        else:
-            end, skip = carriage, 2 if buffer[carriage + 1 : carriage + 2] == b"\n" else 1
-        self._buffer = buffer[end + skip :]
-        return buffer[:end].decode("utf-8", errors="replace"), True
-
-    def _field(self, line: str) -> None:
-        if line.startswith(":"):
+    def _field(self, line: bytes) -> None:
+        if line[0] == _COLON:
             return
-        name, _, value = line.partition(":")
-        if value.startswith(" "):
+        name, colon, value = line.partition(b":")
+        if colon and value[:1] == b" ":
             value = value[1:]
-        if name == "data":
-            self._data.append(value)
-        elif name == "event":
-            self._event = value
+        if name == b"data":
+            self._data.append(value.decode("utf-8", errors="replace"))
+        elif name == b"event":
+            self._event = value.decode("utf-8", errors="replace")

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Mapping
 from contextlib import asynccontextmanager
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import aiohttp
 
@@ -18,6 +18,9 @@ from tollway_common.control import Deployment
 from tollway_common.errors import UpstreamTimeout, UpstreamUnavailable
 from tollway_router import fake_upstream
 from tollway_router.adapter import HttpCall
+
+if TYPE_CHECKING:
+    from tollway_router.anthropic_upstream import AnthropicUpstream
 
 
 class UpstreamResponse(Protocol):
@@ -97,6 +100,7 @@ class Upstream:
         self._connect_timeout_s = connect_timeout_s
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._anthropic: AnthropicUpstream | None = None
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -111,14 +115,32 @@ class Upstream:
     async def close(self) -> None:
         if self._session is not None:
             await self._session.close()
+        if self._anthropic is not None:
+            await self._anthropic.close()
+
+    def anthropic(self) -> AnthropicUpstream:
+        # The anthropic SDK takes about two seconds to import: only routers that serve
+        # Claude pay for it (service.py warms it up when the catalog has such a model).
+        if self._anthropic is None:
+            from tollway_router.anthropic_upstream import AnthropicUpstream
+
+            self._anthropic = AnthropicUpstream()
+        return self._anthropic
 
     @asynccontextmanager
     async def open(
-        self, deployment: Deployment, call: HttpCall, auth: tuple[str, str] | None
+        self,
+        deployment: Deployment,
+        call: HttpCall,
+        auth: tuple[str, str] | None,
+        secret: str | None = None,
     ) -> AsyncIterator[UpstreamResponse]:
         """Send `call` and yield the response with its body unread."""
         if deployment.provider == "fake":
             yield _FakeResponse(fake_upstream.respond_bytes(call.path, call.body))
+            return
+        if deployment.provider == "anthropic":
+            yield await self.anthropic().send(deployment, call, secret or "")
             return
         if not deployment.api_base:
             raise UpstreamUnavailable(f"Deployment '{deployment.name}' has no api_base configured.")

@@ -99,7 +99,7 @@ def test_text_stream_chunks_share_one_id(adapter: Adapter[object]) -> None:
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
-        (400, errors.InvalidRequest),
+        (400, errors.UpstreamBadRequest),
         (401, errors.UpstreamAuthFailed),
         (429, errors.UpstreamRateLimited),
         (500, errors.UpstreamUnavailable),
@@ -108,4 +108,11 @@ def test_text_stream_chunks_share_one_id(adapter: Adapter[object]) -> None:
 def test_error_statuses_map_to_the_taxonomy(
     adapter: Adapter[object], status: int, expected: type[errors.TollwayError]
 ) -> None:
-    assert isinstance(adapter.parse_error(status, {}, ERROR_BODY), expected)
+    error = adapter.parse_error(status, {"retry-after": "7"}, ERROR_BODY)
+    assert type(error) is expected
+    assert error.status != 401, "the client's key is fine; only ours was refused"
+    validate_openai("ErrorResponse", {"error": error.body().model_dump()})
+
+
+def test_rate_limit_passes_retry_after_on(adapter: Adapter[object]) -> None:
+    assert adapter.parse_error(429, {"retry-after": "7"}, ERROR_BODY).retry_after == 7

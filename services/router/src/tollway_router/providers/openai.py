@@ -2,11 +2,12 @@
 
 The client's body goes upstream as it is, with the deployment's model name; streams always
 ask for usage so every request is metered, and the router drops the usage chunk for clients
-that did not ask for it. Chunks are forwarded byte for byte.
+that did not ask for it. Responses and chunks are forwarded byte for byte.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -17,6 +18,7 @@ from tollway_common.contract import Endpoint, Usage
 from tollway_common.control import Deployment
 from tollway_common.errors import (
     ContextLengthExceeded,
+    PayloadTooLarge,
     TollwayError,
     UpstreamAuthFailed,
     UpstreamBadRequest,
@@ -32,6 +34,19 @@ PATHS = {
     Endpoint.EMBEDDINGS: "/embeddings",
 }
 _STREAMABLE = {Endpoint.CHAT_COMPLETIONS, Endpoint.COMPLETIONS}
+_BAD_REQUEST = {400, 404, 422}
+# An error inside a 200 (stream event or body) has no HTTP status; infer one from its type.
+_TYPE_STATUS = {
+    "invalid_request_error": 400,
+    "authentication_error": 401,
+    "permission_error": 403,
+    "not_found_error": 404,
+    "rate_limit_error": 429,
+    "tokens": 429,
+    "requests": 429,
+    "server_error": 500,
+}
+_CODE_STATUS = {"context_length_exceeded": 400, "rate_limit_exceeded": 429, "invalid_api_key": 401}
 
 
 @dataclass
@@ -54,10 +69,26 @@ def build_request(endpoint: Endpoint, body: Mapping[str, Any], target: Deploymen
 def parse_usage(raw: Any) -> Usage | None:
     if not isinstance(raw, dict):
         return None
-    prompt = int(raw.get("prompt_tokens") or 0)
-    completion = int(raw.get("completion_tokens") or 0)
-    total = int(raw.get("total_tokens") or prompt + completion)
-    return Usage(prompt_tokens=prompt, completion_tokens=completion, total_tokens=total)
+    prompt = _count(raw.get("prompt_tokens"))
+    completion = _count(raw.get("completion_tokens"))
+    return Usage(
+        prompt_tokens=prompt,
+        completion_tokens=completion,
+        total_tokens=_count(raw.get("total_tokens")) or prompt + completion,
+        cached_read_tokens=_detail_count(raw.get("prompt_tokens_details"), "cached_tokens"),
+        reasoning_tokens=_detail_count(raw.get("completion_tokens_details"), "reasoning_tokens"),
+    )
+
+
+def _count(value: Any) -> int:
+    # bool is an int subclass; a count that is a bool (or a string) is garbage, not 0/1.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return 0
+    return max(0, int(value))
+
+
+def _detail_count(details: Any, key: str) -> int:
+    return _count(details.get(key)) if isinstance(details, dict) else 0
 
 
 def parse_response(endpoint: Endpoint, body: bytes, target: Deployment) -> ParsedResponse:
@@ -69,10 +100,12 @@ def parse_response(endpoint: Endpoint, body: bytes, target: Deployment) -> Parse
         ) from exc
     if not isinstance(parsed, dict):
         raise UpstreamUnavailable(f"Deployment '{target.name}' answered with a non-object body.")
+    if parsed.get("error") is not None:
+        raise error_payload(parsed["error"], "in a 200 response")
     return ParsedResponse(
         body=body,
         usage=parse_usage(parsed.get("usage")),
-        upstream_model=str(parsed.get("model", "")),
+        upstream_model=str(parsed.get("model") or ""),
     )
 
 
@@ -85,17 +118,20 @@ def parse_stream_event(event: SseEvent, state: StreamState) -> list[ChunkOut]:
     if data == "[DONE]":
         state.done = True
         return []
+    if not data.strip():
+        return []  # some proxies keep the connection alive with empty `data:` lines
     try:
         chunk = orjson.loads(data)
-    except orjson.JSONDecodeError:
-        return []
-    if not isinstance(chunk, dict):
-        return []
-    if "error" in chunk:
-        error = chunk["error"] if isinstance(chunk["error"], dict) else {}
+    except orjson.JSONDecodeError as exc:
         raise UpstreamUnavailable(
-            f"The upstream stream failed: {error.get('message') or 'no message given'}"
+            f"upstream deployment sent a stream event that is not JSON: {data[:120]!r}"
+        ) from exc
+    if not isinstance(chunk, dict):
+        raise UpstreamUnavailable(
+            f"upstream deployment sent a stream event that is not an object: {data[:120]!r}"
         )
+    if chunk.get("error") is not None:
+        raise error_payload(chunk["error"], "mid-stream")
     choices = chunk.get("choices") or []
     usage = parse_usage(chunk.get("usage"))
     return [
@@ -114,68 +150,102 @@ def _output_chars(choices: list[Any]) -> int:
         if not isinstance(choice, dict):
             continue
         delta = choice.get("delta")
-        if isinstance(delta, dict):
-            total += len(delta.get("content") or "")
-            for call in delta.get("tool_calls") or []:
-                function = call.get("function") if isinstance(call, dict) else None
-                if isinstance(function, dict):
-                    total += len(function.get("arguments") or "")
-        else:
-            total += len(choice.get("text") or "")
+        if not isinstance(delta, dict):
+            total += _length(choice.get("text"))  # legacy completions
+            continue
+        total += _length(delta.get("content")) + _length(delta.get("refusal"))
+        # vLLM, DeepSeek and Ollama stream reasoning as its own delta field.
+        total += _length(delta.get("reasoning_content")) + _length(delta.get("reasoning"))
+        for call in delta.get("tool_calls") or ():
+            function = call.get("function") if isinstance(call, dict) else None
+            if isinstance(function, dict):
+                total += _length(function.get("arguments"))
     return total
+
+
+def _length(value: Any) -> int:
+    return len(value) if isinstance(value, str) else 0
 
 
 def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> TollwayError:
     detail = _error_detail(body)
-    message = detail.get("message") or body[:200].decode("utf-8", errors="replace") or "no body"
-    code = detail.get("code")
-    param = detail.get("param")
+    return _map(status, detail, _retry_after(headers), f"upstream deployment returned {status}")
+
+
+def error_payload(error: Any, where: str) -> TollwayError:
+    """The error an `{"error": ...}` object sent with HTTP 200 stands for (no status to read)."""
+    detail = _normalise(error)
+    code, kind = detail.get("code"), detail.get("type")
+    if isinstance(code, int) and not isinstance(code, bool) and 400 <= code < 600:
+        status = code  # vLLM puts the HTTP status in `code`
+    else:
+        status = _CODE_STATUS.get(str(code), _TYPE_STATUS.get(str(kind), 500))
+    return _map(status, detail, None, f"upstream deployment sent an error {where}")
+
+
+def _map(
+    status: int, detail: Mapping[str, Any], retry_after: float | None, origin: str
+) -> TollwayError:
+    message = str(detail.get("message") or "no message given")
+    code = detail.get("code") if isinstance(detail.get("code"), str) else None
+    param = detail.get("param") if isinstance(detail.get("param"), str) else None
     if status == 429:
-        return UpstreamRateLimited(
-            f"The upstream deployment is rate limited: {message}", retry_after=_retry_after(headers)
-        )
-    if status in (401, 403):
+        return UpstreamRateLimited(f"{origin} (rate limited): {message}", retry_after=retry_after)
+    if status in (401, 402, 403):
+        # The provider's message quotes part of our key: never pass it on.
         return UpstreamAuthFailed(
-            f"The upstream deployment refused the gateway's credential (HTTP {status}). "
-            "This is a gateway configuration problem, not your key."
+            f"{origin}: it refused the gateway's credential for this deployment. "
+            "This is a gateway configuration problem, not your API key."
         )
     if status in (408, 504):
-        return UpstreamTimeout(f"The upstream deployment timed out (HTTP {status}).")
-    if status == 400 and code == "context_length_exceeded":
-        return ContextLengthExceeded(message, param=param if isinstance(param, str) else None)
-    if 400 <= status < 500:
-        return UpstreamBadRequest(
-            f"The upstream deployment refused the request (HTTP {status}): {message}",
-            param=param if isinstance(param, str) else None,
-            code=code if isinstance(code, str) else None,
-        )
-    return UpstreamUnavailable(f"The upstream deployment failed (HTTP {status}): {message}")
+        return UpstreamTimeout(f"{origin} (timed out): {message}")
+    if status == 413:
+        return PayloadTooLarge(f"{origin}: the request is too large: {message}")
+    if code == "context_length_exceeded" and 400 <= status < 500:
+        return ContextLengthExceeded(message, param=param)
+    if status in _BAD_REQUEST:
+        return UpstreamBadRequest(f"{origin}: {message}", param=param, code=code)
+    return UpstreamUnavailable(f"{origin}: {message}")
 
 
 def _error_detail(body: bytes) -> dict[str, Any]:
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return {}
-    if isinstance(parsed, dict) and isinstance(parsed.get("error"), dict):
-        return dict(parsed["error"])
-    return {}
+        parsed = None
+    if isinstance(parsed, dict):
+        if parsed.get("error") is not None:
+            return _normalise(parsed["error"])
+        if isinstance(parsed.get("detail"), str):  # FastAPI-based servers
+            return {"message": parsed["detail"]}
+        if isinstance(parsed.get("message"), str):
+            return {"message": parsed["message"]}
+    snippet = body[:200].decode("utf-8", errors="replace").strip()
+    return {"message": snippet or "empty body"}
+
+
+def _normalise(error: Any) -> dict[str, Any]:
+    if isinstance(error, dict):
+        return error
+    return {"message": str(error)}  # Ollama: {"error": "model 'x' not found"}
 
 
 def _retry_after(headers: Mapping[str, str]) -> float | None:
-    milliseconds = headers.get("retry-after-ms")
+    milliseconds = _seconds(headers.get("retry-after-ms"))
     if milliseconds is not None:
-        try:
-            return float(milliseconds) / 1000
-        except ValueError:
-            pass
-    seconds = headers.get("retry-after")
-    if seconds is not None:
-        try:
-            return float(seconds)
-        except ValueError:
-            return None
-    return None
+        return milliseconds / 1000
+    # An HTTP-date Retry-After is ignored: clients get no hint rather than a wrong one.
+    return _seconds(headers.get("retry-after"))
+
+
+def _seconds(raw: str | None) -> float | None:
+    if raw is None:
+        return None
+    try:
+        value = float(raw)
+    except ValueError:
+        return None
+    return value if math.isfinite(value) and value >= 0 else None
 
 
 ADAPTER: Adapter[StreamState] = Adapter(
