@@ -204,3 +204,19 @@ async def test_metering_killed_between_insert_and_ack_loses_and_doubles_nothing(
     counts = collections.Counter(row.request_id for row in rows)
     assert counts == {event.request_id: 1 for event in events + later}
     assert restarted.terminate(timeout=20) == 0, restarted.log()[-4000:]
+
+
+async def test_metering_survives_a_trickle_of_events_across_batch_deadlines(
+    js_client: tuple[Client, JetStreamContext], metering: _Metering
+) -> None:
+    # Events arriving just after a batch started make nats-py's fetch run out of time in
+    # several different places; metering must treat all of them as "nothing more for now".
+    nc, js = js_client
+    process = await metering.start(TOLLWAY_METERING_FLUSH_INTERVAL_S="0.05")
+    events = [_event(index) for index in range(120)]
+    for index, event in enumerate(events):
+        await _publish(js, [event])
+        await asyncio.sleep(0.005 * (index % 9))
+    rows = await _stored_rows(nc, process, {event.request_id for event in events})
+    assert sorted(row.request_id for row in rows) == sorted(e.request_id for e in events)
+    assert process.popen.poll() is None

@@ -90,14 +90,16 @@ class UsageConsumer:
             while not stop.is_set() or batch:
                 wanted = self._settings.batch_size - len(batch)
                 linger = self._settings.flush_interval_s - (time.monotonic() - first_at)
-                timeout = max(0.01, linger) if batch else self._settings.fetch_timeout_s
+                timeout = max(0.05, linger) if batch else self._settings.fetch_timeout_s
                 try:
                     if not stop.is_set():
                         msgs = await psub.fetch(wanted, timeout=timeout)
                         if not batch:
                             first_at = time.monotonic()
                         batch.extend(msgs)
-                except nats.errors.TimeoutError:
+                except TimeoutError:
+                    # nats-py raises its own TimeoutError or asyncio's, depending on where in a
+                    # fetch the time ran out; both mean "nothing more for now".
                     pass
                 except nats.errors.Error as exc:
                     # Disconnected or reconnecting: unacked messages come back after ack_wait.
