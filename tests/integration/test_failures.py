@@ -191,3 +191,18 @@ async def test_router_sigterm_finishes_in_flight_stream(
                     router.popen.terminate()
     assert payloads[-1] == "[DONE]"
     assert await asyncio.to_thread(router.popen.wait, 30) == 0
+
+
+async def test_upstream_stream_cut_short_ends_with_an_error_not_done(
+    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+) -> None:
+    fake_upstream.fault = Fault(kind="truncated_stream")
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        response = await client.post(
+            "/chat/completions", json={**UPSTREAM_CHAT, "stream": True}, headers=_auth(api_key)
+        )
+    payloads = [line[6:] for line in response.text.split("\n") if line.startswith("data: ")]
+    assert "[DONE]" not in payloads, "a cut-short answer must never look complete"
+    last = orjson.loads(payloads[-1])
+    validate_openai("ErrorResponse", last)
+    assert last["error"]["code"] == "upstream_error"

@@ -39,9 +39,10 @@ _SLOW_STREAM_CHUNKS = 100
 class Fault:
     """`status`: answer `status` with `headers` and `body` (JSON object or raw bytes; an
     OpenAI error body by default). `hang`: never answer, until the client goes away.
-    `slow_stream`: stream about 100 chunks `delay_s` apart."""
+    `slow_stream`: stream about 100 chunks `delay_s` apart. `truncated_stream`: send the first
+    chunks of a stream, then close the connection cleanly without `[DONE]`."""
 
-    kind: Literal["status", "hang", "slow_stream"]
+    kind: Literal["status", "hang", "slow_stream", "truncated_stream"]
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | bytes | None = None
@@ -163,6 +164,8 @@ class FakeOpenAIServer:
             filler = events[1:2] * _SLOW_STREAM_CHUNKS
             events = (events[0], *filler, *events[1:])
             delay = fault.delay_s
+        if fault is not None and fault.kind == "truncated_stream":
+            events = events[:3]
         return StreamingResponse(self._stream(events, delay), media_type="text/event-stream")
 
     async def _stream(self, events: tuple[bytes, ...], delay: float) -> AsyncIterator[bytes]:

@@ -68,6 +68,9 @@ class Adapter(Generic[StateT]):
     new_stream_state: Callable[[], StateT]
     parse_stream_event: Callable[[SseEvent, StateT], list[ChunkOut]]
     parse_error: Callable[[int, Mapping[str, str], bytes], TollwayError]
+    # Did the stream reach its proper end ([DONE], message_stop)? A stream that stops short
+    # is an upstream failure, not a complete answer.
+    stream_complete: Callable[[StateT], bool]
     auth_header: Callable[[str], tuple[str, str]] = lambda secret: (
         "authorization",
         f"Bearer {secret}",

@@ -20,6 +20,7 @@ from tollway_common.errors import (
     TollwayError,
     UpstreamAuthFailed,
     UpstreamTimeout,
+    UpstreamUnavailable,
 )
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.log import request_id_var
@@ -159,6 +160,10 @@ class Handler:
                     if outcome.ttft_ms is None:
                         outcome.ttft_ms = (time.monotonic() - started) * 1000
                     await replier.chunk(chunk.data)
+        if not adapter.stream_complete(state):
+            raise UpstreamUnavailable(
+                f"Deployment '{deployment.name}' ended its stream before finishing the answer."
+            )
 
     def _secret(self, deployment: Deployment) -> str | None:
         if deployment.api_key is None:

@@ -56,5 +56,6 @@ ADAPTER: Adapter[openai.StreamState] = Adapter(
     new_stream_state=openai.new_stream_state,
     parse_stream_event=parse_stream_event,
     parse_error=openai.parse_error,
+    stream_complete=openai.stream_complete,
     auth_header=lambda secret: ("api-key", secret),
 )

@@ -109,6 +109,10 @@ def parse_response(endpoint: Endpoint, body: bytes, target: Deployment) -> Parse
     )
 
 
+def stream_complete(state: StreamState) -> bool:
+    return state.done
+
+
 def new_stream_state() -> StreamState:
     return StreamState()
 
@@ -256,4 +260,5 @@ ADAPTER: Adapter[StreamState] = Adapter(
     new_stream_state=new_stream_state,
     parse_stream_event=parse_stream_event,
     parse_error=parse_error,
+    stream_complete=stream_complete,
 )

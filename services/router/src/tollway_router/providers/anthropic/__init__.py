@@ -29,5 +29,6 @@ ADAPTER: Adapter[StreamState] = Adapter(
     new_stream_state=new_stream_state,
     parse_stream_event=parse_stream_event,
     parse_error=parse_error,
+    stream_complete=lambda state: state.done,
     auth_header=lambda secret: ("x-api-key", secret),
 )
