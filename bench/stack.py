@@ -14,11 +14,9 @@ from pathlib import Path
 import httpx
 import psutil
 
-from tollway_admin.config_sync import apply_config
-from tollway_common import contract, nats_client
+from tollway_admin.config_sync import apply_config_once
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import Deployment, ModelAlias
-from tollway_common.secret_refs import SecretResolver
 from tollway_common.settings import NatsSettings
 from tollway_common.testing.servers import (
     NatsServer,
@@ -144,15 +142,7 @@ class BenchStack:
             ],
             keys=[BootstrapKey(name="bench", secret=f"file:{secret}")],
         )
-        nc = await nats_client.connect(NatsSettings(url=self.nats.url), "tollway-bench")
-        try:
-            js = nc.jetstream()
-            await nats_client.ensure_usage_stream(js, 1)
-            models = await nats_client.ensure_kv(js, contract.KV_MODELS, 1)
-            keys = await nats_client.ensure_kv(js, contract.KV_KEYS, 1)
-            await apply_config(config, models, keys, SecretResolver(ttl_s=0))
-        finally:
-            await nc.drain()
+        await apply_config_once(NatsSettings(url=self.nats.url), config)
 
     def _wait_ready(self) -> None:
         deadline = time.monotonic() + READY_TIMEOUT_S

@@ -10,10 +10,8 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from tests.support.processes import ServiceProcess, spawn, wait_for_log, wait_until_ready
-from tollway_admin.config_sync import apply_config
-from tollway_common import contract, nats_client
+from tollway_admin.config_sync import apply_config_once
 from tollway_common.config_file import TollwayConfig
-from tollway_common.secret_refs import SecretResolver
 from tollway_common.settings import NatsSettings
 from tollway_common.testing.servers import NatsServer, RedisServer, free_port
 
@@ -45,18 +43,6 @@ def run_async(coro: Coroutine[Any, Any, T]) -> T:
     return result[0]
 
 
-async def _apply(nats_url: str, config: TollwayConfig) -> None:
-    nc = await nats_client.connect(NatsSettings(url=nats_url), "tollway-tests")
-    try:
-        js = nc.jetstream()
-        await nats_client.ensure_usage_stream(js, 1)
-        models = await nats_client.ensure_kv(js, contract.KV_MODELS, 1)
-        keys = await nats_client.ensure_kv(js, contract.KV_KEYS, 1)
-        await apply_config(config, models, keys, SecretResolver(ttl_s=0))
-    finally:
-        await nc.drain()
-
-
 @dataclass
 class Stack:
     nats: NatsServer
@@ -74,7 +60,7 @@ class Stack:
         return f"{self.edge_url}/v1"
 
     def apply(self, config: TollwayConfig) -> None:
-        run_async(_apply(self.nats.url, config))
+        run_async(apply_config_once(NatsSettings(url=self.nats.url), config))
 
     def start_router(self, name: str = "router", **env: str) -> ServiceProcess:
         process = spawn(

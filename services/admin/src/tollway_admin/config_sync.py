@@ -13,6 +13,7 @@ from pathlib import Path
 
 from nats.js.kv import KeyValue
 
+from tollway_common import contract, nats_client
 from tollway_common.config_file import ConfigError, TollwayConfig, load_config
 from tollway_common.control import (
     KeyRecord,
@@ -22,6 +23,7 @@ from tollway_common.control import (
     kv_key_for_alias,
 )
 from tollway_common.secret_refs import SecretNotFound, SecretResolver
+from tollway_common.settings import NatsSettings
 
 log = logging.getLogger(__name__)
 
@@ -106,3 +108,17 @@ async def watch_config_file(
             log.error("config file not applied: %s", exc)
             continue
         await apply_config(config, models_kv, keys_kv, secrets)
+
+
+async def apply_config_once(settings: NatsSettings, config: TollwayConfig) -> None:
+    """Connect, make sure the buckets exist, apply `config`, disconnect (tests, the bench, and
+    later `tollway apply`)."""
+    nc = await nats_client.connect(settings, "tollway-config")
+    try:
+        js = nc.jetstream()
+        await nats_client.ensure_usage_stream(js, settings.replicas)
+        models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, settings.replicas)
+        keys_kv = await nats_client.ensure_kv(js, contract.KV_KEYS, settings.replicas)
+        await apply_config(config, models_kv, keys_kv, SecretResolver(ttl_s=0))
+    finally:
+        await nc.drain()
