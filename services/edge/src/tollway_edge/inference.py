@@ -14,7 +14,7 @@ from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from tollway_common import contract
 from tollway_common.contract import Endpoint, InferRequest, ReplyKind, ResolvedRoute
@@ -26,7 +26,6 @@ from tollway_edge.dispatch import ClientGone, Reply
 from tollway_edge.errors import ReplyError
 from tollway_edge.runtime import Runtime
 
-_SSE_HEADERS = {"cache-control": "no-cache", "x-accel-buffering": "no"}
 _JSON = "application/json"
 
 
@@ -59,17 +58,15 @@ async def handle(
     )
     # Until the answer starts, a disconnect would go unnoticed: watch for it.
     watcher = asyncio.create_task(_abandon_on_disconnect(request, runtime, token))
+    streaming = False
     try:
         first = await anext(replies)
         if first.kind is ReplyKind.ERROR:
             raise ReplyError(contract.decode_error_reply(first.data))
         if stream:
-            watcher.cancel()
-            return StreamingResponse(
-                _relay_stream(first, replies, runtime, infer),
-                media_type="text/event-stream",
-                headers=_SSE_HEADERS,
-            )
+            # The watcher keeps watching while the stream runs; the response stops it.
+            streaming = True
+            return sse.SseResponse(_relay_stream(first, replies, runtime, infer), watcher.cancel)
         return Response(await _collect(first, replies), media_type=_JSON)
     except ClientGone:
         return Response(status_code=499)
@@ -79,7 +76,8 @@ async def handle(
         await fallback_usage.publish_estimate(runtime.js, infer, exc, chunks_relayed=0)
         raise
     finally:
-        watcher.cancel()
+        if not streaming:
+            watcher.cancel()
 
 
 async def _collect(first: Reply, replies: AsyncGenerator[Reply, None]) -> bytes:
@@ -97,8 +95,8 @@ async def _collect(first: Reply, replies: AsyncGenerator[Reply, None]) -> bytes:
 async def _relay_stream(
     first: Reply, replies: AsyncGenerator[Reply, None], runtime: Runtime, infer: InferRequest
 ) -> AsyncIterator[bytes]:
-    # Starlette cancels this generator when the client disconnects; closing `replies` then
-    # tells the router to cancel the upstream call.
+    # A client that leaves makes `replies` raise ClientGone (the disconnect watcher), and
+    # closing `replies` tells the router to cancel the upstream call.
     relayed = 0
     try:
         if first.kind is ReplyKind.CHUNK:
