@@ -146,7 +146,8 @@ async def _measure(stack: BenchStack, scenarios: list[Scenario], repeats: int) -
             for name, rss in watch.peak_rss.items():
                 scenario.peak_rss_mib[name] = max(scenario.peak_rss_mib.get(name, 0.0), rss)
             print(
-                f"  {scenario.name}: A {_brief(scenario.a[-1])} | B {_brief(scenario.b[-1])}",
+                f"  {scenario.name}: A {_brief(scenario.a[-1])} | B {_brief(scenario.b[-1])}"
+                + _error_note(through),
                 flush=True,
             )
 

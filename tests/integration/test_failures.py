@@ -206,3 +206,30 @@ async def test_upstream_stream_cut_short_ends_with_an_error_not_done(
     last = orjson.loads(payloads[-1])
     validate_openai("ErrorResponse", last)
     assert last["error"]["code"] == "upstream_error"
+
+
+async def test_edge_losing_nats_mid_stream_ends_the_stream_at_once(
+    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+) -> None:
+    # The idle timeout is far longer than the client will wait: only the edge's reaction to
+    # its own disconnect can end this stream in time.
+    stack.start_edge(TOLLWAY_EDGE_IDLE_TIMEOUT_S="120")
+    fake_upstream.fault = Fault(kind="slow_stream", delay_s=0.1)
+    events: list[bytes] = []
+    async with (
+        httpx.AsyncClient(base_url=stack.base_url, timeout=20) as client,
+        client.stream(
+            "POST",
+            "/chat/completions",
+            json={**UPSTREAM_CHAT, "stream": True},
+            headers=_auth(api_key),
+        ) as response,
+    ):
+        async for line in response.aiter_lines():
+            if line.startswith("data: "):
+                events.append(line[6:].encode())
+                if len(events) == 2:
+                    stack.nats.kill()
+    last = orjson.loads(events[-1])
+    validate_openai("ErrorResponse", last)
+    assert last["error"]["code"] == "router_lost"

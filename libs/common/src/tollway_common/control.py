@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
-from typing import Any
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -103,7 +102,3 @@ def decode_model_alias(data: bytes) -> ModelAlias:
 
 def decode_key_record(data: bytes) -> KeyRecord:
     return KeyRecord.model_validate_json(data)
-
-
-def record_fields(record: BaseModel) -> dict[str, Any]:
-    return record.model_dump(mode="json")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 
 import nats
 from nats.aio.client import Client
@@ -20,15 +21,19 @@ USAGE_RETENTION_S = 7 * 24 * 3600
 USAGE_DEDUP_WINDOW_S = 600
 
 
-async def connect(settings: NatsSettings, name: str) -> Client:
+async def connect(
+    settings: NatsSettings, name: str, on_disconnect: Callable[[], None] | None = None
+) -> Client:
     """Connect with reconnects that never give up and a ping often enough to notice a dead path.
 
     nats-py's defaults give up after about two minutes of reconnecting and notice a dead TCP path
     only after minutes (see docs/adr/0002-nats-hot-path.md).
     """
 
-    async def on_disconnect() -> None:
+    async def disconnected() -> None:
         log.warning("nats disconnected", extra={"service": name})
+        if on_disconnect is not None:
+            on_disconnect()
 
     async def on_reconnect() -> None:
         log.info("nats reconnected", extra={"service": name})
@@ -44,7 +49,7 @@ async def connect(settings: NatsSettings, name: str) -> Client:
         reconnect_time_wait=0.5,
         ping_interval=10,
         max_outstanding_pings=3,
-        disconnected_cb=on_disconnect,
+        disconnected_cb=disconnected,
         reconnected_cb=on_reconnect,
         error_cb=on_error,
     )

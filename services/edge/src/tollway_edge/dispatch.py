@@ -58,19 +58,25 @@ _GONE = _Gone()
 
 
 class ReplyMux:
-    def __init__(self, nc: Client, edge_id: str, idle_timeout_s: float) -> None:
-        self._nc = nc
+    def __init__(self, edge_id: str, idle_timeout_s: float) -> None:
+        self._nc: Client | None = None
         self._prefix = contract.reply_inbox_prefix(edge_id)
         self._idle_timeout_s = idle_timeout_s
         self._queues: dict[str, asyncio.Queue[Msg | _Lost | _Gone]] = {}
         self._nuid = NUID()
         self._sub: Subscription | None = None
 
-    async def start(self) -> None:
-        self._sub = await self._nc.subscribe(
+    @property
+    def nc(self) -> Client:
+        assert self._nc is not None, "ReplyMux.start() first"
+        return self._nc
+
+    async def start(self, nc: Client) -> None:
+        self._nc = nc
+        self._sub = await self.nc.subscribe(
             f"{self._prefix}.*", cb=self._on_reply, pending_msgs_limit=1_000_000
         )
-        await self._nc.flush()
+        await self.nc.flush()
 
     async def stop(self) -> None:
         if self._sub is not None:
@@ -95,7 +101,7 @@ class ReplyMux:
         queue.put_nowait(msg)
 
     def check_size(self, payload_size: int) -> None:
-        limit = self._nc.max_payload
+        limit = self.nc.max_payload
         if payload_size + _ENVELOPE_MARGIN > limit:
             raise PayloadTooLarge(
                 f"Request body of {payload_size} bytes is larger than this gateway can carry "
@@ -123,7 +129,7 @@ class ReplyMux:
         self._queues[token] = queue
         finished = False
         try:
-            await self._nc.publish(
+            await self.nc.publish(
                 subject,
                 payload,
                 reply=f"{self._prefix}.{token}",
@@ -186,7 +192,7 @@ class ReplyMux:
 
     async def _cancel(self, request_id: str) -> None:
         with contextlib.suppress(Exception):
-            await self._nc.publish(contract.cancel_subject(request_id), b"")
+            await self.nc.publish(contract.cancel_subject(request_id), b"")
 
 
 def _kind_and_seq(msg: Msg) -> tuple[ReplyKind | None, int]:

@@ -26,7 +26,11 @@ def new_edge_id() -> str:
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: EdgeSettings = app.state.settings
     edge_id = new_edge_id()
-    nc = await nats_client.connect(settings.nats, f"tollway-edge-{edge_id}")
+    mux = ReplyMux(edge_id, settings.idle_timeout_s)
+    # Replies published while the edge is cut off are lost (core NATS): end open requests.
+    nc = await nats_client.connect(
+        settings.nats, f"tollway-edge-{edge_id}", on_disconnect=mux.connection_lost
+    )
     js = nc.jetstream()
     models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, settings.nats.replicas)
     keys_kv = await nats_client.ensure_kv(js, contract.KV_KEYS, settings.nats.replicas)
@@ -35,8 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     await catalog.models.start()
     await catalog.keys.start()
-    mux = ReplyMux(nc, edge_id, settings.idle_timeout_s)
-    await mux.start()
+    await mux.start(nc)
     redis = redis_client.connect(settings.redis)
     app.state.runtime = Runtime(
         settings=settings, edge_id=edge_id, nc=nc, js=js, redis=redis, mux=mux, catalog=catalog

@@ -20,10 +20,6 @@ class Replier:
         self._seq = 0
         self._heartbeat: asyncio.Task[None] | None = None
 
-    @property
-    def sent(self) -> int:
-        return self._seq
-
     async def chunk(self, data: bytes) -> None:
         await self._publish(ReplyKind.CHUNK, data)
 
