@@ -83,7 +83,7 @@ async def test_config_lands_in_kv_with_hashes_and_references_only(
     assert sorted(decode_model_alias(v).name for v in models.values()) == ["demo", "gpt"]
     [record] = [decode_key_record(v) for v in keys.values()]
     assert record.key_hash == hash_key(CLIENT_KEY)
-    assert record.models == ["demo"]
+    assert record.policy.allow_models == ["demo"]
     everything = b"".join([*models.values(), *keys.values()]) + process.log().encode()
     assert CLIENT_KEY.encode() not in everything
     assert UPSTREAM_KEY.encode() not in everything

@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from starlette.datastructures import Headers
 
-from tollway_common.control import KeyRecord, hash_key
+from tollway_common.control import KeyRecord, Policy, hash_key
 from tollway_common.errors import PermissionDenied
 from tollway_edge.auth import authorize_model, presented_key, principal_of
 
@@ -26,7 +26,12 @@ def test_key_is_read_from_the_headers_clients_use(
 
 
 RECORD = KeyRecord(
-    key_id="key_1", name="app", key_hash=hash_key("sk-x"), prefix="sk-x", models=["a"], team_id="t"
+    key_id="key_1",
+    name="app",
+    key_hash=hash_key("sk-x"),
+    prefix="sk-x",
+    policy=Policy(allow_models=["a"]),
+    team_id="t",
 )
 
 

@@ -64,9 +64,15 @@ METERING_QUEUE_GROUP = "tollway-metering"
 
 USAGE_STREAM = "TOLLWAY_USAGE"
 USAGE_DURABLE = "metering-usage"
+AUDIT_STREAM = "TOLLWAY_AUDIT"
+AUDIT_DURABLE = "metering-audit"
 
 KV_MODELS = "tollway_models"
 KV_KEYS = "tollway_keys"
+KV_ORGS = "tollway_orgs"
+KV_TEAMS = "tollway_teams"
+KV_USERS = "tollway_users"
+KV_PRICES = "tollway_prices"
 
 # --- headers --------------------------------------------------------------------------------
 
@@ -103,13 +109,22 @@ class _Wire(BaseModel):
 
 
 class Principal(_Wire):
-    """Who is calling, as the edge authenticated them."""
+    """Who is calling, as the edge authenticated them: by a virtual key (`key_id` set) or by an
+    OIDC token (`auth` is `jwt`, `key_id` empty)."""
 
     key_id: str
     key_name: str = ""
     user_id: str = ""
     team_id: str = ""
     org_id: str = ""
+    auth: str = "key"
+
+
+class ClientInfo(_Wire):
+    """Where a request came from, as far as metering needs to know: the IP only as a hash."""
+
+    ip_hash: str = ""
+    user_agent: str = ""
 
 
 class ResolvedRoute(_Wire):
@@ -129,6 +144,7 @@ class InferRequest(_Wire):
     stream: bool = False
     include_usage: bool = False
     body: dict[str, Any]
+    client: ClientInfo = ClientInfo()
 
 
 class Usage(_Wire):
@@ -190,6 +206,38 @@ class UsageEvent(_Wire):
     stream: bool = False
     router_id: str = ""
     source: UsageSource = UsageSource.ROUTER
+    cached_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    upstream_latency_ms: float | None = None
+    retries: int = 0
+    fallbacks: int = 0
+    client: ClientInfo = ClientInfo()
+    trace_id: str = ""
+
+
+class AuditActor(_Wire):
+    """Who made a control-plane change: the bootstrap token, an OIDC subject, or the config
+    file loader."""
+
+    kind: str
+    id: str
+    roles: list[str] = Field(default_factory=list)
+
+
+class AuditEvent(_Wire):
+    """One control-plane change, published by admin to the audit stream and stored by metering.
+    `before` and `after` are the records as stored, which never hold a secret."""
+
+    event_id: str
+    at_ms: int
+    actor: AuditActor
+    action: str
+    resource_type: str
+    resource_id: str
+    before: dict[str, Any] | None = None
+    after: dict[str, Any] | None = None
+    request_id: str = ""
 
 
 class AnalyticsQuery(_Wire):
@@ -244,6 +292,10 @@ def decode_error_reply(data: bytes) -> ErrorReply:
 
 def decode_usage_event(data: bytes) -> UsageEvent:
     return UsageEvent.model_validate_json(data)
+
+
+def decode_audit_event(data: bytes) -> AuditEvent:
+    return AuditEvent.model_validate_json(data)
 
 
 def decode_analytics_query(data: bytes) -> AnalyticsQuery:

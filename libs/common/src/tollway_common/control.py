@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import re
+from decimal import Decimal
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -65,18 +66,98 @@ class ModelAlias(_Record):
     created: int = 0
 
 
+class Policy(_Record):
+    """What one level (org, team or key) allows. Lists take glob patterns (`gpt-4*`); `None`
+    means the level has no opinion. The narrowest level with an opinion decides."""
+
+    allow_models: list[str] | None = None
+    deny_models: list[str] = Field(default_factory=list)
+    allow_endpoints: list[str] | None = None
+    deny_endpoints: list[str] = Field(default_factory=list)
+    max_tokens_cap: int | None = Field(default=None, gt=0)
+    max_prompt_tokens: int | None = Field(default=None, gt=0)
+
+
+class Limits(_Record):
+    """Rate and concurrency limits of one level; `None` is unlimited (enforced with Redis)."""
+
+    rpm: int | None = Field(default=None, gt=0)
+    tpm: int | None = Field(default=None, gt=0)
+    max_parallel: int | None = Field(default=None, gt=0)
+
+
 class KeyRecord(_Record):
-    """A virtual key as stored: its hash, a recognisable prefix and what it may use."""
+    """A virtual key as stored: its hash, a recognisable prefix, who owns it, what it may use.
+
+    Times are Unix seconds; 0 means unset. A rotated key keeps working until its `expires_at`,
+    the grace period the rotation chose.
+    """
 
     key_id: str
     name: str
     key_hash: str
     prefix: str
-    models: list[str] | None = None
     user_id: str = ""
     team_id: str = ""
     org_id: str = ""
     created_at: int = 0
+    created_by: str = ""
+    expires_at: int = 0
+    revoked_at: int = 0
+    rotated_to: str = ""
+    metadata: dict[str, str] = Field(default_factory=dict)
+    policy: Policy = Policy()
+    limits: Limits = Limits()
+    budget_ids: list[str] = Field(default_factory=list)
+
+    def usable_at(self, now: float) -> bool:
+        if self.revoked_at and self.revoked_at <= now:
+            return False
+        return not (self.expires_at and self.expires_at <= now)
+
+
+class OrgRecord(_Record):
+    org_id: str
+    name: str
+    metadata: dict[str, str] = Field(default_factory=dict)
+    policy: Policy = Policy()
+    limits: Limits = Limits()
+    budget_ids: list[str] = Field(default_factory=list)
+    created_at: int = 0
+
+
+class TeamRecord(_Record):
+    team_id: str
+    org_id: str
+    name: str
+    metadata: dict[str, str] = Field(default_factory=dict)
+    policy: Policy = Policy()
+    limits: Limits = Limits()
+    budget_ids: list[str] = Field(default_factory=list)
+    created_at: int = 0
+
+
+class UserRecord(_Record):
+    user_id: str
+    org_id: str
+    team_id: str = ""
+    name: str = ""
+    email: str = ""
+    roles: list[str] = Field(default_factory=list)
+    created_at: int = 0
+
+
+class Price(_Record):
+    """What one model alias costs, per million tokens, in `currency`. Cached reads and cache
+    writes fall back to the input price when unset. `version` names the price in usage rows."""
+
+    model: str
+    input_per_mtok: Decimal = Field(ge=0)
+    output_per_mtok: Decimal = Field(ge=0)
+    cached_read_per_mtok: Decimal | None = Field(default=None, ge=0)
+    cache_write_per_mtok: Decimal | None = Field(default=None, ge=0)
+    currency: str = "USD"
+    version: str = ""
 
 
 def hash_key(secret: str) -> str:
@@ -102,3 +183,7 @@ def decode_model_alias(data: bytes) -> ModelAlias:
 
 def decode_key_record(data: bytes) -> KeyRecord:
     return KeyRecord.model_validate_json(data)
+
+
+def decode_price(data: bytes) -> Price:
+    return Price.model_validate_json(data)

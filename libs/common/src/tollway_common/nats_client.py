@@ -57,9 +57,18 @@ async def connect(
 
 async def ensure_usage_stream(js: JetStreamContext, replicas: int) -> None:
     """Create or update the usage stream; idempotent, so every service may call it at start."""
+    await _ensure_stream(js, contract.USAGE_STREAM, contract.USAGE_SUBJECT, replicas)
+
+
+async def ensure_audit_stream(js: JetStreamContext, replicas: int) -> None:
+    """Create or update the audit stream (control-plane changes, deduplicated by event id)."""
+    await _ensure_stream(js, contract.AUDIT_STREAM, contract.AUDIT_SUBJECT, replicas)
+
+
+async def _ensure_stream(js: JetStreamContext, name: str, subject: str, replicas: int) -> None:
     config = StreamConfig(
-        name=contract.USAGE_STREAM,
-        subjects=[contract.USAGE_SUBJECT],
+        name=name,
+        subjects=[subject],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         num_replicas=replicas,

@@ -50,6 +50,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: AdminSettings) -> FastAPI:
     app = FastAPI(title="Tollway admin", lifespan=lifespan)
     app.state.settings = settings
+    app.state.admin_token = settings.token.get_secret_value() if settings.token else None
+    app.state.oidc_identify = None
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:

@@ -17,6 +17,7 @@ from tollway_common import contract, nats_client
 from tollway_common.config_file import ConfigError, TollwayConfig, load_config
 from tollway_common.control import (
     KeyRecord,
+    Policy,
     encode_record,
     hash_key,
     key_prefix,
@@ -42,7 +43,7 @@ def key_records(config: TollwayConfig, secrets: SecretResolver) -> list[KeyRecor
                 name=key.name,
                 key_hash=hash_key(secret),
                 prefix=key_prefix(secret),
-                models=key.models,
+                policy=Policy(allow_models=key.models),
                 user_id=key.user_id,
                 team_id=key.team_id,
                 org_id=key.org_id,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field
+from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tollway_common.settings import LogSettings, NatsSettings
@@ -22,3 +22,7 @@ class AdminSettings(BaseSettings):
     config_file: Path | None = None
     # How often the config file is checked for edits; 0 turns live reload off.
     config_poll_s: float = Field(default=1.0, ge=0)
+    # The bootstrap admin token; callers send it as `Authorization: Bearer <token>`.
+    token: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("TOLLWAY_ADMIN_TOKEN", "token")
+    )

@@ -41,10 +41,11 @@ def authenticate(headers: Headers, catalog: Catalog) -> KeyRecord:
 
 
 def authorize_model(record: KeyRecord, alias: str) -> None:
-    if record.models is not None and alias not in record.models:
+    allowed = record.policy.allow_models
+    if allowed is not None and alias not in allowed:
         raise PermissionDenied(
             f"The key '{record.name}' may not use model '{alias}'; it may use: "
-            f"{', '.join(record.models) or 'no models'}.",
+            f"{', '.join(allowed) or 'no models'}.",
             param="model",
         )
 

@@ -31,7 +31,7 @@ async def list_models(request: Request) -> Response:
     visible = [
         _model_object(model)
         for model in runtime.catalog.all_models()
-        if record.models is None or model.name in record.models
+        if record.policy.allow_models is None or model.name in record.policy.allow_models
     ]
     return Response(
         orjson.dumps({"object": "list", "data": visible}), media_type="application/json"
