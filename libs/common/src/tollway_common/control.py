@@ -16,7 +16,12 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 SECRET_REF_PATTERN = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$")
+# Ids become NATS KV keys, which allow only these characters.
+ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 KEY_PREFIX_LENGTH = 10
+# Records written by `tollway apply` or the config file; an apply prunes only these, never
+# what was created through the admin API.
+MANAGED_BY_CONFIG = "config"
 
 
 class _Record(BaseModel):
@@ -64,6 +69,7 @@ class ModelAlias(_Record):
     deployments: list[Deployment] = Field(min_length=1)
     owned_by: str = "tollway"
     created: int = 0
+    managed_by: str = ""
 
 
 class Policy(_Record):
@@ -109,6 +115,7 @@ class KeyRecord(_Record):
     policy: Policy = Policy()
     limits: Limits = Limits()
     budget_ids: list[str] = Field(default_factory=list)
+    managed_by: str = ""
 
     def usable_at(self, now: float) -> bool:
         if self.revoked_at and self.revoked_at <= now:
@@ -117,34 +124,37 @@ class KeyRecord(_Record):
 
 
 class OrgRecord(_Record):
-    org_id: str
-    name: str
+    org_id: str = Field(pattern=ID_PATTERN)
+    name: str = ""
     metadata: dict[str, str] = Field(default_factory=dict)
     policy: Policy = Policy()
     limits: Limits = Limits()
     budget_ids: list[str] = Field(default_factory=list)
     created_at: int = 0
+    managed_by: str = ""
 
 
 class TeamRecord(_Record):
-    team_id: str
-    org_id: str
-    name: str
+    team_id: str = Field(pattern=ID_PATTERN)
+    org_id: str = Field(pattern=ID_PATTERN)
+    name: str = ""
     metadata: dict[str, str] = Field(default_factory=dict)
     policy: Policy = Policy()
     limits: Limits = Limits()
     budget_ids: list[str] = Field(default_factory=list)
     created_at: int = 0
+    managed_by: str = ""
 
 
 class UserRecord(_Record):
-    user_id: str
-    org_id: str
+    user_id: str = Field(pattern=ID_PATTERN)
+    org_id: str = Field(pattern=ID_PATTERN)
     team_id: str = ""
     name: str = ""
     email: str = ""
     roles: list[str] = Field(default_factory=list)
     created_at: int = 0
+    managed_by: str = ""
 
 
 class Price(_Record):
@@ -158,6 +168,7 @@ class Price(_Record):
     cache_write_per_mtok: Decimal | None = Field(default=None, ge=0)
     currency: str = "USD"
     version: str = ""
+    managed_by: str = ""
 
 
 def hash_key(secret: str) -> str:

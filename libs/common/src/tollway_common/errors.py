@@ -7,7 +7,10 @@ TollwayError
 ├── PayloadTooLarge               413 payload_too_large
 ├── AuthenticationFailed          401 invalid_api_key
 ├── PermissionDenied              403 model_not_allowed
+│   └── PolicyRefused             403 policy_refused (names the rule)
 ├── ModelNotFound                 404 model_not_found
+├── NotFound                      404 not_found (admin resources)
+├── Conflict                      409 conflict (admin writes that lost a compare-and-set)
 ├── RateLimited                   429 rate_limit_exceeded (Retry-After)
 ├── BudgetExceeded                429 insufficient_quota (x-should-retry: false)
 ├── UpstreamRateLimited           429 upstream_rate_limited (upstream Retry-After passed on)
@@ -100,6 +103,24 @@ class PermissionDenied(TollwayError):
     status = 403
     type = "permission_error"
     code = "model_not_allowed"
+    retryable = False
+
+
+class PolicyRefused(PermissionDenied):
+    code = "policy_refused"
+
+
+class NotFound(TollwayError):
+    status = 404
+    type = "invalid_request_error"
+    code = "not_found"
+    retryable = False
+
+
+class Conflict(TollwayError):
+    status = 409
+    type = "invalid_request_error"
+    code = "conflict"
     retryable = False
 
 

@@ -29,6 +29,7 @@ class KvMirror(Generic[T]):
         self._revision = 0
         self.ready = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._changed = asyncio.Condition()
 
     @property
     def items(self) -> Mapping[str, T]:
@@ -37,6 +38,13 @@ class KvMirror(Generic[T]):
     @property
     def revision(self) -> int:
         return self._revision
+
+    async def wait_for(self, revision: int, timeout_s: float = 2.0) -> None:
+        """Wait until the mirror has seen `revision` (read-your-writes for the writer)."""
+        async with self._changed:
+            await asyncio.wait_for(
+                self._changed.wait_for(lambda: self._revision >= revision), timeout_s
+            )
 
     async def start(self) -> None:
         watcher = await self._kv.watchall()
@@ -56,6 +64,8 @@ class KvMirror(Generic[T]):
                     self.ready.set()
                     continue
                 self._apply(entry)
+                async with self._changed:
+                    self._changed.notify_all()
         finally:
             with contextlib.suppress(Exception):
                 await watcher.stop()  # type: ignore[no-untyped-call]

@@ -1,5 +1,5 @@
-"""Build the admin app. For now it loads the config into KV and reports its health; the
-management API arrives with the control-plane work."""
+"""Build the admin app: the management API over the control plane in NATS KV, the config-file
+loader, and health."""
 
 from __future__ import annotations
 
@@ -11,10 +11,17 @@ from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
-from tollway_admin.config_sync import apply_config, watch_config_file
+from tollway_admin.apply import apply_document
+from tollway_admin.config_sync import file_actor, watch_config_file
+from tollway_admin.oidc_roles import oidc_identifier
+from tollway_admin.routes import config, keys, records
+from tollway_admin.security import AdminIdentity, Viewer
 from tollway_admin.settings import AdminSettings
-from tollway_common import contract, nats_client
+from tollway_admin.store import ControlStore
+from tollway_common import nats_client
 from tollway_common.config_file import load_config
+from tollway_common.http_errors import install_error_handlers
+from tollway_common.oidc import OidcVerifier
 from tollway_common.secret_refs import SecretResolver
 
 
@@ -24,34 +31,49 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     nc = await nats_client.connect(settings.nats, "tollway-admin")
     js = nc.jetstream()
     await nats_client.ensure_usage_stream(js, settings.nats.replicas)
-    models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, settings.nats.replicas)
-    keys_kv = await nats_client.ensure_kv(js, contract.KV_KEYS, settings.nats.replicas)
+    store = await ControlStore.open(js, settings.nats.replicas)
     secrets = SecretResolver(ttl_s=0)
     watcher: asyncio.Task[None] | None = None
     if settings.config_file is not None:
-        config = await asyncio.to_thread(load_config, settings.config_file)
-        await apply_config(config, models_kv, keys_kv, secrets)
+        # A broken file at start stops admin here, loudly; later edits are only logged.
+        config_doc = await asyncio.to_thread(load_config, settings.config_file)
+        await apply_document(store, config_doc, file_actor(settings.config_file), secrets)
         if settings.config_poll_s > 0:
             watcher = asyncio.create_task(
-                watch_config_file(
-                    settings.config_file, settings.config_poll_s, models_kv, keys_kv, secrets
-                )
+                watch_config_file(settings.config_file, settings.config_poll_s, store, secrets)
             )
+    verifier = OidcVerifier(settings.oidc) if settings.oidc.enabled else None
+    if verifier is not None:
+        app.state.oidc_identify = oidc_identifier(verifier, settings.oidc_admin_roles)
     app.state.nc = nc
+    app.state.store = store
+    app.state.secrets = secrets
     try:
         yield
     finally:
         if watcher is not None:
             watcher.cancel()
+        if verifier is not None:
+            await verifier.close()
+        await store.close()
         with contextlib.suppress(Exception):
             await nc.drain()
 
 
 def create_app(settings: AdminSettings) -> FastAPI:
-    app = FastAPI(title="Tollway admin", lifespan=lifespan)
+    app = FastAPI(title="Tollway admin", version="1", lifespan=lifespan)
     app.state.settings = settings
     app.state.admin_token = settings.token.get_secret_value() if settings.token else None
     app.state.oidc_identify = None
+    install_error_handlers(app)
+    app.include_router(keys.router)
+    for router in records.ROUTERS:
+        app.include_router(router)
+    app.include_router(config.router)
+
+    @app.get("/api/v1/whoami", tags=["session"])
+    async def whoami(identity: Viewer) -> dict[str, object]:
+        return _identity_view(identity)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -66,3 +88,11 @@ def create_app(settings: AdminSettings) -> FastAPI:
         )
 
     return app
+
+
+def _identity_view(identity: AdminIdentity) -> dict[str, object]:
+    return {
+        "actor": identity.actor.model_dump(mode="json"),
+        "roles": sorted(identity.roles),
+        "team_id": identity.team_id,
+    }

@@ -10,8 +10,9 @@ import hmac
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Annotated
 
-from fastapi import Request
+from fastapi import Depends, Request
 
 from tollway_common.contract import AuditActor
 from tollway_common.errors import AuthenticationFailed, PermissionDenied
@@ -77,3 +78,7 @@ async def admin(request: Request) -> AdminIdentity:
     if Role.ADMIN not in identity.roles:
         raise PermissionDenied("This change needs the 'admin' role.")
     return identity
+
+
+Viewer = Annotated[AdminIdentity, Depends(viewer)]
+Admin = Annotated[AdminIdentity, Depends(admin)]

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tollway_common.oidc import OidcSettings
 from tollway_common.settings import LogSettings, NatsSettings
 
 
@@ -26,3 +27,7 @@ class AdminSettings(BaseSettings):
     token: SecretStr | None = Field(
         default=None, validation_alias=AliasChoices("TOLLWAY_ADMIN_TOKEN", "token")
     )
+    # Sign-in by OIDC bearer tokens (Entra ID or any issuer with a JWKS); off without an issuer.
+    oidc: OidcSettings = OidcSettings()
+    # Issuer role names mapped onto admin, viewer, team-admin (e.g. {"Tollway.Admin": "admin"}).
+    oidc_admin_roles: dict[str, str] = Field(default_factory=dict)

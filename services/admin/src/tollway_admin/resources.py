@@ -1,0 +1,80 @@
+"""The kinds of control-plane record admin manages: their bucket, KV key and public id."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Generic, TypeVar
+
+from pydantic import BaseModel
+
+from tollway_common import contract
+from tollway_common.control import (
+    KeyRecord,
+    ModelAlias,
+    OrgRecord,
+    Price,
+    TeamRecord,
+    UserRecord,
+    kv_key_for_alias,
+)
+
+R = TypeVar("R", bound=BaseModel)
+
+
+@dataclass(frozen=True)
+class Resource(Generic[R]):
+    kind: str
+    plural: str
+    bucket: str
+    record_type: type[R]
+    kv_key: Callable[[R], str]
+    public_id: Callable[[R], str]
+    kv_key_for_id: Callable[[str], str]
+
+    def decode(self, data: bytes) -> R:
+        return self.record_type.model_validate_json(data)
+
+
+def _same(value: str) -> str:
+    return value
+
+
+ORGS = Resource(
+    "org", "orgs", contract.KV_ORGS, OrgRecord, lambda r: r.org_id, lambda r: r.org_id, _same
+)
+TEAMS = Resource(
+    "team", "teams", contract.KV_TEAMS, TeamRecord, lambda r: r.team_id, lambda r: r.team_id, _same
+)
+USERS = Resource(
+    "user", "users", contract.KV_USERS, UserRecord, lambda r: r.user_id, lambda r: r.user_id, _same
+)
+MODELS = Resource(
+    "model",
+    "models",
+    contract.KV_MODELS,
+    ModelAlias,
+    lambda r: kv_key_for_alias(r.name),
+    lambda r: r.name,
+    kv_key_for_alias,
+)
+PRICES = Resource(
+    "price",
+    "prices",
+    contract.KV_PRICES,
+    Price,
+    lambda r: kv_key_for_alias(r.model),
+    lambda r: r.model,
+    kv_key_for_alias,
+)
+# Keys are stored under their hash, so the edge finds a presented key in one lookup; their
+# public id is `key_<first 16 hex digits of the hash>`, looked up in admin's mirror.
+KEYS = Resource(
+    "key", "keys", contract.KV_KEYS, KeyRecord, lambda r: r.key_hash, lambda r: r.key_id, _same
+)
+
+ALL: tuple[Resource[BaseModel], ...] = (ORGS, TEAMS, USERS, MODELS, PRICES, KEYS)  # type: ignore[assignment]
+
+
+def key_id_for_hash(key_hash: str) -> str:
+    return f"key_{key_hash[:16]}"

@@ -1,0 +1,138 @@
+"""CRUD for orgs, teams, users, models (with their deployments) and prices, one router per kind.
+
+Writes are compare-and-set (`If-Match: <revision>` to be sure nobody changed the record since
+you read it) and refused when they would leave a dangling reference or a duplicate deployment.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from fastapi import APIRouter, Request
+from pydantic import BaseModel
+
+from tollway_admin.apply import price_version_now
+from tollway_admin.references import ControlState
+from tollway_admin.resources import MODELS, ORGS, PRICES, TEAMS, USERS, Resource
+from tollway_admin.routes.common import (
+    expected_revision,
+    refuse_new_problems,
+    store_of,
+    with_revision,
+)
+from tollway_admin.security import AdminIdentity, Viewer
+from tollway_common.control import Price
+from tollway_common.errors import InvalidRequest, PermissionDenied
+
+_STATE_FIELD = {
+    "org": "orgs",
+    "team": "teams",
+    "user": "users",
+    "model": "models",
+    "price": "prices",
+}
+
+
+def _team_of(record: BaseModel) -> str | None:
+    return getattr(record, "team_id", None) or None
+
+
+def _require_write(identity: AdminIdentity, resource: Resource[Any], record: BaseModel) -> None:
+    # Team admins manage their own team and its users; everything else needs 'admin'.
+    team = _team_of(record) if resource in (TEAMS, USERS) else None
+    if not identity.can_write(team):
+        raise PermissionDenied(f"Changing this {resource.kind} needs the 'admin' role.")
+
+
+def _state_with(
+    state: ControlState, resource: Resource[Any], public_id: str, record: BaseModel | None
+) -> ControlState:
+    items = dict(getattr(state, _STATE_FIELD[resource.kind]))
+    if record is None:
+        items.pop(public_id, None)
+    else:
+        items[public_id] = record
+    return state.with_(**{_STATE_FIELD[resource.kind]: items})
+
+
+def _stamped(record: BaseModel, existing: BaseModel | None) -> BaseModel:
+    changes: dict[str, Any] = {}
+    if "created_at" in type(record).model_fields:
+        changes["created_at"] = getattr(existing, "created_at", 0) or int(time.time())
+    if "created" in type(record).model_fields:
+        changes["created"] = getattr(existing, "created", 0) or int(time.time())
+    if isinstance(record, Price) and not record.version:
+        changes["version"] = price_version_now()
+    return record.model_copy(update=changes)
+
+
+def records_router(resource: Resource[Any]) -> APIRouter:
+    router = APIRouter(prefix=f"/api/v1/{resource.plural}", tags=[resource.plural])
+    record_type = resource.record_type
+    id_path = "/{public_id:path}" if resource in (MODELS, PRICES) else "/{public_id}"
+
+    @router.get("")
+    async def list_records(request: Request, identity: Viewer) -> dict[str, Any]:
+        data = [r.model_dump(mode="json") for r in store_of(request).all(resource)]
+        return {"object": "list", "data": data}
+
+    @router.get(id_path)
+    async def get_record(public_id: str, request: Request, identity: Viewer) -> dict[str, Any]:
+        record, revision = await store_of(request).read(resource, public_id)
+        return with_revision(record, revision)
+
+    @router.post("", status_code=201)
+    async def create_record(
+        body: record_type,  # type: ignore[valid-type]
+        request: Request,
+        identity: Viewer,
+    ) -> dict[str, Any]:
+        record = _stamped(body, None)
+        _require_write(identity, resource, record)
+        store = store_of(request)
+        before = store.state()
+        after = _state_with(before, resource, resource.public_id(record), record)
+        refuse_new_problems(before, after, conflict=False)
+        revision = await store.create(resource, record, identity.actor)
+        return with_revision(record, revision)
+
+    @router.put(id_path)
+    async def replace_record(
+        public_id: str,
+        body: record_type,  # type: ignore[valid-type]
+        request: Request,
+        identity: Viewer,
+    ) -> dict[str, Any]:
+        if resource.public_id(body) != public_id:
+            raise InvalidRequest(
+                f"The body names {resource.kind} '{resource.public_id(body)}', the path "
+                f"'{public_id}'; renaming is a delete and a create."
+            )
+        store = store_of(request)
+        existing, revision = await store.read(resource, public_id)
+        record = _stamped(body, existing)
+        _require_write(identity, resource, existing)
+        _require_write(identity, resource, record)
+        before = store.state()
+        refuse_new_problems(
+            before, _state_with(before, resource, public_id, record), conflict=False
+        )
+        revision = await store.replace(
+            resource, record, expected_revision(request, revision), identity.actor
+        )
+        return with_revision(record, revision)
+
+    @router.delete(id_path, status_code=204)
+    async def delete_record(public_id: str, request: Request, identity: Viewer) -> None:
+        store = store_of(request)
+        existing, revision = await store.read(resource, public_id)
+        _require_write(identity, resource, existing)
+        before = store.state()
+        refuse_new_problems(before, _state_with(before, resource, public_id, None), conflict=True)
+        await store.delete(resource, existing, expected_revision(request, revision), identity.actor)
+
+    return router
+
+
+ROUTERS = [records_router(resource) for resource in (ORGS, TEAMS, USERS, MODELS, PRICES)]
