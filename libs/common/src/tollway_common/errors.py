@@ -7,7 +7,7 @@ TollwayError
 ├── PayloadTooLarge               413 payload_too_large
 ├── AuthenticationFailed          401 invalid_api_key
 ├── PermissionDenied              403 model_not_allowed
-│   └── PolicyRefused             403 policy_refused (names the rule)
+│   └── PolicyRefused             403 policy_refused (an endpoint refused by policy)
 ├── ModelNotFound                 404 model_not_found
 ├── NotFound                      404 not_found (admin resources)
 ├── Conflict                      409 conflict (admin writes that lost a compare-and-set)

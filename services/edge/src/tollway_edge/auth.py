@@ -1,15 +1,28 @@
-"""Turn the API key a client presents into the Principal it stands for."""
+"""Turn the credential a client presents (a virtual key, or an OIDC token when configured)
+into the Caller it stands for: its principal and the policy levels that apply to it."""
 
 from __future__ import annotations
 
 import hmac
+import time
+from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 
 from tollway_common.contract import Principal
 from tollway_common.control import KeyRecord, hash_key
-from tollway_common.errors import AuthenticationFailed, PermissionDenied
+from tollway_common.errors import AuthenticationFailed
+from tollway_common.oidc import OidcVerifier, looks_like_jwt
+from tollway_common.policy import Level
 from tollway_edge.catalog import Catalog
+
+
+@dataclass(frozen=True, slots=True)
+class Caller:
+    principal: Principal
+    # Narrowest first: key, team, org.
+    levels: tuple[Level, ...]
+    key: KeyRecord | None = None
 
 
 def presented_key(headers: Headers) -> str | None:
@@ -23,31 +36,60 @@ def presented_key(headers: Headers) -> str | None:
     return headers.get("api-key") or headers.get("x-api-key")
 
 
-def authenticate(headers: Headers, catalog: Catalog) -> KeyRecord:
+async def authenticate(
+    headers: Headers, catalog: Catalog, oidc: OidcVerifier | None = None
+) -> Caller:
     key = presented_key(headers)
     if not key:
         raise AuthenticationFailed(
             "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
         )
+    if oidc is not None and looks_like_jwt(key):
+        claims = await oidc.verify(key)
+        principal = Principal(
+            key_id="",
+            user_id=claims.user_id,
+            team_id=claims.team_id,
+            org_id=claims.org_id,
+            auth="jwt",
+        )
+        return Caller(principal=principal, levels=_owner_levels(catalog, principal))
+    record = key_record(key, catalog)
+    principal = principal_of(record)
+    levels = (Level(f"key '{record.name}'", record.policy), *_owner_levels(catalog, principal))
+    return Caller(principal=principal, levels=levels, key=record)
+
+
+def key_record(key: str, catalog: Catalog) -> KeyRecord:
     digest = hash_key(key)
     record = catalog.keys.items.get(digest)
     if record is None or not hmac.compare_digest(record.key_hash, digest):
-        shown = f"{key[:6]}...{key[-4:]}" if len(key) > 16 else "(too short to show)"
         raise AuthenticationFailed(
-            f"Incorrect API key provided: {shown}. Check the key, or ask your gateway operator "
-            "for one."
+            f"Incorrect API key provided: {_shown(key)}. Check the key, or ask your gateway "
+            "operator for one."
+        )
+    now = time.time()
+    if not record.usable_at(now):
+        state = "was revoked" if record.revoked_at and record.revoked_at <= now else "expired"
+        raise AuthenticationFailed(
+            f"The API key {_shown(key)} {state}. Ask your gateway operator for a new one."
         )
     return record
 
 
-def authorize_model(record: KeyRecord, alias: str) -> None:
-    allowed = record.policy.allow_models
-    if allowed is not None and alias not in allowed:
-        raise PermissionDenied(
-            f"The key '{record.name}' may not use model '{alias}'; it may use: "
-            f"{', '.join(allowed) or 'no models'}.",
-            param="model",
-        )
+def _shown(key: str) -> str:
+    return f"{key[:6]}...{key[-4:]}" if len(key) > 16 else "(too short to show)"
+
+
+def _owner_levels(catalog: Catalog, principal: Principal) -> tuple[Level, ...]:
+    levels: list[Level] = []
+    team = catalog.teams.items.get(principal.team_id) if principal.team_id else None
+    if team is not None:
+        levels.append(Level(f"team '{team.team_id}'", team.policy))
+    org = catalog.orgs.items.get(principal.org_id) if principal.org_id else None
+    if org is not None:
+        levels.append(Level(f"org '{org.org_id}'", org.policy))
+    return tuple(levels)
 
 
 def principal_of(record: KeyRecord) -> Principal:

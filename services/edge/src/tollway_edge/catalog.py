@@ -1,10 +1,17 @@
-"""The edge's live view of the control plane: model aliases and keys, mirrored from NATS KV."""
+"""The edge's live view of the control plane, mirrored from NATS KV: model aliases, keys, and
+the teams and orgs whose policies apply to them."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tollway_common.control import KeyRecord, ModelAlias, kv_key_for_alias
+from tollway_common.control import (
+    KeyRecord,
+    ModelAlias,
+    OrgRecord,
+    TeamRecord,
+    kv_key_for_alias,
+)
 from tollway_common.errors import ModelNotFound
 from tollway_common.kv_mirror import KvMirror
 
@@ -13,6 +20,8 @@ from tollway_common.kv_mirror import KvMirror
 class Catalog:
     models: KvMirror[ModelAlias]
     keys: KvMirror[KeyRecord]
+    teams: KvMirror[TeamRecord]
+    orgs: KvMirror[OrgRecord]
 
     def resolve(self, alias: str) -> ModelAlias:
         model = self.models.items.get(kv_key_for_alias(alias))
@@ -26,3 +35,10 @@ class Catalog:
 
     def all_models(self) -> list[ModelAlias]:
         return sorted(self.models.items.values(), key=lambda model: model.name)
+
+    def mirrors(
+        self,
+    ) -> tuple[
+        KvMirror[ModelAlias], KvMirror[KeyRecord], KvMirror[TeamRecord], KvMirror[OrgRecord]
+    ]:
+        return (self.models, self.keys, self.teams, self.orgs)

@@ -20,7 +20,8 @@ from tollway_common import contract
 from tollway_common.contract import Endpoint, InferRequest, ReplyKind, ResolvedRoute
 from tollway_common.errors import RouterLost, TollwayError
 from tollway_edge import fallback_usage, sse
-from tollway_edge.auth import authenticate, authorize_model, principal_of
+from tollway_edge.admission import admit
+from tollway_edge.auth import authenticate
 from tollway_edge.body import parse_body, read_body
 from tollway_edge.dispatch import ClientGone, Reply
 from tollway_edge.errors import ReplyError
@@ -32,18 +33,18 @@ _JSON = "application/json"
 async def handle(
     request: Request, endpoint: Endpoint, runtime: Runtime, request_id: str
 ) -> Response:
-    record = authenticate(request.headers, runtime.catalog)
+    caller = await authenticate(request.headers, runtime.catalog, runtime.oidc)
     raw = await read_body(request, runtime.settings.max_body_bytes)
     runtime.mux.check_size(len(raw))
     body, head = parse_body(raw, endpoint)
-    authorize_model(record, head.model)
+    admit(caller, endpoint, head.model, body)
     model = runtime.catalog.resolve(head.model)
     now = time.time()
     stream = bool(head.stream) and endpoint is not Endpoint.EMBEDDINGS
     infer = InferRequest(
         request_id=request_id,
         endpoint=endpoint,
-        principal=principal_of(record),
+        principal=caller.principal,
         route=ResolvedRoute(alias=model.name, catalog_revision=runtime.catalog.models.revision),
         received_at_ms=int(now * 1000),
         deadline_ms=int((now + runtime.settings.request_timeout_s) * 1000),

@@ -10,8 +10,14 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 
 from tollway_common import contract, nats_client, redis_client
-from tollway_common.control import decode_key_record, decode_model_alias
+from tollway_common.control import (
+    OrgRecord,
+    TeamRecord,
+    decode_key_record,
+    decode_model_alias,
+)
 from tollway_common.kv_mirror import KvMirror
+from tollway_common.oidc import OidcVerifier
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
 from tollway_edge.runtime import Runtime
@@ -34,22 +40,37 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     js = nc.jetstream()
     models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, settings.nats.replicas)
     keys_kv = await nats_client.ensure_kv(js, contract.KV_KEYS, settings.nats.replicas)
+    teams_kv = await nats_client.ensure_kv(js, contract.KV_TEAMS, settings.nats.replicas)
+    orgs_kv = await nats_client.ensure_kv(js, contract.KV_ORGS, settings.nats.replicas)
     catalog = Catalog(
-        models=KvMirror(models_kv, decode_model_alias), keys=KvMirror(keys_kv, decode_key_record)
+        models=KvMirror(models_kv, decode_model_alias),
+        keys=KvMirror(keys_kv, decode_key_record),
+        teams=KvMirror(teams_kv, TeamRecord.model_validate_json),
+        orgs=KvMirror(orgs_kv, OrgRecord.model_validate_json),
     )
-    await catalog.models.start()
-    await catalog.keys.start()
+    for mirror in catalog.mirrors():
+        await mirror.start()
+    oidc = OidcVerifier(settings.oidc) if settings.oidc.enabled else None
     await mux.start(nc)
     redis = redis_client.connect(settings.redis)
     app.state.runtime = Runtime(
-        settings=settings, edge_id=edge_id, nc=nc, js=js, redis=redis, mux=mux, catalog=catalog
+        settings=settings,
+        edge_id=edge_id,
+        nc=nc,
+        js=js,
+        redis=redis,
+        mux=mux,
+        catalog=catalog,
+        oidc=oidc,
     )
     try:
         yield
     finally:
         await mux.stop()
-        await catalog.models.stop()
-        await catalog.keys.stop()
+        for mirror in catalog.mirrors():
+            await mirror.stop()
+        if oidc is not None:
+            await oidc.close()
         await redis.aclose()
         with contextlib.suppress(Exception):
             await nc.drain()

@@ -8,6 +8,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
+from tollway_common.oidc import OidcVerifier
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
 from tollway_edge.settings import EdgeSettings
@@ -22,3 +23,4 @@ class Runtime:
     redis: Redis
     mux: ReplyMux
     catalog: Catalog
+    oidc: OidcVerifier | None = None

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tollway_common.oidc import OidcSettings
 from tollway_common.settings import LogSettings, NatsSettings, RedisSettings
 
 
@@ -28,6 +29,8 @@ class EdgeSettings(BaseSettings):
     request_timeout_s: float = Field(default=600.0, gt=0)
     # Routers send a heartbeat every second while a request runs; this many seconds of silence
     # means the router is gone.
+    # Accept OIDC bearer tokens (Entra ID or any issuer with a JWKS) next to virtual keys.
+    oidc: OidcSettings = OidcSettings()
     idle_timeout_s: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")

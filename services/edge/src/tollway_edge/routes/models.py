@@ -8,8 +8,10 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from tollway_common import policy
 from tollway_common.control import ModelAlias
-from tollway_edge.auth import authenticate, authorize_model
+from tollway_edge.admission import check_model
+from tollway_edge.auth import authenticate
 from tollway_edge.runtime import Runtime
 
 router = APIRouter(prefix="/v1")
@@ -27,11 +29,11 @@ def _model_object(model: ModelAlias) -> dict[str, Any]:
 @router.get("/models")
 async def list_models(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    record = authenticate(request.headers, runtime.catalog)
+    caller = await authenticate(request.headers, runtime.catalog, runtime.oidc)
     visible = [
         _model_object(model)
         for model in runtime.catalog.all_models()
-        if record.policy.allow_models is None or model.name in record.policy.allow_models
+        if policy.model_refusal(caller.levels, model.name) is None
     ]
     return Response(
         orjson.dumps({"object": "list", "data": visible}), media_type="application/json"
@@ -41,7 +43,7 @@ async def list_models(request: Request) -> Response:
 @router.get("/models/{model_id:path}")
 async def retrieve_model(model_id: str, request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
-    record = authenticate(request.headers, runtime.catalog)
-    authorize_model(record, model_id)
+    caller = await authenticate(request.headers, runtime.catalog, runtime.oidc)
+    check_model(caller, model_id)
     model = runtime.catalog.resolve(model_id)
     return Response(orjson.dumps(_model_object(model)), media_type="application/json")
