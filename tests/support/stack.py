@@ -78,10 +78,11 @@ class Stack:
         wait_for_log(process, "router ready")
         return process
 
-    def start_edge(self, **env: str) -> ServiceProcess:
+    def start_edge(self, name: str = "edge", **env: str) -> ServiceProcess:
+        """Start an edge; `edge_url` points at the one started last."""
         self.edge_port = free_port()
         process = spawn(
-            "edge",
+            name,
             "tollway_edge",
             {
                 "TOLLWAY_EDGE_NATS__URL": self.nats.url,
@@ -95,6 +96,28 @@ class Stack:
         self.processes.append(process)
         wait_until_ready(process, f"{self.edge_url}/readyz")
         return process
+
+    def start_admin(self, token: str, **env: str) -> str:
+        """Start admin with the bootstrap token `token`; returns its base URL."""
+        port = free_port()
+        process = spawn(
+            "admin",
+            "tollway_admin",
+            {
+                "TOLLWAY_ADMIN_NATS__URL": self.nats.url,
+                "TOLLWAY_ADMIN_PORT": str(port),
+                "TOLLWAY_ADMIN_TOKEN": token,
+                **env,
+            },
+            self.workdir / "logs",
+        )
+        self.processes.append(process)
+        url = f"http://127.0.0.1:{port}"
+        wait_until_ready(process, f"{url}/readyz")
+        return url
+
+    def logs(self) -> str:
+        return "".join(process.log() for process in self.processes)
 
     def start_metering(self, **env: str) -> ServiceProcess:
         process = spawn(

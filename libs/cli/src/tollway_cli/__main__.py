@@ -1,15 +1,36 @@
-"""`python -m tollway_cli run`: the embedded gateway on this machine."""
+"""`tollway`: run the embedded gateway, and manage a running one through its admin API.
+
+tollway run                      the whole gateway on this machine (no Docker needed)
+tollway apply -f tollway.yaml    declare orgs, teams, users, models, prices and keys
+tollway export                   the control plane as one document (keys by hash)
+tollway keys create|list|show|rotate|revoke
+"""
 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 from pathlib import Path
+from typing import Any
 
+import yaml
+
+from tollway_cli.admin_client import (
+    ADMIN_URL_ENV,
+    DEFAULT_ADMIN_URL,
+    AdminClient,
+    AdminError,
+    default_token,
+    with_hashed_keys,
+)
 from tollway_cli.launcher import AlreadyRunning, Launcher, LaunchOptions
+from tollway_common.config_file import ConfigError, load_config
+from tollway_common.secret_refs import SecretNotFound
 
 
-def main(argv: list[str] | None = None) -> int:
+def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tollway", description="Tollway LLM gateway")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the whole gateway locally (no Docker needed)")
@@ -18,7 +39,99 @@ def main(argv: list[str] | None = None) -> int:
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8080, help="edge port (the OpenAI API)")
     run.add_argument("--admin-port", type=int, default=8081)
-    args = parser.parse_args(argv)
+
+    def admin_command(name: str, help_text: str) -> argparse.ArgumentParser:
+        command = commands.add_parser(name, help=help_text)
+        command.add_argument(
+            "--admin-url", default=os.environ.get(ADMIN_URL_ENV, DEFAULT_ADMIN_URL)
+        )
+        command.add_argument(
+            "--data-dir", type=Path, default=Path(".tollway"), help="where `run` keeps its token"
+        )
+        return command
+
+    apply = admin_command("apply", "apply a declarative document")
+    apply.add_argument("-f", "--file", type=Path, required=True)
+    apply.add_argument(
+        "--no-prune", action="store_true", help="keep records an earlier apply created"
+    )
+    export = admin_command("export", "print the control plane as YAML")
+    export.add_argument("-o", "--output", type=Path)
+
+    keys = admin_command("keys", "issue and manage virtual keys")
+    actions = keys.add_subparsers(dest="action", required=True)
+    create = actions.add_parser("create", help="issue a key; its secret is printed once")
+    create.add_argument("name")
+    create.add_argument("--team", default="")
+    create.add_argument("--user", default="")
+    create.add_argument("--org", default="")
+    create.add_argument("--models", help="comma-separated allow list (globs allowed)")
+    create.add_argument("--expires-at", type=int, default=0, help="Unix seconds")
+    actions.add_parser("list", help="list usable keys")
+    for action in ("show", "revoke"):
+        actions.add_parser(action).add_argument("key_id")
+    rotate = actions.add_parser("rotate", help="issue a replacement; the old key expires later")
+    rotate.add_argument("key_id")
+    rotate.add_argument("--grace", type=int, default=3600, help="seconds the old key still works")
+    return parser
+
+
+def _admin(args: argparse.Namespace) -> int:
+    client = AdminClient(args.admin_url, default_token(args.data_dir))
+    try:
+        result = _admin_call(client, args)
+    except AdminError as exc:
+        print(f"tollway: {exc}", file=sys.stderr)
+        return 1
+    except (ConfigError, SecretNotFound, OSError) as exc:
+        print(f"tollway: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        client.close()
+    if args.command == "export":
+        text = yaml.safe_dump(result, sort_keys=False)
+        if args.output:
+            args.output.write_text(text)
+        else:
+            print(text, end="")
+    else:
+        print(json.dumps(result, indent=2))
+    return 0
+
+
+def _admin_call(client: AdminClient, args: argparse.Namespace) -> Any:
+    if args.command == "apply":
+        doc = with_hashed_keys(load_config(args.file))
+        params = {"prune": "false" if args.no_prune else "true"}
+        return client.call("PUT", "/api/v1/config", json=doc.model_dump(mode="json"), params=params)
+    if args.command == "export":
+        return client.call("GET", "/api/v1/config")
+    if args.action == "create":
+        body: dict[str, Any] = {
+            "name": args.name,
+            "team_id": args.team,
+            "user_id": args.user,
+            "org_id": args.org,
+            "expires_at": args.expires_at,
+        }
+        if args.models:
+            body["policy"] = {"allow_models": [m.strip() for m in args.models.split(",")]}
+        return client.call("POST", "/api/v1/keys", json=body)
+    if args.action == "list":
+        return client.call("GET", "/api/v1/keys")
+    if args.action == "show":
+        return client.call("GET", f"/api/v1/keys/{args.key_id}")
+    if args.action == "rotate":
+        return client.call(
+            "POST", f"/api/v1/keys/{args.key_id}/rotate", json={"grace_s": args.grace}
+        )
+    return client.call("POST", f"/api/v1/keys/{args.key_id}/revoke")
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command != "run":
+        return _admin(args)
     if not args.config.exists():
         print(f"tollway: config file {args.config} not found", file=sys.stderr)
         return 1

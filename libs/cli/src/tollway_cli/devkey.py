@@ -1,4 +1,5 @@
-"""The development API key: from TOLLWAY_DEV_API_KEY, or made once and kept in the data folder."""
+"""Local secrets of the embedded gateway: the development API key and the admin token, each
+from its environment variable, or made once and kept in the data folder."""
 
 from __future__ import annotations
 
@@ -7,16 +8,26 @@ import secrets
 from pathlib import Path
 
 ENV_NAME = "TOLLWAY_DEV_API_KEY"
+ADMIN_TOKEN_ENV = "TOLLWAY_ADMIN_TOKEN"
+ADMIN_TOKEN_FILE = "admin-token"
+
+
+def _local_secret(data_dir: Path, env_name: str, filename: str, prefix: str) -> str:
+    from_env = os.environ.get(env_name)
+    if from_env:
+        return from_env
+    stored = data_dir / filename
+    if stored.exists():
+        return stored.read_text().strip()
+    value = prefix + secrets.token_urlsafe(24)
+    stored.touch(mode=0o600)
+    stored.write_text(value + "\n")
+    return value
 
 
 def dev_api_key(data_dir: Path) -> str:
-    from_env = os.environ.get(ENV_NAME)
-    if from_env:
-        return from_env
-    stored = data_dir / "dev-api-key"
-    if stored.exists():
-        return stored.read_text().strip()
-    key = "sk-tollway-dev-" + secrets.token_urlsafe(24)
-    stored.touch(mode=0o600)
-    stored.write_text(key + "\n")
-    return key
+    return _local_secret(data_dir, ENV_NAME, "dev-api-key", "sk-tollway-dev-")
+
+
+def admin_token(data_dir: Path) -> str:
+    return _local_secret(data_dir, ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, "tw-admin-")

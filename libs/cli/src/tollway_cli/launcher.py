@@ -18,7 +18,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
-from tollway_cli.devkey import ENV_NAME, dev_api_key
+from tollway_cli.devkey import ADMIN_TOKEN_ENV, ENV_NAME, admin_token, dev_api_key
 from tollway_common.testing.servers import RunningServer, start_nats, start_redis
 
 _READY_TIMEOUT_S = 60.0
@@ -127,6 +127,7 @@ class Launcher:
         return f"http://{self.options.host}:{self.options.port}/v1"
 
     _dev_key = ""
+    _admin_token = ""
 
     def _start_all(self) -> None:
         for port, what in ((self.options.port, "edge"), (self.options.admin_port, "admin")):
@@ -142,6 +143,7 @@ class Launcher:
         self.servers.append(redis)
         key = dev_api_key(self.data_dir)
         self._dev_key = key
+        self._admin_token = admin_token(self.data_dir)
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
         base = {**os.environ, ENV_NAME: key, "PYTHONUNBUFFERED": "1"}
@@ -150,6 +152,7 @@ class Launcher:
             "TOLLWAY_ADMIN_CONFIG_FILE": str(self.options.config.resolve()),
             "TOLLWAY_ADMIN_HOST": self.options.host,
             "TOLLWAY_ADMIN_PORT": str(self.options.admin_port),
+            ADMIN_TOKEN_ENV: self._admin_token,
         }
         metering_env = {
             "TOLLWAY_METERING_NATS__URL": nats.url,
@@ -225,7 +228,8 @@ class Launcher:
             "\nTollway is running.\n"
             f"  OpenAI base URL : {self._base_url()}\n"
             f"  API key (dev)   : {self._dev_key}\n"
-            f"  Admin           : http://{self.options.host}:{self.options.admin_port}\n"
+            f"  Admin API       : http://{self.options.host}:{self.options.admin_port}/docs\n"
+            f"  Admin token     : {self._admin_token}\n"
             f"  Config          : {self.options.config}\n"
             f"  Data and logs   : {self.data_dir}\n"
             "Press Ctrl-C to stop.\n",

@@ -2,9 +2,10 @@
 
 Writes are compare-and-set (`If-Match: <revision>` to be sure nobody changed the record since
 you read it) and refused when they would leave a dangling reference or a duplicate deployment.
-"""
 
-from __future__ import annotations
+FastAPI reads each route's body type from its annotation at run time, so this module does not
+use postponed annotations: `record_type` must be evaluated where the route is defined.
+"""
 
 import time
 from typing import Any

@@ -1,0 +1,283 @@
+"""The control plane end to end: keys issued, used, rotated, expired and revoked through the
+admin API take effect on two edge processes at once; policies refuse with their rule; writes
+are compare-and-set and validated; no secret reaches KV, the audit trail or a log."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from tests.support.configs import TEST_KEY, UPSTREAM_SECRET
+from tests.support.openai_schema import validate_openai
+from tests.support.stack import Stack
+
+from tollway_common import contract
+
+ADMIN_TOKEN = "tw-admin-test-token-0123456789"
+CHAT = {"model": "tollway-demo", "messages": [{"role": "user", "content": "hi"}]}
+# The issue's bound: a revoked key or an edited route takes effect on every replica within it.
+PROPAGATION_S = 1.0
+
+
+class Control:
+    def __init__(self, stack: Stack, admin_url: str, edge_urls: list[str]) -> None:
+        self.stack = stack
+        self.admin = httpx.AsyncClient(
+            base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+        self.edge_urls = edge_urls
+
+    async def chat(self, edge_url: str, key: str, **body: Any) -> httpx.Response:
+        async with httpx.AsyncClient(base_url=f"{edge_url}/v1") as client:
+            return await client.post(
+                "/chat/completions",
+                json={**CHAT, **body},
+                headers={"authorization": f"Bearer {key}"},
+            )
+
+    async def statuses(self, key: str, **body: Any) -> list[int]:
+        return [(await self.chat(url, key, **body)).status_code for url in self.edge_urls]
+
+    async def until_every_edge_answers(self, key: str, status: int) -> float:
+        """Seconds until both edges answer `key` with `status`; fails after PROPAGATION_S."""
+        started = time.monotonic()
+        while (await self.statuses(key)) != [status, status]:
+            assert time.monotonic() - started < PROPAGATION_S, await self.statuses(key)
+            await asyncio.sleep(0.02)
+        return time.monotonic() - started
+
+
+@pytest.fixture
+async def control(stack: Stack) -> AsyncIterator[Control]:
+    first = stack.edge_url
+    stack.start_edge(name="edge-2")
+    admin_url = stack.start_admin(ADMIN_TOKEN)
+    control = Control(stack, admin_url, [first, stack.edge_url])
+    yield control
+    await control.admin.aclose()
+
+
+def _error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body: dict[str, Any] = response.json()
+    validate_openai("ErrorResponse", body)
+    assert body["error"]["code"] == code
+    return body
+
+
+async def test_a_key_is_issued_used_rotated_and_revoked_on_every_edge(control: Control) -> None:
+    created = await control.admin.post("/api/v1/keys", json={"name": "app"})
+    assert created.status_code == 201, created.text
+    issued = created.json()
+    secret = issued["key"]
+    assert "key_hash" not in issued
+    assert secret.startswith(issued["prefix"])
+    await control.until_every_edge_answers(secret, 200)
+
+    shown = (await control.admin.get(f"/api/v1/keys/{issued['key_id']}")).json()
+    assert "key" not in shown, "the secret is shown once, at creation"
+    assert "key_hash" not in shown
+
+    rotated = await control.admin.post(
+        f"/api/v1/keys/{issued['key_id']}/rotate", json={"grace_s": 2}
+    )
+    assert rotated.status_code == 201, rotated.text
+    new_secret = rotated.json()["key"]
+    await control.until_every_edge_answers(new_secret, 200)
+    assert await control.statuses(secret) == [200, 200], "the old key works during the grace"
+    old = (await control.admin.get(f"/api/v1/keys/{issued['key_id']}")).json()
+    assert old["rotated_to"] == rotated.json()["key_id"]
+    await asyncio.sleep(max(0.0, old["expires_at"] - time.time()))
+    await control.until_every_edge_answers(secret, 401)
+    expired = await control.chat(control.edge_urls[0], secret)
+    assert "expired" in _error(expired, 401, "invalid_api_key")["error"]["message"]
+
+    revoked = await control.admin.post(f"/api/v1/keys/{rotated.json()['key_id']}/revoke")
+    assert revoked.status_code == 200, revoked.text
+    await control.until_every_edge_answers(new_secret, 401)
+    refused = await control.chat(control.edge_urls[1], new_secret)
+    assert "revoked" in _error(refused, 401, "invalid_api_key")["error"]["message"]
+
+
+async def test_an_edited_route_takes_effect_on_every_edge(control: Control) -> None:
+    model = {
+        "name": "live-alias",
+        "deployments": [{"name": "live-fake", "provider": "fake", "model": "live-1"}],
+    }
+    added = await control.admin.post("/api/v1/models", json=model)
+    assert added.status_code == 201, added.text
+    started = time.monotonic()
+    while True:
+        codes = await control.statuses(TEST_KEY, model="live-alias")
+        if codes == [200, 200]:
+            break
+        assert time.monotonic() - started < PROPAGATION_S, codes
+        await asyncio.sleep(0.02)
+    removed = await control.admin.delete("/api/v1/models/live-alias")
+    assert removed.status_code == 204, removed.text
+    started = time.monotonic()
+    while (codes := await control.statuses(TEST_KEY, model="live-alias")) != [404, 404]:
+        assert time.monotonic() - started < PROPAGATION_S, codes
+        await asyncio.sleep(0.02)
+
+
+async def test_org_team_and_key_policies_refuse_naming_their_rule(control: Control) -> None:
+    admin = control.admin
+    org = {"org_id": "acme", "name": "Acme", "policy": {"deny_models": ["gpt-*"]}}
+    team = {"team_id": "ml", "org_id": "acme", "policy": {"allow_models": ["gpt-test"]}}
+    assert (await admin.post("/api/v1/orgs", json=org)).status_code == 201
+    assert (await admin.post("/api/v1/teams", json=team)).status_code == 201
+    in_team = (
+        await admin.post(
+            "/api/v1/keys",
+            json={"name": "ml-app", "team_id": "ml", "policy": {"max_tokens_cap": 50}},
+        )
+    ).json()
+    assert in_team["org_id"] == "acme", "the org follows from the team"
+    in_org = (await admin.post("/api/v1/keys", json={"name": "acme-app", "org_id": "acme"})).json()
+    edge = control.edge_urls[0]
+    await control.until_every_edge_answers(in_org["key"], 200)
+
+    allowed = await control.chat(edge, in_team["key"], model="gpt-test")
+    assert allowed.status_code == 200, "the team's allow list is narrower than the org's deny"
+    by_team = await control.chat(edge, in_team["key"])
+    message = _error(by_team, 403, "model_not_allowed")["error"]["message"]
+    assert "team 'ml' model policy" in message
+    by_org = await control.chat(edge, in_org["key"], model="gpt-test")
+    assert "org 'acme' model policy" in _error(by_org, 403, "model_not_allowed")["error"]["message"]
+    capped = await control.chat(edge, in_team["key"], model="gpt-test", max_tokens=100)
+    body = _error(capped, 400, "invalid_value")
+    assert "key 'ml-app' max_tokens cap" in body["error"]["message"]
+    assert body["error"]["param"] == "max_completion_tokens"
+
+    async with httpx.AsyncClient(base_url=f"{edge}/v1") as client:
+        listed = await client.get("/models", headers={"authorization": f"Bearer {in_team['key']}"})
+    assert [m["id"] for m in listed.json()["data"]] == ["gpt-test"]
+
+
+async def test_writes_are_validated_and_compare_and_set(control: Control) -> None:
+    admin = control.admin
+    orphan = await admin.post("/api/v1/teams", json={"team_id": "t1", "org_id": "nowhere"})
+    assert "unknown org 'nowhere'" in _error(orphan, 400, "invalid_value")["error"]["message"]
+    clash = {
+        "name": "second-demo",
+        "deployments": [{"name": "demo-fake", "provider": "fake", "model": "x"}],
+    }
+    duplicate = await admin.post("/api/v1/models", json=clash)
+    assert (
+        "deployment name 'demo-fake'" in _error(duplicate, 400, "invalid_value")["error"]["message"]
+    )
+    malformed = await admin.post("/api/v1/models", json={"name": "m", "deployments": []})
+    _error(malformed, 400, "invalid_value")
+    plaintext = {
+        "name": "m",
+        "deployments": [{"name": "d", "provider": "openai", "model": "x", "api_key": "sk-live"}],
+    }
+    _error(await admin.post("/api/v1/models", json=plaintext), 400, "invalid_value")
+
+    assert (await admin.post("/api/v1/orgs", json={"org_id": "o1"})).status_code == 201
+    _error(await admin.post("/api/v1/orgs", json={"org_id": "o1"}), 409, "conflict")
+    assert (
+        await admin.post("/api/v1/teams", json={"team_id": "t1", "org_id": "o1"})
+    ).status_code == 201
+    in_use = await admin.delete("/api/v1/orgs/o1")
+    assert "team 't1'" in _error(in_use, 409, "conflict")["error"]["message"]
+
+    read = (await admin.get("/api/v1/orgs/o1")).json()
+    first = await admin.put(
+        "/api/v1/orgs/o1",
+        json={"org_id": "o1", "name": "One"},
+        headers={"if-match": str(read["revision"])},
+    )
+    assert first.status_code == 200, first.text
+    stale = await admin.put(
+        "/api/v1/orgs/o1",
+        json={"org_id": "o1", "name": "Uno"},
+        headers={"if-match": str(read["revision"])},
+    )
+    _error(stale, 409, "conflict")
+    assert (await admin.get("/api/v1/orgs/o1")).json()["name"] == "One"
+
+    async with httpx.AsyncClient(base_url=str(admin.base_url)) as anonymous:
+        _error(await anonymous.get("/api/v1/keys"), 401, "invalid_api_key")
+        wrong = await anonymous.get("/api/v1/keys", headers={"authorization": "Bearer nope"})
+        _error(wrong, 401, "invalid_api_key")
+
+
+async def _bucket_values(nats_url: str) -> bytes:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        found = b""
+        for bucket in (
+            contract.KV_KEYS,
+            contract.KV_MODELS,
+            contract.KV_ORGS,
+            contract.KV_TEAMS,
+            contract.KV_USERS,
+            contract.KV_PRICES,
+        ):
+            kv = await js.key_value(bucket)
+            for entry in await _history(kv):
+                found += entry
+        return found
+    finally:
+        await nc.close()
+
+
+async def _history(kv: Any) -> list[bytes]:
+    try:
+        names = await kv.keys()
+    except nats.js.errors.NoKeysError:
+        return []
+    values: list[bytes] = []
+    for name in names:
+        values.extend(entry.value or b"" for entry in await kv.history(name))
+    return values
+
+
+async def _audit_events(nats_url: str) -> list[contract.AuditEvent]:
+    nc = await nats.connect(nats_url)
+    try:
+        js = nc.jetstream()
+        subscription = await js.pull_subscribe(contract.AUDIT_SUBJECT, durable=None)
+        events: list[contract.AuditEvent] = []
+        while True:
+            try:
+                batch = await subscription.fetch(100, timeout=0.5)
+            except nats.errors.TimeoutError:
+                return events
+            events.extend(contract.decode_audit_event(message.data) for message in batch)
+    finally:
+        await nc.close()
+
+
+async def test_changes_are_audited_and_no_secret_is_stored_or_logged(control: Control) -> None:
+    created = (await control.admin.post("/api/v1/keys", json={"name": "audited"})).json()
+    secret = created["key"]
+    await control.until_every_edge_answers(secret, 200)
+    await control.admin.post(f"/api/v1/keys/{created['key_id']}/revoke")
+
+    events = await _audit_events(control.stack.nats.url)
+    mine = [e for e in events if e.resource_id == created["key_id"]]
+    assert [e.action for e in mine] == ["key.create", "key.update"]
+    assert mine[1].before is not None
+    assert mine[1].after is not None
+    assert mine[1].before["revoked_at"] == 0
+    assert mine[1].after["revoked_at"] > 0
+    assert mine[0].actor.kind == "bootstrap"
+    assert mine[0].after is not None
+    assert mine[0].after["key_hash"] == "[redacted]"
+
+    stored = await _bucket_values(control.stack.nats.url)
+    audit = b"".join(contract.encode(event) for event in events)
+    logs = control.stack.logs().encode()
+    for plaintext in (secret, TEST_KEY, UPSTREAM_SECRET, ADMIN_TOKEN):
+        assert plaintext.encode() not in stored
+        assert plaintext.encode() not in audit
+        assert plaintext.encode() not in logs
