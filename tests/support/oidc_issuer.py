@@ -22,6 +22,7 @@ class LocalIssuer:
     def __init__(self) -> None:
         self._keys: dict[str, rsa.RSAPrivateKey] = {}
         self.current_kid = ""
+        self._rotations = 0
         self.jwks_requests = 0
         app = Starlette(
             routes=[
@@ -45,7 +46,8 @@ class LocalIssuer:
 
     def rotate(self, keep_old: bool = False) -> str:
         """Publish a new signing key (dropping the old ones unless `keep_old`); its kid."""
-        kid = f"kid-{len(self._keys) + 1}"
+        self._rotations += 1
+        kid = f"kid-{self._rotations}"
         if not keep_old:
             self._keys.clear()
         self._keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)

@@ -40,15 +40,14 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--port", type=int, default=8080, help="edge port (the OpenAI API)")
     run.add_argument("--admin-port", type=int, default=8081)
 
+    connection = argparse.ArgumentParser(add_help=False)
+    connection.add_argument("--admin-url", default=os.environ.get(ADMIN_URL_ENV, DEFAULT_ADMIN_URL))
+    connection.add_argument(
+        "--data-dir", type=Path, default=Path(".tollway"), help="where `run` keeps its token"
+    )
+
     def admin_command(name: str, help_text: str) -> argparse.ArgumentParser:
-        command = commands.add_parser(name, help=help_text)
-        command.add_argument(
-            "--admin-url", default=os.environ.get(ADMIN_URL_ENV, DEFAULT_ADMIN_URL)
-        )
-        command.add_argument(
-            "--data-dir", type=Path, default=Path(".tollway"), help="where `run` keeps its token"
-        )
-        return command
+        return commands.add_parser(name, help=help_text, parents=[connection])
 
     apply = admin_command("apply", "apply a declarative document")
     apply.add_argument("-f", "--file", type=Path, required=True)
@@ -58,19 +57,23 @@ def _parser() -> argparse.ArgumentParser:
     export = admin_command("export", "print the control plane as YAML")
     export.add_argument("-o", "--output", type=Path)
 
-    keys = admin_command("keys", "issue and manage virtual keys")
+    keys = commands.add_parser("keys", help="issue and manage virtual keys")
     actions = keys.add_subparsers(dest="action", required=True)
-    create = actions.add_parser("create", help="issue a key; its secret is printed once")
+    create = actions.add_parser(
+        "create", help="issue a key; its secret is printed once", parents=[connection]
+    )
     create.add_argument("name")
     create.add_argument("--team", default="")
     create.add_argument("--user", default="")
     create.add_argument("--org", default="")
     create.add_argument("--models", help="comma-separated allow list (globs allowed)")
     create.add_argument("--expires-at", type=int, default=0, help="Unix seconds")
-    actions.add_parser("list", help="list usable keys")
+    actions.add_parser("list", help="list usable keys", parents=[connection])
     for action in ("show", "revoke"):
-        actions.add_parser(action).add_argument("key_id")
-    rotate = actions.add_parser("rotate", help="issue a replacement; the old key expires later")
+        actions.add_parser(action, parents=[connection]).add_argument("key_id")
+    rotate = actions.add_parser(
+        "rotate", help="issue a replacement; the old key expires later", parents=[connection]
+    )
     rotate.add_argument("key_id")
     rotate.add_argument("--grace", type=int, default=3600, help="seconds the old key still works")
     return parser

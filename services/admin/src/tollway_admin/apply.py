@@ -50,6 +50,12 @@ class ApplyResult:
     skipped: list[str] = field(default_factory=list)
 
 
+def _label(resource: Resource[Any], record: BaseModel) -> str:
+    if isinstance(record, KeyRecord):
+        return f"key {record.name} ({record.key_id})"
+    return f"{resource.kind} {resource.public_id(record)}"
+
+
 def price_version_now() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -172,7 +178,7 @@ async def apply_document(
                 if managed and public_id not in wanted[resource.bucket]:
                     _, revision = await store.read(resource, public_id)
                     await store.delete(resource, existing, revision, actor)
-                    result.deleted.append(f"{resource.kind} {public_id}")
+                    result.deleted.append(_label(resource, existing))
     return result
 
 
@@ -188,7 +194,7 @@ async def _put(
         if isinstance(record, Price) and not record.version:
             record = record.model_copy(update={"version": price_version_now()})
         await store.create(resource, record, actor)
-        result.created.append(f"{resource.kind} {public_id}")
+        result.created.append(_label(resource, record))
         return
     existing, revision = await store.read(resource, public_id)
     record = _carry_over(existing, record)
@@ -196,4 +202,4 @@ async def _put(
         result.unchanged += 1
         return
     await store.replace(resource, record, revision, actor)
-    result.updated.append(f"{resource.kind} {public_id}")
+    result.updated.append(_label(resource, record))
