@@ -281,3 +281,35 @@ async def test_changes_are_audited_and_no_secret_is_stored_or_logged(control: Co
         assert plaintext.encode() not in stored
         assert plaintext.encode() not in audit
         assert plaintext.encode() not in logs
+
+
+async def test_a_key_holder_sees_their_own_scopes_and_limits(control: Control) -> None:
+    admin = control.admin
+    assert (await admin.post("/api/v1/orgs", json={"org_id": "acme"})).status_code == 201
+    team = {"team_id": "ml", "org_id": "acme", "limits": {"rpm": 600}}
+    assert (await admin.post("/api/v1/teams", json=team)).status_code == 201
+    body = {
+        "name": "self",
+        "team_id": "ml",
+        "policy": {"allow_models": ["tollway-demo"]},
+        "limits": {"rpm": 60, "tpm": 10000},
+        "budget_ids": ["monthly-ml"],
+    }
+    issued = (await admin.post("/api/v1/keys", json=body)).json()
+    await control.until_every_edge_answers(issued["key"], 200)
+    async with httpx.AsyncClient(base_url=f"{control.edge_urls[0]}/v1") as client:
+        response = await client.get(
+            "/key/info", headers={"authorization": f"Bearer {issued['key']}"}
+        )
+        anonymous = await client.get("/key/info")
+    assert response.status_code == 200, response.text
+    info = response.json()
+    assert info["key"]["key_id"] == issued["key_id"]
+    assert info["principal"]["team_id"] == "ml"
+    assert info["principal"]["org_id"] == "acme"
+    assert info["policies"][0] == {"level": "key 'self'", "allow_models": ["tollway-demo"]}
+    assert info["limits"] == {"key": {"rpm": 60, "tpm": 10000}, "team": {"rpm": 600}, "org": {}}
+    assert info["budget_ids"] == {"key": ["monthly-ml"]}
+    assert issued["key"] not in response.text
+    assert "key_hash" not in response.text
+    _error(anonymous, 401, "invalid_api_key")

@@ -9,7 +9,7 @@ from tollway_edge.errors import install_error_handlers
 from tollway_edge.fast_path import InferenceFastPath
 from tollway_edge.lifespan import lifespan
 from tollway_edge.request_ids import RequestIdMiddleware
-from tollway_edge.routes import health, models
+from tollway_edge.routes import health, key_info, models
 from tollway_edge.settings import EdgeSettings
 
 
@@ -23,6 +23,7 @@ def create_app(settings: EdgeSettings) -> ASGIApp:
     )
     app.state.settings = settings
     app.include_router(models.router)
+    app.include_router(key_info.router)
     app.include_router(health.router)
     install_error_handlers(app)
     return RequestIdMiddleware(InferenceFastPath(app))

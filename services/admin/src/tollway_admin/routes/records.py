@@ -40,8 +40,8 @@ def _team_of(record: BaseModel) -> str | None:
 
 
 def _require_write(identity: AdminIdentity, resource: Resource[Any], record: BaseModel) -> None:
-    # Team admins manage their own team and its users; everything else needs 'admin'.
-    team = _team_of(record) if resource in (TEAMS, USERS) else None
+    # Team admins manage the users (and, in keys.py, the keys) of their own team only.
+    team = _team_of(record) if resource is USERS else None
     if not identity.can_write(team):
         raise PermissionDenied(f"Changing this {resource.kind} needs the 'admin' role.")
 
