@@ -3,6 +3,7 @@ copy, and stops cleanly on SIGTERM."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -10,9 +11,10 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from openai import OpenAI
+from openai import AuthenticationError, OpenAI
 
 from tollway_common.testing.servers import free_port
 
@@ -66,9 +68,14 @@ def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, int, 
         banner = _read_until(process, "Press Ctrl-C to stop.")
         yield process, banner, port, admin_port
     finally:
+        # SIGTERM, not SIGKILL: the launcher must stop the services it started.
         if process.poll() is None:
-            process.kill()
-            process.wait()
+            process.terminate()
+            try:
+                process.wait(60)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
         if process.stdout is not None:
             process.stdout.close()
 
@@ -76,9 +83,10 @@ def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, int, 
 def test_run_serves_the_openai_sdk_and_stops_on_sigterm(
     tmp_path: Path, launched: tuple[subprocess.Popen[str], str, int, int]
 ) -> None:
-    process, banner, port, _ = launched
+    process, banner, port, admin_port = launched
     assert f"http://127.0.0.1:{port}/v1" in banner
     assert DEV_KEY in banner
+    assert (tmp_path / "data" / "admin-token").read_text().strip() in banner
     client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=DEV_KEY, max_retries=0)
     completion = client.chat.completions.create(
         model="tollway-demo", messages=[{"role": "user", "content": "ping"}]
@@ -86,8 +94,50 @@ def test_run_serves_the_openai_sdk_and_stops_on_sigterm(
     assert "ping" in (completion.choices[0].message.content or "")
     assert [m.id for m in client.models.list()] == ["tollway-demo"]
     client.close()
+    _issue_use_and_revoke_a_key(tmp_path / "data", port, admin_port)
     process.send_signal(signal.SIGTERM)
     assert process.wait(60) == 0
+
+
+def _tollway(data_dir: Path, admin_port: int, *args: str) -> dict[str, Any]:
+    """The CLI as a user runs it next to `make run`: the token comes from the data folder."""
+    env = {k: v for k, v in os.environ.items() if k != "TOLLWAY_ADMIN_TOKEN"}
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "tollway_cli",
+            *args,
+            "--data-dir",
+            str(data_dir),
+            "--admin-url",
+            f"http://127.0.0.1:{admin_port}",
+        ],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 0, result.stderr
+    answer: dict[str, Any] = json.loads(result.stdout)
+    return answer
+
+
+def _issue_use_and_revoke_a_key(data_dir: Path, port: int, admin_port: int) -> None:
+    issued = _tollway(data_dir, admin_port, "keys", "create", "sdk-app", "--models", "tollway-*")
+    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=issued["key"], max_retries=0)
+    completion = client.chat.completions.create(
+        model="tollway-demo", messages=[{"role": "user", "content": "hello"}]
+    )
+    assert completion.choices[0].message.content
+    _tollway(data_dir, admin_port, "keys", "revoke", issued["key_id"])
+    deadline = time.monotonic() + 1.0
+    with pytest.raises(AuthenticationError, match="revoked"):  # noqa: PT012
+        while time.monotonic() < deadline:
+            client.models.list()
+            time.sleep(0.02)
+    client.close()
 
 
 def test_second_run_says_one_is_running(
