@@ -288,6 +288,8 @@ async def test_a_key_holder_sees_their_own_scopes_and_limits(control: Control) -
     assert (await admin.post("/api/v1/orgs", json={"org_id": "acme"})).status_code == 201
     team = {"team_id": "ml", "org_id": "acme", "limits": {"rpm": 600}}
     assert (await admin.post("/api/v1/teams", json=team)).status_code == 201
+    budget = {"budget_id": "monthly-ml", "amount": "25.00"}
+    assert (await admin.post("/api/v1/budgets", json=budget)).status_code == 201
     body = {
         "name": "self",
         "team_id": "ml",
@@ -295,7 +297,9 @@ async def test_a_key_holder_sees_their_own_scopes_and_limits(control: Control) -
         "limits": {"rpm": 60, "tpm": 10000},
         "budget_ids": ["monthly-ml"],
     }
-    issued = (await admin.post("/api/v1/keys", json=body)).json()
+    created = await admin.post("/api/v1/keys", json=body)
+    assert created.status_code == 201, created.text
+    issued = created.json()
     await control.until_every_edge_answers(issued["key"], 200)
     async with httpx.AsyncClient(base_url=f"{control.edge_urls[0]}/v1") as client:
         response = await client.get(

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from tollway_common.control import (
     SECRET_REF_PATTERN,
+    Budget,
     Limits,
     ModelAlias,
     OrgRecord,
@@ -77,6 +78,7 @@ class TollwayConfig(BaseModel):
     users: list[UserRecord] = Field(default_factory=list)
     models: list[ModelAlias] = Field(default_factory=list)
     prices: list[Price] = Field(default_factory=list)
+    budgets: list[Budget] = Field(default_factory=list)
     keys: list[BootstrapKey] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -87,6 +89,7 @@ class TollwayConfig(BaseModel):
         _require_unique("model", [m.name for m in self.models])
         _require_unique("deployment", [d.name for m in self.models for d in m.deployments])
         _require_unique("price", [p.model for p in self.prices])
+        _require_unique("budget", [b.budget_id for b in self.budgets])
         known = {m.name for m in self.models}
         for key in self.keys:
             unknown = sorted(set(key.models or []) - known)

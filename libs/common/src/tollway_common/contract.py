@@ -48,6 +48,7 @@ def request_id_from_cancel_subject(subject: str) -> str:
 
 USAGE_SUBJECT = f"{_PREFIX}.usage"
 AUDIT_SUBJECT = f"{_PREFIX}.audit"
+ALERTS_SUBJECT = f"{_PREFIX}.alerts"
 
 
 def analytics_subject(query: str) -> str:
@@ -66,6 +67,8 @@ USAGE_STREAM = "TOLLWAY_USAGE"
 USAGE_DURABLE = "metering-usage"
 AUDIT_STREAM = "TOLLWAY_AUDIT"
 AUDIT_DURABLE = "metering-audit"
+ALERTS_STREAM = "TOLLWAY_ALERTS"
+ALERTS_WEBHOOK_DURABLE = "admin-webhooks"
 
 KV_MODELS = "tollway_models"
 KV_KEYS = "tollway_keys"
@@ -73,6 +76,7 @@ KV_ORGS = "tollway_orgs"
 KV_TEAMS = "tollway_teams"
 KV_USERS = "tollway_users"
 KV_PRICES = "tollway_prices"
+KV_BUDGETS = "tollway_budgets"
 
 # --- headers --------------------------------------------------------------------------------
 
@@ -292,6 +296,34 @@ def decode_error_reply(data: bytes) -> ErrorReply:
 
 def decode_usage_event(data: bytes) -> UsageEvent:
     return UsageEvent.model_validate_json(data)
+
+
+class AlertKind(StrEnum):
+    BUDGET_SOFT = "budget_soft_limit"
+    BUDGET_EXCEEDED = "budget_exceeded"
+    UNPRICED_MODEL = "unpriced_model"
+
+
+class Alert(_Wire):
+    """Something an operator should hear about, published once per occurrence (budget and
+    period, or model and hour) to the alerts stream; admin delivers budget alerts to their
+    webhook."""
+
+    alert_id: str
+    kind: AlertKind
+    at_ms: int
+    message: str
+    owner: str = ""
+    budget_id: str = ""
+    period_start: int = 0
+    limit: str = ""
+    spent: str = ""
+    currency: str = ""
+    model: str = ""
+
+
+def decode_alert(data: bytes) -> Alert:
+    return Alert.model_validate_json(data)
 
 
 def decode_audit_event(data: bytes) -> AuditEvent:

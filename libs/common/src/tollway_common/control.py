@@ -11,9 +11,10 @@ import base64
 import hashlib
 import re
 from decimal import Decimal
+from enum import StrEnum
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SECRET_REF_PATTERN = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$")
 # Ids become NATS KV keys, which allow only these characters.
@@ -84,12 +85,63 @@ class Policy(_Record):
     max_prompt_tokens: int | None = Field(default=None, gt=0)
 
 
-class Limits(_Record):
-    """Rate and concurrency limits of one level; `None` is unlimited (enforced with Redis)."""
+class RateLimit(_Record):
+    """Requests and tokens per minute; `None` is unlimited."""
 
     rpm: int | None = Field(default=None, gt=0)
     tpm: int | None = Field(default=None, gt=0)
+
+
+class Limits(RateLimit):
+    """Rate and concurrency limits of one level (org, team or key), enforced cluster-wide in
+    Redis. `share` makes an unset rpm/tpm a fraction of the parent level's (a key's share of
+    its team's, a team's of its org's). `models` adds limits per model alias within the level.
+    """
+
+    share: float | None = Field(default=None, gt=0, le=1)
+    models: dict[str, RateLimit] = Field(default_factory=dict)
     max_parallel: int | None = Field(default=None, gt=0)
+    max_parallel_per_client: int | None = Field(
+        default=None, gt=0, description="Parallel requests per client IP and user agent."
+    )
+
+    def is_empty(self) -> bool:
+        return self == EMPTY_LIMITS
+
+
+EMPTY_LIMITS = Limits()
+
+
+class BudgetPeriod(StrEnum):
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    CUSTOM = "custom"
+    TOTAL = "total"
+
+
+class Budget(_Record):
+    """Money a key, team or org may spend per period (UTC calendar periods; `custom` repeats
+    every `period_days` from `starts_at`). `model` narrows it to one alias. At 100 % requests
+    are refused with `insufficient_quota`, or sent to `downshift_to` when set."""
+
+    budget_id: str = Field(pattern=ID_PATTERN)
+    amount: Decimal = Field(gt=0)
+    currency: str = "USD"
+    period: BudgetPeriod = BudgetPeriod.MONTHLY
+    period_days: int | None = Field(default=None, gt=0)
+    starts_at: int = 0
+    model: str | None = None
+    soft_threshold: float = Field(default=0.8, gt=0, le=1)
+    webhook_url: str | None = None
+    downshift_to: str | None = None
+    managed_by: str = ""
+
+    @model_validator(mode="after")
+    def _custom_needs_days(self) -> Budget:
+        if (self.period is BudgetPeriod.CUSTOM) != (self.period_days is not None):
+            raise ValueError("period_days is set exactly when period is 'custom'")
+        return self
 
 
 class KeyRecord(_Record):

@@ -15,6 +15,7 @@ TollwayError
 ├── BudgetExceeded                429 insufficient_quota (x-should-retry: false)
 ├── UpstreamRateLimited           429 upstream_rate_limited (upstream Retry-After passed on)
 ├── InternalError                 500 internal_error
+├── LimitsUnavailable             503 limits_unavailable (Redis down, limits set to fail closed)
 ├── UpstreamAuthFailed            502 upstream_auth_failed (x-should-retry: false)
 ├── UpstreamUnavailable           502 upstream_error
 ├── RouterLost                    502 router_lost
@@ -46,12 +47,14 @@ class TollwayError(Exception):
         param: str | None = None,
         code: str | None = None,
         retry_after: float | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
         self.param = param
         self.code_override = code
         self.retry_after = retry_after
+        self.extra_headers = headers or {}
 
     def body(self) -> OpenAIErrorBody:
         return OpenAIErrorBody(
@@ -62,7 +65,7 @@ class TollwayError(Exception):
         )
 
     def headers(self) -> dict[str, str]:
-        headers: dict[str, str] = {}
+        headers: dict[str, str] = dict(self.extra_headers)
         if self.retry_after is not None:
             headers["retry-after"] = str(max(0, round(self.retry_after)))
         if self.should_retry_header is not None:
@@ -155,6 +158,12 @@ class InternalError(TollwayError):
     status = 500
     type = "server_error"
     code = "internal_error"
+
+
+class LimitsUnavailable(TollwayError):
+    status = 503
+    type = "server_error"
+    code = "limits_unavailable"
 
 
 class UpstreamAuthFailed(TollwayError):

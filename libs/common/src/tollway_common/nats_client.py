@@ -65,6 +65,11 @@ async def ensure_audit_stream(js: JetStreamContext, replicas: int) -> None:
     await _ensure_stream(js, contract.AUDIT_STREAM, contract.AUDIT_SUBJECT, replicas)
 
 
+async def ensure_alerts_stream(js: JetStreamContext, replicas: int) -> None:
+    """Create or update the alerts stream (budget thresholds, unpriced models)."""
+    await _ensure_stream(js, contract.ALERTS_STREAM, contract.ALERTS_SUBJECT, replicas)
+
+
 async def _ensure_stream(js: JetStreamContext, name: str, subject: str, replicas: int) -> None:
     config = StreamConfig(
         name=name,

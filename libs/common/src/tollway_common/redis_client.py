@@ -1,4 +1,4 @@
-"""Connecting to Redis; the admission scripts that use it arrive with rate limits and budgets."""
+"""Connecting to Redis, which holds the rate-limit, concurrency and budget counters."""
 
 from __future__ import annotations
 
@@ -8,4 +8,9 @@ from tollway_common.settings import RedisSettings
 
 
 def connect(settings: RedisSettings) -> Redis:
-    return Redis.from_url(settings.url, socket_connect_timeout=2.0, health_check_interval=10)
+    return Redis.from_url(
+        settings.url,
+        socket_connect_timeout=2.0,
+        socket_timeout=settings.timeout_s,
+        health_check_interval=10,
+    )

@@ -21,6 +21,8 @@ class NatsSettings(_Block):
 
 class RedisSettings(_Block):
     url: str = "redis://127.0.0.1:6379/0"
+    # A limits call slower than this counts as Redis being unavailable.
+    timeout_s: float = Field(default=0.5, gt=0)
 
 
 class LogSettings(_Block):

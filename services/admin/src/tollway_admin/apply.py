@@ -17,6 +17,7 @@ from pydantic import BaseModel
 
 from tollway_admin.references import ControlState, new_problems
 from tollway_admin.resources import (
+    BUDGETS,
     KEYS,
     MODELS,
     ORGS,
@@ -36,7 +37,7 @@ from tollway_common.secret_refs import SecretNotFound, SecretResolver
 R = TypeVar("R", bound=BaseModel)
 log = logging.getLogger(__name__)
 
-_ORDER: tuple[Resource[Any], ...] = (ORGS, TEAMS, USERS, MODELS, PRICES, KEYS)
+_ORDER: tuple[Resource[Any], ...] = (MODELS, PRICES, BUDGETS, ORGS, TEAMS, USERS, KEYS)
 # Set when a record is first written and kept by later applies.
 _KEPT_FIELDS = ("created_at", "revoked_at", "rotated_to", "created_by")
 
@@ -106,6 +107,7 @@ def wanted_records(
         (USERS, doc.users),
         (MODELS, doc.models),
         (PRICES, doc.prices),
+        (BUDGETS, doc.budgets),
     ]
     for resource, records in sections:
         for record in records:
@@ -137,6 +139,7 @@ def _state_after(
         users=merged(USERS),
         models=merged(MODELS),
         prices=merged(PRICES),
+        budgets=merged(BUDGETS),
         keys=merged(KEYS),
     )
 

@@ -11,6 +11,7 @@ from collections import Counter
 from dataclasses import dataclass, replace
 
 from tollway_common.control import (
+    Budget,
     KeyRecord,
     ModelAlias,
     OrgRecord,
@@ -27,6 +28,7 @@ class ControlState:
     users: dict[str, UserRecord]
     models: dict[str, ModelAlias]
     prices: dict[str, Price]
+    budgets: dict[str, Budget]
     keys: dict[str, KeyRecord]
 
     def with_(self, **changes: object) -> ControlState:
@@ -34,6 +36,10 @@ class ControlState:
 
 
 def problems(state: ControlState) -> set[str]:
+    return _ownership_problems(state) | _budget_problems(state) | _catalog_problems(state)
+
+
+def _ownership_problems(state: ControlState) -> set[str]:
     found: set[str] = set()
     for team in state.teams.values():
         if team.org_id not in state.orgs:
@@ -45,6 +51,31 @@ def problems(state: ControlState) -> set[str]:
             found |= _owner_problems(f"key '{key.name}'", key.org_id, key.team_id, state)
         if key.user_id and key.user_id not in state.users:
             found.add(f"key '{key.name}' belongs to unknown user '{key.user_id}'")
+    return found
+
+
+def _budget_problems(state: ControlState) -> set[str]:
+    found: set[str] = set()
+    owners: list[tuple[str, list[str]]] = [
+        *((f"org '{o.org_id}'", o.budget_ids) for o in state.orgs.values()),
+        *((f"team '{t.team_id}'", t.budget_ids) for t in state.teams.values()),
+        *((f"key '{k.name}'", k.budget_ids) for k in state.keys.values()),
+    ]
+    for who, budget_ids in owners:
+        found |= {
+            f"{who} names unknown budget '{budget_id}'"
+            for budget_id in budget_ids
+            if budget_id not in state.budgets
+        }
+    for budget in state.budgets.values():
+        for alias in (budget.model, budget.downshift_to):
+            if alias is not None and alias not in state.models:
+                found.add(f"budget '{budget.budget_id}' names unknown model '{alias}'")
+    return found
+
+
+def _catalog_problems(state: ControlState) -> set[str]:
+    found: set[str] = set()
     for price in state.prices.values():
         if price.model not in state.models:
             found.add(f"price for unknown model '{price.model}'")

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 
 from tollway_common import contract
 from tollway_common.control import (
+    Budget,
     KeyRecord,
     ModelAlias,
     OrgRecord,
@@ -67,13 +68,22 @@ PRICES = Resource(
     lambda r: r.model,
     kv_key_for_alias,
 )
+BUDGETS = Resource(
+    "budget",
+    "budgets",
+    contract.KV_BUDGETS,
+    Budget,
+    lambda r: r.budget_id,
+    lambda r: r.budget_id,
+    _same,
+)
 # Keys are stored under their hash, so the edge finds a presented key in one lookup; their
 # public id is `key_<first 16 hex digits of the hash>`, looked up in admin's mirror.
 KEYS = Resource(
     "key", "keys", contract.KV_KEYS, KeyRecord, lambda r: r.key_hash, lambda r: r.key_id, _same
 )
 
-ALL: tuple[Resource[BaseModel], ...] = (ORGS, TEAMS, USERS, MODELS, PRICES, KEYS)  # type: ignore[assignment]
+ALL: tuple[Resource[BaseModel], ...] = (ORGS, TEAMS, USERS, MODELS, PRICES, BUDGETS, KEYS)  # type: ignore[assignment]
 
 
 def key_id_for_hash(key_hash: str) -> str:

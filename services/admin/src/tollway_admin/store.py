@@ -18,7 +18,17 @@ from pydantic import BaseModel
 
 from tollway_admin.audit import AuditLog
 from tollway_admin.references import ControlState
-from tollway_admin.resources import ALL, KEYS, MODELS, ORGS, PRICES, TEAMS, USERS, Resource
+from tollway_admin.resources import (
+    ALL,
+    BUDGETS,
+    KEYS,
+    MODELS,
+    ORGS,
+    PRICES,
+    TEAMS,
+    USERS,
+    Resource,
+)
 from tollway_common import nats_client
 from tollway_common.contract import AuditActor
 from tollway_common.control import encode_record
@@ -67,6 +77,7 @@ class ControlStore:
             users=by_id(USERS),
             models=by_id(MODELS),
             prices=by_id(PRICES),
+            budgets=by_id(BUDGETS),
             keys=by_id(KEYS),
         )
 

@@ -22,7 +22,7 @@ class StreamOptions(BaseModel):
     include_usage: bool = False
 
 
-class _Head(BaseModel):
+class Head(BaseModel):
     # Strict: OpenAI refuses `"stream": "yes"`, so Tollway must not quietly read it as true.
     model_config = ConfigDict(extra="allow", strict=True)
 
@@ -31,23 +31,23 @@ class _Head(BaseModel):
     stream_options: StreamOptions | None = None
 
 
-class ChatHead(_Head):
+class ChatHead(Head):
     messages: list[dict[str, Any]] = Field(min_length=1)
     n: int | None = Field(default=None, ge=1, le=128)
     max_tokens: int | None = Field(default=None, ge=1)
     max_completion_tokens: int | None = Field(default=None, ge=1)
 
 
-class CompletionHead(_Head):
+class CompletionHead(Head):
     prompt: str | list[str] | list[int] | list[list[int]]
     max_tokens: int | None = Field(default=None, ge=0)
 
 
-class EmbeddingHead(_Head):
+class EmbeddingHead(Head):
     input: str | list[str] | list[int] | list[list[int]]
 
 
-_HEADS: dict[Endpoint, type[_Head]] = {
+_HEADS: dict[Endpoint, type[Head]] = {
     Endpoint.CHAT_COMPLETIONS: ChatHead,
     Endpoint.COMPLETIONS: CompletionHead,
     Endpoint.EMBEDDINGS: EmbeddingHead,
@@ -75,7 +75,7 @@ def _too_large(limit: int) -> PayloadTooLarge:
     )
 
 
-def parse_body(raw: bytes, endpoint: Endpoint) -> tuple[dict[str, Any], _Head]:
+def parse_body(raw: bytes, endpoint: Endpoint) -> tuple[dict[str, Any], Head]:
     if not raw:
         raise InvalidRequest("Request body is empty; send a JSON object.")
     try:

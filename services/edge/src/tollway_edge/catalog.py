@@ -1,14 +1,16 @@
-"""The edge's live view of the control plane, mirrored from NATS KV: model aliases, keys, and
-the teams and orgs whose policies apply to them."""
+"""The edge's live view of the control plane, mirrored from NATS KV: model aliases, keys, the
+teams and orgs whose policies and limits apply to them, budgets and prices."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from tollway_common.control import (
+    Budget,
     KeyRecord,
     ModelAlias,
     OrgRecord,
+    Price,
     TeamRecord,
     kv_key_for_alias,
 )
@@ -22,6 +24,8 @@ class Catalog:
     keys: KvMirror[KeyRecord]
     teams: KvMirror[TeamRecord]
     orgs: KvMirror[OrgRecord]
+    budgets: KvMirror[Budget]
+    prices: KvMirror[Price]
 
     def resolve(self, alias: str) -> ModelAlias:
         model = self.models.items.get(kv_key_for_alias(alias))

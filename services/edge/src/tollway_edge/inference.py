@@ -17,17 +17,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tollway_common import contract
-from tollway_common.contract import Endpoint, InferRequest, ReplyKind, ResolvedRoute
+from tollway_common.contract import Endpoint, InferRequest, ReplyKind, ResolvedRoute, Usage
+from tollway_common.control import ModelAlias
 from tollway_common.errors import RouterLost, TollwayError
 from tollway_edge import fallback_usage, sse
 from tollway_edge.admission import admit
-from tollway_edge.auth import authenticate
-from tollway_edge.body import parse_body, read_body
+from tollway_edge.auth import Caller, authenticate
+from tollway_edge.body import Head, parse_body, read_body
 from tollway_edge.dispatch import ClientGone, Reply
 from tollway_edge.errors import ReplyError
+from tollway_edge.limits.gate import Ticket, client_hash
 from tollway_edge.runtime import Runtime
 
 _JSON = "application/json"
+# A router's error means the upstream produced nothing billable.
+NO_USAGE = Usage()
 
 
 async def handle(
@@ -39,6 +43,50 @@ async def handle(
     body, head = parse_body(raw, endpoint)
     admit(caller, endpoint, head.model, body)
     model = runtime.catalog.resolve(head.model)
+    ticket = await runtime.gate.admit(
+        caller,
+        endpoint,
+        model.name,
+        body,
+        request_id,
+        client_hash(request.headers, request.client),
+        runtime.settings.request_timeout_s,
+    )
+    if ticket.alias != model.name:
+        model = runtime.catalog.resolve(ticket.alias)
+    outcome = Outcome()
+    try:
+        return await _dispatch(
+            request, endpoint, runtime, request_id, caller, model, body, head, ticket, outcome
+        )
+    finally:
+        if not outcome.streaming:
+            runtime.gate.settle_later(ticket, outcome.usage)
+
+
+class Outcome:
+    """What the reply told the edge: the usage to settle with, and whether a stream took over
+    the request (it settles when it ends)."""
+
+    __slots__ = ("streaming", "usage")
+
+    def __init__(self) -> None:
+        self.usage: Usage | None = None
+        self.streaming = False
+
+
+async def _dispatch(
+    request: Request,
+    endpoint: Endpoint,
+    runtime: Runtime,
+    request_id: str,
+    caller: Caller,
+    model: ModelAlias,
+    body: dict[str, Any],
+    head: Head,
+    ticket: Ticket,
+    outcome: Outcome,
+) -> Response:
     now = time.time()
     stream = bool(head.stream) and endpoint is not Endpoint.EMBEDDINGS
     infer = InferRequest(
@@ -59,16 +107,18 @@ async def handle(
     )
     # Until the answer starts, a disconnect would go unnoticed: watch for it.
     watcher = asyncio.create_task(_abandon_on_disconnect(request, runtime, token))
-    streaming = False
     try:
         first = await anext(replies)
         if first.kind is ReplyKind.ERROR:
+            outcome.usage = NO_USAGE
             raise ReplyError(contract.decode_error_reply(first.data))
         if stream:
             # The watcher keeps watching while the stream runs; the response stops it.
-            streaming = True
-            return sse.SseResponse(_relay_stream(first, replies, runtime, infer), watcher.cancel)
-        return Response(await _collect(first, replies), media_type=_JSON)
+            outcome.streaming = True
+            events = _relay_stream(first, replies, runtime, infer, ticket)
+            return sse.SseResponse(events, watcher.cancel, ticket.headers)
+        payload = await _collect(first, replies, outcome, ticket.active)
+        return Response(payload, media_type=_JSON, headers=ticket.headers)
     except ClientGone:
         return Response(status_code=499)
     except StopAsyncIteration:
@@ -77,16 +127,21 @@ async def handle(
         await fallback_usage.publish_estimate(runtime.js, infer, exc, chunks_relayed=0)
         raise
     finally:
-        if not streaming:
+        if not outcome.streaming:
             watcher.cancel()
 
 
-async def _collect(first: Reply, replies: AsyncGenerator[Reply, None]) -> bytes:
+async def _collect(
+    first: Reply, replies: AsyncGenerator[Reply, None], outcome: Outcome, want_usage: bool
+) -> bytes:
     payload = first.data if first.kind is ReplyKind.CHUNK else b""
     async for reply in replies:
         if reply.kind is ReplyKind.CHUNK:
             payload = reply.data
+        elif reply.kind is ReplyKind.FINAL and want_usage:
+            outcome.usage = contract.decode_final_reply(reply.data).usage
         elif reply.kind is ReplyKind.ERROR:
+            outcome.usage = NO_USAGE
             raise ReplyError(contract.decode_error_reply(reply.data))
     if not payload:
         raise RouterLost("The router finished without a response body.")
@@ -94,11 +149,16 @@ async def _collect(first: Reply, replies: AsyncGenerator[Reply, None]) -> bytes:
 
 
 async def _relay_stream(
-    first: Reply, replies: AsyncGenerator[Reply, None], runtime: Runtime, infer: InferRequest
+    first: Reply,
+    replies: AsyncGenerator[Reply, None],
+    runtime: Runtime,
+    infer: InferRequest,
+    ticket: Ticket,
 ) -> AsyncIterator[bytes]:
     # A client that leaves makes `replies` raise ClientGone (the disconnect watcher), and
     # closing `replies` tells the router to cancel the upstream call.
     relayed = 0
+    usage: Usage | None = None
     try:
         if first.kind is ReplyKind.CHUNK:
             relayed += 1
@@ -107,6 +167,8 @@ async def _relay_stream(
             if reply.kind is ReplyKind.CHUNK:
                 relayed += 1
                 yield sse.event(reply.data)
+            elif reply.kind is ReplyKind.FINAL and ticket.active:
+                usage = contract.decode_final_reply(reply.data).usage
             elif reply.kind is ReplyKind.ERROR:
                 yield sse.error_event(contract.decode_error_reply(reply.data).error)
                 return
@@ -118,6 +180,7 @@ async def _relay_stream(
             await fallback_usage.publish_estimate(runtime.js, infer, exc, relayed)
         yield sse.error_event(exc.body())
     finally:
+        runtime.gate.settle_later(ticket, usage)
         with contextlib.suppress(Exception):
             await replies.aclose()
 

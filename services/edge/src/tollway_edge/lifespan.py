@@ -8,18 +8,23 @@ import socket
 from collections.abc import AsyncIterator
 
 from fastapi import FastAPI
+from nats.js.kv import KeyValue
 
 from tollway_common import contract, nats_client, redis_client
 from tollway_common.control import (
+    Budget,
     OrgRecord,
     TeamRecord,
     decode_key_record,
     decode_model_alias,
+    decode_price,
 )
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.oidc import OidcVerifier
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
+from tollway_edge.limits.alerts import AlertPublisher
+from tollway_edge.limits.gate import LimitGate
 from tollway_edge.runtime import Runtime
 from tollway_edge.settings import EdgeSettings
 
@@ -40,19 +45,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     js = nc.jetstream()
     models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, settings.nats.replicas)
     keys_kv = await nats_client.ensure_kv(js, contract.KV_KEYS, settings.nats.replicas)
-    teams_kv = await nats_client.ensure_kv(js, contract.KV_TEAMS, settings.nats.replicas)
-    orgs_kv = await nats_client.ensure_kv(js, contract.KV_ORGS, settings.nats.replicas)
+
+    async def bucket(name: str) -> KeyValue:
+        return await nats_client.ensure_kv(js, name, settings.nats.replicas)
+
     catalog = Catalog(
         models=KvMirror(models_kv, decode_model_alias),
         keys=KvMirror(keys_kv, decode_key_record),
-        teams=KvMirror(teams_kv, TeamRecord.model_validate_json),
-        orgs=KvMirror(orgs_kv, OrgRecord.model_validate_json),
+        teams=KvMirror(await bucket(contract.KV_TEAMS), TeamRecord.model_validate_json),
+        orgs=KvMirror(await bucket(contract.KV_ORGS), OrgRecord.model_validate_json),
+        budgets=KvMirror(await bucket(contract.KV_BUDGETS), Budget.model_validate_json),
+        prices=KvMirror(await bucket(contract.KV_PRICES), decode_price),
     )
     for mirror in catalog.mirrors():
         await mirror.start()
     oidc = OidcVerifier(settings.oidc) if settings.oidc.enabled else None
     await mux.start(nc)
     redis = redis_client.connect(settings.redis)
+    await nats_client.ensure_alerts_stream(js, settings.nats.replicas)
+    gate = LimitGate(catalog, redis, AlertPublisher(js, redis), settings.limits)
     app.state.runtime = Runtime(
         settings=settings,
         edge_id=edge_id,
@@ -62,11 +73,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         mux=mux,
         catalog=catalog,
         oidc=oidc,
+        gate=gate,
     )
     try:
         yield
     finally:
         await mux.stop()
+        await gate.drain()
         for mirror in catalog.mirrors():
             await mirror.stop()
         if oidc is not None:

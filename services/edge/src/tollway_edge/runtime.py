@@ -11,6 +11,7 @@ from redis.asyncio import Redis
 from tollway_common.oidc import OidcVerifier
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
+from tollway_edge.limits.gate import LimitGate
 from tollway_edge.settings import EdgeSettings
 
 
@@ -23,4 +24,5 @@ class Runtime:
     redis: Redis
     mux: ReplyMux
     catalog: Catalog
+    gate: LimitGate
     oidc: OidcVerifier | None = None

@@ -3,12 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tollway_common.oidc import OidcSettings
 from tollway_common.settings import LogSettings, NatsSettings, RedisSettings
+
+
+class LimitsSettings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # When Redis cannot be reached: admit without limits (open) or refuse with 503 (closed).
+    on_redis_error: Literal["open", "closed"] = "open"
+    # A model with no price under a budget: allow it and raise an alarm, or refuse it.
+    unpriced_model: Literal["allow", "refuse"] = "allow"
+    # Reserved, and sent upstream, when a limited request names no max_tokens.
+    default_max_tokens: int = Field(default=4096, gt=0)
 
 
 class EdgeSettings(BaseSettings):
@@ -31,6 +43,7 @@ class EdgeSettings(BaseSettings):
     # means the router is gone.
     # Accept OIDC bearer tokens (Entra ID or any issuer with a JWKS) next to virtual keys.
     oidc: OidcSettings = OidcSettings()
+    limits: LimitsSettings = LimitsSettings()
     idle_timeout_s: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")

@@ -31,12 +31,17 @@ class SseResponse(Response):
 
     media_type = "text/event-stream"
 
-    def __init__(self, events: AsyncIterator[bytes], on_close: Callable[[], object]) -> None:
+    def __init__(
+        self,
+        events: AsyncIterator[bytes],
+        on_close: Callable[[], object],
+        headers: dict[str, str] | None = None,
+    ) -> None:
         self.events = events
         self.on_close = on_close
         self.status_code = 200
         self.background = None
-        self.init_headers(HEADERS)
+        self.init_headers({**HEADERS, **headers} if headers else HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         try:

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from tollway_admin.apply import apply_document
-from tollway_admin.resources import KEYS, MODELS, ORGS, PRICES, TEAMS, USERS
+from tollway_admin.resources import BUDGETS, KEYS, MODELS, ORGS, PRICES, TEAMS, USERS
 from tollway_admin.routes.common import store_of
 from tollway_admin.security import Admin, Viewer
 from tollway_common.config_file import BootstrapKey, TollwayConfig
@@ -57,6 +57,7 @@ async def export_config(request: Request, identity: Viewer) -> dict[str, Any]:
         users=store.all(USERS),
         models=store.all(MODELS),
         prices=store.all(PRICES),
+        budgets=store.all(BUDGETS),
         keys=keys,
     )
     return doc.model_dump(mode="json", exclude_defaults=True)

@@ -15,7 +15,7 @@ from pydantic import BaseModel
 
 from tollway_admin.apply import price_version_now
 from tollway_admin.references import ControlState
-from tollway_admin.resources import MODELS, ORGS, PRICES, TEAMS, USERS, Resource
+from tollway_admin.resources import BUDGETS, MODELS, ORGS, PRICES, TEAMS, USERS, Resource
 from tollway_admin.routes.common import (
     expected_revision,
     refuse_new_problems,
@@ -32,6 +32,7 @@ _STATE_FIELD = {
     "user": "users",
     "model": "models",
     "price": "prices",
+    "budget": "budgets",
 }
 
 
@@ -136,4 +137,4 @@ def records_router(resource: Resource[Any]) -> APIRouter:
     return router
 
 
-ROUTERS = [records_router(resource) for resource in (ORGS, TEAMS, USERS, MODELS, PRICES)]
+ROUTERS = [records_router(resource) for resource in (ORGS, TEAMS, USERS, MODELS, PRICES, BUDGETS)]

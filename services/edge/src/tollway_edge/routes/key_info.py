@@ -27,7 +27,7 @@ def key_info(caller: Caller, runtime: Runtime) -> dict[str, Any]:
             for level in caller.levels
         ],
         "limits": {
-            name: record.limits.model_dump(mode="json", exclude_none=True)
+            name: record.limits.model_dump(mode="json", exclude_defaults=True)
             for name, record in (("key", caller.key), ("team", team), ("org", org))
             if record is not None
         },

@@ -1,0 +1,1 @@
+"""Cluster-wide rate limits, concurrency limits and budgets, checked in one Redis script."""

@@ -1,0 +1,252 @@
+"""Admission by limits and budgets for one request, and its settlement when the answer is in.
+
+A caller whose key, team and org set no limits and no budgets costs nothing here: no Redis
+call is made. Otherwise the worst case is reserved (estimated prompt tokens plus the most the
+answer may use, and its cost), and the real usage is settled afterwards, usually a refund.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from redis.asyncio import Redis
+
+from tollway_common.contract import Endpoint, Usage
+from tollway_common.control import Budget, Price, kv_key_for_alias
+from tollway_common.errors import (
+    BudgetExceeded,
+    InvalidRequest,
+    PermissionDenied,
+    RateLimited,
+    TollwayError,
+)
+from tollway_common.pricing import cost_of, to_micro_units, worst_case_cost
+from tollway_common.usage_estimate import estimate_prompt_tokens
+from tollway_edge.admission import check_model
+from tollway_edge.auth import Caller
+from tollway_edge.catalog import Catalog
+from tollway_edge.limits.alerts import AlertPublisher
+from tollway_edge.limits.headers import refusal_headers, success_headers
+from tollway_edge.limits.limiter import Limiter, Refused, Reserved
+from tollway_edge.limits.plan import Demand, Dimension, Owner, hash_tag, plan
+from tollway_edge.limits.plan import settlement_amounts as amounts_for
+from tollway_edge.settings import LimitsSettings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Ticket:
+    """What was reserved for one request, to be settled once."""
+
+    alias: str
+    reserved: Reserved | None = None
+    tokens: int = 0
+    cost_micro: int = 0
+    price: Price | None = None
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def active(self) -> bool:
+        return self.reserved is not None and bool(self.reserved.checks)
+
+
+def client_hash(request_headers: Any, client: tuple[str, int] | None) -> str:
+    """Who a client is for per-client concurrency: its IP and user agent, hashed."""
+    ip = client[0] if client else ""
+    agent = request_headers.get("user-agent", "")
+    return hashlib.sha256(f"{ip}|{agent}".encode()).hexdigest()[:16]
+
+
+class LimitGate:
+    def __init__(
+        self, catalog: Catalog, redis: Redis, alerts: AlertPublisher, settings: LimitsSettings
+    ) -> None:
+        self._catalog = catalog
+        self._limiter = Limiter(redis, fail_open=settings.on_redis_error == "open")
+        self._alerts = alerts
+        self._settings = settings
+        self._settling: set[asyncio.Task[None]] = set()
+
+    def owners(self, caller: Caller) -> list[Owner]:
+        principal = caller.principal
+        catalog = self._catalog
+        records = [
+            ("key", principal.key_id, caller.key),
+            ("team", principal.team_id, catalog.teams.items.get(principal.team_id)),
+            ("org", principal.org_id, catalog.orgs.items.get(principal.org_id)),
+        ]
+        owners: list[Owner] = []
+        for kind, owner_id, record in records:
+            if record is None:
+                continue
+            budgets = [
+                budget
+                for budget_id in record.budget_ids
+                if (budget := catalog.budgets.items.get(budget_id)) is not None
+            ]
+            if record.limits.is_empty() and not budgets:
+                continue
+            owners.append(Owner(kind, owner_id, f"{kind} '{owner_id}'", record.limits, budgets))
+        return owners
+
+    async def admit(
+        self,
+        caller: Caller,
+        endpoint: Endpoint,
+        alias: str,
+        body: dict[str, Any],
+        request_id: str,
+        client: str,
+        timeout_s: float,
+    ) -> Ticket:
+        owners = self.owners(caller)
+        if not owners:
+            return Ticket(alias)
+        price = self._catalog.prices.items.get(kv_key_for_alias(alias))
+        has_budget = any(o.budgets for o in owners)
+        if has_budget and price is None:
+            await self._unpriced(alias)
+        prompt = estimate_prompt_tokens(body)
+        most = 0 if endpoint is Endpoint.EMBEDDINGS else self._max_completion(endpoint, body)
+        tokens = prompt + most
+        cost = to_micro_units(worst_case_cost(price, prompt, most)) if price else 0
+        demand = Demand(
+            request_id=request_id,
+            model=alias,
+            tokens=tokens,
+            cost_micro=cost,
+            client_hash=client,
+            slot_ttl_ms=int(timeout_s * 1000) + 5000,
+            now=datetime.now(UTC),
+        )
+        checks = plan(owners, hash_tag(caller.principal), demand)
+        outcome = await self._limiter.reserve(checks)
+        if isinstance(outcome, Refused):
+            budget = outcome.check.budget
+            if budget is not None:
+                await self._alerts.budget_exceeded(outcome.check, budget)
+                if budget.downshift_to and budget.downshift_to != alias:
+                    return await self._downshift(
+                        caller, endpoint, budget, body, request_id, client, timeout_s
+                    )
+            raise _refusal(outcome, tokens)
+        headers = success_headers(outcome.checks, outcome.results) if outcome.results else {}
+        return Ticket(alias, outcome, tokens, cost, price, headers)
+
+    async def _downshift(
+        self,
+        caller: Caller,
+        endpoint: Endpoint,
+        budget: Budget,
+        body: dict[str, Any],
+        request_id: str,
+        client: str,
+        timeout_s: float,
+    ) -> Ticket:
+        target = budget.downshift_to
+        assert target is not None
+        check_model(caller, target)
+        self._catalog.resolve(target)
+        log.info("budget reached, downshifting", extra={"budget_id": budget.budget_id})
+        return await self.admit(caller, endpoint, target, body, request_id, client, timeout_s)
+
+    def _max_completion(self, endpoint: Endpoint, body: dict[str, Any]) -> int:
+        """The most the answer may use; a request that names no bound gets the default, sent
+        upstream too, so the reservation is a real bound."""
+        asked = body.get("max_completion_tokens") or body.get("max_tokens")
+        if isinstance(asked, int) and asked > 0:
+            return asked
+        field_name = (
+            "max_completion_tokens" if endpoint is Endpoint.CHAT_COMPLETIONS else "max_tokens"
+        )
+        body[field_name] = self._settings.default_max_tokens
+        return self._settings.default_max_tokens
+
+    async def _unpriced(self, alias: str) -> None:
+        await self._alerts.unpriced_model(alias)
+        if self._settings.unpriced_model == "refuse":
+            raise PermissionDenied(
+                f"The model '{alias}' has no price, and a budget applies to this key; the "
+                "gateway operator must set a price before it can be used.",
+                param="model",
+                code="unpriced_model",
+            )
+
+    def settle_later(self, ticket: Ticket, usage: Usage | None) -> None:
+        """Settle in the background: the client has its answer already."""
+        if not ticket.active:
+            return
+        task = asyncio.create_task(self.settle(ticket, usage))
+        self._settling.add(task)
+        task.add_done_callback(self._settling.discard)
+
+    async def settle(self, ticket: Ticket, usage: Usage | None) -> None:
+        reserved = ticket.reserved
+        assert reserved is not None
+        if usage is None:
+            # Nothing reported (the client left, or the router was lost): keep the
+            # reservation as the charge, the conservative answer.
+            used_tokens, used_cost = ticket.tokens, ticket.cost_micro
+        else:
+            used_tokens = usage.total_tokens
+            used_cost = 0
+            if ticket.price is not None:
+                used_cost = to_micro_units(
+                    cost_of(
+                        ticket.price,
+                        usage.prompt_tokens,
+                        usage.completion_tokens,
+                        usage.cached_read_tokens,
+                        usage.cache_write_tokens,
+                    )
+                )
+        totals = await self._limiter.settle(
+            reserved, amounts_for(reserved.checks, used_tokens, used_cost)
+        )
+        if totals is None:
+            return
+        for check, total in zip(reserved.checks, totals, strict=True):
+            budget = check.budget
+            if budget is not None and total >= check.limit * budget.soft_threshold:
+                await self._alerts.budget_soft(check, budget, total)
+
+    async def drain(self) -> None:
+        if self._settling:
+            await asyncio.gather(*self._settling, return_exceptions=True)
+
+
+def _refusal(refused: Refused, tokens: int) -> TollwayError:
+    check = refused.check
+    if check.dimension is Dimension.BUDGET:
+        budget = check.budget
+        assert budget is not None
+        return BudgetExceeded(
+            f"The {check.owner} reached its budget '{budget.budget_id}' of {budget.amount} "
+            f"{budget.currency} for this {budget.period.value} period.",
+        )
+    if refused.retry_after_ms < 0:
+        return InvalidRequest(
+            f"This request needs about {tokens} tokens, more than the {check.owner} limit of "
+            f"{check.limit} tokens per minute; ask for fewer max_tokens or a shorter prompt.",
+            code="tokens_exceed_limit",
+        )
+    seconds = refused.retry_after_ms / 1000
+    what = {
+        Dimension.REQUESTS: f"requests per minute (RPM): limit {check.limit}",
+        Dimension.TOKENS: f"tokens per minute (TPM): limit {check.limit}, requested {tokens}",
+        Dimension.PARALLEL: f"parallel requests: limit {check.limit}",
+        Dimension.CLIENT_PARALLEL: f"parallel requests from one client: limit {check.limit}",
+    }[check.dimension]
+    scope = f" for model '{check.model}'" if check.model else ""
+    return RateLimited(
+        f"Rate limit reached for the {check.owner}{scope} on {what}. "
+        f"Please try again in {seconds:.3g}s.",
+        retry_after=max(seconds, 1.0),
+        headers=refusal_headers(check, refused.retry_after_ms),
+    )

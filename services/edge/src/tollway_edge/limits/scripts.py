@@ -1,0 +1,107 @@
+"""The two Lua scripts behind every limit. Each runs atomically in Redis, so admissions from
+any number of edge processes are serialised exactly; all keys of one call share a hash tag so
+they also run on Redis Cluster.
+
+A call carries a list of checks; per check ARGV holds: kind, limit, amount, ttl_ms, member.
+
+- `rate`: GCRA over one minute. The key holds the theoretical arrival time (TAT, ms); an
+  admission of `amount` (1 for a request, n for tokens) moves it by amount * 60000 / limit and
+  is allowed while TAT - now stays within the minute.
+- `budget`: a counter of micro-units spent and reserved this period; refused past `limit`.
+- `slot`: a sorted set of in-flight request ids scored by their expiry, so a slot left by a
+  crashed process frees itself.
+
+RESERVE commits only if every check passes and returns, per check, the remaining capacity and
+(ms until the rate bucket is full | the budget's new total). SETTLE applies the difference
+between what was reserved and what was used (usually a refund) and frees slots; it never
+refuses.
+"""
+
+from __future__ import annotations
+
+RESERVE = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local period = 60000
+local n = tonumber(ARGV[1])
+local pending = {}
+local out = {1}
+for i = 1, n do
+  local a = 1 + (i - 1) * 5
+  local kind, limit, amount = ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  if kind == 'rate' then
+    if amount > limit then return {0, i, -1} end
+    local step = period / limit
+    local tat = math.max(tonumber(redis.call('GET', KEYS[i]) or 0), now) + amount * step
+    if tat - now > period then return {0, i, math.ceil(tat - now - period)} end
+    pending[i] = tat
+    out[#out + 1] = math.floor((period - (tat - now)) / step)
+    out[#out + 1] = math.ceil(tat - now)
+  elseif kind == 'budget' then
+    local spent = tonumber(redis.call('GET', KEYS[i]) or 0)
+    if spent + amount > limit then return {0, i, -1} end
+    out[#out + 1] = limit - spent - amount
+    out[#out + 1] = spent + amount
+  else
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+    local busy = redis.call('ZCARD', KEYS[i])
+    if busy >= limit then return {0, i, 1000} end
+    out[#out + 1] = limit - busy - 1
+    out[#out + 1] = 0
+  end
+end
+for i = 1, n do
+  local a = 1 + (i - 1) * 5
+  local kind, amount, ttl = ARGV[a + 1], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
+  if kind == 'rate' then
+    redis.call('SET', KEYS[i], pending[i], 'PX', math.ceil(pending[i] - now) + 1)
+  elseif kind == 'budget' then
+    redis.call('INCRBY', KEYS[i], amount)
+    redis.call('PEXPIRE', KEYS[i], ttl)
+  else
+    redis.call('ZADD', KEYS[i], now + ttl, ARGV[a + 5])
+    redis.call('PEXPIRE', KEYS[i], ttl)
+  end
+end
+return out
+"""
+
+SETTLE = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local period = 60000
+local n = tonumber(ARGV[1])
+local out = {}
+for i = 1, n do
+  local a = 1 + (i - 1) * 5
+  local kind, limit, delta = ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
+  if kind == 'rate' then
+    if delta ~= 0 then
+      local stored = tonumber(redis.call('GET', KEYS[i]) or 0)
+      local tat
+      if delta > 0 then
+        tat = math.max(stored, now) + delta * period / limit
+      else
+        tat = math.max(stored + delta * period / limit, now)
+      end
+      if tat > now then
+        redis.call('SET', KEYS[i], tat, 'PX', math.ceil(tat - now) + 1)
+      else
+        redis.call('DEL', KEYS[i])
+      end
+    end
+    out[#out + 1] = 0
+  elseif kind == 'budget' then
+    local total = tonumber(redis.call('GET', KEYS[i]) or 0)
+    if delta ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then
+      total = math.max(0, total + delta)
+      redis.call('SET', KEYS[i], total, 'KEEPTTL')
+    end
+    out[#out + 1] = total
+  else
+    redis.call('ZREM', KEYS[i], ARGV[a + 5])
+    out[#out + 1] = 0
+  end
+end
+return out
+"""
