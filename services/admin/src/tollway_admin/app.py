@@ -18,6 +18,7 @@ from tollway_admin.routes import config, keys, records
 from tollway_admin.security import AdminIdentity, Viewer
 from tollway_admin.settings import AdminSettings
 from tollway_admin.store import ControlStore
+from tollway_admin.webhooks import WebhookDeliverer
 from tollway_common import nats_client
 from tollway_common.config_file import load_config
 from tollway_common.http_errors import install_error_handlers
@@ -32,6 +33,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     js = nc.jetstream()
     await nats_client.ensure_usage_stream(js, settings.nats.replicas)
     store = await ControlStore.open(js, settings.nats.replicas)
+    await nats_client.ensure_alerts_stream(js, settings.nats.replicas)
+    webhooks = asyncio.create_task(WebhookDeliverer(js, store).run(), name="webhooks")
     secrets = SecretResolver(ttl_s=0)
     watcher: asyncio.Task[None] | None = None
     if settings.config_file is not None:
@@ -53,6 +56,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         if watcher is not None:
             watcher.cancel()
+        webhooks.cancel()
         if verifier is not None:
             await verifier.close()
         await store.close()

@@ -33,8 +33,10 @@ class Reserved:
     degraded: bool = False
 
 
-def _args(checks: Sequence[Check], amounts: Sequence[int] | None = None) -> list[str | int]:
-    args: list[str | int] = [len(checks)]
+def _args(
+    checks: Sequence[Check], amounts: Sequence[int] | None = None, now_ms: int = 0
+) -> list[str | int]:
+    args: list[str | int] = [now_ms, len(checks)]
     for index, check in enumerate(checks):
         args += check.args(None if amounts is None else amounts[index])
     return args
@@ -46,11 +48,14 @@ class Limiter:
         self._settle = redis.register_script(SETTLE)
         self._fail_open = fail_open
 
-    async def reserve(self, checks: Sequence[Check]) -> Reserved | Refused:
+    async def reserve(self, checks: Sequence[Check], now_ms: int = 0) -> Reserved | Refused:
+        """`now_ms` 0 uses Redis's clock; tests pass explicit times."""
         if not checks:
             return Reserved(checks)
         try:
-            reply = await self._reserve(keys=[c.key for c in checks], args=_args(checks))
+            reply = await self._reserve(
+                keys=[c.key for c in checks], args=_args(checks, now_ms=now_ms)
+            )
         except (RedisError, OSError) as exc:
             return self._unavailable(checks, exc)
         if int(reply[0]) == 0:
@@ -59,7 +64,9 @@ class Limiter:
         pairs = tuple(zip(values[0::2], values[1::2], strict=True))
         return Reserved(checks, pairs)
 
-    async def settle(self, reserved: Reserved, amounts: Sequence[int]) -> list[int] | None:
+    async def settle(
+        self, reserved: Reserved, amounts: Sequence[int], now_ms: int = 0
+    ) -> list[int] | None:
         """Apply what was used beyond (or short of) the reservation; per check the budget
         totals after it, or None when Redis could not be reached (the reservation stays
         until it expires)."""
@@ -67,7 +74,9 @@ class Limiter:
             return None
         checks = reserved.checks
         try:
-            reply = await self._settle(keys=[c.key for c in checks], args=_args(checks, amounts))
+            reply = await self._settle(
+                keys=[c.key for c in checks], args=_args(checks, amounts, now_ms)
+            )
         except (RedisError, OSError):
             log.exception("limits not settled; reservations stay until they expire")
             return None

@@ -2,11 +2,14 @@
 any number of edge processes are serialised exactly; all keys of one call share a hash tag so
 they also run on Redis Cluster.
 
-A call carries a list of checks; per check ARGV holds: kind, limit, amount, ttl_ms, member.
+ARGV[1] is the time in ms, or 0 to take Redis's own clock (what the edge always sends; tests
+pass explicit times to compare with a reference model). ARGV[2] is the number of checks; then
+per check: kind, limit, amount, ttl_ms, member.
 
 - `rate`: GCRA over one minute. The key holds the theoretical arrival time (TAT, ms); an
   admission of `amount` (1 for a request, n for tokens) moves it by amount * 60000 / limit and
-  is allowed while TAT - now stays within the minute.
+  is allowed while TAT - now stays within the minute. A key lives a minute past its TAT (a
+  key gone is the same as a TAT in the past).
 - `budget`: a counter of micro-units spent and reserved this period; refused past `limit`.
 - `slot`: a sorted set of in-flight request ids scored by their expiry, so a slot left by a
   crashed process frees itself.
@@ -20,14 +23,17 @@ refuses.
 from __future__ import annotations
 
 RESERVE = """
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local now = tonumber(ARGV[1])
+if now == 0 then
+  local t = redis.call('TIME')
+  now = t[1] * 1000 + math.floor(t[2] / 1000)
+end
 local period = 60000
-local n = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
 local pending = {}
 local out = {1}
 for i = 1, n do
-  local a = 1 + (i - 1) * 5
+  local a = 2 + (i - 1) * 5
   local kind, limit, amount = ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   if kind == 'rate' then
     if amount > limit then return {0, i, -1} end
@@ -51,10 +57,10 @@ for i = 1, n do
   end
 end
 for i = 1, n do
-  local a = 1 + (i - 1) * 5
+  local a = 2 + (i - 1) * 5
   local kind, amount, ttl = ARGV[a + 1], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
   if kind == 'rate' then
-    redis.call('SET', KEYS[i], pending[i], 'PX', math.ceil(pending[i] - now) + 1)
+    redis.call('SET', KEYS[i], pending[i], 'PX', math.ceil(pending[i] - now) + period)
   elseif kind == 'budget' then
     redis.call('INCRBY', KEYS[i], amount)
     redis.call('PEXPIRE', KEYS[i], ttl)
@@ -67,13 +73,16 @@ return out
 """
 
 SETTLE = """
-local t = redis.call('TIME')
-local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local now = tonumber(ARGV[1])
+if now == 0 then
+  local t = redis.call('TIME')
+  now = t[1] * 1000 + math.floor(t[2] / 1000)
+end
 local period = 60000
-local n = tonumber(ARGV[1])
+local n = tonumber(ARGV[2])
 local out = {}
 for i = 1, n do
-  local a = 1 + (i - 1) * 5
+  local a = 2 + (i - 1) * 5
   local kind, limit, delta = ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   if kind == 'rate' then
     if delta ~= 0 then
@@ -85,7 +94,7 @@ for i = 1, n do
         tat = math.max(stored + delta * period / limit, now)
       end
       if tat > now then
-        redis.call('SET', KEYS[i], tat, 'PX', math.ceil(tat - now) + 1)
+        redis.call('SET', KEYS[i], tat, 'PX', math.ceil(tat - now) + period)
       else
         redis.call('DEL', KEYS[i])
       end
