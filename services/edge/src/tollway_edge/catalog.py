@@ -4,6 +4,7 @@ teams and orgs whose policies and limits apply to them, budgets and prices."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from tollway_common.control import (
     Budget,
@@ -40,9 +41,5 @@ class Catalog:
     def all_models(self) -> list[ModelAlias]:
         return sorted(self.models.items.values(), key=lambda model: model.name)
 
-    def mirrors(
-        self,
-    ) -> tuple[
-        KvMirror[ModelAlias], KvMirror[KeyRecord], KvMirror[TeamRecord], KvMirror[OrgRecord]
-    ]:
-        return (self.models, self.keys, self.teams, self.orgs)
+    def mirrors(self) -> tuple[KvMirror[Any], ...]:
+        return (self.models, self.keys, self.teams, self.orgs, self.budgets, self.prices)

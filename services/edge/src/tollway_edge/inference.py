@@ -180,7 +180,7 @@ async def _relay_stream(
             await fallback_usage.publish_estimate(runtime.js, infer, exc, relayed)
         yield sse.error_event(exc.body())
     finally:
-        runtime.gate.settle_later(ticket, usage)
+        runtime.gate.settle_later(ticket, usage, relayed)
         with contextlib.suppress(Exception):
             await replies.aclose()
 

@@ -47,6 +47,7 @@ class Ticket:
     alias: str
     reserved: Reserved | None = None
     tokens: int = 0
+    prompt_tokens: int = 0
     cost_micro: int = 0
     price: Price | None = None
     headers: dict[str, str] = field(default_factory=dict)
@@ -73,7 +74,9 @@ class LimitGate:
         self._settings = settings
         self._settling: set[asyncio.Task[None]] = set()
 
-    def owners(self, caller: Caller) -> list[Owner]:
+    def owners(self, caller: Caller, exempt: frozenset[str] = frozenset()) -> list[Owner]:
+        """The levels with limits or budgets; budgets in `exempt` are left out (a request
+        downshifted by a budget no longer counts against it)."""
         principal = caller.principal
         catalog = self._catalog
         records = [
@@ -88,7 +91,8 @@ class LimitGate:
             budgets = [
                 budget
                 for budget_id in record.budget_ids
-                if (budget := catalog.budgets.items.get(budget_id)) is not None
+                if budget_id not in exempt
+                and (budget := catalog.budgets.items.get(budget_id)) is not None
             ]
             if record.limits.is_empty() and not budgets:
                 continue
@@ -104,8 +108,9 @@ class LimitGate:
         request_id: str,
         client: str,
         timeout_s: float,
+        exempt: frozenset[str] = frozenset(),
     ) -> Ticket:
-        owners = self.owners(caller)
+        owners = self.owners(caller, exempt)
         if not owners:
             return Ticket(alias)
         price = self._catalog.prices.items.get(kv_key_for_alias(alias))
@@ -131,13 +136,13 @@ class LimitGate:
             budget = outcome.check.budget
             if budget is not None:
                 await self._alerts.budget_exceeded(outcome.check, budget)
-                if budget.downshift_to and budget.downshift_to != alias:
+                if budget.downshift_to and budget.budget_id not in exempt:
                     return await self._downshift(
-                        caller, endpoint, budget, body, request_id, client, timeout_s
+                        caller, endpoint, budget, body, request_id, client, timeout_s, exempt
                     )
             raise _refusal(outcome, tokens)
         headers = success_headers(outcome.checks, outcome.results) if outcome.results else {}
-        return Ticket(alias, outcome, tokens, cost, price, headers)
+        return Ticket(alias, outcome, tokens, prompt, cost, price, headers)
 
     async def _downshift(
         self,
@@ -148,13 +153,23 @@ class LimitGate:
         request_id: str,
         client: str,
         timeout_s: float,
+        exempt: frozenset[str],
     ) -> Ticket:
         target = budget.downshift_to
         assert target is not None
         check_model(caller, target)
         self._catalog.resolve(target)
         log.info("budget reached, downshifting", extra={"budget_id": budget.budget_id})
-        return await self.admit(caller, endpoint, target, body, request_id, client, timeout_s)
+        return await self.admit(
+            caller,
+            endpoint,
+            target,
+            body,
+            request_id,
+            client,
+            timeout_s,
+            exempt | {budget.budget_id},
+        )
 
     def _max_completion(self, endpoint: Endpoint, body: dict[str, Any]) -> int:
         """The most the answer may use; a request that names no bound gets the default, sent
@@ -178,37 +193,39 @@ class LimitGate:
                 code="unpriced_model",
             )
 
-    def settle_later(self, ticket: Ticket, usage: Usage | None) -> None:
-        """Settle in the background: the client has its answer already."""
+    def settle_later(self, ticket: Ticket, usage: Usage | None, chunks_relayed: int = 0) -> None:
+        """Settle in the background: the client has its answer already. Without reported
+        usage (the client left, the router was lost) the prompt estimate and one token per
+        relayed chunk are charged, as metering's estimate does."""
         if not ticket.active:
             return
+        if usage is None:
+            usage = Usage(
+                prompt_tokens=ticket.prompt_tokens,
+                completion_tokens=chunks_relayed,
+                total_tokens=ticket.prompt_tokens + chunks_relayed,
+                estimated=True,
+            )
         task = asyncio.create_task(self.settle(ticket, usage))
         self._settling.add(task)
         task.add_done_callback(self._settling.discard)
 
-    async def settle(self, ticket: Ticket, usage: Usage | None) -> None:
+    async def settle(self, ticket: Ticket, usage: Usage) -> None:
         reserved = ticket.reserved
         assert reserved is not None
-        if usage is None:
-            # Nothing reported (the client left, or the router was lost): keep the
-            # reservation as the charge, the conservative answer.
-            used_tokens, used_cost = ticket.tokens, ticket.cost_micro
-        else:
-            used_tokens = usage.total_tokens
-            used_cost = 0
-            if ticket.price is not None:
-                used_cost = to_micro_units(
-                    cost_of(
-                        ticket.price,
-                        usage.prompt_tokens,
-                        usage.completion_tokens,
-                        usage.cached_read_tokens,
-                        usage.cache_write_tokens,
-                    )
+        used_cost = 0
+        if ticket.price is not None:
+            used_cost = to_micro_units(
+                cost_of(
+                    ticket.price,
+                    usage.prompt_tokens,
+                    usage.completion_tokens,
+                    usage.cached_read_tokens,
+                    usage.cache_write_tokens,
                 )
-        totals = await self._limiter.settle(
-            reserved, amounts_for(reserved.checks, used_tokens, used_cost)
-        )
+            )
+        amounts = amounts_for(reserved.checks, usage.total_tokens, used_cost)
+        totals = await self._limiter.settle(reserved, amounts)
         if totals is None:
             return
         for check, total in zip(reserved.checks, totals, strict=True):

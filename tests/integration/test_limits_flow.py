@@ -1,0 +1,312 @@
+"""Rate limits, concurrency limits and budgets through two edge processes at once, against a
+real Redis: what is admitted never exceeds a limit, refunds settle to the real usage, refusals
+are OpenAI-shaped 429s with the headers clients read, and budget alerts reach a webhook."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import threading
+from collections.abc import AsyncIterator
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import nats
+import pytest
+from redis.asyncio import Redis
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from tests.support.configs import TEST_KEY
+from tests.support.fake_openai_server import FakeOpenAIServer, Fault
+from tests.support.openai_schema import validate_openai
+from tests.support.stack import Stack
+from tests.support.threaded_server import ThreadedServer
+
+from tollway_common import contract
+from tollway_common.control import Price
+from tollway_common.pricing import cost_of, to_micro_units
+
+ADMIN_TOKEN = "tw-admin-limits-test-0123456789"
+# A dollar per thousand tokens, so every request has a visible cost.
+PRICE = Price(model="tollway-demo", input_per_mtok=Decimal(1000), output_per_mtok=Decimal(1000))
+
+
+def _chat(**extra: Any) -> dict[str, Any]:
+    return {"model": "tollway-demo", "messages": [{"role": "user", "content": "hi"}], **extra}
+
+
+class Limits:
+    def __init__(self, stack: Stack, admin_url: str, edge_urls: list[str]) -> None:
+        self.stack = stack
+        self.admin = httpx.AsyncClient(
+            base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+        )
+        self.edges = [httpx.AsyncClient(base_url=f"{url}/v1", timeout=30) for url in edge_urls]
+
+    async def create(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        response = await self.admin.post(path, json=body)
+        assert response.status_code == 201, response.text
+        answer: dict[str, Any] = response.json()
+        return answer
+
+    async def key(self, **body: Any) -> str:
+        issued = await self.create("/api/v1/keys", {"name": "limited-app", **body})
+        secret: str = issued["key"]
+        for _ in range(50):  # until the edges know it (they do within a second)
+            if (await self.post(0, secret, _chat(max_tokens=1))).status_code != 401:
+                return secret
+            await asyncio.sleep(0.02)
+        raise AssertionError("the new key never reached the edge")
+
+    async def post(self, edge: int, key: str, body: dict[str, Any]) -> httpx.Response:
+        return await self.edges[edge % 2].post(
+            "/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}
+        )
+
+    async def burst(self, key: str, count: int, body: dict[str, Any]) -> list[httpx.Response]:
+        return list(await asyncio.gather(*(self.post(i, key, body) for i in range(count))))
+
+    async def close(self) -> None:
+        await self.admin.aclose()
+        for edge in self.edges:
+            await edge.aclose()
+
+
+@pytest.fixture
+async def limits(stack: Stack) -> AsyncIterator[Limits]:
+    first = stack.edge_url
+    stack.start_edge(name="edge-2")
+    admin_url = stack.start_admin(ADMIN_TOKEN)
+    both = Limits(stack, admin_url, [first, stack.edge_url])
+    yield both
+    await both.close()
+
+
+def _refused(response: httpx.Response, code: str) -> dict[str, Any]:
+    assert response.status_code == 429, response.text
+    body: dict[str, Any] = response.json()
+    validate_openai("ErrorResponse", body)
+    assert body["error"]["code"] == code
+    if code == "rate_limit_exceeded":
+        assert int(response.headers["retry-after"]) >= 1
+    return body
+
+
+async def test_requests_per_minute_hold_exactly_across_two_edges(limits: Limits) -> None:
+    key = await limits.key(limits={"rpm": 10})  # the probe in key() used one request
+    responses = await limits.burst(key, 30, _chat())
+    admitted = [r for r in responses if r.status_code == 200]
+    assert len(admitted) == 9
+    for response in admitted:
+        assert response.headers["x-ratelimit-limit-requests"] == "10"
+        assert int(response.headers["x-ratelimit-remaining-requests"]) < 10
+    refused = [r for r in responses if r.status_code != 200]
+    for response in refused:
+        body = _refused(response, "rate_limit_exceeded")
+        assert "key" in body["error"]["message"]
+        assert response.headers["x-ratelimit-remaining-requests"] == "0"
+
+
+async def test_tokens_are_reserved_then_refunded_to_the_real_usage(
+    limits: Limits, fake_upstream: FakeOpenAIServer
+) -> None:
+    key = await limits.key(limits={"tpm": 1000})
+    # An upstream that never answers keeps reservations open: each request reserves its prompt
+    # estimate plus max_tokens=400, so two fit in the minute's 1000 tokens and four do not.
+    fake_upstream.fault = Fault("hang")
+    body = _chat(model="gpt-test", max_tokens=400)
+    clients = [httpx.AsyncClient(base_url=edge.base_url, timeout=1.5) for edge in limits.edges]
+    try:
+        outcomes = await asyncio.gather(
+            *(
+                clients[i % 2].post(
+                    "/chat/completions", json=body, headers={"authorization": f"Bearer {key}"}
+                )
+                for i in range(6)
+            ),
+            return_exceptions=True,
+        )
+    finally:
+        for client in clients:
+            await client.aclose()
+    timed_out = [o for o in outcomes if isinstance(o, httpx.TimeoutException)]
+    refused = [o for o in outcomes if isinstance(o, httpx.Response)]
+    assert len(timed_out) == 2, outcomes
+    for response in refused:
+        _refused(response, "rate_limit_exceeded")
+        assert response.headers["x-ratelimit-limit-tokens"] == "1000"
+    # The abandoned requests settle on what they used (their prompts), returning the rest.
+    fake_upstream.fault = None
+    for attempt in range(40):
+        response = await limits.post(attempt, key, _chat(max_tokens=400))
+        if response.status_code == 200:
+            break
+        await asyncio.sleep(0.05)
+    assert response.status_code == 200, response.text
+    assert int(response.headers["x-ratelimit-remaining-tokens"]) > 0
+
+
+async def test_a_request_larger_than_the_limit_is_a_400_not_a_retry(limits: Limits) -> None:
+    key = await limits.key(limits={"tpm": 100})
+    response = await limits.post(0, key, _chat(max_tokens=500))
+    assert response.status_code == 400, response.text
+    assert response.json()["error"]["code"] == "tokens_exceed_limit"
+
+
+async def _spent_micro(redis_url: str) -> dict[str, int]:
+    redis = Redis.from_url(redis_url)
+    try:
+        return {
+            key.decode(): int(await redis.get(key) or 0)
+            async for key in redis.scan_iter(match="tw:*:bud:*")
+            if key.decode().rsplit(":", 1)[-1].isdigit()  # not the alert markers
+        }
+    finally:
+        await redis.aclose()
+
+
+async def test_concurrent_requests_never_overspend_and_settle_to_real_cost(
+    limits: Limits,
+) -> None:
+    await limits.create("/api/v1/prices", PRICE.model_dump(mode="json"))
+    await limits.create("/api/v1/budgets", {"budget_id": "small", "amount": "0.25"})
+    key = await limits.key(budget_ids=["small"])  # the probe spent a little
+    responses = await limits.burst(key, 12, _chat(max_tokens=40))
+    admitted = [r for r in responses if r.status_code == 200]
+    for response in responses:
+        if response.status_code != 200:
+            body = _refused(response, "insufficient_quota")
+            assert response.headers["x-should-retry"] == "false"
+            assert "budget 'small'" in body["error"]["message"]
+    assert admitted, "some requests fit the budget"
+    await asyncio.sleep(0.3)
+    spent = await _spent_micro(limits.stack.redis.url)
+    assert len(spent) == 1, [r.status_code for r in responses]
+    (total,) = spent.values()
+    assert total <= 250_000, "never more than the budget"
+    usages = [r.json()["usage"] for r in admitted]
+    real = sum(
+        to_micro_units(cost_of(PRICE, u["prompt_tokens"], u["completion_tokens"])) for u in usages
+    )
+    probe = total - real
+    assert 0 < probe <= to_micro_units(cost_of(PRICE, 20, 1)), "only the probe is unaccounted"
+
+
+async def _alerts(nats_url: str) -> list[contract.Alert]:
+    nc = await nats.connect(nats_url)
+    try:
+        subscription = await nc.jetstream().pull_subscribe(contract.ALERTS_SUBJECT, durable=None)
+        found: list[contract.Alert] = []
+        while True:
+            try:
+                batch = await subscription.fetch(50, timeout=0.5)
+            except nats.errors.TimeoutError:
+                return found
+            found += [contract.decode_alert(m.data) for m in batch]
+    finally:
+        await nc.close()
+
+
+class Webhook:
+    """A webhook receiver that fails its first delivery, to prove the retry."""
+
+    def __init__(self) -> None:
+        self.received: list[dict[str, Any]] = []
+        self.attempts = 0
+        self.delivered = threading.Event()
+        self.server = ThreadedServer(
+            Starlette(routes=[Route("/hook", self._hook, methods=["POST"])]), "webhook"
+        )
+
+    async def _hook(self, request: Request) -> Response:
+        self.attempts += 1
+        if self.attempts == 1:
+            return Response(status_code=503)
+        self.received.append(json.loads(await request.body()))
+        self.delivered.set()
+        return Response(status_code=204)
+
+
+async def test_budget_alerts_reach_the_webhook_and_downshift_keeps_serving(
+    limits: Limits, fake_upstream: FakeOpenAIServer
+) -> None:
+    hook = Webhook()
+    hook.server.start()
+    try:
+        await limits.create("/api/v1/prices", PRICE.model_dump(mode="json"))
+        cheap = Price(model="gpt-test", input_per_mtok=Decimal(1), output_per_mtok=Decimal(1))
+        await limits.create("/api/v1/prices", cheap.model_dump(mode="json"))
+        budget = {
+            "budget_id": "tiny",
+            "amount": "0.06",
+            "soft_threshold": 0.5,
+            "webhook_url": f"http://127.0.0.1:{hook.server.port}/hook",
+            "downshift_to": "gpt-test",
+        }
+        await limits.create("/api/v1/budgets", budget)
+        key = await limits.key(budget_ids=["tiny"])
+        models = []
+        for index in range(6):
+            response = await limits.post(index, key, _chat(max_tokens=20))
+            assert response.status_code == 200, response.text
+            models.append(response.json()["model"])
+        assert models[0] == "demo-1"
+        assert models[-1] == "gpt-4o-mini", "past the budget, requests go to the cheaper alias"
+        assert fake_upstream.requests, "the downshifted requests reached the other deployment"
+        kinds = {alert.kind for alert in await _alerts(limits.stack.nats.url)}
+        assert kinds == {contract.AlertKind.BUDGET_SOFT, contract.AlertKind.BUDGET_EXCEEDED}
+        assert await asyncio.to_thread(hook.delivered.wait, 20), "delivered after one retry"
+        assert hook.attempts >= 2
+        assert {r["kind"] for r in hook.received} <= {"budget_soft_limit", "budget_exceeded"}
+        assert hook.received[0]["budget_id"] == "tiny"
+    finally:
+        hook.server.stop()
+
+
+async def test_parallel_slots_are_limited_and_freed_when_a_client_leaves(
+    limits: Limits, fake_upstream: FakeOpenAIServer
+) -> None:
+    key = await limits.key(limits={"max_parallel": 2})
+    fake_upstream.fault = Fault("slow_stream", delay_s=0.05)
+    body = {**_chat(model="gpt-test"), "stream": True}
+    headers = {"authorization": f"Bearer {key}"}
+    async with (
+        limits.edges[0].stream("POST", "/chat/completions", json=body, headers=headers) as one,
+        limits.edges[1].stream("POST", "/chat/completions", json=body, headers=headers) as two,
+    ):
+        assert (one.status_code, two.status_code) == (200, 200)
+        third = await limits.post(0, key, _chat())
+        body_json = _refused(third, "rate_limit_exceeded")
+        assert "parallel requests" in body_json["error"]["message"]
+    fake_upstream.fault = None
+    # Both clients left mid-stream; their slots are released, not kept until they expire.
+    for _ in range(50):
+        if (await limits.post(1, key, _chat())).status_code == 200:
+            break
+        await asyncio.sleep(0.05)
+    responses = await limits.burst(key, 2, _chat())
+    assert [r.status_code for r in responses] == [200, 200]
+
+
+async def test_without_redis_limits_fail_open_or_closed_as_configured(limits: Limits) -> None:
+    key = await limits.key(limits={"rpm": 100})
+    closed = limits.stack.start_edge(
+        name="edge-closed", TOLLWAY_EDGE_LIMITS__ON_REDIS_ERROR="closed"
+    )
+    async with httpx.AsyncClient(base_url=limits.stack.base_url) as strict:
+        limits.stack.redis.kill()
+        opened = await limits.post(0, key, _chat())
+        assert opened.status_code == 200, "limits fail open by default"
+        refused = await strict.post(
+            "/chat/completions", json=_chat(), headers={"authorization": f"Bearer {key}"}
+        )
+    assert refused.status_code == 503, refused.text
+    validate_openai("ErrorResponse", refused.json())
+    assert refused.json()["error"]["code"] == "limits_unavailable"
+    unlimited = await limits.post(1, TEST_KEY, _chat())
+    assert unlimited.status_code == 200, "a key without limits never needs Redis"
+    assert "redis unavailable, admitting without limits" in limits.stack.logs()
+    assert "redis unavailable, refusing" in closed.log()
