@@ -25,7 +25,7 @@ import psutil
 import uvloop
 
 from bench.load import LoadResult, Target, closed_loop, open_loop, percentile
-from bench.stack import BENCH_KEY, BenchStack
+from bench.stack import BENCH_KEY, BENCH_LIMITED_KEY, BenchStack
 from bench.upstream import STREAM_CHUNKS
 
 RESULTS = Path(__file__).parent / "results"
@@ -40,11 +40,11 @@ class Settings:
     scaling: bool = not os.environ.get("BENCH_SKIP_SCALING")
 
 
-def _target(stack: BenchStack, through_gateway: bool, stream: bool) -> Target:
+def _target(stack: BenchStack, through_gateway: bool, stream: bool, key: str) -> Target:
     body: dict[str, Any] = {**CHAT, "stream": stream}
     if through_gateway:
         body["model"] = "bench-stream" if stream else "bench"
-        return Target(stack.edge_url, orjson.dumps(body), {"authorization": f"Bearer {BENCH_KEY}"})
+        return Target(stack.edge_url, orjson.dumps(body), {"authorization": f"Bearer {key}"})
     body["model"] = "bench-1"
     return Target(stack.upstream_url(stream), orjson.dumps(body), {})
 
@@ -106,6 +106,7 @@ class Scenario:
     name: str
     stream: bool
     run: Callable[[Target], Awaitable[LoadResult]]
+    key: str = BENCH_KEY
     a: list[dict[str, float]] = field(default_factory=list)
     b: list[dict[str, float]] = field(default_factory=list)
     cpu_us_per_request: list[dict[str, float]] = field(default_factory=list)
@@ -124,16 +125,19 @@ def _scenarios(settings: Settings) -> list[Scenario]:
         Scenario("open 100/s", False, lambda t: open_loop(t, 100, d)),
         Scenario("open 200/s", False, lambda t: open_loop(t, 200, d)),
         Scenario("stream c=20", True, lambda t: closed_loop(t, 20, d, stagger_s=stream_s)),
+        # The same loads with a key that has rate limits, a parallel cap and a budget.
+        Scenario("open 100/s limited", False, lambda t: open_loop(t, 100, d), BENCH_LIMITED_KEY),
+        Scenario("open 200/s limited", False, lambda t: open_loop(t, 200, d), BENCH_LIMITED_KEY),
     ]
 
 
 async def _measure(stack: BenchStack, scenarios: list[Scenario], repeats: int) -> None:
     for scenario in scenarios:
         for _ in range(repeats):
-            direct = await scenario.run(_target(stack, False, scenario.stream))
+            direct = await scenario.run(_target(stack, False, scenario.stream, scenario.key))
             scenario.a.append(_summary(direct))
             with ResourceWatch(stack.service_processes()) as watch:
-                through = await scenario.run(_target(stack, True, scenario.stream))
+                through = await scenario.run(_target(stack, True, scenario.stream, scenario.key))
             scenario.b.append(_summary(through))
             scenario.b_errors.append(through.error_kinds())
             done = max(1, sum(1 for s in through.samples if s.ok))
@@ -205,6 +209,31 @@ def _table(title: str, scenarios: list[Scenario]) -> str:
     return "\n".join(rows)
 
 
+def admission_cost(scenarios: list[Scenario]) -> dict[str, dict[str, float]]:
+    """What limits add: the limited key's B latency minus the plain key's, medians."""
+    by_name = {s.name: s for s in scenarios}
+    costs: dict[str, dict[str, float]] = {}
+    for rate in ("100/s", "200/s"):
+        plain, limited = by_name.get(f"open {rate}"), by_name.get(f"open {rate} limited")
+        if plain is None or limited is None or not plain.b or not limited.b:
+            continue
+        costs[rate] = {
+            key: statistics.median(r[key] for r in limited.b)
+            - statistics.median(r[key] for r in plain.b)
+            for key in ("p50_ms", "p99_ms")
+        }
+    return costs
+
+
+def _admission_lines(costs: dict[str, dict[str, float]]) -> str:
+    lines = ["\nCost of admission (limits + budget on the key; B limited minus B plain, medians)"]
+    lines += [
+        f"  at {rate}: p50 {c['p50_ms']:+.2f} ms, p99 {c['p99_ms']:+.2f} ms"
+        for rate, c in costs.items()
+    ]
+    return "\n".join(lines)
+
+
 def _run_stack(
     settings: Settings, workdir: Path, edge_workers: int, routers: int, only: set[str] | None
 ) -> list[Scenario]:
@@ -258,6 +287,9 @@ def main() -> int:
             settings, Path(tmp) / "scaled", 2, 2, {"closed c=64", "open 200/s", "stream c=20"}
         )
     report = _table("One edge worker, one router", single)
+    costs = admission_cost(single)
+    if costs:
+        report += "\n" + _admission_lines(costs)
     if scaled:
         report += "\n" + _table("Two edge workers, two routers", scaled)
     print(report)
@@ -274,6 +306,7 @@ def main() -> int:
                 },
                 "settings": vars(settings),
                 "single": _as_json(single),
+                "admission_cost_ms": costs,
                 "scaled": _as_json(scaled),
             },
             indent=2,

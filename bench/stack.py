@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -16,7 +17,7 @@ import psutil
 
 from tollway_admin.config_sync import apply_config_once
 from tollway_common.config_file import BootstrapKey, TollwayConfig
-from tollway_common.control import Deployment, ModelAlias
+from tollway_common.control import Budget, Deployment, Limits, ModelAlias, Price
 from tollway_common.settings import NatsSettings
 from tollway_common.testing.servers import (
     NatsServer,
@@ -27,6 +28,8 @@ from tollway_common.testing.servers import (
 )
 
 BENCH_KEY = "sk-tollway-bench-0123456789abcdefghijkl"
+# A key with rate limits, a parallel cap and a budget, to measure what admission costs.
+BENCH_LIMITED_KEY = "sk-tollway-bench-limited-0123456789abcd"
 READY_TIMEOUT_S = 30.0
 
 
@@ -135,12 +138,29 @@ class BenchStack:
             )
             return ModelAlias(name=name, deployments=[deployment])
 
+        limited_secret = self.workdir / "bench-limited-key"
+        limited_secret.write_text(BENCH_LIMITED_KEY)
         config = TollwayConfig(
             models=[
                 model("bench", self.upstream_port),
                 model("bench-stream", self.stream_upstream_port),
             ],
-            keys=[BootstrapKey(name="bench", secret=f"file:{secret}")],
+            prices=[
+                Price(model=name, input_per_mtok=Decimal(1), output_per_mtok=Decimal(2))
+                for name in ("bench", "bench-stream")
+            ],
+            budgets=[Budget(budget_id="bench", amount=Decimal(1_000_000))],
+            keys=[
+                BootstrapKey(name="bench", secret=f"file:{secret}"),
+                # Limits far above the load, so the bench measures what admission costs, not
+                # refusals: every request runs the full reserve-and-settle path.
+                BootstrapKey(
+                    name="bench-limited",
+                    secret=f"file:{limited_secret}",
+                    limits=Limits(rpm=10_000_000, tpm=10_000_000_000, max_parallel=100_000),
+                    budget_ids=["bench"],
+                ),
+            ],
         )
         await apply_config_once(NatsSettings(url=self.nats.url), config)
 
