@@ -313,7 +313,14 @@ async def test_a_key_holder_sees_their_own_scopes_and_limits(control: Control) -
     assert info["principal"]["org_id"] == "acme"
     assert info["policies"][0] == {"level": "key 'self'", "allow_models": ["tollway-demo"]}
     assert info["limits"] == {"key": {"rpm": 60, "tpm": 10000}, "team": {"rpm": 600}, "org": {}}
-    assert info["budget_ids"] == {"key": ["monthly-ml"]}
+    (budget,) = info["budgets"]
+    assert (budget["owner"], budget["budget_id"], budget["amount"]) == (
+        "key 'self'",
+        "monthly-ml",
+        "25.00",
+    )
+    assert budget["spent"] == "0", "tollway-demo has no price here, so nothing is charged"
+    assert budget["period_start"] < time.time() < budget["period_end"]
     assert issued["key"] not in response.text
     assert "key_hash" not in response.text
     _error(anonymous, 401, "invalid_api_key")

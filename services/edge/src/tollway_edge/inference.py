@@ -54,11 +54,10 @@ async def handle(
     )
     if ticket.alias != model.name:
         model = runtime.catalog.resolve(ticket.alias)
+    infer = _infer_request(request_id, endpoint, caller, model, body, head, runtime)
     outcome = Outcome()
     try:
-        return await _dispatch(
-            request, endpoint, runtime, request_id, caller, model, body, head, ticket, outcome
-        )
+        return await _dispatch(request, runtime, infer, ticket, outcome)
     finally:
         if not outcome.streaming:
             runtime.gate.settle_later(ticket, outcome.usage)
@@ -75,35 +74,37 @@ class Outcome:
         self.streaming = False
 
 
-async def _dispatch(
-    request: Request,
-    endpoint: Endpoint,
-    runtime: Runtime,
+def _infer_request(
     request_id: str,
+    endpoint: Endpoint,
     caller: Caller,
     model: ModelAlias,
     body: dict[str, Any],
     head: Head,
-    ticket: Ticket,
-    outcome: Outcome,
-) -> Response:
+    runtime: Runtime,
+) -> InferRequest:
     now = time.time()
-    stream = bool(head.stream) and endpoint is not Endpoint.EMBEDDINGS
-    infer = InferRequest(
+    return InferRequest(
         request_id=request_id,
         endpoint=endpoint,
         principal=caller.principal,
         route=ResolvedRoute(alias=model.name, catalog_revision=runtime.catalog.models.revision),
         received_at_ms=int(now * 1000),
         deadline_ms=int((now + runtime.settings.request_timeout_s) * 1000),
-        stream=stream,
+        stream=bool(head.stream) and endpoint is not Endpoint.EMBEDDINGS,
         include_usage=bool(head.stream_options and head.stream_options.include_usage),
         body=body,
     )
+
+
+async def _dispatch(
+    request: Request, runtime: Runtime, infer: InferRequest, ticket: Ticket, outcome: Outcome
+) -> Response:
+    request_id = infer.request_id
     deadline = time.monotonic() + runtime.settings.request_timeout_s
     token = runtime.mux.new_token()
     replies = runtime.mux.replies(
-        contract.infer_subject(endpoint), contract.encode(infer), request_id, deadline, token
+        contract.infer_subject(infer.endpoint), contract.encode(infer), request_id, deadline, token
     )
     # Until the answer starts, a disconnect would go unnoticed: watch for it.
     watcher = asyncio.create_task(_abandon_on_disconnect(request, runtime, token))
@@ -112,7 +113,7 @@ async def _dispatch(
         if first.kind is ReplyKind.ERROR:
             outcome.usage = NO_USAGE
             raise ReplyError(contract.decode_error_reply(first.data))
-        if stream:
+        if infer.stream:
             # The watcher keeps watching while the stream runs; the response stops it.
             outcome.streaming = True
             events = _relay_stream(first, replies, runtime, infer, ticket)

@@ -12,10 +12,13 @@ import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from redis.asyncio import Redis
+from redis.exceptions import RedisError
 
+from tollway_common.budget_periods import current_period
 from tollway_common.contract import Endpoint, Usage
 from tollway_common.control import Budget, Price, kv_key_for_alias
 from tollway_common.errors import (
@@ -25,7 +28,7 @@ from tollway_common.errors import (
     RateLimited,
     TollwayError,
 )
-from tollway_common.pricing import cost_of, to_micro_units, worst_case_cost
+from tollway_common.pricing import MICRO, cost_of, to_micro_units, worst_case_cost
 from tollway_common.usage_estimate import estimate_prompt_tokens
 from tollway_edge.admission import check_model
 from tollway_edge.auth import Caller
@@ -69,6 +72,7 @@ class LimitGate:
         self, catalog: Catalog, redis: Redis, alerts: AlertPublisher, settings: LimitsSettings
     ) -> None:
         self._catalog = catalog
+        self._redis = redis
         self._limiter = Limiter(redis, fail_open=settings.on_redis_error == "open")
         self._alerts = alerts
         self._settings = settings
@@ -96,7 +100,9 @@ class LimitGate:
             ]
             if record.limits.is_empty() and not budgets:
                 continue
-            owners.append(Owner(kind, owner_id, f"{kind} '{owner_id}'", record.limits, budgets))
+            # Keys are named as people know them, like the policy refusals do.
+            shown = caller.key.name if kind == "key" and caller.key else owner_id
+            owners.append(Owner(kind, owner_id, f"{kind} '{shown}'", record.limits, budgets))
         return owners
 
     async def admit(
@@ -232,6 +238,35 @@ class LimitGate:
             budget = check.budget
             if budget is not None and total >= check.limit * budget.soft_threshold:
                 await self._alerts.budget_soft(check, budget, total)
+
+    async def budget_status(self, caller: Caller) -> list[dict[str, Any]]:
+        """Each budget that applies to the caller with what it has spent this period
+        (including reservations of requests still running)."""
+        status: list[dict[str, Any]] = []
+        now = datetime.now(UTC)
+        tag = hash_tag(caller.principal)
+        for owner in self.owners(caller):
+            for budget in owner.budgets:
+                demand = Demand("", budget.model or "", 0, 0, "", 0, now)
+                (check,) = [c for c in plan([owner], tag, demand) if c.budget is budget]
+                try:
+                    spent = int(await self._redis.get(check.key) or 0)
+                except (RedisError, OSError):
+                    spent = -1
+                start, end = current_period(budget, now)
+                status.append(
+                    {
+                        "owner": owner.label,
+                        "budget_id": budget.budget_id,
+                        "amount": str(budget.amount),
+                        "currency": budget.currency,
+                        "model": budget.model,
+                        "period_start": int(start.timestamp()),
+                        "period_end": int(end.timestamp()),
+                        "spent": str(Decimal(spent) / MICRO) if spent >= 0 else None,
+                    }
+                )
+        return status
 
     async def drain(self) -> None:
         if self._settling:

@@ -15,7 +15,7 @@ from tollway_edge.runtime import Runtime
 router = APIRouter(prefix="/v1")
 
 
-def key_info(caller: Caller, runtime: Runtime) -> dict[str, Any]:
+async def key_info(caller: Caller, runtime: Runtime) -> dict[str, Any]:
     principal = caller.principal
     team = runtime.catalog.teams.items.get(principal.team_id)
     org = runtime.catalog.orgs.items.get(principal.org_id)
@@ -31,12 +31,8 @@ def key_info(caller: Caller, runtime: Runtime) -> dict[str, Any]:
             for name, record in (("key", caller.key), ("team", team), ("org", org))
             if record is not None
         },
-        "budget_ids": {
-            name: record.budget_ids
-            for name, record in (("key", caller.key), ("team", team), ("org", org))
-            if record is not None and record.budget_ids
-        },
     }
+    info["budgets"] = await runtime.gate.budget_status(caller)
     if caller.key is not None:
         info["key"] = caller.key.model_dump(
             mode="json",
@@ -57,4 +53,4 @@ def key_info(caller: Caller, runtime: Runtime) -> dict[str, Any]:
 async def get_key_info(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     caller = await authenticate(request.headers, runtime.catalog, runtime.oidc)
-    return Response(orjson.dumps(key_info(caller, runtime)), media_type="application/json")
+    return Response(orjson.dumps(await key_info(caller, runtime)), media_type="application/json")
