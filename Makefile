@@ -16,7 +16,7 @@ $(UV):
 	$(UV) sync --frozen --all-packages
 	touch $@
 
-.PHONY: help install run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick clean
+.PHONY: help install run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick screenshots clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ bench: install ## measure direct vs through Tollway side by side (about 15 minut
 
 bench-quick: install ## a 5-second, single-repeat bench for a quick look
 	BENCH_DURATION_S=5 BENCH_REPEATS=1 $(PY) -m bench.run
+
+screenshots: install ## refresh docs/screenshots from the admin UI browser tests (needs chromium)
+	TOLLWAY_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/e2e/test_admin_ui.py
 
 clean: ## remove the virtualenv, caches and local data
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .tollway

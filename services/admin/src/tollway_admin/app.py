@@ -18,6 +18,7 @@ from tollway_admin.routes import config, keys, records
 from tollway_admin.security import AdminIdentity, Viewer
 from tollway_admin.settings import AdminSettings
 from tollway_admin.store import ControlStore
+from tollway_admin.ui.app import install_ui
 from tollway_admin.webhooks import WebhookDeliverer
 from tollway_common import nats_client
 from tollway_common.config_file import load_config
@@ -70,6 +71,7 @@ def create_app(settings: AdminSettings) -> FastAPI:
     app.state.admin_token = settings.token.get_secret_value() if settings.token else None
     app.state.oidc_identify = None
     install_error_handlers(app)
+    install_ui(app, settings)
     app.include_router(keys.router)
     for router in records.ROUTERS:
         app.include_router(router)

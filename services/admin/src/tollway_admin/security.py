@@ -57,6 +57,11 @@ async def identify(request: Request) -> AdminIdentity:
     token = _bearer(request)
     if token is None:
         raise AuthenticationFailed("Send the admin token as 'Authorization: Bearer <token>'.")
+    return await identity_for_token(request, token)
+
+
+async def identity_for_token(request: Request, token: str) -> AdminIdentity:
+    """Who the bootstrap token or an OIDC token stands for."""
     expected: str | None = request.app.state.admin_token
     if expected is not None and hmac.compare_digest(token.encode(), expected.encode()):
         return BOOTSTRAP

@@ -31,3 +31,8 @@ class AdminSettings(BaseSettings):
     oidc: OidcSettings = OidcSettings()
     # Issuer role names mapped onto admin, viewer, team-admin (e.g. {"Tollway.Admin": "admin"}).
     oidc_admin_roles: dict[str, str] = Field(default_factory=dict)
+    # Signs the admin UI's session cookies; set the same value on every admin replica.
+    # Unset: derived from the admin token, or random per process when there is none.
+    session_secret: SecretStr | None = None
+    # Send the session cookie only over HTTPS; turn off only for http://localhost.
+    cookie_secure: bool = True

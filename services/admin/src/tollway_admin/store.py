@@ -63,6 +63,9 @@ class ControlStore:
         for mirror in self._mirrors.values():
             await mirror.stop()
 
+    def bucket(self, resource: Resource[Any]) -> KeyValue:
+        return self._buckets[resource.bucket]
+
     def all(self, resource: Resource[R]) -> list[R]:
         items: list[R] = list(self._mirrors[resource.bucket].items.values())
         return sorted(items, key=resource.public_id)

@@ -1,0 +1,1 @@
+"""The admin web UI under /admin: server-rendered pages over the same operations as the API."""

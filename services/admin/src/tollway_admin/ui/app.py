@@ -1,0 +1,47 @@
+"""Mount the admin UI on the admin app: pages, static files, sessions."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from pathlib import Path
+
+from fastapi import FastAPI, Request
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+
+from tollway_admin.settings import AdminSettings
+from tollway_admin.ui import routes
+from tollway_admin.ui.session import SESSION_TTL_S, SignInRequired
+
+
+def session_secret(settings: AdminSettings) -> str:
+    if settings.session_secret is not None:
+        return settings.session_secret.get_secret_value()
+    if settings.token is not None:
+        # Every replica sharing the admin token signs sessions alike; the token itself never
+        # reaches a cookie.
+        token = settings.token.get_secret_value().encode()
+        return hmac.new(token, b"tollway-admin-session", hashlib.sha256).hexdigest()
+    return secrets.token_urlsafe(32)
+
+
+def install_ui(app: FastAPI, settings: AdminSettings) -> None:
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=session_secret(settings),
+        session_cookie="tollway_admin",
+        max_age=SESSION_TTL_S,
+        same_site="strict",
+        https_only=settings.cookie_secure,
+    )
+    static = Path(__file__).parent / "static"
+    app.mount("/admin/static", StaticFiles(directory=static), name="ui-static")
+    app.include_router(routes.router)
+
+    async def to_sign_in(request: Request, exc: Exception) -> Response:
+        return RedirectResponse("/admin/login", status_code=303)
+
+    app.add_exception_handler(SignInRequired, to_sign_in)

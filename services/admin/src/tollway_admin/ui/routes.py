@@ -1,0 +1,286 @@
+"""The admin UI's pages. Every change goes through the same functions as the JSON API, so
+the UI cannot do what the API would refuse, and every change is audited the same way."""
+
+from __future__ import annotations
+
+import difflib
+import json
+import time
+from pathlib import Path
+from typing import Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Request
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
+from starlette.templating import Jinja2Templates
+
+from tollway_admin.resources import KEYS, MODELS, ORGS, PRICES, TEAMS, Resource
+from tollway_admin.routes import keys as key_api
+from tollway_admin.routes.common import refuse_new_problems, store_of
+from tollway_admin.store_history import revisions
+from tollway_admin.ui import session
+from tollway_common.control import KeyRecord, Limits, Policy
+from tollway_common.errors import InvalidRequest, TollwayError
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+templates = Jinja2Templates(directory=Path(__file__).parent / "templates")
+
+
+def _status(key: KeyRecord) -> str:
+    now = time.time()
+    if key.revoked_at and key.revoked_at <= now:
+        return "revoked"
+    if key.expires_at and key.expires_at <= now:
+        return "expired"
+    return "active"
+
+
+def _limits(limits: Limits) -> str:
+    parts = [f"{limits.rpm} rpm" if limits.rpm else "", f"{limits.tpm} tpm" if limits.tpm else ""]
+    return ", ".join(p for p in parts if p) or "—"
+
+
+def _page(request: Request, template: str, active: str, **context: Any) -> Response:
+    identity = session.current(request)
+    context.setdefault("error", request.query_params.get("error"))
+    context.setdefault("notice", request.query_params.get("notice"))
+    return templates.TemplateResponse(
+        request,
+        template,
+        {
+            "identity": identity,
+            "csrf": session.csrf_token(request),
+            "active": active,
+            "can_write": identity.can_write,
+            "status": _status,
+            "limits": _limits,
+            **context,
+        },
+    )
+
+
+def _back(path: str, *, error: str = "", notice: str = "") -> RedirectResponse:
+    query = f"?error={quote(error)}" if error else (f"?notice={quote(notice)}" if notice else "")
+    return RedirectResponse(path + query, status_code=303)
+
+
+async def _form(request: Request) -> dict[str, str]:
+    form = await request.form()
+    values = {name: str(value) for name, value in form.items()}
+    session.check_csrf(request, values.pop("csrf", ""))
+    return values
+
+
+@router.get("/login")
+async def login_page(request: Request) -> Response:
+    return templates.TemplateResponse(
+        request, "login.html", {"identity": None, "error": request.query_params.get("error")}
+    )
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await request.form()
+    try:
+        await session.sign_in(request, str(form.get("token", "")))
+    except TollwayError as exc:
+        return _back("/admin/login", error=exc.message)
+    return _back("/admin")
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    await _form(request)
+    session.sign_out(request)
+    return _back("/admin/login", notice="Signed out.")
+
+
+@router.get("")
+async def overview(request: Request) -> Response:
+    store = store_of(request)
+    now = time.time()
+    prices = {p.model for p in store.all(PRICES)}
+    models = store.all(MODELS)
+    counts = {
+        "keys": sum(1 for k in store.all(KEYS) if k.usable_at(now)),
+        "teams": len(store.all(TEAMS)),
+        "orgs": len(store.all(ORGS)),
+        "models": len(models),
+    }
+    return _page(
+        request,
+        "overview.html",
+        "Overview",
+        counts=counts,
+        unpriced=[m.name for m in models if m.name not in prices],
+        nats_connected=bool(request.app.state.nc.is_connected),
+    )
+
+
+def _keys_context(request: Request) -> dict[str, Any]:
+    store = store_of(request)
+    query = request.query_params.get("q", "")
+    show_all = request.query_params.get("all") == "1"
+    now = time.time()
+    keys = [
+        key
+        for key in store.all(KEYS)
+        if (show_all or key.usable_at(now))
+        and (not query or query.lower() in key.name.lower() or key.prefix.startswith(query))
+    ]
+    return {"keys": keys, "teams": store.all(TEAMS), "q": query, "show_all": show_all}
+
+
+@router.get("/keys")
+async def keys_page(request: Request) -> Response:
+    return _page(request, "keys.html", "Keys", **_keys_context(request))
+
+
+def _key_create(values: dict[str, str]) -> key_api.KeyCreate:
+    models = [m.strip() for m in values.get("models", "").split(",") if m.strip()]
+    days = values.get("expires_days", "")
+    try:
+        return key_api.KeyCreate(
+            name=values.get("name", ""),
+            team_id=values.get("team_id", ""),
+            expires_at=int(time.time() + int(days) * 86400) if days else 0,
+            policy=Policy(allow_models=models or None),
+            limits=Limits(
+                rpm=int(values["rpm"]) if values.get("rpm") else None,
+                tpm=int(values["tpm"]) if values.get("tpm") else None,
+            ),
+        )
+    except (ValidationError, ValueError) as exc:
+        raise InvalidRequest(f"The key form is not valid: {exc}") from None
+
+
+@router.post("/keys")
+async def create_key(request: Request) -> Response:
+    identity = session.current(request)
+    values = await _form(request)
+    try:
+        created = await key_api.create_key(_key_create(values), request, identity)
+    except TollwayError as exc:
+        return _page(request, "keys.html", "Keys", error=exc.message, **_keys_context(request))
+    return _page(request, "keys.html", "Keys", created=created, **_keys_context(request))
+
+
+@router.post("/keys/{key_id}/rotate")
+async def rotate_key(key_id: str, request: Request) -> Response:
+    identity = session.current(request)
+    await _form(request)
+    try:
+        created = await key_api.rotate_key(key_id, request, identity, None)
+    except TollwayError as exc:
+        return _back("/admin/keys", error=exc.message)
+    return _page(request, "keys.html", "Keys", created=created, **_keys_context(request))
+
+
+@router.post("/keys/{key_id}/revoke")
+async def revoke_key(key_id: str, request: Request) -> Response:
+    identity = session.current(request)
+    await _form(request)
+    try:
+        revoked = await key_api.revoke_key(key_id, request, identity)
+    except TollwayError as exc:
+        return _back("/admin/keys", error=exc.message)
+    return _back("/admin/keys", notice=f"Key {revoked['name']} revoked.")
+
+
+@router.get("/teams")
+async def teams_page(request: Request) -> Response:
+    store = store_of(request)
+    counts: dict[str, int] = {}
+    for key in store.all(KEYS):
+        counts[key.team_id] = counts.get(key.team_id, 0) + 1
+    return _page(
+        request,
+        "teams.html",
+        "Teams",
+        orgs=store.all(ORGS),
+        teams=store.all(TEAMS),
+        key_counts=counts,
+    )
+
+
+async def _create_record(request: Request, resource: Resource[Any], field: str) -> Response:
+    identity = session.current(request)
+    values = await _form(request)
+    if not identity.can_write(None):
+        return _back("/admin/teams", error="Creating this needs the 'admin' role.")
+    try:
+        record = resource.record_type.model_validate({**values, "created_at": int(time.time())})
+    except ValidationError as exc:
+        return _back("/admin/teams", error=f"Not valid: {exc.errors()[0]['msg']}")
+    public_id = resource.public_id(record)
+    store = store_of(request)
+    before = store.state()
+    after = before.with_(**{field: {**getattr(before, field), public_id: record}})
+    try:
+        refuse_new_problems(before, after, conflict=False)
+        await store.create(resource, record, identity.actor)
+    except TollwayError as exc:
+        return _back("/admin/teams", error=exc.message)
+    return _back("/admin/teams", notice=f"{resource.kind.title()} {public_id} created.")
+
+
+@router.post("/orgs")
+async def create_org(request: Request) -> Response:
+    return await _create_record(request, ORGS, "orgs")
+
+
+@router.post("/teams")
+async def create_team(request: Request) -> Response:
+    return await _create_record(request, TEAMS, "teams")
+
+
+@router.get("/models")
+async def models_page(request: Request) -> Response:
+    store = store_of(request)
+    prices = {price.model: price for price in store.all(PRICES)}
+    return _page(request, "models.html", "Models", models=store.all(MODELS), prices=prices)
+
+
+def _pretty(record: Any) -> str:
+    return json.dumps(record.model_dump(mode="json"), indent=2, sort_keys=True)
+
+
+@router.get("/models/{name:path}/history")
+async def model_history(name: str, request: Request) -> Response:
+    found = await revisions(store_of(request), MODELS, name)
+    shown = []
+    for index, (revision, record) in enumerate(found):
+        older = found[index + 1][1] if index + 1 < len(found) else None
+        diff = ""
+        if older is not None:
+            diff = "\n".join(
+                difflib.unified_diff(
+                    _pretty(older).splitlines(), _pretty(record).splitlines(), lineterm="", n=2
+                )
+            )
+        shown.append((revision, _pretty(record), diff))
+    return _page(request, "model_history.html", "Models", name=name, revisions=shown)
+
+
+@router.post("/models/{name:path}/rollback")
+async def model_rollback(name: str, request: Request) -> Response:
+    identity = session.current(request)
+    values = await _form(request)
+    back = f"/admin/models/{quote(name)}/history"
+    if not identity.can_write(None):
+        return _back(back, error="Rolling back needs the 'admin' role.")
+    store = store_of(request)
+    wanted = {rev: record for rev, record in await revisions(store, MODELS, name)}
+    target = wanted.get(int(values.get("revision", "0") or 0))
+    if target is None:
+        return _back(back, error="That revision is no longer kept.")
+    try:
+        _, current_revision = await store.read(MODELS, name)
+        before = store.state()
+        after = before.with_(models={**before.models, name: target})
+        refuse_new_problems(before, after, conflict=False)
+        await store.replace(MODELS, target, current_revision, identity.actor)
+    except TollwayError as exc:
+        return _back(back, error=exc.message)
+    return _back(back, notice=f"{name} rolled back to revision {values['revision']}.")

@@ -1,0 +1,62 @@
+"""Browser sessions for the admin UI: sign-in with the admin token or an OIDC token, a signed
+HTTP-only cookie holding only who signed in (never a token), and a CSRF token per session that
+every form must send back."""
+
+from __future__ import annotations
+
+import hmac
+import secrets
+import time
+from typing import Any
+
+from fastapi import Request
+
+from tollway_admin.security import AdminIdentity, Role, identity_for_token
+from tollway_common.contract import AuditActor
+from tollway_common.errors import PermissionDenied
+
+SESSION_TTL_S = 8 * 3600
+
+
+class SignInRequired(Exception):
+    """Raised by pages when nobody is signed in; the app answers with a redirect."""
+
+
+async def sign_in(request: Request, token: str) -> AdminIdentity:
+    identity = await identity_for_token(request, token.strip())
+    request.session.clear()
+    request.session.update(
+        {
+            "actor": identity.actor.model_dump(mode="json"),
+            "team_id": identity.team_id,
+            "expires_at": time.time() + SESSION_TTL_S,
+            "csrf": secrets.token_urlsafe(32),
+        }
+    )
+    return identity
+
+
+def sign_out(request: Request) -> None:
+    request.session.clear()
+
+
+def current(request: Request) -> AdminIdentity:
+    data: dict[str, Any] = request.session
+    if not data or data.get("expires_at", 0) < time.time():
+        raise SignInRequired
+    actor = AuditActor.model_validate(data["actor"])
+    return AdminIdentity(
+        actor=actor,
+        roles=frozenset(Role(role) for role in actor.roles),
+        team_id=str(data.get("team_id", "")),
+    )
+
+
+def csrf_token(request: Request) -> str:
+    return str(request.session.get("csrf", ""))
+
+
+def check_csrf(request: Request, sent: str) -> None:
+    expected = csrf_token(request)
+    if not expected or not hmac.compare_digest(expected.encode(), sent.encode()):
+        raise PermissionDenied("The form is stale or forged (CSRF check failed); reload the page.")

@@ -1,0 +1,118 @@
+"""The admin UI in headless Chromium: sign in, issue a key, use it through the openai SDK,
+revoke it and see it refused; organisations and teams; a model's history and rollback.
+Screenshots of every page land in TOLLWAY_SCREENSHOTS (docs/screenshots via
+`make screenshots`)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from openai import AuthenticationError, OpenAI
+from playwright.sync_api import Page, expect
+from tests.support.browser import chromium, screenshot_dir
+from tests.support.stack import Stack
+
+ADMIN_TOKEN = "tw-admin-ui-test-0123456789abcdef"
+
+
+@pytest.fixture
+def admin_url(stack: Stack) -> str:
+    return stack.start_admin(ADMIN_TOKEN, TOLLWAY_ADMIN_COOKIE_SECURE="false")
+
+
+@pytest.fixture
+def page(admin_url: str) -> Iterator[Page]:
+    with chromium() as browser:
+        context = browser.new_context(base_url=admin_url, viewport={"width": 1280, "height": 900})
+        page = context.new_page()
+        page.on("dialog", lambda dialog: dialog.accept())
+        yield page
+        context.close()
+
+
+def _sign_in(page: Page, token: str = ADMIN_TOKEN) -> None:
+    page.goto("/admin/login")
+    page.get_by_label("Admin token or OIDC access token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+
+
+def test_sign_in_issue_use_and_revoke_a_key(page: Page, stack: Stack, tmp_path: Path) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    page.goto("/admin/keys")
+    expect(page).to_have_url("/admin/login")  # nobody signed in yet
+    page.screenshot(path=shots / "sign-in.png")
+    _sign_in(page, "wrong-token")
+    expect(page.get_by_role("alert")).to_contain_text("not valid")
+    _sign_in(page)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    page.screenshot(path=shots / "overview.png", full_page=True)
+
+    page.get_by_role("link", name="Keys").click()
+    page.get_by_label("Name").fill("browser-app")
+    page.get_by_label("Allowed models").fill("tollway-demo")
+    page.get_by_label("Requests per minute").fill("600")
+    page.get_by_role("button", name="Issue key").click()
+    secret = page.get_by_label("New key").input_value()
+    assert secret.startswith("tw-")
+    page.screenshot(path=shots / "keys.png", full_page=True)
+
+    client = OpenAI(base_url=stack.base_url, api_key=secret, max_retries=0)
+    reply = client.chat.completions.create(
+        model="tollway-demo", messages=[{"role": "user", "content": "from the browser"}]
+    )
+    assert reply.choices[0].message.content
+
+    page.goto("/admin/keys")
+    assert secret not in page.content(), "the secret is never shown again"
+    row = page.get_by_role("row").filter(has_text="browser-app")
+    row.get_by_role("button", name="Revoke").click()
+    expect(page.get_by_role("status")).to_contain_text("revoked")
+    deadline = time.monotonic() + 1.0
+    with pytest.raises(AuthenticationError, match="revoked"):  # noqa: PT012
+        while time.monotonic() < deadline:
+            client.models.list()
+            time.sleep(0.02)
+    client.close()
+
+
+def test_forms_need_the_sessions_csrf_token(page: Page, admin_url: str) -> None:
+    _sign_in(page)
+    forged = page.request.post(f"{admin_url}/admin/keys", form={"name": "forged", "csrf": "x"})
+    assert forged.status == 403
+    page.goto("/admin/keys")
+    assert "forged" not in page.content()
+
+
+def test_orgs_teams_and_a_model_rollback(page: Page, admin_url: str, tmp_path: Path) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    _sign_in(page)
+    page.get_by_role("link", name="Teams").click()
+    page.locator("#org_id").fill("acme")
+    page.locator("#org_name").fill("Acme")
+    page.get_by_role("button", name="Create organisation").click()
+    expect(page.get_by_role("status")).to_contain_text("acme created")
+    page.locator("#team_id").fill("ml")
+    page.get_by_label("Organisation", exact=True).select_option("acme")
+    page.get_by_role("button", name="Create team").click()
+    expect(page.get_by_role("status")).to_contain_text("ml created")
+    page.screenshot(path=shots / "teams.png", full_page=True)
+
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    model = api.get("/api/v1/models/tollway-demo").json()
+    edited = {**model, "owned_by": "platform-team"}
+    edited.pop("revision")
+    assert api.put("/api/v1/models/tollway-demo", json=edited).status_code == 200
+
+    page.get_by_role("link", name="Models").click()
+    page.screenshot(path=shots / "models.png", full_page=True)
+    page.get_by_role("row").filter(has_text="tollway-demo").get_by_role("link").click()
+    expect(page.locator(".diff").first).to_contain_text('+  "owned_by": "platform-team"')
+    page.screenshot(path=shots / "model-history.png", full_page=True)
+    page.get_by_role("button", name="Roll back to this revision").first.click()
+    expect(page.get_by_role("status")).to_contain_text("rolled back")
+    assert api.get("/api/v1/models/tollway-demo").json()["owned_by"] == "tollway"
+    api.close()
