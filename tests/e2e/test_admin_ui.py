@@ -49,6 +49,14 @@ def test_sign_in_issue_use_and_revoke_a_key(page: Page, stack: Stack, tmp_path: 
     expect(page.get_by_role("alert")).to_contain_text("not valid")
     _sign_in(page)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    replicas = page.get_by_role("table").filter(has_text="Service replicas")
+    for _ in range(8):  # replicas announce themselves every 5 s
+        if "edge" in replicas.inner_text():
+            break
+        page.wait_for_timeout(1000)
+        page.reload()
+    expect(replicas).to_contain_text("edge")
+    expect(replicas).to_contain_text("admin")
     page.screenshot(path=shots / "overview.png", full_page=True)
 
     page.get_by_role("link", name="Keys").click()

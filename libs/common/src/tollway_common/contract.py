@@ -55,6 +55,13 @@ def analytics_subject(query: str) -> str:
     return f"{_PREFIX}.analytics.{query}"
 
 
+def presence_subject(service: str) -> str:
+    return f"{_PREFIX}.presence.{service}"
+
+
+PRESENCE_WILDCARD = f"{_PREFIX}.presence.*"
+
+
 def reply_inbox_prefix(edge_id: str) -> str:
     """Each edge process owns one wildcard subscription `<prefix>.*` for all its replies."""
     return f"_TOLLWAY.{edge_id}"
@@ -296,6 +303,21 @@ def decode_error_reply(data: bytes) -> ErrorReply:
 
 def decode_usage_event(data: bytes) -> UsageEvent:
     return UsageEvent.model_validate_json(data)
+
+
+class Presence(_Wire):
+    """A service replica saying it is alive, every few seconds (core NATS, not stored)."""
+
+    service: str
+    instance: str
+    version: str
+    started_at_ms: int
+    at_ms: int
+    ready: bool = True
+
+
+def decode_presence(data: bytes) -> Presence:
+    return Presence.model_validate_json(data)
 
 
 class AlertKind(StrEnum):

@@ -24,6 +24,7 @@ from tollway_common import nats_client
 from tollway_common.config_file import load_config
 from tollway_common.http_errors import install_error_handlers
 from tollway_common.oidc import OidcVerifier
+from tollway_common.presence import Announcer, PresenceBoard
 from tollway_common.secret_refs import SecretResolver
 
 
@@ -49,8 +50,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     verifier = OidcVerifier(settings.oidc) if settings.oidc.enabled else None
     if verifier is not None:
         app.state.oidc_identify = oidc_identifier(verifier, settings.oidc_admin_roles)
+    board = PresenceBoard()
+    await board.start(nc)
+    announcer = Announcer(nc, "admin", lambda: nc.is_connected)
+    announcer.start()
     app.state.nc = nc
     app.state.store = store
+    app.state.presence = board
     app.state.secrets = secrets
     try:
         yield
@@ -58,6 +64,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if watcher is not None:
             watcher.cancel()
         webhooks.cancel()
+        await announcer.stop()
+        await board.stop()
         if verifier is not None:
             await verifier.close()
         await store.close()

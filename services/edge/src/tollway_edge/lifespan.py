@@ -21,6 +21,7 @@ from tollway_common.control import (
 )
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.oidc import OidcVerifier
+from tollway_common.presence import Announcer
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
 from tollway_edge.limits.alerts import AlertPublisher
@@ -75,9 +76,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         oidc=oidc,
         gate=gate,
     )
+    announcer = Announcer(nc, "edge", lambda: nc.is_connected)
+    announcer.start()
     try:
         yield
     finally:
+        await announcer.stop()
         await mux.stop()
         await gate.drain()
         for mirror in catalog.mirrors():

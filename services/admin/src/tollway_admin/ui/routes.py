@@ -41,6 +41,13 @@ def _limits(limits: Limits) -> str:
     return ", ".join(p for p in parts if p) or "—"
 
 
+def _uptime(ms: int) -> str:
+    minutes, _ = divmod(max(ms, 0) // 1000, 60)
+    hours, minutes = divmod(minutes, 60)
+    days, hours = divmod(hours, 24)
+    return f"{days}d {hours}h" if days else (f"{hours}h {minutes}m" if hours else f"{minutes}m")
+
+
 def _page(request: Request, template: str, active: str, **context: Any) -> Response:
     identity = session.current(request)
     context.setdefault("error", request.query_params.get("error"))
@@ -55,6 +62,7 @@ def _page(request: Request, template: str, active: str, **context: Any) -> Respo
             "can_write": identity.can_write,
             "status": _status,
             "limits": _limits,
+            "uptime": _uptime,
             **context,
         },
     )
@@ -115,6 +123,8 @@ async def overview(request: Request) -> Response:
         counts=counts,
         unpriced=[m.name for m in models if m.name not in prices],
         nats_connected=bool(request.app.state.nc.is_connected),
+        replicas=request.app.state.presence.replicas(),
+        now_ms=int(now * 1000),
     )
 
 
