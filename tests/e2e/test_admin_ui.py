@@ -109,6 +109,21 @@ def test_orgs_teams_and_a_model_rollback(page: Page, admin_url: str, tmp_path: P
     expect(page.get_by_role("status")).to_contain_text("ml created")
     page.screenshot(path=shots / "teams.png", full_page=True)
 
+    page.get_by_role("link", name="Budgets").click()
+    page.get_by_label("Id").fill("ml-monthly")
+    page.get_by_label("Amount").fill("not money")
+    page.get_by_role("button", name="Create budget").click()
+    expect(page.get_by_role("alert")).to_contain_text("amount")
+    page.get_by_label("Id").fill("ml-monthly")
+    page.get_by_label("Amount").fill("250.00")
+    page.get_by_label("At 100 %, serve instead").select_option("tollway-demo")
+    page.get_by_role("button", name="Create budget").click()
+    expect(page.get_by_role("status")).to_contain_text("ml-monthly created")
+    expect(page.get_by_role("row").filter(has_text="ml-monthly")).to_contain_text(
+        "downshift to tollway-demo"
+    )
+    page.screenshot(path=shots / "budgets.png", full_page=True)
+
     api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
     model = api.get("/api/v1/models/tollway-demo").json()
     edited = {**model, "owned_by": "platform-team"}

@@ -15,7 +15,7 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
-from tollway_admin.resources import KEYS, MODELS, ORGS, PRICES, TEAMS, Resource
+from tollway_admin.resources import BUDGETS, KEYS, MODELS, ORGS, PRICES, TEAMS, Resource
 from tollway_admin.routes import keys as key_api
 from tollway_admin.routes.common import refuse_new_problems, store_of
 from tollway_admin.store_history import revisions
@@ -214,15 +214,21 @@ async def teams_page(request: Request) -> Response:
     )
 
 
-async def _create_record(request: Request, resource: Resource[Any], field: str) -> Response:
+async def _create_record(
+    request: Request, resource: Resource[Any], field: str, back: str = "/admin/teams"
+) -> Response:
     identity = session.current(request)
-    values = await _form(request)
+    # Empty form fields mean "not set".
+    values = {name: value for name, value in (await _form(request)).items() if value != ""}
     if not identity.can_write(None):
-        return _back("/admin/teams", error="Creating this needs the 'admin' role.")
+        return _back(back, error="Creating this needs the 'admin' role.")
+    if "created_at" in resource.record_type.model_fields:
+        values["created_at"] = str(int(time.time()))
     try:
-        record = resource.record_type.model_validate({**values, "created_at": int(time.time())})
+        record = resource.record_type.model_validate(values)
     except ValidationError as exc:
-        return _back("/admin/teams", error=f"Not valid: {exc.errors()[0]['msg']}")
+        first = exc.errors()[0]
+        return _back(back, error=f"{'.'.join(map(str, first['loc']))}: {first['msg']}")
     public_id = resource.public_id(record)
     store = store_of(request)
     before = store.state()
@@ -231,8 +237,8 @@ async def _create_record(request: Request, resource: Resource[Any], field: str) 
         refuse_new_problems(before, after, conflict=False)
         await store.create(resource, record, identity.actor)
     except TollwayError as exc:
-        return _back("/admin/teams", error=exc.message)
-    return _back("/admin/teams", notice=f"{resource.kind.title()} {public_id} created.")
+        return _back(back, error=exc.message)
+    return _back(back, notice=f"{resource.kind.title()} {public_id} created.")
 
 
 @router.post("/orgs")
@@ -243,6 +249,34 @@ async def create_org(request: Request) -> Response:
 @router.post("/teams")
 async def create_team(request: Request) -> Response:
     return await _create_record(request, TEAMS, "teams")
+
+
+@router.get("/budgets")
+async def budgets_page(request: Request) -> Response:
+    store = store_of(request)
+    owners: dict[str, list[str]] = {}
+    for label, records in (
+        ("org", store.all(ORGS)),
+        ("team", store.all(TEAMS)),
+        ("key", store.all(KEYS)),
+    ):
+        for record in records:
+            name = getattr(record, "name", "") if label == "key" else getattr(record, f"{label}_id")
+            for budget_id in record.budget_ids:
+                owners.setdefault(budget_id, []).append(f"{label} {name}")
+    return _page(
+        request,
+        "budgets.html",
+        "Budgets",
+        budgets=store.all(BUDGETS),
+        models=store.all(MODELS),
+        owners=owners,
+    )
+
+
+@router.post("/budgets")
+async def create_budget(request: Request) -> Response:
+    return await _create_record(request, BUDGETS, "budgets", back="/admin/budgets")
 
 
 @router.get("/models")
