@@ -14,6 +14,7 @@ import pytest
 from openai import AuthenticationError, OpenAI
 from playwright.sync_api import Page, expect
 from tests.support.browser import chromium, screenshot_dir
+from tests.support.oidc_issuer import LocalIssuer
 from tests.support.stack import Stack
 
 ADMIN_TOKEN = "tw-admin-ui-test-0123456789abcdef"
@@ -139,3 +140,25 @@ def test_orgs_teams_and_a_model_rollback(page: Page, admin_url: str, tmp_path: P
     expect(page.get_by_role("status")).to_contain_text("rolled back")
     assert api.get("/api/v1/models/tollway-demo").json()["owned_by"] == "tollway"
     api.close()
+
+
+def test_sign_in_through_the_issuers_login_page(stack: Stack) -> None:
+    with LocalIssuer() as issuer:
+        admin_url = stack.start_admin(
+            ADMIN_TOKEN,
+            TOLLWAY_ADMIN_COOKIE_SECURE="false",
+            TOLLWAY_ADMIN_OIDC__ISSUER=issuer.url,
+            TOLLWAY_ADMIN_OIDC_CLIENT_ID="tollway-admin-ui",
+        )
+        issuer.login_claims = {"sub": "alice", "roles": ["viewer"]}
+        with chromium() as browser:
+            page = browser.new_page(base_url=admin_url)
+            page.goto("/admin/login")
+            page.get_by_role("link", name="Sign in with your organisation (OIDC)").click()
+            expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+            expect(page.locator(".who")).to_have_text("alice (viewer)")
+            page.goto("/admin/keys")
+            expect(page.get_by_role("button", name="Issue key")).to_have_count(0)
+            replay = page.request.get(f"{admin_url}/admin/oidc/callback?code=x&state=y")
+            assert "/admin/login" in replay.url, "a callback that did not start here is refused"
+            page.close()

@@ -3,14 +3,18 @@ tokens signed on demand, and key rotation."""
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import secrets
 import time
 from typing import Any
+from urllib.parse import urlencode
 
 import jwt
 from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
 from tests.support.threaded_server import ThreadedServer
@@ -23,11 +27,16 @@ class LocalIssuer:
         self._keys: dict[str, rsa.RSAPrivateKey] = {}
         self.current_kid = ""
         self._rotations = 0
+        # What the next sign-in at /authorize will say about the user (auto-approved).
+        self.login_claims: dict[str, Any] = {}
+        self._codes: dict[str, dict[str, Any]] = {}
         self.jwks_requests = 0
         app = Starlette(
             routes=[
                 Route("/.well-known/openid-configuration", self._discovery),
                 Route("/keys", self._jwks),
+                Route("/authorize", self._authorize),
+                Route("/token", self._token, methods=["POST"]),
             ]
         )
         self._server = ThreadedServer(app, "oidc-issuer")
@@ -70,7 +79,45 @@ class LocalIssuer:
         return jwt.encode(payload, key, algorithm="RS256", headers={"kid": self.current_kid})
 
     async def _discovery(self, request: Request) -> JSONResponse:
-        return JSONResponse({"issuer": self.url, "jwks_uri": f"{self.url}/keys"})
+        return JSONResponse(
+            {
+                "issuer": self.url,
+                "jwks_uri": f"{self.url}/keys",
+                "authorization_endpoint": f"{self.url}/authorize",
+                "token_endpoint": f"{self.url}/token",
+            }
+        )
+
+    async def _authorize(self, request: Request) -> RedirectResponse:
+        """Approve at once, as a user who is already signed in at the issuer would be."""
+        query = request.query_params
+        code = secrets.token_urlsafe(16)
+        self._codes[code] = {
+            "client_id": query["client_id"],
+            "redirect_uri": query["redirect_uri"],
+            "nonce": query["nonce"],
+            "challenge": query["code_challenge"],
+        }
+        return RedirectResponse(
+            f"{query['redirect_uri']}?{urlencode({'code': code, 'state': query['state']})}"
+        )
+
+    async def _token(self, request: Request) -> JSONResponse:
+        form = await request.form()
+        grant = self._codes.pop(str(form.get("code")), None)
+        verifier = str(form.get("code_verifier", ""))
+        digest = hashlib.sha256(verifier.encode()).digest()
+        challenge = base64.urlsafe_b64encode(digest).decode().rstrip("=")
+        if (
+            grant is None
+            or grant["redirect_uri"] != form.get("redirect_uri")
+            or grant["challenge"] != challenge
+        ):
+            return JSONResponse({"error": "invalid_grant"}, status_code=400)
+        id_token = self.token(
+            {**self.login_claims, "nonce": grant["nonce"]}, aud=grant["client_id"]
+        )
+        return JSONResponse({"id_token": id_token, "token_type": "Bearer", "expires_in": 300})
 
     async def _jwks(self, request: Request) -> JSONResponse:
         self.jwks_requests += 1

@@ -153,6 +153,8 @@ class Launcher:
             "TOLLWAY_ADMIN_HOST": self.options.host,
             "TOLLWAY_ADMIN_PORT": str(self.options.admin_port),
             ADMIN_TOKEN_ENV: self._admin_token,
+            # The UI is served over plain HTTP on this machine.
+            "TOLLWAY_ADMIN_COOKIE_SECURE": "false",
         }
         metering_env = {
             "TOLLWAY_METERING_NATS__URL": nats.url,
@@ -228,7 +230,7 @@ class Launcher:
             "\nTollway is running.\n"
             f"  OpenAI base URL : {self._base_url()}\n"
             f"  API key (dev)   : {self._dev_key}\n"
-            f"  Admin API       : http://{self.options.host}:{self.options.admin_port}/docs\n"
+            f"  Admin UI        : http://{self.options.host}:{self.options.admin_port}/admin\n"
             f"  Admin token     : {self._admin_token}\n"
             f"  Config          : {self.options.config}\n"
             f"  Data and logs   : {self.data_dir}\n"

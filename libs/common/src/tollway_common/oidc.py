@@ -48,6 +48,7 @@ class TokenClaims:
     team_id: str
     org_id: str
     roles: tuple[str, ...]
+    nonce: str = ""
 
 
 def looks_like_jwt(token: str) -> bool:
@@ -110,6 +111,7 @@ class OidcVerifier:
             team_id=_claim_text(claims, settings.team_claim),
             org_id=_claim_text(claims, settings.org_claim),
             roles=_claim_list(claims, settings.roles_claim),
+            nonce=str(claims.get("nonce", "")),
         )
 
     async def _signing_key(self, kid: str) -> jwt.PyJWK:
@@ -145,8 +147,27 @@ class OidcVerifier:
         self._fetched_at = time.monotonic()
 
     async def _discover_jwks_url(self, session: aiohttp.ClientSession) -> str:
+        return str((await self._discovery(session))["jwks_uri"])
+
+    async def discovery(self) -> dict[str, Any]:
+        """The issuer's discovery document (authorization and token endpoints, JWKS)."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        return await self._discovery(self._session)
+
+    async def _discovery(self, session: aiohttp.ClientSession) -> dict[str, Any]:
         url = f"{self._issuer.rstrip('/')}/.well-known/openid-configuration"
         async with session.get(url) as response:
             response.raise_for_status()
-            document = await response.json(content_type=None)
-        return str(document["jwks_uri"])
+            document: dict[str, Any] = await response.json(content_type=None)
+        return document
+
+    async def post_form(self, url: str, form: dict[str, str]) -> dict[str, Any]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+        async with self._session.post(url, data=form) as response:
+            answer: dict[str, Any] = await response.json(content_type=None)
+            if response.status >= 400:
+                refusal = answer.get("error", response.status)
+                raise AuthenticationFailed(f"The token endpoint refused the sign-in: {refusal}.")
+        return answer

@@ -36,3 +36,8 @@ class AdminSettings(BaseSettings):
     session_secret: SecretStr | None = None
     # Send the session cookie only over HTTPS; turn off only for http://localhost.
     cookie_secure: bool = True
+    # Browser sign-in with the issuer's login page (authorization code with PKCE).
+    oidc_client_id: str | None = None
+    oidc_client_secret: SecretStr | None = None
+    # Defaults to <the admin URL the browser used>/admin/oidc/callback.
+    oidc_redirect_url: str | None = None

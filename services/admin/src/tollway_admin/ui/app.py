@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from tollway_admin.settings import AdminSettings
-from tollway_admin.ui import routes
+from tollway_admin.ui import oidc_login, routes
 from tollway_admin.ui.session import SESSION_TTL_S, SignInRequired
 
 
@@ -40,6 +40,12 @@ def install_ui(app: FastAPI, settings: AdminSettings) -> None:
     static = Path(__file__).parent / "static"
     app.mount("/admin/static", StaticFiles(directory=static), name="ui-static")
     app.include_router(routes.router)
+    app.include_router(oidc_login.router)
+    app.state.oidc_login = (
+        oidc_login.OidcLogin(settings)
+        if settings.oidc.enabled and settings.oidc_client_id
+        else None
+    )
 
     async def to_sign_in(request: Request, exc: Exception) -> Response:
         return RedirectResponse("/admin/login", status_code=303)

@@ -83,7 +83,14 @@ async def _form(request: Request) -> dict[str, str]:
 @router.get("/login")
 async def login_page(request: Request) -> Response:
     return templates.TemplateResponse(
-        request, "login.html", {"identity": None, "error": request.query_params.get("error")}
+        request,
+        "login.html",
+        {
+            "identity": None,
+            "error": request.query_params.get("error"),
+            "notice": request.query_params.get("notice"),
+            "oidc": request.app.state.oidc_login is not None,
+        },
     )
 
 

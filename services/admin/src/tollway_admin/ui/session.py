@@ -24,6 +24,12 @@ class SignInRequired(Exception):
 
 async def sign_in(request: Request, token: str) -> AdminIdentity:
     identity = await identity_for_token(request, token.strip())
+    establish(request, identity)
+    return identity
+
+
+def establish(request: Request, identity: AdminIdentity) -> None:
+    """Start a fresh session for `identity` (a new CSRF token, whatever was there before)."""
     request.session.clear()
     request.session.update(
         {
@@ -33,7 +39,6 @@ async def sign_in(request: Request, token: str) -> AdminIdentity:
             "csrf": secrets.token_urlsafe(32),
         }
     )
-    return identity
 
 
 def sign_out(request: Request) -> None:
