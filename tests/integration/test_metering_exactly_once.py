@@ -178,6 +178,9 @@ async def test_metering_stores_each_usage_event_exactly_once(
         latency_ms=12.5,
         ttft_ms=3.0,
         stream=True,
+        team_id="team-a",
+        org_id="org-a",
+        unpriced=True,
     )
     assert process.terminate(timeout=20) == 0, process.log()[-4000:]
 

@@ -357,7 +357,9 @@ def test_dashboard_queries_run_against_the_usage_table() -> None:
         db = session.Session()
         db.query("CREATE DATABASE tollway")
         for migration in load_migrations():
-            for statement in migration.statements(database="tollway", retention_days=30):
+            for statement in migration.statements(
+                database="tollway", retention_days=30, audit_retention_days=30
+            ):
                 db.query(statement)
         db.query(
             "INSERT INTO tollway.usage_requests (request_id, received_at, model_alias,"

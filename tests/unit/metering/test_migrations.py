@@ -11,7 +11,10 @@ def test_migrations_are_numbered_from_one_without_gaps() -> None:
 
 def test_every_statement_is_idempotent_and_fully_substituted() -> None:
     for migration in load_migrations():
-        for statement in migration.statements(database="tollway", retention_days=400):
+        statements = migration.statements(
+            database="tollway", retention_days=400, audit_retention_days=90
+        )
+        for statement in statements:
             assert "IF NOT EXISTS" in statement
             assert "$" not in statement
 

@@ -1,9 +1,21 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from decimal import Decimal
 
-from tollway_common.contract import Endpoint, Principal, UsageEvent, UsageRow, UsageSource
+from tollway_common.contract import (
+    ClientInfo,
+    Endpoint,
+    Principal,
+    UsageEvent,
+    UsageRow,
+    UsageSource,
+)
+from tollway_common.control import Price
+from tollway_metering.charges import UNPRICED, Charge, charge
 from tollway_metering.rows import USAGE_COLUMNS, ms_to_datetime, to_usage_row, usage_row
+
+PRICED = Charge(Decimal("0.000123"), "USD", "2026-11-01T00:00:00Z", False)
 
 
 def _event(**overrides: object) -> UsageEvent:
@@ -30,7 +42,14 @@ def _event(**overrides: object) -> UsageEvent:
 
 
 def test_usage_row_lists_every_column_in_order() -> None:
-    row = dict(zip(USAGE_COLUMNS, usage_row(_event()), strict=True))
+    event = _event(
+        cached_read_tokens=4,
+        reasoning_tokens=7,
+        upstream_latency_ms=700.0,
+        client=ClientInfo(ip_hash="abc", user_agent="OpenAI/Python 1.60"),
+        trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+    )
+    row = dict(zip(USAGE_COLUMNS, usage_row(event, PRICED), strict=True))
 
     assert row == {
         "request_id": "0190f0a2-0000-7000-8000-000000000001",
@@ -58,29 +77,60 @@ def test_usage_row_lists_every_column_in_order() -> None:
         "router_id": "r1",
         "source": "router",
         "source_rank": 2,
+        "cached_read_tokens": 4,
+        "cache_write_tokens": 0,
+        "reasoning_tokens": 7,
+        "cost": Decimal("0.000123"),
+        "currency": "USD",
+        "price_version": "2026-11-01T00:00:00Z",
+        "unpriced": False,
+        "upstream_latency_ms": 700.0,
+        "retries": 0,
+        "fallbacks": 0,
+        "client_ip_hash": "abc",
+        "user_agent": "OpenAI/Python 1.60",
+        "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
     }
 
 
+def test_cost_is_exact_and_a_model_without_a_price_is_flagged() -> None:
+    price = Price(
+        model="gpt-4o-mini",
+        input_per_mtok=Decimal("0.15"),
+        output_per_mtok=Decimal("0.60"),
+        cached_read_per_mtok=Decimal("0.075"),
+        version="v7",
+    )
+    # 12 prompt tokens, 2 of them cached reads; 30 completion tokens.
+    priced = charge(_event(cached_read_tokens=2), price)
+    expected = (10 * Decimal("0.15") + 2 * Decimal("0.075") + 30 * Decimal("0.60")) / 1_000_000
+    assert priced == Charge(expected, "USD", "v7", False)
+    assert charge(_event(), None) == UNPRICED
+    assert UNPRICED.unpriced
+
+
 def test_the_routers_event_outranks_the_edges_estimate() -> None:
-    router = dict(zip(USAGE_COLUMNS, usage_row(_event()), strict=True))
-    edge = dict(zip(USAGE_COLUMNS, usage_row(_event(source=UsageSource.EDGE)), strict=True))
+    router = dict(zip(USAGE_COLUMNS, usage_row(_event(), UNPRICED), strict=True))
+    edge = dict(
+        zip(USAGE_COLUMNS, usage_row(_event(source=UsageSource.EDGE), UNPRICED), strict=True)
+    )
     assert router["source_rank"] > edge["source_rank"]
 
 
 def test_usage_row_is_identical_for_every_copy_of_an_event() -> None:
     # ReplacingMergeTree collapses copies only when their sort key matches exactly.
-    assert usage_row(_event()) == usage_row(_event())
+    assert usage_row(_event(), UNPRICED) == usage_row(_event(), UNPRICED)
 
 
 def test_usage_row_keeps_missing_ttft_null() -> None:
-    row = dict(zip(USAGE_COLUMNS, usage_row(_event(ttft_ms=None)), strict=True))
+    row = dict(zip(USAGE_COLUMNS, usage_row(_event(ttft_ms=None), UNPRICED), strict=True))
 
     assert row["ttft_ms"] is None
 
 
 def test_usage_row_clamps_numbers_to_the_column_types() -> None:
     event = _event(status_code=70_000, prompt_tokens=-5, completion_tokens=2**40)
-    row = dict(zip(USAGE_COLUMNS, usage_row(event), strict=True))
+    row = dict(zip(USAGE_COLUMNS, usage_row(event, UNPRICED), strict=True))
 
     assert (row["status_code"], row["prompt_tokens"], row["completion_tokens"]) == (
         65_535,
@@ -111,6 +161,18 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         None,
         False,
         True,
+        "u1",
+        "t1",
+        "o1",
+        1,
+        2,
+        3,
+        "0.0042",
+        "USD",
+        "v7",
+        False,
+        "gpt-4o-mini-2024-07-18",
+        "rate_limit_exceeded",
     )
 
     assert to_usage_row(values) == UsageRow(
@@ -130,4 +192,16 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         ttft_ms=None,
         stream=False,
         usage_estimated=True,
+        user_id="u1",
+        team_id="t1",
+        org_id="o1",
+        cached_read_tokens=1,
+        cache_write_tokens=2,
+        reasoning_tokens=3,
+        cost="0.0042",
+        currency="USD",
+        price_version="v7",
+        unpriced=False,
+        upstream_model="gpt-4o-mini-2024-07-18",
+        error_code="rate_limit_exceeded",
     )

@@ -251,11 +251,83 @@ class AuditEvent(_Wire):
     request_id: str = ""
 
 
+class UsageFilter(_Wire):
+    """Which usage rows a query covers; empty fields do not filter. Times are Unix ms, the
+    range [since_ms, until_ms) with until_ms 0 meaning now."""
+
+    since_ms: int = 0
+    until_ms: int = 0
+    key_id: str = ""
+    user_id: str = ""
+    team_id: str = ""
+    org_id: str = ""
+    model_alias: str = ""
+    provider: str = ""
+    errors_only: bool = False
+
+
 class AnalyticsQuery(_Wire):
-    """Ask metering for stored usage rows; an empty filter means every row (capped by limit)."""
+    """Ask metering for stored usage rows, oldest first; an empty filter means every row
+    (capped by limit). Page with `after` = the last row's (received_at_ms, request_id)."""
 
     request_ids: list[str] = Field(default_factory=list)
     limit: int = 1000
+    filter: UsageFilter = UsageFilter()
+    after_ms: int = 0
+    after_request_id: str = ""
+
+
+SUMMARY_DIMENSIONS = ("key_id", "user_id", "team_id", "org_id", "model_alias", "provider")
+
+
+class SummaryQuery(_Wire):
+    """Totals and percentiles from the deduplicated rows, per `group_by` dimension (one of
+    SUMMARY_DIMENSIONS, or none) and per time `bucket` (minute, hour, day, or none)."""
+
+    filter: UsageFilter = UsageFilter()
+    group_by: str = ""
+    bucket: str = ""
+    order_by: str = "time"
+    limit: int = 1000
+
+
+class SummaryRow(_Wire):
+    bucket_ms: int = 0
+    group: str = ""
+    requests: int = 0
+    errors: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    cached_read_tokens: int = 0
+    cost: str = "0"
+    currency: str = ""
+    unpriced_requests: int = 0
+    latency_p50_ms: float = 0.0
+    latency_p95_ms: float = 0.0
+    latency_p99_ms: float = 0.0
+    ttft_p50_ms: float | None = None
+    ttft_p95_ms: float | None = None
+
+
+class SummaryReply(_Wire):
+    rows: list[SummaryRow] = Field(default_factory=list)
+    error: str = ""
+
+
+class AuditQuery(_Wire):
+    since_ms: int = 0
+    until_ms: int = 0
+    actor_id: str = ""
+    action: str = ""
+    resource_type: str = ""
+    resource_id: str = ""
+    limit: int = 200
+    offset: int = 0
+
+
+class AuditReply(_Wire):
+    events: list[AuditEvent] = Field(default_factory=list)
+    error: str = ""
 
 
 class UsageRow(_Wire):
@@ -275,6 +347,18 @@ class UsageRow(_Wire):
     ttft_ms: float | None
     stream: bool
     usage_estimated: bool = False
+    user_id: str = ""
+    team_id: str = ""
+    org_id: str = ""
+    cached_read_tokens: int = 0
+    cache_write_tokens: int = 0
+    reasoning_tokens: int = 0
+    cost: str = "0"
+    currency: str = ""
+    price_version: str = ""
+    unpriced: bool = False
+    upstream_model: str = ""
+    error_code: str = ""
 
 
 class AnalyticsReply(_Wire):

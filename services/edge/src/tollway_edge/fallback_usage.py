@@ -39,6 +39,7 @@ async def publish_estimate(
         latency_ms=round(time.time() * 1000 - infer.received_at_ms, 3),
         stream=infer.stream,
         source=UsageSource.EDGE,
+        client=infer.client,
     )
     headers = {contract.HEADER_MSG_ID: usage_msg_id(infer.request_id, UsageSource.EDGE.value)}
     try:

@@ -17,16 +17,24 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from tollway_common import contract
-from tollway_common.contract import Endpoint, InferRequest, ReplyKind, ResolvedRoute, Usage
+from tollway_common.contract import (
+    ClientInfo,
+    Endpoint,
+    InferRequest,
+    ReplyKind,
+    ResolvedRoute,
+    Usage,
+)
 from tollway_common.control import ModelAlias
 from tollway_common.errors import RouterLost, TollwayError
 from tollway_edge import fallback_usage, sse
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller, authenticate
 from tollway_edge.body import Head, parse_body, read_body
+from tollway_edge.client_info import client_info, client_key
 from tollway_edge.dispatch import ClientGone, Reply
 from tollway_edge.errors import ReplyError
-from tollway_edge.limits.gate import Ticket, client_hash
+from tollway_edge.limits.gate import Ticket
 from tollway_edge.runtime import Runtime
 
 _JSON = "application/json"
@@ -43,18 +51,19 @@ async def handle(
     body, head = parse_body(raw, endpoint)
     admit(caller, endpoint, head.model, body)
     model = runtime.catalog.resolve(head.model)
+    client = client_info(request, runtime.client_ip_salt)
     ticket = await runtime.gate.admit(
         caller,
         endpoint,
         model.name,
         body,
         request_id,
-        client_hash(request.headers, request.client),
+        client_key(client),
         runtime.settings.request_timeout_s,
     )
     if ticket.alias != model.name:
         model = runtime.catalog.resolve(ticket.alias)
-    infer = _infer_request(request_id, endpoint, caller, model, body, head, runtime)
+    infer = _infer_request(request_id, endpoint, caller, model, body, head, runtime, client)
     outcome = Outcome()
     try:
         return await _dispatch(request, runtime, infer, ticket, outcome)
@@ -82,6 +91,7 @@ def _infer_request(
     body: dict[str, Any],
     head: Head,
     runtime: Runtime,
+    client: ClientInfo,
 ) -> InferRequest:
     now = time.time()
     return InferRequest(
@@ -94,6 +104,7 @@ def _infer_request(
         stream=bool(head.stream) and endpoint is not Endpoint.EMBEDDINGS,
         include_usage=bool(head.stream_options and head.stream_options.include_usage),
         body=body,
+        client=client,
     )
 
 

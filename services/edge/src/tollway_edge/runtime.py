@@ -26,3 +26,7 @@ class Runtime:
     catalog: Catalog
     gate: LimitGate
     oidc: OidcVerifier | None = None
+
+    @property
+    def client_ip_salt(self) -> bytes:
+        return self.settings.client_ip_salt.get_secret_value().encode()

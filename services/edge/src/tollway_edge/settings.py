@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tollway_common.oidc import OidcSettings
@@ -44,6 +44,9 @@ class EdgeSettings(BaseSettings):
     # Accept OIDC bearer tokens (Entra ID or any issuer with a JWKS) next to virtual keys.
     oidc: OidcSettings = OidcSettings()
     limits: LimitsSettings = LimitsSettings()
+    # Keys the hash under which client IPs are stored; set a secret of your own in production
+    # (the same on every edge, so one client hashes alike everywhere).
+    client_ip_salt: SecretStr = SecretStr("tollway-default-salt")
     idle_timeout_s: float = Field(default=5.0, gt=0)
 
     @model_validator(mode="after")

@@ -1,4 +1,8 @@
-"""Durable JetStream pull consumer: fetch a batch, insert it, and only then ack it."""
+"""Durable JetStream pull consumers: fetch a batch, insert it, and only then ack it.
+
+One consumer per feed (usage events, audit events); a feed names its stream, durable, how to
+decode a message and how to store a batch.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ import logging
 import os
 import sys
 import time
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Generic, TypeVar
 
 import nats.errors
 from nats.aio.msg import Msg
@@ -17,11 +23,49 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
 from tollway_common import contract
-from tollway_common.contract import UsageEvent
+from tollway_common.contract import AuditEvent, UsageEvent
+from tollway_metering.charges import PriceBook
 from tollway_metering.settings import MeteringSettings
 from tollway_metering.warehouse import Warehouse
 
 log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class Feed(Generic[T]):
+    name: str
+    stream: str
+    subject: str
+    durable: str
+    decode: Callable[[bytes], T]
+    store: Callable[[list[T]], Awaitable[None]]
+
+
+def usage_feed(warehouse: Warehouse, prices: PriceBook) -> Feed[UsageEvent]:
+    async def store(events: list[UsageEvent]) -> None:
+        await warehouse.insert_usage(events, [prices.charge(event) for event in events])
+
+    return Feed(
+        "usage",
+        contract.USAGE_STREAM,
+        contract.USAGE_SUBJECT,
+        contract.USAGE_DURABLE,
+        contract.decode_usage_event,
+        store,
+    )
+
+
+def audit_feed(warehouse: Warehouse) -> Feed[AuditEvent]:
+    return Feed(
+        "audit",
+        contract.AUDIT_STREAM,
+        contract.AUDIT_SUBJECT,
+        contract.AUDIT_DURABLE,
+        contract.decode_audit_event,
+        warehouse.insert_audit,
+    )
+
 
 FAULT_EXIT_CODE = 17
 _BACKOFF_FIRST_S = 1.0
@@ -29,10 +73,10 @@ _BACKOFF_MAX_S = 30.0
 _MIN_ACK_PENDING = 1000
 
 
-def consumer_config(settings: MeteringSettings) -> ConsumerConfig:
+def consumer_config(feed: Feed[T], settings: MeteringSettings) -> ConsumerConfig:
     return ConsumerConfig(
-        durable_name=contract.USAGE_DURABLE,
-        filter_subject=contract.USAGE_SUBJECT,
+        durable_name=feed.durable,
+        filter_subject=feed.subject,
         deliver_policy=DeliverPolicy.ALL,
         ack_policy=AckPolicy.EXPLICIT,
         ack_wait=settings.ack_wait_s,
@@ -42,37 +86,35 @@ def consumer_config(settings: MeteringSettings) -> ConsumerConfig:
     )
 
 
-def decode_batch(msgs: Sequence[Msg]) -> tuple[list[tuple[Msg, UsageEvent]], list[Msg]]:
+def decode_batch(
+    msgs: Sequence[Msg], decode: Callable[[bytes], T]
+) -> tuple[list[tuple[Msg, T]], list[Msg]]:
     """Split a batch into decoded events and messages that can never be decoded."""
-    good: list[tuple[Msg, UsageEvent]] = []
+    good: list[tuple[Msg, T]] = []
     bad: list[Msg] = []
     for msg in msgs:
         try:
-            good.append((msg, contract.decode_usage_event(msg.data)))
+            good.append((msg, decode(msg.data)))
         except ValidationError:
             bad.append(msg)
     return good, bad
 
 
-class UsageConsumer:
-    def __init__(
-        self, js: JetStreamContext, warehouse: Warehouse, settings: MeteringSettings
-    ) -> None:
+class FeedConsumer(Generic[T]):
+    def __init__(self, js: JetStreamContext, feed: Feed[T], settings: MeteringSettings) -> None:
         self._js = js
-        self._warehouse = warehouse
+        self._feed = feed
         self._settings = settings
         self._backoff_s = _BACKOFF_FIRST_S
 
     async def subscribe(self) -> JetStreamContext.PullSubscription:
-        config = consumer_config(self._settings)
+        feed = self._feed
+        config = consumer_config(feed, self._settings)
         # pull_subscribe binds to an existing durable as it is; add_consumer first so changed
         # settings (ack_wait, max_deliver, ...) reach the server (create-or-update).
-        await self._js.add_consumer(contract.USAGE_STREAM, config)
+        await self._js.add_consumer(feed.stream, config)
         return await self._js.pull_subscribe(
-            contract.USAGE_SUBJECT,
-            durable=contract.USAGE_DURABLE,
-            stream=contract.USAGE_STREAM,
-            config=config,
+            feed.subject, durable=feed.durable, stream=feed.stream, config=config
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -83,7 +125,7 @@ class UsageConsumer:
         per event.
         """
         psub = await self.subscribe()
-        log.info("usage consumer started", extra={"durable": contract.USAGE_DURABLE})
+        log.info(f"{self._feed.name} consumer started", extra={"durable": self._feed.durable})
         batch: list[Msg] = []
         first_at = 0.0
         try:
@@ -103,7 +145,7 @@ class UsageConsumer:
                     pass
                 except nats.errors.Error as exc:
                     # Disconnected or reconnecting: unacked messages come back after ack_wait.
-                    log.warning("usage consumer nats error: %s", exc)
+                    log.warning("%s consumer nats error: %s", self._feed.name, exc)
                     batch = []
                     await self._wait_backoff(stop)
                     continue
@@ -118,24 +160,26 @@ class UsageConsumer:
             # On a closed connection there is nothing left to unsubscribe from.
             with contextlib.suppress(nats.errors.Error):
                 await psub.unsubscribe()
-            log.info("usage consumer stopped")
+            log.info(f"{self._feed.name} consumer stopped")
 
     async def handle_batch(self, msgs: Sequence[Msg]) -> bool:
         """Insert then ack; on failure nak everything for a later retry. True if stored."""
-        good, bad = decode_batch(msgs)
+        good, bad = decode_batch(msgs, self._feed.decode)
         for msg in bad:
             # A message that never decodes would otherwise block its slot until max_deliver.
             log.error(
-                "undecodable usage event terminated",
+                f"undecodable {self._feed.name} event terminated",
                 extra={"stream_seq": msg.metadata.sequence.stream, "size": len(msg.data)},
             )
             await msg.term()
         if not good:
             return True
         try:
-            await self._warehouse.insert_usage([event for _, event in good])
+            await self._feed.store([event for _, event in good])
         except Exception:
-            log.exception("usage insert failed; batch nak'ed", extra={"events": len(good)})
+            log.exception(
+                f"{self._feed.name} insert failed; batch nak'ed", extra={"events": len(good)}
+            )
             for msg, _ in good:
                 await msg.nak(delay=self._backoff_s)
             return False
@@ -143,7 +187,7 @@ class UsageConsumer:
         if self._settings.fault_exit_after_insert:
             self._fault_exit(len(good))
         await self._ack([msg for msg, _ in good])
-        log.debug("usage batch stored", extra={"events": len(good)})
+        log.debug(f"{self._feed.name} batch stored", extra={"events": len(good)})
         return True
 
     async def _ack(self, msgs: Sequence[Msg]) -> None:
@@ -153,7 +197,7 @@ class UsageConsumer:
                 await msg.ack()
             await msgs[-1].ack_sync()
         except (nats.errors.Error, TimeoutError) as exc:
-            log.warning("usage ack failed; batch will be redelivered: %s", exc)
+            log.warning("%s ack failed; batch will be redelivered: %s", self._feed.name, exc)
 
     async def _wait_backoff(self, stop: asyncio.Event) -> None:
         delay = self._backoff_s

@@ -41,7 +41,9 @@ def load_migrations() -> list[Migration]:
     return found
 
 
-def apply_migrations(client: Any, database: str, retention_days: int) -> list[int]:
+def apply_migrations(
+    client: Any, database: str, retention_days: int, audit_retention_days: int = 400
+) -> list[int]:
     """Blocking: create the database and apply what is missing; returns the versions applied.
 
     Every statement is `IF NOT EXISTS`, so two instances racing at start do no harm.
@@ -60,7 +62,12 @@ def apply_migrations(client: Any, database: str, retention_days: int) -> list[in
     for migration in load_migrations():
         if migration.version in done:
             continue
-        for statement in migration.statements(database=database, retention_days=retention_days):
+        statements = migration.statements(
+            database=database,
+            retention_days=retention_days,
+            audit_retention_days=audit_retention_days,
+        )
+        for statement in statements:
             client.command(statement)
         client.insert(
             f"{database}.schema_migrations",

@@ -6,7 +6,10 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
-from tollway_common.contract import UsageEvent, UsageRow, UsageSource
+import orjson
+
+from tollway_common.contract import AuditEvent, UsageEvent, UsageRow, UsageSource
+from tollway_metering.charges import Charge
 
 # Insert order of `usage_requests`; `inserted_at` is left to its DEFAULT now64(3).
 USAGE_COLUMNS: tuple[str, ...] = (
@@ -35,6 +38,19 @@ USAGE_COLUMNS: tuple[str, ...] = (
     "router_id",
     "source",
     "source_rank",
+    "cached_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "cost",
+    "currency",
+    "price_version",
+    "unpriced",
+    "upstream_latency_ms",
+    "retries",
+    "fallbacks",
+    "client_ip_hash",
+    "user_agent",
+    "trace_id",
 )
 
 # Which event of a request ReplacingMergeTree keeps: the router's real usage over the edge's
@@ -59,6 +75,18 @@ USAGE_ROW_SELECT: tuple[str, ...] = (
     "ttft_ms",
     "stream",
     "usage_estimated",
+    "user_id",
+    "team_id",
+    "org_id",
+    "cached_read_tokens",
+    "cache_write_tokens",
+    "reasoning_tokens",
+    "toString(cost) AS cost",
+    "currency",
+    "price_version",
+    "unpriced",
+    "upstream_model",
+    "error_code",
 )
 
 _UINT16_MAX = 2**16 - 1
@@ -74,7 +102,10 @@ def ms_to_datetime(millis: int) -> datetime:
     return datetime.fromtimestamp(millis / 1000, tz=UTC)
 
 
-def usage_row(event: UsageEvent) -> list[Any]:
+_UINT8_MAX = 2**8 - 1
+
+
+def usage_row(event: UsageEvent, charge: Charge) -> list[Any]:
     """One row in `USAGE_COLUMNS` order; every copy of an event gives the same row."""
     principal = event.principal
     return [
@@ -103,11 +134,56 @@ def usage_row(event: UsageEvent) -> list[Any]:
         event.router_id,
         event.source.value,
         SOURCE_RANK[event.source],
+        _clamp(event.cached_read_tokens, _UINT32_MAX),
+        _clamp(event.cache_write_tokens, _UINT32_MAX),
+        _clamp(event.reasoning_tokens, _UINT32_MAX),
+        charge.cost,
+        charge.currency,
+        charge.price_version,
+        charge.unpriced,
+        event.upstream_latency_ms,
+        _clamp(event.retries, _UINT8_MAX),
+        _clamp(event.fallbacks, _UINT8_MAX),
+        event.client.ip_hash,
+        event.client.user_agent,
+        event.trace_id,
     ]
 
 
-def usage_rows(events: Sequence[UsageEvent]) -> list[list[Any]]:
-    return [usage_row(event) for event in events]
+def usage_rows(events: Sequence[UsageEvent], charges: Sequence[Charge]) -> list[list[Any]]:
+    return [usage_row(event, charge) for event, charge in zip(events, charges, strict=True)]
+
+
+AUDIT_COLUMNS: tuple[str, ...] = (
+    "event_id",
+    "at",
+    "actor_kind",
+    "actor_id",
+    "actor_roles",
+    "action",
+    "resource_type",
+    "resource_id",
+    "before",
+    "after",
+)
+
+
+def audit_row(event: AuditEvent) -> list[Any]:
+    def as_json(record: dict[str, Any] | None) -> str:
+        return "" if record is None else orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+
+    return [
+        event.event_id,
+        ms_to_datetime(event.at_ms),
+        event.actor.kind,
+        event.actor.id,
+        list(event.actor.roles),
+        event.action,
+        event.resource_type,
+        event.resource_id,
+        as_json(event.before),
+        as_json(event.after),
+    ]
 
 
 def to_usage_row(values: Sequence[Any]) -> UsageRow:

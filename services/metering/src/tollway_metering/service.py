@@ -5,10 +5,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+from typing import Any
 
-from tollway_common import nats_client
+from tollway_common import contract, nats_client
+from tollway_common.control import decode_price
+from tollway_common.kv_mirror import KvMirror
 from tollway_metering.analytics import AnalyticsResponder
-from tollway_metering.consumer import UsageConsumer
+from tollway_metering.charges import PriceBook
+from tollway_metering.consumer import FeedConsumer, audit_feed, usage_feed
 from tollway_metering.settings import MeteringSettings
 from tollway_metering.warehouse import Warehouse
 
@@ -22,14 +26,21 @@ async def run(settings: MeteringSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     warehouse = await Warehouse.open(settings.clickhouse_dsn, settings.database)
-    applied = await warehouse.migrate(settings.retention_days)
+    applied = await warehouse.migrate(settings.retention_days, settings.audit_retention_days)
     log.info("warehouse ready", extra={"migrations_applied": applied})
     nc = await nats_client.connect(settings.nats, "tollway-metering")
     js = nc.jetstream()
     await nats_client.ensure_usage_stream(js, settings.nats.replicas)
+    await nats_client.ensure_audit_stream(js, settings.nats.replicas)
+    prices = KvMirror(
+        await nats_client.ensure_kv(js, contract.KV_PRICES, settings.nats.replicas), decode_price
+    )
+    await prices.start()
     responder = AnalyticsResponder(nc, warehouse)
     await responder.start()
-    consumer = asyncio.create_task(UsageConsumer(js, warehouse, settings).run(stop))
+    usage = FeedConsumer(js, usage_feed(warehouse, PriceBook(prices)), settings)
+    audit = FeedConsumer(js, audit_feed(warehouse), settings)
+    consumer = asyncio.create_task(_consume_all(stop, usage, audit))
     log.info("metering ready")
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({consumer, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -41,6 +52,20 @@ async def run(settings: MeteringSettings) -> None:
         await consumer
     finally:
         await responder.stop()
+        await prices.stop()
         await nc.drain()
         await warehouse.close()
         log.info("metering stopped")
+
+
+async def _consume_all(stop: asyncio.Event, *consumers: FeedConsumer[Any]) -> None:
+    """Run every feed until `stop`; one failing stops them all (and metering exits)."""
+    tasks = [asyncio.create_task(consumer.run(stop)) for consumer in consumers]
+    try:
+        done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_EXCEPTION)
+        for task in done:
+            task.result()
+        await asyncio.gather(*tasks)
+    finally:
+        stop.set()
+        await asyncio.gather(*tasks, return_exceptions=True)

@@ -8,10 +8,29 @@ from pathlib import Path
 from typing import Any
 
 import clickhouse_connect
+import orjson
 
-from tollway_common.contract import AnalyticsQuery, UsageEvent, UsageRow
+from tollway_common.contract import (
+    AnalyticsQuery,
+    AuditActor,
+    AuditEvent,
+    AuditQuery,
+    SummaryQuery,
+    SummaryRow,
+    UsageEvent,
+    UsageRow,
+)
+from tollway_metering.charges import Charge
 from tollway_metering.migrations import apply_migrations
-from tollway_metering.rows import USAGE_COLUMNS, USAGE_ROW_SELECT, to_usage_row, usage_rows
+from tollway_metering.queries import audit_sql, summary_sql, usage_where
+from tollway_metering.rows import (
+    AUDIT_COLUMNS,
+    USAGE_COLUMNS,
+    USAGE_ROW_SELECT,
+    audit_row,
+    to_usage_row,
+    usage_rows,
+)
 
 _CHDB_SCHEME = "chdb:"
 _IN_MEMORY = ("", "memory", ":memory:")
@@ -48,6 +67,13 @@ def open_client(dsn: str) -> Any:
     return clickhouse_connect.get_client(interface="chdb", path=str(path))
 
 
+def _plain_decimal(text: str) -> str:
+    """ClickHouse prints Decimal sums like `1.230000000`; keep them exact, drop the padding."""
+    if "." in text:
+        text = text.rstrip("0").rstrip(".")
+    return text or "0"
+
+
 class Warehouse:
     """Insert and read usage rows. Calls run in a worker thread: the client is blocking."""
 
@@ -60,19 +86,30 @@ class Warehouse:
     async def open(cls, dsn: str, database: str) -> Warehouse:
         return cls(await asyncio.to_thread(open_client, dsn), database)
 
-    async def migrate(self, retention_days: int) -> list[int]:
+    async def migrate(self, retention_days: int, audit_retention_days: int = 400) -> list[int]:
         return await asyncio.to_thread(
-            apply_migrations, self._client, self._database, retention_days
+            apply_migrations, self._client, self._database, retention_days, audit_retention_days
         )
 
-    async def insert_usage(self, events: Sequence[UsageEvent]) -> None:
+    async def insert_usage(self, events: Sequence[UsageEvent], charges: Sequence[Charge]) -> None:
         if not events:
             return
         await asyncio.to_thread(
             self._client.insert,
             self._table,
-            usage_rows(events),
+            usage_rows(events, charges),
             column_names=list(USAGE_COLUMNS),
+            settings=_INSERT_SETTINGS,
+        )
+
+    async def insert_audit(self, events: Sequence[AuditEvent]) -> None:
+        if not events:
+            return
+        await asyncio.to_thread(
+            self._client.insert,
+            f"{self._database}.audit_events",
+            [audit_row(event) for event in events],
+            column_names=list(AUDIT_COLUMNS),
             settings=_INSERT_SETTINGS,
         )
 
@@ -80,12 +117,90 @@ class Warehouse:
         # FINAL collapses the copies a redelivery inserted, so no request counts twice.
         sql = f"SELECT {', '.join(USAGE_ROW_SELECT)} FROM {self._table} FINAL"
         parameters: dict[str, Any] = {"limit": max(0, min(query.limit, MAX_QUERY_ROWS))}
+        where = usage_where(query.filter, parameters)
         if query.request_ids:
-            sql += " WHERE request_id IN {ids:Array(String)}"
+            where.append("request_id IN {ids:Array(String)}")
             parameters["ids"] = list(query.request_ids)
+        if query.after_ms or query.after_request_id:
+            where.append(
+                "(received_at, request_id) > "
+                "(fromUnixTimestamp64Milli({after_ms:Int64}, 'UTC'), {after_id:String})"
+            )
+            parameters.update(after_ms=query.after_ms, after_id=query.after_request_id)
+        if where:
+            sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY received_at, request_id LIMIT {limit:UInt32}"
         result = await asyncio.to_thread(self._client.query, sql, parameters=parameters)
         return [to_usage_row(values) for values in result.result_rows]
+
+    async def summary(self, query: SummaryQuery) -> list[SummaryRow]:
+        sql, parameters = summary_sql(self._table, query)
+        result = await asyncio.to_thread(self._client.query, sql, parameters=parameters)
+        rows = []
+        for values in result.result_rows:
+            (
+                bucket_ms,
+                group,
+                requests,
+                errors,
+                prompt,
+                completion,
+                cached,
+                cost,
+                currency,
+                unpriced,
+                latency,
+                ttft,
+                with_ttft,
+            ) = values
+            rows.append(
+                SummaryRow(
+                    bucket_ms=int(bucket_ms),
+                    group=str(group),
+                    requests=int(requests),
+                    errors=int(errors),
+                    prompt_tokens=int(prompt),
+                    completion_tokens=int(completion),
+                    cached_read_tokens=int(cached),
+                    cost=_plain_decimal(cost),
+                    currency=str(currency),
+                    unpriced_requests=int(unpriced),
+                    latency_p50_ms=float(latency[0]),
+                    latency_p95_ms=float(latency[1]),
+                    latency_p99_ms=float(latency[2]),
+                    ttft_p50_ms=float(ttft[0]) if with_ttft else None,
+                    ttft_p95_ms=float(ttft[1]) if with_ttft else None,
+                )
+            )
+        return rows
+
+    async def audit(self, query: AuditQuery) -> list[AuditEvent]:
+        sql, parameters = audit_sql(f"{self._database}.audit_events", query)
+        result = await asyncio.to_thread(self._client.query, sql, parameters=parameters)
+        return [
+            AuditEvent(
+                event_id=event_id,
+                at_ms=int(at_ms),
+                actor=AuditActor(kind=kind, id=actor_id, roles=list(roles)),
+                action=action,
+                resource_type=resource_type,
+                resource_id=resource_id,
+                before=orjson.loads(before) if before else None,
+                after=orjson.loads(after) if after else None,
+            )
+            for (
+                event_id,
+                at_ms,
+                kind,
+                actor_id,
+                roles,
+                action,
+                resource_type,
+                resource_id,
+                before,
+                after,
+            ) in result.result_rows
+        ]
 
     async def close(self) -> None:
         await asyncio.to_thread(self._client.close)

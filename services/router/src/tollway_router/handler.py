@@ -116,6 +116,7 @@ class Handler:
         secret = self._secret(deployment)
         auth = adapter.auth_header(secret) if secret is not None else None
         async with self.upstream.open(deployment, call, auth, secret) as response:
+            outcome.upstream_latency_ms = (time.monotonic() - started) * 1000
             if response.status >= 400:
                 raise adapter.parse_error(response.status, response.headers, await response.read())
             if call.stream:
@@ -134,6 +135,7 @@ class Handler:
                 deployment=deployment.name,
                 provider=deployment.provider,
                 upstream_model=outcome.upstream_model,
+                upstream_latency_ms=outcome.upstream_latency_ms,
             )
         )
 

@@ -32,6 +32,7 @@ class Outcome:
     usage: Usage | None = None
     output_chars: int = 0
     ttft_ms: float | None = None
+    upstream_latency_ms: float | None = None
 
 
 def settle_usage(outcome: Outcome, body: dict[str, Any]) -> Usage:
@@ -71,6 +72,13 @@ def build_event(
         ttft_ms=None if outcome.ttft_ms is None else round(outcome.ttft_ms, 3),
         stream=infer.stream,
         router_id=router_id,
+        cached_read_tokens=usage.cached_read_tokens,
+        cache_write_tokens=usage.cache_write_tokens,
+        reasoning_tokens=usage.reasoning_tokens,
+        upstream_latency_ms=(
+            None if outcome.upstream_latency_ms is None else round(outcome.upstream_latency_ms, 3)
+        ),
+        client=infer.client,
     )
 
 

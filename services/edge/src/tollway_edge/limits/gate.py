@@ -8,7 +8,6 @@ answer may use, and its cost), and the real usage is settled afterwards, usually
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import logging
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -58,13 +57,6 @@ class Ticket:
     @property
     def active(self) -> bool:
         return self.reserved is not None and bool(self.reserved.checks)
-
-
-def client_hash(request_headers: Any, client: tuple[str, int] | None) -> str:
-    """Who a client is for per-client concurrency: its IP and user agent, hashed."""
-    ip = client[0] if client else ""
-    agent = request_headers.get("user-agent", "")
-    return hashlib.sha256(f"{ip}|{agent}".encode()).hexdigest()[:16]
 
 
 class LimitGate:

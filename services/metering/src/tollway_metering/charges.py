@@ -1,0 +1,46 @@
+"""What each usage event costs, from the price table in the control plane (KV, live)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from tollway_common.contract import UsageEvent
+from tollway_common.control import Price, kv_key_for_alias
+from tollway_common.kv_mirror import KvMirror
+from tollway_common.pricing import cost_of
+
+# ClickHouse Decimal(18, 9): nine places after the point.
+_PLACES = Decimal("0.000000001")
+
+
+@dataclass(frozen=True, slots=True)
+class Charge:
+    cost: Decimal
+    currency: str
+    price_version: str
+    unpriced: bool
+
+
+UNPRICED = Charge(Decimal(0), "", "", True)
+
+
+def charge(event: UsageEvent, price: Price | None) -> Charge:
+    if price is None:
+        return UNPRICED
+    cost = cost_of(
+        price,
+        event.prompt_tokens,
+        event.completion_tokens,
+        event.cached_read_tokens,
+        event.cache_write_tokens,
+    )
+    return Charge(cost.quantize(_PLACES), price.currency, price.version, False)
+
+
+class PriceBook:
+    def __init__(self, prices: KvMirror[Price]) -> None:
+        self._prices = prices
+
+    def charge(self, event: UsageEvent) -> Charge:
+        return charge(event, self._prices.items.get(kv_key_for_alias(event.model_alias)))

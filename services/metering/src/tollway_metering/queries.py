@@ -1,0 +1,106 @@
+"""The SQL behind each analytics question, built from typed queries with bound parameters
+(never formatted user input). Exact totals read the deduplicated raw table (FINAL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tollway_common.contract import SUMMARY_DIMENSIONS, AuditQuery, SummaryQuery, UsageFilter
+
+MAX_ROWS = 100_000
+_BUCKETS = {"minute": "toStartOfMinute", "hour": "toStartOfHour", "day": "toStartOfDay"}
+_ORDERS = {
+    "time": "bucket_ms, grp",
+    "cost": "sum(cost) DESC, grp",
+    "requests": "requests DESC, grp",
+}
+_FILTER_COLUMNS = (*SUMMARY_DIMENSIONS,)
+
+
+class QueryError(ValueError):
+    pass
+
+
+def usage_where(flt: UsageFilter, parameters: dict[str, Any]) -> list[str]:
+    clauses: list[str] = []
+    if flt.since_ms:
+        clauses.append("received_at >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')")
+        parameters["since_ms"] = flt.since_ms
+    if flt.until_ms:
+        clauses.append("received_at < fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC')")
+        parameters["until_ms"] = flt.until_ms
+    for column in _FILTER_COLUMNS:
+        value = getattr(flt, column)
+        if value:
+            clauses.append(f"{column} = {{{column}:String}}")
+            parameters[column] = value
+    if flt.errors_only:
+        clauses.append("status_code >= 400")
+    return clauses
+
+
+def summary_sql(table: str, query: SummaryQuery) -> tuple[str, dict[str, Any]]:
+    if query.group_by and query.group_by not in SUMMARY_DIMENSIONS:
+        raise QueryError(f"group_by must be one of {', '.join(SUMMARY_DIMENSIONS)}")
+    if query.bucket and query.bucket not in _BUCKETS:
+        raise QueryError(f"bucket must be one of {', '.join(_BUCKETS)}")
+    if query.order_by not in _ORDERS:
+        raise QueryError(f"order_by must be one of {', '.join(_ORDERS)}")
+    parameters: dict[str, Any] = {"limit": max(0, min(query.limit, MAX_ROWS))}
+    bucket = (
+        f"toUnixTimestamp64Milli(toDateTime64({_BUCKETS[query.bucket]}(received_at), 3, 'UTC'))"
+        if query.bucket
+        else "toInt64(0)"
+    )
+    group = query.group_by or "''"
+    where = usage_where(query.filter, parameters)
+    sql = f"""
+        SELECT
+            {bucket} AS bucket_ms,
+            {group} AS grp,
+            count() AS requests,
+            countIf(status_code >= 400) AS errors,
+            sum(prompt_tokens) AS prompt_tokens,
+            sum(completion_tokens) AS completion_tokens,
+            sum(cached_read_tokens) AS cached_read_tokens,
+            toString(sum(toDecimal128(cost, 9))) AS cost_text,
+            any(currency) AS currency,
+            countIf(unpriced) AS unpriced_requests,
+            quantilesExact(0.5, 0.95, 0.99)(latency_ms) AS latency,
+            quantilesExactIf(0.5, 0.95)(assumeNotNull(ttft_ms), ttft_ms IS NOT NULL) AS ttft,
+            countIf(ttft_ms IS NOT NULL) AS with_ttft
+        FROM {table} FINAL
+        {"WHERE " + " AND ".join(where) if where else ""}
+        GROUP BY bucket_ms, grp
+        ORDER BY {_ORDERS[query.order_by]}
+        LIMIT {{limit:UInt32}}
+    """
+    return sql, parameters
+
+
+def audit_sql(table: str, query: AuditQuery) -> tuple[str, dict[str, Any]]:
+    parameters: dict[str, Any] = {
+        "limit": max(0, min(query.limit, MAX_ROWS)),
+        "offset": max(0, query.offset),
+    }
+    clauses: list[str] = []
+    if query.since_ms:
+        clauses.append("at >= fromUnixTimestamp64Milli({since_ms:Int64}, 'UTC')")
+        parameters["since_ms"] = query.since_ms
+    if query.until_ms:
+        clauses.append("at < fromUnixTimestamp64Milli({until_ms:Int64}, 'UTC')")
+        parameters["until_ms"] = query.until_ms
+    for column in ("actor_id", "action", "resource_type", "resource_id"):
+        value = getattr(query, column)
+        if value:
+            clauses.append(f"{column} = {{{column}:String}}")
+            parameters[column] = value
+    sql = f"""
+        SELECT event_id, toUnixTimestamp64Milli(at), actor_kind, actor_id, actor_roles, action,
+               resource_type, resource_id, before, after
+        FROM {table} FINAL
+        {"WHERE " + " AND ".join(clauses) if clauses else ""}
+        ORDER BY at DESC, event_id
+        LIMIT {{limit:UInt32}} OFFSET {{offset:UInt32}}
+    """
+    return sql, parameters
