@@ -22,7 +22,17 @@ ADMIN_TOKEN = "tw-admin-ui-test-0123456789abcdef"
 
 @pytest.fixture
 def admin_url(stack: Stack) -> str:
+    stack.start_metering()
     return stack.start_admin(ADMIN_TOKEN, TOLLWAY_ADMIN_COOKIE_SECURE="false")
+
+
+def _reload_until(page: Page, locator_text: str, attempts: int = 30) -> None:
+    """Metering stores usage within a second or two of the answer; reload until it shows."""
+    for _ in range(attempts):
+        if locator_text in page.locator("main").inner_text():
+            return
+        page.wait_for_timeout(500)
+        page.reload()
 
 
 @pytest.fixture
@@ -74,6 +84,22 @@ def test_sign_in_issue_use_and_revoke_a_key(page: Page, stack: Stack, tmp_path: 
         model="tollway-demo", messages=[{"role": "user", "content": "from the browser"}]
     )
     assert reply.choices[0].message.content
+    assert reply.usage is not None
+    key_id = page.locator("td").filter(has_text="browser-app").locator("small").inner_text()
+
+    page.get_by_role("link", name="Usage").click()
+    page.get_by_label("By").select_option("key_id")
+    page.get_by_role("button", name="Show").click()
+    _reload_until(page, key_id)
+    usage_row = page.get_by_role("row").filter(has_text=key_id)
+    expect(usage_row).to_contain_text(str(reply.usage.prompt_tokens))
+    page.screenshot(path=shots / "usage.png", full_page=True)
+    export = page.request.get(
+        page.url.replace("/admin/usage?", "/admin/usage/export?format=focus&")
+    )
+    assert export.ok
+    assert export.text().startswith("BilledCost,EffectiveCost")
+    assert key_id in export.text()
 
     page.goto("/admin/keys")
     assert secret not in page.content(), "the secret is never shown again"
@@ -86,6 +112,12 @@ def test_sign_in_issue_use_and_revoke_a_key(page: Page, stack: Stack, tmp_path: 
             client.models.list()
             time.sleep(0.02)
     client.close()
+
+    page.get_by_role("link", name="Audit log").click()
+    _reload_until(page, "revoked_at")
+    change = page.get_by_role("row").filter(has_text=key_id).filter(has_text="key.update")
+    expect(change).to_contain_text("revoked_at: 0 →")
+    page.screenshot(path=shots / "audit.png", full_page=True)
 
 
 def test_forms_need_the_sessions_csrf_token(page: Page, admin_url: str) -> None:

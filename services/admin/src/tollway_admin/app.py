@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse
 from tollway_admin.apply import apply_document
 from tollway_admin.config_sync import file_actor, watch_config_file
 from tollway_admin.oidc_roles import oidc_identifier
-from tollway_admin.routes import config, keys, records
+from tollway_admin.routes import config, keys, records, usage
 from tollway_admin.security import AdminIdentity, Viewer
 from tollway_admin.settings import AdminSettings
 from tollway_admin.store import ControlStore
@@ -84,6 +84,7 @@ def create_app(settings: AdminSettings) -> FastAPI:
     for router in records.ROUTERS:
         app.include_router(router)
     app.include_router(config.router)
+    app.include_router(usage.router)
 
     @app.get("/api/v1/whoami", tags=["session"])
     async def whoami(identity: Viewer) -> dict[str, object]:

@@ -6,20 +6,34 @@ from __future__ import annotations
 import difflib
 import json
 import time
+from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
+from tollway_admin.analytics_client import ask
 from tollway_admin.resources import BUDGETS, KEYS, MODELS, ORGS, PRICES, TEAMS, Resource
 from tollway_admin.routes import keys as key_api
+from tollway_admin.routes import usage as usage_api
 from tollway_admin.routes.common import refuse_new_problems, store_of
 from tollway_admin.store_history import revisions
 from tollway_admin.ui import session
+from tollway_admin.ui.charts import bar_chart
+from tollway_common.contract import (
+    AuditEvent,
+    AuditQuery,
+    AuditReply,
+    SummaryQuery,
+    SummaryReply,
+    SummaryRow,
+    UsageFilter,
+)
 from tollway_common.control import KeyRecord, Limits, Policy
 from tollway_common.errors import InvalidRequest, TollwayError
 
@@ -284,6 +298,138 @@ async def budgets_page(request: Request) -> Response:
 @router.post("/budgets")
 async def create_budget(request: Request) -> Response:
     return await _create_record(request, BUDGETS, "budgets", back="/admin/budgets")
+
+
+_GROUP_LABELS = {
+    "team_id": "Team",
+    "key_id": "Key",
+    "model_alias": "Model",
+    "provider": "Provider",
+    "org_id": "Organisation",
+    "user_id": "User",
+}
+
+
+def _usage_filter(request: Request) -> tuple[UsageFilter, int]:
+    params = request.query_params
+    hours = int(params.get("hours", "24") or 24)
+    since = int((time.time() - hours * 3600) * 1000)
+    return (
+        UsageFilter(
+            since_ms=since,
+            team_id=params.get("team_id", ""),
+            model_alias=params.get("model_alias", ""),
+        ),
+        hours,
+    )
+
+
+@router.get("/usage")
+async def usage_page(request: Request) -> Response:
+    session.current(request)
+    flt, hours = _usage_filter(request)
+    group_by = request.query_params.get("group_by", "team_id")
+    if group_by not in _GROUP_LABELS:
+        group_by = "team_id"
+    rows: list[SummaryRow] = []
+    unavailable = ""
+    try:
+        query = SummaryQuery(filter=flt, group_by=group_by, order_by="cost", limit=50)
+        rows = (await ask(request.app.state.nc, "summary", query, SummaryReply)).rows
+    except TollwayError as exc:
+        unavailable = exc.message
+    labels = [row.group or "(none)" for row in rows]
+    export = urlencode(
+        {"since_ms": flt.since_ms, "team_id": flt.team_id, "model_alias": flt.model_alias}
+    )
+    return _page(
+        request,
+        "usage.html",
+        "Usage",
+        rows=rows,
+        hours=hours,
+        group_by=group_by,
+        group_label=_GROUP_LABELS[group_by],
+        team_id=flt.team_id,
+        model_alias=flt.model_alias,
+        unavailable=unavailable,
+        export_query=export,
+        cost_chart=bar_chart(
+            f"Cost by {_GROUP_LABELS[group_by].lower()}",
+            labels,
+            [float(Decimal(row.cost)) for row in rows],
+        ),
+        requests_chart=bar_chart(
+            f"Requests by {_GROUP_LABELS[group_by].lower()}",
+            labels,
+            [float(row.requests) for row in rows],
+        ),
+    )
+
+
+@router.get("/usage/export")
+async def usage_export(request: Request) -> Response:
+    """The API's export, for a signed-in browser (the session stands in for the token)."""
+    identity = session.current(request)
+    params = request.query_params
+    fmt = params.get("format", "csv")
+    if fmt not in ("csv", "jsonl", "focus"):
+        fmt = "csv"
+    return await usage_api.export_usage(
+        request,
+        identity,
+        format=fmt,  # type: ignore[arg-type]
+        since_ms=int(params.get("since_ms", "0") or 0),
+        team_id=params.get("team_id", ""),
+        model_alias=params.get("model_alias", ""),
+    )
+
+
+def _when(millis: int) -> str:
+    return datetime.fromtimestamp(millis / 1000, UTC).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _changes(event: AuditEvent) -> str:
+    before, after = event.before or {}, event.after or {}
+    changed = sorted(k for k in set(before) | set(after) if before.get(k) != after.get(k))
+    if event.before is None:
+        return "created"
+    if event.after is None:
+        return "deleted"
+    return ", ".join(f"{k}: {before.get(k)!r} → {after.get(k)!r}" for k in changed[:6])
+
+
+@router.get("/audit")
+async def audit_page(request: Request) -> Response:
+    session.current(request)
+    params = request.query_params
+    query = AuditQuery(
+        resource_type=params.get("resource_type", ""),
+        actor_id=params.get("actor_id", ""),
+        limit=200,
+    )
+    events: list[AuditEvent] = []
+    unavailable = ""
+    try:
+        events = (await ask(request.app.state.nc, "audit", query, AuditReply)).events
+    except TollwayError as exc:
+        unavailable = exc.message
+    return _page(
+        request,
+        "audit.html",
+        "Audit log",
+        events=events,
+        resource_type=query.resource_type,
+        actor_id=query.actor_id,
+        unavailable=unavailable,
+        when=_when,
+        changes=_changes,
+    )
+
+
+@router.get("/audit/export")
+async def audit_export(request: Request) -> Response:
+    return await usage_api.export_audit(request, session.current(request))
 
 
 @router.get("/models")

@@ -1,0 +1,106 @@
+"""Usage and audit exports: CSV, JSON lines and the FinOps FOCUS columns, one line at a time
+so an export of any size streams."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import AsyncIterator, Iterable, Sequence
+from datetime import UTC, datetime
+
+import orjson
+
+from tollway_common.contract import AuditEvent, UsageRow
+
+USAGE_CSV_COLUMNS: tuple[str, ...] = tuple(UsageRow.model_fields)
+FOCUS_COLUMNS: tuple[str, ...] = (
+    "BilledCost",
+    "EffectiveCost",
+    "ListCost",
+    "BillingCurrency",
+    "ChargeCategory",
+    "ChargeDescription",
+    "ChargePeriodStart",
+    "ChargePeriodEnd",
+    "ConsumedQuantity",
+    "ConsumedUnit",
+    "PricingQuantity",
+    "PricingUnit",
+    "ProviderName",
+    "PublisherName",
+    "ServiceName",
+    "ServiceCategory",
+    "ResourceId",
+    "ResourceName",
+    "SubAccountId",
+    "SubAccountName",
+    "Tags",
+)
+
+
+def csv_line(values: Sequence[object]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(["" if v is None else v for v in values])
+    return buffer.getvalue().encode()
+
+
+def _iso(millis: int) -> str:
+    return datetime.fromtimestamp(millis / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def focus_values(row: UsageRow) -> list[object]:
+    """One request as one FOCUS usage charge (tokens consumed, cost billed)."""
+    tags = orjson.dumps(
+        {
+            "tollway.key_id": row.key_id,
+            "tollway.user_id": row.user_id,
+            "tollway.org_id": row.org_id,
+            "tollway.request_id": row.request_id,
+            "tollway.unpriced": row.unpriced,
+        }
+    ).decode()
+    return [
+        row.cost,
+        row.cost,
+        row.cost,
+        row.currency,
+        "Usage",
+        f"{row.endpoint} on {row.model_alias}",
+        _iso(row.received_at_ms),
+        _iso(row.received_at_ms + max(1, int(row.latency_ms))),
+        row.total_tokens,
+        "Tokens",
+        row.total_tokens,
+        "Tokens",
+        row.provider,
+        row.provider,
+        "Tollway LLM gateway",
+        "AI and Machine Learning",
+        row.deployment,
+        row.model_alias,
+        row.team_id,
+        row.team_id,
+        tags,
+    ]
+
+
+async def usage_csv(rows: AsyncIterator[UsageRow]) -> AsyncIterator[bytes]:
+    yield csv_line(USAGE_CSV_COLUMNS)
+    async for row in rows:
+        yield csv_line([getattr(row, column) for column in USAGE_CSV_COLUMNS])
+
+
+async def usage_jsonl(rows: AsyncIterator[UsageRow]) -> AsyncIterator[bytes]:
+    async for row in rows:
+        yield orjson.dumps(row.model_dump(mode="json")) + b"\n"
+
+
+async def usage_focus(rows: AsyncIterator[UsageRow]) -> AsyncIterator[bytes]:
+    yield csv_line(FOCUS_COLUMNS)
+    async for row in rows:
+        yield csv_line(focus_values(row))
+
+
+async def audit_jsonl(events: Iterable[AuditEvent]) -> AsyncIterator[bytes]:
+    for event in events:
+        yield orjson.dumps(event.model_dump(mode="json")) + b"\n"

@@ -1,0 +1,169 @@
+"""Usage, cost and audit for admins: summaries, top spenders, burn-down, and exports."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any, Literal
+
+from fastapi import APIRouter, Request
+from starlette.responses import StreamingResponse
+
+from tollway_admin import exports
+from tollway_admin.analytics_client import ask, usage_rows
+from tollway_admin.security import Viewer
+from tollway_common.contract import (
+    AuditQuery,
+    AuditReply,
+    SummaryQuery,
+    SummaryReply,
+    UsageFilter,
+)
+
+router = APIRouter(prefix="/api/v1", tags=["usage"])
+
+
+def usage_filter(
+    since_ms: int = 0,
+    until_ms: int = 0,
+    key_id: str = "",
+    user_id: str = "",
+    team_id: str = "",
+    org_id: str = "",
+    model_alias: str = "",
+    provider: str = "",
+    errors_only: bool = False,
+) -> UsageFilter:
+    return UsageFilter(
+        since_ms=since_ms,
+        until_ms=until_ms,
+        key_id=key_id,
+        user_id=user_id,
+        team_id=team_id,
+        org_id=org_id,
+        model_alias=model_alias,
+        provider=provider,
+        errors_only=errors_only,
+    )
+
+
+@router.get("/usage/summary")
+async def summary(
+    request: Request,
+    identity: Viewer,
+    group_by: str = "",
+    bucket: str = "",
+    order_by: str = "time",
+    limit: int = 1000,
+    since_ms: int = 0,
+    until_ms: int = 0,
+    key_id: str = "",
+    team_id: str = "",
+    org_id: str = "",
+    model_alias: str = "",
+    errors_only: bool = False,
+) -> dict[str, Any]:
+    """Requests, errors, tokens, exact cost, latency and TTFT percentiles, by one dimension
+    and/or time bucket. `group_by=team_id&order_by=cost` is the top spenders."""
+    flt = usage_filter(
+        since_ms, until_ms, key_id, "", team_id, org_id, model_alias, "", errors_only
+    )
+    query = SummaryQuery(
+        filter=flt, group_by=group_by, bucket=bucket, order_by=order_by, limit=limit
+    )
+    answer = await ask(request.app.state.nc, "summary", query, SummaryReply)
+    return {"object": "list", "data": [row.model_dump(mode="json") for row in answer.rows]}
+
+
+@router.get("/usage/burn-down")
+async def burn_down(
+    request: Request,
+    identity: Viewer,
+    since_ms: int,
+    until_ms: int = 0,
+    key_id: str = "",
+    team_id: str = "",
+    org_id: str = "",
+    bucket: Literal["hour", "day"] = "day",
+) -> dict[str, Any]:
+    """Cumulative spend of one principal over a period, a point per bucket."""
+    flt = usage_filter(since_ms, until_ms, key_id, "", team_id, org_id)
+    query = SummaryQuery(filter=flt, bucket=bucket, order_by="time", limit=10_000)
+    answer = await ask(request.app.state.nc, "summary", query, SummaryReply)
+    total = Decimal(0)
+    points = []
+    for row in answer.rows:
+        total += Decimal(row.cost)
+        points.append({"bucket_ms": row.bucket_ms, "cost": row.cost, "cumulative": str(total)})
+    return {"object": "list", "data": points}
+
+
+_MEDIA = {"csv": "text/csv", "jsonl": "application/x-ndjson", "focus": "text/csv"}
+
+
+@router.get("/usage/export")
+async def export_usage(
+    request: Request,
+    identity: Viewer,
+    format: Literal["csv", "jsonl", "focus"] = "csv",
+    since_ms: int = 0,
+    until_ms: int = 0,
+    key_id: str = "",
+    user_id: str = "",
+    team_id: str = "",
+    org_id: str = "",
+    model_alias: str = "",
+) -> StreamingResponse:
+    """Every usage row in the range, streamed: CSV, JSON lines, or FOCUS (FinOps) columns."""
+    flt = usage_filter(since_ms, until_ms, key_id, user_id, team_id, org_id, model_alias)
+    rows = usage_rows(request.app.state.nc, flt)
+    body = {
+        "csv": exports.usage_csv,
+        "jsonl": exports.usage_jsonl,
+        "focus": exports.usage_focus,
+    }[format](rows)
+    suffix = "jsonl" if format == "jsonl" else "csv"
+    return StreamingResponse(
+        body,
+        media_type=_MEDIA[format],
+        headers={"content-disposition": f'attachment; filename="tollway-usage.{suffix}"'},
+    )
+
+
+@router.get("/audit")
+async def audit(
+    request: Request,
+    identity: Viewer,
+    since_ms: int = 0,
+    until_ms: int = 0,
+    actor_id: str = "",
+    action: str = "",
+    resource_type: str = "",
+    resource_id: str = "",
+    limit: int = 200,
+    offset: int = 0,
+) -> dict[str, Any]:
+    query = AuditQuery(
+        since_ms=since_ms,
+        until_ms=until_ms,
+        actor_id=actor_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        limit=limit,
+        offset=offset,
+    )
+    answer = await ask(request.app.state.nc, "audit", query, AuditReply)
+    return {"object": "list", "data": [e.model_dump(mode="json") for e in answer.events]}
+
+
+@router.get("/audit/export")
+async def export_audit(
+    request: Request, identity: Viewer, since_ms: int = 0, until_ms: int = 0
+) -> StreamingResponse:
+    query = AuditQuery(since_ms=since_ms, until_ms=until_ms, limit=100_000)
+    answer = await ask(request.app.state.nc, "audit", query, AuditReply)
+    return StreamingResponse(
+        exports.audit_jsonl(answer.events),
+        media_type="application/x-ndjson",
+        headers={"content-disposition": 'attachment; filename="tollway-audit.jsonl"'},
+    )
