@@ -48,7 +48,11 @@ async def test_summaries_and_exports_agree_with_the_answers(stack: Stack) -> Non
             (cost_of(PRICE, u["prompt_tokens"], u["completion_tokens"]) for u in usages),
             Decimal(0),
         )
-        params = {"since_ms": since_ms, "group_by": "model_alias", "order_by": "cost"}
+        params: dict[str, str | int] = {
+            "since_ms": since_ms,
+            "group_by": "model_alias",
+            "order_by": "cost",
+        }
         rows: list[dict[str, object]] = []
         for _ in range(60):
             answer = await admin.get("/api/v1/usage/summary", params=params)
