@@ -10,6 +10,7 @@ from typing import Any
 from tollway_common import contract, nats_client
 from tollway_common.control import decode_price
 from tollway_common.kv_mirror import KvMirror
+from tollway_common.presence import Announcer
 from tollway_metering.analytics import AnalyticsResponder
 from tollway_metering.charges import PriceBook
 from tollway_metering.consumer import FeedConsumer, audit_feed, usage_feed
@@ -41,6 +42,8 @@ async def run(settings: MeteringSettings) -> None:
     usage = FeedConsumer(js, usage_feed(warehouse, PriceBook(prices)), settings)
     audit = FeedConsumer(js, audit_feed(warehouse), settings)
     consumer = asyncio.create_task(_consume_all(stop, usage, audit))
+    announcer = Announcer(nc, "metering", lambda: nc.is_connected)
+    announcer.start()
     log.info("metering ready")
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({consumer, stopping}, return_when=asyncio.FIRST_COMPLETED)
@@ -51,6 +54,7 @@ async def run(settings: MeteringSettings) -> None:
         # The consumer finishes the batch in hand; it raises here if it failed on its own.
         await consumer
     finally:
+        await announcer.stop()
         await responder.stop()
         await prices.stop()
         await nc.drain()

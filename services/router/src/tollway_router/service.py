@@ -11,6 +11,7 @@ import socket
 from tollway_common import contract, nats_client
 from tollway_common.control import decode_model_alias
 from tollway_common.kv_mirror import KvMirror
+from tollway_common.presence import Announcer
 from tollway_common.secret_refs import SecretResolver
 from tollway_router.handler import Handler
 from tollway_router.selection import WeightedRoundRobin
@@ -48,8 +49,11 @@ async def run(settings: RouterSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await worker.start()
+    announcer = Announcer(nc, "router", lambda: nc.is_connected)
+    announcer.start()
     log.info("router ready", extra={"router_id": router_id})
     await stop.wait()
+    await announcer.stop()
     log.info("router stopping", extra={"inflight": worker.inflight})
     await worker.shutdown(settings.drain_grace_s)
     await models.stop()
