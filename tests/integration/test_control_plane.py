@@ -321,6 +321,7 @@ async def test_a_key_holder_sees_their_own_scopes_and_limits(control: Control) -
     )
     assert budget["spent"] == "0", "tollway-demo has no price here, so nothing is charged"
     assert budget["period_start"] < time.time() < budget["period_end"]
+    assert info["usage_this_month"] is None, "no metering runs in this test: said, not guessed"
     assert issued["key"] not in response.text
     assert "key_hash" not in response.text
     _error(anonymous, 401, "invalid_api_key")

@@ -63,6 +63,8 @@ async def test_summaries_and_exports_agree_with_the_answers(stack: Stack) -> Non
             await asyncio.sleep(0.25)
         assert rows[0]["group"] == "tollway-demo"
         assert Decimal(str(rows[0]["cost"])) == expected
+        mine = (await edge.get("/key/info")).json()["usage_this_month"]
+        assert (mine["requests"], Decimal(mine["cost"])) == (3, expected), "the key holder's view"
         burn = (await admin.get("/api/v1/usage/burn-down", params={"since_ms": since_ms})).json()
         assert Decimal(burn["data"][-1]["cumulative"]) == expected
 

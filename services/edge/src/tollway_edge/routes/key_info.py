@@ -3,16 +3,21 @@ that credential. Never shows the key or its hash."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
+import nats.errors
 import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from tollway_common import contract
+from tollway_common.contract import SummaryQuery, SummaryReply, SummaryRow, UsageFilter
 from tollway_edge.auth import Caller, authenticate
 from tollway_edge.runtime import Runtime
 
 router = APIRouter(prefix="/v1")
+_USAGE_TIMEOUT_S = 2.0
 
 
 async def key_info(caller: Caller, runtime: Runtime) -> dict[str, Any]:
@@ -33,6 +38,7 @@ async def key_info(caller: Caller, runtime: Runtime) -> dict[str, Any]:
         },
     }
     info["budgets"] = await runtime.gate.budget_status(caller)
+    info["usage_this_month"] = await usage_this_month(caller, runtime)
     if caller.key is not None:
         info["key"] = caller.key.model_dump(
             mode="json",
@@ -47,6 +53,40 @@ async def key_info(caller: Caller, runtime: Runtime) -> dict[str, Any]:
             },
         )
     return info
+
+
+async def usage_this_month(caller: Caller, runtime: Runtime) -> dict[str, Any] | None:
+    """What the caller used since the start of the month (UTC), from metering; None when
+    metering cannot answer right now."""
+    now = datetime.now(UTC)
+    start = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    principal = caller.principal
+    flt = (
+        UsageFilter(since_ms=int(start.timestamp() * 1000), key_id=principal.key_id)
+        if principal.key_id
+        else UsageFilter(since_ms=int(start.timestamp() * 1000), user_id=principal.user_id)
+    )
+    try:
+        reply = await runtime.nc.request(
+            contract.analytics_subject("summary"),
+            contract.encode(SummaryQuery(filter=flt)),
+            timeout=_USAGE_TIMEOUT_S,
+        )
+    except (nats.errors.NoRespondersError, nats.errors.TimeoutError):
+        return None
+    answer = SummaryReply.model_validate_json(reply.data)
+    if answer.error:
+        return None
+    row = answer.rows[0] if answer.rows else SummaryRow()
+    return {
+        "since": start.isoformat(),
+        "requests": row.requests,
+        "errors": row.errors,
+        "prompt_tokens": row.prompt_tokens,
+        "completion_tokens": row.completion_tokens,
+        "cost": row.cost,
+        "currency": row.currency,
+    }
 
 
 @router.get("/key/info")
