@@ -175,8 +175,9 @@ class KeyRecord(_Record):
         return not (self.expires_at and self.expires_at <= now)
 
 
-class OrgRecord(_Record):
-    org_id: str = Field(pattern=ID_PATTERN)
+class _Owner(_Record):
+    """What an org and a team both carry: a name, their policy, limits and budgets."""
+
     name: str = ""
     metadata: dict[str, str] = Field(default_factory=dict)
     policy: Policy = Policy()
@@ -186,16 +187,13 @@ class OrgRecord(_Record):
     managed_by: str = ""
 
 
-class TeamRecord(_Record):
+class OrgRecord(_Owner):
+    org_id: str = Field(pattern=ID_PATTERN)
+
+
+class TeamRecord(_Owner):
     team_id: str = Field(pattern=ID_PATTERN)
     org_id: str = Field(pattern=ID_PATTERN)
-    name: str = ""
-    metadata: dict[str, str] = Field(default_factory=dict)
-    policy: Policy = Policy()
-    limits: Limits = Limits()
-    budget_ids: list[str] = Field(default_factory=list)
-    created_at: int = 0
-    managed_by: str = ""
 
 
 class UserRecord(_Record):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
+from typing import TypeVar
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -30,6 +31,8 @@ SUMMARY_QUERY = "summary"
 AUDIT_QUERY = "audit"
 
 Answer = Callable[[bytes], Awaitable[BaseModel]]
+Q = TypeVar("Q", bound=BaseModel)
+A = TypeVar("A", bound=BaseModel)
 
 
 class AnalyticsResponder:
@@ -66,33 +69,38 @@ class AnalyticsResponder:
         return respond
 
     async def _usage(self, data: bytes) -> AnalyticsReply:
-        try:
-            query = AnalyticsQuery.model_validate_json(data)
-            return AnalyticsReply(rows=await self._warehouse.query_usage(query))
-        except ValidationError as exc:
-            return AnalyticsReply(error=f"invalid analytics query: {exc.errors()[0]['msg']}")
-        except Exception as exc:
-            log.exception("usage query failed")
-            return AnalyticsReply(error=f"usage query failed: {type(exc).__name__}: {exc}")
+        return await _answer("usage", data, AnalyticsQuery, AnalyticsReply, self._rows)
 
     async def _summary(self, data: bytes) -> SummaryReply:
-        try:
-            query = SummaryQuery.model_validate_json(data)
-            return SummaryReply(rows=await self._warehouse.summary(query))
-        except ValidationError as exc:
-            return SummaryReply(error=f"invalid summary query: {exc.errors()[0]['msg']}")
-        except QueryError as exc:
-            return SummaryReply(error=str(exc))
-        except Exception as exc:
-            log.exception("summary query failed")
-            return SummaryReply(error=f"summary query failed: {type(exc).__name__}: {exc}")
+        return await _answer("summary", data, SummaryQuery, SummaryReply, self._summary_rows)
 
     async def _audit(self, data: bytes) -> AuditReply:
-        try:
-            query = AuditQuery.model_validate_json(data)
-            return AuditReply(events=await self._warehouse.audit(query))
-        except ValidationError as exc:
-            return AuditReply(error=f"invalid audit query: {exc.errors()[0]['msg']}")
-        except Exception as exc:
-            log.exception("audit query failed")
-            return AuditReply(error=f"audit query failed: {type(exc).__name__}: {exc}")
+        return await _answer("audit", data, AuditQuery, AuditReply, self._audit_events)
+
+    async def _rows(self, query: AnalyticsQuery) -> AnalyticsReply:
+        return AnalyticsReply(rows=await self._warehouse.query_usage(query))
+
+    async def _summary_rows(self, query: SummaryQuery) -> SummaryReply:
+        return SummaryReply(rows=await self._warehouse.summary(query))
+
+    async def _audit_events(self, query: AuditQuery) -> AuditReply:
+        return AuditReply(events=await self._warehouse.audit(query))
+
+
+async def _answer(
+    name: str,
+    data: bytes,
+    query_type: type[Q],
+    reply_type: type[A],
+    run: Callable[[Q], Awaitable[A]],
+) -> A:
+    """Decode, run, and turn every failure into the reply's `error`, never a silence."""
+    try:
+        return await run(query_type.model_validate_json(data))
+    except ValidationError as exc:
+        return reply_type(error=f"invalid {name} query: {exc.errors()[0]['msg']}")
+    except QueryError as exc:
+        return reply_type(error=str(exc))
+    except Exception as exc:
+        log.exception("analytics query failed", extra={"query": name})
+        return reply_type(error=f"{name} query failed: {type(exc).__name__}: {exc}")

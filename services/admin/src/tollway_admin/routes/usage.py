@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from starlette.responses import StreamingResponse
 
 from tollway_admin import exports
@@ -22,7 +22,7 @@ from tollway_common.contract import (
 router = APIRouter(prefix="/api/v1", tags=["usage"])
 
 
-def usage_filter(
+def _usage_filter(
     since_ms: int = 0,
     until_ms: int = 0,
     key_id: str = "",
@@ -46,27 +46,22 @@ def usage_filter(
     )
 
 
+# Every usage route takes the same filter query parameters.
+Filter = Annotated[UsageFilter, Depends(_usage_filter)]
+
+
 @router.get("/usage/summary")
 async def summary(
     request: Request,
     identity: Viewer,
+    flt: Filter,
     group_by: str = "",
     bucket: str = "",
     order_by: str = "time",
     limit: int = 1000,
-    since_ms: int = 0,
-    until_ms: int = 0,
-    key_id: str = "",
-    team_id: str = "",
-    org_id: str = "",
-    model_alias: str = "",
-    errors_only: bool = False,
 ) -> dict[str, Any]:
     """Requests, errors, tokens, exact cost, latency and TTFT percentiles, by one dimension
     and/or time bucket. `group_by=team_id&order_by=cost` is the top spenders."""
-    flt = usage_filter(
-        since_ms, until_ms, key_id, "", team_id, org_id, model_alias, "", errors_only
-    )
     query = SummaryQuery(
         filter=flt, group_by=group_by, bucket=bucket, order_by=order_by, limit=limit
     )
@@ -76,17 +71,9 @@ async def summary(
 
 @router.get("/usage/burn-down")
 async def burn_down(
-    request: Request,
-    identity: Viewer,
-    since_ms: int,
-    until_ms: int = 0,
-    key_id: str = "",
-    team_id: str = "",
-    org_id: str = "",
-    bucket: Literal["hour", "day"] = "day",
+    request: Request, identity: Viewer, flt: Filter, bucket: Literal["hour", "day"] = "day"
 ) -> dict[str, Any]:
-    """Cumulative spend of one principal over a period, a point per bucket."""
-    flt = usage_filter(since_ms, until_ms, key_id, "", team_id, org_id)
+    """Cumulative spend of one principal over a period (`since_ms`, ...), a point per bucket."""
     query = SummaryQuery(filter=flt, bucket=bucket, order_by="time", limit=10_000)
     answer = await ask(request.app.state.nc, "summary", query, SummaryReply)
     total = Decimal(0)
@@ -104,17 +91,10 @@ _MEDIA = {"csv": "text/csv", "jsonl": "application/x-ndjson", "focus": "text/csv
 async def export_usage(
     request: Request,
     identity: Viewer,
+    flt: Filter,
     format: Literal["csv", "jsonl", "focus"] = "csv",
-    since_ms: int = 0,
-    until_ms: int = 0,
-    key_id: str = "",
-    user_id: str = "",
-    team_id: str = "",
-    org_id: str = "",
-    model_alias: str = "",
 ) -> StreamingResponse:
     """Every usage row in the range, streamed: CSV, JSON lines, or FOCUS (FinOps) columns."""
-    flt = usage_filter(since_ms, until_ms, key_id, user_id, team_id, org_id, model_alias)
     rows = usage_rows(request.app.state.nc, flt)
     body = {
         "csv": exports.usage_csv,

@@ -9,7 +9,7 @@ import time
 from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Request
@@ -372,17 +372,17 @@ async def usage_export(request: Request) -> Response:
     """The API's export, for a signed-in browser (the session stands in for the token)."""
     identity = session.current(request)
     params = request.query_params
-    fmt = params.get("format", "csv")
-    if fmt not in ("csv", "jsonl", "focus"):
-        fmt = "csv"
-    return await usage_api.export_usage(
-        request,
-        identity,
-        format=fmt,  # type: ignore[arg-type]
+    fmt: Literal["csv", "jsonl", "focus"] = "csv"
+    if params.get("format") == "jsonl":
+        fmt = "jsonl"
+    elif params.get("format") == "focus":
+        fmt = "focus"
+    flt = UsageFilter(
         since_ms=int(params.get("since_ms", "0") or 0),
         team_id=params.get("team_id", ""),
         model_alias=params.get("model_alias", ""),
     )
+    return await usage_api.export_usage(request, identity, flt, fmt)
 
 
 def _when(millis: int) -> str:

@@ -22,7 +22,8 @@ refuses.
 
 from __future__ import annotations
 
-RESERVE = """
+# The time (ARGV[1], or Redis's clock), the one-minute period and the number of checks.
+_PRELUDE = """
 local now = tonumber(ARGV[1])
 if now == 0 then
   local t = redis.call('TIME')
@@ -30,6 +31,11 @@ if now == 0 then
 end
 local period = 60000
 local n = tonumber(ARGV[2])
+"""
+
+RESERVE = (
+    _PRELUDE
+    + """
 local pending = {}
 local out = {1}
 for i = 1, n do
@@ -71,15 +77,11 @@ for i = 1, n do
 end
 return out
 """
+)
 
-SETTLE = """
-local now = tonumber(ARGV[1])
-if now == 0 then
-  local t = redis.call('TIME')
-  now = t[1] * 1000 + math.floor(t[2] / 1000)
-end
-local period = 60000
-local n = tonumber(ARGV[2])
+SETTLE = (
+    _PRELUDE
+    + """
 local out = {}
 for i = 1, n do
   local a = 2 + (i - 1) * 5
@@ -114,3 +116,4 @@ for i = 1, n do
 end
 return out
 """
+)
