@@ -64,6 +64,7 @@ async def control(stack: Stack) -> AsyncIterator[Control]:
 
 def _error(response: httpx.Response, status: int, code: str) -> dict[str, Any]:
     assert response.status_code == status, response.text
+    assert response.headers["x-request-id"], "edge and admin errors carry a request id"
     body: dict[str, Any] = response.json()
     validate_openai("ErrorResponse", body)
     assert body["error"]["code"] == code

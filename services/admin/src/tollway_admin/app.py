@@ -25,6 +25,7 @@ from tollway_common.config_file import load_config
 from tollway_common.http_errors import install_error_handlers
 from tollway_common.oidc import OidcVerifier
 from tollway_common.presence import Announcer, PresenceBoard
+from tollway_common.request_ids import RequestIdMiddleware
 from tollway_common.secret_refs import SecretResolver
 
 
@@ -80,6 +81,8 @@ def create_app(settings: AdminSettings) -> FastAPI:
     app.state.oidc_identify = None
     install_error_handlers(app)
     install_ui(app, settings)
+    # Outermost: every response, errors and UI pages included, carries x-request-id.
+    app.add_middleware(RequestIdMiddleware)
     app.include_router(keys.router)
     for router in records.ROUTERS:
         app.include_router(router)

@@ -5,10 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
+from tollway_common.request_ids import RequestIdMiddleware
 from tollway_edge.errors import install_error_handlers
 from tollway_edge.fast_path import InferenceFastPath
 from tollway_edge.lifespan import lifespan
-from tollway_edge.request_ids import RequestIdMiddleware
 from tollway_edge.routes import health, key_info, models
 from tollway_edge.settings import EdgeSettings
 

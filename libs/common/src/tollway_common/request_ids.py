@@ -1,4 +1,5 @@
-"""ASGI middleware giving every request an id and every response an `x-request-id` header."""
+"""ASGI middleware giving every request an id and every response an `x-request-id` header
+(edge and admin; needs the `http` extra)."""
 
 from __future__ import annotations
 
