@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import re
+
 import pytest
 from pydantic import BaseModel
 
@@ -56,6 +58,12 @@ INFER = InferRequest(
             contract.decode_usage_event,
         ),
         (AnalyticsQuery(request_ids=["a"]), contract.decode_analytics_query),
+        (
+            contract.DeploymentHealth(
+                alias="gpt", deployment="east", state=contract.HealthState.RATE_LIMITED, until_ms=9
+            ),
+            contract.decode_deployment_health,
+        ),
     ],
 )
 def test_every_wire_model_round_trips(model: BaseModel, decode: object) -> None:
@@ -73,6 +81,16 @@ def test_subjects_are_versioned_and_named_in_one_place() -> None:
     assert contract.cancel_subject("r1") == "tollway.v1.cancel.r1"
     assert contract.request_id_from_cancel_subject(contract.cancel_subject("r1")) == "r1"
     assert contract.analytics_subject("usage") == "tollway.v1.analytics.usage"
+
+
+def test_health_keys_are_valid_kv_keys_and_keep_parts_apart() -> None:
+    keys = {
+        contract.health_key("llama3.1:8b", "local/a"),
+        contract.health_key("llama3.1:8b", "local", "a"),
+        contract.health_key("llama3.1:8b", "local/a", "key 2"),
+    }
+    assert len(keys) == 3
+    assert all(re.fullmatch(r"[-/_=.a-zA-Z0-9]+", key) for key in keys)
 
 
 def test_reply_headers_carry_kind_and_sequence() -> None:

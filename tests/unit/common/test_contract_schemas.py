@@ -23,6 +23,7 @@ MODELS: list[type[BaseModel]] = [
     contract.UsageEvent,
     contract.AnalyticsQuery,
     contract.AnalyticsReply,
+    contract.DeploymentHealth,
 ]
 
 

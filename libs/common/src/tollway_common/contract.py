@@ -7,6 +7,7 @@ reader during a rollout. Changes inside `v1` are additive only.
 
 from __future__ import annotations
 
+import base64
 from enum import StrEnum
 from typing import Any
 
@@ -84,6 +85,9 @@ KV_TEAMS = "tollway_teams"
 KV_USERS = "tollway_users"
 KV_PRICES = "tollway_prices"
 KV_BUDGETS = "tollway_budgets"
+# Deployment and credential health, written by routers (and by admin for operator overrides),
+# watched by every router replica and by admin. Keyed by `health_key(alias, deployment, cred)`.
+KV_HEALTH = "tollway_health"
 
 # --- headers --------------------------------------------------------------------------------
 
@@ -364,6 +368,46 @@ class UsageRow(_Wire):
 class AnalyticsReply(_Wire):
     rows: list[UsageRow] = Field(default_factory=list)
     error: str = ""
+
+
+class HealthState(StrEnum):
+    """Where one deployment (or one credential of it) stands.
+
+    `active` serves traffic; `inactive` is switched off (by an operator, or idle past the
+    configured period: `reason` says which); `rate_limited` waits out `until_ms` (the upstream's
+    Retry-After or the configured cooldown); `invalid` means the upstream rejected the
+    credential and stays so until a probe or an operator clears it.
+    """
+
+    ACTIVE = "active"
+    INACTIVE = "inactive"
+    RATE_LIMITED = "rate_limited"
+    INVALID = "invalid"
+
+
+class DeploymentHealth(_Wire):
+    """The shared health record of one deployment or credential (NATS KV `KV_HEALTH`)."""
+
+    alias: str
+    deployment: str
+    credential: str = ""
+    state: HealthState = HealthState.ACTIVE
+    reason: str = ""
+    until_ms: int = 0
+    updated_at_ms: int = 0
+    updated_by: str = ""
+    operator: bool = False
+
+
+def health_key(alias: str, deployment: str, credential: str = "") -> str:
+    """A KV key for one deployment's (or credential's) health; KV keys allow `[-/_=.a-zA-Z0-9]`,
+    so each part is base64url-encoded."""
+    parts = [alias, deployment] + ([credential] if credential else [])
+    return ".".join(base64.urlsafe_b64encode(p.encode()).decode().rstrip("=") for p in parts)
+
+
+def decode_deployment_health(data: bytes) -> DeploymentHealth:
+    return DeploymentHealth.model_validate_json(data)
 
 
 # --- codecs ---------------------------------------------------------------------------------
