@@ -39,13 +39,16 @@ class Fault:
     """`status`: answer `status` with `headers` and `body` (JSON object or raw bytes; an
     OpenAI error body by default). `hang`: never answer, until the client goes away.
     `slow_stream`: stream about 100 chunks `delay_s` apart. `truncated_stream`: send the first
-    chunks of a stream, then close the connection cleanly without `[DONE]`."""
+    chunks of a stream, then close the connection cleanly without `[DONE]`. `reset_stream`:
+    send the first chunks, then break the connection off mid-body."""
 
-    kind: Literal["status", "hang", "slow_stream", "truncated_stream"]
+    kind: Literal["status", "hang", "slow_stream", "truncated_stream", "reset_stream"]
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | bytes | None = None
     delay_s: float = 0.1
+    # Misbehave for this many requests, then answer normally again; None is for ever.
+    times: int | None = None
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,17 @@ def _default_error(status: int) -> dict[str, Any]:
             "type": "server_error" if status >= 500 else "invalid_request_error",
             "param": None,
             "code": None,
+        }
+    }
+
+
+def _revoked_error() -> dict[str, Any]:
+    return {
+        "error": {
+            "message": "Incorrect API key provided.",
+            "type": "invalid_request_error",
+            "param": None,
+            "code": "invalid_api_key",
         }
     }
 
@@ -85,6 +99,9 @@ class FakeOpenAIServer:
         self.stream_cancelled = threading.Event()
         self.stream_completed = threading.Event()
         self.hang_abandoned = threading.Event()
+        # Bearer secrets this server refuses with 401, as a provider does a revoked key.
+        self.revoked: set[str] = set()
+        self._faults_served = 0
         routes = [Route(path, self._serve, methods=["POST"]) for path in _PATHS]
         routes.append(Route("/v1/models", self._models, methods=["GET"]))
         self._server = ThreadedServer(Starlette(routes=routes), "fake OpenAI server")
@@ -122,7 +139,10 @@ class FakeOpenAIServer:
         except (orjson.JSONDecodeError, AssertionError) as exc:
             self.schema_errors.append(f"{request.url.path}: {exc}")
             return Response(orjson.dumps(_default_error(400)), status_code=400)
-        fault = self.fault
+        secret = request.headers.get("authorization", "").removeprefix("Bearer ")
+        if secret in self.revoked:
+            return _fault_response(Fault(kind="status", status=401, body=_revoked_error()))
+        fault = self._take_fault()
         if fault is not None and fault.kind == "status":
             return _fault_response(fault)
         if fault is not None and fault.kind == "hang":
@@ -140,17 +160,32 @@ class FakeOpenAIServer:
             filler = events[1:2] * _SLOW_STREAM_CHUNKS
             events = (events[0], *filler, *events[1:])
             delay = fault.delay_s
-        if fault is not None and fault.kind == "truncated_stream":
+        if fault is not None and fault.kind in ("truncated_stream", "reset_stream"):
             events = events[:3]
-        return StreamingResponse(self._stream(events, delay), media_type="text/event-stream")
+        reset = fault is not None and fault.kind == "reset_stream"
+        return StreamingResponse(self._stream(events, delay, reset), media_type="text/event-stream")
 
-    async def _stream(self, events: tuple[bytes, ...], delay: float) -> AsyncIterator[bytes]:
+    def _take_fault(self) -> Fault | None:
+        fault = self.fault
+        if fault is None or fault.times is None:
+            return fault
+        self._faults_served += 1
+        if self._faults_served >= fault.times:
+            self.fault = None
+            self._faults_served = 0
+        return fault
+
+    async def _stream(
+        self, events: tuple[bytes, ...], delay: float, reset: bool = False
+    ) -> AsyncIterator[bytes]:
         finished = False
         try:
             for event in events:
                 yield b"data: " + event + b"\n\n"
                 if delay:
                     await asyncio.sleep(delay)
+            if reset:
+                raise ConnectionResetError("fake upstream breaks the stream off")
             finished = True
             self.stream_completed.set()
         finally:

@@ -181,6 +181,8 @@ class FinalReply(_Wire):
     provider: str = ""
     upstream_model: str = ""
     upstream_latency_ms: float | None = None
+    # The alias that answered when a fallback did; the one asked for otherwise.
+    served_model: str = ""
 
 
 class ErrorReply(_Wire):
@@ -229,6 +231,11 @@ class UsageEvent(_Wire):
     fallbacks: int = 0
     client: ClientInfo = ClientInfo()
     trace_id: str = ""
+    # Set when a fallback alias answered: the alias whose price the answer costs.
+    served_model: str = ""
+    credential: str = ""
+    # One entry per upstream call: "deployment[/credential]:ok" or ":<error code>".
+    attempts: list[str] = Field(default_factory=list)
 
 
 class AuditActor(_Wire):
@@ -397,6 +404,7 @@ class DeploymentHealth(_Wire):
     updated_at_ms: int = 0
     updated_by: str = ""
     operator: bool = False
+    last_used_ms: int = 0
 
 
 def health_key(alias: str, deployment: str, credential: str = "") -> str:

@@ -29,6 +29,21 @@ class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
+class Credential(_Record):
+    """One API key (or account) in a deployment's pool, named so health and usage can report
+    on it without ever showing the key."""
+
+    name: str = Field(min_length=1, max_length=128)
+    api_key: str | None = Field(
+        default=None, description="A secret reference such as env:OPENAI_KEY_2; never the key."
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _must_be_reference(cls, value: str | None) -> str | None:
+        return _secret_reference(value)
+
+
 class Deployment(_Record):
     """One upstream place that serves a model alias."""
 
@@ -51,16 +66,90 @@ class Deployment(_Record):
     default_max_tokens: int | None = Field(
         default=None, gt=0, description="max_tokens sent when a client gives none (Anthropic)."
     )
+    credentials: list[Credential] = Field(
+        default_factory=list,
+        description="A pool of keys used in turn, rotated away from on 429, 401 and 403; "
+        "instead of `api_key`.",
+    )
+    priority: int = Field(default=0, description="Lower is tried first (strategy `priority`).")
+    context_window: int | None = Field(
+        default=None, gt=0, description="Prompt plus max_tokens this deployment accepts."
+    )
+    input_per_mtok: Decimal | None = Field(
+        default=None, ge=0, description="Input price per million tokens (strategy lowest_cost)."
+    )
+    output_per_mtok: Decimal | None = Field(default=None, ge=0)
+    connect_timeout_s: float | None = Field(default=None, gt=0)
+    first_byte_timeout_s: float | None = Field(
+        default=None,
+        gt=0,
+        description="Until the upstream starts answering (a stream: its first "
+        "event); `timeout_s` when unset.",
+    )
+    idle_timeout_s: float | None = Field(
+        default=None, gt=0, description="Longest silence between two stream events."
+    )
+    cooldown_s: float = Field(
+        default=60.0, gt=0, description="How long a 429 without Retry-After keeps it aside."
+    )
+    idle_inactive_after_s: float | None = Field(
+        default=None, gt=0, description="Mark the deployment inactive after this long unused."
+    )
 
     @field_validator("api_key")
     @classmethod
     def _must_be_reference(cls, value: str | None) -> str | None:
-        if value is not None and not SECRET_REF_PATTERN.match(value):
-            raise ValueError(
-                "api_key must be a secret reference like 'env:OPENAI_API_KEY' or "
-                "'file:/run/secrets/openai', never the key itself"
-            )
-        return value
+        return _secret_reference(value)
+
+    @model_validator(mode="after")
+    def _one_way_to_name_keys(self) -> Deployment:
+        if self.credentials and self.api_key is not None:
+            raise ValueError("give either api_key or credentials, not both")
+        names = [c.name for c in self.credentials]
+        if len(names) != len(set(names)):
+            raise ValueError("credential names must be unique within a deployment")
+        return self
+
+    def credential_pool(self) -> list[Credential]:
+        """The keys to use in turn: the pool, or the single `api_key` (perhaps none at all)."""
+        return self.credentials or [Credential(name="default", api_key=self.api_key)]
+
+
+class RoutingStrategy(StrEnum):
+    WEIGHTED_ROUND_ROBIN = "weighted_round_robin"
+    LEAST_INFLIGHT = "least_inflight"
+    LOWEST_LATENCY = "lowest_latency"
+    LOWEST_COST = "lowest_cost"
+    PRIORITY = "priority"
+
+
+class RetryOn(StrEnum):
+    RATE_LIMITED = "rate_limited"
+    SERVER_ERROR = "server_error"
+    CONNECT_ERROR = "connect_error"
+    TIMEOUT = "timeout"
+
+
+class RetryPolicy(_Record):
+    """How one alias retries before it falls back: attempts in all (across its deployments),
+    exponential backoff with full jitter between tries of the same deployment, and how long a
+    Retry-After may be waited out when no other deployment can take the request."""
+
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    backoff_base_s: float = Field(default=0.2, gt=0)
+    backoff_max_s: float = Field(default=5.0, gt=0)
+    max_retry_after_s: float = Field(default=5.0, ge=0)
+    retry_on: list[RetryOn] = Field(default_factory=lambda: list(RetryOn))
+
+
+class CircuitBreaker(_Record):
+    """Open a deployment's circuit when `failure_rate` of at least `min_requests` calls in the
+    last `window_s` failed (5xx, connect errors, timeouts); half-open after `open_s` to probe."""
+
+    failure_rate: float = Field(default=0.5, gt=0, le=1)
+    min_requests: int = Field(default=10, ge=1)
+    window_s: float = Field(default=30.0, gt=0)
+    open_s: float = Field(default=30.0, gt=0)
 
 
 class ModelAlias(_Record):
@@ -71,6 +160,21 @@ class ModelAlias(_Record):
     owned_by: str = "tollway"
     created: int = 0
     managed_by: str = ""
+    strategy: RoutingStrategy = RoutingStrategy.WEIGHTED_ROUND_ROBIN
+    fallbacks: list[str] = Field(
+        default_factory=list, description="Aliases tried in order when every deployment failed."
+    )
+    context_window_fallbacks: list[str] = Field(
+        default_factory=list, description="Aliases tried when the prompt does not fit."
+    )
+    content_policy_fallbacks: list[str] = Field(
+        default_factory=list, description="Aliases tried when a content filter refused it."
+    )
+    retry: RetryPolicy = RetryPolicy()
+    circuit_breaker: CircuitBreaker = CircuitBreaker()
+
+    def fallback_aliases(self) -> set[str]:
+        return {*self.fallbacks, *self.context_window_fallbacks, *self.content_policy_fallbacks}
 
 
 class Policy(_Record):
@@ -219,6 +323,15 @@ class Price(_Record):
     currency: str = "USD"
     version: str = ""
     managed_by: str = ""
+
+
+def _secret_reference(value: str | None) -> str | None:
+    if value is not None and not SECRET_REF_PATTERN.match(value):
+        raise ValueError(
+            "api_key must be a secret reference like 'env:OPENAI_API_KEY' or "
+            "'file:/run/secrets/openai', never the key itself"
+        )
+    return value
 
 
 def hash_key(secret: str) -> str:

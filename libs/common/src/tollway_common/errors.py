@@ -18,6 +18,7 @@ TollwayError
 ├── LimitsUnavailable             503 limits_unavailable (Redis down, limits set to fail closed)
 ├── UpstreamAuthFailed            502 upstream_auth_failed (x-should-retry: false)
 ├── UpstreamUnavailable           502 upstream_error
+│   └── UpstreamUnreachable       502 upstream_error (could not connect at all)
 ├── RouterLost                    502 router_lost
 ├── NoRouterAvailable             503 no_responders
 └── UpstreamTimeout               504 upstream_timeout
@@ -178,6 +179,10 @@ class UpstreamUnavailable(TollwayError):
     status = 502
     type = "server_error"
     code = "upstream_error"
+
+
+class UpstreamUnreachable(UpstreamUnavailable):
+    """The connection never came up: safe to retry elsewhere, nothing reached the provider."""
 
 
 class RouterLost(TollwayError):

@@ -79,6 +79,12 @@ def _catalog_problems(state: ControlState) -> set[str]:
     for price in state.prices.values():
         if price.model not in state.models:
             found.add(f"price for unknown model '{price.model}'")
+    for model in state.models.values():
+        for alias in sorted(model.fallback_aliases()):
+            if alias == model.name:
+                found.add(f"model '{model.name}' names itself as a fallback")
+            elif alias not in state.models:
+                found.add(f"model '{model.name}' falls back to unknown model '{alias}'")
     deployments = Counter(d.name for m in state.models.values() for d in m.deployments)
     for name, count in deployments.items():
         if count > 1:

@@ -1,11 +1,18 @@
-"""Serve one InferRequest: pick a deployment, call it through its adapter, reply, meter."""
+"""Serve one InferRequest: choose a deployment, call it through its adapter, retry and fall back
+while nothing has reached the client yet, reply, meter.
+
+Once the first chunk is on its way to the client a failure ends the stream with an error event:
+a client never receives half of one answer and half of another.
+"""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from nats.aio.client import Client
@@ -15,7 +22,6 @@ from tollway_common.contract import FinalReply, InferRequest
 from tollway_common.control import Deployment, ModelAlias, kv_key_for_alias
 from tollway_common.errors import (
     InternalError,
-    InvalidRequest,
     ModelNotFound,
     TollwayError,
     UpstreamAuthFailed,
@@ -26,9 +32,11 @@ from tollway_common.kv_mirror import KvMirror
 from tollway_common.log import request_id_var
 from tollway_common.secret_refs import SecretNotFound, SecretResolver
 from tollway_router.adapter import Adapter
-from tollway_router.providers import REGISTRY
+from tollway_router.candidates import Choice, Chooser
+from tollway_router.health import HealthBoard
+from tollway_router.load import LoadBoard
 from tollway_router.replies import Replier
-from tollway_router.selection import WeightedRoundRobin
+from tollway_router.retries import Failure, backoff_s, classify, may_retry
 from tollway_router.sse_decoder import SseDecoder
 from tollway_router.upstream import Upstream, UpstreamResponse
 from tollway_router.usage import Outcome, build_event, publish_usage
@@ -36,6 +44,11 @@ from tollway_router.usage import Outcome, build_event, publish_usage
 log = logging.getLogger(__name__)
 
 CLIENT_CLOSED_REQUEST = 499
+_FALLBACK_LISTS = {
+    Failure.CONTEXT_LENGTH: "context_window_fallbacks",
+    Failure.CONTENT_POLICY: "content_policy_fallbacks",
+    Failure.FINAL: None,
+}
 
 
 @dataclass
@@ -45,9 +58,15 @@ class Handler:
     models: KvMirror[ModelAlias]
     upstream: Upstream
     secrets: SecretResolver
-    selector: WeightedRoundRobin
+    health: HealthBoard
     router_id: str
     heartbeat_interval_s: float
+    load: LoadBoard = field(default_factory=LoadBoard)
+    chooser: Chooser = field(init=False)
+    rand: Callable[[], float] = random.random
+
+    def __post_init__(self) -> None:
+        self.chooser = Chooser(self.health, self.load)
 
     async def serve(self, infer: InferRequest, reply_to: str) -> None:
         request_id_var.set(infer.request_id)
@@ -89,31 +108,143 @@ class Handler:
         outcome.error_code = exc.code_override or exc.code
         await replier.error(exc)
 
+    def _model(self, alias: str) -> ModelAlias | None:
+        return self.models.items.get(kv_key_for_alias(alias))
+
     async def _serve(
         self, infer: InferRequest, replier: Replier, outcome: Outcome, started: float
     ) -> None:
-        model = self.models.items.get(kv_key_for_alias(infer.route.alias))
-        if model is None:
+        requested = self._model(infer.route.alias)
+        if requested is None:
             raise ModelNotFound(f"The model '{infer.route.alias}' does not exist.", param="model")
-        deployment = self.selector.pick(model)
-        outcome.deployment = deployment.name
-        outcome.provider = deployment.provider
-        outcome.upstream_model = deployment.model
-        adapter = REGISTRY.get(deployment.provider)
-        if adapter is None:
-            raise InternalError(
-                f"Deployment '{deployment.name}' names provider '{deployment.provider}', "
-                "which this router does not know."
+        model = requested
+        tried_aliases = {model.name}
+        while True:
+            try:
+                await self._serve_alias(model, infer, replier, outcome, started)
+                return
+            except TollwayError as exc:
+                if replier.started:
+                    raise
+                fallback = self._fallback(requested, classify(exc), tried_aliases)
+                if fallback is None:
+                    raise
+                log.info(
+                    "falling back",
+                    extra={"from_model": model.name, "to_model": fallback.name, "why": exc.code},
+                )
+                outcome.fallbacks += 1
+                tried_aliases.add(fallback.name)
+                model = fallback
+
+    def _fallback(
+        self, requested: ModelAlias, failure: Failure, tried: set[str]
+    ) -> ModelAlias | None:
+        """The next alias to try after `failure`, from the requested alias's lists (a
+        fallback's own fallbacks are not followed: the chain stays what the operator wrote)."""
+        attribute = _FALLBACK_LISTS.get(failure, "fallbacks")
+        if attribute is None:
+            return None
+        for alias in getattr(requested, attribute):
+            candidate = self._model(alias)
+            if alias not in tried and candidate is not None:
+                return candidate
+        return None
+
+    async def _serve_alias(
+        self,
+        model: ModelAlias,
+        infer: InferRequest,
+        replier: Replier,
+        outcome: Outcome,
+        started: float,
+    ) -> None:
+        policy = model.retry
+        attempts = 0
+        tried: set[tuple[str, str]] = set()
+        last: TollwayError | None = None
+        while True:
+            choice = self.chooser.choose(model, infer, tried)
+            if not isinstance(choice, Choice):
+                wait = choice.soonest_s
+                if (
+                    last is not None
+                    and attempts < policy.max_attempts
+                    and wait is not None
+                    and wait <= policy.max_retry_after_s
+                ):
+                    await asyncio.sleep(wait)
+                    continue
+                raise choice.error(model, last)
+            if attempts >= policy.max_attempts:
+                assert last is not None
+                raise last
+            if (choice.deployment.name, choice.credential) in tried:
+                await asyncio.sleep(backoff_s(attempts, policy, self.rand))
+            attempts += 1
+            failure = await self._attempt(model, choice, infer, replier, outcome, started)
+            if failure is None:
+                return
+            exc, kind = failure
+            if replier.started or not may_retry(kind, policy):
+                raise exc
+            last = exc
+            tried.add((choice.deployment.name, choice.credential))
+
+    async def _attempt(
+        self,
+        model: ModelAlias,
+        choice: Choice,
+        infer: InferRequest,
+        replier: Replier,
+        outcome: Outcome,
+        started: float,
+    ) -> tuple[TollwayError, Failure] | None:
+        """One call to one deployment; returns the failure, or None once the reply is sent."""
+        deployment = choice.deployment
+        label = deployment.name + (f"/{choice.credential}" if choice.credential else "")
+        claim = self.health.claim(model, deployment, choice.credential, choice.probe)
+        self.load.started(deployment.name)
+        outcome.begin_attempt(model.name, deployment, choice.credential)
+        try:
+            await self._call(model, choice, infer, replier, outcome, started)
+        except TollwayError as exc:
+            kind = classify(exc)
+            self.load.finished(deployment.name, None)
+            await self.health.settle(claim, kind, exc.retry_after)
+            outcome.attempts.append(f"{label}:{exc.code_override or exc.code}")
+            log.info(
+                "upstream attempt failed",
+                extra={
+                    "deployment": deployment.name,
+                    "credential": choice.credential,
+                    "code": exc.code_override or exc.code,
+                },
             )
-        if infer.endpoint not in adapter.endpoints:
-            raise InvalidRequest(
-                f"Model '{model.name}' is served by provider '{deployment.provider}', which has "
-                f"no {infer.endpoint.value} endpoint.",
-                param="model",
-                code="unsupported_endpoint",
-            )
+            return exc, kind
+        except BaseException:
+            self.load.finished(deployment.name, None)
+            self.health.release(claim)
+            outcome.attempts.append(f"{label}:cancelled")
+            raise
+        self.load.finished(deployment.name, outcome.upstream_latency_ms)
+        await self.health.settle(claim, None)
+        outcome.attempts.append(f"{label}:ok")
+        return None
+
+    async def _call(
+        self,
+        model: ModelAlias,
+        choice: Choice,
+        infer: InferRequest,
+        replier: Replier,
+        outcome: Outcome,
+        started: float,
+    ) -> None:
+        deployment = choice.deployment
+        adapter = choice.adapter
         call = adapter.build_request(infer.endpoint, infer.body, deployment)
-        secret = self._secret(deployment)
+        secret = self._secret(deployment, choice.api_key)
         auth = adapter.auth_header(secret) if secret is not None else None
         async with self.upstream.open(deployment, call, auth, secret) as response:
             outcome.upstream_latency_ms = (time.monotonic() - started) * 1000
@@ -136,6 +267,7 @@ class Handler:
                 provider=deployment.provider,
                 upstream_model=outcome.upstream_model,
                 upstream_latency_ms=outcome.upstream_latency_ms,
+                served_model=model.name,
             )
         )
 
@@ -167,11 +299,11 @@ class Handler:
                 f"Deployment '{deployment.name}' ended its stream before finishing the answer."
             )
 
-    def _secret(self, deployment: Deployment) -> str | None:
-        if deployment.api_key is None:
+    def _secret(self, deployment: Deployment, reference: str | None) -> str | None:
+        if reference is None:
             return None
         try:
-            return self.secrets.resolve(deployment.api_key)
+            return self.secrets.resolve(reference)
         except SecretNotFound as exc:
             raise UpstreamAuthFailed(
                 f"The credential of deployment '{deployment.name}' is not available: {exc}."

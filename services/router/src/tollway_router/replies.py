@@ -20,6 +20,11 @@ class Replier:
         self._seq = 0
         self._heartbeat: asyncio.Task[None] | None = None
 
+    @property
+    def started(self) -> bool:
+        """Has anything but heartbeats gone to the edge? After that, no retry or fallback."""
+        return self._seq > 0
+
     async def chunk(self, data: bytes) -> None:
         await self._publish(ReplyKind.CHUNK, data)
 

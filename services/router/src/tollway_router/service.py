@@ -9,12 +9,12 @@ import signal
 import socket
 
 from tollway_common import contract, nats_client
-from tollway_common.control import decode_model_alias
+from tollway_common.control import ModelAlias, decode_model_alias
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.presence import Announcer
 from tollway_common.secret_refs import SecretResolver
 from tollway_router.handler import Handler
-from tollway_router.selection import WeightedRoundRobin
+from tollway_router.health import HealthBoard
 from tollway_router.settings import RouterSettings
 from tollway_router.upstream import Upstream
 from tollway_router.worker import Worker
@@ -30,6 +30,9 @@ async def run(settings: RouterSettings) -> None:
     models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, settings.nats.replicas)
     models = KvMirror(models_kv, decode_model_alias)
     await models.start()
+    health_kv = await nats_client.ensure_kv(js, contract.KV_HEALTH, settings.nats.replicas)
+    health = HealthBoard(health_kv, router_id, settings.invalid_probe_after_s)
+    await health.start()
     upstream = Upstream(settings.connect_timeout_s, settings.max_connections)
     handler = Handler(
         nc=nc,
@@ -37,7 +40,7 @@ async def run(settings: RouterSettings) -> None:
         models=models,
         upstream=upstream,
         secrets=SecretResolver(),
-        selector=WeightedRoundRobin(),
+        health=health,
         router_id=router_id,
         heartbeat_interval_s=settings.heartbeat_interval_s,
     )
@@ -51,11 +54,25 @@ async def run(settings: RouterSettings) -> None:
     await worker.start()
     announcer = Announcer(nc, "router", lambda: nc.is_connected)
     announcer.start()
+    sweeper = asyncio.create_task(
+        _sweep_idle(health, models, settings.idle_sweep_interval_s), name="idle-sweep"
+    )
     log.info("router ready", extra={"router_id": router_id})
     await stop.wait()
+    sweeper.cancel()
     await announcer.stop()
     log.info("router stopping", extra={"inflight": worker.inflight})
     await worker.shutdown(settings.drain_grace_s)
     await models.stop()
+    await health.stop()
     await upstream.close()
     log.info("router stopped")
+
+
+async def _sweep_idle(health: HealthBoard, models: KvMirror[ModelAlias], every_s: float) -> None:
+    while True:
+        await asyncio.sleep(every_s)
+        try:
+            await health.sweep_idle(models.items.values())
+        except Exception:
+            log.exception("idle sweep failed")

@@ -21,3 +21,6 @@ class RouterSettings(BaseSettings):
     drain_grace_s: float = Field(default=30.0, ge=0)
     connect_timeout_s: float = Field(default=10.0, gt=0)
     max_connections: int = Field(default=1000, ge=1)
+    # A credential the upstream rejected is probed with one live request after this long.
+    invalid_probe_after_s: float = Field(default=300.0, gt=0)
+    idle_sweep_interval_s: float = Field(default=60.0, gt=0)

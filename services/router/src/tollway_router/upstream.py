@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Protocol
 import aiohttp
 
 from tollway_common.control import Deployment
-from tollway_common.errors import UpstreamTimeout, UpstreamUnavailable
+from tollway_common.errors import UpstreamTimeout, UpstreamUnavailable, UpstreamUnreachable
 from tollway_router import fake_upstream
 from tollway_router.adapter import HttpCall
 
@@ -36,9 +36,15 @@ class UpstreamResponse(Protocol):
 
 
 class _HttpResponse:
-    def __init__(self, response: aiohttp.ClientResponse, deployment: Deployment) -> None:
+    def __init__(
+        self,
+        response: aiohttp.ClientResponse,
+        deployment: Deployment,
+        first_event_s: float | None = None,
+    ) -> None:
         self._response = response
         self._deployment = deployment
+        self._first_event_s = first_event_s
 
     @property
     def status(self) -> int:
@@ -61,8 +67,16 @@ class _HttpResponse:
             ) from exc
 
     async def chunks(self) -> AsyncIterator[bytes]:
+        content = self._response.content
         try:
-            async for chunk in self._response.content.iter_any():
+            if self._first_event_s is not None:
+                # A stream that opens and then says nothing is as stuck as one that never opens.
+                async with asyncio.timeout(self._first_event_s):
+                    first = await content.readany()
+                if not first:
+                    return
+                yield first
+            async for chunk in content.iter_any():
                 yield chunk
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamTimeout(
@@ -147,24 +161,35 @@ class Upstream:
         headers = {"content-type": "application/json", **deployment.headers, **call.headers}
         if auth is not None:
             headers[auth[0]] = auth[1]
+        read_timeout = deployment.idle_timeout_s if call.stream else None
         timeout = aiohttp.ClientTimeout(
-            total=None, sock_connect=self._connect_timeout_s, sock_read=deployment.timeout_s
+            total=None,
+            sock_connect=deployment.connect_timeout_s or self._connect_timeout_s,
+            sock_read=read_timeout or deployment.timeout_s,
+        )
+        first_byte_s = deployment.first_byte_timeout_s or deployment.timeout_s
+        request = self._client().request(
+            call.method,
+            deployment.api_base.rstrip("/") + call.path,
+            data=call.body,
+            headers=headers,
+            params=dict(call.query) or None,
+            timeout=timeout,
         )
         try:
-            async with self._client().request(
-                call.method,
-                deployment.api_base.rstrip("/") + call.path,
-                data=call.body,
-                headers=headers,
-                params=dict(call.query) or None,
-                timeout=timeout,
-            ) as response:
-                yield _HttpResponse(response, deployment)
+            async with asyncio.timeout(first_byte_s):
+                response = await request
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamTimeout(
                 f"Deployment '{deployment.name}' did not answer in time."
+            ) from exc
+        except aiohttp.ClientConnectorError as exc:
+            raise UpstreamUnreachable(
+                f"Could not connect to deployment '{deployment.name}': {type(exc).__name__}."
             ) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamUnavailable(
                 f"Could not reach deployment '{deployment.name}': {type(exc).__name__}."
             ) from exc
+        async with response:
+            yield _HttpResponse(response, deployment, first_byte_s if call.stream else None)

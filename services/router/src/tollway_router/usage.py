@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from nats.js import JetStreamContext
 
 from tollway_common import contract
 from tollway_common.contract import InferRequest, Usage, UsageEvent
+from tollway_common.control import Deployment
 from tollway_common.ids import usage_msg_id
 from tollway_common.usage_estimate import estimate_completion_tokens, estimate_prompt_tokens
 
@@ -33,6 +34,23 @@ class Outcome:
     output_chars: int = 0
     ttft_ms: float | None = None
     upstream_latency_ms: float | None = None
+    served_model: str = ""
+    credential: str = ""
+    fallbacks: int = 0
+    # One entry per upstream call, "deployment[/credential]:ok" or ":<error code>".
+    attempts: list[str] = field(default_factory=list)
+
+    def begin_attempt(self, alias: str, deployment: Deployment, credential: str) -> None:
+        """Forget what an earlier, failed attempt left (nothing of it reached the client)."""
+        self.served_model = alias
+        self.deployment = deployment.name
+        self.provider = deployment.provider
+        self.upstream_model = deployment.model
+        self.credential = credential
+        self.usage = None
+        self.output_chars = 0
+        self.ttft_ms = None
+        self.upstream_latency_ms = None
 
 
 def settle_usage(outcome: Outcome, body: dict[str, Any]) -> Usage:
@@ -79,6 +97,11 @@ def build_event(
             None if outcome.upstream_latency_ms is None else round(outcome.upstream_latency_ms, 3)
         ),
         client=infer.client,
+        retries=max(0, len(outcome.attempts) - 1),
+        fallbacks=outcome.fallbacks,
+        served_model="" if outcome.served_model == infer.route.alias else outcome.served_model,
+        credential=outcome.credential,
+        attempts=outcome.attempts,
     )
 
 

@@ -1,0 +1,203 @@
+"""Which deployment and credential the next attempt goes to, or why none can take it.
+
+Deployments with weight 0, without the endpoint, too small for the prompt, switched off, cooling
+down, with every credential rejected or with an open circuit are left out; among the rest, one
+not yet tried by this request is preferred, and the alias's strategy picks (`selection.py`).
+When nothing is left, `Unavailable` says why, in the error the client should see.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from tollway_common.contract import HealthState, InferRequest
+from tollway_common.control import Deployment, ModelAlias, RoutingStrategy
+from tollway_common.errors import (
+    ContextLengthExceeded,
+    InvalidRequest,
+    TollwayError,
+    UpstreamAuthFailed,
+    UpstreamRateLimited,
+    UpstreamUnavailable,
+)
+from tollway_common.usage_estimate import estimate_prompt_tokens
+from tollway_router.adapter import Adapter
+from tollway_router.health import Availability, HealthBoard
+from tollway_router.load import LoadBoard
+from tollway_router.providers import REGISTRY
+from tollway_router.selection import RequestSize, Selector
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    deployment: Deployment
+    adapter: Adapter[Any]
+    credential: str
+    api_key: str | None
+    probe: bool
+
+
+@dataclass
+class Unavailable:
+    """No deployment of the alias can take the request now, and why."""
+
+    unsupported: list[Deployment] = field(default_factory=list)
+    too_small: list[Deployment] = field(default_factory=list)
+    set_aside: list[tuple[Deployment, Availability]] = field(default_factory=list)
+    weightless: list[Deployment] = field(default_factory=list)
+    size: RequestSize | None = None
+
+    @property
+    def soonest_s(self) -> float | None:
+        """When the first deployment set aside may be tried again, if any will be."""
+        waits = [a.retry_after_s for _, a in self.set_aside if a.retry_after_s is not None]
+        return min(waits) if waits else None
+
+    def error(self, model: ModelAlias, last: TollwayError | None) -> TollwayError:
+        if self.set_aside:
+            return self._set_aside_error(model, last)
+        if last is not None:
+            return last
+        if self.too_small:
+            return self._too_small_error(model)
+        if self.unsupported and not self.weightless:
+            d = self.unsupported[0]
+            return InvalidRequest(
+                f"Model '{model.name}' is served by provider '{d.provider}', which has no "
+                "such endpoint; use a model whose provider offers it.",
+                param="model",
+                code="unsupported_endpoint",
+            )
+        return UpstreamUnavailable(
+            f"Model '{model.name}' has no deployment with a weight above zero."
+        )
+
+    def _set_aside_error(self, model: ModelAlias, last: TollwayError | None) -> TollwayError:
+        reasons = "; ".join(f"'{d.name}': {a.reason}" for d, a in self.set_aside)
+        # Switched-off deployments say nothing about when to come back; the others do.
+        waiting = [a for _, a in self.set_aside if a.state is not HealthState.INACTIVE]
+        if not waiting:
+            return UpstreamUnavailable(
+                f"Every deployment of model '{model.name}' is switched off ({reasons})."
+            )
+        states = {a.state for a in waiting}
+        waits = [a.retry_after_s for a in waiting if a.retry_after_s is not None]
+        wait = min(waits) if waits else None
+        message = f"No deployment of model '{model.name}' can take the request now ({reasons})."
+        if states == {HealthState.RATE_LIMITED}:
+            return UpstreamRateLimited(message, retry_after=wait)
+        if states == {HealthState.INVALID}:
+            return UpstreamAuthFailed(
+                f"No deployment of model '{model.name}' has a credential its upstream accepts; "
+                "this is a gateway configuration problem, not your API key."
+            )
+        if last is not None:
+            return last
+        return UpstreamUnavailable(message, retry_after=wait)
+
+    def _too_small_error(self, model: ModelAlias) -> TollwayError:
+        largest = max(d.context_window or 0 for d in self.too_small)
+        size = self.size
+        assert size is not None
+        return ContextLengthExceeded(
+            f"The prompt (about {size.prompt_tokens} tokens) plus max_tokens "
+            f"({size.max_tokens or 0}) does not fit model '{model.name}': its largest context "
+            f"window is {largest} tokens. Shorten the prompt or lower max_tokens.",
+            param="messages",
+        )
+
+
+def request_size(body: Mapping[str, Any]) -> RequestSize:
+    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
+    return RequestSize(
+        prompt_tokens=estimate_prompt_tokens(dict(body)),
+        max_tokens=max_tokens if isinstance(max_tokens, int) else None,
+    )
+
+
+class Chooser:
+    def __init__(self, health: HealthBoard, load: LoadBoard) -> None:
+        self._health = health
+        self._load = load
+        self._selector = Selector()
+        self._next_credential: dict[str, int] = {}
+
+    def choose(
+        self, model: ModelAlias, infer: InferRequest, tried: set[tuple[str, str]]
+    ) -> Choice | Unavailable:
+        unavailable = Unavailable()
+        needs_size = model.strategy is RoutingStrategy.LOWEST_COST or any(
+            d.context_window for d in model.deployments
+        )
+        size = request_size(infer.body) if needs_size else None
+        unavailable.size = size
+        usable: list[tuple[Deployment, list[tuple[str, Availability]]]] = []
+        for deployment in model.deployments:
+            if deployment.weight <= 0:
+                unavailable.weightless.append(deployment)
+                continue
+            adapter = REGISTRY.get(deployment.provider)
+            if adapter is None or infer.endpoint not in adapter.endpoints:
+                unavailable.unsupported.append(deployment)
+                continue
+            if (
+                size is not None
+                and deployment.context_window is not None
+                and size.prompt_tokens + (size.max_tokens or 0) > deployment.context_window
+            ):
+                unavailable.too_small.append(deployment)
+                continue
+            credentials = self._usable_credentials(model, deployment, unavailable)
+            if credentials:
+                usable.append((deployment, credentials))
+        if not usable:
+            return unavailable
+        fresh = [
+            (d, creds) for d, creds in usable if any((d.name, c) not in tried for c, _ in creds)
+        ]
+        pool = fresh or usable
+        picked = self._selector.pick(model, [self._load.candidate(d) for d, _ in pool], size)
+        credentials = next(creds for d, creds in pool if d.name == picked.name)
+        name, found = self._credential(picked, credentials, tried)
+        adapter = REGISTRY[picked.provider]
+        api_key = (
+            next(c.api_key for c in picked.credentials if c.name == name)
+            if picked.credentials
+            else picked.api_key
+        )
+        return Choice(picked, adapter, name, api_key, found.probe)
+
+    def _usable_credentials(
+        self, model: ModelAlias, deployment: Deployment, unavailable: Unavailable
+    ) -> list[tuple[str, Availability]]:
+        names = [c.name for c in deployment.credentials] or [""]
+        usable: list[tuple[str, Availability]] = []
+        refused: list[Availability] = []
+        for name in names:
+            found = self._health.check(model, deployment, name)
+            if found.usable:
+                usable.append((name, found))
+            else:
+                refused.append(found)
+        if not usable:
+            soonest = min(
+                refused, key=lambda a: a.retry_after_s if a.retry_after_s is not None else 1e18
+            )
+            unavailable.set_aside.append((deployment, soonest))
+        return usable
+
+    def _credential(
+        self,
+        deployment: Deployment,
+        credentials: list[tuple[str, Availability]],
+        tried: set[tuple[str, str]],
+    ) -> tuple[str, Availability]:
+        """Credentials of a pool take turns; one this request has not tried comes first."""
+        fresh = [c for c in credentials if (deployment.name, c[0]) not in tried] or credentials
+        if len(fresh) == 1:
+            return fresh[0]
+        turn = self._next_credential.get(deployment.name, 0)
+        self._next_credential[deployment.name] = turn + 1
+        return fresh[turn % len(fresh)]

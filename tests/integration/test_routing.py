@@ -1,0 +1,433 @@
+"""Routing and resilience through the whole stack: several deployments per alias on fake
+upstreams that fail on cue, two router replicas sharing what they learn, retries and fallbacks
+the client never sees, and streams that never mix two answers."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import pytest
+from tests.support.configs import TEST_KEY, gateway_config
+from tests.support.fake_openai_server import FakeOpenAIServer, Fault
+from tests.support.openai_schema import validate_openai
+from tests.support.stack import Stack
+from tests.support.usage_stream import delete_health, health_records, put_health, usage_events
+
+from tollway_common.contract import DeploymentHealth, HealthState, UsageEvent
+from tollway_common.control import (
+    CircuitBreaker,
+    Credential,
+    Deployment,
+    ModelAlias,
+    RetryPolicy,
+    RoutingStrategy,
+)
+from tollway_common.testing.servers import NatsServer, RedisServer
+
+AUTH = {"authorization": f"Bearer {TEST_KEY}"}
+POOL_SECRETS = {"k1": "sk-pool-one-000000000000", "k2": "sk-pool-two-000000000000"}
+
+
+@dataclass
+class Routed:
+    stack: Stack
+    east: FakeOpenAIServer
+    west: FakeOpenAIServer
+
+
+def _deployment(name: str, server: FakeOpenAIServer, secrets: Path, **fields: Any) -> Deployment:
+    return Deployment.model_validate(
+        {
+            "name": name,
+            "provider": "openai",
+            "model": f"gpt-{name}",
+            "api_base": server.base_url,
+            "api_key": f"file:{secrets / 'upstream'}",
+            **fields,
+        }
+    )
+
+
+def _models(east: FakeOpenAIServer, west: FakeOpenAIServer, secrets: Path) -> list[ModelAlias]:
+    for name, secret in POOL_SECRETS.items():
+        (secrets / name).write_text(secret)
+    pool = [Credential(name=name, api_key=f"file:{secrets / name}") for name in POOL_SECRETS]
+    return [
+        ModelAlias(
+            name="pool",
+            deployments=[_deployment("east", east, secrets), _deployment("west", west, secrets)],
+        ),
+        ModelAlias(
+            name="prio",
+            strategy=RoutingStrategy.PRIORITY,
+            deployments=[
+                _deployment("primary", east, secrets, first_byte_timeout_s=0.5),
+                _deployment("backup", west, secrets, priority=1),
+            ],
+        ),
+        ModelAlias(
+            name="keys",
+            deployments=[
+                _deployment("pooled", east, secrets, api_key=None, credentials=pool),
+            ],
+        ),
+        ModelAlias(
+            name="chain",
+            fallbacks=["big"],
+            content_policy_fallbacks=["big"],
+            context_window_fallbacks=["big"],
+            deployments=[_deployment("small", east, secrets, context_window=64)],
+        ),
+        ModelAlias(name="big", deployments=[_deployment("large", west, secrets)]),
+        ModelAlias(
+            name="fragile",
+            retry=RetryPolicy(max_attempts=1),
+            circuit_breaker=CircuitBreaker(min_requests=3, failure_rate=0.5, open_s=1.5),
+            deployments=[_deployment("brittle", east, secrets)],
+        ),
+        ModelAlias(
+            name="sleepy",
+            deployments=[_deployment("dozer", east, secrets, idle_inactive_after_s=1)],
+        ),
+    ]
+
+
+@pytest.fixture
+def routed(tmp_path: Path, nats_server: NatsServer, redis_server: RedisServer) -> Iterator[Routed]:
+    with FakeOpenAIServer() as east, FakeOpenAIServer() as west:
+        stack = Stack(nats=nats_server, redis=redis_server, workdir=tmp_path)
+        try:
+            (tmp_path / "secrets").mkdir()
+            config = gateway_config(tmp_path, east.base_url)
+            models = [*config.models, *_models(east, west, tmp_path / "secrets")]
+            stack.apply(config.model_copy(update={"models": models}))
+            env = {"TOLLWAY_ROUTER_IDLE_SWEEP_INTERVAL_S": "0.3"}
+            stack.start_router("router-1", **env)
+            stack.start_router("router-2", **env)
+            stack.start_edge()
+            yield Routed(stack, east, west)
+        finally:
+            stack.stop()
+
+
+async def _chat(
+    client: httpx.AsyncClient, model: str, content: str = "hello", **extra: Any
+) -> httpx.Response:
+    body = {"model": model, "messages": [{"role": "user", "content": content}], **extra}
+    return await client.post("/chat/completions", json=body, headers=AUTH)
+
+
+async def _chats(routed: Routed, model: str, count: int) -> list[httpx.Response]:
+    async with httpx.AsyncClient(base_url=routed.stack.base_url, timeout=30) as client:
+        return [await _chat(client, model) for _ in range(count)]
+
+
+async def _events(routed: Routed, responses: list[httpx.Response]) -> list[UsageEvent]:
+    ids = [r.headers["x-request-id"] for r in responses]
+    found = await usage_events(routed.stack.nats.url, ids)
+    assert set(found) == set(ids), "every request has its usage event"
+    return [found[i] for i in ids]
+
+
+def _ok(response: httpx.Response) -> dict[str, Any]:
+    assert response.status_code == 200, response.text
+    body: dict[str, Any] = response.json()
+    validate_openai("CreateChatCompletionResponse", body)
+    return body
+
+
+async def test_429_moves_the_request_to_a_healthy_deployment_and_both_routers_avoid_it(
+    routed: Routed,
+) -> None:
+    routed.east.fault = Fault(kind="status", status=429, headers={"retry-after": "60"})
+    responses = await _chats(routed, "pool", 2)
+    for response in responses:
+        _ok(response)
+    assert len(routed.east.requests) == 1, "the first call to east met the 429"
+    records = await health_records(routed.stack.nats.url, "pool")
+    assert [(r.deployment, r.state) for r in records] == [("east", HealthState.RATE_LIMITED)]
+
+    later = await _chats(routed, "pool", 16)
+    assert all(_ok(r)["model"] == "gpt-west" for r in later)
+    assert len(routed.east.requests) == 1, "no replica sent east anything while it cools down"
+    events = await _events(routed, responses + later)
+    assert {e.router_id for e in events[2:]} == {"router-1", "router-2"}
+    retried = [e for e in events if e.retries]
+    assert [e.attempts for e in retried] == [["east:upstream_rate_limited", "west:ok"]]
+    assert all(e.deployment == "west" and e.status_code == 200 for e in events)
+
+
+async def test_a_cooldown_that_expires_is_probed_and_the_deployment_recovers(
+    routed: Routed,
+) -> None:
+    routed.east.fault = Fault(kind="status", status=429, headers={"retry-after": "1"}, times=1)
+    await _chats(routed, "pool", 2)
+    assert len(routed.east.requests) == 1
+    await asyncio.sleep(1.5)
+    for response in await _chats(routed, "pool", 6):
+        _ok(response)
+    assert len(routed.east.requests) >= 3, "east takes its share again"
+    records = await health_records(routed.stack.nats.url, "pool")
+    assert [(r.deployment, r.state, r.reason) for r in records] == [
+        ("east", HealthState.ACTIVE, "recovered")
+    ]
+
+
+async def test_server_errors_are_retried_on_another_deployment(routed: Routed) -> None:
+    routed.east.fault = Fault(kind="status", status=500)
+    responses = await _chats(routed, "pool", 6)
+    assert all(_ok(r)["model"] == "gpt-west" for r in responses)
+    events = await _events(routed, responses)
+    assert ["east:upstream_error", "west:ok"] in [e.attempts for e in events]
+
+
+async def test_with_no_healthy_deployment_the_client_gets_429_with_the_soonest_retry_after(
+    routed: Routed,
+) -> None:
+    for server, wait in ((routed.east, "40"), (routed.west, "30")):
+        server.fault = Fault(kind="status", status=429, headers={"retry-after": wait})
+    first, second = await _chats(routed, "pool", 2)
+    for response in (first, second):
+        assert response.status_code == 429
+        validate_openai("ErrorResponse", response.json())
+        assert response.json()["error"]["code"] == "upstream_rate_limited"
+    assert 25 <= int(second.headers["retry-after"]) <= 30
+    assert len(routed.east.requests) + len(routed.west.requests) == 2, (
+        "the second request was refused without calling anyone"
+    )
+
+
+async def test_a_revoked_credential_rotates_to_the_next_one_in_the_pool(routed: Routed) -> None:
+    routed.east.revoked.add(POOL_SECRETS["k1"])
+    responses = await _chats(routed, "keys", 6)
+    for response in responses:
+        _ok(response)
+    events = await _events(routed, responses)
+    assert {e.credential for e in events} == {"k2"}
+    records = await health_records(routed.stack.nats.url, "keys")
+    assert [(r.deployment, r.credential, r.state) for r in records] == [
+        ("pooled", "k1", HealthState.INVALID)
+    ]
+    used = [r.headers["authorization"] for r in routed.east.requests]
+    assert used.count(f"Bearer {POOL_SECRETS['k1']}") == 1, "k1 was tried once, then set aside"
+
+
+async def test_every_credential_revoked_is_502_upstream_auth_failed(routed: Routed) -> None:
+    routed.east.revoked.update(POOL_SECRETS.values())
+    first, second = await _chats(routed, "keys", 2)
+    for response in (first, second):
+        assert response.status_code == 502
+        assert response.headers["x-should-retry"] == "false"
+        validate_openai("ErrorResponse", response.json())
+        assert response.json()["error"]["code"] == "upstream_auth_failed"
+        assert "sk-pool" not in response.text
+    assert len(routed.east.requests) == 2, "each key tried once, then never again"
+
+
+async def test_a_stream_that_fails_before_its_first_byte_is_served_whole_by_another(
+    routed: Routed,
+) -> None:
+    routed.east.fault = Fault(kind="status", status=503)
+    async with httpx.AsyncClient(base_url=routed.stack.base_url, timeout=30) as client:
+        responses = [await _chat(client, "pool", stream=True) for _ in range(4)]
+    for response in responses:
+        chunks = _stream_chunks(response)
+        assert {c["model"] for c in chunks} == {"gpt-west"}
+        assert len({c["id"] for c in chunks}) == 1
+
+
+async def test_a_stream_broken_after_its_first_byte_ends_with_an_error_never_spliced(
+    routed: Routed,
+) -> None:
+    routed.east.fault = Fault(kind="reset_stream")
+    async with httpx.AsyncClient(base_url=routed.stack.base_url, timeout=30) as client:
+        responses = [await _chat(client, "prio", stream=True) for _ in range(2)]
+    for response in responses:
+        payloads = [ln[6:] for ln in response.text.split("\n") if ln.startswith("data: ")]
+        assert "[DONE]" not in payloads
+        *chunks, last = [orjson.loads(p) for p in payloads]
+        validate_openai("ErrorResponse", last)
+        assert last["error"]["code"] == "upstream_error"
+        assert chunks, "the broken stream had started"
+        for chunk in chunks:
+            validate_openai("CreateChatCompletionStreamResponse", chunk)
+        assert {c["model"] for c in chunks} == {"gpt-primary"}
+    assert routed.west.requests == [], "no second answer was started behind the first"
+    events = await _events(routed, responses)
+    assert [e.attempts for e in events] == [["primary:upstream_error"]] * 2
+
+
+async def test_a_deployment_that_hangs_past_its_first_byte_timeout_falls_to_the_next(
+    routed: Routed,
+) -> None:
+    routed.east.fault = Fault(kind="hang")
+    (response,) = await _chats(routed, "prio", 1)
+    assert _ok(response)["model"] == "gpt-backup"
+    (event,) = await _events(routed, [response])
+    assert event.attempts == ["primary:upstream_timeout", "backup:ok"]
+
+
+async def test_the_fallback_alias_answers_when_every_deployment_fails(routed: Routed) -> None:
+    routed.east.fault = Fault(kind="status", status=500)
+    (response,) = await _chats(routed, "chain", 1)
+    assert _ok(response)["model"] == "gpt-large"
+    (event,) = await _events(routed, [response])
+    assert (event.model_alias, event.served_model, event.fallbacks) == ("chain", "big", 1)
+    assert event.attempts == [
+        "small:upstream_error",
+        "small:upstream_error",
+        "small:upstream_error",
+        "large:ok",
+    ]
+
+
+async def test_a_prompt_too_long_for_the_context_window_goes_to_the_larger_model(
+    routed: Routed,
+) -> None:
+    async with httpx.AsyncClient(base_url=routed.stack.base_url, timeout=30) as client:
+        response = await _chat(client, "chain", "word " * 400)
+    assert _ok(response)["model"] == "gpt-large"
+    assert routed.east.requests == [], "the small deployment was never asked"
+
+
+async def test_an_upstream_context_length_error_falls_back_to_the_larger_model(
+    routed: Routed,
+) -> None:
+    routed.east.fault = Fault(
+        kind="status",
+        status=400,
+        body={
+            "error": {
+                "message": "too long",
+                "type": "invalid_request_error",
+                "param": "messages",
+                "code": "context_length_exceeded",
+            }
+        },
+    )
+    (response,) = await _chats(routed, "chain", 1)
+    assert _ok(response)["model"] == "gpt-large"
+    assert len(routed.east.requests) == 1, "a context error is not retried on the same model"
+
+
+async def test_a_content_filter_refusal_falls_back_to_the_content_policy_model(
+    routed: Routed,
+) -> None:
+    routed.east.fault = Fault(
+        kind="status",
+        status=400,
+        body={
+            "error": {
+                "message": "filtered",
+                "type": None,
+                "param": "prompt",
+                "code": "content_filter",
+            }
+        },
+    )
+    (response,) = await _chats(routed, "chain", 1)
+    assert _ok(response)["model"] == "gpt-large"
+
+
+async def test_a_client_error_is_neither_retried_nor_sent_to_a_fallback(routed: Routed) -> None:
+    routed.east.fault = Fault(
+        kind="status",
+        status=400,
+        body={
+            "error": {
+                "message": "bad temperature",
+                "type": "invalid_request_error",
+                "param": "temperature",
+                "code": "invalid_value",
+            }
+        },
+    )
+    (response,) = await _chats(routed, "chain", 1)
+    assert response.status_code == 400
+    validate_openai("ErrorResponse", response.json())
+    assert routed.west.requests == []
+
+
+async def test_the_circuit_opens_on_failures_then_half_opens_and_closes(routed: Routed) -> None:
+    routed.east.fault = Fault(kind="status", status=500)
+    failures = await _chats_on_one_router(routed, "fragile", 3)
+    assert [r.status_code for r in failures] == [502, 502, 502]
+    refused = await _chats_on_one_router(routed, "fragile", 1)
+    assert refused[0].status_code == 502
+    assert "circuit breaker" in refused[0].json()["error"]["message"]
+    assert len(routed.east.requests) == 3, "an open circuit calls nobody"
+    routed.east.fault = None
+    await asyncio.sleep(1.7)
+    healed = await _chats_on_one_router(routed, "fragile", 2)
+    for response in healed:
+        _ok(response)
+
+
+async def test_an_idle_deployment_is_marked_inactive_until_an_operator_enables_it(
+    routed: Routed,
+) -> None:
+    records = await _wait_for_state(routed, "sleepy", HealthState.INACTIVE)
+    assert [(r.deployment, r.reason) for r in records] == [("dozer", "idle: not used for 1 s")]
+    (refused,) = await _chats(routed, "sleepy", 1)
+    assert refused.status_code == 502
+    validate_openai("ErrorResponse", refused.json())
+    assert "idle" in refused.json()["error"]["message"]
+    assert routed.east.requests == []
+
+    await delete_health(routed.stack.nats.url, "sleepy", "dozer")
+    await asyncio.sleep(0.3)
+    _ok((await _chats(routed, "sleepy", 1))[0])
+
+
+async def _wait_for_state(routed: Routed, alias: str, state: HealthState) -> list[DeploymentHealth]:
+    for _ in range(100):
+        records = await health_records(routed.stack.nats.url, alias)
+        if any(r.state is state for r in records):
+            return records
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"no {state} record for {alias}: {records}")
+
+
+async def test_an_operator_disabled_deployment_takes_no_traffic(routed: Routed) -> None:
+    await put_health(
+        routed.stack.nats.url,
+        DeploymentHealth(
+            alias="pool",
+            deployment="west",
+            state=HealthState.INACTIVE,
+            reason="disabled by ops",
+            operator=True,
+        ),
+    )
+    await asyncio.sleep(0.3)
+    routed.east.fault = Fault(kind="status", status=429, headers={"retry-after": "60"})
+    responses = await _chats(routed, "pool", 3)
+    assert [r.status_code for r in responses] == [429, 429, 429], "east comes back first"
+    assert routed.west.requests == []
+    assert len(routed.east.requests) == 1
+    records = {r.deployment: r for r in await health_records(routed.stack.nats.url, "pool")}
+    assert records["west"].operator, "a router never overwrites an operator's record"
+
+
+async def _chats_on_one_router(routed: Routed, model: str, count: int) -> list[httpx.Response]:
+    """Circuit breakers are per router: stop the second one so every call meets the same."""
+    second = next(p for p in routed.stack.processes if p.name == "router-2")
+    if second.popen.poll() is None:
+        second.terminate()
+    return await _chats(routed, model, count)
+
+
+def _stream_chunks(response: httpx.Response) -> list[dict[str, Any]]:
+    assert response.status_code == 200, response.text
+    payloads = [ln[6:] for ln in response.text.split("\n") if ln.startswith("data: ")]
+    assert payloads[-1] == "[DONE]"
+    chunks = [orjson.loads(p) for p in payloads[:-1]]
+    for chunk in chunks:
+        validate_openai("CreateChatCompletionStreamResponse", chunk)
+    return chunks

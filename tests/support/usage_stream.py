@@ -1,0 +1,75 @@
+"""Read the usage events routers published, straight from the JetStream stream."""
+
+from __future__ import annotations
+
+import asyncio
+
+import nats
+from nats.errors import TimeoutError as NatsTimeout
+from nats.js.errors import NoKeysError
+
+from tollway_common import contract
+from tollway_common.contract import DeploymentHealth, UsageEvent
+
+_WAIT_S = 15.0
+
+
+async def usage_events(nats_url: str, request_ids: list[str]) -> dict[str, UsageEvent]:
+    """The router's usage event of each request id, waiting for the late ones."""
+    nc = await nats.connect(nats_url)
+    try:
+        subscription = await nc.jetstream().pull_subscribe(contract.USAGE_SUBJECT, durable=None)
+        found: dict[str, UsageEvent] = {}
+        deadline = asyncio.get_running_loop().time() + _WAIT_S
+        while set(request_ids) - found.keys():
+            if asyncio.get_running_loop().time() > deadline:
+                break
+            try:
+                messages = await subscription.fetch(100, timeout=0.5)
+            except NatsTimeout:
+                continue
+            for message in messages:
+                event = contract.decode_usage_event(message.data)
+                if event.source is contract.UsageSource.ROUTER:
+                    found[event.request_id] = event
+        return {rid: found[rid] for rid in request_ids if rid in found}
+    finally:
+        await nc.close()
+
+
+async def health_records(nats_url: str, alias: str | None = None) -> list[DeploymentHealth]:
+    nc = await nats.connect(nats_url)
+    try:
+        kv = await nc.jetstream().key_value(contract.KV_HEALTH)
+        try:
+            keys = await kv.keys()
+        except NoKeysError:
+            return []
+        records = []
+        for key in keys:
+            entry = await kv.get(key)
+            if entry.value:
+                records.append(contract.decode_deployment_health(entry.value))
+        return [r for r in records if alias is None or r.alias == alias]
+    finally:
+        await nc.close()
+
+
+async def put_health(nats_url: str, record: DeploymentHealth) -> None:
+    nc = await nats.connect(nats_url)
+    try:
+        kv = await nc.jetstream().key_value(contract.KV_HEALTH)
+        key = contract.health_key(record.alias, record.deployment, record.credential)
+        await kv.put(key, contract.encode(record))
+    finally:
+        await nc.close()
+
+
+async def delete_health(nats_url: str, alias: str, deployment: str, credential: str = "") -> None:
+    """What admin does when an operator re-enables a deployment."""
+    nc = await nats.connect(nats_url)
+    try:
+        kv = await nc.jetstream().key_value(contract.KV_HEALTH)
+        await kv.delete(contract.health_key(alias, deployment, credential))
+    finally:
+        await nc.close()
