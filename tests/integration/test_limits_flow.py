@@ -310,3 +310,39 @@ async def test_without_redis_limits_fail_open_or_closed_as_configured(limits: Li
     assert unlimited.status_code == 200, "a key without limits never needs Redis"
     assert "redis unavailable, admitting without limits" in limits.stack.logs()
     assert "redis unavailable, refusing" in closed.log()
+
+
+async def test_an_answer_from_a_fallback_model_is_charged_at_the_fallback_price(
+    limits: Limits, fake_upstream: FakeOpenAIServer
+) -> None:
+    fake_upstream.fault = Fault(kind="status", status=500)
+    cheap = {
+        "name": "cheap-but-down",
+        "fallbacks": ["tollway-demo"],
+        "retry": {"max_attempts": 1},
+        "deployments": [
+            {
+                "name": "down",
+                "provider": "openai",
+                "model": "gpt-4o-mini",
+                "api_base": fake_upstream.base_url,
+            }
+        ],
+    }
+    await limits.create("/api/v1/models", cheap)
+    await limits.create("/api/v1/prices", PRICE.model_dump(mode="json"))
+    await limits.create(
+        "/api/v1/prices",
+        {"model": "cheap-but-down", "input_per_mtok": "1", "output_per_mtok": "1"},
+    )
+    await limits.create("/api/v1/budgets", {"budget_id": "fb", "amount": "100"})
+    key = await limits.key(budget_ids=["fb"])
+    await asyncio.sleep(0.3)
+    before = sum((await _spent_micro(limits.stack.redis.url)).values())
+    response = await limits.post(0, key, {**_chat(), "model": "cheap-but-down"})
+    assert response.status_code == 200, response.text
+    usage = response.json()["usage"]
+    await asyncio.sleep(0.3)
+    after = sum((await _spent_micro(limits.stack.redis.url)).values())
+    expected = to_micro_units(cost_of(PRICE, usage["prompt_tokens"], usage["completion_tokens"]))
+    assert after - before == expected

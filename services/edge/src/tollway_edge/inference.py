@@ -69,17 +69,18 @@ async def handle(
         return await _dispatch(request, runtime, infer, ticket, outcome)
     finally:
         if not outcome.streaming:
-            runtime.gate.settle_later(ticket, outcome.usage)
+            runtime.gate.settle_later(ticket, outcome.usage, served_model=outcome.served_model)
 
 
 class Outcome:
-    """What the reply told the edge: the usage to settle with, and whether a stream took over
-    the request (it settles when it ends)."""
+    """What the reply told the edge: the usage to settle with, the alias that answered, and
+    whether a stream took over the request (it settles when it ends)."""
 
-    __slots__ = ("streaming", "usage")
+    __slots__ = ("served_model", "streaming", "usage")
 
     def __init__(self) -> None:
         self.usage: Usage | None = None
+        self.served_model = ""
         self.streaming = False
 
 
@@ -151,7 +152,9 @@ async def _collect(
         if reply.kind is ReplyKind.CHUNK:
             payload = reply.data
         elif reply.kind is ReplyKind.FINAL and want_usage:
-            outcome.usage = contract.decode_final_reply(reply.data).usage
+            final = contract.decode_final_reply(reply.data)
+            outcome.usage = final.usage
+            outcome.served_model = final.served_model
         elif reply.kind is ReplyKind.ERROR:
             outcome.usage = NO_USAGE
             raise ReplyError(contract.decode_error_reply(reply.data))
@@ -171,6 +174,7 @@ async def _relay_stream(
     # closing `replies` tells the router to cancel the upstream call.
     relayed = 0
     usage: Usage | None = None
+    served_model = ""
     try:
         if first.kind is ReplyKind.CHUNK:
             relayed += 1
@@ -180,7 +184,8 @@ async def _relay_stream(
                 relayed += 1
                 yield sse.event(reply.data)
             elif reply.kind is ReplyKind.FINAL and ticket.active:
-                usage = contract.decode_final_reply(reply.data).usage
+                final = contract.decode_final_reply(reply.data)
+                usage, served_model = final.usage, final.served_model
             elif reply.kind is ReplyKind.ERROR:
                 yield sse.error_event(contract.decode_error_reply(reply.data).error)
                 return
@@ -192,7 +197,7 @@ async def _relay_stream(
             await fallback_usage.publish_estimate(runtime.js, infer, exc, relayed)
         yield sse.error_event(exc.body())
     finally:
-        runtime.gate.settle_later(ticket, usage, relayed)
+        runtime.gate.settle_later(ticket, usage, relayed, served_model)
         with contextlib.suppress(Exception):
             await replies.aclose()
 

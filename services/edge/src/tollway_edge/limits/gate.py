@@ -191,12 +191,22 @@ class LimitGate:
                 code="unpriced_model",
             )
 
-    def settle_later(self, ticket: Ticket, usage: Usage | None, chunks_relayed: int = 0) -> None:
+    def settle_later(
+        self,
+        ticket: Ticket,
+        usage: Usage | None,
+        chunks_relayed: int = 0,
+        served_model: str = "",
+    ) -> None:
         """Settle in the background: the client has its answer already. Without reported
         usage (the client left, the router was lost) the prompt estimate and one token per
-        relayed chunk are charged, as metering's estimate does."""
+        relayed chunk are charged, as metering's estimate does. An answer from a fallback
+        alias (`served_model`) costs that alias's price, when it has one."""
         if not ticket.active:
             return
+        if served_model and served_model != ticket.alias:
+            served_price = self._catalog.prices.items.get(kv_key_for_alias(served_model))
+            ticket.price = served_price or ticket.price
         if usage is None:
             usage = Usage(
                 prompt_tokens=ticket.prompt_tokens,
