@@ -40,10 +40,12 @@ class Settings:
     scaling: bool = not os.environ.get("BENCH_SKIP_SCALING")
 
 
-def _target(stack: BenchStack, through_gateway: bool, stream: bool, key: str) -> Target:
+def _target(
+    stack: BenchStack, through_gateway: bool, stream: bool, key: str, model: str = ""
+) -> Target:
     body: dict[str, Any] = {**CHAT, "stream": stream}
     if through_gateway:
-        body["model"] = "bench-stream" if stream else "bench"
+        body["model"] = model or ("bench-stream" if stream else "bench")
         return Target(stack.edge_url, orjson.dumps(body), {"authorization": f"Bearer {key}"})
     body["model"] = "bench-1"
     return Target(stack.upstream_url(stream), orjson.dumps(body), {})
@@ -107,6 +109,7 @@ class Scenario:
     stream: bool
     run: Callable[[Target], Awaitable[LoadResult]]
     key: str = BENCH_KEY
+    model: str = ""
     a: list[dict[str, float]] = field(default_factory=list)
     b: list[dict[str, float]] = field(default_factory=list)
     cpu_us_per_request: list[dict[str, float]] = field(default_factory=list)
@@ -128,6 +131,8 @@ def _scenarios(settings: Settings) -> list[Scenario]:
         # The same loads with a key that has rate limits, a parallel cap and a budget.
         Scenario("open 100/s limited", False, lambda t: open_loop(t, 100, d), BENCH_LIMITED_KEY),
         Scenario("open 200/s limited", False, lambda t: open_loop(t, 200, d), BENCH_LIMITED_KEY),
+        # Three deployments and a key pool chosen per request (least in-flight).
+        Scenario("open 200/s routed", False, lambda t: open_loop(t, 200, d), model="bench-routed"),
     ]
 
 
@@ -137,7 +142,9 @@ async def _measure(stack: BenchStack, scenarios: list[Scenario], repeats: int) -
             direct = await scenario.run(_target(stack, False, scenario.stream, scenario.key))
             scenario.a.append(_summary(direct))
             with ResourceWatch(stack.service_processes()) as watch:
-                through = await scenario.run(_target(stack, True, scenario.stream, scenario.key))
+                through = await scenario.run(
+                    _target(stack, True, scenario.stream, scenario.key, scenario.model)
+                )
             scenario.b.append(_summary(through))
             scenario.b_errors.append(through.error_kinds())
             done = max(1, sum(1 for s in through.samples if s.ok))
@@ -225,6 +232,24 @@ def admission_cost(scenarios: list[Scenario]) -> dict[str, dict[str, float]]:
     return costs
 
 
+def selection_cost(scenarios: list[Scenario]) -> dict[str, float]:
+    """What choosing among three deployments and a key pool adds over a single deployment."""
+    by_name = {s.name: s for s in scenarios}
+    plain, routed = by_name.get("open 200/s"), by_name.get("open 200/s routed")
+    if plain is None or routed is None or not plain.b or not routed.b:
+        return {}
+    costs = {
+        key: statistics.median(r[key] for r in routed.b)
+        - statistics.median(r[key] for r in plain.b)
+        for key in ("p50_ms", "p99_ms")
+    }
+    router_cpu = [
+        statistics.median(r["router"] for r in s.cpu_us_per_request) for s in (routed, plain)
+    ]
+    costs["router_cpu_us"] = router_cpu[0] - router_cpu[1]
+    return costs
+
+
 def _admission_lines(costs: dict[str, dict[str, float]]) -> str:
     lines = ["\nCost of admission (limits + budget on the key; B limited minus B plain, medians)"]
     lines += [
@@ -290,6 +315,13 @@ def main() -> int:
     costs = admission_cost(single)
     if costs:
         report += "\n" + _admission_lines(costs)
+    selection = selection_cost(single)
+    if selection:
+        report += (
+            "\nCost of selection (3 deployments + a key pool, least in-flight, vs one; 200/s): "
+            f"p50 {selection['p50_ms']:+.2f} ms, p99 {selection['p99_ms']:+.2f} ms, "
+            f"router CPU {selection['router_cpu_us']:+.0f} us/request"
+        )
     if scaled:
         report += "\n" + _table("Two edge workers, two routers", scaled)
     print(report)
@@ -307,6 +339,7 @@ def main() -> int:
                 "settings": vars(settings),
                 "single": _as_json(single),
                 "admission_cost_ms": costs,
+                "selection_cost": selection,
                 "scaled": _as_json(scaled),
             },
             indent=2,

@@ -17,7 +17,15 @@ import psutil
 
 from tollway_admin.config_sync import apply_config_once
 from tollway_common.config_file import BootstrapKey, TollwayConfig
-from tollway_common.control import Budget, Deployment, Limits, ModelAlias, Price
+from tollway_common.control import (
+    Budget,
+    Credential,
+    Deployment,
+    Limits,
+    ModelAlias,
+    Price,
+    RoutingStrategy,
+)
 from tollway_common.settings import NatsSettings
 from tollway_common.testing.servers import (
     NatsServer,
@@ -138,12 +146,35 @@ class BenchStack:
             )
             return ModelAlias(name=name, deployments=[deployment])
 
+        # Routing at work: three deployments (one with a key pool) chosen by least in-flight,
+        # all on the same upstream, so the figure is the cost of choosing, not of the upstream.
+        pool_secret = self.workdir / "bench-pool-key"
+        pool_secret.write_text("sk-bench-pool")
+        routed = ModelAlias(
+            name="bench-routed",
+            strategy=RoutingStrategy.LEAST_INFLIGHT,
+            deployments=[
+                Deployment(
+                    name=f"bench-routed-{i}",
+                    provider="openai",
+                    model="bench-1",
+                    api_base=f"http://127.0.0.1:{self.upstream_port}/v1",
+                    credentials=[
+                        Credential(name=f"k{n}", api_key=f"file:{pool_secret}")
+                        for n in range(3 if i == 0 else 1)
+                    ],
+                )
+                for i in range(3)
+            ],
+        )
+
         limited_secret = self.workdir / "bench-limited-key"
         limited_secret.write_text(BENCH_LIMITED_KEY)
         config = TollwayConfig(
             models=[
                 model("bench", self.upstream_port),
                 model("bench-stream", self.stream_upstream_port),
+                routed,
             ],
             prices=[
                 Price(model=name, input_per_mtok=Decimal(1), output_per_mtok=Decimal(2))
