@@ -358,7 +358,8 @@ def test_dashboard_queries_run_against_the_usage_table() -> None:
         db.query("CREATE DATABASE tollway")
         for migration in load_migrations():
             for statement in migration.statements(
-                database="tollway", retention_days=30, audit_retention_days=30
+                database="tollway", retention_days=30, audit_retention_days=30,
+                body_retention_days=30,
             ):
                 db.query(statement)
         db.query(
