@@ -2,7 +2,7 @@
 interpolation as Compose does it), every service is health-checked and waited for, volumes are
 declared, the Tollway services' environment is accepted by their settings classes, and the
 files it mounts are valid for the programs that read them (nats-server -t, ClickHouse setting
-names through chDB, the dashboard's SQL run against the real usage table in chDB)."""
+names through chDB). The dashboards' SQL is run in test_dashboards.py."""
 
 from __future__ import annotations
 
@@ -318,63 +318,3 @@ def test_grafana_provisions_the_dashboards_folder(services: dict[str, Any]) -> N
     source = targets[provider["options"]["path"]]
     assert (COMPOSE_DIR / source).resolve() == (COMPOSE_DIR / "grafana/dashboards").resolve()
     assert list((COMPOSE_DIR / source).glob("*.json")), "at least one dashboard"
-
-
-def _dashboard_queries() -> list[tuple[str, str]]:
-    queries = []
-    for path in sorted((COMPOSE_DIR / "grafana/dashboards").glob("*.json")):
-        dashboard = json.loads(path.read_text())
-        assert dashboard["uid"]
-        assert dashboard["title"]
-        for panel in dashboard["panels"]:
-            for target in panel["targets"]:
-                assert target["datasource"]["uid"] == "tollway-clickhouse"
-                queries.append((f"{path.name}: {panel['title']}", target["rawSql"]))
-    return queries
-
-
-def test_dashboard_queries_run_against_the_usage_table() -> None:
-    """The migration metering applies creates the table in chDB; every panel's SQL, with the
-    plugin's macros expanded, runs against it and returns the rows inserted."""
-    queries = []
-    for title, sql in _dashboard_queries():
-        assert "tollway.usage_requests" in sql, title
-        expanded = re.sub(
-            r"\$__timeInterval\((\w+)\)", r"toStartOfInterval(\1, INTERVAL 60 second)", sql
-        )
-        expanded = re.sub(
-            r"\$__timeFilter\((\w+)\)",
-            r"\1 >= now() - INTERVAL 1 DAY AND \1 <= now() + INTERVAL 1 DAY",
-            expanded,
-        )
-        assert "$" not in expanded, f"{title}: a macro the test does not know"
-        queries.append((title, expanded))
-    output = _run_chdb(
-        f"""
-        import json
-        from chdb import session
-        from tollway_metering.migrations import load_migrations
-        db = session.Session()
-        db.query("CREATE DATABASE tollway")
-        for migration in load_migrations():
-            for statement in migration.statements(
-                database="tollway", retention_days=30, audit_retention_days=30,
-                body_retention_days=30,
-            ):
-                db.query(statement)
-        db.query(
-            "INSERT INTO tollway.usage_requests (request_id, received_at, model_alias,"
-            " status_code, latency_ms, prompt_tokens, completion_tokens, total_tokens)"
-            " VALUES ('a', now64(3), 'tollway-demo', 200, 12.5, 10, 20, 30),"
-            " ('b', now64(3), 'gpt-4o-mini', 429, 3.0, 5, 0, 5)"
-        )
-        counts = {{}}
-        for title, sql in {queries!r}:
-            result = json.loads(db.query(sql, "JSON").bytes())
-            counts[title] = len(result["data"])
-        print(json.dumps(counts))
-        """
-    )
-    counts = json.loads(output)
-    assert counts
-    assert all(count >= 1 for count in counts.values()), counts
