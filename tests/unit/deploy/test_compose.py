@@ -232,18 +232,43 @@ def test_nats_config_has_jetstream_and_8mb_payloads(services: dict[str, Any]) ->
     assert result.returncode == 0, result.stderr
 
 
-SYSTEM_LOGS = ("query_log", "trace_log", "part_log", "metric_log", "asynchronous_metric_log")
+# Every system log the clickhouse-server image's config.xml turns on, except crash_log (a few
+# rows, only after a crash).
+SYSTEM_LOGS = (
+    "query_log",
+    "query_thread_log",
+    "query_views_log",
+    "part_log",
+    "trace_log",
+    "text_log",
+    "metric_log",
+    "latency_log",
+    "error_log",
+    "query_metric_log",
+    "asynchronous_metric_log",
+    "processors_profile_log",
+    "asynchronous_insert_log",
+    "backup_log",
+    "s3queue_log",
+    "blob_storage_log",
+    "opentelemetry_span_log",
+)
+_ENGINE_TTL = re.compile(r"\bTTL finish_date \+ INTERVAL 7 DAY DELETE$")
 
 
 def test_clickhouse_system_logs_expire_after_7_days() -> None:
     root = ET.parse(COMPOSE_DIR / "clickhouse/config.d/tollway.xml").getroot()
     assert root.tag == "clickhouse"
     logs = {child.tag: child for child in root if child.tag.endswith("_log")}
-    assert set(SYSTEM_LOGS) <= set(logs)
+    assert set(logs) == set(SYSTEM_LOGS)
     for name, element in logs.items():
-        ttl = element.findtext("ttl")
-        assert ttl == "event_date + INTERVAL 7 DAY DELETE", name
-        assert element.find("engine") is None, "ClickHouse refuses ttl next to engine"
+        engine = element.findtext("engine")
+        if engine is None:
+            assert element.findtext("ttl") == "event_date + INTERVAL 7 DAY DELETE", name
+        else:
+            assert element.find("ttl") is None, "ClickHouse refuses ttl next to engine"
+            assert _ENGINE_TTL.search(engine.strip()), name
+    assert root.findtext("text_log/level") == "warning", "no trace-level server log table"
 
 
 def test_clickhouse_fits_a_laptop(services: dict[str, Any]) -> None:
@@ -318,3 +343,18 @@ def test_grafana_provisions_the_dashboards_folder(services: dict[str, Any]) -> N
     source = targets[provider["options"]["path"]]
     assert (COMPOSE_DIR / source).resolve() == (COMPOSE_DIR / "grafana/dashboards").resolve()
     assert list((COMPOSE_DIR / source).glob("*.json")), "at least one dashboard"
+
+
+def test_the_span_log_engine_clause_is_valid_sql() -> None:
+    root = ET.parse(COMPOSE_DIR / "clickhouse/config.d/tollway.xml").getroot()
+    engine = (root.findtext("opentelemetry_span_log/engine") or "").strip()
+    output = _run_chdb(
+        f"""
+        import chdb
+        from chdb import session
+        db = session.Session()
+        db.query("CREATE TABLE spans (finish_date Date, finish_time_us UInt64) {engine}")
+        print(db.query("SELECT engine_full FROM system.tables WHERE name = 'spans'", "TSV"))
+        """
+    )
+    assert "TTL finish_date + toIntervalDay(7)" in output
