@@ -1,4 +1,6 @@
-"""Usage events reach the warehouse exactly once: JetStream dedup, redelivery and a crash."""
+"""Usage events reach the warehouse exactly once: JetStream dedup, redelivery, metering killed
+between insert and ack, NATS restarted under load, and several metering replicas sharing the
+durable."""
 
 from __future__ import annotations
 
@@ -13,7 +15,8 @@ import nats.errors
 import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from tests.support.processes import ServiceProcess, spawn
+from tests.support.chdb import query_folder
+from tests.support.processes import ServiceProcess, spawn, wait_for_log
 
 from tollway_common import contract, nats_client
 from tollway_common.contract import AnalyticsQuery, Endpoint, Principal, UsageEvent, UsageRow
@@ -61,18 +64,22 @@ class _Metering:
     """Starts `python -m tollway_metering` processes sharing one chDB folder, one at a time."""
 
     def __init__(self, tmp_path: Path, nats_srv: NatsServer) -> None:
+        self._tmp = tmp_path
         self._logs = tmp_path / "logs"
         self._env = {
             "TOLLWAY_METERING_NATS__URL": nats_srv.url,
-            "TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{tmp_path / 'ch'}",
             "TOLLWAY_METERING_FETCH_TIMEOUT_S": "0.2",
         }
         self.processes: list[ServiceProcess] = []
 
-    async def start(self, **env: str) -> ServiceProcess:
+    def folder(self, name: str = "ch") -> Path:
+        return self._tmp / name
+
+    async def start(self, folder: str = "ch", **env: str) -> ServiceProcess:
         name = f"metering-{len(self.processes)}"
+        dsn = {"TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{self.folder(folder)}"}
         process = await asyncio.to_thread(
-            spawn, name, "tollway_metering", {**self._env, **env}, self._logs
+            spawn, name, "tollway_metering", {**self._env, **dsn, **env}, self._logs
         )
         self.processes.append(process)
         return process
@@ -197,6 +204,15 @@ async def test_metering_killed_between_insert_and_ack_loses_and_doubles_nothing(
     )
     assert await _wait_exit(crashing) == _FAULT_EXIT_CODE, crashing.log()[-4000:]
 
+    # It really died between the two: the rows are in the warehouse, and not one was acked.
+    inserted = query_folder(metering.folder(), "SELECT request_id FROM tollway.usage_requests")
+    assert len(inserted) == len(events)
+    assert {request_id for (request_id,) in inserted} == {event.request_id for event in events}
+    info = await js.consumer_info(contract.USAGE_STREAM, contract.USAGE_DURABLE)
+    assert info.ack_floor is not None
+    assert info.delivered is not None
+    assert (info.ack_floor.stream_seq, info.delivered.stream_seq) == (0, len(events))
+
     # The inserted batch was never acked: it comes back after ack_wait and is inserted again.
     restarted = await metering.start(TOLLWAY_METERING_ACK_WAIT_S="1")
     later = [_event(index) for index in range(25, 30)]
@@ -223,3 +239,88 @@ async def test_metering_survives_a_trickle_of_events_across_batch_deadlines(
     rows = await _stored_rows(nc, process, {event.request_id for event in events})
     assert sorted(row.request_id for row in rows) == sorted(e.request_id for e in events)
     assert process.popen.poll() is None
+
+
+async def _publish_until_acked(js: JetStreamContext, event: UsageEvent) -> None:
+    """What the router does: retry with the same message id until JetStream acknowledges."""
+    headers = {contract.HEADER_MSG_ID: usage_msg_id(event.request_id)}
+    for _ in range(600):
+        try:
+            await js.publish(
+                contract.USAGE_SUBJECT, contract.encode(event), headers=headers, timeout=1
+            )
+            return
+        except (nats.errors.Error, TimeoutError):
+            await asyncio.sleep(0.05)
+    pytest.fail(f"event {event.request_id} never acknowledged")
+
+
+async def test_nats_restarted_under_load_loses_and_doubles_no_usage_event(
+    tmp_path: Path, nats_srv: NatsServer, metering: _Metering
+) -> None:
+    process = await metering.start(TOLLWAY_METERING_ACK_WAIT_S="2")
+    nc = await nats.connect(nats_srv.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+    restarted: NatsServer | None = None
+    try:
+        js = nc.jetstream()
+        await nats_client.ensure_usage_stream(js, replicas=1)
+        events = [_event(index) for index in range(300)]
+        third = asyncio.Event()
+
+        async def publish_all() -> None:
+            for index, event in enumerate(events):
+                await _publish_until_acked(js, event)
+                if index == len(events) // 3:
+                    third.set()
+
+        publisher = asyncio.create_task(publish_all())
+        await third.wait()
+        # Killed, not stopped: nothing is flushed, in-flight publishes and acks are lost.
+        await asyncio.to_thread(nats_srv.kill)
+        restarted = await asyncio.to_thread(start_nats, tmp_path / "nats", nats_srv.port)
+        await asyncio.wait_for(publisher, _WAIT_S)
+
+        rows = await _stored_rows(nc, process, {event.request_id for event in events})
+        assert collections.Counter(row.request_id for row in rows) == {
+            event.request_id: 1 for event in events
+        }
+        info = await js.stream_info(contract.USAGE_STREAM)
+        assert info.state.messages == len(events), "retried publishes were deduplicated"
+        await _wait_all_acked(js, process)
+        assert process.popen.poll() is None, "metering rode out the restart"
+    finally:
+        await nc.close()
+        if restarted is not None:
+            restarted.stop()
+
+
+async def test_two_metering_replicas_share_the_durable_and_store_each_event_once(
+    js_client: tuple[Client, JetStreamContext], metering: _Metering
+) -> None:
+    # chDB is one process per folder, so each replica writes its own; on a ClickHouse server
+    # they would share one table. Each event must be in exactly one of the two.
+    _, js = js_client
+    small = {"TOLLWAY_METERING_BATCH_SIZE": "5", "TOLLWAY_METERING_FLUSH_INTERVAL_S": "0.05"}
+    replicas = [await metering.start(folder, **small) for folder in ("ch-a", "ch-b")]
+    for replica in replicas:
+        await asyncio.to_thread(wait_for_log, replica, "metering ready")
+    events = [_event(index) for index in range(200)]
+    for index, event in enumerate(events):
+        await _publish(js, [event])
+        if index % 10 == 9:
+            await asyncio.sleep(0.02)
+    await _wait_all_acked(js, replicas[0])
+    for replica in replicas:
+        assert replica.terminate(timeout=20) == 0, replica.log()[-4000:]
+
+    stored = [
+        [
+            row[0]
+            for row in query_folder(
+                metering.folder(folder), "SELECT request_id FROM tollway.usage_requests"
+            )
+        ]
+        for folder in ("ch-a", "ch-b")
+    ]
+    assert all(stored), "both replicas took part"
+    assert collections.Counter(stored[0] + stored[1]) == {event.request_id: 1 for event in events}

@@ -5,7 +5,13 @@ from __future__ import annotations
 import pytest
 
 from tollway_common.control import Policy
-from tollway_common.policy import Level, cap_refusal, endpoint_refusal, model_refusal
+from tollway_common.policy import (
+    Level,
+    body_logging,
+    cap_refusal,
+    endpoint_refusal,
+    model_refusal,
+)
 
 ORG_DENIES_GPT4 = Level("org 'acme'", Policy(deny_models=["gpt-4*"]))
 TEAM_ALLOWS_GPT4O = Level("team 'ml'", Policy(allow_models=["gpt-4o", "claude-*"]))
@@ -64,3 +70,21 @@ def test_caps_come_from_the_narrowest_level_that_sets_them(
     refusal = cap_refusal([key, team], max_tokens, prompt_tokens)
     assert (refusal.rule if refusal else None) == rule
     assert refusal is None or refusal.is_cap
+
+
+@pytest.mark.parametrize(
+    ("levels", "expected"),
+    [
+        ([], None),
+        ([KEY_SILENT], None),
+        ([KEY_SILENT, Level("org 'acme'", Policy(log_bodies=True))], True),
+        (
+            [Level("key 'ci'", Policy(log_bodies=False)), Level("org", Policy(log_bodies=True))],
+            False,
+        ),
+    ],
+)
+def test_body_logging_follows_the_narrowest_level_with_an_opinion(
+    levels: list[Level], expected: bool | None
+) -> None:
+    assert body_logging(levels) is expected

@@ -1,6 +1,6 @@
 from __future__ import annotations
 
-from tollway_metering.migrations import Migration, load_migrations
+from tollway_metering.migrations import Migration, Retention, load_migrations
 
 
 def test_migrations_are_numbered_from_one_without_gaps() -> None:
@@ -11,9 +11,7 @@ def test_migrations_are_numbered_from_one_without_gaps() -> None:
 
 def test_every_statement_is_idempotent_and_fully_substituted() -> None:
     for migration in load_migrations():
-        statements = migration.statements(
-            database="tollway", retention_days=400, audit_retention_days=90
-        )
+        statements = migration.statements(database="tollway", **Retention().values())
         for statement in statements:
             assert "IF NOT EXISTS" in statement
             assert "$" not in statement
@@ -35,3 +33,11 @@ def test_usage_table_uses_the_retention_setting() -> None:
     statements = first.statements(database="tollway", retention_days=30)
 
     assert any("INTERVAL 30 DAY" in statement for statement in statements)
+
+
+def test_bodies_have_their_own_retention() -> None:
+    bodies = next(m for m in load_migrations() if m.name == "request_bodies")
+
+    (statement,) = bodies.statements(database="tollway", **Retention(body_days=7).values())
+
+    assert "INTERVAL 7 DAY DELETE" in statement

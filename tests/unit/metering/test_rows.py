@@ -4,6 +4,9 @@ from datetime import UTC, datetime
 from decimal import Decimal
 
 from tollway_common.contract import (
+    Alert,
+    AlertKind,
+    BodyEvent,
     ClientInfo,
     Endpoint,
     Principal,
@@ -13,7 +16,18 @@ from tollway_common.contract import (
 )
 from tollway_common.control import Price
 from tollway_metering.charges import UNPRICED, Charge, charge
-from tollway_metering.rows import USAGE_COLUMNS, ms_to_datetime, to_usage_row, usage_row
+from tollway_metering.rows import (
+    ALERT_COLUMNS,
+    BODY_COLUMNS,
+    BODY_SELECT,
+    USAGE_COLUMNS,
+    alert_row,
+    body_row,
+    ms_to_datetime,
+    to_body_event,
+    to_usage_row,
+    usage_row,
+)
 
 PRICED = Charge(Decimal("0.000123"), "USD", "2026-11-01T00:00:00Z", False)
 
@@ -205,3 +219,47 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         upstream_model="gpt-4o-mini-2024-07-18",
         error_code="rate_limit_exceeded",
     )
+
+
+def test_body_row_round_trips_through_the_selected_columns() -> None:
+    event = BodyEvent(
+        request_id="r1",
+        received_at_ms=1_700_000_000_123,
+        principal=Principal(key_id="k1", user_id="u1", team_id="t1", org_id="o1"),
+        model_alias="demo",
+        endpoint=Endpoint.CHAT_COMPLETIONS,
+        stream=True,
+        status_code=200,
+        request_body='{"a":"[REDACTED:email]"}',
+        response_body="hello",
+        response_truncated=True,
+        redactions={"email": 1},
+    )
+    row = body_row(event)
+    assert len(row) == len(BODY_COLUMNS) == len(BODY_SELECT)
+    assert row[1] == datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)
+    # What ClickHouse gives back for those columns: the time as Unix ms, the rest as stored.
+    assert to_body_event([row[0], 1_700_000_000_123, *row[2:]]) == event
+
+
+def test_alert_row_keeps_amounts_exact_and_survives_bad_ones() -> None:
+    alert = Alert(
+        alert_id="tw:{org:o}:team:t:bud:b1:1700000000:soft",
+        kind=AlertKind.BUDGET_SOFT,
+        at_ms=1_700_000_000_123,
+        message="m",
+        owner="team 't'",
+        budget_id="b1",
+        period_start=1_700_000_000,
+        limit="100",
+        spent="81.25",
+        currency="USD",
+    )
+    row = dict(zip(ALERT_COLUMNS, alert_row(alert), strict=True))
+    assert (row["limit_amount"], row["spent"]) == (Decimal("100"), Decimal("81.25"))
+    assert row["period_start"] == datetime(2023, 11, 14, 22, 13, 20, tzinfo=UTC)
+    assert row["kind"] == "budget_soft_limit"
+    broken = dict(
+        zip(ALERT_COLUMNS, alert_row(alert.model_copy(update={"spent": "x"})), strict=True)
+    )
+    assert broken["spent"] == Decimal(0)

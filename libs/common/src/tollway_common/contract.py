@@ -49,6 +49,8 @@ def request_id_from_cancel_subject(subject: str) -> str:
 
 USAGE_SUBJECT = f"{_PREFIX}.usage"
 AUDIT_SUBJECT = f"{_PREFIX}.audit"
+# Redacted request and response bodies, only for callers whose policy logs them.
+BODIES_SUBJECT = f"{_PREFIX}.bodies"
 ALERTS_SUBJECT = f"{_PREFIX}.alerts"
 
 
@@ -75,6 +77,9 @@ USAGE_STREAM = "TOLLWAY_USAGE"
 USAGE_DURABLE = "metering-usage"
 AUDIT_STREAM = "TOLLWAY_AUDIT"
 AUDIT_DURABLE = "metering-audit"
+BODIES_STREAM = "TOLLWAY_BODIES"
+BODIES_DURABLE = "metering-bodies"
+ALERTS_METERING_DURABLE = "metering-alerts"
 ALERTS_STREAM = "TOLLWAY_ALERTS"
 ALERTS_WEBHOOK_DURABLE = "admin-webhooks"
 
@@ -160,6 +165,9 @@ class InferRequest(_Wire):
     include_usage: bool = False
     body: dict[str, Any]
     client: ClientInfo = ClientInfo()
+    # The caller's body-logging policy (narrowest level with an opinion); None: no level has
+    # one and the router's own default decides.
+    log_bodies: bool | None = None
 
 
 class Usage(_Wire):
@@ -260,6 +268,40 @@ class AuditEvent(_Wire):
     before: dict[str, Any] | None = None
     after: dict[str, Any] | None = None
     request_id: str = ""
+
+
+class BodyEvent(_Wire):
+    """A request's bodies, redacted by the router before publishing and stored by metering.
+
+    `request_body` is the client's JSON body; `response_body` the JSON response, or for a
+    stream the assembled text. Each is cut to the router's size limit after redaction, and the
+    matching `*_truncated` flag says so. `redactions` counts what was replaced, per rule.
+    """
+
+    request_id: str
+    received_at_ms: int
+    principal: Principal
+    model_alias: str
+    endpoint: Endpoint
+    stream: bool = False
+    status_code: int = 200
+    request_body: str = ""
+    response_body: str = ""
+    request_truncated: bool = False
+    response_truncated: bool = False
+    redactions: dict[str, int] = Field(default_factory=dict)
+
+
+class BodyQuery(_Wire):
+    """Ask metering for the stored bodies of these requests."""
+
+    request_ids: list[str] = Field(default_factory=list)
+    limit: int = 100
+
+
+class BodyReply(_Wire):
+    bodies: list[BodyEvent] = Field(default_factory=list)
+    error: str = ""
 
 
 class UsageFilter(_Wire):
@@ -482,6 +524,14 @@ class Alert(_Wire):
 
 def decode_alert(data: bytes) -> Alert:
     return Alert.model_validate_json(data)
+
+
+def decode_body_event(data: bytes) -> BodyEvent:
+    return BodyEvent.model_validate_json(data)
+
+
+def decode_body_reply(data: bytes) -> BodyReply:
+    return BodyReply.model_validate_json(data)
 
 
 def decode_audit_event(data: bytes) -> AuditEvent:

@@ -187,6 +187,10 @@ class Policy(_Record):
     deny_endpoints: list[str] = Field(default_factory=list)
     max_tokens_cap: int | None = Field(default=None, gt=0)
     max_prompt_tokens: int | None = Field(default=None, gt=0)
+    log_bodies: bool | None = Field(
+        default=None,
+        description="Store this level's request and response bodies, redacted (off by default).",
+    )
 
 
 class RateLimit(_Record):

@@ -22,3 +22,8 @@ def new_request_id() -> str:
 def usage_msg_id(request_id: str, source: str = "router") -> str:
     """The `Nats-Msg-Id` of a request's usage event: JetStream drops a second publish of it."""
     return f"usage:{request_id}:{source}"
+
+
+def body_msg_id(request_id: str) -> str:
+    """The `Nats-Msg-Id` of a request's body event."""
+    return f"bodies:{request_id}"

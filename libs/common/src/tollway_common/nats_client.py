@@ -19,6 +19,9 @@ log = logging.getLogger(__name__)
 
 USAGE_RETENTION_S = 7 * 24 * 3600
 USAGE_DEDUP_WINDOW_S = 600
+# Bodies hold prompts: kept in the stream only as long as metering may take to store them.
+BODIES_RETENTION_S = 24 * 3600
+BODIES_MAX_BYTES = 1024**3
 
 
 async def connect(
@@ -70,14 +73,35 @@ async def ensure_alerts_stream(js: JetStreamContext, replicas: int) -> None:
     await _ensure_stream(js, contract.ALERTS_STREAM, contract.ALERTS_SUBJECT, replicas)
 
 
-async def _ensure_stream(js: JetStreamContext, name: str, subject: str, replicas: int) -> None:
+async def ensure_bodies_stream(js: JetStreamContext, replicas: int) -> None:
+    """Create or update the bodies stream: a day at most and bounded in size, the oldest
+    dropped first, so logging bodies can never fill the JetStream store."""
+    await _ensure_stream(
+        js,
+        contract.BODIES_STREAM,
+        contract.BODIES_SUBJECT,
+        replicas,
+        max_age_s=BODIES_RETENTION_S,
+        max_bytes=BODIES_MAX_BYTES,
+    )
+
+
+async def _ensure_stream(
+    js: JetStreamContext,
+    name: str,
+    subject: str,
+    replicas: int,
+    max_age_s: int = USAGE_RETENTION_S,
+    max_bytes: int | None = None,
+) -> None:
     config = StreamConfig(
         name=name,
         subjects=[subject],
         retention=RetentionPolicy.LIMITS,
         storage=StorageType.FILE,
         num_replicas=replicas,
-        max_age=USAGE_RETENTION_S,
+        max_age=max_age_s,
+        max_bytes=max_bytes,
         discard=DiscardPolicy.OLD,
         duplicate_window=USAGE_DEDUP_WINDOW_S,
     )

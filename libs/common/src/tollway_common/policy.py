@@ -110,3 +110,11 @@ def cap_refusal(
             is_cap=True,
         )
     return None
+
+
+def body_logging(levels: Sequence[Level]) -> bool | None:
+    """Whether the narrowest level with an opinion logs bodies; None if no level has one."""
+    for level in levels:
+        if level.policy.log_bodies is not None:
+            return level.policy.log_bodies
+    return None

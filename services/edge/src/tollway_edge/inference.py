@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tollway_common import contract
+from tollway_common import contract, policy
 from tollway_common.contract import (
     ClientInfo,
     Endpoint,
@@ -106,6 +106,7 @@ def _infer_request(
         include_usage=bool(head.stream_options and head.stream_options.include_usage),
         body=body,
         client=client,
+        log_bodies=policy.body_logging(caller.levels),
     )
 
 

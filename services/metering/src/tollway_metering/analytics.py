@@ -18,6 +18,8 @@ from tollway_common.contract import (
     AnalyticsReply,
     AuditQuery,
     AuditReply,
+    BodyQuery,
+    BodyReply,
     SummaryQuery,
     SummaryReply,
 )
@@ -29,6 +31,7 @@ log = logging.getLogger(__name__)
 USAGE_QUERY = "usage"
 SUMMARY_QUERY = "summary"
 AUDIT_QUERY = "audit"
+BODIES_QUERY = "bodies"
 
 Answer = Callable[[bytes], Awaitable[BaseModel]]
 Q = TypeVar("Q", bound=BaseModel)
@@ -44,6 +47,7 @@ class AnalyticsResponder:
             USAGE_QUERY: self._usage,
             SUMMARY_QUERY: self._summary,
             AUDIT_QUERY: self._audit,
+            BODIES_QUERY: self._bodies,
         }
 
     async def start(self) -> None:
@@ -77,6 +81,9 @@ class AnalyticsResponder:
     async def _audit(self, data: bytes) -> AuditReply:
         return await _answer("audit", data, AuditQuery, AuditReply, self._audit_events)
 
+    async def _bodies(self, data: bytes) -> BodyReply:
+        return await _answer("bodies", data, BodyQuery, BodyReply, self._body_events)
+
     async def _rows(self, query: AnalyticsQuery) -> AnalyticsReply:
         return AnalyticsReply(rows=await self._warehouse.query_usage(query))
 
@@ -85,6 +92,9 @@ class AnalyticsResponder:
 
     async def _audit_events(self, query: AuditQuery) -> AuditReply:
         return AuditReply(events=await self._warehouse.audit(query))
+
+    async def _body_events(self, query: BodyQuery) -> BodyReply:
+        return BodyReply(bodies=await self._warehouse.query_bodies(query))
 
 
 async def _answer(

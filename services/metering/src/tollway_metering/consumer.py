@@ -23,7 +23,7 @@ from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
 from tollway_common import contract
-from tollway_common.contract import AuditEvent, UsageEvent
+from tollway_common.contract import Alert, AuditEvent, BodyEvent, UsageEvent
 from tollway_metering.charges import PriceBook
 from tollway_metering.settings import MeteringSettings
 from tollway_metering.warehouse import Warehouse
@@ -64,6 +64,28 @@ def audit_feed(warehouse: Warehouse) -> Feed[AuditEvent]:
         contract.AUDIT_DURABLE,
         contract.decode_audit_event,
         warehouse.insert_audit,
+    )
+
+
+def bodies_feed(warehouse: Warehouse) -> Feed[BodyEvent]:
+    return Feed(
+        "bodies",
+        contract.BODIES_STREAM,
+        contract.BODIES_SUBJECT,
+        contract.BODIES_DURABLE,
+        contract.decode_body_event,
+        warehouse.insert_bodies,
+    )
+
+
+def alerts_feed(warehouse: Warehouse) -> Feed[Alert]:
+    return Feed(
+        "alerts",
+        contract.ALERTS_STREAM,
+        contract.ALERTS_SUBJECT,
+        contract.ALERTS_METERING_DURABLE,
+        contract.decode_alert,
+        warehouse.insert_alerts,
     )
 
 

@@ -12,6 +12,23 @@ from typing import Any
 log = logging.getLogger(__name__)
 
 _FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_TTL_DAYS = re.compile(r"\bTTL\b.*?toIntervalDay\((\d+)\)")
+
+
+@dataclass(frozen=True)
+class Retention:
+    """Days each table keeps its rows; the migrations' `${..._days}` placeholders."""
+
+    usage_days: int = 400
+    audit_days: int = 400
+    body_days: int = 30
+
+    def values(self) -> dict[str, int]:
+        return {
+            "retention_days": self.usage_days,
+            "audit_retention_days": self.audit_days,
+            "body_retention_days": self.body_days,
+        }
 
 
 @dataclass(frozen=True)
@@ -41,9 +58,7 @@ def load_migrations() -> list[Migration]:
     return found
 
 
-def apply_migrations(
-    client: Any, database: str, retention_days: int, audit_retention_days: int = 400
-) -> list[int]:
+def apply_migrations(client: Any, database: str, retention: Retention) -> list[int]:
     """Blocking: create the database and apply what is missing; returns the versions applied.
 
     Every statement is `IF NOT EXISTS`, so two instances racing at start do no harm.
@@ -62,11 +77,7 @@ def apply_migrations(
     for migration in load_migrations():
         if migration.version in done:
             continue
-        statements = migration.statements(
-            database=database,
-            retention_days=retention_days,
-            audit_retention_days=audit_retention_days,
-        )
+        statements = migration.statements(database=database, **retention.values())
         for statement in statements:
             client.command(statement)
         client.insert(
@@ -80,3 +91,25 @@ def apply_migrations(
         )
         applied.append(migration.version)
     return applied
+
+
+def apply_body_retention(client: Any, database: str, days: int) -> bool:
+    """Blocking: give `request_bodies` the TTL of `days` if it has another; True if changed.
+
+    Bodies are personal data, so a shorter retention must reach rows already stored, not only
+    a table created later (ClickHouse then drops the expired parts in the background).
+    """
+    engine = client.command(
+        "SELECT engine_full FROM system.tables WHERE database = {db:String} "
+        "AND name = 'request_bodies'",
+        parameters={"db": database},
+    )
+    match = _TTL_DAYS.search(str(engine))
+    if match is not None and int(match.group(1)) == days:
+        return False
+    client.command(
+        f"ALTER TABLE {database}.request_bodies MODIFY TTL "
+        f"toDateTime(received_at) + INTERVAL {int(days)} DAY DELETE"
+    )
+    log.info("body retention changed", extra={"days": days})
+    return True

@@ -4,11 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 
-from tollway_common.contract import AuditEvent, UsageEvent, UsageRow, UsageSource
+from tollway_common.contract import (
+    Alert,
+    AuditEvent,
+    BodyEvent,
+    Principal,
+    UsageEvent,
+    UsageRow,
+    UsageSource,
+)
 from tollway_metering.charges import Charge
 
 # Insert order of `usage_requests`; `inserted_at` is left to its DEFAULT now64(3).
@@ -183,6 +192,128 @@ def audit_row(event: AuditEvent) -> list[Any]:
         event.resource_id,
         as_json(event.before),
         as_json(event.after),
+    ]
+
+
+BODY_COLUMNS: tuple[str, ...] = (
+    "request_id",
+    "received_at",
+    "key_id",
+    "user_id",
+    "team_id",
+    "org_id",
+    "model_alias",
+    "endpoint",
+    "stream",
+    "status_code",
+    "request_body",
+    "response_body",
+    "request_truncated",
+    "response_truncated",
+    "redactions",
+)
+
+
+def body_row(event: BodyEvent) -> list[Any]:
+    principal = event.principal
+    return [
+        event.request_id,
+        ms_to_datetime(event.received_at_ms),
+        principal.key_id,
+        principal.user_id,
+        principal.team_id,
+        principal.org_id,
+        event.model_alias,
+        event.endpoint.value,
+        event.stream,
+        _clamp(event.status_code, _UINT16_MAX),
+        event.request_body,
+        event.response_body,
+        event.request_truncated,
+        event.response_truncated,
+        {rule: _clamp(count, _UINT32_MAX) for rule, count in event.redactions.items()},
+    ]
+
+
+# What `query_bodies` selects, in the order `to_body_event` reads.
+BODY_SELECT: tuple[str, ...] = (
+    "request_id",
+    "toUnixTimestamp64Milli(received_at)",
+    "key_id",
+    "user_id",
+    "team_id",
+    "org_id",
+    "model_alias",
+    "endpoint",
+    "stream",
+    "status_code",
+    "request_body",
+    "response_body",
+    "request_truncated",
+    "response_truncated",
+    "redactions",
+)
+
+
+def to_body_event(values: Sequence[Any]) -> BodyEvent:
+    (request_id, at_ms, key_id, user_id, team_id, org_id, *rest) = values
+    (model, endpoint, stream, status, request, response, req_cut, resp_cut, redactions) = rest
+    return BodyEvent(
+        request_id=request_id,
+        received_at_ms=int(at_ms),
+        principal=Principal(key_id=key_id, user_id=user_id, team_id=team_id, org_id=org_id),
+        model_alias=model,
+        endpoint=endpoint,
+        stream=bool(stream),
+        status_code=int(status),
+        request_body=request,
+        response_body=response,
+        request_truncated=bool(req_cut),
+        response_truncated=bool(resp_cut),
+        redactions={str(rule): int(count) for rule, count in dict(redactions).items()},
+    )
+
+
+ALERT_COLUMNS: tuple[str, ...] = (
+    "alert_id",
+    "at",
+    "kind",
+    "message",
+    "owner",
+    "budget_id",
+    "period_start",
+    "limit_amount",
+    "spent",
+    "currency",
+    "model_alias",
+)
+
+_MONEY_PLACES = Decimal("0.000000001")
+_MONEY_MAX = Decimal("999999999")
+
+
+def _money(text: str) -> Decimal:
+    """An alert's amount as Decimal(18, 9); anything unreadable is 0, never a failed batch."""
+    try:
+        value = Decimal(text or "0").quantize(_MONEY_PLACES)
+    except InvalidOperation:
+        return Decimal(0)
+    return value if value.is_finite() and abs(value) <= _MONEY_MAX else Decimal(0)
+
+
+def alert_row(alert: Alert) -> list[Any]:
+    return [
+        alert.alert_id,
+        ms_to_datetime(alert.at_ms),
+        alert.kind.value,
+        alert.message,
+        alert.owner,
+        alert.budget_id,
+        datetime.fromtimestamp(max(0, min(alert.period_start, _UINT32_MAX)), tz=UTC),
+        _money(alert.limit),
+        _money(alert.spent),
+        alert.currency,
+        alert.model,
     ]
 
 

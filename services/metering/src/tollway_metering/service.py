@@ -13,7 +13,14 @@ from tollway_common.kv_mirror import KvMirror
 from tollway_common.presence import Announcer
 from tollway_metering.analytics import AnalyticsResponder
 from tollway_metering.charges import PriceBook
-from tollway_metering.consumer import FeedConsumer, audit_feed, usage_feed
+from tollway_metering.consumer import (
+    FeedConsumer,
+    alerts_feed,
+    audit_feed,
+    bodies_feed,
+    usage_feed,
+)
+from tollway_metering.migrations import Retention
 from tollway_metering.settings import MeteringSettings
 from tollway_metering.warehouse import Warehouse
 
@@ -27,21 +34,34 @@ async def run(settings: MeteringSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     warehouse = await Warehouse.open(settings.clickhouse_dsn, settings.database)
-    applied = await warehouse.migrate(settings.retention_days, settings.audit_retention_days)
+    applied = await warehouse.migrate(
+        Retention(
+            usage_days=settings.retention_days,
+            audit_days=settings.audit_retention_days,
+            body_days=settings.body_retention_days,
+        )
+    )
     log.info("warehouse ready", extra={"migrations_applied": applied})
     nc = await nats_client.connect(settings.nats, "tollway-metering")
     js = nc.jetstream()
     await nats_client.ensure_usage_stream(js, settings.nats.replicas)
     await nats_client.ensure_audit_stream(js, settings.nats.replicas)
+    await nats_client.ensure_bodies_stream(js, settings.nats.replicas)
+    await nats_client.ensure_alerts_stream(js, settings.nats.replicas)
     prices = KvMirror(
         await nats_client.ensure_kv(js, contract.KV_PRICES, settings.nats.replicas), decode_price
     )
     await prices.start()
     responder = AnalyticsResponder(nc, warehouse)
     await responder.start()
-    usage = FeedConsumer(js, usage_feed(warehouse, PriceBook(prices)), settings)
-    audit = FeedConsumer(js, audit_feed(warehouse), settings)
-    consumer = asyncio.create_task(_consume_all(stop, usage, audit))
+    feeds = (
+        usage_feed(warehouse, PriceBook(prices)),
+        audit_feed(warehouse),
+        bodies_feed(warehouse),
+        alerts_feed(warehouse),
+    )
+    consumers = [FeedConsumer(js, feed, settings) for feed in feeds]
+    consumer = asyncio.create_task(_consume_all(stop, *consumers))
     announcer = Announcer(nc, "metering", lambda: nc.is_connected)
     announcer.start()
     log.info("metering ready")

@@ -28,8 +28,11 @@ class MeteringSettings(BaseSettings):
     max_deliver: int = Field(default=20, ge=1)
     # Applied when the table is first created; changing it later needs a new migration.
     retention_days: int = Field(default=400, ge=1)
-    # How long control-plane changes are kept in the audit table.
+    # How long control-plane changes (and alerts) are kept.
     audit_retention_days: int = Field(default=400, ge=1)
+    # How long logged request and response bodies are kept; applied at every start, so a
+    # shorter value reaches bodies already stored.
+    body_retention_days: int = Field(default=30, ge=1)
     # Test-only fault injection: exit with status 17 right after the first successful insert
     # and before any ack, so a test can prove a crash there neither loses nor doubles events.
     fault_exit_after_insert: bool = False

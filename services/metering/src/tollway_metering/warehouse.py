@@ -11,23 +11,32 @@ import clickhouse_connect
 import orjson
 
 from tollway_common.contract import (
+    Alert,
     AnalyticsQuery,
     AuditActor,
     AuditEvent,
     AuditQuery,
+    BodyEvent,
+    BodyQuery,
     SummaryQuery,
     SummaryRow,
     UsageEvent,
     UsageRow,
 )
 from tollway_metering.charges import Charge
-from tollway_metering.migrations import apply_migrations
+from tollway_metering.migrations import Retention, apply_body_retention, apply_migrations
 from tollway_metering.queries import audit_sql, summary_sql, usage_where
 from tollway_metering.rows import (
+    ALERT_COLUMNS,
     AUDIT_COLUMNS,
+    BODY_COLUMNS,
+    BODY_SELECT,
     USAGE_COLUMNS,
     USAGE_ROW_SELECT,
+    alert_row,
     audit_row,
+    body_row,
+    to_body_event,
     to_usage_row,
     usage_rows,
 )
@@ -86,10 +95,12 @@ class Warehouse:
     async def open(cls, dsn: str, database: str) -> Warehouse:
         return cls(await asyncio.to_thread(open_client, dsn), database)
 
-    async def migrate(self, retention_days: int, audit_retention_days: int = 400) -> list[int]:
-        return await asyncio.to_thread(
-            apply_migrations, self._client, self._database, retention_days, audit_retention_days
+    async def migrate(self, retention: Retention) -> list[int]:
+        applied = await asyncio.to_thread(apply_migrations, self._client, self._database, retention)
+        await asyncio.to_thread(
+            apply_body_retention, self._client, self._database, retention.body_days
         )
+        return applied
 
     async def insert_usage(self, events: Sequence[UsageEvent], charges: Sequence[Charge]) -> None:
         if not events:
@@ -112,6 +123,36 @@ class Warehouse:
             column_names=list(AUDIT_COLUMNS),
             settings=_INSERT_SETTINGS,
         )
+
+    async def insert_bodies(self, events: Sequence[BodyEvent]) -> None:
+        await self._insert("request_bodies", [body_row(event) for event in events], BODY_COLUMNS)
+
+    async def insert_alerts(self, alerts: Sequence[Alert]) -> None:
+        await self._insert("alerts", [alert_row(alert) for alert in alerts], ALERT_COLUMNS)
+
+    async def _insert(self, table: str, rows: list[list[Any]], columns: Sequence[str]) -> None:
+        if not rows:
+            return
+        await asyncio.to_thread(
+            self._client.insert,
+            f"{self._database}.{table}",
+            rows,
+            column_names=list(columns),
+            settings=_INSERT_SETTINGS,
+        )
+
+    async def query_bodies(self, query: BodyQuery) -> list[BodyEvent]:
+        sql = (
+            f"SELECT {', '.join(BODY_SELECT)} FROM {self._database}.request_bodies FINAL "
+            "WHERE request_id IN {ids:Array(String)} ORDER BY received_at, request_id "
+            "LIMIT {limit:UInt32}"
+        )
+        parameters = {
+            "ids": list(query.request_ids),
+            "limit": max(0, min(query.limit, MAX_QUERY_ROWS)),
+        }
+        result = await asyncio.to_thread(self._client.query, sql, parameters=parameters)
+        return [to_body_event(values) for values in result.result_rows]
 
     async def query_usage(self, query: AnalyticsQuery) -> list[UsageRow]:
         # FINAL collapses the copies a redelivery inserted, so no request counts twice.

@@ -32,6 +32,7 @@ from tollway_common.kv_mirror import KvMirror
 from tollway_common.log import request_id_var
 from tollway_common.secret_refs import SecretNotFound, SecretResolver
 from tollway_router.adapter import Adapter
+from tollway_router.body_log import BodyLog
 from tollway_router.candidates import Choice, Chooser
 from tollway_router.health import HealthBoard
 from tollway_router.load import LoadBoard
@@ -61,6 +62,7 @@ class Handler:
     health: HealthBoard
     router_id: str
     heartbeat_interval_s: float
+    body_log: BodyLog | None = None
     load: LoadBoard = field(default_factory=LoadBoard)
     chooser: Chooser = field(init=False)
     rand: Callable[[], float] = random.random
@@ -71,7 +73,8 @@ class Handler:
     async def serve(self, infer: InferRequest, reply_to: str) -> None:
         request_id_var.set(infer.request_id)
         started = time.monotonic()
-        replier = Replier(self.nc, reply_to, self.router_id)
+        capture = self.body_log.capture_for(infer) if self.body_log is not None else None
+        replier = Replier(self.nc, reply_to, self.router_id, capture)
         replier.start_heartbeats(self.heartbeat_interval_s)
         outcome = Outcome()
         try:
@@ -101,6 +104,8 @@ class Handler:
             event = build_event(infer, outcome, latency_ms, self.router_id)
             # Shielded: a cancelled request still owes its usage event.
             await asyncio.shield(publish_usage(self.js, event))
+            if capture is not None and self.body_log is not None:
+                self.body_log.submit(infer, capture, outcome.status_code)
 
     async def _fail(self, replier: Replier, outcome: Outcome, exc: TollwayError) -> None:
         outcome.status_code = exc.status

@@ -30,7 +30,8 @@ from tollway_router.retries import UNHEALTHY, Failure
 
 log = logging.getLogger(__name__)
 
-# A record this router wrote shadows the mirror this long, until the watch has delivered it.
+# A record this router wrote shadows the mirror until the watch has delivered it (or, when the
+# write failed, this long), so the next attempt sees it at once.
 _LOCAL_SHADOW_S = 2.0
 _LAST_USED_REFRESH_S = 60.0
 
@@ -91,7 +92,8 @@ class HealthBoard:
         self._invalid_probe_after_s = invalid_probe_after_s
         self._clock = clock
         self.mirror = KvMirror(kv, contract.decode_deployment_health)
-        self._local: dict[str, tuple[DeploymentHealth, float]] = {}
+        # key -> (record, written at, KV revision of the write or None if it failed)
+        self._local: dict[str, tuple[DeploymentHealth, float, int | None]] = {}
         self._probing: set[str] = set()
         self._breakers: dict[str, Breaker] = {}
         self._keys: dict[tuple[str, str, str], str] = {}
@@ -112,8 +114,10 @@ class HealthBoard:
     def record(self, key: str) -> DeploymentHealth | None:
         local = self._local.get(key)
         if local is not None:
-            if self._clock() - local[1] < _LOCAL_SHADOW_S:
-                return local[0]
+            record, written_at, revision = local
+            delivered = revision is not None and self.mirror.revision >= revision
+            if not delivered and self._clock() - written_at < _LOCAL_SHADOW_S:
+                return record
             del self._local[key]
         return self.mirror.items.get(key)
 
@@ -270,19 +274,21 @@ class HealthBoard:
             updated_by=self._router_id,
             last_used_ms=last_used_ms,
         )
-        self._local[key] = (record, now)
+        self._local[key] = (record, now, None)
         data = contract.encode(record)
         for _ in range(3):
             try:
                 try:
                     entry = await self._kv.get(key)
                 except (KeyNotFoundError, KeyDeletedError):
-                    await self._kv.create(key, data)
-                    return
-                if entry.value and contract.decode_deployment_health(entry.value).operator:
-                    self._local.pop(key, None)
-                    return  # an operator's word stands
-                await self._kv.update(key, data, last=entry.revision)
+                    revision = await self._kv.create(key, data)
+                else:
+                    if entry.value and contract.decode_deployment_health(entry.value).operator:
+                        self._local.pop(key, None)
+                        return  # an operator's word stands
+                    revision = await self._kv.update(key, data, last=entry.revision)
+                if key in self._local:
+                    self._local[key] = (record, now, revision)
                 return
             except KeyWrongLastSequenceError:
                 continue

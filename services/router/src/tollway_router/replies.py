@@ -10,15 +10,19 @@ from nats.aio.client import Client
 from tollway_common import contract
 from tollway_common.contract import ErrorReply, FinalReply, ReplyKind
 from tollway_common.errors import TollwayError
+from tollway_router.bodies import BodyCapture
 
 
 class Replier:
-    def __init__(self, nc: Client, subject: str, router_id: str) -> None:
+    def __init__(
+        self, nc: Client, subject: str, router_id: str, capture: BodyCapture | None = None
+    ) -> None:
         self._nc = nc
         self._subject = subject
         self._router_id = router_id
         self._seq = 0
         self._heartbeat: asyncio.Task[None] | None = None
+        self._capture = capture
 
     @property
     def started(self) -> bool:
@@ -27,6 +31,8 @@ class Replier:
 
     async def chunk(self, data: bytes) -> None:
         await self._publish(ReplyKind.CHUNK, data)
+        if self._capture is not None:
+            self._capture.add(data)
 
     async def final(self, reply: FinalReply) -> None:
         await self._publish(ReplyKind.FINAL, contract.encode(reply))
@@ -39,6 +45,8 @@ class Replier:
             should_retry=exc.should_retry_header,
         )
         await self._publish(ReplyKind.ERROR, contract.encode(reply))
+        if self._capture is not None:
+            self._capture.error = contract.encode(reply.error)
 
     async def _publish(self, kind: ReplyKind, data: bytes) -> None:
         headers = contract.reply_headers(kind, self._seq)

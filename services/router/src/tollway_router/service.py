@@ -13,6 +13,7 @@ from tollway_common.control import ModelAlias, decode_model_alias
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.presence import Announcer
 from tollway_common.secret_refs import SecretResolver
+from tollway_router.body_log import BodyLog
 from tollway_router.handler import Handler
 from tollway_router.health import HealthBoard
 from tollway_router.settings import RouterSettings
@@ -34,6 +35,7 @@ async def run(settings: RouterSettings) -> None:
     health = HealthBoard(health_kv, router_id, settings.invalid_probe_after_s)
     await health.start()
     upstream = Upstream(settings.connect_timeout_s, settings.max_connections)
+    body_log = await BodyLog.open(settings.nats, settings.body_log, f"tollway-router-{router_id}")
     handler = Handler(
         nc=nc,
         js=js,
@@ -43,6 +45,7 @@ async def run(settings: RouterSettings) -> None:
         health=health,
         router_id=router_id,
         heartbeat_interval_s=settings.heartbeat_interval_s,
+        body_log=body_log,
     )
     if any(d.provider == "anthropic" for m in models.items.values() for d in m.deployments):
         await asyncio.to_thread(upstream.anthropic)
@@ -63,6 +66,7 @@ async def run(settings: RouterSettings) -> None:
     await announcer.stop()
     log.info("router stopping", extra={"inflight": worker.inflight})
     await worker.shutdown(settings.drain_grace_s)
+    await body_log.close()
     await models.stop()
     await health.stop()
     await upstream.close()

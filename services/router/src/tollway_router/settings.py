@@ -2,10 +2,43 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tollway_common.redaction import custom_rules
 from tollway_common.settings import LogSettings, NatsSettings
+
+
+class BodyLogMode(StrEnum):
+    """`off`: never log bodies, whatever a policy says; `policy`: only for callers whose org,
+    team or key policy sets `log_bodies: true`; `all`: everyone except where a policy sets
+    `log_bodies: false`."""
+
+    OFF = "off"
+    POLICY = "policy"
+    ALL = "all"
+
+
+class BodyLogSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    mode: BodyLogMode = BodyLogMode.POLICY
+    # Each stored body is cut to this many bytes (UTF-8) after redaction.
+    max_body_bytes: int = Field(default=32 * 1024, ge=256, le=256 * 1024)
+    # How much of a reply is held while it is sent, before it is assembled and cut.
+    capture_limit_bytes: int = Field(default=256 * 1024, ge=1024)
+    # Bodies waiting to be redacted and published; beyond this they are dropped, never waited on.
+    queue_size: int = Field(default=1000, ge=1)
+    # Extra redaction rules, name -> regular expression; matches become [REDACTED:<name>].
+    redact_patterns: dict[str, str] = Field(default_factory=dict)
+
+    @field_validator("redact_patterns")
+    @classmethod
+    def _patterns_compile(cls, value: dict[str, str]) -> dict[str, str]:
+        custom_rules(value)
+        return value
 
 
 class RouterSettings(BaseSettings):
@@ -24,3 +57,4 @@ class RouterSettings(BaseSettings):
     # A credential the upstream rejected is probed with one live request after this long.
     invalid_probe_after_s: float = Field(default=300.0, gt=0)
     idle_sweep_interval_s: float = Field(default=60.0, gt=0)
+    body_log: BodyLogSettings = BodyLogSettings()

@@ -1,0 +1,132 @@
+"""A request's bodies for the body log (pure): what the router holds while it replies, and the
+redacted, size-capped BodyEvent built from it afterwards.
+
+While a reply goes out only references to its chunks are kept (bounded by a byte limit);
+parsing, assembling and redacting wait until the reply is finished.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from tollway_common.contract import BodyEvent, InferRequest
+from tollway_common.redaction import Redactor
+from tollway_router.settings import BodyLogMode
+
+
+def wanted(mode: BodyLogMode, policy: bool | None) -> bool:
+    """Does this request's body get logged? A policy's opinion wins unless logging is off."""
+    if mode is BodyLogMode.OFF:
+        return False
+    if policy is not None:
+        return policy
+    return mode is BodyLogMode.ALL
+
+
+@dataclass
+class BodyCapture:
+    """The reply chunks of one request, as sent, up to `limit` bytes."""
+
+    limit: int
+    chunks: list[bytes] = field(default_factory=list)
+    size: int = 0
+    overflow: bool = False
+    error: bytes = b""
+
+    def add(self, data: bytes) -> None:
+        if self.size + len(data) > self.limit:
+            self.overflow = True
+            return
+        self.chunks.append(data)
+        self.size += len(data)
+
+
+def cut(text: str, max_bytes: int) -> tuple[str, bool]:
+    """`text` cut to at most `max_bytes` of UTF-8, never inside a character."""
+    encoded = text.encode()
+    if len(encoded) <= max_bytes:
+        return text, False
+    return encoded[:max_bytes].decode(errors="ignore"), True
+
+
+def _choice_text(parts: dict[int, list[str]], calls: dict[tuple[int, int], list[str]]) -> str:
+    out: list[str] = []
+    for index in sorted(set(parts) | {choice for choice, _ in calls}):
+        text = "".join(parts.get(index, []))
+        for (choice, _), call in sorted(calls.items()):
+            if choice == index:
+                text += f"\n[tool_call {call[0]}] {''.join(call[1:])}"
+        out.append(text)
+    return "\n\n".join(out)
+
+
+def stream_text(chunks: list[bytes]) -> str:
+    """The answer a stream of OpenAI chunks spelled out: each choice's content (and refusal),
+    then its tool calls as `[tool_call <name>] <arguments>`; choices apart by a blank line."""
+    parts: dict[int, list[str]] = {}
+    calls: dict[tuple[int, int], list[str]] = {}
+    for data in chunks:
+        try:
+            chunk = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            continue
+        choices = chunk.get("choices") if isinstance(chunk, dict) else None
+        for choice in choices or ():
+            index = int(choice.get("index", 0))
+            delta = choice.get("delta") or {}
+            text = choice.get("text")  # legacy completions
+            for piece in (delta.get("content"), delta.get("refusal"), text):
+                if isinstance(piece, str):
+                    parts.setdefault(index, []).append(piece)
+            for call in delta.get("tool_calls") or ():
+                function = call.get("function") or {}
+                slot = calls.setdefault((index, int(call.get("index", 0))), [""])
+                if function.get("name"):
+                    slot[0] = str(function["name"])
+                if isinstance(function.get("arguments"), str):
+                    slot.append(function["arguments"])
+    return _choice_text(parts, calls)
+
+
+def _response_text(
+    infer: InferRequest, capture: BodyCapture, redactor: Redactor, counts: dict[str, int]
+) -> str:
+    if infer.stream and capture.chunks:
+        return redactor.text(stream_text(capture.chunks), counts)
+    raw = capture.chunks[-1] if capture.chunks else capture.error
+    try:
+        # Decoded first: in JSON text an escape such as `\n` would hide the start of a secret.
+        return orjson.dumps(redactor.json(orjson.loads(raw), counts)).decode()
+    except orjson.JSONDecodeError:
+        return redactor.text(raw.decode(errors="replace"), counts)
+
+
+def body_event(
+    infer: InferRequest,
+    capture: BodyCapture,
+    status_code: int,
+    redactor: Redactor,
+    max_body_bytes: int,
+) -> BodyEvent:
+    """Redact first, then cut: a cut never leaves half a secret behind unredacted."""
+    counts: dict[str, int] = {}
+    body: Any = redactor.json(infer.body, counts)
+    request, request_cut = cut(orjson.dumps(body).decode(), max_body_bytes)
+    response, response_cut = cut(_response_text(infer, capture, redactor, counts), max_body_bytes)
+    return BodyEvent(
+        request_id=infer.request_id,
+        received_at_ms=infer.received_at_ms,
+        principal=infer.principal,
+        model_alias=infer.route.alias,
+        endpoint=infer.endpoint,
+        stream=infer.stream,
+        status_code=status_code,
+        request_body=request,
+        response_body=response,
+        request_truncated=request_cut,
+        response_truncated=response_cut or capture.overflow,
+        redactions=counts,
+    )
