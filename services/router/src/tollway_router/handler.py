@@ -18,14 +18,13 @@ from tollway_common.errors import (
     InvalidRequest,
     ModelNotFound,
     TollwayError,
-    UpstreamAuthFailed,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.log import request_id_var
-from tollway_common.secret_refs import SecretNotFound, SecretResolver
 from tollway_router.adapter import Adapter
+from tollway_router.credentials import Credentials
 from tollway_router.providers import REGISTRY
 from tollway_router.replies import Replier
 from tollway_router.selection import WeightedRoundRobin
@@ -44,7 +43,7 @@ class Handler:
     js: JetStreamContext
     models: KvMirror[ModelAlias]
     upstream: Upstream
-    secrets: SecretResolver
+    credentials: Credentials
     selector: WeightedRoundRobin
     router_id: str
     heartbeat_interval_s: float
@@ -113,9 +112,9 @@ class Handler:
                 code="unsupported_endpoint",
             )
         call = adapter.build_request(infer.endpoint, infer.body, deployment)
-        secret = self._secret(deployment)
-        auth = adapter.auth_header(secret) if secret is not None else None
-        async with self.upstream.open(deployment, call, auth, secret) as response:
+        credential = await self.credentials.resolve(model, deployment, infer.tenant)
+        auth = credential.header(adapter.auth_header) if credential is not None else None
+        async with self.upstream.open(deployment, call, auth, credential) as response:
             outcome.upstream_latency_ms = (time.monotonic() - started) * 1000
             if response.status >= 400:
                 raise adapter.parse_error(response.status, response.headers, await response.read())
@@ -166,13 +165,3 @@ class Handler:
             raise UpstreamUnavailable(
                 f"Deployment '{deployment.name}' ended its stream before finishing the answer."
             )
-
-    def _secret(self, deployment: Deployment) -> str | None:
-        if deployment.api_key is None:
-            return None
-        try:
-            return self.secrets.resolve(deployment.api_key)
-        except SecretNotFound as exc:
-            raise UpstreamAuthFailed(
-                f"The credential of deployment '{deployment.name}' is not available: {exc}."
-            ) from exc

@@ -13,7 +13,9 @@ from tollway_common.control import decode_model_alias
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.presence import Announcer
 from tollway_common.secret_refs import SecretResolver
+from tollway_router.credentials import Credentials
 from tollway_router.handler import Handler
+from tollway_router.oauth import TokenCache
 from tollway_router.selection import WeightedRoundRobin
 from tollway_router.settings import RouterSettings
 from tollway_router.upstream import Upstream
@@ -30,13 +32,18 @@ async def run(settings: RouterSettings) -> None:
     models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, settings.nats.replicas)
     models = KvMirror(models_kv, decode_model_alias)
     await models.start()
-    upstream = Upstream(settings.connect_timeout_s, settings.max_connections)
+    upstream = Upstream(
+        settings.connect_timeout_s, settings.max_connections, settings.foundry_base_url
+    )
+    secrets = SecretResolver()
+    tokens = TokenCache(secrets, settings.managed_identity, settings.token_timeout_s)
+    credentials = Credentials(secrets, tokens)
     handler = Handler(
         nc=nc,
         js=js,
         models=models,
         upstream=upstream,
-        secrets=SecretResolver(),
+        credentials=credentials,
         selector=WeightedRoundRobin(),
         router_id=router_id,
         heartbeat_interval_s=settings.heartbeat_interval_s,
@@ -58,4 +65,5 @@ async def run(settings: RouterSettings) -> None:
     await worker.shutdown(settings.drain_grace_s)
     await models.stop()
     await upstream.close()
+    await credentials.close()
     log.info("router stopped")
