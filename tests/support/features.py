@@ -27,51 +27,156 @@ _USAGE = "Usage, stop reasons and errors"
 _SUITE = "Shared adapter suite (every provider in the registry)"
 
 FEATURES: tuple[Feature, ...] = (
-    Feature("anthropic_sdk", _PROVIDERS, "Messages API through the official SDK (`x-api-key`, `anthropic-version`)"),
-    Feature("beta_headers", _PROVIDERS, "Beta headers (`anthropic-beta`) passed through where the deployment asks"),
-    Feature("foundry_api_key", _PROVIDERS, "Azure AI Foundry `https://<resource>.services.ai.azure.com/anthropic/` with an API key (SDK Foundry client)"),
+    Feature(
+        "anthropic_sdk",
+        _PROVIDERS,
+        "Messages API through the official SDK (`x-api-key`, `anthropic-version`)",
+    ),
+    Feature(
+        "beta_headers",
+        _PROVIDERS,
+        "Beta headers (`anthropic-beta`) passed through where the deployment asks",
+    ),
+    Feature(
+        "foundry_api_key",
+        _PROVIDERS,
+        "Foundry `<resource>.services.ai.azure.com/anthropic/` with an API key (SDK Foundry client)",
+    ),
     Feature("foundry_entra", _PROVIDERS, "Azure AI Foundry with an Entra ID bearer token"),
-    Feature("azure_deployments_path", _PROVIDERS, "`/openai/deployments/<name>/...?api-version=...`"),
+    Feature(
+        "azure_deployments_path", _PROVIDERS, "`/openai/deployments/<name>/...?api-version=...`"
+    ),
     Feature("azure_v1_path", _PROVIDERS, "`/openai/v1/...` with the deployment as `model`"),
     Feature("azure_api_key", _PROVIDERS, "`api-key` header"),
     Feature("azure_entra", _PROVIDERS, "Entra ID bearer token"),
-    Feature("tenancy", _PROVIDERS, "Per-request tenancy (`resource:key`, `resource/model`), opt-in per model entry"),
-    Feature("tenancy_secret_kept", _PROVIDERS, "A tenant's key is never logged, stored in KV or written to usage"),
-    Feature("oauth_client_credentials", _PROVIDERS, "OAuth client-credentials grant (Entra service principal, any token endpoint)"),
-    Feature("oauth_refresh_token", _PROVIDERS, "OAuth refresh-token grant, rotated refresh tokens kept"),
-    Feature("oauth_managed_identity", _PROVIDERS, "Managed identity (IMDS, App Service IDENTITY_ENDPOINT, MSI_ENDPOINT)"),
-    Feature("oauth_cache", _PROVIDERS, "Tokens cached per credential, refreshed before expiry, one fetch at a time"),
-    Feature("oauth_errors", _PROVIDERS, "Token endpoint failures -> 502 (`upstream_auth_failed` when refused), never 401"),
-    Feature("system_developer", _TRANSLATION, "system and developer messages (string, several, part arrays) -> `system`", True),
+    Feature(
+        "tenancy",
+        _PROVIDERS,
+        "Per-request tenancy (`resource:key`, `resource/model`), opt-in per model entry",
+    ),
+    Feature(
+        "tenancy_secret_kept",
+        _PROVIDERS,
+        "A tenant's key is never logged, stored in KV or written to usage",
+    ),
+    Feature(
+        "oauth_client_credentials",
+        _PROVIDERS,
+        "OAuth client-credentials grant (Entra service principal, any token endpoint)",
+    ),
+    Feature(
+        "oauth_refresh_token", _PROVIDERS, "OAuth refresh-token grant, rotated refresh tokens kept"
+    ),
+    Feature(
+        "oauth_managed_identity",
+        _PROVIDERS,
+        "Managed identity (IMDS, App Service IDENTITY_ENDPOINT, MSI_ENDPOINT)",
+    ),
+    Feature(
+        "oauth_cache",
+        _PROVIDERS,
+        "Tokens cached per credential, refreshed before expiry, one fetch at a time",
+    ),
+    Feature(
+        "oauth_errors",
+        _PROVIDERS,
+        "Token endpoint failures -> 502 (`upstream_auth_failed` when refused), never 401",
+    ),
+    Feature(
+        "system_developer",
+        _TRANSLATION,
+        "system and developer messages (string, several, part arrays) -> `system`",
+        True,
+    ),
     Feature("text_parts", _TRANSLATION, "user and assistant text parts", True),
-    Feature("images", _TRANSLATION, "images: data URLs -> base64 source, http(s) URLs -> url source", True),
+    Feature(
+        "images",
+        _TRANSLATION,
+        "images: data URLs -> base64 source, http(s) URLs -> url source",
+        True,
+    ),
     Feature("documents", _TRANSLATION, "`file` parts (PDF, plain text) -> `document` blocks", True),
-    Feature("cache_control", _TRANSLATION, "`cache_control` on parts, messages and tools kept on the blocks", True),
-    Feature("tool_results_merged", _TRANSLATION, "consecutive tool results -> one user turn of `tool_result` blocks", True),
+    Feature(
+        "cache_control",
+        _TRANSLATION,
+        "`cache_control` on parts, messages and tools kept on the blocks",
+        True,
+    ),
+    Feature(
+        "tool_results_merged",
+        _TRANSLATION,
+        "consecutive tool results -> one user turn of `tool_result` blocks",
+        True,
+    ),
     Feature("tools", _TRANSLATION, "tools -> `input_schema` tools", True),
-    Feature("tool_choice", _TRANSLATION, "`tool_choice` auto, none, required, a named function", True),
-    Feature("parallel_tool_calls", _TRANSLATION, "`parallel_tool_calls=false` -> `disable_parallel_tool_use`", True),
+    Feature(
+        "tool_choice", _TRANSLATION, "`tool_choice` auto, none, required, a named function", True
+    ),
+    Feature(
+        "parallel_tool_calls",
+        _TRANSLATION,
+        "`parallel_tool_calls=false` -> `disable_parallel_tool_use`",
+        True,
+    ),
     Feature("tool_calls_round_trip", _TRANSLATION, "assistant `tool_calls` <-> `tool_use`", True),
-    Feature("tool_call_stream", _TRANSLATION, "streamed `input_json_delta` -> argument deltas, stable indexes and ids, several calls kept apart", True),
-    Feature("response_format", _TRANSLATION, "`response_format` json_object and json_schema (forced tool, answer as content), stream and not", True),
+    Feature(
+        "tool_call_stream",
+        _TRANSLATION,
+        "streamed `input_json_delta` -> argument deltas, stable indexes and ids, calls apart",
+        True,
+    ),
+    Feature(
+        "response_format",
+        _TRANSLATION,
+        "`response_format` json_object and json_schema (a forced tool), stream and not",
+        True,
+    ),
     Feature("stop", _TRANSLATION, "`stop` -> `stop_sequences`", True),
-    Feature("max_tokens", _TRANSLATION, "`max_tokens` / `max_completion_tokens`, per-model default when absent", True),
+    Feature(
+        "max_tokens",
+        _TRANSLATION,
+        "`max_tokens` / `max_completion_tokens`, per-model default when absent",
+        True,
+    ),
     Feature("sampling", _TRANSLATION, "`temperature`, `top_p` omitted when unset", True),
     Feature("user", _TRANSLATION, "`user` -> `metadata.user_id`", True),
     Feature("reasoning", _TRANSLATION, "`reasoning_effort` -> extended thinking budget", True),
-    Feature("thinking_signature", _TRANSLATION, "thinking -> `reasoning_content` with its signature, sent back next turn", True),
+    Feature(
+        "thinking_signature",
+        _TRANSLATION,
+        "thinking -> `reasoning_content` with its signature, sent back next turn",
+        True,
+    ),
     Feature("n_refused", _TRANSLATION, "`n > 1` -> a clear 400", True),
-    Feature("usage_cache", _USAGE, "input, output, cache read and cache write tokens counted once", True),
+    Feature(
+        "usage_cache", _USAGE, "input, output, cache read and cache write tokens counted once", True
+    ),
     Feature("stream_usage", _USAGE, "usage present in streams"),
     Feature("finish_reason", _USAGE, "`stop_reason` -> `finish_reason`", True),
-    Feature("errors", _USAGE, "upstream errors -> the error taxonomy and the statuses the OpenAI SDK expects"),
+    Feature(
+        "errors",
+        _USAGE,
+        "upstream errors -> the error taxonomy and the statuses the OpenAI SDK expects",
+    ),
     Feature("overloaded", _USAGE, "`overloaded_error` and stream `error` events", True),
     Feature("content_filter_error", _USAGE, "Azure content-filter errors keep their code"),
-    Feature("legacy_endpoints", _USAGE, "`/v1/completions`, `/v1/embeddings`: served, or a clear error naming the model and why"),
-    Feature("passthrough", _TRANSLATION, "OpenAI-wire body forwarded as sent (only `model` and stream usage set)"),
-    Feature("sdk_stack", _SUITE, "Through the whole stack with the official `openai` SDK as the client"),
+    Feature(
+        "legacy_endpoints",
+        _USAGE,
+        "`/v1/completions`, `/v1/embeddings`: served, or a clear error naming the model and why",
+    ),
+    Feature(
+        "passthrough",
+        _TRANSLATION,
+        "OpenAI-wire body forwarded as sent (only `model` and stream usage set)",
+    ),
+    Feature(
+        "sdk_stack", _SUITE, "Through the whole stack with the official `openai` SDK as the client"
+    ),
     Feature("suite_text_stream", _SUITE, "text stream: valid chunks, one id, role first"),
-    Feature("suite_tool_call_stream", _SUITE, "tool-call stream: indexes, ids, arguments that parse"),
+    Feature(
+        "suite_tool_call_stream", _SUITE, "tool-call stream: indexes, ids, arguments that parse"
+    ),
     Feature("suite_usage", _SUITE, "usage present, stream and not"),
     Feature("suite_errors", _SUITE, "error mapping for 400, 401, 429, 500"),
     Feature("suite_empty_choices", _SUITE, "a reply without choices or content"),

@@ -21,7 +21,6 @@ DOC = Path(__file__).parents[2] / "docs" / "translation-matrix.md"
 Proofs = dict[tuple[str, str], set[str]]
 
 
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--translation-matrix",
@@ -137,5 +136,7 @@ def render(proofs: Proofs) -> str:
         for provider in PROVIDERS:
             tests = sorted(proofs.get((feature.id, provider), ()))
             if tests:
-                lines.append(f"- `{feature.id}` / {provider}: " + ", ".join(f"`{t}`" for t in tests))
+                lines.append(
+                    f"- `{feature.id}` / {provider}: " + ", ".join(f"`{t}`" for t in tests)
+                )
     return "\n".join(lines) + "\n"

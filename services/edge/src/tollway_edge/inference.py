@@ -54,7 +54,7 @@ async def handle(
     tenant: Tenant | None = None
     if isinstance(identity, UnknownKey):
         key = presented_key(request.headers) or ""
-        tenant = authenticate_tenant(key, head.model, runtime.catalog, identity)
+        tenant = authenticate_tenant(key, head.model, runtime.catalog.models.items, identity)
         caller = tenant.caller
     else:
         caller = identity
@@ -90,7 +90,7 @@ async def _identify(request: Request, runtime: Runtime) -> Caller | UnknownKey:
     try:
         return await authenticate(request.headers, runtime.catalog, runtime.oidc)
     except UnknownKey as exc:
-        if not offers_tenancy(runtime.catalog):
+        if not offers_tenancy(runtime.catalog.models.items):
             raise
         return exc
 

@@ -11,6 +11,7 @@ inside the InferRequest only; nothing stores or logs them.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from pydantic import SecretStr
@@ -26,7 +27,8 @@ from tollway_common.control import (
 )
 from tollway_common.errors import AuthenticationFailed, InvalidRequest
 from tollway_edge.auth import Caller, UnknownKey
-from tollway_edge.catalog import Catalog
+
+Models = Mapping[str, ModelAlias]  # the catalog's models, by `kv_key_for_alias`
 
 TENANT_KEY_ID_PREFIX = "tenant-"
 _KEY = re.compile(r"^[\x21-\x7e]{8,512}$")  # printable ASCII without spaces
@@ -39,14 +41,14 @@ class Tenant:
     credential: TenantCredential
 
 
-def offers_tenancy(catalog: Catalog) -> bool:
-    return any(model.tenancy is Tenancy.PER_REQUEST for model in catalog.models.items.values())
+def offers_tenancy(models: Models) -> bool:
+    return any(model.tenancy is Tenancy.PER_REQUEST for model in models.values())
 
 
-def authenticate_tenant(key: str, requested: str, catalog: Catalog, unknown: UnknownKey) -> Tenant:
+def authenticate_tenant(key: str, requested: str, models: Models, unknown: UnknownKey) -> Tenant:
     """The tenant `key` and the `requested` model stand for; `unknown` (the key is no virtual
     key) is raised again when the model takes no per-request credentials."""
-    direct = _model(catalog, requested)
+    direct = models.get(kv_key_for_alias(requested))
     if direct is not None:
         if direct.tenancy is not Tenancy.PER_REQUEST:
             raise unknown
@@ -65,7 +67,7 @@ def authenticate_tenant(key: str, requested: str, catalog: Catalog, unknown: Unk
         model = direct
     else:
         resource, slash, alias = requested.partition("/")
-        found = _model(catalog, alias) if slash else None
+        found = models.get(kv_key_for_alias(alias)) if slash else None
         if found is None or found.tenancy is not Tenancy.PER_REQUEST:
             raise unknown
         if ":" in key:
@@ -85,10 +87,6 @@ def authenticate_tenant(key: str, requested: str, catalog: Catalog, unknown: Unk
             "The Foundry key must be 8 to 512 printable characters without spaces."
         )
     return _tenant(model, resource.lower(), upstream_key)
-
-
-def _model(catalog: Catalog, alias: str) -> ModelAlias | None:
-    return catalog.models.items.get(kv_key_for_alias(alias))
 
 
 def _tenant(model: ModelAlias, resource: str, upstream_key: str) -> Tenant:
