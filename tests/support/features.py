@@ -40,7 +40,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "foundry_api_key",
         _PROVIDERS,
-        "Foundry `<resource>.services.ai.azure.com/anthropic/` with an API key (SDK Foundry client)",
+        "Foundry `<resource>.services.ai.azure.com/anthropic/`, API key, SDK Foundry client",
     ),
     Feature("foundry_entra", _PROVIDERS, "Azure AI Foundry with an Entra ID bearer token"),
     Feature(
