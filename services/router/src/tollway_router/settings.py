@@ -16,7 +16,7 @@ class ManagedIdentitySettings(BaseSettings):
     itself (App Service and Functions: IDENTITY_ENDPOINT and IDENTITY_HEADER; older hosts and
     Cloud Shell: MSI_ENDPOINT and MSI_SECRET); without them the VM's IMDS answers."""
 
-    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
 
     identity_endpoint: str | None = Field(default=None, validation_alias="IDENTITY_ENDPOINT")
     identity_header: SecretStr | None = Field(default=None, validation_alias="IDENTITY_HEADER")
