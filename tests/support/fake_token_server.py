@@ -94,10 +94,10 @@ class FakeTokenServer:
             TokenRequestSeen(request.url.path, request.method, dict(request.headers), params)
         )
         self.received.set()
-        while not self.gate.is_set():
-            await asyncio.sleep(0.01)
+        await asyncio.to_thread(self.gate.wait)
         if self.fail_with is not None:
-            return JSONResponse({"error": "temporarily_unavailable"}, status_code=self.fail_with)
+            body = {"error": "temporarily_unavailable"}
+            return JSONResponse(body, status_code=self.fail_with)
         return None
 
     def _issue(self, scope: str, client_id: str, grant: str) -> str:
