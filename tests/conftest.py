@@ -13,6 +13,8 @@ from tests.support.fake_openai_server import FakeOpenAIServer
 from tests.support.stack import Stack
 from tollway_common.testing.servers import NatsServer, RedisServer, start_nats, start_redis
 
+pytest_plugins = ["tests.support.matrix_plugin"]
+
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:

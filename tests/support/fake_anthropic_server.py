@@ -1,6 +1,10 @@
 """A fake Anthropic Messages API on loopback that replays recorded captures: the real event
 sequence for streams, a recorded body otherwise, and recorded error bodies on cue. Every
-request it receives is checked against Anthropic's published schema."""
+request it receives is checked against Anthropic's published schema.
+
+It also answers as Azure AI Foundry resources: `/<resource>/anthropic/v1/messages` (what the
+router's Foundry URL points at in tests), with the key each resource takes in `keys`, or an
+Entra ID token the fake token service issued for Foundry's scope."""
 
 from __future__ import annotations
 
@@ -15,17 +19,32 @@ from starlette.routing import Route
 
 from tests.support import fixtures
 from tests.support.anthropic_schema import validate_anthropic_request
+from tests.support.fake_token_server import FakeTokenServer
 from tests.support.threaded_server import ThreadedServer
+
+FOUNDRY_SCOPE = "https://ai.azure.com/.default"
 
 
 class FakeAnthropicServer:
-    def __init__(self) -> None:
+    def __init__(
+        self, keys: dict[str, str] | None = None, tokens: FakeTokenServer | None = None
+    ) -> None:
         self.requests: list[tuple[dict[str, str], dict[str, Any]]] = []
+        # The Foundry resource each request was addressed to ("" for the direct API).
+        self.resources: list[str] = []
         self.schema_errors: list[str] = []
         # (status, recorded error case) to answer with, instead of a normal reply.
         self.fail_with: tuple[int, str] | None = None
         self.stream_case = "text_stream"
-        app = Starlette(routes=[Route("/v1/messages", self._messages, methods=["POST"])])
+        # The key each resource takes; with none, any credential is taken.
+        self.keys = keys or {}
+        self.tokens = tokens
+        app = Starlette(
+            routes=[
+                Route("/v1/messages", self._messages, methods=["POST"]),
+                Route("/{resource}/anthropic/v1/messages", self._messages, methods=["POST"]),
+            ]
+        )
         self._server = ThreadedServer(app, "fake Anthropic server")
         self.port = self._server.port
 
@@ -49,9 +68,27 @@ class FakeAnthropicServer:
                 "invalid requests sent to Anthropic:\n" + "\n".join(self.schema_errors)
             )
 
+    @property
+    def foundry_base_url(self) -> str:
+        """The router's `foundry_base_url` that points every resource here."""
+        return f"http://127.0.0.1:{self.port}/{{resource}}/anthropic/"
+
+    def _authorised(self, request: Request, resource: str) -> bool:
+        if not self.keys and self.tokens is None:
+            return True
+        key = self.keys.get(resource)
+        presented = {request.headers.get("x-api-key"), request.headers.get("api-key")}
+        if key is not None and key in presented:
+            return True
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        issued = self.tokens.issued_for(token) if self.tokens and scheme == "Bearer" else None
+        return issued is not None and issued.scope == FOUNDRY_SCOPE and bool(resource)
+
     async def _messages(self, request: Request) -> Response:
         body = orjson.loads(await request.body())
+        resource = str(request.path_params.get("resource", ""))
         self.requests.append((dict(request.headers), body))
+        self.resources.append(resource)
         try:
             validate_anthropic_request(body)
         except AssertionError as exc:
@@ -59,6 +96,12 @@ class FakeAnthropicServer:
             return Response(
                 b'{"type":"error","error":{"type":"invalid_request_error","message":"schema"}}',
                 status_code=400,
+            )
+        if not self._authorised(request, resource):
+            return Response(
+                fixtures.load_bytes("anthropic", "error_401", "response.json"),
+                status_code=401,
+                media_type="application/json",
             )
         if self.fail_with is not None:
             status, case = self.fail_with

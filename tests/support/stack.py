@@ -22,6 +22,8 @@ FAST_FAILURE_ENV = {
     "TOLLWAY_ROUTER_HEARTBEAT_INTERVAL_S": "0.3",
     "TOLLWAY_EDGE_IDLE_TIMEOUT_S": "2",
 }
+# No test router may ask a real instance metadata service for a managed identity token.
+NO_IMDS_ENV = {"TOLLWAY_ROUTER_IMDS_URL": "http://127.0.0.1:9/metadata/identity/oauth2/token"}
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
@@ -70,6 +72,7 @@ class Stack:
                 "TOLLWAY_ROUTER_NATS__URL": self.nats.url,
                 "TOLLWAY_ROUTER_ROUTER_ID": name,
                 **FAST_FAILURE_ENV,
+                **NO_IMDS_ENV,
                 **env,
             },
             self.workdir / "logs",

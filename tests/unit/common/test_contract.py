@@ -3,7 +3,7 @@ from __future__ import annotations
 import re
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, SecretStr, ValidationError
 
 from tollway_common import contract
 from tollway_common.contract import (
@@ -14,6 +14,7 @@ from tollway_common.contract import (
     InferRequest,
     Principal,
     ResolvedRoute,
+    TenantCredential,
     Usage,
     UsageEvent,
 )
@@ -98,3 +99,32 @@ def test_reply_headers_carry_kind_and_sequence() -> None:
         contract.HEADER_KIND: "chunk",
         contract.HEADER_SEQ: "4",
     }
+
+
+TENANT_KEY = "foundry-tenant-key-0123456789abcdef"
+
+
+def _tenant_request() -> InferRequest:
+    return INFER.model_copy(
+        update={"tenant": TenantCredential(resource="acme-east", api_key=SecretStr(TENANT_KEY))}
+    )
+
+
+@pytest.mark.proves("tenancy_secret_kept", "anthropic")
+def test_a_tenant_credential_crosses_the_wire_and_nowhere_else() -> None:
+    infer = _tenant_request()
+    decoded = contract.decode_infer_request(contract.encode(infer))
+    assert decoded.tenant is not None
+    assert decoded.tenant.api_key.get_secret_value() == TENANT_KEY
+    assert TENANT_KEY not in repr(infer)
+    assert TENANT_KEY not in str(infer)
+    assert TENANT_KEY not in infer.model_dump_json()
+    assert TENANT_KEY not in str(infer.model_dump())
+
+
+@pytest.mark.proves("tenancy_secret_kept", "anthropic")
+def test_a_malformed_request_does_not_echo_the_tenant_key_in_its_error() -> None:
+    raw = contract.encode(_tenant_request()).replace(b'"acme-east"', b"42")
+    with pytest.raises(ValidationError) as caught:
+        contract.decode_infer_request(raw)
+    assert TENANT_KEY not in str(caught.value)

@@ -12,7 +12,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, SerializationInfo, field_serializer
 
 from tollway_common.openai_errors import OpenAIErrorBody
 
@@ -129,8 +129,9 @@ class _Wire(BaseModel):
 
 
 class Principal(_Wire):
-    """Who is calling, as the edge authenticated them: by a virtual key (`key_id` set) or by an
-    OIDC token (`auth` is `jwt`, `key_id` empty)."""
+    """Who is calling, as the edge authenticated them: by a virtual key (`key_id` set), by an
+    OIDC token (`auth` is `jwt`, `key_id` empty), or as a per-request Foundry tenant (`auth` is
+    `tenant`, `key_id` a hash of the tenant's upstream key, `key_name` its resource)."""
 
     key_id: str
     key_name: str = ""
@@ -154,7 +155,25 @@ class ResolvedRoute(_Wire):
     catalog_revision: int = 0
 
 
+class TenantCredential(_Wire):
+    """The Foundry resource and key a per-request tenant sent (models with `tenancy:
+    per_request`). It exists only in the InferRequest on its way to the router: hidden from
+    repr and validation errors, revealed only by `encode`, never copied into usage events."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+
+    resource: str
+    api_key: SecretStr
+
+    @field_serializer("api_key")
+    def _reveal_only_on_the_wire(self, value: SecretStr, info: SerializationInfo) -> str:
+        wire = isinstance(info.context, dict) and info.context.get(_WIRE_CONTEXT_KEY) is True
+        return value.get_secret_value() if wire else str(value)
+
+
 class InferRequest(_Wire):
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+
     request_id: str
     endpoint: Endpoint
     principal: Principal
@@ -168,6 +187,7 @@ class InferRequest(_Wire):
     # The caller's body-logging policy (narrowest level with an opinion); None: no level has
     # one and the router's own default decides.
     log_bodies: bool | None = None
+    tenant: TenantCredential | None = Field(default=None, repr=False)
 
 
 class Usage(_Wire):
@@ -462,9 +482,12 @@ def decode_deployment_health(data: bytes) -> DeploymentHealth:
 
 # --- codecs ---------------------------------------------------------------------------------
 
+_WIRE_CONTEXT_KEY = "tollway_wire"
+
 
 def encode(model: BaseModel) -> bytes:
-    return orjson.dumps(model.model_dump(mode="json"))
+    """The wire form: the only serialisation that reveals a `TenantCredential`'s key."""
+    return orjson.dumps(model.model_dump(mode="json", context={_WIRE_CONTEXT_KEY: True}))
 
 
 def decode_infer_request(data: bytes) -> InferRequest:

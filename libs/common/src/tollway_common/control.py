@@ -12,11 +12,18 @@ import hashlib
 import re
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated, Literal
+from urllib.parse import urlsplit
 
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 SECRET_REF_PATTERN = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$")
+# An Azure resource name becomes the first label of a host name (`<resource>.services.ai.
+# azure.com`): one DNS label, so nothing in it can add a dot, a port, a path or a user part.
+RESOURCE_NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+FOUNDRY_HOST_SUFFIX = ".services.ai.azure.com"
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # Ids become NATS KV keys, which allow only these characters.
 ID_PATTERN = r"^[A-Za-z0-9_-]{1,128}$"
 KEY_PREFIX_LENGTH = 10
@@ -41,7 +48,115 @@ class Credential(_Record):
     @field_validator("api_key")
     @classmethod
     def _must_be_reference(cls, value: str | None) -> str | None:
-        return _secret_reference(value)
+        return None if value is None else _check_reference(value, "api_key")
+
+
+def _check_reference(value: str, field: str) -> str:
+    if not SECRET_REF_PATTERN.match(value):
+        raise ValueError(
+            f"{field} must be a secret reference like 'env:NAME' or 'file:/path', never the "
+            "secret itself"
+        )
+    return value
+
+
+def _check_token_url(value: str, field: str) -> str:
+    """Token requests carry a client secret or a refresh token: https only, except on
+    loopback (a local token service, or a test's fake)."""
+    parts = urlsplit(value)
+    if parts.scheme == "https" and parts.hostname:
+        return value.rstrip("/")
+    if parts.scheme == "http" and parts.hostname in _LOOPBACK_HOSTS:
+        return value.rstrip("/")
+    raise ValueError(f"{field} must be an https URL (http only on loopback), not {value!r}")
+
+
+class _Auth(_Record):
+    scope: str | None = Field(
+        default=None,
+        description="OAuth scope; Azure OpenAI and Foundry deployments have a default.",
+    )
+
+
+class EntraClientCredentials(_Auth):
+    """An Entra ID service principal: client id and secret for tokens, client-credentials grant."""
+
+    type: Literal["entra_client_credentials"]
+    tenant_id: str = Field(pattern=r"^[A-Za-z0-9.-]{1,128}$")
+    client_id: str = Field(min_length=1)
+    client_secret: str
+    authority_host: str = "https://login.microsoftonline.com"
+
+    @field_validator("client_secret")
+    @classmethod
+    def _secret_is_reference(cls, value: str) -> str:
+        return _check_reference(value, "client_secret")
+
+    @field_validator("authority_host")
+    @classmethod
+    def _authority_is_https(cls, value: str) -> str:
+        return _check_token_url(value, "authority_host")
+
+
+class EntraManagedIdentity(_Auth):
+    """The managed identity of the machine the router runs on (IMDS, or App Service's
+    IDENTITY_ENDPOINT / MSI_ENDPOINT); `client_id` picks a user-assigned identity."""
+
+    type: Literal["entra_managed_identity"]
+    client_id: str | None = None
+
+
+class OAuthClientCredentials(_Auth):
+    """Any OAuth 2.0 token endpoint, client-credentials grant."""
+
+    type: Literal["oauth_client_credentials"]
+    token_url: str
+    client_id: str = Field(min_length=1)
+    client_secret: str
+
+    @field_validator("client_secret")
+    @classmethod
+    def _secret_is_reference(cls, value: str) -> str:
+        return _check_reference(value, "client_secret")
+
+    @field_validator("token_url")
+    @classmethod
+    def _url_is_https(cls, value: str) -> str:
+        return _check_token_url(value, "token_url")
+
+
+class OAuthRefreshToken(_Auth):
+    """Any OAuth 2.0 token endpoint, refresh-token grant (a refresh token the endpoint rotates
+    is kept in the router's memory; the reference is read again only after a restart)."""
+
+    type: Literal["oauth_refresh_token"]
+    token_url: str
+    client_id: str = Field(min_length=1)
+    client_secret: str | None = None
+    refresh_token: str
+
+    @field_validator("client_secret", "refresh_token")
+    @classmethod
+    def _secrets_are_references(cls, value: str | None) -> str | None:
+        return None if value is None else _check_reference(value, "client_secret/refresh_token")
+
+    @field_validator("token_url")
+    @classmethod
+    def _url_is_https(cls, value: str) -> str:
+        return _check_token_url(value, "token_url")
+
+
+UpstreamAuth = Annotated[
+    EntraClientCredentials | EntraManagedIdentity | OAuthClientCredentials | OAuthRefreshToken,
+    Field(discriminator="type"),
+]
+# Providers that know their Entra scope; any other needs `auth.scope`.
+ENTRA_PROVIDERS = frozenset({"azure_openai", "anthropic"})
+
+
+def is_foundry_host(api_base: str | None) -> bool:
+    host = urlsplit(api_base).hostname if api_base else None
+    return bool(host) and str(host).endswith(FOUNDRY_HOST_SUFFIX)
 
 
 class Deployment(_Record):
@@ -95,11 +210,19 @@ class Deployment(_Record):
     idle_inactive_after_s: float | None = Field(
         default=None, gt=0, description="Mark the deployment inactive after this long unused."
     )
+    foundry_resource: str | None = Field(
+        default=None,
+        description="Azure AI Foundry resource: Claude at https://<resource>.services.ai.azure.com"
+        "/anthropic/ through the SDK's Foundry client (provider anthropic).",
+    )
+    auth: UpstreamAuth | None = Field(
+        default=None, description="OAuth credentials (Entra ID) instead of a static api_key."
+    )
 
     @field_validator("api_key")
     @classmethod
     def _must_be_reference(cls, value: str | None) -> str | None:
-        return _secret_reference(value)
+        return None if value is None else _check_reference(value, "api_key")
 
     @model_validator(mode="after")
     def _one_way_to_name_keys(self) -> Deployment:
@@ -113,6 +236,47 @@ class Deployment(_Record):
     def credential_pool(self) -> list[Credential]:
         """The keys to use in turn: the pool, or the single `api_key` (perhaps none at all)."""
         return self.credentials or [Credential(name="default", api_key=self.api_key)]
+
+    @property
+    def is_foundry(self) -> bool:
+        return self.provider == "anthropic" and (
+            self.foundry_resource is not None or is_foundry_host(self.api_base)
+        )
+
+    @field_validator("foundry_resource")
+    @classmethod
+    def _resource_is_a_dns_label(cls, value: str | None) -> str | None:
+        if value is not None and not RESOURCE_NAME_PATTERN.match(value.lower()):
+            raise ValueError(
+                "foundry_resource must be an Azure resource name (letters, digits and inner "
+                f"hyphens, at most 63), not {value!r}"
+            )
+        return None if value is None else value.lower()
+
+    @model_validator(mode="after")
+    def _credentials_fit_the_provider(self) -> Deployment:
+        if self.foundry_resource is not None and self.provider != "anthropic":
+            raise ValueError(
+                f"deployment {self.name!r}: foundry_resource is for provider anthropic"
+            )
+        if self.foundry_resource is not None and self.api_base is not None:
+            raise ValueError(
+                f"deployment {self.name!r}: give foundry_resource or api_base, not both"
+            )
+        if self.auth is None:
+            return self
+        if self.api_key is not None:
+            raise ValueError(f"deployment {self.name!r}: give api_key or auth, not both")
+        if self.provider == "anthropic" and not self.is_foundry:
+            raise ValueError(
+                f"deployment {self.name!r}: Claude takes OAuth tokens only on Azure AI Foundry "
+                "(set foundry_resource)"
+            )
+        if self.auth.scope is None and self.provider not in ENTRA_PROVIDERS:
+            raise ValueError(
+                f"deployment {self.name!r}: auth.scope is required for {self.provider}"
+            )
+        return self
 
 
 class RoutingStrategy(StrEnum):
@@ -152,29 +316,12 @@ class CircuitBreaker(_Record):
     open_s: float = Field(default=30.0, gt=0)
 
 
-class ModelAlias(_Record):
-    """A name clients send as `model`, mapped to the deployments that serve it."""
+class Tenancy(StrEnum):
+    """`per_request`: callers without a virtual key may bring their own Foundry resource and
+    key with each request (the edge decodes them; nothing stores them)."""
 
-    name: str
-    deployments: list[Deployment] = Field(min_length=1)
-    owned_by: str = "tollway"
-    created: int = 0
-    managed_by: str = ""
-    strategy: RoutingStrategy = RoutingStrategy.WEIGHTED_ROUND_ROBIN
-    fallbacks: list[str] = Field(
-        default_factory=list, description="Aliases tried in order when every deployment failed."
-    )
-    context_window_fallbacks: list[str] = Field(
-        default_factory=list, description="Aliases tried when the prompt does not fit."
-    )
-    content_policy_fallbacks: list[str] = Field(
-        default_factory=list, description="Aliases tried when a content filter refused it."
-    )
-    retry: RetryPolicy = RetryPolicy()
-    circuit_breaker: CircuitBreaker = CircuitBreaker()
-
-    def fallback_aliases(self) -> set[str]:
-        return {*self.fallbacks, *self.context_window_fallbacks, *self.content_policy_fallbacks}
+    OFF = "off"
+    PER_REQUEST = "per_request"
 
 
 class Policy(_Record):
@@ -218,6 +365,47 @@ class Limits(RateLimit):
 
 
 EMPTY_LIMITS = Limits()
+
+
+class ModelAlias(_Record):
+    """A name clients send as `model`, mapped to the deployments that serve it."""
+
+    name: str
+    deployments: list[Deployment] = Field(min_length=1)
+    owned_by: str = "tollway"
+    created: int = 0
+    managed_by: str = ""
+    tenancy: Tenancy = Tenancy.OFF
+    tenant_limits: Limits = Field(
+        default=EMPTY_LIMITS, description="The limits each per-request tenant gets."
+    )
+    strategy: RoutingStrategy = RoutingStrategy.WEIGHTED_ROUND_ROBIN
+    fallbacks: list[str] = Field(
+        default_factory=list, description="Aliases tried in order when every deployment failed."
+    )
+    context_window_fallbacks: list[str] = Field(
+        default_factory=list, description="Aliases tried when the prompt does not fit."
+    )
+    content_policy_fallbacks: list[str] = Field(
+        default_factory=list, description="Aliases tried when a content filter refused it."
+    )
+    retry: RetryPolicy = RetryPolicy()
+    circuit_breaker: CircuitBreaker = CircuitBreaker()
+
+    def fallback_aliases(self) -> set[str]:
+        return {*self.fallbacks, *self.context_window_fallbacks, *self.content_policy_fallbacks}
+
+    @model_validator(mode="after")
+    def _tenancy_is_for_foundry(self) -> ModelAlias:
+        if self.tenancy is Tenancy.OFF:
+            return self
+        for deployment in self.deployments:
+            if deployment.provider != "anthropic" or deployment.api_base is not None:
+                raise ValueError(
+                    f"model {self.name!r}: tenancy per_request needs Foundry deployments "
+                    f"(provider anthropic, no api_base); {deployment.name!r} is not one"
+                )
+        return self
 
 
 class BudgetPeriod(StrEnum):
@@ -327,15 +515,6 @@ class Price(_Record):
     currency: str = "USD"
     version: str = ""
     managed_by: str = ""
-
-
-def _secret_reference(value: str | None) -> str | None:
-    if value is not None and not SECRET_REF_PATTERN.match(value):
-        raise ValueError(
-            "api_key must be a secret reference like 'env:OPENAI_API_KEY' or "
-            "'file:/run/secrets/openai', never the key itself"
-        )
-    return value
 
 
 def hash_key(secret: str) -> str:

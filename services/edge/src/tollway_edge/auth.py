@@ -17,6 +17,10 @@ from tollway_common.policy import Level
 from tollway_edge.catalog import Catalog
 
 
+class UnknownKey(AuthenticationFailed):
+    """The key is no virtual key this gateway knows (not a revoked or expired one)."""
+
+
 @dataclass(frozen=True, slots=True)
 class Caller:
     principal: Principal
@@ -64,7 +68,7 @@ def key_record(key: str, catalog: Catalog) -> KeyRecord:
     digest = hash_key(key)
     record = catalog.keys.items.get(digest)
     if record is None or not hmac.compare_digest(record.key_hash, digest):
-        raise AuthenticationFailed(
+        raise UnknownKey(
             f"Incorrect API key provided: {_shown(key)}. Check the key, or ask your gateway "
             "operator for one."
         )

@@ -23,19 +23,21 @@ from tollway_common.contract import (
     InferRequest,
     ReplyKind,
     ResolvedRoute,
+    TenantCredential,
     Usage,
 )
 from tollway_common.control import ModelAlias
 from tollway_common.errors import RouterLost, TollwayError
 from tollway_edge import fallback_usage, sse
 from tollway_edge.admission import admit
-from tollway_edge.auth import Caller, authenticate
+from tollway_edge.auth import Caller, UnknownKey, authenticate, presented_key
 from tollway_edge.body import Head, parse_body, read_body
 from tollway_edge.client_info import client_info, client_key
 from tollway_edge.dispatch import ClientGone, Reply
 from tollway_edge.errors import ReplyError
 from tollway_edge.limits.gate import Ticket
 from tollway_edge.runtime import Runtime
+from tollway_edge.tenancy import Tenant, authenticate_tenant, offers_tenancy
 
 _JSON = "application/json"
 # A router's error means the upstream produced nothing billable.
@@ -45,12 +47,19 @@ NO_USAGE = Usage()
 async def handle(
     request: Request, endpoint: Endpoint, runtime: Runtime, request_id: str
 ) -> Response:
-    caller = await authenticate(request.headers, runtime.catalog, runtime.oidc)
+    identity = await _identify(request, runtime)
     raw = await read_body(request, runtime.settings.max_body_bytes)
     runtime.mux.check_size(len(raw))
     body, head = parse_body(raw, endpoint)
+    tenant: Tenant | None = None
+    if isinstance(identity, UnknownKey):
+        key = presented_key(request.headers) or ""
+        tenant = authenticate_tenant(key, head.model, runtime.catalog.models.items, identity)
+        caller = tenant.caller
+    else:
+        caller = identity
     admit(caller, endpoint, head.model, body)
-    model = runtime.catalog.resolve(head.model)
+    model = tenant.model if tenant is not None else runtime.catalog.resolve(head.model)
     client = client_info(request, runtime.client_ip_salt)
     ticket = await runtime.gate.admit(
         caller,
@@ -63,13 +72,27 @@ async def handle(
     )
     if ticket.alias != model.name:
         model = runtime.catalog.resolve(ticket.alias)
-    infer = _infer_request(request_id, endpoint, caller, model, body, head, runtime, client)
+    credential = tenant.credential if tenant is not None else None
+    infer = _infer_request(
+        request_id, endpoint, caller, model, body, head, runtime, client, credential
+    )
     outcome = Outcome()
     try:
         return await _dispatch(request, runtime, infer, ticket, outcome)
     finally:
         if not outcome.streaming:
             runtime.gate.settle_later(ticket, outcome.usage, served_model=outcome.served_model)
+
+
+async def _identify(request: Request, runtime: Runtime) -> Caller | UnknownKey:
+    """The caller, or, when the key is no virtual key but some model takes per-request Foundry
+    credentials, the refusal to raise unless the body's model turns out to be such a model."""
+    try:
+        return await authenticate(request.headers, runtime.catalog, runtime.oidc)
+    except UnknownKey as exc:
+        if not offers_tenancy(runtime.catalog.models.items):
+            raise
+        return exc
 
 
 class Outcome:
@@ -93,6 +116,7 @@ def _infer_request(
     head: Head,
     runtime: Runtime,
     client: ClientInfo,
+    tenant: TenantCredential | None = None,
 ) -> InferRequest:
     now = time.time()
     return InferRequest(
@@ -107,6 +131,7 @@ def _infer_request(
         body=body,
         client=client,
         log_bodies=policy.body_logging(caller.levels),
+        tenant=tenant,
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 import uvloop
 
@@ -10,10 +11,16 @@ from tollway_common.log import setup_logging
 from tollway_router.service import run
 from tollway_router.settings import RouterSettings
 
+# At DEBUG these libraries log request options and headers, which carry upstream keys and
+# tokens; they never log below INFO here, whatever the router's own level.
+_QUIET_LOGGERS = ("anthropic", "httpx", "httpx2", "httpcore", "aiohttp")
+
 
 def main() -> None:
     settings = RouterSettings()
     setup_logging("router", settings.log)
+    for name in _QUIET_LOGGERS:
+        logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     asyncio.run(run(settings))
 

@@ -3,10 +3,15 @@
 The adapter in `providers/anthropic/` translates wire JSON; here the SDK sends the body the
 adapter built and hands back what came: SDK stream events are re-framed as SSE bytes, error
 responses as their status and body, so the same pure translation covers every path.
+
+Every SDK client shares one connection pool. Clients for a deployment's own API key are kept;
+those for a bearer token or a per-request tenant's key are made per call (about 30 us), so no
+such credential outlives its request here.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
@@ -14,11 +19,21 @@ from typing import Any
 import anthropic
 import orjson
 
-from tollway_common.control import Deployment
-from tollway_common.errors import UpstreamTimeout, UpstreamUnavailable
+from tollway_common.control import RESOURCE_NAME_PATTERN, Deployment
+from tollway_common.errors import (
+    InvalidRequest,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+    UpstreamUnreachable,
+)
 from tollway_router.adapter import HttpCall
+from tollway_router.credentials import Credential
+from tollway_router.settings import FOUNDRY_BASE_URL
 
-_FOUNDRY_HOST = ".services.ai.azure.com"
+ANTHROPIC_BASE_URL = "https://api.anthropic.com"
+# The router's own connect timeout is not passed down; the SDK path uses this when the
+# deployment sets none.
+_CONNECT_TIMEOUT_S = 10.0
 
 
 class AnthropicResponse:
@@ -70,50 +85,111 @@ def _sse(event: str, data: bytes) -> bytes:
     return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
 
 
+def foundry_base_url(template: str, resource: str) -> str:
+    """The Foundry endpoint of `resource`. The name must be one DNS label, so it can only ever
+    fill the placeholder's own part of the host."""
+    if not RESOURCE_NAME_PATTERN.match(resource):
+        raise InvalidRequest(
+            f"'{resource[:64]}' is not a Foundry resource name (one DNS label).", param="model"
+        )
+    return template.replace("{resource}", resource)
+
+
 class AnthropicUpstream:
-    def __init__(self) -> None:
+    def __init__(self, foundry_base_url: str = FOUNDRY_BASE_URL) -> None:
+        self._foundry_base_url = foundry_base_url
+        self._http = anthropic.DefaultAsyncHttpxClient()
         self._clients: dict[tuple[str, str], anthropic.AsyncAnthropic] = {}
 
-    def _client(self, deployment: Deployment, secret: str) -> anthropic.AsyncAnthropic:
-        base = deployment.api_base or "https://api.anthropic.com"
-        key = (base, secret)
-        client = self._clients.get(key)
+    def _base_url(self, deployment: Deployment, credential: Credential | None) -> str:
+        resource = (credential.foundry_resource if credential else None) or (
+            deployment.foundry_resource
+        )
+        if resource is not None:
+            return foundry_base_url(self._foundry_base_url, resource)
+        return deployment.api_base or ANTHROPIC_BASE_URL
+
+    def _client(
+        self, deployment: Deployment, credential: Credential | None
+    ) -> anthropic.AsyncAnthropic:
+        base = self._base_url(deployment, credential)
+        foundry = deployment.is_foundry or (
+            credential is not None and bool(credential.foundry_resource)
+        )
+        if credential is not None and (credential.kind == "bearer" or credential.foundry_resource):
+            return self._new_client(base, foundry, credential)
+        key = credential.value if credential is not None else ""
+        client = self._clients.get((base, key))
         if client is None:
-            # No SDK retries: the router decides about retries and fallbacks.
-            if _FOUNDRY_HOST in base:
-                client = anthropic.AsyncAnthropicFoundry(
-                    api_key=secret, base_url=base, max_retries=0
-                )
-            else:
-                client = anthropic.AsyncAnthropic(api_key=secret, base_url=base, max_retries=0)
-            self._clients[key] = client
+            client = self._clients[(base, key)] = self._new_client(base, foundry, credential)
         return client
 
-    async def close(self) -> None:
-        for client in self._clients.values():
-            await client.close()
+    def _new_client(
+        self, base: str, foundry: bool, credential: Credential | None
+    ) -> anthropic.AsyncAnthropic:
+        # No SDK retries: the router decides about retries and fallbacks.
+        options: dict[str, Any] = {"base_url": base, "http_client": self._http, "max_retries": 0}
+        if credential is not None and credential.kind == "bearer":
+            token = credential.value
+            # Deployment validation allows bearer tokens for Claude only on Foundry.
+            return anthropic.AsyncAnthropicFoundry(azure_ad_token_provider=lambda: token, **options)
+        key = credential.value if credential is not None else ""
+        if foundry:
+            return anthropic.AsyncAnthropicFoundry(api_key=key, **options)
+        return anthropic.AsyncAnthropic(api_key=key, **options)
 
-    async def send(self, deployment: Deployment, call: HttpCall, secret: str) -> AnthropicResponse:
-        client = self._client(deployment, secret)
+    async def close(self) -> None:
+        # The clients share `_http`: closing it closes them all.
+        await self._http.aclose()
+
+    async def send(
+        self, deployment: Deployment, call: HttpCall, credential: Credential | None
+    ) -> AnthropicResponse:
+        client = self._client(deployment, credential)
         params: dict[str, Any] = orjson.loads(call.body)
         headers = {**deployment.headers, **call.headers}
+        timeout = _timeout(deployment, call.stream)
         try:
-            if call.stream:
-                events = await client.messages.create(
-                    **params, extra_headers=headers, timeout=deployment.timeout_s
+            async with asyncio.timeout(deployment.first_byte_timeout_s or deployment.timeout_s):
+                if call.stream:
+                    events = await client.messages.create(
+                        **params, extra_headers=headers, timeout=timeout
+                    )
+                    return AnthropicResponse(200, events=events, deployment=deployment)
+                raw = await client.messages.with_raw_response.create(
+                    **params, extra_headers=headers, timeout=timeout
                 )
-                return AnthropicResponse(200, events=events, deployment=deployment)
-            raw = await client.messages.with_raw_response.create(
-                **params, extra_headers=headers, timeout=deployment.timeout_s
-            )
             return AnthropicResponse(200, body=raw.http_response.content)
         except anthropic.APIStatusError as exc:
             return AnthropicResponse(
                 exc.status_code, body=exc.response.content, headers=dict(exc.response.headers)
             )
-        except anthropic.APITimeoutError as exc:
+        except (anthropic.APITimeoutError, TimeoutError) as exc:
             raise UpstreamTimeout(
                 f"Deployment '{deployment.name}' did not answer in time."
             ) from exc
         except anthropic.APIConnectionError as exc:
+            if _never_connected(exc):
+                raise UpstreamUnreachable(
+                    f"Could not connect to deployment '{deployment.name}'."
+                ) from exc
             raise UpstreamUnavailable(f"Could not reach deployment '{deployment.name}'.") from exc
+
+
+def _never_connected(exc: BaseException) -> bool:
+    # The SDK wraps its HTTP library's ConnectError (httpx or httpx2, by SDK version; both
+    # and httpcore use that name), so the name is what stays stable.
+    cause = exc.__cause__
+    while cause is not None:
+        if type(cause).__name__ == "ConnectError":
+            return True
+        cause = cause.__cause__
+    return False
+
+
+def _timeout(deployment: Deployment, stream: bool) -> anthropic.Timeout:
+    """Connect, then each read: a stream's longest silence, or the time to the answer."""
+    read = (deployment.idle_timeout_s if stream else None) or deployment.timeout_s
+    return anthropic.Timeout(
+        deployment.timeout_s, connect=deployment.connect_timeout_s or _CONNECT_TIMEOUT_S, read=read
+    )

@@ -48,6 +48,7 @@ class Unavailable:
     set_aside: list[tuple[Deployment, Availability]] = field(default_factory=list)
     weightless: list[Deployment] = field(default_factory=list)
     size: RequestSize | None = None
+    endpoint: str = ""
 
     @property
     def soonest_s(self) -> float | None:
@@ -66,7 +67,7 @@ class Unavailable:
             d = self.unsupported[0]
             return InvalidRequest(
                 f"Model '{model.name}' is served by provider '{d.provider}', which has no "
-                "such endpoint; use a model whose provider offers it.",
+                f"{self.endpoint} endpoint; use a model whose provider offers it.",
                 param="model",
                 code="unsupported_endpoint",
             )
@@ -89,9 +90,11 @@ class Unavailable:
         if states == {HealthState.RATE_LIMITED}:
             return UpstreamRateLimited(message, retry_after=wait)
         if states == {HealthState.INVALID}:
+            if isinstance(last, UpstreamAuthFailed):
+                return last  # says which credential and what its upstream answered
             return UpstreamAuthFailed(
-                f"No deployment of model '{model.name}' has a credential its upstream accepts; "
-                "this is a gateway configuration problem, not your API key."
+                f"No deployment of model '{model.name}' has a credential its upstream accepts "
+                f"({reasons}); this is a gateway configuration problem, not your API key."
             )
         if last is not None:
             return last
@@ -127,7 +130,7 @@ class Chooser:
     def choose(
         self, model: ModelAlias, infer: InferRequest, tried: set[tuple[str, str]]
     ) -> Choice | Unavailable:
-        unavailable = Unavailable()
+        unavailable = Unavailable(endpoint=infer.endpoint.value)
         needs_size = model.strategy is RoutingStrategy.LOWEST_COST or any(
             d.context_window for d in model.deployments
         )

@@ -24,16 +24,15 @@ from tollway_common.errors import (
     InternalError,
     ModelNotFound,
     TollwayError,
-    UpstreamAuthFailed,
     UpstreamTimeout,
     UpstreamUnavailable,
 )
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.log import request_id_var
-from tollway_common.secret_refs import SecretNotFound, SecretResolver
 from tollway_router.adapter import Adapter
 from tollway_router.body_log import BodyLog
 from tollway_router.candidates import Choice, Chooser
+from tollway_router.credentials import Credentials
 from tollway_router.health import HealthBoard
 from tollway_router.load import LoadBoard
 from tollway_router.replies import Replier
@@ -58,7 +57,7 @@ class Handler:
     js: JetStreamContext
     models: KvMirror[ModelAlias]
     upstream: Upstream
-    secrets: SecretResolver
+    credentials: Credentials
     health: HealthBoard
     router_id: str
     heartbeat_interval_s: float
@@ -208,7 +207,13 @@ class Handler:
         """One call to one deployment; returns the failure, or None once the reply is sent."""
         deployment = choice.deployment
         label = deployment.name + (f"/{choice.credential}" if choice.credential else "")
-        claim = self.health.claim(model, deployment, choice.credential, choice.probe)
+        # A per-request tenant's key and resource are its own: what they do says nothing
+        # about the deployment's health for anyone else.
+        claim = (
+            None
+            if infer.tenant is not None
+            else self.health.claim(model, deployment, choice.credential, choice.probe)
+        )
         self.load.started(deployment.name)
         outcome.begin_attempt(model.name, deployment, choice.credential)
         try:
@@ -216,7 +221,8 @@ class Handler:
         except TollwayError as exc:
             kind = classify(exc)
             self.load.finished(deployment.name, None)
-            await self.health.settle(claim, kind, exc.retry_after)
+            if claim is not None:
+                await self.health.settle(claim, kind, exc.retry_after)
             outcome.attempts.append(f"{label}:{exc.code_override or exc.code}")
             log.info(
                 "upstream attempt failed",
@@ -229,11 +235,13 @@ class Handler:
             return exc, kind
         except BaseException:
             self.load.finished(deployment.name, None)
-            self.health.release(claim)
+            if claim is not None:
+                self.health.release(claim)
             outcome.attempts.append(f"{label}:cancelled")
             raise
         self.load.finished(deployment.name, outcome.upstream_latency_ms)
-        await self.health.settle(claim, None)
+        if claim is not None:
+            await self.health.settle(claim, None)
         outcome.attempts.append(f"{label}:ok")
         return None
 
@@ -249,9 +257,9 @@ class Handler:
         deployment = choice.deployment
         adapter = choice.adapter
         call = adapter.build_request(infer.endpoint, infer.body, deployment)
-        secret = self._secret(deployment, choice.api_key)
-        auth = adapter.auth_header(secret) if secret is not None else None
-        async with self.upstream.open(deployment, call, auth, secret) as response:
+        credential = await self.credentials.resolve(model, deployment, infer.tenant, choice.api_key)
+        auth = credential.header(adapter.auth_header) if credential is not None else None
+        async with self.upstream.open(deployment, call, auth, credential) as response:
             outcome.upstream_latency_ms = (time.monotonic() - started) * 1000
             if response.status >= 400:
                 raise adapter.parse_error(response.status, response.headers, await response.read())
@@ -303,13 +311,3 @@ class Handler:
             raise UpstreamUnavailable(
                 f"Deployment '{deployment.name}' ended its stream before finishing the answer."
             )
-
-    def _secret(self, deployment: Deployment, reference: str | None) -> str | None:
-        if reference is None:
-            return None
-        try:
-            return self.secrets.resolve(reference)
-        except SecretNotFound as exc:
-            raise UpstreamAuthFailed(
-                f"The credential of deployment '{deployment.name}' is not available: {exc}."
-            ) from exc

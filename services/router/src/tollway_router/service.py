@@ -14,8 +14,10 @@ from tollway_common.kv_mirror import KvMirror
 from tollway_common.presence import Announcer
 from tollway_common.secret_refs import SecretResolver
 from tollway_router.body_log import BodyLog
+from tollway_router.credentials import Credentials
 from tollway_router.handler import Handler
 from tollway_router.health import HealthBoard
+from tollway_router.oauth import TokenCache
 from tollway_router.settings import RouterSettings
 from tollway_router.upstream import Upstream
 from tollway_router.worker import Worker
@@ -34,15 +36,20 @@ async def run(settings: RouterSettings) -> None:
     health_kv = await nats_client.ensure_kv(js, contract.KV_HEALTH, settings.nats.replicas)
     health = HealthBoard(health_kv, router_id, settings.invalid_probe_after_s)
     await health.start()
-    upstream = Upstream(settings.connect_timeout_s, settings.max_connections)
     body_log = await BodyLog.open(settings.nats, settings.body_log, f"tollway-router-{router_id}")
+    upstream = Upstream(
+        settings.connect_timeout_s, settings.max_connections, settings.foundry_base_url
+    )
+    secrets = SecretResolver()
+    tokens = TokenCache(secrets, settings.managed_identity, settings.token_timeout_s)
+    credentials = Credentials(secrets, tokens)
     handler = Handler(
         nc=nc,
         js=js,
         models=models,
         upstream=upstream,
-        secrets=SecretResolver(),
         health=health,
+        credentials=credentials,
         router_id=router_id,
         heartbeat_interval_s=settings.heartbeat_interval_s,
         body_log=body_log,
@@ -70,6 +77,7 @@ async def run(settings: RouterSettings) -> None:
     await models.stop()
     await health.stop()
     await upstream.close()
+    await credentials.close()
     log.info("router stopped")
 
 

@@ -4,11 +4,31 @@ from __future__ import annotations
 
 from enum import StrEnum
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tollway_common.redaction import custom_rules
 from tollway_common.settings import LogSettings, NatsSettings
+
+FOUNDRY_BASE_URL = "https://{resource}.services.ai.azure.com/anthropic/"
+IMDS_TOKEN_URL = "http://169.254.169.254/metadata/identity/oauth2/token"
+
+
+class ManagedIdentitySettings(BaseSettings):
+    """Where this machine's managed identity hands out tokens. Azure sets these variables
+    itself (App Service and Functions: IDENTITY_ENDPOINT and IDENTITY_HEADER; older hosts and
+    Cloud Shell: MSI_ENDPOINT and MSI_SECRET); without them the VM's IMDS answers."""
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True, populate_by_name=True)
+
+    identity_endpoint: str | None = Field(default=None, validation_alias="IDENTITY_ENDPOINT")
+    identity_header: SecretStr | None = Field(default=None, validation_alias="IDENTITY_HEADER")
+    msi_endpoint: str | None = Field(default=None, validation_alias="MSI_ENDPOINT")
+    msi_secret: SecretStr | None = Field(default=None, validation_alias="MSI_SECRET")
+    imds_url: str = Field(
+        default=IMDS_TOKEN_URL,
+        validation_alias="TOLLWAY_ROUTER_IMDS_URL",
+    )
 
 
 class BodyLogMode(StrEnum):
@@ -58,3 +78,15 @@ class RouterSettings(BaseSettings):
     invalid_probe_after_s: float = Field(default=300.0, gt=0)
     idle_sweep_interval_s: float = Field(default=60.0, gt=0)
     body_log: BodyLogSettings = BodyLogSettings()
+    # Where a Foundry resource's Claude lives; `{resource}` is replaced by a validated resource
+    # name (one DNS label). Tests point it at a loopback fake.
+    foundry_base_url: str = FOUNDRY_BASE_URL
+    token_timeout_s: float = Field(default=30.0, gt=0)
+    managed_identity: ManagedIdentitySettings = Field(default_factory=ManagedIdentitySettings)
+
+    @field_validator("foundry_base_url")
+    @classmethod
+    def _has_one_resource_placeholder(cls, value: str) -> str:
+        if value.count("{resource}") != 1 or value.replace("{resource}", "").count("{") > 0:
+            raise ValueError("foundry_base_url must contain '{resource}' exactly once")
+        return value

@@ -18,6 +18,8 @@ from tollway_common.control import Deployment
 from tollway_common.errors import UpstreamTimeout, UpstreamUnavailable, UpstreamUnreachable
 from tollway_router import fake_upstream
 from tollway_router.adapter import HttpCall
+from tollway_router.credentials import Credential
+from tollway_router.settings import FOUNDRY_BASE_URL
 
 if TYPE_CHECKING:
     from tollway_router.anthropic_upstream import AnthropicUpstream
@@ -110,9 +112,15 @@ class _FakeResponse:
 
 
 class Upstream:
-    def __init__(self, connect_timeout_s: float, max_connections: int) -> None:
+    def __init__(
+        self,
+        connect_timeout_s: float,
+        max_connections: int,
+        foundry_base_url: str = FOUNDRY_BASE_URL,
+    ) -> None:
         self._connect_timeout_s = connect_timeout_s
         self._max_connections = max_connections
+        self._foundry_base_url = foundry_base_url
         self._session: aiohttp.ClientSession | None = None
         self._anthropic: AnthropicUpstream | None = None
 
@@ -138,7 +146,7 @@ class Upstream:
         if self._anthropic is None:
             from tollway_router.anthropic_upstream import AnthropicUpstream
 
-            self._anthropic = AnthropicUpstream()
+            self._anthropic = AnthropicUpstream(self._foundry_base_url)
         return self._anthropic
 
     @asynccontextmanager
@@ -147,14 +155,15 @@ class Upstream:
         deployment: Deployment,
         call: HttpCall,
         auth: tuple[str, str] | None,
-        secret: str | None = None,
+        credential: Credential | None = None,
     ) -> AsyncIterator[UpstreamResponse]:
-        """Send `call` and yield the response with its body unread."""
+        """Send `call` with the `auth` header and yield the response with its body unread;
+        Claude goes through the SDK, which places the `credential` itself."""
         if deployment.provider == "fake":
             yield _FakeResponse(fake_upstream.respond_bytes(call.path, call.body))
             return
         if deployment.provider == "anthropic":
-            yield await self.anthropic().send(deployment, call, secret or "")
+            yield await self.anthropic().send(deployment, call, credential)
             return
         if not deployment.api_base:
             raise UpstreamUnavailable(f"Deployment '{deployment.name}' has no api_base configured.")

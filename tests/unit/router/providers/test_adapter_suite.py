@@ -1,13 +1,21 @@
-"""What every provider adapter must do, run against each one in the registry."""
+"""What every provider adapter must do, run against each one in the registry.
+
+Each provider replays its own recorded traffic (`tests/fixtures/providers/<type>/`); the
+`fake` provider's comes from the demo server it wraps. A provider that cannot do something
+declares it in `SUITE_LACKS` (tests/support/features.py) with the reason, and that pair is not
+run; a provider with neither a recording nor a declaration fails here.
+"""
 
 from __future__ import annotations
 
 import ast
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
 from tests.support import fixtures
+from tests.support.features import SUITE_LACKS
 from tests.support.openai_schema import validate_openai
 
 from tollway_common import errors
@@ -25,12 +33,31 @@ PROVIDER_MODULES = {p.stem for p in PROVIDERS_DIR.glob("*.py") if p.stem != "__i
 }
 FORBIDDEN_IMPORTS = {"httpx", "nats", "redis", "asyncio", "anthropic", "socket"}
 CHAT = {"model": "m", "messages": [{"role": "user", "content": "Hello"}], "stream": True}
+TOOLS_CHAT = {
+    **CHAT,
+    "messages": [{"role": "user", "content": "Weather in Oslo?"}],
+    "tools": [
+        {
+            "type": "function",
+            "function": {
+                "name": "get_weather",
+                "parameters": {"type": "object", "properties": {"city": {"type": "string"}}},
+            },
+        }
+    ],
+}
 ERROR_BODY = b'{"error": {"message": "boom", "type": "x", "param": null, "code": null}}'
 
 
-@pytest.fixture(params=sorted(REGISTRY), ids=str)
-def adapter(request: pytest.FixtureRequest) -> Adapter[object]:
-    return REGISTRY[request.param]
+def _providers(feature: str) -> list[str]:
+    return sorted(name for name in REGISTRY if feature not in SUITE_LACKS.get(name, {}))
+
+
+def _adapters(feature: str) -> pytest.MarkDecorator:
+    """Run the test once per provider that does not declare it lacks `feature`."""
+    return pytest.mark.parametrize(
+        "adapter", [REGISTRY[name] for name in _providers(feature)], ids=_providers(feature)
+    )
 
 
 def _target(adapter: Adapter[object]) -> Deployment:
@@ -57,45 +84,121 @@ def test_provider_modules_do_no_io(path: Path) -> None:
         assert not {name.split(".")[0] for name in names} & FORBIDDEN_IMPORTS, path
 
 
-def _text_stream(adapter: Adapter[object]) -> bytes:
-    """The provider's recorded `text_stream.stream.sse`; a provider without one speaks
-    OpenAI's wire, which the in-process demo server answers."""
-    recorded = fixtures.path(adapter.type, "text_stream", "stream.sse")
+def _recorded(adapter: Adapter[object], case: str, request: dict[str, object]) -> bytes:
+    """The provider's recorded `<case>.stream.sse`; the `fake` provider's stream is what its
+    demo server answers to `request`."""
+    recorded = fixtures.path(adapter.type, case, "stream.sse")
     if recorded.exists():
         return recorded.read_bytes()
-    call = adapter.build_request(Endpoint.CHAT_COMPLETIONS, CHAT, _target(adapter))
+    assert adapter.type == "fake", f"{adapter.type} has no {case} recording and declares no lack"
+    call = adapter.build_request(Endpoint.CHAT_COMPLETIONS, request, _target(adapter))
     reply = fake_upstream.respond(call.path, orjson.loads(call.body))
     return fake_upstream.sse_bytes(reply.events)
 
 
-def _text_chunks(adapter: Adapter[object]) -> list[ChunkOut]:
+def _replay(adapter: Adapter[object], case: str, request: dict[str, object]) -> list[ChunkOut]:
     state = adapter.new_stream_state()
-    return [
+    chunks = [
         chunk
-        for event in SseDecoder().feed(_text_stream(adapter))
+        for event in SseDecoder().feed(_recorded(adapter, case, request))
         for chunk in adapter.parse_stream_event(event, state)
     ]
+    assert adapter.stream_complete(state), "the recorded stream reached its end"
+    for chunk in chunks:
+        validate_openai("CreateChatCompletionStreamResponse", orjson.loads(chunk.data))
+    return chunks
 
 
+def _choices(chunks: list[ChunkOut]) -> list[dict[str, Any]]:
+    return [choice for chunk in chunks for choice in orjson.loads(chunk.data)["choices"]]
+
+
+def _usage_chunks(chunks: list[ChunkOut]) -> list[ChunkOut]:
+    return [chunk for chunk in chunks if chunk.usage_only and chunk.usage is not None]
+
+
+@pytest.mark.parametrize(
+    "adapter", [REGISTRY[name] for name in sorted(REGISTRY)], ids=sorted(REGISTRY)
+)
 def test_chat_stream_request_is_a_stream(adapter: Adapter[object]) -> None:
     assert Endpoint.CHAT_COMPLETIONS in adapter.endpoints
     assert adapter.build_request(Endpoint.CHAT_COMPLETIONS, CHAT, _target(adapter)).stream
 
 
-def test_text_stream_gives_valid_chunks_and_usage(adapter: Adapter[object]) -> None:
-    chunks = _text_chunks(adapter)
-    assert any(chunk.usage_only and chunk.usage for chunk in chunks)
+@pytest.mark.proves("suite_text_stream")
+@_adapters("suite_text_stream")
+def test_text_stream_gives_valid_chunks_one_id_and_the_role_first(
+    adapter: Adapter[object],
+) -> None:
+    chunks = _replay(adapter, "text_stream", CHAT)
     assert sum(chunk.output_chars for chunk in chunks) > 0
-    for chunk in chunks:
-        validate_openai("CreateChatCompletionStreamResponse", orjson.loads(chunk.data))
+    bodies = [orjson.loads(chunk.data) for chunk in chunks]
+    assert len({body["id"] for body in bodies}) == 1
+    assert bodies[0]["choices"][0]["delta"]["role"] == "assistant"
+    text = "".join(str(c["delta"].get("content") or "") for c in _choices(chunks))
+    assert text
 
 
-def test_text_stream_chunks_share_one_id(adapter: Adapter[object]) -> None:
-    chunks = [orjson.loads(chunk.data) for chunk in _text_chunks(adapter)]
-    assert len({chunk["id"] for chunk in chunks}) == 1
-    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+@pytest.mark.proves("suite_tool_call_stream")
+@_adapters("suite_tool_call_stream")
+def test_tool_call_stream_gives_stable_indexes_ids_and_arguments_that_parse(
+    adapter: Adapter[object],
+) -> None:
+    chunks = _replay(adapter, "tool_calls_stream", TOOLS_CHAT)
+    calls: dict[int, dict[str, str]] = {}
+    for choice in _choices(chunks):
+        for call in choice["delta"].get("tool_calls") or []:
+            entry = calls.setdefault(call["index"], {"id": "", "name": "", "arguments": ""})
+            if call.get("id"):
+                assert not entry["id"], "a tool call's id comes once, in its first delta"
+                entry["id"] = call["id"]
+                entry["name"] = call["function"]["name"]
+            entry["arguments"] += call["function"].get("arguments") or ""
+    assert calls, "the recording calls a tool"
+    assert sorted(calls) == list(range(len(calls))), "indexes count tool calls from 0"
+    assert len({entry["id"] for entry in calls.values()}) == len(calls)
+    for entry in calls.values():
+        assert entry["name"]
+        assert isinstance(orjson.loads(entry["arguments"]), dict)
+    finishes = [c["finish_reason"] for c in _choices(chunks) if c["finish_reason"]]
+    assert finishes == ["tool_calls"]
 
 
+@pytest.mark.proves("suite_usage")
+@_adapters("suite_usage")
+def test_usage_is_present_in_streams_and_responses(adapter: Adapter[object]) -> None:
+    [usage_chunk] = _usage_chunks(_replay(adapter, "text_stream", CHAT))
+    assert usage_chunk.usage is not None
+    assert usage_chunk.usage.total_tokens > 0
+    assert orjson.loads(usage_chunk.data)["usage"]["total_tokens"] == usage_chunk.usage.total_tokens
+    recorded = fixtures.path(adapter.type, "chat", "response.json")
+    if recorded.exists():
+        raw = recorded.read_bytes()
+    else:
+        body = {**CHAT, "stream": False}
+        call = adapter.build_request(Endpoint.CHAT_COMPLETIONS, body, _target(adapter))
+        raw = fake_upstream.respond(call.path, orjson.loads(call.body)).body
+    parsed = adapter.parse_response(Endpoint.CHAT_COMPLETIONS, raw, _target(adapter))
+    completion = orjson.loads(parsed.body)
+    validate_openai("CreateChatCompletionResponse", completion)
+    assert parsed.usage is not None
+    assert completion["usage"]["total_tokens"] == parsed.usage.total_tokens > 0
+
+
+@pytest.mark.proves("suite_empty_choices")
+@_adapters("suite_empty_choices")
+def test_a_reply_without_choices_or_content_gives_valid_chunks_and_no_text(
+    adapter: Adapter[object],
+) -> None:
+    chunks = _replay(adapter, "empty", CHAT)
+    assert sum(chunk.output_chars for chunk in chunks) == 0
+    assert all(not c["delta"].get("content") for c in _choices(chunks))
+    assert [c["finish_reason"] for c in _choices(chunks) if c["finish_reason"]] == ["stop"]
+    assert len(_usage_chunks(chunks)) == 1
+
+
+@pytest.mark.proves("suite_errors")
+@_adapters("suite_errors")
 @pytest.mark.parametrize(
     ("status", "expected"),
     [
@@ -114,5 +217,7 @@ def test_error_statuses_map_to_the_taxonomy(
     validate_openai("ErrorResponse", {"error": error.body().model_dump()})
 
 
+@pytest.mark.proves("suite_errors")
+@_adapters("suite_errors")
 def test_rate_limit_passes_retry_after_on(adapter: Adapter[object]) -> None:
     assert adapter.parse_error(429, {"retry-after": "7"}, ERROR_BODY).retry_after == 7

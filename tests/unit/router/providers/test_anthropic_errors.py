@@ -32,6 +32,7 @@ NOT_IN_SPEC = {"error_413"}
         (408, "error_500", errors.UpstreamTimeout, "upstream_timeout"),
     ],
 )
+@pytest.mark.proves("errors", "anthropic")
 def test_errors_map_to_the_taxonomy(
     status: int, case: str, expected: type[errors.TollwayError], code: str
 ) -> None:
@@ -53,6 +54,8 @@ def test_messages_carry_anthropics_explanation() -> None:
     assert context.message == "prompt is too long: 208310 tokens > 200000 maximum"
 
 
+@pytest.mark.proves("overloaded", "anthropic")
+@pytest.mark.proves("errors", "anthropic")
 def test_overloaded_is_retryable_and_auth_failure_is_not() -> None:
     overloaded = parse_error(
         529, {}, fixtures.load_bytes("anthropic", "error_529", "response.json")
@@ -64,6 +67,7 @@ def test_overloaded_is_retryable_and_auth_failure_is_not() -> None:
     assert auth.headers() == {"x-should-retry": "false"}
 
 
+@pytest.mark.proves("errors", "anthropic")
 def test_rate_limit_passes_retry_after_on() -> None:
     body = fixtures.load_bytes("anthropic", "error_429", "response.json")
     assert parse_error(429, {"retry-after": "12"}, body).retry_after == 12

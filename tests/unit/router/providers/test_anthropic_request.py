@@ -60,6 +60,7 @@ def test_recorded_requests_translate_to_the_recorded_bodies(case: str) -> None:
     assert call.stream is bool(body.get("stream"))
 
 
+@pytest.mark.proves("anthropic_sdk", "anthropic")
 def test_call_goes_to_messages_with_the_api_version() -> None:
     call = request.build_request(Endpoint.CHAT_COMPLETIONS, {"messages": [HELLO]}, TARGET)
     assert (call.method, call.path, call.stream) == ("POST", "/v1/messages", False)
@@ -67,17 +68,20 @@ def test_call_goes_to_messages_with_the_api_version() -> None:
     assert "stream" not in orjson.loads(call.body)
 
 
+@pytest.mark.proves("anthropic_sdk", "anthropic")
 def test_the_secret_goes_in_x_api_key() -> None:
     assert anthropic.ADAPTER.auth_header("sk-ant-test") == ("x-api-key", "sk-ant-test")
     assert anthropic.ADAPTER.endpoints == {Endpoint.CHAT_COMPLETIONS}
 
 
 @pytest.mark.parametrize("endpoint", [Endpoint.COMPLETIONS, Endpoint.EMBEDDINGS])
+@pytest.mark.proves("legacy_endpoints", "anthropic")
 def test_other_endpoints_are_refused(endpoint: Endpoint) -> None:
     with pytest.raises(errors.InvalidRequest, match="only serves chat completions"):
         request.build_request(endpoint, {"prompt": "x"}, TARGET)
 
 
+@pytest.mark.proves("system_developer", "anthropic")
 def test_system_and_developer_messages_become_system_blocks_in_order() -> None:
     sent = _send(
         {
@@ -97,10 +101,12 @@ def test_system_and_developer_messages_become_system_blocks_in_order() -> None:
     assert sent["messages"] == [_user("Hello")]
 
 
+@pytest.mark.proves("system_developer", "anthropic")
 def test_no_system_key_without_system_messages() -> None:
     assert "system" not in _send({"messages": [HELLO]})
 
 
+@pytest.mark.proves("text_parts", "anthropic")
 def test_text_parts_of_user_and_assistant_are_kept_and_empty_ones_dropped() -> None:
     sent = _send(
         {
@@ -133,6 +139,7 @@ def test_text_parts_of_user_and_assistant_are_kept_and_empty_ones_dropped() -> N
         ("http://example.com/cat.gif", {"type": "url", "url": "http://example.com/cat.gif"}),
     ],
 )
+@pytest.mark.proves("images", "anthropic")
 def test_images_become_base64_or_url_sources(url: str, source: dict[str, str]) -> None:
     part = {"type": "image_url", "image_url": {"url": url, "detail": "high"}}
     sent = _send({"messages": [{"role": "user", "content": [part]}]})
@@ -147,6 +154,7 @@ def test_images_become_base64_or_url_sources(url: str, source: dict[str, str]) -
         ("ftp://example.com/a.png", "base64 data URL"),
     ],
 )
+@pytest.mark.proves("images", "anthropic")
 def test_images_claude_cannot_read_are_refused(url: str, match: str) -> None:
     part = {"type": "image_url", "image_url": {"url": url}}
     with pytest.raises(errors.InvalidRequest, match=match) as caught:
@@ -154,6 +162,7 @@ def test_images_claude_cannot_read_are_refused(url: str, match: str) -> None:
     assert caught.value.param == "messages[0].content[0].image_url.url"
 
 
+@pytest.mark.proves("text_parts", "anthropic")
 def test_unsupported_content_parts_are_refused_not_dropped() -> None:
     part = {"type": "input_audio", "input_audio": {"data": "AAAA", "format": "wav"}}
     with pytest.raises(errors.InvalidRequest, match="text part") as caught:
@@ -161,6 +170,8 @@ def test_unsupported_content_parts_are_refused_not_dropped() -> None:
     assert caught.value.param == "messages[0].content[0]"
 
 
+@pytest.mark.proves("tool_calls_round_trip", "anthropic")
+@pytest.mark.proves("tool_results_merged", "anthropic")
 def test_assistant_tool_calls_become_tool_use_with_parsed_input() -> None:
     call = {
         "id": "call_1",
@@ -203,6 +214,7 @@ def test_assistant_tool_calls_become_tool_use_with_parsed_input() -> None:
 
 
 @pytest.mark.parametrize("arguments", ["{not json", "[1, 2]"])
+@pytest.mark.proves("tool_calls_round_trip", "anthropic")
 def test_tool_call_arguments_that_are_not_an_object_are_refused(arguments: str) -> None:
     call = {"id": "c", "type": "function", "function": {"name": "f", "arguments": arguments}}
     with pytest.raises(errors.InvalidRequest) as caught:
@@ -210,6 +222,7 @@ def test_tool_call_arguments_that_are_not_an_object_are_refused(arguments: str) 
     assert caught.value.param == "messages[1].tool_calls[0].function.arguments"
 
 
+@pytest.mark.proves("tool_results_merged", "anthropic")
 def test_consecutive_tool_results_and_a_user_message_share_one_user_turn() -> None:
     calls = [
         {"id": f"call_{i}", "type": "function", "function": {"name": "f", "arguments": "{}"}}
@@ -234,6 +247,7 @@ def test_consecutive_tool_results_and_a_user_message_share_one_user_turn() -> No
     ]
 
 
+@pytest.mark.proves("tools", "anthropic")
 def test_tools_become_input_schemas() -> None:
     bare = {"type": "function", "function": {"name": "now", "description": "The time."}}
     sent = _send({"messages": [HELLO], "tools": [WEATHER, bare]})
@@ -260,17 +274,20 @@ def test_tools_become_input_schemas() -> None:
         ),
     ],
 )
+@pytest.mark.proves("tool_choice", "anthropic")
 def test_tool_choice_maps_to_claude(choice: Any, expected: dict[str, str]) -> None:
     sent = _send({"messages": [HELLO], "tools": [WEATHER], "tool_choice": choice})
     assert sent["tool_choice"] == expected
 
 
+@pytest.mark.proves("tool_choice", "anthropic")
 def test_unknown_tool_choice_is_refused() -> None:
     choice = {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": []}}
     with pytest.raises(errors.InvalidRequest, match="tool_choice"):
         _send({"messages": [HELLO], "tools": [WEATHER], "tool_choice": choice})
 
 
+@pytest.mark.proves("tools", "anthropic")
 def test_non_function_tools_are_refused() -> None:
     with pytest.raises(errors.InvalidRequest, match="only function tools") as caught:
         _send({"messages": [HELLO], "tools": [{"type": "custom", "custom": {"name": "x"}}]})
@@ -285,6 +302,7 @@ def test_non_function_tools_are_refused() -> None:
         ("none", {"type": "none"}),
     ],
 )
+@pytest.mark.proves("parallel_tool_calls", "anthropic")
 def test_parallel_tool_calls_false_disables_parallel_tool_use(
     choice: Any, expected: dict[str, Any]
 ) -> None:
@@ -294,6 +312,7 @@ def test_parallel_tool_calls_false_disables_parallel_tool_use(
     assert _send(body)["tool_choice"] == expected
 
 
+@pytest.mark.proves("response_format", "anthropic")
 def test_json_object_forces_the_json_tool() -> None:
     sent = _send({"messages": [HELLO], "response_format": {"type": "json_object"}})
     assert sent["tools"] == [
@@ -306,6 +325,7 @@ def test_json_object_forces_the_json_tool() -> None:
     assert sent["tool_choice"] == {"type": "tool", "name": "json_response"}
 
 
+@pytest.mark.proves("response_format", "anthropic")
 def test_json_schema_is_the_forced_tools_input_schema() -> None:
     response_format = {
         "type": "json_schema",
@@ -322,6 +342,7 @@ def test_text_response_format_adds_nothing() -> None:
     assert "tools" not in _send({"messages": [HELLO], "response_format": {"type": "text"}})
 
 
+@pytest.mark.proves("response_format", "anthropic")
 def test_json_mode_beside_client_tools_makes_claude_call_one_of_them() -> None:
     sent = _send(
         {"messages": [HELLO], "tools": [WEATHER], "response_format": {"type": "json_object"}}
@@ -330,6 +351,7 @@ def test_json_mode_beside_client_tools_makes_claude_call_one_of_them() -> None:
     assert sent["tool_choice"] == {"type": "any"}
 
 
+@pytest.mark.proves("response_format", "anthropic")
 def test_json_mode_with_tool_choice_none_still_forces_json() -> None:
     sent = _send(
         {
@@ -353,6 +375,7 @@ def test_json_mode_with_tool_choice_none_still_forces_json() -> None:
         ({"type": "yaml"}, "response_format"),
     ],
 )
+@pytest.mark.proves("response_format", "anthropic")
 def test_response_formats_claude_cannot_honour_are_refused(
     response_format: dict[str, Any], param: str
 ) -> None:
@@ -361,6 +384,7 @@ def test_response_formats_claude_cannot_honour_are_refused(
     assert caught.value.param == param
 
 
+@pytest.mark.proves("response_format", "anthropic")
 def test_the_json_tool_name_is_reserved() -> None:
     tool = {"type": "function", "function": {"name": "json_response"}}
     with pytest.raises(errors.InvalidRequest, match="reserved"):
@@ -368,6 +392,7 @@ def test_the_json_tool_name_is_reserved() -> None:
 
 
 @pytest.mark.parametrize(("stop", "expected"), [("END", ["END"]), (["a", "b"], ["a", "b"])])
+@pytest.mark.proves("stop", "anthropic")
 def test_stop_becomes_stop_sequences(stop: Any, expected: list[str]) -> None:
     assert _send({"messages": [HELLO], "stop": stop})["stop_sequences"] == expected
 
@@ -381,10 +406,12 @@ def test_stop_becomes_stop_sequences(stop: Any, expected: list[str]) -> None:
         ({"max_tokens": 100, "max_completion_tokens": 200}, TARGET, 200),
     ],
 )
+@pytest.mark.proves("max_tokens", "anthropic")
 def test_max_tokens_has_a_default(body: dict[str, Any], target: Deployment, expected: int) -> None:
     assert _send({"messages": [HELLO], **body}, target)["max_tokens"] == expected
 
 
+@pytest.mark.proves("sampling", "anthropic")
 def test_sampling_is_sent_only_when_set() -> None:
     sent = _send({"messages": [HELLO]})
     assert "temperature" not in sent
@@ -394,12 +421,14 @@ def test_sampling_is_sent_only_when_set() -> None:
 
 
 @pytest.mark.parametrize(("name", "value"), [("temperature", 1.5), ("top_p", "high")])
+@pytest.mark.proves("sampling", "anthropic")
 def test_sampling_outside_claudes_range_is_refused(name: str, value: Any) -> None:
     with pytest.raises(errors.InvalidRequest, match="between 0 and 1") as caught:
         _send({"messages": [HELLO], name: value})
     assert caught.value.param == name
 
 
+@pytest.mark.proves("user", "anthropic")
 def test_user_becomes_metadata_user_id() -> None:
     assert _send({"messages": [HELLO], "user": "u-42"})["metadata"] == {"user_id": "u-42"}
 
@@ -408,6 +437,7 @@ def test_user_becomes_metadata_user_id() -> None:
     ("effort", "budget", "max_tokens"),
     [("low", 1024, 4096), ("medium", 4096, 8192), ("high", 16384, 20480)],
 )
+@pytest.mark.proves("reasoning", "anthropic")
 def test_reasoning_effort_sets_a_thinking_budget_below_max_tokens(
     effort: str, budget: int, max_tokens: int
 ) -> None:
@@ -416,15 +446,19 @@ def test_reasoning_effort_sets_a_thinking_budget_below_max_tokens(
     assert sent["max_tokens"] == max_tokens
 
 
+@pytest.mark.proves("reasoning", "anthropic")
+@pytest.mark.proves("max_tokens", "anthropic")
 def test_a_max_tokens_at_or_below_the_budget_is_raised_above_it() -> None:
     sent = _send({"messages": [HELLO], "reasoning_effort": "low", "max_tokens": 1000})
     assert sent["max_tokens"] == 2024
 
 
+@pytest.mark.proves("reasoning", "anthropic")
 def test_reasoning_effort_none_turns_thinking_off() -> None:
     assert "thinking" not in _send({"messages": [HELLO], "reasoning_effort": "none"})
 
 
+@pytest.mark.proves("reasoning", "anthropic")
 def test_unknown_reasoning_effort_is_refused() -> None:
     with pytest.raises(errors.InvalidRequest, match="reasoning_effort"):
         _send({"messages": [HELLO], "reasoning_effort": "extreme"})
@@ -437,11 +471,13 @@ def test_unknown_reasoning_effort_is_refused() -> None:
         ({"tools": [WEATHER], "tool_choice": "required"}, "forced to call a tool"),
     ],
 )
+@pytest.mark.proves("reasoning", "anthropic")
 def test_thinking_with_a_forced_tool_is_refused(extra: dict[str, Any], match: str) -> None:
     with pytest.raises(errors.InvalidRequest, match=match):
         _send({"messages": [HELLO], "reasoning_effort": "low", **extra})
 
 
+@pytest.mark.proves("thinking_signature", "anthropic")
 def test_signed_reasoning_goes_back_as_a_thinking_block() -> None:
     assistant = {
         "role": "assistant",
@@ -458,12 +494,14 @@ def test_signed_reasoning_goes_back_as_a_thinking_block() -> None:
     ]
 
 
+@pytest.mark.proves("thinking_signature", "anthropic")
 def test_unsigned_reasoning_is_not_sent_back() -> None:
     assistant = {"role": "assistant", "content": "Yes.", "reasoning_content": "Think."}
     sent = _send({"messages": [HELLO, assistant]})
     assert sent["messages"][1]["content"] == [{"type": "text", "text": "Yes."}]
 
 
+@pytest.mark.proves("n_refused", "anthropic")
 def test_n_above_one_is_refused_with_a_reason() -> None:
     with pytest.raises(errors.InvalidRequest, match="one choice") as caught:
         _send({"messages": [HELLO], "n": 2})
@@ -489,3 +527,133 @@ def test_stream_is_passed_on() -> None:
     )
     assert call.stream is True
     assert orjson.loads(call.body)["stream"] is True
+
+
+@pytest.mark.proves("documents", "anthropic")
+@pytest.mark.proves("cache_control", "anthropic")
+def test_recorded_documents_and_cache_breakpoints_translate_to_the_recorded_body() -> None:
+    body = fixtures.load_json("anthropic", "documents", "request.json")
+    validate_openai_request(Endpoint.CHAT_COMPLETIONS, body)
+    assert _send(body) == fixtures.load_json("anthropic", "documents", "upstream.json")
+
+
+def _file(file_data: str, **extra: Any) -> dict[str, Any]:
+    return {"type": "file", "file": {"file_data": file_data, **extra}}
+
+
+@pytest.mark.proves("documents", "anthropic")
+def test_a_pdf_file_part_becomes_a_base64_document_titled_by_its_filename() -> None:
+    part = _file("data:application/pdf;base64,JVBERi0xLjQK", filename="a.pdf")
+    sent = _send({"messages": [{"role": "user", "content": [part]}]})
+    assert sent["messages"][0]["content"] == [
+        {
+            "type": "document",
+            "source": {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQK"},
+            "title": "a.pdf",
+        }
+    ]
+
+
+@pytest.mark.proves("documents", "anthropic")
+def test_bare_base64_file_data_is_read_as_a_pdf() -> None:
+    sent = _send({"messages": [{"role": "user", "content": [_file("JVBERi0xLjQK")]}]})
+    source = sent["messages"][0]["content"][0]["source"]
+    assert source == {"type": "base64", "media_type": "application/pdf", "data": "JVBERi0xLjQK"}
+
+
+@pytest.mark.proves("documents", "anthropic")
+def test_a_plain_text_file_becomes_a_text_document() -> None:
+    part = _file("data:text/plain;base64,UmVmdW5kcyB3aXRoaW4gMzAgZGF5cy4=")
+    sent = _send({"messages": [{"role": "user", "content": [part]}]})
+    assert sent["messages"][0]["content"][0]["source"] == {
+        "type": "text",
+        "media_type": "text/plain",
+        "data": "Refunds within 30 days.",
+    }
+
+
+@pytest.mark.proves("documents", "anthropic")
+@pytest.mark.parametrize(
+    ("file", "param", "match"),
+    [
+        ({"file_id": "file-abc123"}, "file.file_id", "uploaded to OpenAI"),
+        ({"file_data": "data:image/tiff;base64,AAAA"}, "file.file_data", "not image/tiff"),
+        ({"file_data": "data:text/plain;base64,//8="}, "file.file_data", "UTF-8"),
+        ({"filename": "x.pdf"}, "file.file_data", "base64 data URL"),
+    ],
+)
+def test_files_claude_cannot_read_are_refused(file: dict[str, Any], param: str, match: str) -> None:
+    with pytest.raises(errors.InvalidRequest, match=match) as caught:
+        _send({"messages": [{"role": "user", "content": [{"type": "file", "file": file}]}]})
+    assert caught.value.param == f"messages[0].content[0].{param}"
+
+
+@pytest.mark.proves("cache_control", "anthropic")
+def test_cache_control_is_kept_on_images_and_on_a_tool_result() -> None:
+    image = {
+        "type": "image_url",
+        "image_url": {"url": "https://example.com/a.png"},
+        "cache_control": {"type": "ephemeral"},
+    }
+    call = {"id": "call_1", "type": "function", "function": {"name": "f", "arguments": "{}"}}
+    result = {
+        "role": "tool",
+        "tool_call_id": "call_1",
+        "content": "done",
+        "cache_control": {"type": "ephemeral", "ttl": "5m"},
+    }
+    sent = _send(
+        {
+            "messages": [
+                {"role": "user", "content": [image]},
+                {"role": "assistant", "tool_calls": [call]},
+                result,
+            ]
+        }
+    )
+    assert sent["messages"][0]["content"][0]["cache_control"] == {"type": "ephemeral"}
+    assert sent["messages"][2]["content"] == [
+        {
+            "type": "tool_result",
+            "tool_use_id": "call_1",
+            "content": "done",
+            "cache_control": {"type": "ephemeral", "ttl": "5m"},
+        }
+    ]
+
+
+@pytest.mark.proves("cache_control", "anthropic")
+def test_a_message_level_cache_control_marks_the_messages_last_block() -> None:
+    system = {
+        "role": "system",
+        "content": [{"type": "text", "text": "a"}, {"type": "text", "text": "b"}],
+        "cache_control": {"type": "ephemeral"},
+    }
+    sent = _send({"messages": [system, HELLO]})
+    assert sent["system"] == [
+        {"type": "text", "text": "a"},
+        {"type": "text", "text": "b", "cache_control": {"type": "ephemeral"}},
+    ]
+
+
+@pytest.mark.proves("cache_control", "anthropic")
+@pytest.mark.parametrize(
+    ("control", "where"),
+    [
+        ({"type": "persistent"}, "messages[0].content[0].cache_control"),
+        ({"type": "ephemeral", "ttl": "1d"}, "messages[0].content[0].cache_control"),
+        ("ephemeral", "messages[0].content[0].cache_control"),
+    ],
+)
+def test_cache_control_claude_does_not_know_is_refused(control: Any, where: str) -> None:
+    part = {"type": "text", "text": "x", "cache_control": control}
+    with pytest.raises(errors.InvalidRequest, match="ephemeral") as caught:
+        _send({"messages": [{"role": "user", "content": [part]}]})
+    assert caught.value.param == where
+
+
+@pytest.mark.proves("cache_control", "anthropic")
+def test_cache_control_on_an_empty_part_is_refused_not_dropped() -> None:
+    part = {"type": "text", "text": "", "cache_control": {"type": "ephemeral"}}
+    with pytest.raises(errors.InvalidRequest, match="cannot cache"):
+        _send({"messages": [{"role": "user", "content": [part, {"type": "text", "text": "x"}]}]})

@@ -42,6 +42,7 @@ def test_recorded_replies_translate_to_the_expected_completions(case: str) -> No
     assert orjson.loads(_parse(raw).body) == fixtures.load_json("anthropic", case, "expected.json")
 
 
+@pytest.mark.proves("usage_cache", "anthropic")
 def test_cached_tokens_are_counted_once_in_the_prompt() -> None:
     parsed = _parse(fixtures.load_bytes("anthropic", "chat", "response.json"))
     # input 14 + cache read 2048 + cache write 312
@@ -58,6 +59,7 @@ def test_cached_tokens_are_counted_once_in_the_prompt() -> None:
     assert parsed.upstream_model == "claude-sonnet-4-5-20250929"
 
 
+@pytest.mark.proves("usage_cache", "anthropic")
 def test_thinking_tokens_are_reported_as_reasoning_tokens_when_given() -> None:
     usage = response.to_usage(
         {"input_tokens": 5, "output_tokens": 50, "output_tokens_details": {"thinking_tokens": 40}}
@@ -66,6 +68,8 @@ def test_thinking_tokens_are_reported_as_reasoning_tokens_when_given() -> None:
     assert response.openai_usage(usage)["completion_tokens_details"] == {"reasoning_tokens": 40}
 
 
+@pytest.mark.proves("text_parts", "anthropic")
+@pytest.mark.proves("finish_reason", "anthropic")
 def test_text_reply_has_content_and_stop() -> None:
     message = _message("chat")
     assert message == {
@@ -75,6 +79,8 @@ def test_text_reply_has_content_and_stop() -> None:
     }
 
 
+@pytest.mark.proves("thinking_signature", "anthropic")
+@pytest.mark.proves("tool_calls_round_trip", "anthropic")
 def test_thinking_and_its_signature_are_kept_beside_the_tool_calls() -> None:
     message = _message("thinking")
     recorded = fixtures.load_json("anthropic", "thinking", "response.json")["content"]
@@ -89,6 +95,8 @@ def test_thinking_and_its_signature_are_kept_beside_the_tool_calls() -> None:
     ]
 
 
+@pytest.mark.proves("thinking_signature", "anthropic")
+@pytest.mark.proves("tool_calls_round_trip", "anthropic")
 def test_a_reply_can_be_sent_back_as_the_next_turn() -> None:
     message = _message("thinking")
     tool_result = {"role": "tool", "tool_call_id": message["tool_calls"][0]["id"], "content": "4°C"}
@@ -98,12 +106,14 @@ def test_a_reply_can_be_sent_back_as_the_next_turn() -> None:
     assert sent["messages"][1] == {"role": "assistant", "content": original}
 
 
+@pytest.mark.proves("thinking_signature", "anthropic")
 def test_redacted_thinking_is_kept_for_the_next_turn() -> None:
     raw = _reply([{"type": "redacted_thinking", "data": "EmwKAhgB"}, _text("Done.")], "end_turn")
     message = orjson.loads(_parse(raw).body)["choices"][0]["message"]
     assert message["reasoning_redacted"] == ["EmwKAhgB"]
 
 
+@pytest.mark.proves("response_format", "anthropic")
 def test_json_tool_input_is_the_content() -> None:
     message = _message("json_schema")
     assert orjson.loads(message["content"]) == {"city": "Oslo", "population": 717710}
@@ -143,6 +153,7 @@ TOOL_USE = {"type": "tool_use", "id": "toolu_1", "name": "f", "input": {}}
         ([_text("a")], "pause_turn", "stop"),
     ],
 )
+@pytest.mark.proves("finish_reason", "anthropic")
 def test_stop_reason_becomes_finish_reason(
     content: list[dict[str, Any]], stop_reason: str, finish_reason: str
 ) -> None:
@@ -150,6 +161,7 @@ def test_stop_reason_becomes_finish_reason(
     assert body["choices"][0]["finish_reason"] == finish_reason
 
 
+@pytest.mark.proves("tool_calls_round_trip", "anthropic")
 def test_tool_only_reply_has_null_content() -> None:
     message = orjson.loads(_parse(_reply([TOOL_USE], "tool_use")).body)["choices"][0]["message"]
     assert message["content"] is None
@@ -160,6 +172,7 @@ def test_non_json_reply_is_an_upstream_error() -> None:
         response.parse_response(Endpoint.CHAT_COMPLETIONS, b"<html>502</html>", TARGET)
 
 
+@pytest.mark.proves("overloaded", "anthropic")
 def test_error_typed_reply_raises_its_error() -> None:
     raw = fixtures.load_bytes("anthropic", "error_529", "response.json")
     with pytest.raises(errors.UpstreamUnavailable, match="overloaded"):

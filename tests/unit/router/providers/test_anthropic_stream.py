@@ -89,6 +89,8 @@ def test_the_role_comes_in_the_first_chunk_only(case: str) -> None:
 
 
 @pytest.mark.parametrize("case", STREAMS)
+@pytest.mark.proves("stream_usage", "anthropic")
+@pytest.mark.proves("finish_reason", "anthropic")
 def test_the_stream_ends_with_one_finish_reason_then_a_usage_only_chunk(case: str) -> None:
     chunks = _replay(case)
     assert len(_finish_reasons(chunks)) == 1
@@ -107,6 +109,7 @@ def test_text_stream_gives_the_text_and_stop() -> None:
     assert sum(chunk.output_chars for chunk in chunks) == len("Hello, Oslo!")
 
 
+@pytest.mark.proves("thinking_signature", "anthropic")
 def test_thinking_stream_gives_reasoning_then_its_signature_then_text() -> None:
     deltas = _deltas(_replay("thinking_stream"))
     reasoning = "".join(d.get("reasoning_content", "") for d in deltas)
@@ -129,6 +132,7 @@ def stream_signature(case: str) -> str:
     raise AssertionError("no signature in the fixture")
 
 
+@pytest.mark.proves("tool_call_stream", "anthropic")
 def test_parallel_tool_calls_keep_their_indexes_ids_and_arguments_apart() -> None:
     calls = [
         call for d in _deltas(_replay("tool_calls_stream")) for call in d.get("tool_calls", [])
@@ -151,6 +155,7 @@ def test_parallel_tool_calls_keep_their_indexes_ids_and_arguments_apart() -> Non
     }
 
 
+@pytest.mark.proves("tool_call_stream", "anthropic")
 def test_tool_call_indexes_count_tool_blocks_only() -> None:
     # The text block is Claude's index 0, yet the first tool call is OpenAI's index 0.
     deltas = _deltas(_replay("tool_calls_stream"))
@@ -158,6 +163,9 @@ def test_tool_call_indexes_count_tool_blocks_only() -> None:
     assert deltas[2]["tool_calls"][0]["index"] == 0
 
 
+@pytest.mark.proves("tool_call_stream", "anthropic")
+@pytest.mark.proves("usage_cache", "anthropic")
+@pytest.mark.proves("stream_usage", "anthropic")
 def test_tool_stream_finishes_with_tool_calls_and_counts_cache_once() -> None:
     chunks = _replay("tool_calls_stream")
     assert _finish_reasons(chunks) == ["tool_calls"]
@@ -173,6 +181,7 @@ def test_tool_stream_finishes_with_tool_calls_and_counts_cache_once() -> None:
     }
 
 
+@pytest.mark.proves("response_format", "anthropic")
 def test_json_tool_stream_becomes_content_deltas() -> None:
     chunks = _replay("json_schema_stream")
     deltas = _deltas(chunks)
@@ -182,11 +191,13 @@ def test_json_tool_stream_becomes_content_deltas() -> None:
     assert _finish_reasons(chunks) == ["stop"]
 
 
+@pytest.mark.proves("stream_usage", "anthropic")
 def test_message_delta_input_counts_replace_the_start_counts() -> None:
     usage = _replay("thinking_stream")[-1].usage
     assert usage == Usage(prompt_tokens=44, completion_tokens=96, total_tokens=140)
 
 
+@pytest.mark.proves("overloaded", "anthropic")
 def test_error_event_ends_the_stream_with_the_mapped_error() -> None:
     events = _events("stream_error")
     state = stream.StreamState(created=CREATED)
@@ -208,6 +219,8 @@ def test_error_event_ends_the_stream_with_the_mapped_error() -> None:
         ("authentication_error", errors.UpstreamAuthFailed),
     ],
 )
+@pytest.mark.proves("errors", "anthropic")
+@pytest.mark.proves("overloaded", "anthropic")
 def test_error_event_types_map_to_the_taxonomy(
     kind: str, expected: type[errors.TollwayError]
 ) -> None:

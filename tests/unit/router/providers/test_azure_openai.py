@@ -47,12 +47,14 @@ def _replay(case: str) -> list[ChunkOut]:
         (Endpoint.EMBEDDINGS, "embeddings"),
     ],
 )
+@pytest.mark.proves("azure_deployments_path", "azure_openai")
 def test_deployment_paths_carry_the_default_api_version(endpoint: Endpoint, suffix: str) -> None:
     call = _build(endpoint, TARGET)
     assert call.path == f"/openai/deployments/gpt-4o/{suffix}"
     assert call.query == {"api-version": "2024-10-21"}
 
 
+@pytest.mark.proves("azure_deployments_path", "azure_openai")
 def test_the_azure_deployment_name_and_api_version_are_used() -> None:
     target = TARGET.model_copy(
         update={"azure_deployment": "prod gpt4o", "api_version": "2025-01-01-preview"}
@@ -62,6 +64,8 @@ def test_the_azure_deployment_name_and_api_version_are_used() -> None:
     assert call.query == {"api-version": "2025-01-01-preview"}
 
 
+@pytest.mark.proves("azure_v1_path", "azure_openai")
+@pytest.mark.proves("passthrough", "azure_openai")
 def test_v1_api_uses_the_v1_path_with_the_deployment_as_model() -> None:
     target = TARGET.model_copy(update={"api_version": "v1", "azure_deployment": "gpt4o-east"})
     call = _build(Endpoint.CHAT_COMPLETIONS, target, {**CHAT, "stream": True})
@@ -74,6 +78,7 @@ def test_v1_api_uses_the_v1_path_with_the_deployment_as_model() -> None:
     }
 
 
+@pytest.mark.proves("azure_api_key", "azure_openai")
 def test_the_secret_goes_in_the_api_key_header() -> None:
     assert ADAPTER.auth_header("azure-secret") == ("api-key", "azure-secret")
 
@@ -95,6 +100,7 @@ def test_stream_drops_the_prompt_filter_chunk_and_keeps_the_rest() -> None:
         validate_openai("CreateChatCompletionStreamResponse", orjson.loads(chunk.data))
 
 
+@pytest.mark.proves("stream_usage", "azure_openai")
 def test_only_the_usage_chunk_is_usage_only() -> None:
     chunks = _replay("text_stream")
     assert [chunk.usage_only for chunk in chunks] == [False, False, False, False, True]
@@ -111,6 +117,8 @@ def test_response_is_forwarded_with_its_usage() -> None:
     assert parsed.usage.total_tokens == 18
 
 
+@pytest.mark.proves("content_filter_error", "azure_openai")
+@pytest.mark.proves("errors", "azure_openai")
 def test_content_filter_error_keeps_its_code() -> None:
     body = fixtures.load_bytes("azure_openai", "error_400_content_filter", "response.json")
     error = ADAPTER.parse_error(400, {}, body)
@@ -121,6 +129,7 @@ def test_content_filter_error_keeps_its_code() -> None:
     validate_openai("ErrorResponse", {"error": error.body().model_dump()})
 
 
+@pytest.mark.proves("errors", "azure_openai")
 def test_rate_limit_passes_azures_retry_after_on() -> None:
     error = ADAPTER.parse_error(429, {"retry-after-ms": "1500"}, b'{"error": {"code": "429"}}')
     assert type(error) is errors.UpstreamRateLimited

@@ -47,6 +47,8 @@ def _as_record(chunk: ChunkOut) -> dict[str, Any]:
     }
 
 
+@pytest.mark.proves("passthrough", "openai")
+@pytest.mark.proves("stream_usage", "openai")
 def test_request_uses_the_deployment_model_and_asks_for_stream_usage() -> None:
     body = fixtures.load_json("openai", "text_stream", "request.json")
     call = openai.build_request(Endpoint.CHAT_COMPLETIONS, body, TARGET)
@@ -64,6 +66,7 @@ def test_stream_options_the_client_set_are_kept() -> None:
     assert sent["parallel_tool_calls"] is True
 
 
+@pytest.mark.proves("passthrough", "openai")
 def test_non_streaming_request_is_not_touched_beyond_the_model() -> None:
     body = fixtures.load_json("openai", "chat", "request.json")
     call = openai.build_request(Endpoint.CHAT_COMPLETIONS, body, TARGET)
@@ -75,12 +78,14 @@ def test_non_streaming_request_is_not_touched_beyond_the_model() -> None:
     ("endpoint", "path"),
     [(Endpoint.COMPLETIONS, "/completions"), (Endpoint.EMBEDDINGS, "/embeddings")],
 )
+@pytest.mark.proves("legacy_endpoints", "openai")
 def test_other_endpoints_have_their_paths(endpoint: Endpoint, path: str) -> None:
     call = openai.build_request(endpoint, {"model": "x", "input": "a", "stream": True}, TARGET)
     assert call.path == path
     assert call.stream is (endpoint is Endpoint.COMPLETIONS)
 
 
+@pytest.mark.proves("passthrough", "openai")
 def test_response_is_forwarded_byte_for_byte_with_its_usage() -> None:
     raw = fixtures.load_bytes("openai", "chat", "response.json")
     parsed = openai.parse_response(Endpoint.CHAT_COMPLETIONS, raw, TARGET)
@@ -90,6 +95,7 @@ def test_response_is_forwarded_byte_for_byte_with_its_usage() -> None:
     assert parsed.upstream_model == "gpt-4o-mini-2024-07-18"
 
 
+@pytest.mark.proves("usage_cache", "openai")
 def test_cached_and_reasoning_tokens_are_read_from_usage_details() -> None:
     raw = fixtures.load_bytes("openai", "reasoning", "response.json")
     parsed = openai.parse_response(Endpoint.CHAT_COMPLETIONS, raw, TARGET)
@@ -203,6 +209,7 @@ def test_stream_chunks_are_forwarded_unchanged() -> None:
     assert forwarded == [event.data for event in raw_events if event.data != "[DONE]"]
 
 
+@pytest.mark.proves("tool_call_stream", "openai")
 def test_parallel_tool_calls_keep_their_indexes_and_ids() -> None:
     calls = [
         call
@@ -242,6 +249,7 @@ def test_error_event_mid_stream_raises() -> None:
         (504, "error_500", {}, errors.UpstreamTimeout, "upstream_timeout"),
     ],
 )
+@pytest.mark.proves("errors", "openai")
 def test_errors_map_to_the_taxonomy(
     status: int,
     case: str,

@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 
 import orjson
 
 from tollway_common.errors import InvalidRequest
-
-Block = dict[str, Any]
-IMAGE_TYPES = frozenset({"image/jpeg", "image/png", "image/gif", "image/webp"})
-_DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)$", re.DOTALL)
+from tollway_router.providers.anthropic.parts import (
+    Block,
+    cache_control,
+    marked,
+    text_blocks,
+    user_blocks,
+)
 
 
 def convert_messages(raw: Any) -> tuple[list[Block], list[Block]]:
@@ -31,10 +33,12 @@ def convert_messages(raw: Any) -> tuple[list[Block], list[Block]]:
             raise InvalidRequest(f"{where} must be an object.", param=where)
         role = message.get("role")
         if role in ("system", "developer"):
-            system.extend(_text_blocks(message.get("content"), f"{where}.content"))
+            system.extend(
+                _mark_last(text_blocks(message.get("content"), f"{where}.content"), message, where)
+            )
             continue
         if role == "user":
-            blocks = _user_blocks(message.get("content"), f"{where}.content")
+            blocks = user_blocks(message.get("content"), f"{where}.content")
         elif role == "assistant":
             blocks = _assistant_blocks(message, where)
         elif role == "tool":
@@ -44,6 +48,7 @@ def convert_messages(raw: Any) -> tuple[list[Block], list[Block]]:
                 f"{where}.role '{role}' is not supported for Claude models.", param=f"{where}.role"
             )
         upstream_role = "assistant" if role == "assistant" else "user"
+        blocks = _mark_last(blocks, message, where)
         if not blocks:
             continue
         if turns and turns[-1]["role"] == upstream_role:
@@ -53,53 +58,15 @@ def convert_messages(raw: Any) -> tuple[list[Block], list[Block]]:
     return system, turns
 
 
-def _text_blocks(content: Any, where: str) -> list[Block]:
-    if isinstance(content, str):
-        return [{"type": "text", "text": content}] if content else []
-    if not isinstance(content, list):
-        raise InvalidRequest(f"{where} must be a string or an array of parts.", param=where)
-    return [block for j, part in enumerate(content) for block in _text_part(part, f"{where}[{j}]")]
-
-
-def _text_part(part: Any, where: str) -> list[Block]:
-    if not isinstance(part, dict) or part.get("type") not in ("text", "refusal"):
-        raise InvalidRequest(f"{where} must be a text part here.", param=where)
-    text = part.get("text") if part["type"] == "text" else part.get("refusal")
-    return [{"type": "text", "text": text}] if isinstance(text, str) and text else []
-
-
-def _user_blocks(content: Any, where: str) -> list[Block]:
-    if not isinstance(content, list):
-        return _text_blocks(content, where)
-    blocks: list[Block] = []
-    for j, part in enumerate(content):
-        if isinstance(part, dict) and part.get("type") == "image_url":
-            blocks.append(_image(part.get("image_url"), f"{where}[{j}].image_url"))
-        else:
-            blocks.extend(_text_part(part, f"{where}[{j}]"))
-    return blocks
-
-
-def _image(image_url: Any, where: str) -> Block:
-    url = image_url.get("url") if isinstance(image_url, dict) else None
-    if not isinstance(url, str):
-        raise InvalidRequest(f"{where}.url must be a string.", param=f"{where}.url")
-    if url.startswith(("http://", "https://")):
-        return {"type": "image", "source": {"type": "url", "url": url}}
-    match = _DATA_URL.match(url)
-    if match is None:
-        raise InvalidRequest(
-            f"{where}.url must be an http(s) URL or a base64 data URL.", param=f"{where}.url"
-        )
-    media_type = match["type"].lower()
-    if media_type not in IMAGE_TYPES:
-        raise InvalidRequest(
-            f"Claude reads JPEG, PNG, GIF and WebP images, not {media_type}.", param=f"{where}.url"
-        )
-    return {
-        "type": "image",
-        "source": {"type": "base64", "media_type": media_type, "data": match["data"]},
-    }
+def _mark_last(blocks: list[Block], message: dict[str, Any], where: str) -> list[Block]:
+    """A `cache_control` on the message itself marks its last block, the end of the prefix
+    Claude caches (as `cache_control` on a string content would)."""
+    control = cache_control(message, where)
+    if control is None:
+        return blocks
+    if not blocks:
+        raise InvalidRequest(f"{where} is empty; Claude cannot cache it.", param=where)
+    return [*blocks[:-1], marked(blocks[-1], control)]
 
 
 def _assistant_blocks(message: dict[str, Any], where: str) -> list[Block]:
@@ -113,7 +80,7 @@ def _assistant_blocks(message: dict[str, Any], where: str) -> list[Block]:
     for data in message.get("reasoning_redacted") or []:
         blocks.append({"type": "redacted_thinking", "data": data})
     if message.get("content") is not None:
-        blocks.extend(_text_blocks(message["content"], f"{where}.content"))
+        blocks.extend(text_blocks(message["content"], f"{where}.content"))
     for k, call in enumerate(message.get("tool_calls") or []):
         blocks.append(_tool_use(call, f"{where}.tool_calls[{k}]"))
     return blocks
@@ -150,5 +117,5 @@ def _tool_result(message: dict[str, Any], where: str) -> Block:
         if content:
             block["content"] = content
     elif content is not None:
-        block["content"] = _text_blocks(content, f"{where}.content")
+        block["content"] = text_blocks(content, f"{where}.content")
     return block

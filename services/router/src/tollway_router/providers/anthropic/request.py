@@ -12,6 +12,7 @@ from tollway_common.control import Deployment
 from tollway_common.errors import InvalidRequest
 from tollway_router.adapter import HttpCall
 from tollway_router.providers.anthropic.messages import convert_messages
+from tollway_router.providers.anthropic.parts import cache_control, marked
 
 PATH = "/v1/messages"
 API_VERSION = "2023-06-01"
@@ -148,7 +149,7 @@ def _tool(tool: Any, i: int) -> dict[str, Any]:
     }
     if function.get("description"):
         converted["description"] = function["description"]
-    return converted
+    return marked(converted, cache_control(tool, f"tools[{i}]"))
 
 
 def _tool_choice(choice: Any, *, has_tools: bool) -> dict[str, Any] | None:

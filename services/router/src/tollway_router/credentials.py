@@ -1,0 +1,83 @@
+"""The credential one upstream call carries: the deployment's API key (a secret reference), an
+OAuth access token the router keeps fresh (`auth`), or the Foundry resource and key a
+per-request tenant sent with the request."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+from tollway_common.contract import TenantCredential
+from tollway_common.control import RESOURCE_NAME_PATTERN, Deployment, ModelAlias, Tenancy
+from tollway_common.errors import InvalidRequest, UpstreamAuthFailed
+from tollway_common.secret_refs import SecretNotFound, SecretResolver
+from tollway_router.oauth import TokenCache
+
+ENTRA_SCOPES = {
+    "azure_openai": "https://cognitiveservices.azure.com/.default",
+    "anthropic": "https://ai.azure.com/.default",
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Credential:
+    """`api_key` goes in the provider's key header; `bearer` in `Authorization`. A tenant's
+    credential also names the Foundry resource to call."""
+
+    kind: Literal["api_key", "bearer"]
+    value: str = field(repr=False)
+    foundry_resource: str | None = None
+
+    def header(self, api_key_header: Callable[[str], tuple[str, str]]) -> tuple[str, str]:
+        if self.kind == "bearer":
+            return "authorization", f"Bearer {self.value}"
+        return api_key_header(self.value)
+
+
+class Credentials:
+    def __init__(self, secrets: SecretResolver, tokens: TokenCache) -> None:
+        self._secrets = secrets
+        self._tokens = tokens
+
+    async def resolve(
+        self,
+        model: ModelAlias,
+        deployment: Deployment,
+        tenant: TenantCredential | None,
+        api_key: str | None,
+    ) -> Credential | None:
+        """`api_key` is the secret reference the attempt chose (the deployment's, or one of
+        its pool's)."""
+        if tenant is not None:
+            return _tenant(model, deployment, tenant)
+        if deployment.auth is not None:
+            scope = deployment.auth.scope or ENTRA_SCOPES.get(deployment.provider, "")
+            token = await self._tokens.token(deployment.auth, scope, deployment.name)
+            return Credential("bearer", token)
+        if api_key is None:
+            return None
+        try:
+            return Credential("api_key", self._secrets.resolve(api_key))
+        except SecretNotFound as exc:
+            raise UpstreamAuthFailed(
+                f"The credential of deployment '{deployment.name}' is not available: {exc}."
+            ) from exc
+
+    async def close(self) -> None:
+        await self._tokens.close()
+
+
+def _tenant(model: ModelAlias, deployment: Deployment, tenant: TenantCredential) -> Credential:
+    # The edge checks all of this; the router checks again because a resource name becomes
+    # part of a host name here.
+    if model.tenancy is not Tenancy.PER_REQUEST or deployment.provider != "anthropic":
+        raise InvalidRequest(
+            f"Model '{model.name}' does not take per-request Foundry credentials.", param="model"
+        )
+    if not RESOURCE_NAME_PATTERN.match(tenant.resource):
+        raise InvalidRequest(
+            "The Foundry resource name must be one DNS label (letters, digits, inner hyphens).",
+            param="model",
+        )
+    return Credential("api_key", tenant.api_key.get_secret_value(), tenant.resource)

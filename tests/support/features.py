@@ -1,0 +1,203 @@
+"""The features of issue 3 ("Anthropic, Azure AI Foundry and Azure OpenAI"), by id.
+
+A test that shows a feature for a provider says so with `@pytest.mark.proves("<id>",
+"<provider>")` (in the shared adapter suite the provider is the `adapter` parameter).
+`docs/translation-matrix.md` is generated from those marks (`make translation-matrix`), and
+`tests/unit/test_translation_matrix.py` fails when the committed page differs from what the
+tests show, so the page can never claim what no test shows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Feature:
+    id: str
+    section: str
+    text: str
+    # Shown for an OpenAI-wire provider that forwards the body as sent: nothing to translate.
+    translated: bool = False
+
+
+_PROVIDERS = "Providers and credentials"
+_TRANSLATION = "Translation, OpenAI chat <-> Anthropic Messages"
+_USAGE = "Usage, stop reasons and errors"
+_SUITE = "Shared adapter suite (every provider in the registry)"
+
+FEATURES: tuple[Feature, ...] = (
+    Feature(
+        "anthropic_sdk",
+        _PROVIDERS,
+        "Messages API through the official SDK (`x-api-key`, `anthropic-version`)",
+    ),
+    Feature(
+        "beta_headers",
+        _PROVIDERS,
+        "Beta headers (`anthropic-beta`) passed through where the deployment asks",
+    ),
+    Feature(
+        "foundry_api_key",
+        _PROVIDERS,
+        "Foundry `<resource>.services.ai.azure.com/anthropic/`, API key, SDK Foundry client",
+    ),
+    Feature("foundry_entra", _PROVIDERS, "Azure AI Foundry with an Entra ID bearer token"),
+    Feature(
+        "azure_deployments_path", _PROVIDERS, "`/openai/deployments/<name>/...?api-version=...`"
+    ),
+    Feature("azure_v1_path", _PROVIDERS, "`/openai/v1/...` with the deployment as `model`"),
+    Feature("azure_api_key", _PROVIDERS, "`api-key` header"),
+    Feature("azure_entra", _PROVIDERS, "Entra ID bearer token"),
+    Feature(
+        "tenancy",
+        _PROVIDERS,
+        "Per-request tenancy (`resource:key`, `resource/model`), opt-in per model entry",
+    ),
+    Feature(
+        "tenancy_secret_kept",
+        _PROVIDERS,
+        "A tenant's key is never logged, stored in KV or written to usage",
+    ),
+    Feature(
+        "oauth_client_credentials",
+        _PROVIDERS,
+        "OAuth client-credentials grant (Entra service principal, any token endpoint)",
+    ),
+    Feature(
+        "oauth_refresh_token", _PROVIDERS, "OAuth refresh-token grant, rotated refresh tokens kept"
+    ),
+    Feature(
+        "oauth_managed_identity",
+        _PROVIDERS,
+        "Managed identity (IMDS, App Service IDENTITY_ENDPOINT, MSI_ENDPOINT)",
+    ),
+    Feature(
+        "oauth_cache",
+        _PROVIDERS,
+        "Tokens cached per credential, refreshed before expiry, one fetch at a time",
+    ),
+    Feature(
+        "oauth_errors",
+        _PROVIDERS,
+        "Token endpoint failures -> 502 (`upstream_auth_failed` when refused), never 401",
+    ),
+    Feature(
+        "system_developer",
+        _TRANSLATION,
+        "system and developer messages (string, several, part arrays) -> `system`",
+        True,
+    ),
+    Feature("text_parts", _TRANSLATION, "user and assistant text parts", True),
+    Feature(
+        "images",
+        _TRANSLATION,
+        "images: data URLs -> base64 source, http(s) URLs -> url source",
+        True,
+    ),
+    Feature("documents", _TRANSLATION, "`file` parts (PDF, plain text) -> `document` blocks", True),
+    Feature(
+        "cache_control",
+        _TRANSLATION,
+        "`cache_control` on parts, messages and tools kept on the blocks",
+        True,
+    ),
+    Feature(
+        "tool_results_merged",
+        _TRANSLATION,
+        "consecutive tool results -> one user turn of `tool_result` blocks",
+        True,
+    ),
+    Feature("tools", _TRANSLATION, "tools -> `input_schema` tools", True),
+    Feature(
+        "tool_choice", _TRANSLATION, "`tool_choice` auto, none, required, a named function", True
+    ),
+    Feature(
+        "parallel_tool_calls",
+        _TRANSLATION,
+        "`parallel_tool_calls=false` -> `disable_parallel_tool_use`",
+        True,
+    ),
+    Feature("tool_calls_round_trip", _TRANSLATION, "assistant `tool_calls` <-> `tool_use`", True),
+    Feature(
+        "tool_call_stream",
+        _TRANSLATION,
+        "streamed `input_json_delta` -> argument deltas, stable indexes and ids, calls apart",
+        True,
+    ),
+    Feature(
+        "response_format",
+        _TRANSLATION,
+        "`response_format` json_object and json_schema (a forced tool), stream and not",
+        True,
+    ),
+    Feature("stop", _TRANSLATION, "`stop` -> `stop_sequences`", True),
+    Feature(
+        "max_tokens",
+        _TRANSLATION,
+        "`max_tokens` / `max_completion_tokens`, per-model default when absent",
+        True,
+    ),
+    Feature("sampling", _TRANSLATION, "`temperature`, `top_p` omitted when unset", True),
+    Feature("user", _TRANSLATION, "`user` -> `metadata.user_id`", True),
+    Feature("reasoning", _TRANSLATION, "`reasoning_effort` -> extended thinking budget", True),
+    Feature(
+        "thinking_signature",
+        _TRANSLATION,
+        "thinking -> `reasoning_content` with its signature, sent back next turn",
+        True,
+    ),
+    Feature("n_refused", _TRANSLATION, "`n > 1` -> a clear 400", True),
+    Feature(
+        "usage_cache", _USAGE, "input, output, cache read and cache write tokens counted once", True
+    ),
+    Feature("stream_usage", _USAGE, "usage present in streams"),
+    Feature("finish_reason", _USAGE, "`stop_reason` -> `finish_reason`", True),
+    Feature(
+        "errors",
+        _USAGE,
+        "upstream errors -> the error taxonomy and the statuses the OpenAI SDK expects",
+    ),
+    Feature("overloaded", _USAGE, "`overloaded_error` and stream `error` events", True),
+    Feature("content_filter_error", _USAGE, "Azure content-filter errors keep their code"),
+    Feature(
+        "legacy_endpoints",
+        _USAGE,
+        "`/v1/completions`, `/v1/embeddings`: served, or a clear error naming the model and why",
+    ),
+    Feature(
+        "passthrough",
+        _TRANSLATION,
+        "OpenAI-wire body forwarded as sent (only `model` and stream usage set)",
+    ),
+    Feature(
+        "sdk_stack", _SUITE, "Through the whole stack with the official `openai` SDK as the client"
+    ),
+    Feature("suite_text_stream", _SUITE, "text stream: valid chunks, one id, role first"),
+    Feature(
+        "suite_tool_call_stream", _SUITE, "tool-call stream: indexes, ids, arguments that parse"
+    ),
+    Feature("suite_usage", _SUITE, "usage present, stream and not"),
+    Feature("suite_errors", _SUITE, "error mapping for 400, 401, 429, 500"),
+    Feature("suite_empty_choices", _SUITE, "a reply without choices or content"),
+)
+BY_ID = {feature.id: feature for feature in FEATURES}
+PROVIDERS = ("anthropic", "azure_openai", "openai", "fake")
+
+# What a provider lacks in the shared suite, with the reason; the suite runs every other pair.
+SUITE_LACKS: dict[str, dict[str, str]] = {
+    "fake": {
+        "suite_empty_choices": "the demo server never sends a reply without choices",
+    },
+}
+
+# The tests `make translation-matrix` runs to rebuild the page (and the check collects).
+PROOF_PATHS = (
+    "tests/unit/router",
+    "tests/integration/test_anthropic_flow.py",
+    "tests/integration/test_foundry_flow.py",
+    "tests/integration/test_tenancy_flow.py",
+    "tests/integration/test_azure_openai_flow.py",
+    "tests/integration/test_oauth_tokens.py",
+    "tests/integration/test_chat_flow.py",
+)
