@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tollway_common import contract
+from tollway_common import contract, http_metrics
 from tollway_common.contract import (
     ClientInfo,
     Endpoint,
@@ -63,6 +63,7 @@ async def handle(
     )
     if ticket.alias != model.name:
         model = runtime.catalog.resolve(ticket.alias)
+    request.scope["state"][http_metrics.MODEL_STATE_KEY] = model.name
     infer = _infer_request(request_id, endpoint, caller, model, body, head, runtime, client)
     outcome = Outcome()
     try:

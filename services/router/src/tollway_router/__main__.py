@@ -7,6 +7,8 @@ import asyncio
 import uvloop
 
 from tollway_common.log import setup_logging
+from tollway_common.settings import OtelSettings
+from tollway_common.tracing import setup_tracing
 from tollway_router.service import run
 from tollway_router.settings import RouterSettings
 
@@ -14,6 +16,7 @@ from tollway_router.settings import RouterSettings
 def main() -> None:
     settings = RouterSettings()
     setup_logging("router", settings.log)
+    setup_tracing("router", OtelSettings())
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     asyncio.run(run(settings))
 

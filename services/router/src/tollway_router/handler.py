@@ -25,6 +25,7 @@ from tollway_common.errors import (
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.log import request_id_var
 from tollway_common.secret_refs import SecretNotFound, SecretResolver
+from tollway_router import metrics, spans
 from tollway_router.adapter import Adapter
 from tollway_router.providers import REGISTRY
 from tollway_router.replies import Replier
@@ -80,6 +81,8 @@ class Handler:
             await replier.stop_heartbeats()
             latency_ms = (time.monotonic() - started) * 1000
             event = build_event(infer, outcome, latency_ms, self.router_id)
+            metrics.observe_request(event)
+            spans.record_result(event)
             # Shielded: a cancelled request still owes its usage event.
             await asyncio.shield(publish_usage(self.js, event))
 
@@ -115,7 +118,10 @@ class Handler:
         call = adapter.build_request(infer.endpoint, infer.body, deployment)
         secret = self._secret(deployment)
         auth = adapter.auth_header(secret) if secret is not None else None
-        async with self.upstream.open(deployment, call, auth, secret) as response:
+        async with (
+            spans.upstream_call(infer, deployment, outcome),
+            self.upstream.open(deployment, call, auth, secret) as response,
+        ):
             outcome.upstream_latency_ms = (time.monotonic() - started) * 1000
             if response.status >= 400:
                 raise adapter.parse_error(response.status, response.headers, await response.read())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tollway_common.settings import LogSettings, NatsSettings
+from tollway_common.settings import LogSettings, MonitorSettings, NatsSettings
 
 
 class RouterSettings(BaseSettings):
@@ -15,6 +15,8 @@ class RouterSettings(BaseSettings):
 
     nats: NatsSettings = NatsSettings()
     log: LogSettings = LogSettings()
+    # /healthz, /readyz and /metrics over HTTP (TOLLWAY_ROUTER_MONITOR__ENABLED, __HOST, __PORT).
+    monitor: MonitorSettings = MonitorSettings()
     router_id: str = ""
     max_inflight: int = Field(default=512, ge=1)
     heartbeat_interval_s: float = Field(default=1.0, gt=0)

@@ -9,7 +9,7 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
-from tollway_common import contract
+from tollway_common import contract, tracing
 from tollway_common.contract import InferRequest, Usage, UsageEvent
 from tollway_common.ids import usage_msg_id
 from tollway_common.usage_estimate import estimate_completion_tokens, estimate_prompt_tokens
@@ -79,6 +79,7 @@ def build_event(
             None if outcome.upstream_latency_ms is None else round(outcome.upstream_latency_ms, 3)
         ),
         client=infer.client,
+        trace_id=tracing.current_trace_id(),
     )
 
 
