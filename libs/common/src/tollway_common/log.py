@@ -1,4 +1,4 @@
-"""Structured JSON logs with the current request id, written off the event loop."""
+"""Structured JSON logs with the current request id and trace id, written off the event loop."""
 
 from __future__ import annotations
 
@@ -12,11 +12,14 @@ from typing import Any
 
 import orjson
 
+from tollway_common import tracing
 from tollway_common.settings import LogSettings
 
 request_id_var: ContextVar[str] = ContextVar("request_id", default="")
 
 _RESERVED = set(vars(logging.LogRecord("", 0, "", 0, "", None, None))) | {"message", "asctime"}
+# Stamped on every record; left out of the line while empty.
+_CONTEXT_FIELDS = ("request_id", "trace_id", "span_id")
 
 
 class JsonFormatter(logging.Formatter):
@@ -32,15 +35,27 @@ class JsonFormatter(logging.Formatter):
             "logger": record.name,
             "msg": record.getMessage(),
         }
-        request_id = getattr(record, "request_id", "") or request_id_var.get()
-        if request_id:
-            entry["request_id"] = request_id
         for key, value in vars(record).items():
-            if key not in _RESERVED and key not in entry and not key.startswith("_"):
+            if key in _RESERVED or key in entry or key.startswith("_"):
+                continue
+            if value != "" or key not in _CONTEXT_FIELDS:
                 entry[key] = value
         if record.exc_info:
             entry["exc"] = self.formatException(record.exc_info)
         return orjson.dumps(entry, default=str).decode()
+
+
+class ContextQueueHandler(logging.handlers.QueueHandler):
+    """Stamps the request id and the trace and span ids on each record in the thread that logs:
+    they live in context variables, which the logging thread cannot see."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        if not getattr(record, "request_id", ""):
+            record.request_id = request_id_var.get()
+        if not getattr(record, "trace_id", ""):
+            record.trace_id, record.span_id = tracing.current_ids()
+        prepared: logging.LogRecord = super().prepare(record)
+        return prepared
 
 
 def setup_logging(service: str, settings: LogSettings) -> None:
@@ -53,7 +68,7 @@ def setup_logging(service: str, settings: LogSettings) -> None:
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     listener = logging.handlers.QueueListener(records, handler, respect_handler_level=True)
     root = logging.getLogger()
-    root.handlers[:] = [logging.handlers.QueueHandler(records)]
+    root.handlers[:] = [ContextQueueHandler(records)]
     root.setLevel(settings.level)
     listener.start()
     atexit.register(listener.stop)

@@ -13,6 +13,7 @@ from nats.js.errors import BucketNotFoundError
 from nats.js.kv import KeyValue
 
 from tollway_common import contract
+from tollway_common.metrics import NATS_CONNECTED
 from tollway_common.settings import NatsSettings
 
 log = logging.getLogger(__name__)
@@ -34,17 +35,22 @@ async def connect(
     """
 
     async def disconnected() -> None:
+        NATS_CONNECTED.set(0)
         log.warning("nats disconnected", extra={"service": name})
         if on_disconnect is not None:
             on_disconnect()
 
     async def on_reconnect() -> None:
+        NATS_CONNECTED.set(1)
         log.info("nats reconnected", extra={"service": name})
+
+    async def on_closed() -> None:
+        NATS_CONNECTED.set(0)
 
     async def on_error(exc: Exception) -> None:
         log.warning("nats error: %s", exc, extra={"service": name})
 
-    return await nats.connect(
+    nc = await nats.connect(
         settings.url,
         name=name,
         connect_timeout=settings.connect_timeout_s,
@@ -55,7 +61,10 @@ async def connect(
         disconnected_cb=disconnected,
         reconnected_cb=on_reconnect,
         error_cb=on_error,
+        closed_cb=on_closed,
     )
+    NATS_CONNECTED.set(1)
+    return nc
 
 
 async def ensure_usage_stream(js: JetStreamContext, replicas: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from tollway_common import tracing
 from tollway_common.ids import new_request_id
 from tollway_common.log import request_id_var
 
@@ -20,6 +21,7 @@ class RequestIdMiddleware:
         request_id = new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         request_id_var.set(request_id)
+        tracing.tag_request_id(request_id)
         header = (b"x-request-id", request_id.encode())
 
         async def send_with_id(message: Message) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
 class _Block(BaseModel):
@@ -28,3 +29,46 @@ class RedisSettings(_Block):
 class LogSettings(_Block):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     json_format: bool = True
+
+
+class MonitorSettings(_Block):
+    """The small HTTP server of the services without an HTTP API (router, metering): /healthz,
+    /readyz and /metrics. Off unless enabled (the images, compose, Helm and `make run` turn it
+    on); port 0 takes a free port and logs it."""
+
+    enabled: bool = False
+    host: str = "127.0.0.1"
+    port: int = Field(default=9090, ge=0, le=65535)
+
+
+class OtelSettings(BaseSettings):
+    """The standard OpenTelemetry variables that decide whether traces are exported at all.
+
+    Tracing is off unless they ask for it: `OTEL_TRACES_EXPORTER` names an exporter (`otlp`,
+    `console`), or an OTLP endpoint is set; `OTEL_SDK_DISABLED=true` or `OTEL_TRACES_EXPORTER=none`
+    turn it off. Everything else (endpoint, headers, sampler, batch sizes, resource attributes,
+    service name) the OpenTelemetry SDK reads itself.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="OTEL_", extra="ignore", frozen=True)
+
+    sdk_disabled: bool = False
+    traces_exporter: str = ""
+    exporter_otlp_endpoint: str = ""
+    exporter_otlp_traces_endpoint: str = ""
+    exporter_otlp_protocol: str = ""
+    exporter_otlp_traces_protocol: str = ""
+
+    def exporters(self) -> list[str]:
+        """The span exporters asked for, in order; empty means tracing is off."""
+        if self.sdk_disabled:
+            return []
+        named = [name.strip().lower() for name in self.traces_exporter.split(",") if name.strip()]
+        if not named:
+            configured = self.exporter_otlp_endpoint or self.exporter_otlp_traces_endpoint
+            return ["otlp"] if configured else []
+        return [name for name in named if name != "none"]
+
+    @property
+    def protocol(self) -> str:
+        return self.exporter_otlp_traces_protocol or self.exporter_otlp_protocol or "http/protobuf"

@@ -7,11 +7,14 @@ import uvicorn
 from tollway_admin.app import create_app
 from tollway_admin.settings import AdminSettings
 from tollway_common.log import setup_logging
+from tollway_common.settings import OtelSettings
+from tollway_common.tracing import setup_tracing
 
 
 def main() -> None:
     settings = AdminSettings()
     setup_logging("admin", settings.log)
+    setup_tracing("admin", OtelSettings())
     uvicorn.run(
         create_app(settings),
         host=settings.host,

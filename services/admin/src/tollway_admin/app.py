@@ -20,9 +20,11 @@ from tollway_admin.settings import AdminSettings
 from tollway_admin.store import ControlStore
 from tollway_admin.ui.app import install_ui
 from tollway_admin.webhooks import WebhookDeliverer
-from tollway_common import nats_client
+from tollway_common import metrics, nats_client
 from tollway_common.config_file import load_config
 from tollway_common.http_errors import install_error_handlers
+from tollway_common.http_metrics import HttpMetricsMiddleware, metrics_endpoint
+from tollway_common.http_tracing import instrument_fastapi
 from tollway_common.oidc import OidcVerifier
 from tollway_common.presence import Announcer, PresenceBoard
 from tollway_common.request_ids import RequestIdMiddleware
@@ -55,6 +57,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await board.start(nc)
     announcer = Announcer(nc, "admin", lambda: nc.is_connected)
     announcer.start()
+    metrics.announce_build("admin")
     app.state.nc = nc
     app.state.store = store
     app.state.presence = board
@@ -83,6 +86,7 @@ def create_app(settings: AdminSettings) -> FastAPI:
     install_ui(app, settings)
     # Outermost: every response, errors and UI pages included, carries x-request-id.
     app.add_middleware(RequestIdMiddleware)
+    app.add_middleware(HttpMetricsMiddleware)
     app.include_router(keys.router)
     for router in records.ROUTERS:
         app.include_router(router)
@@ -92,6 +96,8 @@ def create_app(settings: AdminSettings) -> FastAPI:
     @app.get("/api/v1/whoami", tags=["session"])
     async def whoami(identity: Viewer) -> dict[str, object]:
         return _identity_view(identity)
+
+    app.add_api_route("/metrics", metrics_endpoint(), include_in_schema=False)
 
     @app.get("/healthz")
     async def healthz() -> JSONResponse:
@@ -105,6 +111,7 @@ def create_app(settings: AdminSettings) -> FastAPI:
             status_code=200 if connected else 503,
         )
 
+    instrument_fastapi(app)
     return app
 
 

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 import uvicorn
 from starlette.types import ASGIApp
 
 from tollway_common.log import setup_logging
+from tollway_common.metrics import reset_multiprocess_dir
+from tollway_common.settings import OtelSettings
+from tollway_common.tracing import setup_tracing
 from tollway_edge.app import create_app
 from tollway_edge.settings import EdgeSettings
 
@@ -18,6 +23,7 @@ def app_factory() -> ASGIApp:
     """Build the app inside each worker process when there is more than one."""
     settings = EdgeSettings()
     setup_logging("edge", settings.log)
+    setup_tracing("edge", OtelSettings())
     return create_app(settings)
 
 
@@ -35,21 +41,36 @@ def main(argv: list[str] | None = None) -> None:
     settings = EdgeSettings(**overrides)
     setup_logging("edge", settings.log)
     multi = settings.workers > 1
-    uvicorn.run(
-        "tollway_edge.__main__:app_factory" if multi else create_app(settings),
-        factory=multi,
-        workers=settings.workers if multi else None,
-        host=settings.host,
-        port=settings.port,
-        loop="uvloop",
-        http="httptools",
-        access_log=False,
-        log_config=None,
-        timeout_graceful_shutdown=30,
-        backlog=4096,
-        ssl_certfile=settings.ssl_certfile,
-        ssl_keyfile=settings.ssl_keyfile,
-    )
+    temporary: Path | None = None
+    if multi:
+        metrics_dir = settings.metrics_dir
+        if metrics_dir is None:
+            metrics_dir = temporary = Path(tempfile.mkdtemp(prefix="tollway-edge-metrics-"))
+        reset_multiprocess_dir(metrics_dir)
+        # prometheus_client reads PROMETHEUS_MULTIPROC_DIR when a worker imports it.
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = str(metrics_dir)
+        os.environ["TOLLWAY_EDGE_METRICS_DIR"] = str(metrics_dir)
+    else:
+        setup_tracing("edge", OtelSettings())
+    try:
+        uvicorn.run(
+            "tollway_edge.__main__:app_factory" if multi else create_app(settings),
+            factory=multi,
+            workers=settings.workers if multi else None,
+            host=settings.host,
+            port=settings.port,
+            loop="uvloop",
+            http="httptools",
+            access_log=False,
+            log_config=None,
+            timeout_graceful_shutdown=30,
+            backlog=4096,
+            ssl_certfile=settings.ssl_certfile,
+            ssl_keyfile=settings.ssl_keyfile,
+        )
+    finally:
+        if temporary is not None:
+            shutil.rmtree(temporary, ignore_errors=True)
 
 
 if __name__ == "__main__":

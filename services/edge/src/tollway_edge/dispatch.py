@@ -19,7 +19,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from nats.nuid import NUID
 
-from tollway_common import contract
+from tollway_common import contract, tracing
 from tollway_common.contract import ReplyKind
 from tollway_common.errors import (
     NoRouterAvailable,
@@ -129,12 +129,10 @@ class ReplyMux:
         self._queues[token] = queue
         finished = False
         try:
-            await self.nc.publish(
-                subject,
-                payload,
-                reply=f"{self._prefix}.{token}",
-                headers={contract.HEADER_REQUEST_ID: request_id},
-            )
+            headers = {contract.HEADER_REQUEST_ID: request_id}
+            tracing.inject(headers)
+            reply = f"{self._prefix}.{token}"
+            await self.nc.publish(subject, payload, reply=reply, headers=headers)
             expected_seq = 0
             while True:
                 msg = await self._next(queue, deadline)

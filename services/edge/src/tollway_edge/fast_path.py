@@ -14,6 +14,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from tollway_common import http_tracing
 from tollway_common.contract import Endpoint
 from tollway_common.errors import InternalError, TollwayError
 from tollway_edge import inference
@@ -31,12 +32,18 @@ ROUTES = {
 class InferenceFastPath:
     def __init__(self, app: FastAPI) -> None:
         self.app = app
+        # FastAPI's instrumentation never sees these routes: they get their server span here.
+        self._inference = http_tracing.traced(self._serve)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = ROUTES.get(scope["path"]) if scope["type"] == "http" else None
         if endpoint is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
+        await self._inference(scope, receive, send)
+
+    async def _serve(self, scope: Scope, receive: Receive, send: Send) -> None:
+        endpoint = ROUTES[scope["path"]]
         request = Request(scope, receive)
         request_id: str = scope["state"]["request_id"]
         response: Response

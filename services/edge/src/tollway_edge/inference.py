@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tollway_common import contract, policy
+from tollway_common import contract, http_metrics, policy
 from tollway_common.contract import (
     ClientInfo,
     Endpoint,
@@ -72,6 +72,7 @@ async def handle(
     )
     if ticket.alias != model.name:
         model = runtime.catalog.resolve(ticket.alias)
+    request.scope["state"][http_metrics.MODEL_STATE_KEY] = model.name
     credential = tenant.credential if tenant is not None else None
     infer = _infer_request(
         request_id, endpoint, caller, model, body, head, runtime, client, credential

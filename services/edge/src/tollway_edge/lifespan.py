@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import os
 import socket
@@ -10,7 +11,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from nats.js.kv import KeyValue
 
-from tollway_common import contract, nats_client, redis_client
+from tollway_common import contract, metrics, nats_client, redis_client
 from tollway_common.control import (
     Budget,
     OrgRecord,
@@ -22,6 +23,7 @@ from tollway_common.control import (
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.oidc import OidcVerifier
 from tollway_common.presence import Announcer
+from tollway_edge import metrics as edge_metrics
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
 from tollway_edge.limits.alerts import AlertPublisher
@@ -78,9 +80,12 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     announcer = Announcer(nc, "edge", lambda: nc.is_connected)
     announcer.start()
+    metrics.announce_build("edge")
+    redis_watch = asyncio.create_task(edge_metrics.watch_redis(redis, settings.redis.timeout_s))
     try:
         yield
     finally:
+        await edge_metrics.stop_watching(redis_watch)
         await announcer.stop()
         await mux.stop()
         await gate.drain()

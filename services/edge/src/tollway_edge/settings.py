@@ -48,6 +48,13 @@ class EdgeSettings(BaseSettings):
     # (the same on every edge, so one client hashes alike everywhere).
     client_ip_salt: SecretStr = SecretStr("tollway-default-salt")
     idle_timeout_s: float = Field(default=5.0, gt=0)
+    # With several workers: the folder where each keeps its metrics for /metrics to sum
+    # (prometheus_client's multiprocess mode). Emptied at start; default a new temporary one.
+    metrics_dir: Path | None = None
+
+    @property
+    def multiprocess_metrics_dir(self) -> Path | None:
+        return self.metrics_dir if self.workers > 1 else None
 
     @model_validator(mode="after")
     def _tls_needs_both(self) -> EdgeSettings:

@@ -24,6 +24,7 @@ from pydantic import ValidationError
 
 from tollway_common import contract
 from tollway_common.contract import Alert, AuditEvent, BodyEvent, UsageEvent
+from tollway_metering import metrics
 from tollway_metering.charges import PriceBook
 from tollway_metering.settings import MeteringSettings
 from tollway_metering.warehouse import Warehouse
@@ -44,7 +45,9 @@ class Feed(Generic[T]):
 
 def usage_feed(warehouse: Warehouse, prices: PriceBook) -> Feed[UsageEvent]:
     async def store(events: list[UsageEvent]) -> None:
-        await warehouse.insert_usage(events, [prices.charge(event) for event in events])
+        charges = [prices.charge(event) for event in events]
+        await warehouse.insert_usage(events, charges)
+        metrics.record_usage(events, charges)
 
     return Feed(
         "usage",
@@ -196,15 +199,18 @@ class FeedConsumer(Generic[T]):
             await msg.term()
         if not good:
             return True
+        name = self._feed.name
+        metrics.BATCH_SIZE.labels(name).observe(len(good))
         try:
-            await self._feed.store([event for _, event in good])
+            with metrics.INSERT_DURATION.labels(name).time():
+                await self._feed.store([event for _, event in good])
         except Exception:
-            log.exception(
-                f"{self._feed.name} insert failed; batch nak'ed", extra={"events": len(good)}
-            )
+            metrics.INSERT_FAILURES.labels(name).inc()
+            log.exception(f"{name} insert failed; batch nak'ed", extra={"events": len(good)})
             for msg, _ in good:
                 await msg.nak(delay=self._backoff_s)
             return False
+        metrics.EVENTS_STORED.labels(name).inc(len(good))
         self._backoff_s = _BACKOFF_FIRST_S
         if self._settings.fault_exit_after_insert:
             self._fault_exit(len(good))

@@ -10,6 +10,8 @@ from typing import Any
 from tollway_common import contract, nats_client
 from tollway_common.control import decode_price
 from tollway_common.kv_mirror import KvMirror
+from tollway_common.metrics import announce_build
+from tollway_common.monitor_server import MonitorServer
 from tollway_common.presence import Announcer
 from tollway_metering.analytics import AnalyticsResponder
 from tollway_metering.charges import PriceBook
@@ -20,6 +22,7 @@ from tollway_metering.consumer import (
     bodies_feed,
     usage_feed,
 )
+from tollway_metering.health import HealthWatch
 from tollway_metering.migrations import Retention
 from tollway_metering.settings import MeteringSettings
 from tollway_metering.warehouse import Warehouse
@@ -33,6 +36,10 @@ async def run(settings: MeteringSettings) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
+    # Next, so probes get an answer (503 on /readyz) while the warehouse and NATS come up.
+    monitor = MonitorServer("metering", settings.monitor)
+    await monitor.start()
+    announce_build("metering")
     warehouse = await Warehouse.open(settings.clickhouse_dsn, settings.database)
     applied = await warehouse.migrate(
         Retention(
@@ -64,21 +71,32 @@ async def run(settings: MeteringSettings) -> None:
     consumer = asyncio.create_task(_consume_all(stop, *consumers))
     announcer = Announcer(nc, "metering", lambda: nc.is_connected)
     announcer.start()
+    health = HealthWatch(js, warehouse, feeds)
+    await health.poll()
+    watching = asyncio.create_task(health.run())
+    monitor.add_check("nats", lambda: nc.is_connected)
+    monitor.add_check("prices", prices.ready.is_set)
+    monitor.add_check("warehouse", lambda: health.warehouse_up)
+    monitor.add_check("consumers", lambda: not consumer.done())
+    monitor.started()
     log.info("metering ready")
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({consumer, stopping}, return_when=asyncio.FIRST_COMPLETED)
     stop.set()
     stopping.cancel()
+    monitor.stopping()
     log.info("metering stopping")
     try:
         # The consumer finishes the batch in hand; it raises here if it failed on its own.
         await consumer
     finally:
+        watching.cancel()
         await announcer.stop()
         await responder.stop()
         await prices.stop()
         await nc.drain()
         await warehouse.close()
+        await monitor.stop()
         log.info("metering stopped")
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tollway_common.settings import LogSettings, NatsSettings
+from tollway_common.settings import LogSettings, MonitorSettings, NatsSettings
 
 
 class MeteringSettings(BaseSettings):
@@ -15,6 +15,8 @@ class MeteringSettings(BaseSettings):
 
     nats: NatsSettings = NatsSettings()
     log: LogSettings = LogSettings()
+    # /healthz, /readyz and /metrics over HTTP (TOLLWAY_METERING_MONITOR__ENABLED, __HOST, __PORT).
+    monitor: MonitorSettings = MonitorSettings()
     # `chdb://<path>` opens embedded chDB in that folder (created if missing; a relative path is
     # taken from the working directory, `chdb:///abs/path` is absolute); `http(s)://...` talks
     # to a ClickHouse server.

@@ -243,5 +243,8 @@ class Warehouse:
             ) in result.result_rows
         ]
 
+    async def ping(self) -> None:
+        await asyncio.to_thread(self._client.query, "SELECT 1")
+
     async def close(self) -> None:
         await asyncio.to_thread(self._client.close)

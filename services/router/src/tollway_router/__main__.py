@@ -8,6 +8,8 @@ import logging
 import uvloop
 
 from tollway_common.log import setup_logging
+from tollway_common.settings import OtelSettings
+from tollway_common.tracing import setup_tracing
 from tollway_router.service import run
 from tollway_router.settings import RouterSettings
 
@@ -21,6 +23,7 @@ def main() -> None:
     setup_logging("router", settings.log)
     for name in _QUIET_LOGGERS:
         logging.getLogger(name).setLevel(max(logging.INFO, logging.getLogger().level))
+    setup_tracing("router", OtelSettings())
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     asyncio.run(run(settings))
 

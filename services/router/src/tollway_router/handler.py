@@ -29,6 +29,7 @@ from tollway_common.errors import (
 )
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.log import request_id_var
+from tollway_router import metrics, spans
 from tollway_router.adapter import Adapter
 from tollway_router.body_log import BodyLog
 from tollway_router.candidates import Choice, Chooser
@@ -101,6 +102,8 @@ class Handler:
             await replier.stop_heartbeats()
             latency_ms = (time.monotonic() - started) * 1000
             event = build_event(infer, outcome, latency_ms, self.router_id)
+            metrics.observe_request(event)
+            spans.record_result(event)
             # Shielded: a cancelled request still owes its usage event.
             await asyncio.shield(publish_usage(self.js, event))
             if capture is not None and self.body_log is not None:
@@ -138,6 +141,9 @@ class Handler:
                     extra={"from_model": model.name, "to_model": fallback.name, "why": exc.code},
                 )
                 outcome.fallbacks += 1
+                metrics.record_fallback(
+                    requested.name, model.name, fallback.name, exc.code_override or exc.code
+                )
                 tried_aliases.add(fallback.name)
                 model = fallback
 
@@ -192,6 +198,7 @@ class Handler:
             exc, kind = failure
             if replier.started or not may_retry(kind, policy):
                 raise exc
+            metrics.record_retry(model.name, choice.deployment.name, exc.code_override or exc.code)
             last = exc
             tried.add((choice.deployment.name, choice.credential))
 
@@ -259,7 +266,10 @@ class Handler:
         call = adapter.build_request(infer.endpoint, infer.body, deployment)
         credential = await self.credentials.resolve(model, deployment, infer.tenant, choice.api_key)
         auth = credential.header(adapter.auth_header) if credential is not None else None
-        async with self.upstream.open(deployment, call, auth, credential) as response:
+        async with (
+            spans.upstream_call(infer, deployment, outcome),
+            self.upstream.open(deployment, call, auth, credential) as response,
+        ):
             outcome.upstream_latency_ms = (time.monotonic() - started) * 1000
             if response.status >= 400:
                 raise adapter.parse_error(response.status, response.headers, await response.read())

@@ -11,8 +11,11 @@ import socket
 from tollway_common import contract, nats_client
 from tollway_common.control import ModelAlias, decode_model_alias
 from tollway_common.kv_mirror import KvMirror
+from tollway_common.metrics import announce_build
+from tollway_common.monitor_server import MonitorServer
 from tollway_common.presence import Announcer
 from tollway_common.secret_refs import SecretResolver
+from tollway_router import metrics
 from tollway_router.body_log import BodyLog
 from tollway_router.credentials import Credentials
 from tollway_router.handler import Handler
@@ -27,6 +30,10 @@ log = logging.getLogger(__name__)
 
 async def run(settings: RouterSettings) -> None:
     router_id = settings.router_id or f"{socket.gethostname()}-{os.getpid()}"
+    # First, so probes get an answer (503 on /readyz) while the router connects.
+    monitor = MonitorServer("router", settings.monitor)
+    await monitor.start()
+    announce_build("router")
     nc = await nats_client.connect(settings.nats, f"tollway-router-{router_id}")
     js = nc.jetstream()
     await nats_client.ensure_usage_stream(js, settings.nats.replicas)
@@ -43,6 +50,7 @@ async def run(settings: RouterSettings) -> None:
     secrets = SecretResolver()
     tokens = TokenCache(secrets, settings.managed_identity, settings.token_timeout_s)
     credentials = Credentials(secrets, tokens)
+    metrics.watch_catalog(lambda: models.items, lambda: health.mirror.items.values())
     handler = Handler(
         nc=nc,
         js=js,
@@ -57,6 +65,7 @@ async def run(settings: RouterSettings) -> None:
     if any(d.provider == "anthropic" for m in models.items.values() for d in m.deployments):
         await asyncio.to_thread(upstream.anthropic)
     worker = Worker(nc, handler, settings.max_inflight)
+    metrics.IN_FLIGHT.set_function(lambda: worker.inflight)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
@@ -67,9 +76,13 @@ async def run(settings: RouterSettings) -> None:
     sweeper = asyncio.create_task(
         _sweep_idle(health, models, settings.idle_sweep_interval_s), name="idle-sweep"
     )
+    monitor.add_check("nats", lambda: nc.is_connected)
+    monitor.add_check("catalog", models.ready.is_set)
+    monitor.started()
     log.info("router ready", extra={"router_id": router_id})
     await stop.wait()
     sweeper.cancel()
+    monitor.stopping()
     await announcer.stop()
     log.info("router stopping", extra={"inflight": worker.inflight})
     await worker.shutdown(settings.drain_grace_s)
@@ -78,6 +91,7 @@ async def run(settings: RouterSettings) -> None:
     await health.stop()
     await upstream.close()
     await credentials.close()
+    await monitor.stop()
     log.info("router stopped")
 
 

@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tollway_common.redaction import custom_rules
-from tollway_common.settings import LogSettings, NatsSettings
+from tollway_common.settings import LogSettings, MonitorSettings, NatsSettings
 
 FOUNDRY_BASE_URL = "https://{resource}.services.ai.azure.com/anthropic/"
 IMDS_TOKEN_URL = "http://169.254.169.254/metadata/identity/oauth2/token"
@@ -68,6 +68,8 @@ class RouterSettings(BaseSettings):
 
     nats: NatsSettings = NatsSettings()
     log: LogSettings = LogSettings()
+    # /healthz, /readyz and /metrics over HTTP (TOLLWAY_ROUTER_MONITOR__ENABLED, __HOST, __PORT).
+    monitor: MonitorSettings = MonitorSettings()
     router_id: str = ""
     max_inflight: int = Field(default=512, ge=1)
     heartbeat_interval_s: float = Field(default=1.0, gt=0)

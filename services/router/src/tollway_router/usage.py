@@ -9,7 +9,7 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
-from tollway_common import contract
+from tollway_common import contract, tracing
 from tollway_common.contract import InferRequest, Usage, UsageEvent
 from tollway_common.control import Deployment
 from tollway_common.ids import usage_msg_id
@@ -102,6 +102,7 @@ def build_event(
         served_model="" if outcome.served_model == infer.route.alias else outcome.served_model,
         credential=outcome.credential,
         attempts=outcome.attempts,
+        trace_id=tracing.current_trace_id(),
     )
 
 

@@ -17,7 +17,8 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 
-from tollway_common import contract
+from tollway_common import contract, tracing
+from tollway_router import spans
 from tollway_router.handler import Handler
 
 log = logging.getLogger(__name__)
@@ -62,7 +63,9 @@ class Worker:
         except ValidationError:
             log.exception("dropping a malformed InferRequest")
             return
-        task = asyncio.create_task(self._handler.serve(infer, msg.reply))
+        work = spans.serving(infer, self._handler.serve(infer, msg.reply))
+        # Run in the trace context the edge sent, so this request's spans are children of its.
+        task = asyncio.create_task(work, context=tracing.message_context(msg.headers))
         self._inflight[infer.request_id] = task
         task.add_done_callback(lambda _: self._finished(infer.request_id))
         if len(self._inflight) >= self._max_inflight and self._infer_sub is not None:

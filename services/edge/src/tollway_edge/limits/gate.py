@@ -29,6 +29,7 @@ from tollway_common.errors import (
 )
 from tollway_common.pricing import MICRO, cost_of, to_micro_units, worst_case_cost
 from tollway_common.usage_estimate import estimate_prompt_tokens
+from tollway_edge import metrics
 from tollway_edge.admission import check_model
 from tollway_edge.auth import Caller
 from tollway_edge.catalog import Catalog
@@ -138,6 +139,7 @@ class LimitGate:
                     return await self._downshift(
                         caller, endpoint, budget, body, request_id, client, timeout_s, exempt
                     )
+            metrics.record_refusal(outcome.check.dimension.value, outcome.check.owner)
             raise _refusal(outcome, tokens)
         headers = success_headers(outcome.checks, outcome.results) if outcome.results else {}
         return Ticket(alias, outcome, tokens, prompt, cost, price, headers)
@@ -182,6 +184,7 @@ class LimitGate:
         return self._settings.default_max_tokens
 
     async def _unpriced(self, alias: str) -> None:
+        metrics.UNPRICED_MODEL.labels(alias).inc()
         await self._alerts.unpriced_model(alias)
         if self._settings.unpriced_model == "refuse":
             raise PermissionDenied(

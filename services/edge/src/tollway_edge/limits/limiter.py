@@ -10,6 +10,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from tollway_common.errors import LimitsUnavailable
+from tollway_edge import metrics
 from tollway_edge.limits.plan import Check
 from tollway_edge.limits.scripts import RESERVE, SETTLE
 
@@ -83,6 +84,7 @@ class Limiter:
         return [int(v) for v in reply]
 
     def _unavailable(self, checks: Sequence[Check], exc: Exception) -> Reserved:
+        metrics.LIMITS_UNAVAILABLE.labels("admitted" if self._fail_open else "refused").inc()
         if self._fail_open:
             log.warning("redis unavailable, admitting without limits: %s", exc)
             return Reserved(checks, degraded=True)

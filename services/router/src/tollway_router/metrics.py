@@ -1,0 +1,141 @@
+"""The router's Prometheus metrics, and the calls the routing code makes to keep them.
+
+Requests, upstream latency and time to first token are observed from each request's usage
+event (`observe_request`); retries, fallbacks and deployment health are reported by the routing
+code as they happen:
+
+    metrics.record_retry(alias, deployment, reason)
+    metrics.record_fallback(requested_alias, from_alias, to_alias, reason)
+
+and the deployment states are read from the shared health records at each scrape.
+
+Labels are the catalog's names (model alias, deployment, provider) and short reason codes, never
+free text, so the series stay as many as the catalog has entries.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator, Mapping
+
+from prometheus_client import REGISTRY, Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from tollway_common.contract import DeploymentHealth, HealthState, UsageEvent
+from tollway_common.control import ModelAlias
+from tollway_common.metrics import LATENCY_BUCKETS
+
+REQUESTS = Counter(
+    "tollway_router_requests",
+    "Requests the router finished, by model alias, deployment, provider and status.",
+    ["model", "deployment", "provider", "status"],
+)
+UPSTREAM_LATENCY = Histogram(
+    "tollway_upstream_latency_seconds",
+    "Time from the request reaching the router to the upstream's response headers.",
+    ["model", "deployment"],
+    buckets=LATENCY_BUCKETS,
+)
+UPSTREAM_TIME_TO_FIRST_TOKEN = Histogram(
+    "tollway_upstream_time_to_first_token_seconds",
+    "Time from the request reaching the router to the first answer chunk it relays.",
+    ["model", "deployment"],
+    buckets=LATENCY_BUCKETS,
+)
+IN_FLIGHT = Gauge(
+    "tollway_router_requests_in_flight",
+    "Requests this router is serving now (it leaves the queue group at max_inflight).",
+)
+RETRIES = Counter(
+    "tollway_router_retries",
+    "Upstream calls that failed and were tried again (on the same or another deployment or "
+    "credential), by the failed deployment and the error code.",
+    ["model", "deployment", "reason"],
+)
+FALLBACKS = Counter(
+    "tollway_router_fallbacks",
+    "Requests moved to a fallback model alias, by the alias asked for, the one that failed, "
+    "the one tried next and the error code.",
+    ["model", "from_model", "to_model", "reason"],
+)
+
+_STATES = tuple(state.value for state in HealthState)
+
+
+def observe_request(event: UsageEvent) -> None:
+    """A finished request: its status and timings, from the usage event it published."""
+    model, deployment = event.model_alias, event.deployment
+    REQUESTS.labels(model, deployment, event.provider, str(event.status_code)).inc()
+    if event.upstream_latency_ms is not None:
+        UPSTREAM_LATENCY.labels(model, deployment).observe(event.upstream_latency_ms / 1000)
+    if event.ttft_ms is not None:
+        UPSTREAM_TIME_TO_FIRST_TOKEN.labels(model, deployment).observe(event.ttft_ms / 1000)
+
+
+def record_retry(alias: str, deployment: str, reason: str) -> None:
+    """One more try on `deployment`; `reason` is a short code (`rate_limited`, `timeout`,
+    `upstream_error`, or the error's `code`)."""
+    RETRIES.labels(alias, deployment, reason).inc()
+
+
+def record_fallback(alias: str, from_model: str, to_model: str, reason: str) -> None:
+    FALLBACKS.labels(alias, from_model, to_model, reason).inc()
+
+
+class DeploymentStates(Collector):
+    """`tollway_deployment_state`: one series per deployment (and pool credential) and state, 1
+    for the state it is in, read from the shared health records when scraped.
+
+    Every deployment in the router's catalog is listed, `active` unless a record says otherwise;
+    a deployment removed from the catalog disappears.
+    """
+
+    def __init__(self) -> None:
+        self._catalog: Callable[[], Mapping[str, ModelAlias]] | None = None
+        self._health: Callable[[], Iterable[DeploymentHealth]] = tuple
+
+    def watch(
+        self,
+        catalog: Callable[[], Mapping[str, ModelAlias]],
+        health: Callable[[], Iterable[DeploymentHealth]],
+    ) -> None:
+        self._catalog = catalog
+        self._health = health
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        family = GaugeMetricFamily(
+            "tollway_deployment_state",
+            "1 for the health state each deployment or pool credential is in (active, "
+            "inactive, rate_limited, invalid), 0 for the others.",
+            labels=["model", "deployment", "credential", "state"],
+        )
+        current: dict[tuple[str, str, str], str] = {}
+        if self._catalog is not None:
+            for model in self._catalog().values():
+                for deployment in model.deployments:
+                    names = [c.name for c in deployment.credentials] or [""]
+                    for name in names:
+                        current[(model.name, deployment.name, name)] = HealthState.ACTIVE.value
+        for record in self._health():
+            key = (record.alias, record.deployment, record.credential)
+            if key in current or self._catalog is None:
+                current[key] = record.state.value
+        for (alias, name, credential), state_now in sorted(current.items()):
+            for state in _STATES:
+                family.add_metric(
+                    [alias, name, credential, state], 1.0 if state == state_now else 0.0
+                )
+        yield family
+
+
+DEPLOYMENT_STATES = DeploymentStates()
+REGISTRY.register(DEPLOYMENT_STATES)
+
+
+def watch_catalog(
+    catalog: Callable[[], Mapping[str, ModelAlias]],
+    health: Callable[[], Iterable[DeploymentHealth]],
+) -> None:
+    """List the deployments of this catalog (the router's models mirror) in the state metric,
+    with the states of the shared health records."""
+    DEPLOYMENT_STATES.watch(catalog, health)
