@@ -16,7 +16,7 @@ $(UV):
 	$(UV) sync --frozen --all-packages
 	touch $@
 
-.PHONY: help install run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick screenshots clean
+.PHONY: help install run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick translation-matrix screenshots clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -54,6 +54,10 @@ bench: install ## measure direct vs through Tollway side by side (about 15 minut
 
 bench-quick: install ## a 5-second, single-repeat bench for a quick look
 	BENCH_DURATION_S=5 BENCH_REPEATS=1 $(PY) -m bench.run
+
+translation-matrix: install ## run the provider proof tests, then rebuild docs/translation-matrix.md from their marks
+	$(PY) -m pytest -q $$($(PY) -c "from tests.support.features import PROOF_PATHS; print(*PROOF_PATHS)")
+	$(PY) -m tests.support.translation_matrix
 
 screenshots: install ## refresh docs/screenshots from the admin UI browser tests (needs chromium)
 	TOLLWAY_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/e2e/test_admin_ui.py

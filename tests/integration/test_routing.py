@@ -7,12 +7,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
 import pytest
+from tests.support.analytics import wait_for_usage
 from tests.support.configs import TEST_KEY, gateway_config
 from tests.support.fake_openai_server import FakeOpenAIServer, Fault
 from tests.support.openai_schema import validate_openai
@@ -25,12 +27,18 @@ from tollway_common.control import (
     Credential,
     Deployment,
     ModelAlias,
+    Price,
     RetryPolicy,
     RoutingStrategy,
 )
 from tollway_common.testing.servers import NatsServer, RedisServer
 
 AUTH = {"authorization": f"Bearer {TEST_KEY}"}
+# The fallback costs a thousand times more, so a row priced at the wrong alias shows.
+PRICES = [
+    Price(model="chain", input_per_mtok=Decimal(1), output_per_mtok=Decimal(1)),
+    Price(model="big", input_per_mtok=Decimal(1000), output_per_mtok=Decimal(1000)),
+]
 POOL_SECRETS = {"k1": "sk-pool-one-000000000000", "k2": "sk-pool-two-000000000000"}
 
 
@@ -106,7 +114,7 @@ def routed(tmp_path: Path, nats_server: NatsServer, redis_server: RedisServer) -
             (tmp_path / "secrets").mkdir()
             config = gateway_config(tmp_path, east.base_url)
             models = [*config.models, *_models(east, west, tmp_path / "secrets")]
-            stack.apply(config.model_copy(update={"models": models}))
+            stack.apply(config.model_copy(update={"models": models, "prices": PRICES}))
             env = {"TOLLWAY_ROUTER_IDLE_SWEEP_INTERVAL_S": "0.3"}
             stack.start_router("router-1", **env)
             stack.start_router("router-2", **env)
@@ -285,6 +293,20 @@ async def test_the_fallback_alias_answers_when_every_deployment_fails(routed: Ro
         "small:upstream_error",
         "large:ok",
     ]
+
+
+async def test_metering_stores_how_the_answer_was_reached_and_prices_the_fallback(
+    routed: Routed,
+) -> None:
+    routed.stack.start_metering()
+    routed.east.fault = Fault(kind="status", status=503)
+    (response,) = await _chats(routed, "chain", 1)
+    usage = _ok(response)["usage"]
+    (row,) = await wait_for_usage(routed.stack.nats.url, [response.headers["x-request-id"]])
+    assert (row.model_alias, row.served_model, row.fallbacks, row.retries) == ("chain", "big", 1, 3)
+    assert row.attempts == [*["small:upstream_error"] * 3, "large:ok"]
+    tokens = usage["prompt_tokens"] + usage["completion_tokens"]
+    assert Decimal(row.cost) == Decimal(1000) * tokens / 1_000_000
 
 
 async def test_a_prompt_too_long_for_the_context_window_goes_to_the_larger_model(

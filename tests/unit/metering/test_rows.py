@@ -62,6 +62,11 @@ def test_usage_row_lists_every_column_in_order() -> None:
         upstream_latency_ms=700.0,
         client=ClientInfo(ip_hash="abc", user_agent="OpenAI/Python 1.60"),
         trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+        retries=1,
+        fallbacks=1,
+        served_model="gpt-4o",
+        credential="k2",
+        attempts=["openai-east/k1:upstream_rate_limited", "openai-west/k2:ok"],
     )
     row = dict(zip(USAGE_COLUMNS, usage_row(event, PRICED), strict=True))
 
@@ -99,11 +104,14 @@ def test_usage_row_lists_every_column_in_order() -> None:
         "price_version": "2026-11-01T00:00:00Z",
         "unpriced": False,
         "upstream_latency_ms": 700.0,
-        "retries": 0,
-        "fallbacks": 0,
+        "retries": 1,
+        "fallbacks": 1,
         "client_ip_hash": "abc",
         "user_agent": "OpenAI/Python 1.60",
         "trace_id": "4bf92f3577b34da6a3ce929d0e0e4736",
+        "served_model": "gpt-4o",
+        "credential": "k2",
+        "attempts": ["openai-east/k1:upstream_rate_limited", "openai-west/k2:ok"],
     }
 
 
@@ -187,6 +195,11 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         False,
         "gpt-4o-mini-2024-07-18",
         "rate_limit_exceeded",
+        "gpt-4o",
+        "k2",
+        ["a:upstream_error", "b:ok"],
+        1,
+        1,
     )
 
     assert to_usage_row(values) == UsageRow(
@@ -218,6 +231,11 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         unpriced=False,
         upstream_model="gpt-4o-mini-2024-07-18",
         error_code="rate_limit_exceeded",
+        served_model="gpt-4o",
+        credential="k2",
+        attempts=["a:upstream_error", "b:ok"],
+        retries=1,
+        fallbacks=1,
     )
 
 

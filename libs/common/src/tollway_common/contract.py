@@ -432,6 +432,11 @@ class UsageRow(_Wire):
     unpriced: bool = False
     upstream_model: str = ""
     error_code: str = ""
+    served_model: str = ""
+    credential: str = ""
+    attempts: list[str] = Field(default_factory=list)
+    retries: int = 0
+    fallbacks: int = 0
 
 
 class AnalyticsReply(_Wire):

@@ -43,4 +43,6 @@ class PriceBook:
         self._prices = prices
 
     def charge(self, event: UsageEvent) -> Charge:
-        return charge(event, self._prices.items.get(kv_key_for_alias(event.model_alias)))
+        """At the price of the alias that answered: a fallback's, when one did."""
+        alias = event.served_model or event.model_alias
+        return charge(event, self._prices.items.get(kv_key_for_alias(alias)))

@@ -60,6 +60,9 @@ USAGE_COLUMNS: tuple[str, ...] = (
     "client_ip_hash",
     "user_agent",
     "trace_id",
+    "served_model",
+    "credential",
+    "attempts",
 )
 
 # Which event of a request ReplacingMergeTree keeps: the router's real usage over the edge's
@@ -96,6 +99,11 @@ USAGE_ROW_SELECT: tuple[str, ...] = (
     "unpriced",
     "upstream_model",
     "error_code",
+    "served_model",
+    "credential",
+    "attempts",
+    "retries",
+    "fallbacks",
 )
 
 _UINT16_MAX = 2**16 - 1
@@ -156,6 +164,9 @@ def usage_row(event: UsageEvent, charge: Charge) -> list[Any]:
         event.client.ip_hash,
         event.client.user_agent,
         event.trace_id,
+        event.served_model,
+        event.credential,
+        list(event.attempts),
     ]
 
 
