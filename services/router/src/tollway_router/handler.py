@@ -283,16 +283,18 @@ class Handler:
                 outcome.upstream_model = parsed.upstream_model or deployment.model
                 outcome.ttft_ms = (time.monotonic() - started) * 1000
                 await replier.chunk(parsed.body)
-        await replier.final(
-            FinalReply(
-                usage=outcome.usage,
-                deployment=deployment.name,
-                provider=deployment.provider,
-                upstream_model=outcome.upstream_model,
-                upstream_latency_ms=outcome.upstream_latency_ms,
-                served_model=model.name,
+            # Still inside the upstream context: the body and `final` go out back to back, in
+            # one socket write, so the edge wakes once for the whole answer.
+            await replier.final(
+                FinalReply(
+                    usage=outcome.usage,
+                    deployment=deployment.name,
+                    provider=deployment.provider,
+                    upstream_model=outcome.upstream_model,
+                    upstream_latency_ms=outcome.upstream_latency_ms,
+                    served_model=model.name,
+                )
             )
-        )
 
     async def _relay_stream(
         self,
