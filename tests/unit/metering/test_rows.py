@@ -200,6 +200,7 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         ["a:upstream_error", "b:ok"],
         1,
         1,
+        "4bf92f3577b34da6a3ce929d0e0e4736",
     )
 
     assert to_usage_row(values) == UsageRow(
@@ -236,6 +237,7 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         attempts=["a:upstream_error", "b:ok"],
         retries=1,
         fallbacks=1,
+        trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
     )
 
 

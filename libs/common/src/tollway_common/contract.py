@@ -437,6 +437,7 @@ class UsageRow(_Wire):
     attempts: list[str] = Field(default_factory=list)
     retries: int = 0
     fallbacks: int = 0
+    trace_id: str = ""
 
 
 class AnalyticsReply(_Wire):

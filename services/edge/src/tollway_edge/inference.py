@@ -60,6 +60,8 @@ async def handle(
         caller = identity
     admit(caller, endpoint, head.model, body)
     model = tenant.model if tenant is not None else runtime.catalog.resolve(head.model)
+    # Set before admission, so a request refused by a limit is counted under its model too.
+    request.scope["state"][http_metrics.MODEL_STATE_KEY] = model.name
     client = client_info(request, runtime.client_ip_salt)
     ticket = await runtime.gate.admit(
         caller,
@@ -72,7 +74,7 @@ async def handle(
     )
     if ticket.alias != model.name:
         model = runtime.catalog.resolve(ticket.alias)
-    request.scope["state"][http_metrics.MODEL_STATE_KEY] = model.name
+        request.scope["state"][http_metrics.MODEL_STATE_KEY] = model.name
     credential = tenant.credential if tenant is not None else None
     infer = _infer_request(
         request_id, endpoint, caller, model, body, head, runtime, client, credential

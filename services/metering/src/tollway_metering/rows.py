@@ -104,6 +104,7 @@ USAGE_ROW_SELECT: tuple[str, ...] = (
     "attempts",
     "retries",
     "fallbacks",
+    "trace_id",
 )
 
 _UINT16_MAX = 2**16 - 1
