@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -24,6 +26,8 @@ DEV_KEY = "sk-tollway-launcher-test-0123456789"
 
 
 def _launch(data_dir: Path, port: int, admin_port: int) -> subprocess.Popen[str]:
+    monitor_ports = ["--router-monitor-port", str(free_port())]
+    monitor_ports += ["--metering-monitor-port", str(free_port())]
     return subprocess.Popen(
         [
             sys.executable,
@@ -38,6 +42,7 @@ def _launch(data_dir: Path, port: int, admin_port: int) -> subprocess.Popen[str]
             str(port),
             "--admin-port",
             str(admin_port),
+            *monitor_ports,
         ],
         env={**os.environ, "TOLLWAY_DEV_API_KEY": DEV_KEY},
         stdout=subprocess.PIPE,
@@ -87,6 +92,11 @@ def test_run_serves_the_openai_sdk_and_stops_on_sigterm(
     assert f"http://127.0.0.1:{port}/v1" in banner
     assert DEV_KEY in banner
     assert (tmp_path / "data" / "admin-token").read_text().strip() in banner
+    metrics_urls = re.findall(r"http://127\.0\.0\.1:\d+/metrics", banner)
+    assert len(metrics_urls) == 4, "edge, admin, router and metering"
+    for url in metrics_urls:
+        with urllib.request.urlopen(url, timeout=5) as response:
+            assert b"tollway_build_info" in response.read()
     client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=DEV_KEY, max_retries=0)
     completion = client.chat.completions.create(
         model="tollway-demo", messages=[{"role": "user", "content": "ping"}]

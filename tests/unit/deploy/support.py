@@ -25,6 +25,8 @@ from tollway_router.settings import RouterSettings
 ROOT = Path(__file__).parents[3]
 SERVICES = ("edge", "router", "metering", "admin")
 HTTP_SERVICES = {"edge": 8080, "admin": 8081}
+# Router and metering have no HTTP API: their monitor server answers probes and Prometheus.
+MONITOR_PORT = 9090
 SETTINGS: dict[str, type[BaseSettings]] = {
     "edge": EdgeSettings,
     "router": RouterSettings,

@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from tests.unit.deploy.support import (
     HTTP_SERVICES,
+    MONITOR_PORT,
     ROOT,
     SERVICES,
     Stage,
@@ -143,8 +144,9 @@ def test_healthcheck_probes_the_service(service: str) -> None:
         assert "/healthz" in command[2]
         assert f"TOLLWAY_{service.upper()}_PORT', '{port}'" in command[2]
     else:
-        assert exposed == [], f"{service} listens on nothing"
-        assert f"b'tollway_{service}'" in command[2]
+        assert exposed == [MONITOR_PORT], f"{service} listens only for its monitor server"
+        assert "/healthz" in command[2]
+        assert f"TOLLWAY_{service.upper()}_MONITOR__PORT', '{MONITOR_PORT}'" in command[2]
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -157,6 +159,10 @@ def test_runtime_env_is_valid_for_the_service(
     if service in HTTP_SERVICES:
         assert settings.host == "0.0.0.0", "containers listen on every interface"
         assert settings.port == HTTP_SERVICES[service]
+    else:
+        monitor = settings.monitor
+        assert monitor.enabled, "probes and Prometheus need the monitor server"
+        assert (monitor.host, monitor.port) == ("0.0.0.0", MONITOR_PORT)
     if service == "metering":
         assert settings.clickhouse_dsn.startswith("chdb:///var/lib/tollway/")
 

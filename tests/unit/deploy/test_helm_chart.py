@@ -12,14 +12,17 @@ from pathlib import Path
 from typing import Any
 
 import helm_python as helm
+import httpx
 import jsonschema
 import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
+from aiohttp import web
 from tests.unit.deploy.support import (
     CHART_DIR,
     HTTP_SERVICES,
     KUBE_VERSIONS,
+    MONITOR_PORT,
     ROOT,
     SERVICES,
     by_kind,
@@ -35,6 +38,8 @@ from tests.unit.deploy.support import (
 from tollway_admin.app import create_app as create_admin_app
 from tollway_admin.settings import AdminSettings
 from tollway_common.config_file import load_config
+from tollway_common.monitor_server import MonitorServer
+from tollway_common.settings import MonitorSettings
 from tollway_edge.app import create_app as create_edge_app
 from tollway_edge.settings import EdgeSettings
 
@@ -234,12 +239,37 @@ def test_http_probes_point_at_paths_the_service_serves(
 
 
 @pytest.mark.parametrize("service", ["router", "metering"])
-def test_nats_only_services_have_no_http_probes(
-    default: list[dict[str, Any]], service: str
+async def test_monitor_probes_point_at_paths_the_monitor_server_serves(
+    default: list[dict[str, Any]],
+    service: str,
+    clean_environ: pytest.MonkeyPatch,
+    tmp_path: Path,
 ) -> None:
     container = _container(default, service)
-    assert not {"livenessProbe", "readinessProbe", "startupProbe"} & set(container)
-    assert "ports" not in container, "nothing listens until /metrics arrives"
+    ports = {port["name"]: port["containerPort"] for port in container["ports"]}
+    assert ports == {"metrics": MONITOR_PORT}
+    env = {item["name"]: item["value"] for item in container["env"] if "value" in item}
+    settings: Any = check_settings(service, env, clean_environ)
+    assert settings.monitor.enabled
+    assert (settings.monitor.host, settings.monitor.port) == ("0.0.0.0", MONITOR_PORT)
+    probes = {
+        kind: container[kind]["httpGet"]
+        for kind in ("startupProbe", "livenessProbe", "readinessProbe")
+    }
+    assert {probe["port"] for probe in probes.values()} == {"metrics"}
+    # Unit tests open no network sockets: the monitor's application answers on a Unix socket.
+    runner = web.AppRunner(MonitorServer(service, MonitorSettings()).application())
+    await runner.setup()
+    await web.UnixSite(runner, str(tmp_path / "monitor.sock")).start()
+    transport = httpx.AsyncHTTPTransport(uds=str(tmp_path / "monitor.sock"))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://monitor") as client:
+            for kind, probe in probes.items():
+                expected = 503 if kind == "readinessProbe" else 200  # not started: not ready
+                assert (await client.get(probe["path"])).status_code == expected, kind
+            assert (await client.get("/metrics")).status_code == 200
+    finally:
+        await runner.cleanup()
 
 
 @pytest.mark.parametrize("scenario", ["default", "production"])

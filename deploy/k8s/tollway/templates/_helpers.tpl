@@ -217,3 +217,47 @@ lifecycle:
     exec:
       command: ["sleep", "5"]
 {{- end }}
+
+{{/* Router and metering have no HTTP API: their monitor server listens on metricsPort and
+answers the probes (/healthz, /readyz) and Prometheus (/metrics). */}}
+{{- define "tollway.monitorPort" -}}
+{{- $values := index .root.Values .service -}}
+ports:
+  - name: metrics
+    containerPort: {{ $values.metricsPort }}
+    protocol: TCP
+{{- end }}
+
+{{- define "tollway.monitorEnv" -}}
+{{- $prefix := printf "TOLLWAY_%s_MONITOR__" (upper .service) }}
+{{- $values := index .root.Values .service -}}
+- name: {{ $prefix }}ENABLED
+  value: "true"
+- name: {{ $prefix }}HOST
+  value: "0.0.0.0"
+- name: {{ $prefix }}PORT
+  value: {{ $values.metricsPort | quote }}
+{{- end }}
+
+{{- define "tollway.monitorProbes" -}}
+startupProbe:
+  httpGet:
+    path: /healthz
+    port: metrics
+  periodSeconds: 2
+  failureThreshold: 30
+livenessProbe:
+  httpGet:
+    path: /healthz
+    port: metrics
+  periodSeconds: 10
+  timeoutSeconds: 3
+  failureThreshold: 3
+readinessProbe:
+  httpGet:
+    path: /readyz
+    port: metrics
+  periodSeconds: 5
+  timeoutSeconds: 3
+  failureThreshold: 2
+{{- end }}

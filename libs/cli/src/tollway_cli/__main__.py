@@ -39,6 +39,18 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8080, help="edge port (the OpenAI API)")
     run.add_argument("--admin-port", type=int, default=8081)
+    run.add_argument(
+        "--router-monitor-port",
+        type=int,
+        default=9090,
+        help="the router's /healthz, /readyz and /metrics",
+    )
+    run.add_argument(
+        "--metering-monitor-port",
+        type=int,
+        default=9091,
+        help="metering's /healthz, /readyz and /metrics",
+    )
 
     connection = argparse.ArgumentParser(add_help=False)
     connection.add_argument("--admin-url", default=os.environ.get(ADMIN_URL_ENV, DEFAULT_ADMIN_URL))
@@ -144,6 +156,8 @@ def main(argv: list[str] | None = None) -> int:
         host=args.host,
         port=args.port,
         admin_port=args.admin_port,
+        router_monitor_port=args.router_monitor_port,
+        metering_monitor_port=args.metering_monitor_port,
     )
     try:
         return Launcher(options).run()

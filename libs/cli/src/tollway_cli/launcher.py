@@ -23,7 +23,6 @@ from tollway_common.testing.servers import RunningServer, start_nats, start_redi
 
 _READY_TIMEOUT_S = 60.0
 _STOP_TIMEOUT_S = 40.0
-_READY_LINES = {"router": "router ready", "metering": "metering ready"}
 
 
 class LaunchError(RuntimeError):
@@ -37,6 +36,8 @@ class LaunchOptions:
     host: str = "127.0.0.1"
     port: int = 8080
     admin_port: int = 8081
+    router_monitor_port: int = 9090
+    metering_monitor_port: int = 9091
 
 
 @dataclass
@@ -130,11 +131,17 @@ class Launcher:
     _admin_token = ""
 
     def _start_all(self) -> None:
-        for port, what in ((self.options.port, "edge"), (self.options.admin_port, "admin")):
+        ports = (
+            (self.options.port, "edge", "port"),
+            (self.options.admin_port, "admin", "admin-port"),
+            (self.options.router_monitor_port, "router monitor", "router-monitor-port"),
+            (self.options.metering_monitor_port, "metering monitor", "metering-monitor-port"),
+        )
+        for port, what, flag in ports:
             if not _port_free(self.options.host, port):
                 raise LaunchError(
                     f"port {port} ({what}) is already in use by another program; "
-                    f"choose another with --{'port' if what == 'edge' else 'admin-port'}"
+                    f"choose another with --{flag}"
                 )
         print("tollway: starting nats-server and redis-server ...", flush=True)
         nats = start_nats(self.data_dir / "nats")
@@ -159,6 +166,11 @@ class Launcher:
         metering_env = {
             "TOLLWAY_METERING_NATS__URL": nats.url,
             "TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{self.data_dir / 'clickhouse'}",
+            **self._monitor_env("METERING", self.options.metering_monitor_port),
+        }
+        router_env = {
+            "TOLLWAY_ROUTER_NATS__URL": nats.url,
+            **self._monitor_env("ROUTER", self.options.router_monitor_port),
         }
         edge_env = {
             "TOLLWAY_EDGE_NATS__URL": nats.url,
@@ -169,7 +181,7 @@ class Launcher:
         specs = [
             ("admin", "tollway_admin", admin_env),
             ("metering", "tollway_metering", metering_env),
-            ("router", "tollway_router", {"TOLLWAY_ROUTER_NATS__URL": nats.url}),
+            ("router", "tollway_router", router_env),
             ("edge", "tollway_edge", edge_env),
         ]
         for name, module, env in specs:
@@ -179,10 +191,22 @@ class Launcher:
             self.services.append(service)
             if name == "admin":
                 self._wait_ready(service, self.options.admin_port)
+        monitors = {
+            "router": self.options.router_monitor_port,
+            "metering": self.options.metering_monitor_port,
+            "edge": self.options.port,
+        }
         for service in self.services:
-            if service.name in _READY_LINES:
-                self._wait_logged(service, _READY_LINES[service.name])
-        self._wait_ready(self.services[-1], self.options.port)
+            if service.name in monitors:
+                self._wait_ready(service, monitors[service.name])
+
+    def _monitor_env(self, service: str, port: int) -> dict[str, str]:
+        prefix = f"TOLLWAY_{service}_MONITOR__"
+        return {
+            f"{prefix}ENABLED": "true",
+            f"{prefix}HOST": self.options.host,
+            f"{prefix}PORT": str(port),
+        }
 
     def _wait_ready(self, service: Service, port: int) -> None:
         url = f"http://{self.options.host}:{port}/readyz"
@@ -195,18 +219,6 @@ class Launcher:
             ):
                 if response.status == 200:
                     return
-            time.sleep(0.1)
-        if self._stop_requested:
-            raise LaunchError("stopped while starting")
-        raise LaunchError(f"{service.name} did not become ready; see {service.log_path}")
-
-    def _wait_logged(self, service: Service, line: str) -> None:
-        """Services without HTTP say they are ready in their log."""
-        deadline = time.monotonic() + _READY_TIMEOUT_S
-        while time.monotonic() < deadline and not self._stop_requested:
-            self._check_alive()
-            if line in service.log_path.read_text(errors="replace"):
-                return
             time.sleep(0.1)
         if self._stop_requested:
             raise LaunchError("stopped while starting")
@@ -225,6 +237,16 @@ class Launcher:
             if server.process.poll() is not None:
                 raise LaunchError(f"{server.log_path.parent.name} server stopped unexpectedly")
 
+    def _metrics_urls(self) -> str:
+        host = self.options.host
+        ports = (
+            self.options.port,
+            self.options.admin_port,
+            self.options.router_monitor_port,
+            self.options.metering_monitor_port,
+        )
+        return "\n                    ".join(f"http://{host}:{port}/metrics" for port in ports)
+
     def _print_banner(self) -> None:
         print(
             "\nTollway is running.\n"
@@ -232,6 +254,7 @@ class Launcher:
             f"  API key (dev)   : {self._dev_key}\n"
             f"  Admin UI        : http://{self.options.host}:{self.options.admin_port}/admin\n"
             f"  Admin token     : {self._admin_token}\n"
+            f"  Metrics         : {self._metrics_urls()}\n"
             f"  Config          : {self.options.config}\n"
             f"  Data and logs   : {self.data_dir}\n"
             "Press Ctrl-C to stop.\n",

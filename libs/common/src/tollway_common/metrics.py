@@ -2,7 +2,7 @@
 every edge worker process through prometheus_client's multiprocess mode.
 
 Metrics live in prometheus_client's process-wide registry, the one piece of module state the
-services keep (docs/adr/0008-observability.md); each service defines its own in its
+services keep (docs/adr/0010-observability.md); each service defines its own in its
 `metrics.py`, named `tollway_*` and documented in docs/metrics.md.
 """
 

@@ -52,16 +52,19 @@ class MonitorServer:
     async def start(self) -> None:
         if not self._settings.enabled:
             return
-        app = web.Application()
-        app.router.add_get("/healthz", self._healthz)
-        app.router.add_get("/readyz", self._readyz)
-        app.router.add_get("/metrics", self._metrics)
-        self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
+        self._runner = web.AppRunner(self.application(), access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._settings.host, self._settings.port)
         await site.start()
         self.port = int(self._runner.addresses[0][1])
         log.info(f"{self._service} monitor listening", extra={"url": self.url})
+
+    def application(self) -> web.Application:
+        app = web.Application()
+        app.router.add_get("/healthz", self._healthz)
+        app.router.add_get("/readyz", self._readyz)
+        app.router.add_get("/metrics", self._metrics)
+        return app
 
     async def stop(self) -> None:
         if self._runner is not None:

@@ -3,7 +3,7 @@ unless they ask for it), W3C trace context carried in NATS headers, and the ids 
 usage events carry.
 
 With tracing off no SDK tracer provider is installed, nothing creates spans, and the helpers
-here cost a context-variable read (docs/adr/0008-observability.md).
+here cost a context-variable read (docs/adr/0010-observability.md).
 """
 
 from __future__ import annotations
