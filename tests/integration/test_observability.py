@@ -316,3 +316,34 @@ async def test_router_and_metering_health_endpoints_follow_their_dependencies(
             assert ready.status_code == 503
             assert ready.json()["checks"]["nats"] is False
             assert (await client.get(f"{monitor}/healthz")).status_code == 200
+
+
+async def test_edge_workers_share_one_metrics_exposition(
+    tmp_path: Path, nats_server: NatsServer, redis_server: RedisServer
+) -> None:
+    """With several edge workers any of them may answer a scrape, and each must report the
+    requests of all of them (prometheus_client's multiprocess mode)."""
+    requests = 40
+    with FakeOpenAIServer() as upstream:
+        stack = Stack(nats=nats_server, redis=redis_server, workdir=tmp_path)
+        try:
+            stack.apply(gateway_config(tmp_path, upstream.base_url))
+            stack.start_router()
+            stack.start_edge(TOLLWAY_EDGE_WORKERS="2")
+            for _ in range(requests):
+                # A new connection each time, so the kernel spreads them over the workers.
+                async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+                    response = await client.post(
+                        "/chat/completions",
+                        json={**CHAT, "model": "tollway-demo"},
+                        headers={"authorization": f"Bearer {TEST_KEY}"},
+                    )
+                    assert response.status_code == 200
+            route = "/v1/chat/completions"
+            for _ in range(6):
+                edge = await _scrape(stack.edge_url)
+                assert _value(edge, "tollway_http_requests_total", route=route) == requests
+                assert _value(edge, "tollway_http_requests_in_flight") == 1
+                assert _value(edge, "tollway_nats_connected") == 1
+        finally:
+            stack.stop()
