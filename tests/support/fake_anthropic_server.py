@@ -8,7 +8,6 @@ Entra ID token the fake token service issued for Foundry's scope."""
 
 from __future__ import annotations
 
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -20,12 +19,14 @@ from starlette.routing import Route
 from tests.support import fixtures
 from tests.support.anthropic_schema import validate_anthropic_request
 from tests.support.fake_token_server import FakeTokenServer
-from tests.support.threaded_server import ThreadedServer
+from tests.support.threaded_server import ServedInThread, ThreadedServer
 
 FOUNDRY_SCOPE = "https://ai.azure.com/.default"
 
 
-class FakeAnthropicServer:
+class FakeAnthropicServer(ServedInThread):
+    invalid_requests = "invalid requests sent to Anthropic"
+
     def __init__(
         self, keys: dict[str, str] | None = None, tokens: FakeTokenServer | None = None
     ) -> None:
@@ -51,22 +52,6 @@ class FakeAnthropicServer:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> FakeAnthropicServer:
-        self._server.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.stop()
-        if exc is None and self.schema_errors:
-            raise AssertionError(
-                "invalid requests sent to Anthropic:\n" + "\n".join(self.schema_errors)
-            )
 
     @property
     def foundry_base_url(self) -> str:

@@ -7,7 +7,6 @@ bodies). Every request it receives is checked against OpenAI's request schema.""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 import orjson
@@ -19,7 +18,7 @@ from starlette.routing import Route
 from tests.support import fixtures
 from tests.support.fake_token_server import FakeTokenServer
 from tests.support.openai_schema import validate_openai_request
-from tests.support.threaded_server import ThreadedServer
+from tests.support.threaded_server import ServedInThread, ThreadedServer
 from tollway_common.contract import Endpoint
 from tollway_router import fake_upstream
 
@@ -59,10 +58,12 @@ class AzureRequest:
 
 
 @dataclass
-class FakeAzureOpenAIServer:
+class FakeAzureOpenAIServer(ServedInThread):
     """`api_key` is the resource's key; with `tokens`, bearer tokens that service issued for
     Azure OpenAI's scope are accepted too. Set `content_filter` to refuse prompts the way
     Azure's content filter does."""
+
+    invalid_requests = "the gateway sent invalid requests to Azure"
 
     deployments: frozenset[str]
     api_key: str
@@ -86,22 +87,6 @@ class FakeAzureOpenAIServer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    def __enter__(self) -> FakeAzureOpenAIServer:
-        self._server.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.stop()
-        if exc is None and self.schema_errors:
-            raise AssertionError(
-                "the gateway sent invalid requests to Azure:\n" + "\n".join(self.schema_errors)
-            )
 
     async def _deployment(self, request: Request) -> Response:
         if "api-version" not in request.query_params:

@@ -12,7 +12,6 @@ import threading
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any, Literal
 
 import orjson
@@ -22,7 +21,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.support.openai_schema import validate_openai_request
-from tests.support.threaded_server import ThreadedServer
+from tests.support.threaded_server import ServedInThread, ThreadedServer
 from tollway_common.contract import Endpoint
 from tollway_router import fake_upstream
 
@@ -88,9 +87,11 @@ def _fault_response(fault: Fault) -> Response:
     )
 
 
-class FakeOpenAIServer:
+class FakeOpenAIServer(ServedInThread):
     """`with FakeOpenAIServer() as server:` serves `server.base_url` (`http://127.0.0.1:PORT/v1`)
     from a thread with its own event loop; set `server.fault` to misbehave."""
+
+    invalid_requests = "the gateway sent invalid requests upstream"
 
     def __init__(self) -> None:
         self.requests: list[RecordedRequest] = []
@@ -110,22 +111,6 @@ class FakeOpenAIServer:
     @property
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
-
-    def __enter__(self) -> FakeOpenAIServer:
-        self._server.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.stop()
-        if exc is None and self.schema_errors:
-            raise AssertionError(
-                "the gateway sent invalid requests upstream:\n" + "\n".join(self.schema_errors)
-            )
 
     async def _models(self, request: Request) -> Response:
         return Response(fake_upstream.models(int(time.time())).body, media_type="application/json")

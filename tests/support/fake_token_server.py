@@ -11,7 +11,6 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
-from types import TracebackType
 from typing import Any
 
 from starlette.applications import Starlette
@@ -19,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.support.threaded_server import ThreadedServer
+from tests.support.threaded_server import ServedInThread, ThreadedServer
 
 IDENTITY_HEADER = "fake-identity-header-4b1d"
 MSI_SECRET = "fake-msi-secret-77c0"
@@ -41,7 +40,7 @@ class TokenRequestSeen:
 
 
 @dataclass
-class FakeTokenServer:
+class FakeTokenServer(ServedInThread):
     """`clients` maps client ids to their secrets; `refresh_tokens` the refresh tokens it will
     take (each is replaced by a new one when used). Set `fail_with` to answer every request
     with that status, and clear `gate` to hold answers until the test sets it again."""
@@ -73,18 +72,8 @@ class FakeTokenServer:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def __enter__(self) -> FakeTokenServer:
-        self._server.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
+    def _before_stop(self) -> None:
         self.gate.set()
-        self._server.stop()
 
     def issued_for(self, token: str) -> Issued | None:
         return self.issued.get(token)

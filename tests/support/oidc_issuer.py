@@ -17,12 +17,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
-from tests.support.threaded_server import ThreadedServer
+from tests.support.threaded_server import ServedInThread, ThreadedServer
 
 AUDIENCE = "api://tollway"
 
 
-class LocalIssuer:
+class LocalIssuer(ServedInThread):
     def __init__(self) -> None:
         self._keys: dict[str, rsa.RSAPrivateKey] = {}
         self.current_kid = ""
@@ -45,13 +45,6 @@ class LocalIssuer:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.port}"
-
-    def __enter__(self) -> LocalIssuer:
-        self._server.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.stop()
 
     def rotate(self, keep_old: bool = False) -> str:
         """Publish a new signing key (dropping the old ones unless `keep_old`); its kid."""

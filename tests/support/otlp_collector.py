@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from types import TracebackType
 from typing import Any
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -19,7 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from tests.support.threaded_server import ThreadedServer
+from tests.support.threaded_server import ServedInThread, ThreadedServer
 
 
 @dataclass(frozen=True)
@@ -37,7 +36,7 @@ def _value(value: AnyValue) -> Any:
     return getattr(value, kind) if kind else None
 
 
-class OtlpCollector:
+class OtlpCollector(ServedInThread):
     def __init__(self) -> None:
         self.spans: list[ReceivedSpan] = []
         self._lock = threading.Lock()
@@ -47,18 +46,6 @@ class OtlpCollector:
     @property
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self._server.port}"
-
-    def __enter__(self) -> OtlpCollector:
-        self._server.start()
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.stop()
 
     def received(self) -> list[ReceivedSpan]:
         with self._lock:

@@ -6,6 +6,8 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from types import TracebackType
+from typing import ClassVar, Self
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -46,3 +48,35 @@ class ThreadedServer:
         self._server.should_exit = True
         self._thread.join(_START_TIMEOUT_S)
         self._socket.close()
+
+
+class ServedInThread:
+    """Base of the test servers: `with Server() as server:` serves while inside the block.
+
+    A subclass sets `_server` in its constructor. One that checks what the gateway sends keeps
+    the problems in `schema_errors` and names them in `invalid_requests`: a block that ended
+    without an exception then fails with them, so no test passes on requests a real provider
+    would refuse."""
+
+    _server: ThreadedServer
+    invalid_requests: ClassVar[str] = ""
+    schema_errors: list[str]
+
+    def __enter__(self) -> Self:
+        self._server.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self._before_stop()
+        self._server.stop()
+        errors = getattr(self, "schema_errors", [])
+        if exc is None and errors:
+            raise AssertionError(f"{self.invalid_requests}:\n" + "\n".join(errors))
+
+    def _before_stop(self) -> None:
+        """What must happen before the server stops (release requests it holds)."""
