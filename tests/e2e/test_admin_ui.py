@@ -11,11 +11,15 @@ from pathlib import Path
 
 import httpx
 import pytest
-from openai import AuthenticationError, OpenAI
+from openai import APIStatusError, AuthenticationError, OpenAI
 from playwright.sync_api import Page, expect
 from tests.support.browser import chromium, screenshot_dir
+from tests.support.configs import TEST_KEY
 from tests.support.oidc_issuer import LocalIssuer
-from tests.support.stack import Stack
+from tests.support.stack import Stack, run_async
+from tests.support.usage_stream import health_records, put_health
+
+from tollway_common.contract import DeploymentHealth, HealthState
 
 ADMIN_TOKEN = "tw-admin-ui-test-0123456789abcdef"
 
@@ -164,14 +168,70 @@ def test_orgs_teams_and_a_model_rollback(page: Page, admin_url: str, tmp_path: P
     assert api.put("/api/v1/models/tollway-demo", json=edited).status_code == 200
 
     page.get_by_role("link", name="Models").click()
-    page.screenshot(path=shots / "models.png", full_page=True)
-    page.get_by_role("row").filter(has_text="tollway-demo").get_by_role("link").click()
+    page.get_by_role("link", name="History of tollway-demo").click()
     expect(page.locator(".diff").first).to_contain_text('+  "owned_by": "platform-team"')
     page.screenshot(path=shots / "model-history.png", full_page=True)
     page.get_by_role("button", name="Roll back to this revision").first.click()
     expect(page.get_by_role("status")).to_contain_text("rolled back")
     assert api.get("/api/v1/models/tollway-demo").json()["owned_by"] == "tollway"
     api.close()
+
+
+def test_an_operator_disables_and_enables_a_deployment_from_the_models_page(
+    page: Page, stack: Stack, tmp_path: Path
+) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    _sign_in(page)
+    page.get_by_role("link", name="Models").click()
+    deployment = page.locator('li[data-deployment="demo-fake"]')
+    expect(deployment.locator(".state")).to_have_text("active")
+    page.get_by_role("button", name="Disable demo-fake of tollway-demo").click()
+    expect(page.get_by_role("status")).to_contain_text("demo-fake of tollway-demo disabled")
+    expect(deployment.locator(".state")).to_have_text("inactive")
+    expect(deployment).to_contain_text("disabled by an operator")
+    (record,) = run_async(health_records(stack.nats.url, "tollway-demo"))
+    assert (record.state, record.operator) == (HealthState.INACTIVE, True)
+    client = OpenAI(base_url=stack.base_url, api_key=TEST_KEY, max_retries=0)
+    with pytest.raises(APIStatusError, match="disabled by an operator"):
+        client.chat.completions.create(
+            model="tollway-demo", messages=[{"role": "user", "content": "anyone there?"}]
+        )
+    page.screenshot(path=shots / "models.png", full_page=True)
+
+    # A router's record shows up without a reload (the table refreshes itself).
+    run_async(
+        put_health(
+            stack.nats.url,
+            DeploymentHealth(
+                alias="gpt-test",
+                deployment="fake-openai",
+                state=HealthState.INVALID,
+                reason="the upstream rejected the credential (401/403)",
+                updated_by="router-1",
+            ),
+        )
+    )
+    expect(page.locator('li[data-deployment="fake-openai"] .state')).to_have_text(
+        "invalid", timeout=10_000
+    )
+
+    page.get_by_role("button", name="Enable demo-fake of tollway-demo").click()
+    expect(page.get_by_role("status")).to_contain_text("enabled")
+    expect(deployment.locator(".state")).to_have_text("active")
+    reply = client.chat.completions.create(
+        model="tollway-demo", messages=[{"role": "user", "content": "back?"}]
+    )
+    assert reply.choices[0].message.content
+    client.close()
+
+
+def test_the_deployment_switch_needs_the_sessions_csrf_token(page: Page, admin_url: str) -> None:
+    _sign_in(page)
+    forged = page.request.post(
+        f"{admin_url}/admin/models/tollway-demo/deployments/demo-fake/disable",
+        form={"csrf": "x"},
+    )
+    assert forged.status == 403, "the switch is CSRF-protected"
 
 
 def test_sign_in_through_the_issuers_login_page(stack: Stack) -> None:
@@ -191,6 +251,11 @@ def test_sign_in_through_the_issuers_login_page(stack: Stack) -> None:
             expect(page.locator(".who")).to_have_text("alice (viewer)")
             page.goto("/admin/keys")
             expect(page.get_by_role("button", name="Issue key")).to_have_count(0)
+            page.goto("/admin/models")
+            expect(page.locator('li[data-deployment="demo-fake"] .state')).to_have_text("active")
+            expect(
+                page.get_by_role("button", name="Disable demo-fake of tollway-demo")
+            ).to_have_count(0)
             replay = page.request.get(f"{admin_url}/admin/oidc/callback?code=x&state=y")
             assert "/admin/login" in replay.url, "a callback that did not start here is refused"
             page.close()

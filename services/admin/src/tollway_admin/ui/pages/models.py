@@ -1,10 +1,12 @@
-"""Models and routes: aliases with their deployments and prices, each alias's change history
-from KV with a diff per revision, and rollback to an earlier revision."""
+"""Models and routes: aliases with their deployments, prices and live deployment health (with
+the operator's disable/enable switch), each alias's change history from KV with a diff per
+revision, and rollback to an earlier revision."""
 
 from __future__ import annotations
 
 import difflib
 import json
+import time
 from typing import Any
 from urllib.parse import quote
 
@@ -13,20 +15,88 @@ from starlette.responses import Response
 
 from tollway_admin.resources import MODELS, PRICES
 from tollway_admin.routes.common import refuse_new_problems, store_of
+from tollway_admin.routes.deployment_health import board_of
 from tollway_admin.store_history import revisions
 from tollway_admin.ui import session
 from tollway_admin.ui.forms import read_form
-from tollway_admin.ui.render import back, page
+from tollway_admin.ui.render import back, page, when
+from tollway_common.contract import DeploymentHealth, HealthState
+from tollway_common.control import Deployment, ModelAlias
 from tollway_common.errors import TollwayError
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
+def _state_label(record: DeploymentHealth) -> str:
+    if record.state is HealthState.RATE_LIMITED:
+        now_ms = int(time.time() * 1000)
+        if record.until_ms > now_ms:
+            return f"rate limited until {when(record.until_ms)} UTC"
+        return "rate limited; next request probes it"
+    return record.state.value
+
+
+def _deployment_of(model: ModelAlias, name: str) -> Deployment | None:
+    return next((d for d in model.deployments if d.name == name), None)
+
+
+def _models_context(request: Request) -> dict[str, Any]:
+    store = store_of(request)
+    models = store.all(MODELS)
+    board = board_of(request)
+    return {
+        "models": models,
+        "prices": {price.model: price for price in store.all(PRICES)},
+        "health": {model.name: board.states(model) for model in models},
+        "state_label": _state_label,
+        "deployment_of": _deployment_of,
+    }
+
+
 @router.get("/models")
 async def models_page(request: Request) -> Response:
-    store = store_of(request)
-    prices = {price.model: price for price in store.all(PRICES)}
-    return page(request, "models.html", "Models", models=store.all(MODELS), prices=prices)
+    return page(request, "models.html", "Models", **_models_context(request))
+
+
+@router.get("/models/table")
+async def models_table(request: Request) -> Response:
+    """The models table alone, which the page fetches every few seconds."""
+    return page(request, "partials/models_table.html", "Models", **_models_context(request))
+
+
+async def _switch(request: Request, name: str, deployment: str, state: HealthState) -> Response:
+    identity = session.current(request)
+    values = await read_form(request)
+    if not identity.can_write(None):
+        return back("/admin/models", error="Switching a deployment needs the 'admin' role.")
+    model = store_of(request).find(MODELS, name)
+    if model is None:
+        return back("/admin/models", error=f"There is no model '{name}'.")
+    credential = values.get("credential", "")
+    try:
+        await board_of(request).switch(
+            model,
+            deployment,
+            state,
+            identity.actor,
+            reason=values.get("reason", ""),
+            credential=credential,
+        )
+    except TollwayError as exc:
+        return back("/admin/models", error=exc.message)
+    what = f"{deployment} ({credential})" if credential else deployment
+    done = "disabled" if state is HealthState.INACTIVE else "enabled"
+    return back("/admin/models", notice=f"{what} of {name} {done}.")
+
+
+@router.post("/models/{name:path}/deployments/{deployment}/disable")
+async def disable_deployment(name: str, deployment: str, request: Request) -> Response:
+    return await _switch(request, name, deployment, HealthState.INACTIVE)
+
+
+@router.post("/models/{name:path}/deployments/{deployment}/enable")
+async def enable_deployment(name: str, deployment: str, request: Request) -> Response:
+    return await _switch(request, name, deployment, HealthState.ACTIVE)
 
 
 def _pretty(record: Any) -> str:
