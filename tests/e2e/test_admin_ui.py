@@ -225,6 +225,61 @@ def test_an_operator_disables_and_enables_a_deployment_from_the_models_page(
     client.close()
 
 
+def test_a_model_is_edited_with_a_diff_shown_before_saving(
+    page: Page, admin_url: str, tmp_path: Path
+) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    _sign_in(page)
+    page.get_by_role("link", name="Models").click()
+    page.get_by_role("link", name="Edit gpt-test").click()
+    page.get_by_label("Weight of fake-openai").fill("lots")
+    page.get_by_role("button", name="Preview changes").click()
+    expect(page.get_by_role("alert")).to_contain_text("weight")
+    page.get_by_label("Weight of fake-openai").fill("3")
+    page.get_by_label("Fallback aliases").fill("no-such-alias")
+    page.get_by_role("button", name="Preview changes").click()
+    expect(page.get_by_role("alert")).to_contain_text("unknown model 'no-such-alias'")
+    expect(page.get_by_label("Weight of fake-openai")).to_have_value("3")  # input is kept
+
+    page.get_by_label("Fallback aliases").fill("tollway-demo")
+    page.get_by_label("Routing strategy").select_option("priority")
+    page.get_by_label("Input", exact=True).fill("2.5")
+    page.get_by_label("Output", exact=True).fill("10")
+    page.get_by_role("button", name="Preview changes").click()
+    model_diff = page.get_by_label("Changes to the model")
+    expect(model_diff).to_contain_text('+  "strategy": "priority"')
+    expect(model_diff).to_contain_text('+  "fallbacks": [')
+    expect(model_diff).to_contain_text('+      "weight": 3')
+    expect(page.get_by_label("Changes to the price")).to_contain_text('+  "input_per_mtok": "2.5"')
+    page.screenshot(path=shots / "model-edit.png", full_page=True)
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert api.get("/api/v1/models/gpt-test").json()["strategy"] != "priority", "not saved yet"
+
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("gpt-test saved")
+    model = api.get("/api/v1/models/gpt-test").json()
+    assert (model["strategy"], model["fallbacks"]) == ("priority", ["tollway-demo"])
+    assert model["deployments"][0]["weight"] == 3
+    price = api.get("/api/v1/prices/gpt-test").json()
+    assert (price["input_per_mtok"], price["output_per_mtok"]) == ("2.5", "10")
+    assert price["version"], "a new price gets a version for the usage rows"
+    api.close()
+
+
+def test_an_edit_opened_before_another_change_is_refused(page: Page, admin_url: str) -> None:
+    _sign_in(page)
+    page.goto("/admin/models/gpt-test/edit")
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    model = api.get("/api/v1/models/gpt-test").json()
+    model.pop("revision")
+    assert api.put("/api/v1/models/gpt-test", json={**model, "owned_by": "x"}).status_code == 200
+    api.close()
+    page.get_by_label("Weight of fake-openai").fill("5")
+    page.get_by_role("button", name="Preview changes").click()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("read it again")
+
+
 def test_the_deployment_switch_needs_the_sessions_csrf_token(page: Page, admin_url: str) -> None:
     _sign_in(page)
     forged = page.request.post(

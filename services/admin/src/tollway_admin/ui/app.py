@@ -14,7 +14,17 @@ from starlette.staticfiles import StaticFiles
 
 from tollway_admin.settings import AdminSettings
 from tollway_admin.ui import oidc_login
-from tollway_admin.ui.pages import audit, budgets, keys, models, overview, signin, teams, usage
+from tollway_admin.ui.pages import (
+    audit,
+    budgets,
+    keys,
+    model_edit,
+    models,
+    overview,
+    signin,
+    teams,
+    usage,
+)
 from tollway_admin.ui.session import SESSION_TTL_S, SignInRequired
 
 
@@ -40,7 +50,7 @@ def install_ui(app: FastAPI, settings: AdminSettings) -> None:
     )
     static = Path(__file__).parent / "static"
     app.mount("/admin/static", StaticFiles(directory=static), name="ui-static")
-    for page in (signin, overview, keys, teams, budgets, models, usage, audit):
+    for page in (signin, overview, keys, teams, budgets, models, model_edit, usage, audit):
         app.include_router(page.router)
     app.include_router(oidc_login.router)
     app.state.oidc_login = (

@@ -3,6 +3,8 @@ formatters templates use."""
 
 from __future__ import annotations
 
+import difflib
+import json
 import time
 from datetime import UTC, datetime
 from pathlib import Path
@@ -10,6 +12,7 @@ from typing import Any
 from urllib.parse import quote
 
 from fastapi import Request
+from pydantic import BaseModel
 from starlette.responses import RedirectResponse, Response
 from starlette.templating import Jinja2Templates
 
@@ -70,3 +73,19 @@ def back(path: str, *, error: str = "", notice: str = "") -> RedirectResponse:
     """Post/redirect/get: back to `path` with a message for the page to show."""
     query = f"?error={quote(error)}" if error else (f"?notice={quote(notice)}" if notice else "")
     return RedirectResponse(path + query, status_code=303)
+
+
+def pretty(record: BaseModel) -> str:
+    return json.dumps(record.model_dump(mode="json"), indent=2, sort_keys=True)
+
+
+def record_diff(older: BaseModel | None, newer: BaseModel | None) -> str:
+    """A unified diff of two records' JSON, as the history and the edit preview show it."""
+    return "\n".join(
+        difflib.unified_diff(
+            pretty(older).splitlines() if older is not None else [],
+            pretty(newer).splitlines() if newer is not None else [],
+            lineterm="",
+            n=2,
+        )
+    )

@@ -4,8 +4,6 @@ revision, and rollback to an earlier revision."""
 
 from __future__ import annotations
 
-import difflib
-import json
 import time
 from typing import Any
 from urllib.parse import quote
@@ -19,7 +17,7 @@ from tollway_admin.routes.deployment_health import board_of
 from tollway_admin.store_history import revisions
 from tollway_admin.ui import session
 from tollway_admin.ui.forms import read_form
-from tollway_admin.ui.render import back, page, when
+from tollway_admin.ui.render import back, page, pretty, record_diff, when
 from tollway_common.contract import DeploymentHealth, HealthState
 from tollway_common.control import Deployment, ModelAlias
 from tollway_common.errors import TollwayError
@@ -99,24 +97,14 @@ async def enable_deployment(name: str, deployment: str, request: Request) -> Res
     return await _switch(request, name, deployment, HealthState.ACTIVE)
 
 
-def _pretty(record: Any) -> str:
-    return json.dumps(record.model_dump(mode="json"), indent=2, sort_keys=True)
-
-
 @router.get("/models/{name:path}/history")
 async def model_history(name: str, request: Request) -> Response:
     found = await revisions(store_of(request), MODELS, name)
     shown = []
     for index, (revision, record) in enumerate(found):
         older = found[index + 1][1] if index + 1 < len(found) else None
-        diff = ""
-        if older is not None:
-            diff = "\n".join(
-                difflib.unified_diff(
-                    _pretty(older).splitlines(), _pretty(record).splitlines(), lineterm="", n=2
-                )
-            )
-        shown.append((revision, _pretty(record), diff))
+        diff = record_diff(older, record) if older is not None else ""
+        shown.append((revision, pretty(record), diff))
     return page(request, "model_history.html", "Models", name=name, revisions=shown)
 
 
