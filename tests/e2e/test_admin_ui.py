@@ -5,6 +5,7 @@ Screenshots of every page land in TOLLWAY_SCREENSHOTS (docs/screenshots via
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -72,7 +73,6 @@ def test_sign_in_issue_use_and_revoke_a_key(page: Page, stack: Stack, tmp_path: 
         page.reload()
     expect(replicas).to_contain_text("edge")
     expect(replicas).to_contain_text("admin")
-    page.screenshot(path=shots / "overview.png", full_page=True)
 
     page.get_by_role("link", name="Keys").click()
     page.get_by_label("Name").fill("browser-app")
@@ -122,6 +122,42 @@ def test_sign_in_issue_use_and_revoke_a_key(page: Page, stack: Stack, tmp_path: 
     change = page.get_by_role("row").filter(has_text=key_id).filter(has_text="key.update")
     expect(change).to_contain_text("revoked_at: 0 →")
     page.screenshot(path=shots / "audit.png", full_page=True)
+
+
+def test_the_overview_shows_traffic_spend_and_a_budget_near_its_limit(
+    page: Page, stack: Stack, admin_url: str, tmp_path: Path
+) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    price = {"model": "tollway-demo", "input_per_mtok": "1000", "output_per_mtok": "1000"}
+    assert api.post("/api/v1/prices", json=price).status_code == 201
+    assert api.post(
+        "/api/v1/budgets", json={"budget_id": "tiny", "amount": "1.00", "soft_threshold": 0.001}
+    ).is_success
+    key = api.post("/api/v1/keys", json={"name": "spender", "budget_ids": ["tiny"]}).json()
+    api.close()
+    client = OpenAI(base_url=stack.base_url, api_key=key["key"], max_retries=0)
+    reply = client.chat.completions.create(
+        model="tollway-demo",
+        messages=[{"role": "user", "content": "spend a little"}],
+        max_tokens=16,
+    )
+    client.close()
+    assert reply.usage is not None
+
+    _sign_in(page)
+    _reload_until(page, "Budget tiny of key spender")
+    alarms = page.get_by_role("region", name="Alarms")
+    expect(alarms).to_contain_text("Budget tiny of key spender")
+    expect(alarms).to_contain_text("of 1.00 USD spent")
+    tiles = page.get_by_role("list", name="Traffic")
+    expect(tiles.get_by_role("listitem").filter(has_text="tokens today")).to_contain_text(
+        str(reply.usage.total_tokens)
+    )
+    expect(tiles.get_by_role("listitem").filter(has_text="spend today")).to_contain_text("USD")
+    rate = tiles.get_by_role("listitem").filter(has_text="requests/s").locator(".figure")
+    expect(rate).to_have_text(re.compile(r"[1-9]"))  # one request in five minutes is not 0
+    page.screenshot(path=shots / "overview.png", full_page=True)
 
 
 def test_forms_need_the_sessions_csrf_token(page: Page, admin_url: str) -> None:
@@ -189,6 +225,11 @@ def test_an_operator_disables_and_enables_a_deployment_from_the_models_page(
     expect(page.get_by_role("status")).to_contain_text("demo-fake of tollway-demo disabled")
     expect(deployment.locator(".state")).to_have_text("inactive")
     expect(deployment).to_contain_text("disabled by an operator")
+    page.get_by_role("link", name="Overview").click()
+    expect(page.get_by_role("region", name="Alarms")).to_contain_text(
+        "Deployment demo-fake of tollway-demo is inactive: disabled by an operator"
+    )
+    page.get_by_role("link", name="Models").click()
     (record,) = run_async(health_records(stack.nats.url, "tollway-demo"))
     assert (record.state, record.operator) == (HealthState.INACTIVE, True)
     client = OpenAI(base_url=stack.base_url, api_key=TEST_KEY, max_retries=0)
