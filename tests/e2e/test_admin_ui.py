@@ -330,6 +330,54 @@ def test_the_deployment_switch_needs_the_sessions_csrf_token(page: Page, admin_u
     assert forged.status == 403, "the switch is CSRF-protected"
 
 
+PAGES = [
+    "/admin",
+    "/admin/keys",
+    "/admin/teams",
+    "/admin/budgets",
+    "/admin/models",
+    "/admin/models/tollway-demo/history",
+    "/admin/models/gpt-test/edit",
+    "/admin/usage",
+    "/admin/audit",
+]
+
+
+def test_every_page_fits_a_phone_screen(admin_url: str, tmp_path: Path) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    with chromium() as browser:
+        context = browser.new_context(base_url=admin_url, viewport={"width": 390, "height": 844})
+        page = context.new_page()
+        page.goto("/admin/login")
+        assert _overflow(page) == 0, "/admin/login"
+        _sign_in(page)
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        for path in PAGES:
+            page.goto(path)
+            assert _overflow(page) == 0, path
+            assert _unlabelled(page) == [], f"{path}: every field has a label"
+            if path == "/admin/models":
+                page.screenshot(path=shots / "models-phone.png", full_page=True)
+        context.close()
+
+
+def _overflow(page: Page) -> int:
+    """How many CSS pixels the page is wider than the screen (0 when nothing scrolls sideways)."""
+    width: int = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return width
+
+
+def _unlabelled(page: Page) -> list[str]:
+    names: list[str] = page.evaluate(
+        """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+            .filter((field) => !field.labels.length && !field.getAttribute('aria-label'))
+            .map((field) => field.name)"""
+    )
+    return names
+
+
 def test_sign_in_through_the_issuers_login_page(stack: Stack) -> None:
     with LocalIssuer() as issuer:
         admin_url = stack.start_admin(
