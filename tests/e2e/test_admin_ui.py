@@ -160,6 +160,40 @@ def test_the_overview_shows_traffic_spend_and_a_budget_near_its_limit(
     page.screenshot(path=shots / "overview.png", full_page=True)
 
 
+def test_a_keys_page_charts_its_usage_and_edits_its_scopes_limits_and_budgets(
+    page: Page, stack: Stack, admin_url: str, tmp_path: Path
+) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert api.post("/api/v1/budgets", json={"budget_id": "monthly", "amount": "50"}).is_success
+    key = api.post("/api/v1/keys", json={"name": "charted"}).json()
+    client = OpenAI(base_url=stack.base_url, api_key=key["key"], max_retries=0)
+    client.chat.completions.create(
+        model="tollway-demo", messages=[{"role": "user", "content": "count me"}]
+    )
+    _sign_in(page)
+    page.get_by_role("link", name="Keys").click()
+    page.get_by_role("link", name="charted").click()
+    _reload_until(page, "Cost per day")
+    expect(page.get_by_role("img", name="Requests per day by charted")).to_be_visible()
+
+    page.get_by_label("Allowed models").fill("gpt-test")
+    page.get_by_label("Requests per minute").fill("5")
+    page.get_by_label("monthly").check()
+    page.screenshot(path=shots / "key-detail.png", full_page=True)
+    page.get_by_role("button", name="Save key").click()
+    expect(page.get_by_role("status")).to_contain_text("Key charted saved")
+    shown = api.get(f"/api/v1/keys/{key['key_id']}").json()
+    assert shown["policy"]["allow_models"] == ["gpt-test"]
+    assert (shown["limits"]["rpm"], shown["budget_ids"]) == (5, ["monthly"])
+    api.close()
+    with pytest.raises(APIStatusError, match="does not allow model .tollway-demo."):
+        client.chat.completions.create(
+            model="tollway-demo", messages=[{"role": "user", "content": "no longer"}]
+        )
+    client.close()
+
+
 def test_forms_need_the_sessions_csrf_token(page: Page, admin_url: str) -> None:
     _sign_in(page)
     forged = page.request.post(f"{admin_url}/admin/keys", form={"name": "forged", "csrf": "x"})

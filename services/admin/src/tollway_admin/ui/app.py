@@ -17,6 +17,7 @@ from tollway_admin.ui import oidc_login
 from tollway_admin.ui.pages import (
     audit,
     budgets,
+    key_detail,
     keys,
     model_edit,
     models,
@@ -50,7 +51,18 @@ def install_ui(app: FastAPI, settings: AdminSettings) -> None:
     )
     static = Path(__file__).parent / "static"
     app.mount("/admin/static", StaticFiles(directory=static), name="ui-static")
-    for page in (signin, overview, keys, teams, budgets, models, model_edit, usage, audit):
+    for page in (
+        signin,
+        overview,
+        keys,
+        key_detail,
+        teams,
+        budgets,
+        models,
+        model_edit,
+        usage,
+        audit,
+    ):
         app.include_router(page.router)
     app.include_router(oidc_login.router)
     app.state.oidc_login = (
