@@ -155,6 +155,9 @@ def test_the_overview_shows_traffic_spend_and_a_budget_near_its_limit(
         str(reply.usage.total_tokens)
     )
     expect(tiles.get_by_role("listitem").filter(has_text="spend today")).to_contain_text("USD")
+    expect(tiles.get_by_role("listitem").filter(has_text="active keys")).to_have_text(
+        re.compile(r"^\s*3\s+active keys")  # two bootstrap keys and "spender"
+    )
     rate = tiles.get_by_role("listitem").filter(has_text="requests/s").locator(".figure")
     expect(rate).to_have_text(re.compile(r"[1-9]"))  # one request in five minutes is not 0
     page.screenshot(path=shots / "overview.png", full_page=True)
