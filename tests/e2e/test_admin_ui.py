@@ -5,17 +5,22 @@ Screenshots of every page land in TOLLWAY_SCREENSHOTS (docs/screenshots via
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from openai import AuthenticationError, OpenAI
+from openai import APIStatusError, AuthenticationError, OpenAI
 from playwright.sync_api import Page, expect
 from tests.support.browser import chromium, screenshot_dir
+from tests.support.configs import TEST_KEY
 from tests.support.oidc_issuer import LocalIssuer
-from tests.support.stack import Stack
+from tests.support.stack import Stack, run_async
+from tests.support.usage_stream import health_records, put_health
+
+from tollway_common.contract import DeploymentHealth, HealthState
 
 ADMIN_TOKEN = "tw-admin-ui-test-0123456789abcdef"
 
@@ -68,7 +73,6 @@ def test_sign_in_issue_use_and_revoke_a_key(page: Page, stack: Stack, tmp_path: 
         page.reload()
     expect(replicas).to_contain_text("edge")
     expect(replicas).to_contain_text("admin")
-    page.screenshot(path=shots / "overview.png", full_page=True)
 
     page.get_by_role("link", name="Keys").click()
     page.get_by_label("Name").fill("browser-app")
@@ -120,6 +124,79 @@ def test_sign_in_issue_use_and_revoke_a_key(page: Page, stack: Stack, tmp_path: 
     page.screenshot(path=shots / "audit.png", full_page=True)
 
 
+def test_the_overview_shows_traffic_spend_and_a_budget_near_its_limit(
+    page: Page, stack: Stack, admin_url: str, tmp_path: Path
+) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    price = {"model": "tollway-demo", "input_per_mtok": "1000", "output_per_mtok": "1000"}
+    assert api.post("/api/v1/prices", json=price).status_code == 201
+    assert api.post(
+        "/api/v1/budgets", json={"budget_id": "tiny", "amount": "1.00", "soft_threshold": 0.001}
+    ).is_success
+    key = api.post("/api/v1/keys", json={"name": "spender", "budget_ids": ["tiny"]}).json()
+    api.close()
+    client = OpenAI(base_url=stack.base_url, api_key=key["key"], max_retries=0)
+    reply = client.chat.completions.create(
+        model="tollway-demo",
+        messages=[{"role": "user", "content": "spend a little"}],
+        max_tokens=16,
+    )
+    client.close()
+    assert reply.usage is not None
+
+    _sign_in(page)
+    _reload_until(page, "Budget tiny of key spender")
+    alarms = page.get_by_role("region", name="Alarms")
+    expect(alarms).to_contain_text("Budget tiny of key spender")
+    expect(alarms).to_contain_text("of 1.00 USD spent")
+    tiles = page.get_by_role("list", name="Traffic")
+    expect(tiles.get_by_role("listitem").filter(has_text="tokens today")).to_contain_text(
+        str(reply.usage.total_tokens)
+    )
+    expect(tiles.get_by_role("listitem").filter(has_text="spend today")).to_contain_text("USD")
+    expect(tiles.get_by_role("listitem").filter(has_text="active keys")).to_have_text(
+        re.compile(r"^\s*3\s+active keys")  # two bootstrap keys and "spender"
+    )
+    rate = tiles.get_by_role("listitem").filter(has_text="requests/s").locator(".figure")
+    expect(rate).to_have_text(re.compile(r"[1-9]"))  # one request in five minutes is not 0
+    page.screenshot(path=shots / "overview.png", full_page=True)
+
+
+def test_a_keys_page_charts_its_usage_and_edits_its_scopes_limits_and_budgets(
+    page: Page, stack: Stack, admin_url: str, tmp_path: Path
+) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert api.post("/api/v1/budgets", json={"budget_id": "monthly", "amount": "50"}).is_success
+    key = api.post("/api/v1/keys", json={"name": "charted"}).json()
+    client = OpenAI(base_url=stack.base_url, api_key=key["key"], max_retries=0)
+    client.chat.completions.create(
+        model="tollway-demo", messages=[{"role": "user", "content": "count me"}]
+    )
+    _sign_in(page)
+    page.get_by_role("link", name="Keys").click()
+    page.get_by_role("link", name="charted").click()
+    _reload_until(page, "Cost per day")
+    expect(page.get_by_role("img", name="Requests per day by charted")).to_be_visible()
+
+    page.get_by_label("Allowed models").fill("gpt-test")
+    page.get_by_label("Requests per minute").fill("5")
+    page.get_by_label("monthly").check()
+    page.screenshot(path=shots / "key-detail.png", full_page=True)
+    page.get_by_role("button", name="Save key").click()
+    expect(page.get_by_role("status")).to_contain_text("Key charted saved")
+    shown = api.get(f"/api/v1/keys/{key['key_id']}").json()
+    assert shown["policy"]["allow_models"] == ["gpt-test"]
+    assert (shown["limits"]["rpm"], shown["budget_ids"]) == (5, ["monthly"])
+    api.close()
+    with pytest.raises(APIStatusError, match="does not allow model 'tollway-demo'"):
+        client.chat.completions.create(
+            model="tollway-demo", messages=[{"role": "user", "content": "no longer"}]
+        )
+    client.close()
+
+
 def test_forms_need_the_sessions_csrf_token(page: Page, admin_url: str) -> None:
     _sign_in(page)
     forged = page.request.post(f"{admin_url}/admin/keys", form={"name": "forged", "csrf": "x"})
@@ -164,14 +241,178 @@ def test_orgs_teams_and_a_model_rollback(page: Page, admin_url: str, tmp_path: P
     assert api.put("/api/v1/models/tollway-demo", json=edited).status_code == 200
 
     page.get_by_role("link", name="Models").click()
-    page.screenshot(path=shots / "models.png", full_page=True)
-    page.get_by_role("row").filter(has_text="tollway-demo").get_by_role("link").click()
+    page.get_by_role("link", name="History of tollway-demo").click()
     expect(page.locator(".diff").first).to_contain_text('+  "owned_by": "platform-team"')
     page.screenshot(path=shots / "model-history.png", full_page=True)
     page.get_by_role("button", name="Roll back to this revision").first.click()
     expect(page.get_by_role("status")).to_contain_text("rolled back")
     assert api.get("/api/v1/models/tollway-demo").json()["owned_by"] == "tollway"
     api.close()
+
+
+def test_an_operator_disables_and_enables_a_deployment_from_the_models_page(
+    page: Page, stack: Stack, tmp_path: Path
+) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    _sign_in(page)
+    page.get_by_role("link", name="Models").click()
+    deployment = page.locator('li[data-deployment="demo-fake"]')
+    expect(deployment.locator(".state")).to_have_text("active")
+    page.get_by_role("button", name="Disable demo-fake of tollway-demo").click()
+    expect(page.get_by_role("status")).to_contain_text("demo-fake of tollway-demo disabled")
+    expect(deployment.locator(".state")).to_have_text("inactive")
+    expect(deployment).to_contain_text("disabled by an operator")
+    page.get_by_role("link", name="Overview").click()
+    expect(page.get_by_role("region", name="Alarms")).to_contain_text(
+        "Deployment demo-fake of tollway-demo is inactive: disabled by an operator"
+    )
+    page.get_by_role("link", name="Models").click()
+    (record,) = run_async(health_records(stack.nats.url, "tollway-demo"))
+    assert (record.state, record.operator) == (HealthState.INACTIVE, True)
+    client = OpenAI(base_url=stack.base_url, api_key=TEST_KEY, max_retries=0)
+    with pytest.raises(APIStatusError, match="disabled by an operator"):
+        client.chat.completions.create(
+            model="tollway-demo", messages=[{"role": "user", "content": "anyone there?"}]
+        )
+    page.screenshot(path=shots / "models.png", full_page=True)
+
+    # A router's record shows up without a reload (the table refreshes itself).
+    run_async(
+        put_health(
+            stack.nats.url,
+            DeploymentHealth(
+                alias="gpt-test",
+                deployment="fake-openai",
+                state=HealthState.INVALID,
+                reason="the upstream rejected the credential (401/403)",
+                updated_by="router-1",
+            ),
+        )
+    )
+    expect(page.locator('li[data-deployment="fake-openai"] .state')).to_have_text(
+        "invalid", timeout=10_000
+    )
+
+    page.get_by_role("button", name="Enable demo-fake of tollway-demo").click()
+    expect(page.get_by_role("status")).to_contain_text("enabled")
+    expect(deployment.locator(".state")).to_have_text("active")
+    reply = client.chat.completions.create(
+        model="tollway-demo", messages=[{"role": "user", "content": "back?"}]
+    )
+    assert reply.choices[0].message.content
+    client.close()
+
+
+def test_a_model_is_edited_with_a_diff_shown_before_saving(
+    page: Page, admin_url: str, tmp_path: Path
+) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    _sign_in(page)
+    page.get_by_role("link", name="Models").click()
+    page.get_by_role("link", name="Edit gpt-test").click()
+    page.get_by_label("Weight of fake-openai").fill("lots")
+    page.get_by_role("button", name="Preview changes").click()
+    expect(page.get_by_role("alert")).to_contain_text("weight")
+    page.get_by_label("Weight of fake-openai").fill("3")
+    page.get_by_label("Fallback aliases").fill("no-such-alias")
+    page.get_by_role("button", name="Preview changes").click()
+    expect(page.get_by_role("alert")).to_contain_text("unknown model 'no-such-alias'")
+    expect(page.get_by_label("Weight of fake-openai")).to_have_value("3")  # input is kept
+
+    page.get_by_label("Fallback aliases").fill("tollway-demo")
+    page.get_by_label("Routing strategy").select_option("priority")
+    page.get_by_label("Input", exact=True).fill("2.5")
+    page.get_by_label("Output", exact=True).fill("10")
+    page.get_by_role("button", name="Preview changes").click()
+    model_diff = page.get_by_label("Changes to the model")
+    expect(model_diff).to_contain_text('+  "strategy": "priority"')
+    expect(model_diff).to_contain_text('+  "fallbacks": [')
+    expect(model_diff).to_contain_text('+      "weight": 3')
+    expect(page.get_by_label("Changes to the price")).to_contain_text('+  "input_per_mtok": "2.5"')
+    page.screenshot(path=shots / "model-edit.png", full_page=True)
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert api.get("/api/v1/models/gpt-test").json()["strategy"] != "priority", "not saved yet"
+
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("gpt-test saved")
+    model = api.get("/api/v1/models/gpt-test").json()
+    assert (model["strategy"], model["fallbacks"]) == ("priority", ["tollway-demo"])
+    assert model["deployments"][0]["weight"] == 3
+    price = api.get("/api/v1/prices/gpt-test").json()
+    assert (price["input_per_mtok"], price["output_per_mtok"]) == ("2.5", "10")
+    assert price["version"], "a new price gets a version for the usage rows"
+    api.close()
+
+
+def test_an_edit_opened_before_another_change_is_refused(page: Page, admin_url: str) -> None:
+    _sign_in(page)
+    page.goto("/admin/models/gpt-test/edit")
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    model = api.get("/api/v1/models/gpt-test").json()
+    model.pop("revision")
+    assert api.put("/api/v1/models/gpt-test", json={**model, "owned_by": "x"}).status_code == 200
+    api.close()
+    page.get_by_label("Weight of fake-openai").fill("5")
+    page.get_by_role("button", name="Preview changes").click()
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("alert")).to_contain_text("read it again")
+
+
+def test_the_deployment_switch_needs_the_sessions_csrf_token(page: Page, admin_url: str) -> None:
+    _sign_in(page)
+    forged = page.request.post(
+        f"{admin_url}/admin/models/tollway-demo/deployments/demo-fake/disable",
+        form={"csrf": "x"},
+    )
+    assert forged.status == 403, "the switch is CSRF-protected"
+
+
+PAGES = [
+    "/admin",
+    "/admin/keys",
+    "/admin/teams",
+    "/admin/budgets",
+    "/admin/models",
+    "/admin/models/tollway-demo/history",
+    "/admin/models/gpt-test/edit",
+    "/admin/usage",
+    "/admin/audit",
+]
+
+
+def test_every_page_fits_a_phone_screen(admin_url: str, tmp_path: Path) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    with chromium() as browser:
+        context = browser.new_context(base_url=admin_url, viewport={"width": 390, "height": 844})
+        page = context.new_page()
+        page.goto("/admin/login")
+        assert _overflow(page) == 0, "/admin/login"
+        _sign_in(page)
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        for path in PAGES:
+            page.goto(path)
+            assert _overflow(page) == 0, path
+            assert _unlabelled(page) == [], f"{path}: every field has a label"
+            if path == "/admin/models":
+                page.screenshot(path=shots / "models-phone.png", full_page=True)
+        context.close()
+
+
+def _overflow(page: Page) -> int:
+    """How many CSS pixels the page is wider than the screen (0 when nothing scrolls sideways)."""
+    width: int = page.evaluate(
+        "document.documentElement.scrollWidth - document.documentElement.clientWidth"
+    )
+    return width
+
+
+def _unlabelled(page: Page) -> list[str]:
+    names: list[str] = page.evaluate(
+        """[...document.querySelectorAll('input:not([type=hidden]), select, textarea')]
+            .filter((field) => !field.labels.length && !field.getAttribute('aria-label'))
+            .map((field) => field.name)"""
+    )
+    return names
 
 
 def test_sign_in_through_the_issuers_login_page(stack: Stack) -> None:
@@ -191,6 +432,11 @@ def test_sign_in_through_the_issuers_login_page(stack: Stack) -> None:
             expect(page.locator(".who")).to_have_text("alice (viewer)")
             page.goto("/admin/keys")
             expect(page.get_by_role("button", name="Issue key")).to_have_count(0)
+            page.goto("/admin/models")
+            expect(page.locator('li[data-deployment="demo-fake"] .state')).to_have_text("active")
+            expect(
+                page.get_by_role("button", name="Disable demo-fake of tollway-demo")
+            ).to_have_count(0)
             replay = page.request.get(f"{admin_url}/admin/oidc/callback?code=x&state=y")
             assert "/admin/login" in replay.url, "a callback that did not start here is refused"
             page.close()

@@ -158,6 +158,7 @@ async def test_usage_is_priced_and_summarised_exactly(
     assert (teams["web"].unpriced_requests, Decimal(teams["web"].cost)) == (1, Decimal(0))
     assert teams["ml"].latency_p50_ms == 300.0
     assert teams["ml"].latency_p99_ms == 900.0
+    assert (teams["ml"].ttft_p50_ms, teams["ml"].ttft_p99_ms) == (40.0, 40.0)
     assert teams["web"].ttft_p50_ms is None
 
     hourly = await _summary(

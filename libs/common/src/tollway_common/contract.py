@@ -380,6 +380,7 @@ class SummaryRow(_Wire):
     latency_p99_ms: float = 0.0
     ttft_p50_ms: float | None = None
     ttft_p95_ms: float | None = None
+    ttft_p99_ms: float | None = None
 
 
 class SummaryReply(_Wire):

@@ -13,8 +13,9 @@ from starlette.responses import JSONResponse
 
 from tollway_admin.apply import apply_document
 from tollway_admin.config_sync import file_actor, watch_config_file
+from tollway_admin.deployment_health import HealthBoard
 from tollway_admin.oidc_roles import oidc_identifier
-from tollway_admin.routes import config, keys, records, usage
+from tollway_admin.routes import config, deployment_health, keys, records, usage
 from tollway_admin.security import AdminIdentity, Viewer
 from tollway_admin.settings import AdminSettings
 from tollway_admin.store import ControlStore
@@ -38,6 +39,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     js = nc.jetstream()
     await nats_client.ensure_usage_stream(js, settings.nats.replicas)
     store = await ControlStore.open(js, settings.nats.replicas)
+    health = await HealthBoard.open(js, settings.nats.replicas)
     await nats_client.ensure_alerts_stream(js, settings.nats.replicas)
     webhooks = asyncio.create_task(WebhookDeliverer(js, store).run(), name="webhooks")
     secrets = SecretResolver(ttl_s=0)
@@ -60,6 +62,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     metrics.announce_build("admin")
     app.state.nc = nc
     app.state.store = store
+    app.state.health = health
     app.state.presence = board
     app.state.secrets = secrets
     try:
@@ -72,6 +75,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await board.stop()
         if verifier is not None:
             await verifier.close()
+        await health.close()
         await store.close()
         with contextlib.suppress(Exception):
             await nc.drain()
@@ -88,6 +92,7 @@ def create_app(settings: AdminSettings) -> FastAPI:
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(HttpMetricsMiddleware)
     app.include_router(keys.router)
+    app.include_router(deployment_health.router)  # before the models' `/{public_id:path}`
     for router in records.ROUTERS:
         app.include_router(router)
     app.include_router(config.router)

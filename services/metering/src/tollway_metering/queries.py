@@ -67,7 +67,7 @@ def summary_sql(table: str, query: SummaryQuery) -> tuple[str, dict[str, Any]]:
             any(currency) AS currency,
             countIf(unpriced) AS unpriced_requests,
             quantilesExact(0.5, 0.95, 0.99)(latency_ms) AS latency,
-            quantilesExactIf(0.5, 0.95)(assumeNotNull(ttft_ms), ttft_ms IS NOT NULL) AS ttft,
+            quantilesExactIf(0.5, 0.95, 0.99)(assumeNotNull(ttft_ms), ttft_ms IS NOT NULL) AS ttft,
             countIf(ttft_ms IS NOT NULL) AS with_ttft
         FROM {table} FINAL
         {"WHERE " + " AND ".join(where) if where else ""}

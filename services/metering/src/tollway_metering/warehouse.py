@@ -211,6 +211,7 @@ class Warehouse:
                     latency_p99_ms=float(latency[2]),
                     ttft_p50_ms=float(ttft[0]) if with_ttft else None,
                     ttft_p95_ms=float(ttft[1]) if with_ttft else None,
+                    ttft_p99_ms=float(ttft[2]) if with_ttft else None,
                 )
             )
         return rows

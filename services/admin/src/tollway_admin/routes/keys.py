@@ -167,7 +167,12 @@ async def update_key(
     _require_write(identity, record.team_id)
     changes = body.model_dump(exclude_unset=True)
     updated = KeyRecord.model_validate({**record.model_dump(), **changes})
-    revision = await store_of(request).replace(
+    store = store_of(request)
+    before = store.state()
+    refuse_new_problems(
+        before, before.with_(keys={**before.keys, updated.key_id: updated}), conflict=False
+    )
+    revision = await store.replace(
         KEYS, updated, expected_revision(request, revision), identity.actor
     )
     return _view(updated, revision)

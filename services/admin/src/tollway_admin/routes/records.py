@@ -24,7 +24,7 @@ from tollway_admin.routes.common import (
 )
 from tollway_admin.security import AdminIdentity, Viewer
 from tollway_common.control import Price
-from tollway_common.errors import InvalidRequest, PermissionDenied
+from tollway_common.errors import Conflict, InvalidRequest, PermissionDenied
 
 _STATE_FIELD = {
     "org": "orgs",
@@ -69,6 +69,63 @@ def _stamped(record: BaseModel, existing: BaseModel | None) -> BaseModel:
     return record.model_copy(update=changes)
 
 
+async def prepare_replace(
+    request: Request,
+    resource: Resource[Any],
+    public_id: str,
+    body: BaseModel,
+    identity: AdminIdentity,
+) -> tuple[BaseModel, int]:
+    """Every check a replace passes before it writes (the UI's preview runs exactly these):
+    the id matches, the caller may write both versions, no reference dangles. Returns the
+    record as it would be stored and the revision it replaces."""
+    if resource.public_id(body) != public_id:
+        raise InvalidRequest(
+            f"The body names {resource.kind} '{resource.public_id(body)}', the path "
+            f"'{public_id}'; renaming is a delete and a create."
+        )
+    store = store_of(request)
+    existing, revision = await store.read(resource, public_id)
+    record = _stamped(body, existing)
+    _require_write(identity, resource, existing)
+    _require_write(identity, resource, record)
+    before = store.state()
+    refuse_new_problems(before, _state_with(before, resource, public_id, record), conflict=False)
+    return record, revision
+
+
+async def replace(
+    request: Request,
+    resource: Resource[Any],
+    public_id: str,
+    body: BaseModel,
+    identity: AdminIdentity,
+    expected: int | None = None,
+) -> tuple[BaseModel, int]:
+    """Replace the record, compare-and-set against `expected` (the revision the caller read;
+    None for whatever is current)."""
+    record, revision = await prepare_replace(request, resource, public_id, body, identity)
+    if expected is not None and expected != revision:
+        raise Conflict(
+            f"The {resource.kind} '{public_id}' is at revision {revision}, not {expected}; "
+            "read it again and retry."
+        )
+    written = await store_of(request).replace(resource, record, revision, identity.actor)
+    return record, written
+
+
+async def create(
+    request: Request, resource: Resource[Any], body: BaseModel, identity: AdminIdentity
+) -> tuple[BaseModel, int]:
+    record = _stamped(body, None)
+    _require_write(identity, resource, record)
+    store = store_of(request)
+    before = store.state()
+    after = _state_with(before, resource, resource.public_id(record), record)
+    refuse_new_problems(before, after, conflict=False)
+    return record, await store.create(resource, record, identity.actor)
+
+
 def records_router(resource: Resource[Any]) -> APIRouter:
     router = APIRouter(prefix=f"/api/v1/{resource.plural}", tags=[resource.plural])
     record_type = resource.record_type
@@ -90,13 +147,7 @@ def records_router(resource: Resource[Any]) -> APIRouter:
         request: Request,
         identity: Viewer,
     ) -> dict[str, Any]:
-        record = _stamped(body, None)
-        _require_write(identity, resource, record)
-        store = store_of(request)
-        before = store.state()
-        after = _state_with(before, resource, resource.public_id(record), record)
-        refuse_new_problems(before, after, conflict=False)
-        revision = await store.create(resource, record, identity.actor)
+        record, revision = await create(request, resource, body, identity)
         return with_revision(record, revision)
 
     @router.put(id_path)
@@ -106,21 +157,8 @@ def records_router(resource: Resource[Any]) -> APIRouter:
         request: Request,
         identity: Viewer,
     ) -> dict[str, Any]:
-        if resource.public_id(body) != public_id:
-            raise InvalidRequest(
-                f"The body names {resource.kind} '{resource.public_id(body)}', the path "
-                f"'{public_id}'; renaming is a delete and a create."
-            )
-        store = store_of(request)
-        existing, revision = await store.read(resource, public_id)
-        record = _stamped(body, existing)
-        _require_write(identity, resource, existing)
-        _require_write(identity, resource, record)
-        before = store.state()
-        refuse_new_problems(
-            before, _state_with(before, resource, public_id, record), conflict=False
-        )
-        revision = await store.replace(
+        record, revision = await prepare_replace(request, resource, public_id, body, identity)
+        revision = await store_of(request).replace(
             resource, record, expected_revision(request, revision), identity.actor
         )
         return with_revision(record, revision)

@@ -13,7 +13,19 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 
 from tollway_admin.settings import AdminSettings
-from tollway_admin.ui import oidc_login, routes
+from tollway_admin.ui import oidc_login
+from tollway_admin.ui.pages import (
+    audit,
+    budgets,
+    key_detail,
+    keys,
+    model_edit,
+    models,
+    overview,
+    signin,
+    teams,
+    usage,
+)
 from tollway_admin.ui.session import SESSION_TTL_S, SignInRequired
 
 
@@ -39,7 +51,19 @@ def install_ui(app: FastAPI, settings: AdminSettings) -> None:
     )
     static = Path(__file__).parent / "static"
     app.mount("/admin/static", StaticFiles(directory=static), name="ui-static")
-    app.include_router(routes.router)
+    for page in (
+        signin,
+        overview,
+        keys,
+        key_detail,
+        teams,
+        budgets,
+        models,
+        model_edit,
+        usage,
+        audit,
+    ):
+        app.include_router(page.router)
     app.include_router(oidc_login.router)
     app.state.oidc_login = (
         oidc_login.OidcLogin(settings)

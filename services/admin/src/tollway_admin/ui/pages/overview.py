@@ -1,0 +1,121 @@
+"""The overview: replicas with uptime and version (their NATS heartbeats), traffic, errors,
+latency and time-to-first-token, tokens and spend today, and the alarms an operator acts on
+(budgets near their limit, unpriced models, deployments not serving). The live part is
+re-fetched every few seconds."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from fastapi import APIRouter, Request
+from nats.aio.client import Client
+from starlette.responses import Response
+
+from tollway_admin.analytics_client import ask
+from tollway_admin.budget_use import BudgetUse, budget_uses, utc_now
+from tollway_admin.resources import KEYS, MODELS, ORGS, PRICES, TEAMS
+from tollway_admin.routes.common import store_of
+from tollway_admin.routes.deployment_health import board_of
+from tollway_admin.ui.render import page
+from tollway_common.contract import SummaryQuery, SummaryReply, SummaryRow, UsageFilter
+from tollway_common.errors import TollwayError
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+RATE_WINDOW_S = 300
+LATENCY_WINDOW_S = 3600
+
+
+@dataclass(frozen=True, slots=True)
+class Traffic:
+    requests_per_s: float
+    error_rate: float
+    latency: SummaryRow
+    today_tokens: int
+    today_spend: list[tuple[Decimal, str]]
+    today_unpriced: int
+
+
+async def _summary(nc: Client, since_ms: int) -> list[SummaryRow]:
+    query = SummaryQuery(filter=UsageFilter(since_ms=since_ms), limit=10)
+    return (await ask(nc, "summary", query, SummaryReply)).rows
+
+
+def _total(rows: list[SummaryRow]) -> SummaryRow:
+    """One row for figures summed over currencies (requests, errors, tokens)."""
+    if len(rows) == 1:
+        return rows[0]
+    return SummaryRow(
+        requests=sum(r.requests for r in rows),
+        errors=sum(r.errors for r in rows),
+        prompt_tokens=sum(r.prompt_tokens for r in rows),
+        completion_tokens=sum(r.completion_tokens for r in rows),
+        unpriced_requests=sum(r.unpriced_requests for r in rows),
+        latency_p50_ms=max((r.latency_p50_ms for r in rows), default=0.0),
+        latency_p95_ms=max((r.latency_p95_ms for r in rows), default=0.0),
+        latency_p99_ms=max((r.latency_p99_ms for r in rows), default=0.0),
+    )
+
+
+async def _traffic(nc: Client, now: datetime) -> Traffic:
+    now_ms = int(now.timestamp() * 1000)
+    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
+    recent = _total(await _summary(nc, now_ms - RATE_WINDOW_S * 1000))
+    hour = _total(await _summary(nc, now_ms - LATENCY_WINDOW_S * 1000))
+    today_rows = await _summary(nc, int(midnight.timestamp() * 1000))
+    today = _total(today_rows)
+    return Traffic(
+        requests_per_s=recent.requests / RATE_WINDOW_S,
+        error_rate=recent.errors / recent.requests if recent.requests else 0.0,
+        latency=hour,
+        today_tokens=today.prompt_tokens + today.completion_tokens,
+        today_spend=[(Decimal(r.cost), r.currency) for r in today_rows if r.requests],
+        today_unpriced=today.unpriced_requests,
+    )
+
+
+async def _live(request: Request) -> dict[str, Any]:
+    store = store_of(request)
+    nc: Client = request.app.state.nc
+    now = utc_now()
+    prices = {p.model for p in store.all(PRICES)}
+    models = store.all(MODELS)
+    traffic: Traffic | None = None
+    near: list[BudgetUse] = []
+    unavailable = ""
+    try:
+        traffic = await _traffic(nc, now)
+        near = [use for use in await budget_uses(nc, store, now) if use.near_limit]
+    except TollwayError as exc:
+        unavailable = exc.message
+    return {
+        "counts": {
+            "keys": sum(1 for k in store.all(KEYS) if k.usable_at(time.time())),
+            "teams": len(store.all(TEAMS)),
+            "orgs": len(store.all(ORGS)),
+            "models": len(models),
+        },
+        "traffic": traffic,
+        "near_budgets": near,
+        "unavailable": unavailable,
+        "unpriced": [m.name for m in models if m.name not in prices],
+        "unhealthy": board_of(request).unhealthy(models, int(now.timestamp() * 1000)),
+        "nats_connected": bool(nc.is_connected),
+        "replicas": request.app.state.presence.replicas(),
+        "now_ms": int(now.timestamp() * 1000),
+    }
+
+
+@router.get("")
+async def overview(request: Request) -> Response:
+    return page(request, "overview.html", "Overview", **await _live(request))
+
+
+@router.get("/overview/live")
+async def overview_live(request: Request) -> Response:
+    """The overview's figures alone, which the page fetches every few seconds."""
+    return page(request, "partials/overview_live.html", "Overview", **await _live(request))

@@ -1,0 +1,106 @@
+"""The usage explorer: cost and requests grouped by team, key, model, provider, org or user
+over a time window, with CSV, JSON lines and FOCUS exports."""
+
+from __future__ import annotations
+
+import time
+from decimal import Decimal
+from typing import Literal
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from tollway_admin.analytics_client import ask
+from tollway_admin.routes import usage as usage_api
+from tollway_admin.ui import session
+from tollway_admin.ui.charts import bar_chart
+from tollway_admin.ui.render import page
+from tollway_common.contract import SummaryQuery, SummaryReply, SummaryRow, UsageFilter
+from tollway_common.errors import TollwayError
+
+router = APIRouter(prefix="/admin", include_in_schema=False)
+
+_GROUP_LABELS = {
+    "team_id": "Team",
+    "key_id": "Key",
+    "model_alias": "Model",
+    "provider": "Provider",
+    "org_id": "Organisation",
+    "user_id": "User",
+}
+
+
+def _usage_filter(request: Request) -> tuple[UsageFilter, int]:
+    params = request.query_params
+    hours = int(params.get("hours", "24") or 24)
+    since = int((time.time() - hours * 3600) * 1000)
+    return (
+        UsageFilter(
+            since_ms=since,
+            team_id=params.get("team_id", ""),
+            model_alias=params.get("model_alias", ""),
+        ),
+        hours,
+    )
+
+
+@router.get("/usage")
+async def usage_page(request: Request) -> Response:
+    session.current(request)
+    flt, hours = _usage_filter(request)
+    group_by = request.query_params.get("group_by", "team_id")
+    if group_by not in _GROUP_LABELS:
+        group_by = "team_id"
+    rows: list[SummaryRow] = []
+    unavailable = ""
+    try:
+        query = SummaryQuery(filter=flt, group_by=group_by, order_by="cost", limit=50)
+        rows = (await ask(request.app.state.nc, "summary", query, SummaryReply)).rows
+    except TollwayError as exc:
+        unavailable = exc.message
+    labels = [row.group or "(none)" for row in rows]
+    export = urlencode(
+        {"since_ms": flt.since_ms, "team_id": flt.team_id, "model_alias": flt.model_alias}
+    )
+    return page(
+        request,
+        "usage.html",
+        "Usage",
+        rows=rows,
+        hours=hours,
+        group_by=group_by,
+        group_label=_GROUP_LABELS[group_by],
+        team_id=flt.team_id,
+        model_alias=flt.model_alias,
+        unavailable=unavailable,
+        export_query=export,
+        cost_chart=bar_chart(
+            f"Cost by {_GROUP_LABELS[group_by].lower()}",
+            labels,
+            [float(Decimal(row.cost)) for row in rows],
+        ),
+        requests_chart=bar_chart(
+            f"Requests by {_GROUP_LABELS[group_by].lower()}",
+            labels,
+            [float(row.requests) for row in rows],
+        ),
+    )
+
+
+@router.get("/usage/export")
+async def usage_export(request: Request) -> Response:
+    """The API's export, for a signed-in browser (the session stands in for the token)."""
+    identity = session.current(request)
+    params = request.query_params
+    fmt: Literal["csv", "jsonl", "focus"] = "csv"
+    if params.get("format") == "jsonl":
+        fmt = "jsonl"
+    elif params.get("format") == "focus":
+        fmt = "focus"
+    flt = UsageFilter(
+        since_ms=int(params.get("since_ms", "0") or 0),
+        team_id=params.get("team_id", ""),
+        model_alias=params.get("model_alias", ""),
+    )
+    return await usage_api.export_usage(request, identity, flt, fmt)
