@@ -197,6 +197,64 @@ def test_a_keys_page_charts_its_usage_and_edits_its_scopes_limits_and_budgets(
     client.close()
 
 
+def test_a_user_is_created_and_a_budget_burns_down_as_their_key_spends(
+    page: Page, stack: Stack, admin_url: str, tmp_path: Path
+) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert api.post("/api/v1/orgs", json={"org_id": "acme", "name": "Acme"}).is_success
+    assert api.post("/api/v1/teams", json={"team_id": "ml", "org_id": "acme"}).is_success
+    price = {"model": "tollway-demo", "input_per_mtok": "1000", "output_per_mtok": "1000"}
+    assert api.post("/api/v1/prices", json=price).status_code == 201
+    assert api.post("/api/v1/budgets", json={"budget_id": "ada-monthly", "amount": "5"}).is_success
+
+    _sign_in(page)
+    page.get_by_role("link", name="Users").click()
+
+    def create_ada() -> None:
+        page.get_by_label("Id").fill("ada")
+        page.get_by_label("Name").fill("Ada Lovelace")
+        page.get_by_label("Email").fill("ada@example.com")
+        page.get_by_label("Organisation").select_option("acme")
+        page.get_by_label("Team").select_option("ml")
+        page.get_by_role("button", name="Create user").click()
+
+    create_ada()
+    expect(page.get_by_role("status")).to_contain_text("User ada created")
+    create_ada()
+    expect(page.get_by_role("alert")).to_contain_text("The user 'ada' already exists")
+    user_row = page.get_by_role("row").filter(has_text="ada@example.com")
+    expect(user_row).to_contain_text("Ada Lovelace")
+    expect(user_row).to_contain_text("ml")
+    assert api.get("/api/v1/users/ada").json()["name"] == "Ada Lovelace"
+
+    key = api.post(
+        "/api/v1/keys",
+        json={"name": "ada-app", "user_id": "ada", "budget_ids": ["ada-monthly"]},
+    ).json()
+    api.close()
+    client = OpenAI(base_url=stack.base_url, api_key=key["key"], max_retries=0)
+    client.chat.completions.create(
+        model="tollway-demo", messages=[{"role": "user", "content": "burn"}], max_tokens=16
+    )
+    client.close()
+
+    page.get_by_role("link", name="Budgets").click()
+    chart = page.get_by_role("img", name=re.compile(r"^Burn-down of budget ada-monthly for key"))
+    for _ in range(30):  # metering stores the row within a second or two
+        if "0.0000 of 5" not in (chart.get_attribute("aria-label") or "0.0000 of 5"):
+            break
+        page.wait_for_timeout(500)
+        page.reload()
+    expect(chart).to_be_visible()
+    expect(chart).to_have_attribute("aria-label", re.compile(r"0\.0*[1-9]\d* of 5 USD spent"))
+    expect(chart.locator("path.spent")).to_have_attribute("d", re.compile(r"V"))
+    page.screenshot(path=shots / "budget-burn-down.png", full_page=True)
+    page.get_by_role("link", name="Users").click()
+    expect(user_row.locator("td").last).not_to_have_text("0")  # ada's key spent
+    page.screenshot(path=shots / "users.png", full_page=True)
+
+
 def test_forms_need_the_sessions_csrf_token(page: Page, admin_url: str) -> None:
     _sign_in(page)
     forged = page.request.post(f"{admin_url}/admin/keys", form={"name": "forged", "csrf": "x"})
@@ -371,6 +429,7 @@ PAGES = [
     "/admin",
     "/admin/keys",
     "/admin/teams",
+    "/admin/users",
     "/admin/budgets",
     "/admin/models",
     "/admin/models/tollway-demo/history",

@@ -25,6 +25,7 @@ from tollway_admin.ui.pages import (
     signin,
     teams,
     usage,
+    users,
 )
 from tollway_admin.ui.session import SESSION_TTL_S, SignInRequired
 
@@ -57,6 +58,7 @@ def install_ui(app: FastAPI, settings: AdminSettings) -> None:
         keys,
         key_detail,
         teams,
+        users,
         budgets,
         models,
         model_edit,
