@@ -14,6 +14,7 @@ from typing import Any
 import httpx
 import orjson
 import pytest
+from prometheus_client.mmap_dict import MmapedDict
 from prometheus_client.parser import text_string_to_metric_families
 from tests.support.analytics import wait_for_usage
 from tests.support.configs import LIMITED_KEY, TEST_KEY, UPSTREAM_SECRET, gateway_config
@@ -329,7 +330,8 @@ async def test_edge_workers_share_one_metrics_exposition(
         try:
             stack.apply(gateway_config(tmp_path, upstream.base_url))
             stack.start_router()
-            stack.start_edge(TOLLWAY_EDGE_WORKERS="2")
+            metrics_dir = tmp_path / "edge-metrics"
+            stack.start_edge(TOLLWAY_EDGE_WORKERS="2", TOLLWAY_EDGE_METRICS_DIR=str(metrics_dir))
             for _ in range(requests):
                 # A new connection each time, so the kernel spreads them over the workers.
                 async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
@@ -340,6 +342,8 @@ async def test_edge_workers_share_one_metrics_exposition(
                     )
                     assert response.status_code == 200
             route = "/v1/chat/completions"
+            served = _chat_requests_per_worker(metrics_dir, route)
+            assert len(served) == 2 and all(served), f"both workers must serve: {served}"
             for _ in range(6):
                 edge = await _scrape(stack.edge_url)
                 assert _value(edge, "tollway_http_requests_total", route=route) == requests
@@ -347,3 +351,18 @@ async def test_edge_workers_share_one_metrics_exposition(
                 assert _value(edge, "tollway_nats_connected") == 1
         finally:
             stack.stop()
+
+
+def _chat_requests_per_worker(metrics_dir: Path, route: str) -> list[float]:
+    """What each worker process counted itself, read from its own multiprocess file."""
+    counted = []
+    for path in sorted(metrics_dir.glob("counter_*.db")):
+        counted.append(
+            sum(
+                value
+                for key, value, _, _ in MmapedDict.read_all_values_from_file(str(path))
+                if (parsed := orjson.loads(key))[1] == "tollway_http_requests_total"
+                and parsed[2].get("route") == route
+            )
+        )
+    return counted
