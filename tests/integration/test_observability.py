@@ -343,7 +343,8 @@ async def test_edge_workers_share_one_metrics_exposition(
                     assert response.status_code == 200
             route = "/v1/chat/completions"
             served = _chat_requests_per_worker(metrics_dir, route)
-            assert len(served) == 2 and all(served), f"both workers must serve: {served}"
+            assert len(served) == 2, served
+            assert all(served), f"both workers must serve: {served}"
             for _ in range(6):
                 edge = await _scrape(stack.edge_url)
                 assert _value(edge, "tollway_http_requests_total", route=route) == requests
