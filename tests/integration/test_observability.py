@@ -356,12 +356,12 @@ async def test_edge_workers_share_one_metrics_exposition(
 
 def _chat_requests_per_worker(metrics_dir: Path, route: str) -> list[float]:
     """What each worker process counted itself, read from its own multiprocess file."""
-    counted = []
+    counted: list[float] = []
     for path in sorted(metrics_dir.glob("counter_*.db")):
         counted.append(
             sum(
                 value
-                for key, value, _, _ in MmapedDict.read_all_values_from_file(str(path))
+                for key, value, _, _ in MmapedDict.read_all_values_from_file(str(path))  # type: ignore[no-untyped-call]
                 if (parsed := orjson.loads(key))[1] == "tollway_http_requests_total"
                 and parsed[2].get("route") == route
             )
