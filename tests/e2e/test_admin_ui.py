@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from openai import APIStatusError, AuthenticationError, OpenAI
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from tests.support.browser import chromium, screenshot_dir
 from tests.support.configs import TEST_KEY
 from tests.support.oidc_issuer import LocalIssuer
@@ -31,11 +31,17 @@ def admin_url(stack: Stack) -> str:
     return stack.start_admin(ADMIN_TOKEN, TOLLWAY_ADMIN_COOKIE_SECURE="false")
 
 
-def _reload_until(page: Page, locator_text: str, attempts: int = 30) -> None:
-    """Metering stores usage within a second or two of the answer; reload until it shows."""
-    for _ in range(attempts):
-        if locator_text in page.locator("main").inner_text():
-            return
+def _reload_until(page: Page, shown: str | Locator, timeout_s: float = 60.0) -> None:
+    """Metering stores usage a second or two after the answer (longer on a loaded machine,
+    where chDB's first inserts are slow): reload until `shown` (a text in the page, or an
+    element) is there, and say what the page showed if it never is."""
+    deadline = time.monotonic() + timeout_s
+    while not (
+        shown in page.locator("main").inner_text() if isinstance(shown, str) else shown.count()
+    ):
+        if time.monotonic() > deadline:
+            text = page.locator("main").inner_text()
+            raise AssertionError(f"{shown!r} never appeared; the page shows:\n{text}")
         page.wait_for_timeout(500)
         page.reload()
 
@@ -177,8 +183,9 @@ def test_a_keys_page_charts_its_usage_and_edits_its_scopes_limits_and_budgets(
     _sign_in(page)
     page.get_by_role("link", name="Keys").click()
     page.get_by_role("link", name="charted").click()
-    _reload_until(page, "Cost per day")
+    _reload_until(page, page.get_by_role("img", name="Requests per day by charted"))
     expect(page.get_by_role("img", name="Requests per day by charted")).to_be_visible()
+    expect(page.get_by_role("img", name="Cost per day by charted")).to_be_visible()
 
     page.get_by_label("Allowed models").fill("gpt-test")
     page.get_by_label("Requests per minute").fill("5")
@@ -190,10 +197,14 @@ def test_a_keys_page_charts_its_usage_and_edits_its_scopes_limits_and_budgets(
     assert shown["policy"]["allow_models"] == ["gpt-test"]
     assert (shown["limits"]["rpm"], shown["budget_ids"]) == (5, ["monthly"])
     api.close()
-    with pytest.raises(APIStatusError, match="does not allow model 'tollway-demo'"):
-        client.chat.completions.create(
-            model="tollway-demo", messages=[{"role": "user", "content": "no longer"}]
-        )
+    # Edges pick the change up from their KV watch within a second, like a revocation.
+    deadline = time.monotonic() + 1.0
+    with pytest.raises(APIStatusError, match="does not allow model 'tollway-demo'"):  # noqa: PT012
+        while time.monotonic() < deadline:
+            client.chat.completions.create(
+                model="tollway-demo", messages=[{"role": "user", "content": "no longer"}]
+            )
+            time.sleep(0.02)
     client.close()
 
 
