@@ -71,6 +71,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if watcher is not None:
             watcher.cancel()
         webhooks.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await webhooks
         await announcer.stop()
         await board.stop()
         if verifier is not None:

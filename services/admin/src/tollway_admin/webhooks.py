@@ -63,21 +63,27 @@ class WebhookDeliverer:
             stream=contract.ALERTS_STREAM,
             config=config,
         )
-        async with aiohttp.ClientSession(timeout=_TIMEOUT) as session:
-            while True:
-                try:
-                    messages = await subscription.fetch(10, timeout=5)
-                except TimeoutError:
-                    continue
-                except nats.errors.Error as exc:
-                    log.warning("alerts consumer: %s", exc)
-                    await asyncio.sleep(1)
-                    continue
-                for message in messages:
+        try:
+            async with aiohttp.ClientSession(timeout=_TIMEOUT) as session:
+                while True:
                     try:
-                        await self._deliver(session, message)
-                    except Exception:  # one bad delivery must not stop the others
-                        log.exception("alert delivery failed; it will be redelivered")
+                        messages = await subscription.fetch(10, timeout=5)
+                    except TimeoutError:
+                        continue
+                    except nats.errors.Error as exc:
+                        log.warning("alerts consumer: %s", exc)
+                        await asyncio.sleep(1)
+                        continue
+                    for message in messages:
+                        try:
+                            await self._deliver(session, message)
+                        except Exception:  # one bad delivery must not stop the others
+                            log.exception("alert delivery failed; it will be redelivered")
+        finally:
+            # A pull subscription left behind holds the connection's drain for its whole
+            # timeout (30 s) when admin stops.
+            with contextlib.suppress(nats.errors.Error):
+                await subscription.unsubscribe()
 
     async def _deliver(self, session: aiohttp.ClientSession, message: Msg) -> None:
         try:
