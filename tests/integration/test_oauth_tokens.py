@@ -227,3 +227,23 @@ async def test_a_managed_identity_token_comes_from_the_platforms_endpoint(
     assert (issued.scope, issued.client_id, issued.grant) == (SCOPE, "uami-7", kind)
     [seen] = token_server.requests
     assert seen.params["resource"] == "https://cognitiveservices.azure.com"
+
+
+async def test_a_cookie_one_token_answer_sets_is_not_sent_for_another_tenant(
+    cache: TokenCache, token_server: FakeTokenServer, secret_file: str
+) -> None:
+    token_server.reply_headers = {"set-cookie": "fpc=tenant-a-session; Path=/; HttpOnly"}
+    # A host name, not an IP: cookie jars keep no cookies for IP hosts.
+    authority = token_server.url.replace("127.0.0.1", "localhost")
+    for tenant in ("contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com"):
+        auth = _auth(
+            type="entra_client_credentials",
+            tenant_id=tenant,
+            client_id=CLIENT_ID,
+            client_secret=secret_file,
+            authority_host=authority,
+        )
+        await cache.token(auth, SCOPE, f"azure-{tenant}")
+    _, second = token_server.requests
+    assert second.path == "/fabrikam.onmicrosoft.com/oauth2/v2.0/token"
+    assert "cookie" not in second.headers, second.headers

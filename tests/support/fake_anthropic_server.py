@@ -37,6 +37,8 @@ class FakeAnthropicServer(ServedInThread):
         # (status, recorded error case) to answer with, instead of a normal reply.
         self.fail_with: tuple[int, str] | None = None
         self.stream_case = "text_stream"
+        # Extra headers on normal replies (a Set-Cookie, say).
+        self.reply_headers: dict[str, str] = {}
         # The key each resource takes; with none, any credential is taken.
         self.keys = keys or {}
         self.tokens = tokens
@@ -104,4 +106,5 @@ class FakeAnthropicServer(ServedInThread):
         return Response(
             fixtures.load_bytes("anthropic", "chat", "response.json"),
             media_type="application/json",
+            headers=self.reply_headers,
         )

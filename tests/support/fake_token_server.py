@@ -42,14 +42,16 @@ class TokenRequestSeen:
 @dataclass
 class FakeTokenServer(ServedInThread):
     """`clients` maps client ids to their secrets; `refresh_tokens` the refresh tokens it will
-    take (each is replaced by a new one when used). Set `fail_with` to answer every request
-    with that status, and clear `gate` to hold answers until the test sets it again."""
+    take (each is replaced by a new one when used); `reply_headers` ride on every token answer.
+    Set `fail_with` to answer every request with that status, and clear `gate` to hold answers
+    until the test sets it again."""
 
     clients: dict[str, str] = field(default_factory=dict)
     refresh_tokens: dict[str, str] = field(default_factory=dict)
     expires_in: int = 3600
     fail_with: int | None = None
     requests: list[TokenRequestSeen] = field(default_factory=list)
+    reply_headers: dict[str, str] = field(default_factory=dict)
     issued: dict[str, Issued] = field(default_factory=dict)
     gate: threading.Event = field(default_factory=threading.Event)
     received: threading.Event = field(default_factory=threading.Event)
@@ -121,7 +123,7 @@ class FakeTokenServer(ServedInThread):
         }
         if grant == "refresh_token":
             body["refresh_token"] = self.refresh_tokens[client_id]
-        return JSONResponse(body)
+        return JSONResponse(body, headers=self.reply_headers)
 
     async def _imds(self, request: Request) -> Response:
         params = dict(request.query_params)

@@ -11,7 +11,6 @@ import base64
 from enum import StrEnum
 from typing import Any
 
-import orjson
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, SerializationInfo, field_serializer
 
 from tollway_common.openai_errors import OpenAIErrorBody
@@ -494,7 +493,7 @@ _WIRE_CONTEXT_KEY = "tollway_wire"
 
 def encode(model: BaseModel) -> bytes:
     """The wire form: the only serialisation that reveals a `TenantCredential`'s key."""
-    return orjson.dumps(model.model_dump(mode="json", context={_WIRE_CONTEXT_KEY: True}))
+    return model.model_dump_json(context={_WIRE_CONTEXT_KEY: True}).encode()
 
 
 def decode_infer_request(data: bytes) -> InferRequest:

@@ -130,12 +130,19 @@ class OidcVerifier:
             )
         return key
 
-    async def _refresh(self) -> None:
+    def _http(self) -> aiohttp.ClientSession:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
+            # Shared by every user's sign-in: a cookie the issuer sets must not follow the next.
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=10), cookie_jar=aiohttp.DummyCookieJar()
+            )
+        return self._session
+
+    async def _refresh(self) -> None:
+        session = self._http()
         try:
-            url = self._settings.jwks_url or await self._discover_jwks_url(self._session)
-            async with self._session.get(url) as response:
+            url = self._settings.jwks_url or await self._discover_jwks_url(session)
+            async with session.get(url) as response:
                 response.raise_for_status()
                 document = await response.json(content_type=None)
             keys = jwt.PyJWKSet.from_dict(document)
@@ -151,9 +158,7 @@ class OidcVerifier:
 
     async def discovery(self) -> dict[str, Any]:
         """The issuer's discovery document (authorization and token endpoints, JWKS)."""
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        return await self._discovery(self._session)
+        return await self._discovery(self._http())
 
     async def _discovery(self, session: aiohttp.ClientSession) -> dict[str, Any]:
         url = f"{self._issuer.rstrip('/')}/.well-known/openid-configuration"
@@ -163,9 +168,7 @@ class OidcVerifier:
         return document
 
     async def post_form(self, url: str, form: dict[str, str]) -> dict[str, Any]:
-        if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
-        async with self._session.post(url, data=form) as response:
+        async with self._http().post(url, data=form) as response:
             answer: dict[str, Any] = await response.json(content_type=None)
             if response.status >= 400:
                 refusal = answer.get("error", response.status)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import AsyncIterator, Mapping
+from http.cookiejar import CookieJar, DefaultCookiePolicy
 from typing import Any
 
 import anthropic
@@ -95,10 +96,15 @@ def foundry_base_url(template: str, resource: str) -> str:
     return template.replace("{resource}", resource)
 
 
+# A jar whose policy accepts no cookie from any domain.
+_NO_COOKIES = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
+
+
 class AnthropicUpstream:
     def __init__(self, foundry_base_url: str = FOUNDRY_BASE_URL) -> None:
         self._foundry_base_url = foundry_base_url
-        self._http = anthropic.DefaultAsyncHttpxClient()
+        # Shared by every tenant's client: it must keep no cookie one response sets.
+        self._http = anthropic.DefaultAsyncHttpxClient(cookies=_NO_COOKIES)
         self._clients: dict[tuple[str, str], anthropic.AsyncAnthropic] = {}
 
     def _base_url(self, deployment: Deployment, credential: Credential | None) -> str:

@@ -36,7 +36,7 @@ from tollway_router.candidates import Choice, Chooser
 from tollway_router.credentials import Credentials
 from tollway_router.health import HealthBoard
 from tollway_router.load import LoadBoard
-from tollway_router.replies import Replier
+from tollway_router.replies import Heartbeats, Replier
 from tollway_router.retries import Failure, backoff_s, classify, may_retry
 from tollway_router.sse_decoder import SseDecoder
 from tollway_router.upstream import Upstream, UpstreamResponse
@@ -61,7 +61,7 @@ class Handler:
     credentials: Credentials
     health: HealthBoard
     router_id: str
-    heartbeat_interval_s: float
+    heartbeats: Heartbeats
     body_log: BodyLog | None = None
     load: LoadBoard = field(default_factory=LoadBoard)
     chooser: Chooser = field(init=False)
@@ -75,7 +75,7 @@ class Handler:
         started = time.monotonic()
         capture = self.body_log.capture_for(infer) if self.body_log is not None else None
         replier = Replier(self.nc, reply_to, self.router_id, capture)
-        replier.start_heartbeats(self.heartbeat_interval_s)
+        self.heartbeats.opened(replier)
         outcome = Outcome()
         try:
             timeout = max(0.0, infer.deadline_ms / 1000 - time.time())
@@ -99,7 +99,7 @@ class Handler:
                 InternalError("The router hit an unexpected error; the request id identifies it."),
             )
         finally:
-            await replier.stop_heartbeats()
+            self.heartbeats.closed(replier)
             latency_ms = (time.monotonic() - started) * 1000
             event = build_event(infer, outcome, latency_ms, self.router_id)
             metrics.observe_request(event)

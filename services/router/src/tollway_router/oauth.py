@@ -110,7 +110,10 @@ class TokenCache:
 
     async def _send(self, request: TokenRequest) -> tuple[int, bytes]:
         if self._session is None:
-            self._session = aiohttp.ClientSession(timeout=self._timeout)
+            # One session fetches every tenant's tokens: it keeps no cookie a token endpoint sets.
+            self._session = aiohttp.ClientSession(
+                timeout=self._timeout, cookie_jar=aiohttp.DummyCookieJar()
+            )
         async with self._session.request(
             request.method,
             request.url,

@@ -1,4 +1,8 @@
-"""Publish one request's replies on the edge's inbox: numbered chunks, heartbeats, the end."""
+"""Publish one request's replies on the edge's inbox: numbered chunks, heartbeats, the end.
+
+Heartbeats come from one ticker per router for every open request, not a task per request:
+a task started and cancelled per request cost the hot path more than the beats themselves.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +25,6 @@ class Replier:
         self._subject = subject
         self._router_id = router_id
         self._seq = 0
-        self._heartbeat: asyncio.Task[None] | None = None
         self._capture = capture
 
     @property
@@ -55,18 +58,41 @@ class Replier:
         self._seq += 1
         await self._nc.publish(self._subject, data, headers=headers)
 
-    def start_heartbeats(self, interval_s: float) -> None:
-        self._heartbeat = asyncio.create_task(self._beat(interval_s))
+    async def heartbeat(self) -> None:
+        with contextlib.suppress(Exception):
+            await self._nc.publish(self._subject, b"", headers=_HEARTBEAT_HEADERS)
 
-    async def stop_heartbeats(self) -> None:
-        if self._heartbeat is not None:
-            self._heartbeat.cancel()
+
+_HEARTBEAT_HEADERS = {contract.HEADER_KIND: ReplyKind.HEARTBEAT.value}
+
+
+class Heartbeats:
+    """Every `interval_s`, a heartbeat on each open request's inbox, so its edge knows the
+    router is alive while the upstream thinks. A request opened just after a tick waits at
+    most one interval for its first beat, as a per-request timer would make it."""
+
+    def __init__(self, interval_s: float) -> None:
+        self._interval_s = interval_s
+        self._open: set[Replier] = set()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._tick(), name="heartbeats")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._heartbeat
+                await self._task
 
-    async def _beat(self, interval_s: float) -> None:
-        headers = {contract.HEADER_KIND: ReplyKind.HEARTBEAT.value}
+    def opened(self, replier: Replier) -> None:
+        self._open.add(replier)
+
+    def closed(self, replier: Replier) -> None:
+        self._open.discard(replier)
+
+    async def _tick(self) -> None:
         while True:
-            await asyncio.sleep(interval_s)
-            with contextlib.suppress(Exception):
-                await self._nc.publish(self._subject, b"", headers=headers)
+            await asyncio.sleep(self._interval_s)
+            for replier in list(self._open):
+                await replier.heartbeat()

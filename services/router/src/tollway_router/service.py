@@ -21,6 +21,7 @@ from tollway_router.credentials import Credentials
 from tollway_router.handler import Handler
 from tollway_router.health import HealthBoard
 from tollway_router.oauth import TokenCache
+from tollway_router.replies import Heartbeats
 from tollway_router.settings import RouterSettings
 from tollway_router.upstream import Upstream
 from tollway_router.worker import Worker
@@ -51,6 +52,8 @@ async def run(settings: RouterSettings) -> None:
     tokens = TokenCache(secrets, settings.managed_identity, settings.token_timeout_s)
     credentials = Credentials(secrets, tokens)
     metrics.watch_catalog(lambda: models.items, lambda: health.mirror.items.values())
+    heartbeats = Heartbeats(settings.heartbeat_interval_s)
+    heartbeats.start()
     handler = Handler(
         nc=nc,
         js=js,
@@ -59,7 +62,7 @@ async def run(settings: RouterSettings) -> None:
         health=health,
         credentials=credentials,
         router_id=router_id,
-        heartbeat_interval_s=settings.heartbeat_interval_s,
+        heartbeats=heartbeats,
         body_log=body_log,
     )
     if any(d.provider == "anthropic" for m in models.items.values() for d in m.deployments):
@@ -86,6 +89,7 @@ async def run(settings: RouterSettings) -> None:
     await announcer.stop()
     log.info("router stopping", extra={"inflight": worker.inflight})
     await worker.shutdown(settings.drain_grace_s)
+    await heartbeats.stop()
     await body_log.close()
     await models.stop()
     await health.stop()

@@ -129,8 +129,13 @@ class Upstream:
             connector = aiohttp.TCPConnector(
                 limit=self._max_connections, keepalive_timeout=60, ttl_dns_cache=300
             )
+            # One session serves every tenant: a cookie one upstream response sets must not
+            # travel with anyone's next request, so the session keeps none.
             self._session = aiohttp.ClientSession(
-                connector=connector, auto_decompress=True, skip_auto_headers=["User-Agent"]
+                connector=connector,
+                auto_decompress=True,
+                skip_auto_headers=["User-Agent"],
+                cookie_jar=aiohttp.DummyCookieJar(),
             )
         return self._session
 
