@@ -169,6 +169,20 @@ async def test_upstream_that_hangs_is_504(
     assert response.json()["error"]["code"] == "upstream_timeout"
 
 
+async def test_heartbeats_keep_a_request_alive_while_the_upstream_thinks(
+    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+) -> None:
+    # Silent for longer than the edge's idle timeout (2 s here): only the router's
+    # heartbeats tell the edge this request is still being served.
+    fake_upstream.fault = Fault(kind="slow_start", delay_s=3.5)
+    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+        response = await client.post(
+            "/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key)
+        )
+    assert response.status_code == 200, response.text
+    validate_openai("CreateChatCompletionResponse", response.json())
+
+
 async def test_router_sigterm_finishes_in_flight_stream(
     stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
 ) -> None:

@@ -63,13 +63,18 @@ def _auth(**fields: Any) -> UpstreamAuth:
     return TypeAdapter(UpstreamAuth).validate_python(fields)
 
 
-def _client_credentials(server: FakeTokenServer, secret: str) -> UpstreamAuth:
+def _client_credentials(
+    server: FakeTokenServer,
+    secret: str,
+    tenant_id: str = "contoso.onmicrosoft.com",
+    authority_host: str | None = None,
+) -> UpstreamAuth:
     return _auth(
         type="entra_client_credentials",
-        tenant_id="contoso.onmicrosoft.com",
+        tenant_id=tenant_id,
         client_id=CLIENT_ID,
         client_secret=secret,
-        authority_host=server.url,
+        authority_host=authority_host or server.url,
     )
 
 
@@ -236,13 +241,7 @@ async def test_a_cookie_one_token_answer_sets_is_not_sent_for_another_tenant(
     # A host name, not an IP: cookie jars keep no cookies for IP hosts.
     authority = token_server.url.replace("127.0.0.1", "localhost")
     for tenant in ("contoso.onmicrosoft.com", "fabrikam.onmicrosoft.com"):
-        auth = _auth(
-            type="entra_client_credentials",
-            tenant_id=tenant,
-            client_id=CLIENT_ID,
-            client_secret=secret_file,
-            authority_host=authority,
-        )
+        auth = _client_credentials(token_server, secret_file, tenant, authority)
         await cache.token(auth, SCOPE, f"azure-{tenant}")
     _, second = token_server.requests
     assert second.path == "/fabrikam.onmicrosoft.com/oauth2/v2.0/token"

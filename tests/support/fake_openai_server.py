@@ -37,11 +37,12 @@ _SLOW_STREAM_CHUNKS = 100
 class Fault:
     """`status`: answer `status` with `headers` and `body` (JSON object or raw bytes; an
     OpenAI error body by default). `hang`: never answer, until the client goes away.
+    `slow_start`: say nothing for `delay_s`, then answer normally.
     `slow_stream`: stream about 100 chunks `delay_s` apart. `truncated_stream`: send the first
     chunks of a stream, then close the connection cleanly without `[DONE]`. `reset_stream`:
     send the first chunks, then break the connection off mid-body."""
 
-    kind: Literal["status", "hang", "slow_stream", "truncated_stream", "reset_stream"]
+    kind: Literal["status", "hang", "slow_start", "slow_stream", "truncated_stream", "reset_stream"]
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | bytes | None = None
@@ -136,6 +137,8 @@ class FakeOpenAIServer(ServedInThread):
                 pass
             self.hang_abandoned.set()
             return Response(status_code=499)
+        if fault is not None and fault.kind == "slow_start":
+            await asyncio.sleep(fault.delay_s)
         reply = fake_upstream.respond(request.url.path, body)
         if not reply.is_stream:
             return Response(reply.body, status_code=reply.status, media_type="application/json")
