@@ -134,6 +134,9 @@ class Stack:
             self.workdir / "logs",
         )
         self.processes.append(process)
+        # Ready means it answers analytics questions: a page asking earlier is told metering
+        # is not running.
+        wait_for_log(process, "metering ready")
         return process
 
     def stop(self) -> None:
