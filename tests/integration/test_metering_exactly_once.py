@@ -241,6 +241,38 @@ async def test_metering_survives_a_trickle_of_events_across_batch_deadlines(
     assert process.popen.poll() is None
 
 
+async def _consumer_state(js: JetStreamContext) -> tuple[int, int]:
+    """(events still in the stream, events delivered to metering and not yet acked)."""
+    info = await js.consumer_info(contract.USAGE_STREAM, contract.USAGE_DURABLE)
+    return info.num_pending or 0, info.num_ack_pending or 0
+
+
+async def test_metering_leaves_a_trickle_in_the_stream_until_its_batch_is_due(
+    js_client: tuple[Client, JetStreamContext], metering: _Metering
+) -> None:
+    # Events published while a batch lingers stay in JetStream and come in one pull when the
+    # batch is due: metering (and nats-server) must not wake for each one as it is published.
+    nc, js = js_client
+    process = await metering.start(TOLLWAY_METERING_FLUSH_INTERVAL_S="4")
+    await asyncio.to_thread(wait_for_log, process, "metering ready")
+    events = [_event(index) for index in range(21)]
+    await _publish(js, events[:1])
+    deadline = asyncio.get_running_loop().time() + _WAIT_S
+    while await _consumer_state(js) != (0, 1):
+        assert asyncio.get_running_loop().time() < deadline, "the first event was not pulled"
+        await asyncio.sleep(0.02)
+
+    await _publish(js, events[1:])
+    await asyncio.sleep(0.5)
+    assert await _consumer_state(js) == (20, 1)
+
+    rows = await _stored_rows(nc, process, {event.request_id for event in events})
+    assert collections.Counter(row.request_id for row in rows) == {
+        event.request_id: 1 for event in events
+    }
+    await _wait_all_acked(js, process)
+
+
 async def _publish_until_acked(js: JetStreamContext, event: UsageEvent) -> None:
     """What the router does: retry with the same message id until JetStream acknowledges."""
     headers = {contract.HEADER_MSG_ID: usage_msg_id(event.request_id)}
