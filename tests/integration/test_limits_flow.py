@@ -248,11 +248,15 @@ async def test_budget_alerts_reach_the_webhook_and_downshift_keeps_serving(
         }
         await limits.create("/api/v1/budgets", budget)
         key = await limits.key(budget_ids=["tiny"])
-        models = []
-        for index in range(6):
+        models: list[str] = []
+        # Two requests spend the budget; the edge settles each one just after its answer, so
+        # on a loaded machine the next few may still be admitted on the old spend.
+        for index in range(20):
             response = await limits.post(index, key, _chat(max_tokens=20))
             assert response.status_code == 200, response.text
             models.append(response.json()["model"])
+            if models[-1] == "gpt-4o-mini":
+                break
         assert models[0] == "demo-1"
         assert models[-1] == "gpt-4o-mini", "past the budget, requests go to the cheaper alias"
         assert fake_upstream.requests, "the downshifted requests reached the other deployment"
