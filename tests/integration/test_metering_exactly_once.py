@@ -273,6 +273,25 @@ async def test_metering_leaves_a_trickle_in_the_stream_until_its_batch_is_due(
     await _wait_all_acked(js, process)
 
 
+async def test_metering_takes_a_backlog_in_full_batches_without_waiting_for_the_flush(
+    js_client: tuple[Client, JetStreamContext], metering: _Metering
+) -> None:
+    # A full batch already in the stream is pulled at once: with a flush interval longer than
+    # the test's wait, only the backlog path can store all of them.
+    nc, js = js_client
+    events = [_event(index) for index in range(30)]
+    await _publish(js, events)
+    process = await metering.start(
+        TOLLWAY_METERING_BATCH_SIZE="10", TOLLWAY_METERING_FLUSH_INTERVAL_S="600"
+    )
+    await asyncio.to_thread(wait_for_log, process, "metering ready")
+    await _wait_all_acked(js, process)
+    rows = await _stored_rows(nc, process, {event.request_id for event in events})
+    assert collections.Counter(row.request_id for row in rows) == {
+        event.request_id: 1 for event in events
+    }
+
+
 async def _publish_until_acked(js: JetStreamContext, event: UsageEvent) -> None:
     """What the router does: retry with the same message id until JetStream acknowledges."""
     headers = {contract.HEADER_MSG_ID: usage_msg_id(event.request_id)}

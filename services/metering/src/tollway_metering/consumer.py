@@ -99,6 +99,11 @@ _MIN_ACK_PENDING = 1000
 _DRAIN_TIMEOUT_S = 0.02
 
 
+async def _wait_unless_stopped(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
 def consumer_config(feed: Feed[T], settings: MeteringSettings) -> ConsumerConfig:
     return ConsumerConfig(
         durable_name=feed.durable,
@@ -185,8 +190,7 @@ class FeedConsumer(Generic[T]):
             return batch
         backlog = batch[0].metadata.num_pending
         if backlog < size - 1 and self._settings.flush_interval_s > 0:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stop.wait(), self._settings.flush_interval_s)
+            await _wait_unless_stopped(stop, self._settings.flush_interval_s)
         if not stop.is_set():
             batch += await self._fetch(psub, size - 1, _DRAIN_TIMEOUT_S)
         return batch
@@ -245,8 +249,7 @@ class FeedConsumer(Generic[T]):
     async def _wait_backoff(self, stop: asyncio.Event) -> None:
         delay = self._backoff_s
         self._backoff_s = min(self._backoff_s * 2, _BACKOFF_MAX_S)
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(stop.wait(), delay)
+        await _wait_unless_stopped(stop, delay)
 
     @staticmethod
     def _fault_exit(events: int) -> None:
