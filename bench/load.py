@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlsplit
 
 
@@ -123,7 +125,6 @@ async def closed_loop(
 async def open_loop(target: Target, rate: float, duration_s: float) -> LoadResult:
     result = LoadResult()
     idle: list[Connection] = []
-    tasks: set[asyncio.Task[None]] = set()
 
     async def one(scheduled: float) -> None:
         reused = bool(idle)
@@ -147,9 +148,21 @@ async def open_loop(target: Target, rate: float, duration_s: float) -> LoadResul
         result.samples.append(sample)
         idle.append(connection)
 
+    await on_schedule(rate, duration_s, one)
+    result.duration_s = duration_s
+    for connection in idle:
+        connection.close()
+    return result
+
+
+async def on_schedule(
+    rate: float, duration_s: float, one: Callable[[float], Coroutine[Any, Any, None]]
+) -> None:
+    """Start `one(scheduled)` `rate` times a second for `duration_s`, each at its scheduled
+    time whatever the earlier ones are doing, and wait for them all."""
+    tasks: set[asyncio.Task[None]] = set()
     start = time.perf_counter() + 0.05
-    total = int(rate * duration_s)
-    for index in range(total):
+    for index in range(int(rate * duration_s)):
         scheduled = start + index / rate
         delay = scheduled - time.perf_counter()
         if delay > 0:
@@ -159,10 +172,6 @@ async def open_loop(target: Target, rate: float, duration_s: float) -> LoadResul
         task.add_done_callback(tasks.discard)
     if tasks:
         await asyncio.wait(tasks, timeout=30)
-    result.duration_s = duration_s
-    for connection in idle:
-        connection.close()
-    return result
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -1,5 +1,6 @@
 """`make bench`: the same loads direct to a fake upstream (A) and through Tollway (B), side by
-side in one run, repeated; prints one table and writes bench/results/<time>.json.
+side in one run, repeated, with the NATS floor (bench/floor.py) at each open-loop rate; prints
+one table and writes bench/results/<time>.json.
 
 Settings (environment): BENCH_DURATION_S (20), BENCH_REPEATS (3), BENCH_STREAM_DELAY_MS (10),
 BENCH_SKIP_SCALING (unset).
@@ -24,6 +25,7 @@ import orjson
 import psutil
 import uvloop
 
+from bench.floor import open_loop_floor
 from bench.load import LoadResult, Target, closed_loop, open_loop, percentile
 from bench.stack import BENCH_KEY, BENCH_LIMITED_KEY, BenchStack
 from bench.upstream import STREAM_CHUNKS
@@ -110,8 +112,11 @@ class Scenario:
     run: Callable[[Target], Awaitable[LoadResult]]
     key: str = BENCH_KEY
     model: str = ""
+    # The NATS floor at this load's request rate (bench/floor.py), given the NATS URL.
+    floor: Callable[[str], Awaitable[LoadResult]] | None = None
     a: list[dict[str, float]] = field(default_factory=list)
     b: list[dict[str, float]] = field(default_factory=list)
+    nats_floor: list[dict[str, float]] = field(default_factory=list)
     cpu_us_per_request: list[dict[str, float]] = field(default_factory=list)
     b_errors: list[dict[str, int]] = field(default_factory=list)
     peak_rss_mib: dict[str, float] = field(default_factory=dict)
@@ -121,13 +126,25 @@ def _scenarios(settings: Settings) -> list[Scenario]:
     d = settings.duration_s
     # One stream's length: 20 chunks paced by the upstream.
     stream_s = STREAM_CHUNKS * settings.stream_delay_ms / 1000
+
+    def floor(rate: float) -> Callable[[str], Awaitable[LoadResult]]:
+        return lambda url: open_loop_floor(url, rate, d)
+
+    streams = 20
+    # The streams start about this many requests per second, one stream_s apart each.
+    stream_rate = streams / stream_s
     return [
         Scenario("closed c=32", False, lambda t: closed_loop(t, 32, d)),
         Scenario("closed c=64", False, lambda t: closed_loop(t, 64, d)),
-        Scenario("open 50/s", False, lambda t: open_loop(t, 50, d)),
-        Scenario("open 100/s", False, lambda t: open_loop(t, 100, d)),
-        Scenario("open 200/s", False, lambda t: open_loop(t, 200, d)),
-        Scenario("stream c=20", True, lambda t: closed_loop(t, 20, d, stagger_s=stream_s)),
+        Scenario("open 50/s", False, lambda t: open_loop(t, 50, d), floor=floor(50)),
+        Scenario("open 100/s", False, lambda t: open_loop(t, 100, d), floor=floor(100)),
+        Scenario("open 200/s", False, lambda t: open_loop(t, 200, d), floor=floor(200)),
+        Scenario(
+            "stream c=20",
+            True,
+            lambda t: closed_loop(t, streams, d, stagger_s=stream_s),
+            floor=floor(stream_rate),
+        ),
         # The same loads with a key that has rate limits, a parallel cap and a budget.
         Scenario("open 100/s limited", False, lambda t: open_loop(t, 100, d), BENCH_LIMITED_KEY),
         Scenario("open 200/s limited", False, lambda t: open_loop(t, 200, d), BENCH_LIMITED_KEY),
@@ -141,6 +158,9 @@ async def _measure(stack: BenchStack, scenarios: list[Scenario], repeats: int) -
         for _ in range(repeats):
             direct = await scenario.run(_target(stack, False, scenario.stream, scenario.key))
             scenario.a.append(_summary(direct))
+            if scenario.floor is not None:
+                assert stack.nats is not None
+                scenario.nats_floor.append(_summary(await scenario.floor(stack.nats.url)))
             with ResourceWatch(stack.service_processes()) as watch:
                 through = await scenario.run(
                     _target(stack, True, scenario.stream, scenario.key, scenario.model)
@@ -156,8 +176,12 @@ async def _measure(stack: BenchStack, scenarios: list[Scenario], repeats: int) -
                 raise RuntimeError(f"{', '.join(stopped)} stopped; see the logs in {stack.workdir}")
             for name, rss in watch.peak_rss.items():
                 scenario.peak_rss_mib[name] = max(scenario.peak_rss_mib.get(name, 0.0), rss)
+            floor = ""
+            if scenario.nats_floor:
+                floor = f" | NATS floor p50 {scenario.nats_floor[-1]['p50_ms']:.2f}"
             print(
                 f"  {scenario.name}: A {_brief(scenario.a[-1])} | B {_brief(scenario.b[-1])}"
+                + floor
                 + _error_note(through),
                 flush=True,
             )
@@ -205,6 +229,8 @@ def _table(title: str, scenarios: list[Scenario]) -> str:
             if key == "requests_per_s":
                 extra = "B/A " + _mmm([rb / ra for ra, rb in zip(a, b, strict=False) if ra])
             rows.append(f"  {label:<12} A {_mmm(a):<26} B {_mmm(b):<26} {extra}")
+        if s.nats_floor:
+            rows.extend(_floor_rows(s))
         cpu = {
             name: statistics.median(r[name] for r in s.cpu_us_per_request)
             for name in s.cpu_us_per_request[0]
@@ -214,6 +240,25 @@ def _table(title: str, scenarios: list[Scenario]) -> str:
             "  peak RSS MiB " + ", ".join(f"{n} {v:.0f}" for n, v in s.peak_rss_mib.items())
         )
     return "\n".join(rows)
+
+
+def _floor_rows(s: Scenario) -> list[str]:
+    """The NATS floor, and what the gateway adds beyond what its hops cost with no work: the
+    NATS request-reply plus one more HTTP round trip, which A measures (p50s only: percentiles
+    do not subtract further up the tail)."""
+    floor = "  ".join(
+        f"{label} {_mmm([r[key] for r in s.nats_floor])}"
+        for key, label in (("p50_ms", "p50"), ("p95_ms", "p95"), ("p99_ms", "p99"))
+    )
+    key = "ttft_p50_ms" if s.stream else "p50_ms"
+    beyond = [
+        b[key] - 2 * a[key] - f["p50_ms"] for a, b, f in zip(s.a, s.b, s.nats_floor, strict=False)
+    ]
+    label = "TTFT p50" if s.stream else "p50"
+    return [
+        f"  NATS floor   {floor}",
+        f"  {label} beyond the floor (B - 2A - NATS floor)  {_mmm(beyond)}",
+    ]
 
 
 def admission_cost(scenarios: list[Scenario]) -> dict[str, dict[str, float]]:
@@ -287,6 +332,7 @@ def _as_json(scenarios: list[Scenario]) -> list[dict[str, Any]]:
             "name": s.name,
             "direct": s.a,
             "gateway": s.b,
+            "nats_floor": s.nats_floor,
             "cpu_us_per_request": s.cpu_us_per_request,
             "peak_rss_mib": s.peak_rss_mib,
             "gateway_errors": s.b_errors,

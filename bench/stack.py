@@ -1,5 +1,5 @@
-"""Start what a benchmark measures: nats-server, redis-server, the fake upstreams and Tollway's
-services as separate processes, on free loopback ports."""
+"""Start what a benchmark measures: nats-server, redis-server, the fake upstreams, the NATS
+floor's responder and Tollway's services as separate processes, on free loopback ports."""
 
 from __future__ import annotations
 
@@ -103,6 +103,7 @@ class BenchStack:
         )
         asyncio.run(self._apply_config())
         nats_url = self.nats.url
+        self._spawn("floor", ["-m", "bench.floor", nats_url], {})
         quiet = {"TOLLWAY_EDGE_LOG__LEVEL": "WARNING", "TOLLWAY_ROUTER_LOG__LEVEL": "WARNING"}
         for index in range(self.routers):
             self._spawn(
@@ -207,6 +208,9 @@ class BenchStack:
                     raise RuntimeError(
                         f"{process.name} exited; see {self.workdir}/{process.name}.log"
                     )
+            if b"floor ready" not in (self.workdir / "floor.log").read_bytes():
+                time.sleep(0.1)
+                continue
             try:
                 if all(httpx.get(url, timeout=1).status_code == 200 for url in urls):
                     response = httpx.post(
@@ -226,7 +230,7 @@ class BenchStack:
         """Each Tollway service's processes, uvicorn worker children included."""
         found: dict[str, list[psutil.Process]] = {}
         for process in self.processes:
-            if process.name.startswith("upstream"):
+            if process.name.startswith("upstream") or process.name == "floor":
                 continue
             root = psutil.Process(process.popen.pid)
             kind = process.name.split("-")[0]
