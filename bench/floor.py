@@ -22,7 +22,7 @@ from tollway_common import contract
 from tollway_common.contract import ReplyKind
 
 FLOOR_SUBJECT = "bench.floor"
-_INBOX = "_INBOX.bench-floor"
+_INBOX = contract.reply_inbox_prefix("bench-floor")
 # About the size of the bench's InferRequest envelope.
 _PAYLOAD = b"x" * 1024
 _REPLY = b'{"id":"chatcmpl-bench","object":"chat.completion"}'

@@ -139,6 +139,16 @@ async def _stored_rows(nc: Client, process: ServiceProcess, expected: set[str]) 
     pytest.fail(f"only {len(rows)} of {len(expected)} events stored:\n{process.log()[-4000:]}")
 
 
+async def _stored_once(
+    nc: Client, process: ServiceProcess, events: list[UsageEvent]
+) -> list[UsageRow]:
+    """Wait until every event is stored, assert each is stored exactly once, return the rows."""
+    rows = await _stored_rows(nc, process, {event.request_id for event in events})
+    counts = collections.Counter(row.request_id for row in rows)
+    assert counts == {event.request_id: 1 for event in events}
+    return rows
+
+
 async def _wait_all_acked(js: JetStreamContext, process: ServiceProcess) -> None:
     """Wait (bounded) until the durable has nothing pending or unacked, redeliveries included."""
     deadline = asyncio.get_running_loop().time() + _WAIT_S
@@ -164,10 +174,7 @@ async def test_metering_stores_each_usage_event_exactly_once(
     await _publish(js, events[:30])
     await _publish(js, events[:10])  # the router retrying a publish: JetStream drops these
     await _publish(js, events[30:])
-    rows = await _stored_rows(nc, process, {event.request_id for event in events})
-
-    counts = collections.Counter(row.request_id for row in rows)
-    assert counts == {event.request_id: 1 for event in events}
+    rows = await _stored_once(nc, process, events)
     by_id = {row.request_id: row for row in rows}
     assert by_id[events[7].request_id] == UsageRow(
         request_id=events[7].request_id,
@@ -218,10 +225,7 @@ async def test_metering_killed_between_insert_and_ack_loses_and_doubles_nothing(
     later = [_event(index) for index in range(25, 30)]
     await _publish(js, later)
     await _wait_all_acked(js, restarted)
-    rows = await _stored_rows(nc, restarted, {event.request_id for event in events + later})
-
-    counts = collections.Counter(row.request_id for row in rows)
-    assert counts == {event.request_id: 1 for event in events + later}
+    await _stored_once(nc, restarted, events + later)
     assert restarted.terminate(timeout=20) == 0, restarted.log()[-4000:]
 
 
@@ -266,10 +270,7 @@ async def test_metering_leaves_a_trickle_in_the_stream_until_its_batch_is_due(
     await asyncio.sleep(0.5)
     assert await _consumer_state(js) == (20, 1)
 
-    rows = await _stored_rows(nc, process, {event.request_id for event in events})
-    assert collections.Counter(row.request_id for row in rows) == {
-        event.request_id: 1 for event in events
-    }
+    await _stored_once(nc, process, events)
     await _wait_all_acked(js, process)
 
 
@@ -286,10 +287,7 @@ async def test_metering_takes_a_backlog_in_full_batches_without_waiting_for_the_
     )
     await asyncio.to_thread(wait_for_log, process, "metering ready")
     await _wait_all_acked(js, process)
-    rows = await _stored_rows(nc, process, {event.request_id for event in events})
-    assert collections.Counter(row.request_id for row in rows) == {
-        event.request_id: 1 for event in events
-    }
+    await _stored_once(nc, process, events)
 
 
 async def _publish_until_acked(js: JetStreamContext, event: UsageEvent) -> None:
@@ -331,10 +329,7 @@ async def test_nats_restarted_under_load_loses_and_doubles_no_usage_event(
         restarted = await asyncio.to_thread(start_nats, tmp_path / "nats", nats_srv.port)
         await asyncio.wait_for(publisher, _WAIT_S)
 
-        rows = await _stored_rows(nc, process, {event.request_id for event in events})
-        assert collections.Counter(row.request_id for row in rows) == {
-            event.request_id: 1 for event in events
-        }
+        await _stored_once(nc, process, events)
         info = await js.stream_info(contract.USAGE_STREAM)
         assert info.state.messages == len(events), "retried publishes were deduplicated"
         await _wait_all_acked(js, process)
