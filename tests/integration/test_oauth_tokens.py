@@ -16,7 +16,7 @@ from tests.support.fake_token_server import IDENTITY_HEADER, MSI_SECRET, FakeTok
 from tollway_common.control import UpstreamAuth
 from tollway_common.errors import UpstreamAuthFailed, UpstreamUnavailable
 from tollway_common.secret_refs import SecretResolver
-from tollway_router.oauth import TokenCache
+from tollway_router.credentials.token_cache import TokenCache
 from tollway_router.settings import ManagedIdentitySettings
 
 CLIENT_ID = "11111111-2222-3333-4444-555555555555"

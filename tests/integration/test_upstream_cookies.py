@@ -11,11 +11,11 @@ from tests.support.fake_anthropic_server import FakeAnthropicServer
 from tests.support.fake_openai_server import FakeOpenAIServer, Fault
 
 from tollway_common.control import Deployment
-from tollway_router import fake_upstream
-from tollway_router.adapter import HttpCall
-from tollway_router.anthropic_upstream import AnthropicUpstream
-from tollway_router.credentials import Credential
-from tollway_router.upstream import Upstream
+from tollway_router.credentials.resolve import Credential
+from tollway_router.providers.adapter import HttpCall
+from tollway_router.upstream import demo_server
+from tollway_router.upstream.anthropic_sdk import AnthropicUpstream
+from tollway_router.upstream.client import Upstream
 
 _COOKIE = "__cf_bm=tenant-a-session; Path=/; HttpOnly"
 
@@ -27,7 +27,7 @@ def _by_name(base_url: str) -> str:
 
 async def test_a_cookie_set_by_an_upstream_is_not_sent_on_later_requests() -> None:
     body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}
-    answer = fake_upstream.chat_completion(body, int(time.time())).body
+    answer = demo_server.chat_completion(body, int(time.time())).body
     call = HttpCall(method="POST", path="/chat/completions", body=orjson.dumps(body), stream=False)
     with FakeOpenAIServer() as server:
         deployment = Deployment(

@@ -20,7 +20,7 @@ from tests.support.fake_token_server import FakeTokenServer
 from tests.support.openai_schema import validate_openai_request
 from tests.support.threaded_server import ServedInThread, ThreadedServer
 from tollway_common.contract import Endpoint
-from tollway_router import fake_upstream
+from tollway_router.upstream import demo_server
 
 SCOPE = "https://cognitiveservices.azure.com/.default"
 _ENDPOINTS = {
@@ -133,7 +133,7 @@ class FakeAzureOpenAIServer(ServedInThread):
                 "azure_openai", "error_400_content_filter", "response.json"
             )
             return Response(recorded, status_code=400, media_type="application/json")
-        reply = fake_upstream.respond(f"/{request.path_params['endpoint']}", body)
+        reply = demo_server.respond(f"/{request.path_params['endpoint']}", body)
         if reply.is_stream:
             return StreamingResponse(_azure_stream(reply.events), media_type="text/event-stream")
         return Response(

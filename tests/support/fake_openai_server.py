@@ -1,6 +1,6 @@
 """A fake OpenAI-compatible upstream on loopback, for integration tests.
 
-It answers like OpenAI (the router's deterministic `fake_upstream` supplies the bodies), checks
+It answers like OpenAI (the router's deterministic `demo_server` supplies the bodies), checks
 every request it receives against OpenAI's request schema, records them, and misbehaves on cue:
 an error status, a hang, or a slow stream that notices when the client goes away.
 """
@@ -23,7 +23,7 @@ from starlette.routing import Route
 from tests.support.openai_schema import validate_openai_request
 from tests.support.threaded_server import ServedInThread, ThreadedServer
 from tollway_common.contract import Endpoint
-from tollway_router import fake_upstream
+from tollway_router.upstream import demo_server
 
 _PATHS = {
     "/v1/chat/completions": Endpoint.CHAT_COMPLETIONS,
@@ -114,7 +114,7 @@ class FakeOpenAIServer(ServedInThread):
         return f"http://127.0.0.1:{self.port}/v1"
 
     async def _models(self, request: Request) -> Response:
-        return Response(fake_upstream.models(int(time.time())).body, media_type="application/json")
+        return Response(demo_server.models(int(time.time())).body, media_type="application/json")
 
     async def _serve(self, request: Request) -> Response:
         raw = await request.body()
@@ -139,7 +139,7 @@ class FakeOpenAIServer(ServedInThread):
             return Response(status_code=499)
         if fault is not None and fault.kind == "slow_start":
             await asyncio.sleep(fault.delay_s)
-        reply = fake_upstream.respond(request.url.path, body)
+        reply = demo_server.respond(request.url.path, body)
         if not reply.is_stream:
             return Response(reply.body, status_code=reply.status, media_type="application/json")
         events = reply.events

@@ -9,9 +9,9 @@ import pytest
 from tollway_common.contract import Endpoint, Principal
 from tollway_common.control import Policy
 from tollway_common.errors import InvalidRequest, PermissionDenied, PolicyRefused
-from tollway_common.policy import Level
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller
+from tollway_edge.policy import Level
 
 CALLER = Caller(
     principal=Principal(key_id="key_1"),

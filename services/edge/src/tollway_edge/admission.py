@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tollway_common import policy
 from tollway_common.contract import Endpoint
 from tollway_common.errors import InvalidRequest, PermissionDenied, PolicyRefused
 from tollway_common.usage_estimate import estimate_prompt_tokens
+from tollway_edge import policy
 from tollway_edge.auth import Caller
 
 

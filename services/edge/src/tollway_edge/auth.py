@@ -13,8 +13,8 @@ from tollway_common.contract import Principal
 from tollway_common.control import KeyRecord, hash_key
 from tollway_common.errors import AuthenticationFailed
 from tollway_common.oidc import OidcVerifier, looks_like_jwt
-from tollway_common.policy import Level
 from tollway_edge.catalog import Catalog
+from tollway_edge.policy import Level
 
 
 class UnknownKey(AuthenticationFailed):

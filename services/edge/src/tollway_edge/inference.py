@@ -16,7 +16,7 @@ from typing import Any
 from starlette.requests import Request
 from starlette.responses import Response
 
-from tollway_common import contract, http_metrics, policy
+from tollway_common import contract, http_metrics
 from tollway_common.contract import (
     ClientInfo,
     Endpoint,
@@ -28,7 +28,7 @@ from tollway_common.contract import (
 )
 from tollway_common.control import ModelAlias
 from tollway_common.errors import RouterLost, TollwayError
-from tollway_edge import fallback_usage, sse
+from tollway_edge import fallback_usage, policy, sse
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller, UnknownKey, authenticate, presented_key
 from tollway_edge.body import Head, parse_body, read_body

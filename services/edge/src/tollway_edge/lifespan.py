@@ -11,7 +11,7 @@ from collections.abc import AsyncIterator
 from fastapi import FastAPI
 from nats.js.kv import KeyValue
 
-from tollway_common import contract, metrics, nats_client, redis_client
+from tollway_common import contract, metrics, nats_client
 from tollway_common.control import (
     Budget,
     OrgRecord,
@@ -24,6 +24,7 @@ from tollway_common.kv_mirror import KvMirror
 from tollway_common.oidc import OidcVerifier
 from tollway_common.presence import Announcer
 from tollway_edge import metrics as edge_metrics
+from tollway_edge import redis_client
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
 from tollway_edge.limits.alerts import AlertPublisher

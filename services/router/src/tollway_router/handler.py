@@ -30,16 +30,16 @@ from tollway_common.errors import (
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.log import request_id_var
 from tollway_router import metrics, spans
-from tollway_router.adapter import Adapter
-from tollway_router.body_log import BodyLog
-from tollway_router.candidates import Choice, Chooser
-from tollway_router.credentials import Credentials
-from tollway_router.health import HealthBoard
-from tollway_router.load import LoadBoard
+from tollway_router.body_log.publisher import BodyLog
+from tollway_router.credentials.resolve import Credentials
+from tollway_router.providers.adapter import Adapter
 from tollway_router.replies import Heartbeats, Replier
-from tollway_router.retries import Failure, backoff_s, classify, may_retry
-from tollway_router.sse_decoder import SseDecoder
-from tollway_router.upstream import Upstream, UpstreamResponse
+from tollway_router.routing.candidates import Choice, Chooser
+from tollway_router.routing.health import HealthBoard
+from tollway_router.routing.load import LoadBoard
+from tollway_router.routing.retries import Failure, backoff_s, classify, may_retry
+from tollway_router.upstream.client import Upstream, UpstreamResponse
+from tollway_router.upstream.sse_decoder import SseDecoder
 from tollway_router.usage import Outcome, build_event, publish_usage
 
 log = logging.getLogger(__name__)

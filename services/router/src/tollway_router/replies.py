@@ -14,7 +14,7 @@ from nats.aio.client import Client
 from tollway_common import contract
 from tollway_common.contract import ErrorReply, FinalReply, ReplyKind
 from tollway_common.errors import TollwayError
-from tollway_router.bodies import BodyCapture
+from tollway_router.body_log.capture import BodyCapture
 
 
 class Replier:

@@ -16,14 +16,14 @@ from tollway_common.monitor_server import MonitorServer
 from tollway_common.presence import Announcer
 from tollway_common.secret_refs import SecretResolver
 from tollway_router import metrics
-from tollway_router.body_log import BodyLog
-from tollway_router.credentials import Credentials
+from tollway_router.body_log.publisher import BodyLog
+from tollway_router.credentials.resolve import Credentials
+from tollway_router.credentials.token_cache import TokenCache
 from tollway_router.handler import Handler
-from tollway_router.health import HealthBoard
-from tollway_router.oauth import TokenCache
 from tollway_router.replies import Heartbeats
+from tollway_router.routing.health import HealthBoard
 from tollway_router.settings import RouterSettings
-from tollway_router.upstream import Upstream
+from tollway_router.upstream.client import Upstream
 from tollway_router.worker import Worker
 
 log = logging.getLogger(__name__)

@@ -7,8 +7,8 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from tollway_common.redaction import custom_rules
 from tollway_common.settings import LogSettings, MonitorSettings, NatsSettings
+from tollway_router.body_log.redaction import custom_rules
 
 FOUNDRY_BASE_URL = "https://{resource}.services.ai.azure.com/anthropic/"
 IMDS_TOKEN_URL = "http://169.254.169.254/metadata/identity/oauth2/token"

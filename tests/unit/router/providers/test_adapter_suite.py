@@ -21,14 +21,17 @@ from tests.support.openai_schema import validate_openai
 from tollway_common import errors
 from tollway_common.contract import Endpoint
 from tollway_common.control import Deployment
-from tollway_router import fake_upstream, providers
-from tollway_router.adapter import Adapter, ChunkOut
+from tollway_router import providers
 from tollway_router.providers import REGISTRY
-from tollway_router.sse_decoder import SseDecoder
+from tollway_router.providers.adapter import Adapter, ChunkOut
+from tollway_router.upstream import demo_server
+from tollway_router.upstream.sse_decoder import SseDecoder
 
 PROVIDERS_DIR = Path(providers.__file__).parent
 # A provider is a module `<type>.py` or, once it outgrows one file, a package `<type>/`.
-PROVIDER_MODULES = {p.stem for p in PROVIDERS_DIR.glob("*.py") if p.stem != "__init__"} | {
+# The package's own modules that are not providers: the interface every adapter implements.
+NOT_PROVIDERS = {"__init__", "adapter"}
+PROVIDER_MODULES = {p.stem for p in PROVIDERS_DIR.glob("*.py") if p.stem not in NOT_PROVIDERS} | {
     p.parent.name for p in PROVIDERS_DIR.glob("*/__init__.py")
 }
 FORBIDDEN_IMPORTS = {"httpx", "nats", "redis", "asyncio", "anthropic", "socket"}
@@ -92,8 +95,8 @@ def _recorded(adapter: Adapter[object], case: str, request: dict[str, object]) -
         return recorded.read_bytes()
     assert adapter.type == "fake", f"{adapter.type} has no {case} recording and declares no lack"
     call = adapter.build_request(Endpoint.CHAT_COMPLETIONS, request, _target(adapter))
-    reply = fake_upstream.respond(call.path, orjson.loads(call.body))
-    return fake_upstream.sse_bytes(reply.events)
+    reply = demo_server.respond(call.path, orjson.loads(call.body))
+    return demo_server.sse_bytes(reply.events)
 
 
 def _replay(adapter: Adapter[object], case: str, request: dict[str, object]) -> list[ChunkOut]:
@@ -177,7 +180,7 @@ def test_usage_is_present_in_streams_and_responses(adapter: Adapter[object]) -> 
     else:
         body = {**CHAT, "stream": False}
         call = adapter.build_request(Endpoint.CHAT_COMPLETIONS, body, _target(adapter))
-        raw = fake_upstream.respond(call.path, orjson.loads(call.body)).body
+        raw = demo_server.respond(call.path, orjson.loads(call.body)).body
     parsed = adapter.parse_response(Endpoint.CHAT_COMPLETIONS, raw, _target(adapter))
     completion = orjson.loads(parsed.body)
     validate_openai("CreateChatCompletionResponse", completion)

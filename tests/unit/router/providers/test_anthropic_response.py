@@ -13,7 +13,7 @@ from tests.support.openai_schema import validate_openai
 from tollway_common import errors
 from tollway_common.contract import Endpoint, Usage
 from tollway_common.control import Deployment
-from tollway_router.adapter import ParsedResponse
+from tollway_router.providers.adapter import ParsedResponse
 from tollway_router.providers.anthropic import request, response
 
 TARGET = Deployment(name="claude", provider="anthropic", model="claude-sonnet-4-5-20250929")

@@ -12,9 +12,9 @@ from tests.support.openai_schema import validate_openai
 
 from tollway_common import errors
 from tollway_common.contract import Usage
-from tollway_router.adapter import ChunkOut, SseEvent
+from tollway_router.providers.adapter import ChunkOut, SseEvent
 from tollway_router.providers.anthropic import stream
-from tollway_router.sse_decoder import SseDecoder
+from tollway_router.upstream.sse_decoder import SseDecoder
 
 CREATED = 1731000000
 STREAMS = ["text_stream", "thinking_stream", "tool_calls_stream", "json_schema_stream"]

@@ -13,9 +13,9 @@ from tests.support.openai_schema import validate_openai
 from tollway_common import errors
 from tollway_common.contract import Endpoint
 from tollway_common.control import Deployment
-from tollway_router.adapter import ChunkOut
 from tollway_router.providers import azure_openai
-from tollway_router.sse_decoder import SseDecoder
+from tollway_router.providers.adapter import ChunkOut
+from tollway_router.upstream.sse_decoder import SseDecoder
 
 ADAPTER = azure_openai.ADAPTER
 TARGET = Deployment(name="az", provider="azure_openai", model="gpt-4o")

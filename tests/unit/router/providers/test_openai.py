@@ -12,10 +12,10 @@ from tests.support.openai_schema import validate_openai, validate_openai_request
 from tollway_common import errors
 from tollway_common.contract import Endpoint, Usage
 from tollway_common.control import Deployment
-from tollway_router.adapter import ChunkOut, SseEvent
 from tollway_router.providers import openai
+from tollway_router.providers.adapter import ChunkOut, SseEvent
 from tollway_router.providers.openai import StreamState
-from tollway_router.sse_decoder import SseDecoder
+from tollway_router.upstream.sse_decoder import SseDecoder
 
 TARGET = Deployment(name="oai", provider="openai", model="gpt-4o-mini-2024-07-18")
 CHUNK_BASE = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}

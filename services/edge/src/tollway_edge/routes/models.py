@@ -8,8 +8,8 @@ import orjson
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
-from tollway_common import policy
 from tollway_common.control import ModelAlias
+from tollway_edge import policy
 from tollway_edge.admission import check_model
 from tollway_edge.auth import authenticate
 from tollway_edge.runtime import Runtime

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from tollway_router.adapter import Adapter
 from tollway_router.providers import anthropic, azure_openai, fake, openai
+from tollway_router.providers.adapter import Adapter
 
 REGISTRY: dict[str, Adapter[Any]] = {
     adapter.type: adapter

@@ -16,8 +16,8 @@ import orjson
 
 from tollway_common.contract import Endpoint
 from tollway_common.control import Deployment
-from tollway_router.adapter import Adapter, ChunkOut, HttpCall, SseEvent
 from tollway_router.providers import openai
+from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, SseEvent
 
 DEFAULT_API_VERSION = "2024-10-21"
 

@@ -26,7 +26,7 @@ from tollway_common.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
-from tollway_router.adapter import Adapter, ChunkOut, HttpCall, ParsedResponse, SseEvent
+from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, ParsedResponse, SseEvent
 
 PATHS = {
     Endpoint.CHAT_COMPLETIONS: "/chat/completions",

@@ -1,6 +1,6 @@
 """Anthropic's Messages API (`type: anthropic`), reached through the official SDK.
 
-`upstream.py` sends the body `build_request` makes with the SDK and hands every SDK stream
+`upstream/` sends the body `build_request` makes with the SDK and hands every SDK stream
 event back as `SseEvent(event=<type>, data=<event JSON>)`; this package works on that wire JSON
 alone: `request` builds the body (`messages` the turns), `response` reads a `Message`,
 `stream` the events, `errors` the error bodies and `error` events.
@@ -9,7 +9,7 @@ alone: `request` builds the body (`messages` the turns), `response` reads a `Mes
 from __future__ import annotations
 
 from tollway_common.contract import Endpoint
-from tollway_router.adapter import Adapter
+from tollway_router.providers.adapter import Adapter
 from tollway_router.providers.anthropic.errors import parse_error
 from tollway_router.providers.anthropic.request import build_request
 from tollway_router.providers.anthropic.response import parse_response

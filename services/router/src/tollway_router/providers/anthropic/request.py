@@ -10,7 +10,7 @@ import orjson
 from tollway_common.contract import Endpoint
 from tollway_common.control import Deployment
 from tollway_common.errors import InvalidRequest
-from tollway_router.adapter import HttpCall
+from tollway_router.providers.adapter import HttpCall
 from tollway_router.providers.anthropic.messages import convert_messages
 from tollway_router.providers.anthropic.parts import cache_control, marked
 

@@ -12,7 +12,7 @@ import orjson
 from tollway_common.contract import Endpoint, Usage
 from tollway_common.control import Deployment
 from tollway_common.errors import UpstreamUnavailable
-from tollway_router.adapter import ParsedResponse
+from tollway_router.providers.adapter import ParsedResponse
 from tollway_router.providers.anthropic.errors import error_event
 from tollway_router.providers.anthropic.request import JSON_TOOL
 

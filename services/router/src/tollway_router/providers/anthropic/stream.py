@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from tollway_router.adapter import ChunkOut, SseEvent
+from tollway_router.providers.adapter import ChunkOut, SseEvent
 from tollway_router.providers.anthropic.errors import error_event
 from tollway_router.providers.anthropic.request import JSON_TOOL
 from tollway_router.providers.anthropic.response import (

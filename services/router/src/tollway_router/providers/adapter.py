@@ -1,7 +1,7 @@
 """The provider adapter interface: pure translation between OpenAI and one provider's wire.
 
 A provider module builds the upstream HTTP call from an OpenAI request and turns the upstream
-response, stream events and errors back into OpenAI shapes. It does no I/O: `upstream.py`
+response, stream events and errors back into OpenAI shapes. It does no I/O: `upstream/`
 sends the call, reads the stream and knows no provider.
 """
 
@@ -20,7 +20,7 @@ StateT = TypeVar("StateT")
 
 @dataclass(frozen=True, slots=True)
 class HttpCall:
-    """An upstream request without its secret (`upstream.py` adds the credential header)."""
+    """An upstream request without its secret (`upstream/` adds the credential header)."""
 
     method: str
     path: str

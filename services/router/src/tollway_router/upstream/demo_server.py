@@ -2,7 +2,7 @@
 
 The same input always gives the same answer: it echoes the last user message, streams it
 word by word, counts whitespace-separated words as tokens, honours `max_tokens`, and calls the
-first tool when the request offers tools. `upstream.py` serves it to the `fake` provider.
+first tool when the request offers tools. `upstream/client.py` serves it to the `fake` provider.
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@ from typing import Any
 import orjson
 
 from tollway_common.contract import BodyEvent, InferRequest
-from tollway_common.redaction import Redactor
+from tollway_router.body_log.redaction import Redactor
 from tollway_router.settings import BodyLogMode
 
 

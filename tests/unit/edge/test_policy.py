@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from tollway_common.control import Policy
-from tollway_common.policy import (
+from tollway_edge.policy import (
     Level,
     body_logging,
     cap_refusal,

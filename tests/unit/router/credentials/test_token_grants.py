@@ -10,8 +10,7 @@ import pytest
 from pydantic import SecretStr, TypeAdapter
 
 from tollway_common.control import UpstreamAuth
-from tollway_router.settings import ManagedIdentitySettings
-from tollway_router.token_grants import (
+from tollway_router.credentials.token_grants import (
     DEFAULT_LIFETIME_S,
     TokenRefused,
     TokenRequest,
@@ -19,6 +18,7 @@ from tollway_router.token_grants import (
     parse_token_response,
     token_request,
 )
+from tollway_router.settings import ManagedIdentitySettings
 
 SECRETS = {"env:CLIENT_SECRET": "client-secret-value", "env:REFRESH": "refresh-token-value"}
 NOW = 1_750_000_000.0

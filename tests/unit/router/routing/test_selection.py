@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 
 from tollway_common.control import Deployment, ModelAlias, RoutingStrategy
-from tollway_router.selection import Candidate, RequestSize, Selector, expected_cost
+from tollway_router.routing.selection import Candidate, RequestSize, Selector, expected_cost
 
 
 def _deployment(name: str, **fields: object) -> Deployment:

@@ -5,7 +5,7 @@ least-in-flight and lowest-latency strategies."""
 from __future__ import annotations
 
 from tollway_common.control import Deployment
-from tollway_router.selection import Candidate
+from tollway_router.routing.selection import Candidate
 
 _EWMA_WEIGHT = 0.3
 

@@ -8,14 +8,14 @@ import orjson
 import pytest
 from tests.support.openai_schema import validate_openai
 
-from tollway_router import fake_upstream
+from tollway_router.upstream import demo_server
 
 CHAT: dict[str, Any] = {"model": "demo", "messages": [{"role": "user", "content": "Hi there"}]}
 NOW = 1_700_000_000
 
 
 def test_chat_completion_echoes_the_user_and_counts_tokens() -> None:
-    body = orjson.loads(fake_upstream.respond("/v1/chat/completions", CHAT, NOW).body)
+    body = orjson.loads(demo_server.respond("/v1/chat/completions", CHAT, NOW).body)
     validate_openai("CreateChatCompletionResponse", body)
     assert body["choices"][0]["message"]["content"] == (
         "Hello from Tollway's demo model. You said: Hi there"
@@ -24,14 +24,14 @@ def test_chat_completion_echoes_the_user_and_counts_tokens() -> None:
 
 
 def test_same_request_same_answer() -> None:
-    first = fake_upstream.respond("/v1/chat/completions", CHAT, NOW)
-    second = fake_upstream.respond("/v1/chat/completions", CHAT, NOW)
+    first = demo_server.respond("/v1/chat/completions", CHAT, NOW)
+    second = demo_server.respond("/v1/chat/completions", CHAT, NOW)
     assert first == second
 
 
 def test_stream_is_valid_chunks_and_usage_when_asked() -> None:
     body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
-    reply = fake_upstream.respond("/v1/chat/completions", body, NOW)
+    reply = demo_server.respond("/v1/chat/completions", body, NOW)
     assert reply.events[-1] == b"[DONE]"
     chunks = [orjson.loads(event) for event in reply.events[:-1]]
     for chunk in chunks:
@@ -43,7 +43,7 @@ def test_stream_is_valid_chunks_and_usage_when_asked() -> None:
 
 def test_max_tokens_truncates_with_finish_reason_length() -> None:
     body = orjson.loads(
-        fake_upstream.respond("/v1/chat/completions", {**CHAT, "max_tokens": 2}, NOW).body
+        demo_server.respond("/v1/chat/completions", {**CHAT, "max_tokens": 2}, NOW).body
     )
     assert body["choices"][0]["message"]["content"] == "Hello from"
     assert body["choices"][0]["finish_reason"] == "length"
@@ -52,7 +52,7 @@ def test_max_tokens_truncates_with_finish_reason_length() -> None:
 @pytest.mark.parametrize("stream", [False, True])
 def test_tools_get_a_deterministic_tool_call(stream: bool) -> None:
     tools = [{"type": "function", "function": {"name": "lookup", "parameters": {}}}]
-    reply = fake_upstream.respond(
+    reply = demo_server.respond(
         "/v1/chat/completions", {**CHAT, "tools": tools, "stream": stream}, NOW
     )
     if stream:
@@ -69,9 +69,9 @@ def test_tools_get_a_deterministic_tool_call(stream: bool) -> None:
 
 
 def test_legacy_completion_and_embeddings_are_valid() -> None:
-    completion = fake_upstream.respond("/v1/completions", {"model": "d", "prompt": "Hey"}, NOW)
+    completion = demo_server.respond("/v1/completions", {"model": "d", "prompt": "Hey"}, NOW)
     validate_openai("CreateCompletionResponse", orjson.loads(completion.body))
-    embedding = fake_upstream.respond("/v1/embeddings", {"model": "d", "input": ["a", "b"]}, NOW)
+    embedding = demo_server.respond("/v1/embeddings", {"model": "d", "input": ["a", "b"]}, NOW)
     body = orjson.loads(embedding.body)
     validate_openai("CreateEmbeddingResponse", body)
     assert [item["index"] for item in body["data"]] == [0, 1]
@@ -79,27 +79,27 @@ def test_legacy_completion_and_embeddings_are_valid() -> None:
 
 
 def test_unknown_path_is_an_openai_404() -> None:
-    reply = fake_upstream.respond("/v1/nope", {}, NOW)
+    reply = demo_server.respond("/v1/nope", {}, NOW)
     assert reply.status == 404
     validate_openai("ErrorResponse", orjson.loads(reply.body))
 
 
 def test_models_list_is_valid() -> None:
-    body = orjson.loads(fake_upstream.respond("/v1/models", {}, NOW).body)
+    body = orjson.loads(demo_server.respond("/v1/models", {}, NOW).body)
     validate_openai("ListModelsResponse", body)
-    assert [model["id"] for model in body["data"]] == list(fake_upstream.MODELS)
+    assert [model["id"] for model in body["data"]] == list(demo_server.MODELS)
 
 
 def test_stream_without_include_usage_has_no_usage_chunk() -> None:
-    reply = fake_upstream.respond("/v1/chat/completions", {**CHAT, "stream": True}, NOW)
+    reply = demo_server.respond("/v1/chat/completions", {**CHAT, "stream": True}, NOW)
     chunks = [orjson.loads(event) for event in reply.events[:-1]]
     assert all(chunk["choices"] and "usage" not in chunk for chunk in chunks)
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
 
 
 def test_stream_and_non_stream_tell_the_same_text() -> None:
-    whole = orjson.loads(fake_upstream.respond("/v1/chat/completions", CHAT, NOW).body)
-    reply = fake_upstream.respond("/v1/chat/completions", {**CHAT, "stream": True}, NOW)
+    whole = orjson.loads(demo_server.respond("/v1/chat/completions", CHAT, NOW).body)
+    reply = demo_server.respond("/v1/chat/completions", {**CHAT, "stream": True}, NOW)
     chunks = [orjson.loads(event) for event in reply.events[:-1]]
     streamed = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
     assert streamed == whole["choices"][0]["message"]["content"]
@@ -109,7 +109,7 @@ def test_stream_and_non_stream_tell_the_same_text() -> None:
 def test_max_completion_tokens_truncates_the_stream_too() -> None:
     body = {**CHAT, "stream": True, "max_completion_tokens": 3}
     chunks = [
-        orjson.loads(e) for e in fake_upstream.respond("/v1/chat/completions", body).events[:-1]
+        orjson.loads(e) for e in demo_server.respond("/v1/chat/completions", body).events[:-1]
     ]
     assert (
         "".join(c["choices"][0]["delta"].get("content", "") for c in chunks)
@@ -134,7 +134,7 @@ def test_no_tool_call_after_a_tool_result() -> None:
         },
         {"role": "tool", "tool_call_id": "call_1", "content": "42"},
     ]
-    reply = fake_upstream.respond(
+    reply = demo_server.respond(
         "/v1/chat/completions", {**CHAT, "messages": messages, "tools": tools}, NOW
     )
     body = orjson.loads(reply.body)
@@ -146,18 +146,18 @@ def test_no_tool_call_after_a_tool_result() -> None:
 def test_content_parts_are_read_as_text() -> None:
     parts = [{"type": "text", "text": "Hi"}, {"type": "text", "text": "there"}]
     body = {**CHAT, "messages": [{"role": "user", "content": parts}]}
-    reply = orjson.loads(fake_upstream.respond("/v1/chat/completions", body, NOW).body)
+    reply = orjson.loads(demo_server.respond("/v1/chat/completions", body, NOW).body)
     assert reply["choices"][0]["message"]["content"].endswith("You said: Hi there")
     assert reply["usage"]["prompt_tokens"] == 2
 
 
 def test_embeddings_are_deterministic_per_input() -> None:
-    first = orjson.loads(fake_upstream.respond("/v1/embeddings", {"model": "d", "input": "a"}).body)
+    first = orjson.loads(demo_server.respond("/v1/embeddings", {"model": "d", "input": "a"}).body)
     second = orjson.loads(
-        fake_upstream.respond("/v1/embeddings", {"model": "d", "input": ["b", "a"]}).body
+        demo_server.respond("/v1/embeddings", {"model": "d", "input": ["b", "a"]}).body
     )
     assert first["data"][0]["embedding"] == second["data"][1]["embedding"]
-    assert len(first["data"][0]["embedding"]) == fake_upstream.EMBEDDING_DIMENSIONS
+    assert len(first["data"][0]["embedding"]) == demo_server.EMBEDDING_DIMENSIONS
 
 
 def test_legacy_completion_stream_ends_with_usage_when_asked() -> None:
@@ -167,7 +167,7 @@ def test_legacy_completion_stream_ends_with_usage_when_asked() -> None:
         "stream": True,
         "stream_options": {"include_usage": True},
     }
-    events = fake_upstream.respond("/v1/completions", body, NOW).events
+    events = demo_server.respond("/v1/completions", body, NOW).events
     assert events[-1] == b"[DONE]"
     chunks = [orjson.loads(event) for event in events[:-1]]
     assert "".join(c["choices"][0]["text"] for c in chunks[:-1]) == (

@@ -1,5 +1,5 @@
 """What to send a token endpoint for each kind of upstream OAuth credential, and how to read
-its answer (pure: `oauth.py` sends the request and keeps the tokens).
+its answer (pure: `token_cache.py` sends the request and keeps the tokens).
 
 Client-credentials and refresh-token grants are RFC 6749 form posts; Entra ID's managed
 identity endpoints are GETs with a platform header: IMDS (`Metadata: true`), App Service's

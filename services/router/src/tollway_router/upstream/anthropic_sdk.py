@@ -27,8 +27,8 @@ from tollway_common.errors import (
     UpstreamUnavailable,
     UpstreamUnreachable,
 )
-from tollway_router.adapter import HttpCall
-from tollway_router.credentials import Credential
+from tollway_router.credentials.resolve import Credential
+from tollway_router.providers.adapter import HttpCall
 from tollway_router.settings import FOUNDRY_BASE_URL
 
 ANTHROPIC_BASE_URL = "https://api.anthropic.com"

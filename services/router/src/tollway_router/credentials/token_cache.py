@@ -20,8 +20,7 @@ import aiohttp
 from tollway_common.control import UpstreamAuth
 from tollway_common.errors import UpstreamAuthFailed, UpstreamUnavailable
 from tollway_common.secret_refs import SecretNotFound, SecretResolver
-from tollway_router.settings import ManagedIdentitySettings
-from tollway_router.token_grants import (
+from tollway_router.credentials.token_grants import (
     Token,
     TokenRefused,
     TokenRequest,
@@ -29,6 +28,7 @@ from tollway_router.token_grants import (
     parse_token_response,
     token_request,
 )
+from tollway_router.settings import ManagedIdentitySettings
 
 log = logging.getLogger(__name__)
 

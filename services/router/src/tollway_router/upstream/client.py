@@ -16,13 +16,13 @@ import aiohttp
 
 from tollway_common.control import Deployment
 from tollway_common.errors import UpstreamTimeout, UpstreamUnavailable, UpstreamUnreachable
-from tollway_router import fake_upstream
-from tollway_router.adapter import HttpCall
-from tollway_router.credentials import Credential
+from tollway_router.credentials.resolve import Credential
+from tollway_router.providers.adapter import HttpCall
 from tollway_router.settings import FOUNDRY_BASE_URL
+from tollway_router.upstream import demo_server
 
 if TYPE_CHECKING:
-    from tollway_router.anthropic_upstream import AnthropicUpstream
+    from tollway_router.upstream.anthropic_sdk import AnthropicUpstream
 
 
 class UpstreamResponse(Protocol):
@@ -91,7 +91,7 @@ class _HttpResponse:
 
 
 class _FakeResponse:
-    def __init__(self, reply: fake_upstream.FakeReply) -> None:
+    def __init__(self, reply: demo_server.FakeReply) -> None:
         self._reply = reply
 
     @property
@@ -107,7 +107,7 @@ class _FakeResponse:
 
     async def chunks(self) -> AsyncIterator[bytes]:
         for event in self._reply.events:
-            yield fake_upstream.sse_bytes((event,))
+            yield demo_server.sse_bytes((event,))
             await asyncio.sleep(0)
 
 
@@ -149,7 +149,7 @@ class Upstream:
         # The anthropic SDK takes about two seconds to import: only routers that serve
         # Claude pay for it (service.py warms it up when the catalog has such a model).
         if self._anthropic is None:
-            from tollway_router.anthropic_upstream import AnthropicUpstream
+            from tollway_router.upstream.anthropic_sdk import AnthropicUpstream
 
             self._anthropic = AnthropicUpstream(self._foundry_base_url)
         return self._anthropic
@@ -165,7 +165,7 @@ class Upstream:
         """Send `call` with the `auth` header and yield the response with its body unread;
         Claude goes through the SDK, which places the `credential` itself."""
         if deployment.provider == "fake":
-            yield _FakeResponse(fake_upstream.respond_bytes(call.path, call.body))
+            yield _FakeResponse(demo_server.respond_bytes(call.path, call.body))
             return
         if deployment.provider == "anthropic":
             yield await self.anthropic().send(deployment, call, credential)

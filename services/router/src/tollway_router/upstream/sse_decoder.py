@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tollway_router.adapter import SseEvent
+from tollway_router.providers.adapter import SseEvent
 
 _BOM = b"\xef\xbb\xbf"
 _LF = 0x0A

@@ -15,7 +15,7 @@ from tollway_common.errors import (
     UpstreamUnavailable,
     UpstreamUnreachable,
 )
-from tollway_router.retries import Failure, backoff_s, classify, may_retry
+from tollway_router.routing.retries import Failure, backoff_s, classify, may_retry
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tollway_common.contract import BodyEvent, Endpoint, InferRequest, Principal, ResolvedRoute
-from tollway_common.redaction import Redactor
-from tollway_router.bodies import BodyCapture, body_event, cut, stream_text, wanted
+from tollway_router.body_log.capture import BodyCapture, body_event, cut, stream_text, wanted
+from tollway_router.body_log.redaction import Redactor
 from tollway_router.settings import BodyLogMode
 
 REDACTOR = Redactor()

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from tollway_common.control import CircuitBreaker
-from tollway_router.breaker import Breaker, BreakerState
+from tollway_router.routing.breaker import Breaker, BreakerState
 
 POLICY = CircuitBreaker(failure_rate=0.5, min_requests=4, window_s=10, open_s=30)
 

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 from tollway_common.contract import DeploymentHealth, HealthState
-from tollway_router.health import USABLE, availability
+from tollway_router.routing.health import USABLE, availability
 
 
 def _record(state: HealthState, **fields: int | str) -> DeploymentHealth:

@@ -18,9 +18,9 @@ from nats.js import JetStreamContext
 from tollway_common import contract, nats_client
 from tollway_common.contract import InferRequest
 from tollway_common.ids import body_msg_id
-from tollway_common.redaction import Redactor
 from tollway_common.settings import NatsSettings
-from tollway_router.bodies import BodyCapture, body_event, wanted
+from tollway_router.body_log.capture import BodyCapture, body_event, wanted
+from tollway_router.body_log.redaction import Redactor
 from tollway_router.settings import BodyLogMode, BodyLogSettings
 
 log = logging.getLogger(__name__)

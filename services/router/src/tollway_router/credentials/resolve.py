@@ -12,7 +12,7 @@ from tollway_common.contract import TenantCredential
 from tollway_common.control import RESOURCE_NAME_PATTERN, Deployment, ModelAlias, Tenancy
 from tollway_common.errors import InvalidRequest, UpstreamAuthFailed
 from tollway_common.secret_refs import SecretNotFound, SecretResolver
-from tollway_router.oauth import TokenCache
+from tollway_router.credentials.token_cache import TokenCache
 
 ENTRA_SCOPES = {
     "azure_openai": "https://cognitiveservices.azure.com/.default",

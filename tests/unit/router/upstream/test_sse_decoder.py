@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from tollway_router.adapter import SseEvent
-from tollway_router.sse_decoder import SseDecoder
+from tollway_router.providers.adapter import SseEvent
+from tollway_router.upstream.sse_decoder import SseDecoder
 
 
 def test_events_end_at_a_blank_line() -> None:

@@ -23,11 +23,11 @@ from tollway_common.errors import (
     UpstreamUnavailable,
 )
 from tollway_common.usage_estimate import estimate_prompt_tokens
-from tollway_router.adapter import Adapter
-from tollway_router.health import Availability, HealthBoard
-from tollway_router.load import LoadBoard
 from tollway_router.providers import REGISTRY
-from tollway_router.selection import RequestSize, Selector
+from tollway_router.providers.adapter import Adapter
+from tollway_router.routing.health import Availability, HealthBoard
+from tollway_router.routing.load import LoadBoard
+from tollway_router.routing.selection import RequestSize, Selector
 
 
 @dataclass(frozen=True, slots=True)

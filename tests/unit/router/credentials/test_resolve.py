@@ -12,10 +12,10 @@ from tollway_common.contract import TenantCredential
 from tollway_common.control import Deployment, ModelAlias, Tenancy
 from tollway_common.errors import InvalidRequest, UpstreamAuthFailed
 from tollway_common.secret_refs import SecretResolver
-from tollway_router.anthropic_upstream import foundry_base_url
-from tollway_router.credentials import Credential, Credentials
-from tollway_router.oauth import TokenCache
+from tollway_router.credentials.resolve import Credential, Credentials
+from tollway_router.credentials.token_cache import TokenCache
 from tollway_router.settings import FOUNDRY_BASE_URL, ManagedIdentitySettings
+from tollway_router.upstream.anthropic_sdk import foundry_base_url
 
 FOUNDRY = Deployment(name="foundry", provider="anthropic", model="claude-sonnet-4-5")
 TENANT_MODEL = ModelAlias(name="t", deployments=[FOUNDRY], tenancy=Tenancy.PER_REQUEST)

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tollway_common.redaction import Redactor, custom_rules, luhn_valid
+from tollway_router.body_log.redaction import Redactor, custom_rules, luhn_valid
 
 REDACTOR = Redactor.with_custom({"employee_id": r"EMP-\d{6}"})
 quick = settings(deadline=None, max_examples=200)

@@ -25,8 +25,8 @@ from tollway_common import contract
 from tollway_common.contract import DeploymentHealth, HealthState
 from tollway_common.control import Deployment, ModelAlias
 from tollway_common.kv_mirror import KvMirror
-from tollway_router.breaker import Breaker
-from tollway_router.retries import UNHEALTHY, Failure
+from tollway_router.routing.breaker import Breaker
+from tollway_router.routing.retries import UNHEALTHY, Failure
 
 log = logging.getLogger(__name__)
 
