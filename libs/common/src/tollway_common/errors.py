@@ -31,7 +31,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from tollway_common.openai_errors import OpenAIErrorBody
+from tollway_common.openai_errors import OpenAIErrorBody, error_headers
 
 
 class TollwayError(Exception):
@@ -66,12 +66,7 @@ class TollwayError(Exception):
         )
 
     def headers(self) -> dict[str, str]:
-        headers: dict[str, str] = dict(self.extra_headers)
-        if self.retry_after is not None:
-            headers["retry-after"] = str(max(0, round(self.retry_after)))
-        if self.should_retry_header is not None:
-            headers["x-should-retry"] = "true" if self.should_retry_header else "false"
-        return headers
+        return error_headers(self.retry_after, self.should_retry_header, self.extra_headers)
 
 
 class InvalidRequest(TollwayError):

@@ -9,6 +9,7 @@ from starlette.responses import Response
 from tollway_common import http_errors
 from tollway_common.contract import ErrorReply
 from tollway_common.http_errors import error_response, request_id_of, tollway_error_response
+from tollway_common.openai_errors import error_headers
 
 __all__ = ["ReplyError", "error_response", "install_error_handlers", "tollway_error_response"]
 
@@ -22,11 +23,7 @@ class ReplyError(Exception):
 
 
 def reply_error_response(reply: ErrorReply, request_id: str) -> Response:
-    headers: dict[str, str] = {}
-    if reply.retry_after is not None:
-        headers["retry-after"] = str(max(0, round(reply.retry_after)))
-    if reply.should_retry is not None:
-        headers["x-should-retry"] = "true" if reply.should_retry else "false"
+    headers = error_headers(reply.retry_after, reply.should_retry)
     return error_response(reply.status, reply.error, request_id, headers)
 
 
