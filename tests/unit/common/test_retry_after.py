@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 
@@ -10,6 +11,7 @@ from tollway_common import errors, retry_after
 from tollway_common.contract import ErrorReply
 from tollway_common.openai_errors import OpenAIErrorBody, error_headers
 
+ROOT = Path(__file__).parents[3]
 # 2026-12-07 12:00:00 UTC
 NOW = 1796644800.0
 
@@ -76,3 +78,14 @@ def test_a_router_reply_renders_the_headers_its_error_would() -> None:
         should_retry=error.should_retry_header,
     )
     assert error_headers(reply.retry_after, reply.should_retry) == error.headers()
+
+
+def _sources() -> list[Path]:
+    roots = [ROOT / "services", ROOT / "libs"]
+    return sorted(p for root in roots for p in root.rglob("src/**/*.py"))
+
+
+def test_only_the_one_parser_and_the_one_renderer_name_the_header() -> None:
+    homes = {"retry_after.py", "openai_errors.py"}
+    spelled = [p.name for p in _sources() if '"retry-after' in p.read_text()]
+    assert sorted(set(spelled) - homes) == []
