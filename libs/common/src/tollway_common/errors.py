@@ -1,9 +1,10 @@
 """Tollway's error taxonomy: one class per thing that can go wrong, each knowing its wire form.
 
 TollwayError
-├── InvalidRequest                400 invalid_request_error
+├── InvalidRequest                400 invalid_value
 │   ├── ContextLengthExceeded     400 context_length_exceeded
-│   └── UpstreamBadRequest        400 (the provider refused a request we accepted)
+│   └── UpstreamBadRequest        400 upstream_bad_request or the provider's code (it refused
+│                                     a request we accepted)
 ├── PayloadTooLarge               413 payload_too_large
 ├── AuthenticationFailed          401 invalid_api_key
 ├── PermissionDenied              403 model_not_allowed
@@ -25,6 +26,7 @@ TollwayError
 
 `retryable` says whether a client should try again; `should_retry_header` is sent as
 `x-should-retry` where the OpenAI SDK would otherwise retry a status it must not.
+docs/errors.md has a row for each (tests/unit/test_errors_doc.py checks it and this tree).
 """
 
 from __future__ import annotations
