@@ -4,6 +4,7 @@ raised with them: neither can miss an error a client may get, nor name one nothi
 from __future__ import annotations
 
 import ast
+import functools
 import re
 from dataclasses import dataclass
 from pathlib import Path
@@ -13,6 +14,7 @@ from tollway_common.errors import TollwayError, UpstreamBadRequest
 
 ROOT = Path(__file__).parents[2]
 PAGE = ROOT / "docs" / "errors.md"
+TAXONOMY = ROOT / "libs/common/src/tollway_common/errors.py"
 SOURCES = (ROOT / "libs", ROOT / "services")
 # The row for a refused request that carries the provider's own code (the ladder passes it on).
 PROVIDERS_CODE = "the provider's code"
@@ -40,7 +42,42 @@ def _classes(root: type[TollwayError] = TollwayError) -> list[type[TollwayError]
     return found
 
 
-CLASSES = {cls.__name__: cls for cls in _classes()}
+# The taxonomy: what errors.py defines (a subclass elsewhere only names a case, see below).
+CLASSES = {cls.__name__: cls for cls in _classes() if cls.__module__ == errors.__name__}
+WIRE_FIELDS = {"status", "type", "code", "should_retry_header"}
+
+
+@functools.cache
+def _trees() -> list[tuple[Path, ast.Module]]:
+    paths = sorted(p for root in SOURCES for p in root.rglob("src/**/*.py"))
+    return [(path, ast.parse(path.read_text())) for path in paths]
+
+
+def _name(node: ast.expr) -> str:
+    return node.id if isinstance(node, ast.Name) else getattr(node, "attr", "")
+
+
+@functools.cache
+def _subclasses_elsewhere() -> dict[str, tuple[Path, ast.ClassDef, str]]:
+    """Classes outside errors.py built on one of its classes: name -> (file, class, base)."""
+    found = {}
+    for path, tree in _trees():
+        if path == TAXONOMY:
+            continue
+        for node in ast.walk(tree):
+            if not isinstance(node, ast.ClassDef):
+                continue
+            bases = [_name(base) for base in node.bases if _name(base) in CLASSES]
+            if bases:
+                found[node.name] = (path, node, bases[0])
+    return found
+
+
+def _error_class(name: str) -> type[TollwayError] | None:
+    if name in CLASSES:
+        return CLASSES[name]
+    elsewhere = _subclasses_elsewhere().get(name)
+    return CLASSES[elsewhere[2]] if elsewhere else None
 
 
 def _row(cls: type[TollwayError], code: str) -> Row:
@@ -50,18 +87,20 @@ def _row(cls: type[TollwayError], code: str) -> Row:
 
 
 def _raised_with_a_code() -> set[tuple[str, str]]:
-    """(class, code) for every `SomeError(..., code="literal")` in the services and libs."""
+    """(class in errors.py, code) for every `SomeError(..., code="literal")` in the services
+    and libs."""
     raised: set[tuple[str, str]] = set()
-    for path in (p for root in SOURCES for p in root.rglob("src/**/*.py")):
-        for node in ast.walk(ast.parse(path.read_text())):
+    for _, tree in _trees():
+        for node in ast.walk(tree):
             if not isinstance(node, ast.Call):
                 continue
-            func = node.func
-            name = func.id if isinstance(func, ast.Name) else getattr(func, "attr", "")
-            for keyword in node.keywords if name in CLASSES else ():
+            cls = _error_class(_name(node.func))
+            if cls is None:
+                continue
+            for keyword in node.keywords:
                 value = keyword.value
                 if keyword.arg == "code" and isinstance(value, ast.Constant):
-                    raised.add((name, str(value.value)))
+                    raised.add((cls.__name__, str(value.value)))
     return raised
 
 
@@ -85,6 +124,26 @@ def _documented() -> list[Row]:
 
 def test_the_check_sees_the_codes_raised_with_a_class() -> None:
     assert ("InvalidRequest", "unsupported_endpoint") in _raised_with_a_code()
+    assert "UnknownKey" in _subclasses_elsewhere()
+
+
+def test_a_subclass_outside_errors_py_keeps_its_bases_wire_form() -> None:
+    rewired = [
+        f"{path.relative_to(ROOT)}: {node.name}"
+        for path, node, _ in _subclasses_elsewhere().values()
+        for statement in node.body
+        for target in _assigned(statement)
+        if target in WIRE_FIELDS
+    ]
+    assert rewired == [], "a new status, type or code is a new class in errors.py"
+
+
+def _assigned(statement: ast.stmt) -> list[str]:
+    if isinstance(statement, ast.Assign):
+        return [_name(target) for target in statement.targets]
+    if isinstance(statement, ast.AnnAssign):
+        return [_name(statement.target)]
+    return []
 
 
 def test_every_error_a_client_can_get_has_its_row() -> None:
