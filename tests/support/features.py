@@ -178,7 +178,7 @@ FEATURES: tuple[Feature, ...] = (
         "suite_tool_call_stream", _SUITE, "tool-call stream: indexes, ids, arguments that parse"
     ),
     Feature("suite_usage", _SUITE, "usage present, stream and not"),
-    Feature("suite_errors", _SUITE, "error mapping for 400, 401, 429, 500"),
+    Feature("suite_errors", _SUITE, "error mapping for 400-413, 429, 5xx and 529 (one ladder)"),
     Feature("suite_empty_choices", _SUITE, "a reply without choices or content"),
 )
 BY_ID = {feature.id: feature for feature in FEATURES}

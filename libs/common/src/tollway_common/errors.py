@@ -1,9 +1,10 @@
 """Tollway's error taxonomy: one class per thing that can go wrong, each knowing its wire form.
 
 TollwayError
-├── InvalidRequest                400 invalid_request_error
+├── InvalidRequest                400 invalid_value
 │   ├── ContextLengthExceeded     400 context_length_exceeded
-│   └── UpstreamBadRequest        400 (the provider refused a request we accepted)
+│   └── UpstreamBadRequest        400 upstream_bad_request or the provider's code (it refused
+│                                     a request we accepted)
 ├── PayloadTooLarge               413 payload_too_large
 ├── AuthenticationFailed          401 invalid_api_key
 ├── PermissionDenied              403 model_not_allowed
@@ -25,13 +26,14 @@ TollwayError
 
 `retryable` says whether a client should try again; `should_retry_header` is sent as
 `x-should-retry` where the OpenAI SDK would otherwise retry a status it must not.
+docs/errors.md has a row for each (tests/unit/test_errors_doc.py checks it and this tree).
 """
 
 from __future__ import annotations
 
 from typing import ClassVar
 
-from tollway_common.openai_errors import OpenAIErrorBody
+from tollway_common.openai_errors import OpenAIErrorBody, error_headers
 
 
 class TollwayError(Exception):
@@ -66,12 +68,7 @@ class TollwayError(Exception):
         )
 
     def headers(self) -> dict[str, str]:
-        headers: dict[str, str] = dict(self.extra_headers)
-        if self.retry_after is not None:
-            headers["retry-after"] = str(max(0, round(self.retry_after)))
-        if self.should_retry_header is not None:
-            headers["x-should-retry"] = "true" if self.should_retry_header else "false"
-        return headers
+        return error_headers(self.retry_after, self.should_retry_header, self.extra_headers)
 
 
 class InvalidRequest(TollwayError):

@@ -32,6 +32,13 @@ def tollway_error_response(exc: TollwayError, request_id: str) -> Response:
     return error_response(exc.status, exc.body(), request_id, exc.headers())
 
 
+def last_resort(exc: BaseException) -> InternalError:
+    """The one last resort for a failure nothing else handled: log it with its traceback, and
+    give the error the client gets in its place (a 500, or a stream's last event)."""
+    log.error("unhandled error", exc_info=exc)
+    return InternalError("Tollway hit an unexpected error; the request id identifies it.")
+
+
 def request_id_of(request: Request) -> str:
     return str(getattr(request.state, "request_id", ""))
 
@@ -61,9 +68,7 @@ def install_error_handlers(app: FastAPI) -> None:
         return tollway_error_response(error, request_id_of(request))
 
     async def on_unexpected(request: Request, exc: Exception) -> Response:
-        log.exception("unhandled error")
-        error = InternalError("Tollway hit an unexpected error; the request id identifies it.")
-        return tollway_error_response(error, request_id_of(request))
+        return tollway_error_response(last_resort(exc), request_id_of(request))
 
     app.add_exception_handler(TollwayError, on_tollway_error)
     app.add_exception_handler(HTTPException, on_http_error)

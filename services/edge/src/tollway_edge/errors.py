@@ -1,5 +1,6 @@
-"""Map every failure to OpenAI error JSON: the shared handlers, plus a router's ErrorReply
-rendered exactly as the router classified it."""
+"""Map every failure to OpenAI error JSON: the shared handlers, a router's ErrorReply rendered
+exactly as the router classified it, and the one way any failure becomes a response or, once a
+stream has begun, its last event."""
 
 from __future__ import annotations
 
@@ -8,9 +9,24 @@ from starlette.responses import Response
 
 from tollway_common import http_errors
 from tollway_common.contract import ErrorReply
-from tollway_common.http_errors import error_response, request_id_of, tollway_error_response
+from tollway_common.errors import TollwayError
+from tollway_common.http_errors import (
+    error_response,
+    last_resort,
+    request_id_of,
+    tollway_error_response,
+)
+from tollway_common.openai_errors import error_headers
+from tollway_edge import sse
 
-__all__ = ["ReplyError", "error_response", "install_error_handlers", "tollway_error_response"]
+__all__ = [
+    "ReplyError",
+    "error_response",
+    "failure_event",
+    "failure_response",
+    "install_error_handlers",
+    "tollway_error_response",
+]
 
 
 class ReplyError(Exception):
@@ -22,12 +38,25 @@ class ReplyError(Exception):
 
 
 def reply_error_response(reply: ErrorReply, request_id: str) -> Response:
-    headers: dict[str, str] = {}
-    if reply.retry_after is not None:
-        headers["retry-after"] = str(max(0, round(reply.retry_after)))
-    if reply.should_retry is not None:
-        headers["x-should-retry"] = "true" if reply.should_retry else "false"
+    headers = error_headers(reply.retry_after, reply.should_retry)
     return error_response(reply.status, reply.error, request_id, headers)
+
+
+def failure_response(exc: Exception, request_id: str) -> Response:
+    """Any failure before a response has begun, as the response the client gets."""
+    if isinstance(exc, ReplyError):
+        return reply_error_response(exc.reply, request_id)
+    if isinstance(exc, TollwayError):
+        return tollway_error_response(exc, request_id)
+    return tollway_error_response(last_resort(exc), request_id)
+
+
+def failure_event(exc: Exception) -> bytes:
+    """Any failure after a stream has begun, as its last SSE event."""
+    if isinstance(exc, ReplyError):
+        return sse.error_event(exc.reply.error)
+    error = exc if isinstance(exc, TollwayError) else last_resort(exc)
+    return sse.error_event(error.body())
 
 
 def install_error_handlers(app: FastAPI) -> None:

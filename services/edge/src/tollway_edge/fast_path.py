@@ -7,8 +7,6 @@ other path, and any other method on these, goes on to the FastAPI app.
 
 from __future__ import annotations
 
-import logging
-
 from fastapi import FastAPI
 from starlette.requests import Request
 from starlette.responses import Response
@@ -16,11 +14,8 @@ from starlette.types import Receive, Scope, Send
 
 from tollway_common import http_tracing
 from tollway_common.contract import Endpoint
-from tollway_common.errors import InternalError, TollwayError
 from tollway_edge import inference
-from tollway_edge.errors import ReplyError, reply_error_response, tollway_error_response
-
-log = logging.getLogger(__name__)
+from tollway_edge.errors import failure_response
 
 ROUTES = {
     "/v1/chat/completions": Endpoint.CHAT_COMPLETIONS,
@@ -49,12 +44,6 @@ class InferenceFastPath:
         response: Response
         try:
             response = await inference.handle(request, endpoint, self.app.state.runtime, request_id)
-        except TollwayError as exc:
-            response = tollway_error_response(exc, request_id)
-        except ReplyError as exc:
-            response = reply_error_response(exc.reply, request_id)
-        except Exception:
-            log.exception("unhandled error")
-            error = InternalError("Tollway hit an unexpected error; the request id identifies it.")
-            response = tollway_error_response(error, request_id)
+        except Exception as exc:
+            response = failure_response(exc, request_id)
         await response(scope, receive, send)

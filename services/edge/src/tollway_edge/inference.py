@@ -27,14 +27,14 @@ from tollway_common.contract import (
     Usage,
 )
 from tollway_common.control import ModelAlias
-from tollway_common.errors import RouterLost, TollwayError
+from tollway_common.errors import RouterLost
 from tollway_edge import fallback_usage, policy, sse
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller, UnknownKey, authenticate, presented_key
 from tollway_edge.body import Head, parse_body, read_body
 from tollway_edge.client_info import client_info, client_key
 from tollway_edge.dispatch import ClientGone, Reply
-from tollway_edge.errors import ReplyError
+from tollway_edge.errors import ReplyError, failure_event
 from tollway_edge.limits.gate import Ticket
 from tollway_edge.runtime import Runtime
 from tollway_edge.tenancy import Tenant, authenticate_tenant, offers_tenancy
@@ -221,10 +221,10 @@ async def _relay_stream(
         yield sse.DONE
     except ClientGone:
         return
-    except TollwayError as exc:
+    except Exception as exc:
         if isinstance(exc, RouterLost):
             await fallback_usage.publish_estimate(runtime.js, infer, exc, relayed)
-        yield sse.error_event(exc.body())
+        yield failure_event(exc)
     finally:
         runtime.gate.settle_later(ticket, usage, relayed, served_model)
         with contextlib.suppress(Exception):

@@ -18,7 +18,7 @@ from tests.support import fixtures
 from tests.support.features import SUITE_LACKS
 from tests.support.openai_schema import validate_openai
 
-from tollway_common import errors
+from tollway_common import errors, retry_after
 from tollway_common.contract import Endpoint
 from tollway_common.control import Deployment
 from tollway_router import providers
@@ -28,10 +28,10 @@ from tollway_router.upstream import demo_server
 from tollway_router.upstream.sse_decoder import SseDecoder
 
 PROVIDERS_DIR = Path(providers.__file__).parent
+# What every provider shares: the registry, the adapter interface and the error ladder.
+SHARED_MODULES = {"__init__", "adapter", "errors"}
 # A provider is a module `<type>.py` or, once it outgrows one file, a package `<type>/`.
-# The package's own modules that are not providers: the interface every adapter implements.
-NOT_PROVIDERS = {"__init__", "adapter"}
-PROVIDER_MODULES = {p.stem for p in PROVIDERS_DIR.glob("*.py") if p.stem not in NOT_PROVIDERS} | {
+PROVIDER_MODULES = {p.stem for p in PROVIDERS_DIR.glob("*.py") if p.stem not in SHARED_MODULES} | {
     p.parent.name for p in PROVIDERS_DIR.glob("*/__init__.py")
 }
 FORBIDDEN_IMPORTS = {"httpx", "nats", "redis", "asyncio", "anthropic", "socket"}
@@ -200,17 +200,25 @@ def test_a_reply_without_choices_or_content_gives_valid_chunks_and_no_text(
     assert len(_usage_chunks(chunks)) == 1
 
 
+# One ladder for every provider (providers/errors.py): a status means the same from each.
+LADDER = [
+    (400, errors.UpstreamBadRequest),
+    (401, errors.UpstreamAuthFailed),
+    (403, errors.UpstreamAuthFailed),
+    (404, errors.UpstreamBadRequest),
+    (408, errors.UpstreamTimeout),
+    (413, errors.PayloadTooLarge),
+    (429, errors.UpstreamRateLimited),
+    (500, errors.UpstreamUnavailable),
+    (502, errors.UpstreamUnavailable),
+    (503, errors.UpstreamUnavailable),
+    (529, errors.UpstreamUnavailable),
+]
+
+
 @pytest.mark.proves("suite_errors")
 @_adapters("suite_errors")
-@pytest.mark.parametrize(
-    ("status", "expected"),
-    [
-        (400, errors.UpstreamBadRequest),
-        (401, errors.UpstreamAuthFailed),
-        (429, errors.UpstreamRateLimited),
-        (500, errors.UpstreamUnavailable),
-    ],
-)
+@pytest.mark.parametrize(("status", "expected"), LADDER)
 def test_error_statuses_map_to_the_taxonomy(
     adapter: Adapter[object], status: int, expected: type[errors.TollwayError]
 ) -> None:
@@ -220,7 +228,41 @@ def test_error_statuses_map_to_the_taxonomy(
     validate_openai("ErrorResponse", {"error": error.body().model_dump()})
 
 
+# Also 402 and 422, and 409 and 415, where the two copies of the ladder once parted.
+@pytest.mark.parametrize("status", sorted({status for status, _ in LADDER} | {402, 409, 415, 422}))
+def test_every_adapter_gives_the_same_error_for_a_status(status: int) -> None:
+    def wire(adapter: Adapter[object]) -> tuple[object, ...]:
+        error = adapter.parse_error(status, {"retry-after": "7"}, ERROR_BODY)
+        body = error.body()
+        return type(error), error.status, body.type, body.code, body.param, error.headers()
+
+    given = {name: wire(REGISTRY[name]) for name in _providers("suite_errors")}
+    assert given == dict.fromkeys(given, wire(REGISTRY["openai"]))
+
+
 @pytest.mark.proves("suite_errors")
 @_adapters("suite_errors")
 def test_rate_limit_passes_retry_after_on(adapter: Adapter[object]) -> None:
     assert adapter.parse_error(429, {"retry-after": "7"}, ERROR_BODY).retry_after == 7
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("Wed, 21 Oct 2015 07:28:00 GMT", 0.0),
+        ("Fri, 01 Jan 2100 00:00:00 GMT", retry_after.MAX_S),
+        ("1e9", retry_after.MAX_S),
+        ("inf", None),
+        ("Infinity", None),
+        ("nan", None),
+        ("-1", None),
+    ],
+)
+@_adapters("suite_errors")
+def test_every_adapter_reads_retry_after_with_the_one_parser(
+    adapter: Adapter[object], value: str, expected: float | None
+) -> None:
+    error = adapter.parse_error(429, {"retry-after": value}, ERROR_BODY)
+    assert error.retry_after == expected
+    rendered = error.headers().get("retry-after")
+    assert rendered == (None if expected is None else str(round(expected)))

@@ -320,7 +320,7 @@ def test_rate_limit_passes_retry_after_on() -> None:
     assert openai.parse_error(429, {}, body).retry_after is None
 
 
-@pytest.mark.parametrize("value", ["soon", "-3", "nan", "Wed, 21 Oct 2026 07:28:00 GMT"])
+@pytest.mark.parametrize("value", ["soon", "-3", "nan", "inf"])
 def test_unusable_retry_after_is_dropped(value: str) -> None:
     body = fixtures.load_bytes("openai", "error_429", "response.json")
     assert openai.parse_error(429, {"retry-after": value}, body).retry_after is None

@@ -7,7 +7,6 @@ that did not ask for it. Responses and chunks are forwarded byte for byte.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -16,17 +15,9 @@ import orjson
 
 from tollway_common.contract import Endpoint, Usage
 from tollway_common.control import Deployment
-from tollway_common.errors import (
-    ContextLengthExceeded,
-    PayloadTooLarge,
-    TollwayError,
-    UpstreamAuthFailed,
-    UpstreamBadRequest,
-    UpstreamRateLimited,
-    UpstreamTimeout,
-    UpstreamUnavailable,
-)
+from tollway_common.errors import TollwayError, UpstreamUnavailable
 from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, ParsedResponse, SseEvent
+from tollway_router.providers.errors import ErrorDetail, classify, from_response
 
 PATHS = {
     Endpoint.CHAT_COMPLETIONS: "/chat/completions",
@@ -34,7 +25,6 @@ PATHS = {
     Endpoint.EMBEDDINGS: "/embeddings",
 }
 _STREAMABLE = {Endpoint.CHAT_COMPLETIONS, Endpoint.COMPLETIONS}
-_BAD_REQUEST = {400, 404, 422}
 # An error inside a 200 (stream event or body) has no HTTP status; infer one from its type.
 _TYPE_STATUS = {
     "invalid_request_error": 400,
@@ -172,8 +162,7 @@ def _length(value: Any) -> int:
 
 
 def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> TollwayError:
-    detail = _error_detail(body)
-    return _map(status, detail, _retry_after(headers), f"upstream deployment returned {status}")
+    return from_response(status, headers, _detail(_error_object(body)), "upstream deployment")
 
 
 def error_payload(error: Any, where: str) -> TollwayError:
@@ -184,35 +173,19 @@ def error_payload(error: Any, where: str) -> TollwayError:
         status = code  # vLLM puts the HTTP status in `code`
     else:
         status = _CODE_STATUS.get(str(code), _TYPE_STATUS.get(str(kind), 500))
-    return _map(status, detail, None, f"upstream deployment sent an error {where}")
+    return classify(status, _detail(detail), f"upstream deployment sent an error {where}")
 
 
-def _map(
-    status: int, detail: Mapping[str, Any], retry_after: float | None, origin: str
-) -> TollwayError:
-    message = str(detail.get("message") or "no message given")
-    code = detail.get("code") if isinstance(detail.get("code"), str) else None
-    param = detail.get("param") if isinstance(detail.get("param"), str) else None
-    if status == 429:
-        return UpstreamRateLimited(f"{origin} (rate limited): {message}", retry_after=retry_after)
-    if status in (401, 402, 403):
-        # The provider's message quotes part of our key: never pass it on.
-        return UpstreamAuthFailed(
-            f"{origin}: it refused the gateway's credential for this deployment. "
-            "This is a gateway configuration problem, not your API key."
-        )
-    if status in (408, 504):
-        return UpstreamTimeout(f"{origin} (timed out): {message}")
-    if status == 413:
-        return PayloadTooLarge(f"{origin}: the request is too large: {message}")
-    if code == "context_length_exceeded" and 400 <= status < 500:
-        return ContextLengthExceeded(message, param=param)
-    if status in _BAD_REQUEST:
-        return UpstreamBadRequest(f"{origin}: {message}", param=param, code=code)
-    return UpstreamUnavailable(f"{origin}: {message}")
+def _detail(error: Mapping[str, Any]) -> ErrorDetail:
+    code, param = error.get("code"), error.get("param")
+    return ErrorDetail(
+        message=str(error.get("message") or "no message given"),
+        code=code if isinstance(code, str) else None,
+        param=param if isinstance(param, str) else None,
+    )
 
 
-def _error_detail(body: bytes) -> dict[str, Any]:
+def _error_object(body: bytes) -> dict[str, Any]:
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -232,24 +205,6 @@ def _normalise(error: Any) -> dict[str, Any]:
     if isinstance(error, dict):
         return error
     return {"message": str(error)}  # Ollama: {"error": "model 'x' not found"}
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    milliseconds = _seconds(headers.get("retry-after-ms"))
-    if milliseconds is not None:
-        return milliseconds / 1000
-    # An HTTP-date Retry-After is ignored: clients get no hint rather than a wrong one.
-    return _seconds(headers.get("retry-after"))
-
-
-def _seconds(raw: str | None) -> float | None:
-    if raw is None:
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        return None
-    return value if math.isfinite(value) and value >= 0 else None
 
 
 ADAPTER: Adapter[StreamState] = Adapter(

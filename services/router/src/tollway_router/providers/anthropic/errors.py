@@ -1,4 +1,5 @@
-"""Anthropic error bodies and stream `error` events -> Tollway's error taxonomy."""
+"""Anthropic error bodies and stream `error` events, read for the shared ladder
+(`providers/errors.py`)."""
 
 from __future__ import annotations
 
@@ -7,15 +8,12 @@ from typing import Any
 
 import orjson
 
-from tollway_common.errors import (
-    ContextLengthExceeded,
-    PayloadTooLarge,
-    TollwayError,
-    UpstreamAuthFailed,
-    UpstreamBadRequest,
-    UpstreamRateLimited,
-    UpstreamTimeout,
-    UpstreamUnavailable,
+from tollway_common.errors import TollwayError
+from tollway_router.providers.errors import (
+    CONTEXT_LENGTH_EXCEEDED,
+    ErrorDetail,
+    classify,
+    from_response,
 )
 
 _CONTEXT_MARKERS = ("prompt is too long", "exceed context limit")
@@ -35,64 +33,33 @@ _TYPE_STATUS = {
 
 
 def parse_error(status: int, headers: Mapping[str, str], body: bytes) -> TollwayError:
-    kind, message = _detail(body)
-    return _map(status, kind, message or _snippet(body), headers, f"HTTP {status}")
+    return from_response(status, headers, _detail(_error_object(body), body), "Anthropic")
 
 
 def error_event(payload: Mapping[str, Any]) -> TollwayError:
     """The error a stream `error` event (or an error-typed 200 body) stands for."""
     error = payload.get("error")
     error = error if isinstance(error, dict) else {}
-    kind = str(error.get("type") or "api_error")
-    message = str(error.get("message") or "no message given")
-    return _map(_TYPE_STATUS.get(kind, 500), kind, message, {}, "stream error event")
+    status = _TYPE_STATUS.get(str(error.get("type") or "api_error"), 500)
+    return classify(status, _detail(error, b""), "Anthropic sent an error event")
 
 
-def _map(
-    status: int, kind: str, message: str, headers: Mapping[str, str], origin: str
-) -> TollwayError:
-    if status == 429:
-        return UpstreamRateLimited(
-            f"Anthropic rate limited the deployment: {message}", retry_after=_retry_after(headers)
-        )
-    if status in (401, 402, 403):
-        reason = "has a billing problem" if status == 402 else "refused the gateway's credential"
-        return UpstreamAuthFailed(
-            f"Anthropic {reason} ({origin}). This is a gateway configuration problem, not your key."
-        )
-    if status in (408, 504):
-        return UpstreamTimeout(f"Anthropic timed out ({origin}): {message}")
-    if status == 413:
-        return PayloadTooLarge(f"Anthropic refused the request as too large: {message}")
-    if status == 400 and any(marker in message.lower() for marker in _CONTEXT_MARKERS):
-        return ContextLengthExceeded(message, param="messages")
-    if 400 <= status < 500:
-        return UpstreamBadRequest(f"Anthropic refused the request ({origin}, {kind}): {message}")
-    if status == 529 or kind == "overloaded_error":
-        return UpstreamUnavailable(f"Anthropic is overloaded ({origin}): {message}")
-    return UpstreamUnavailable(f"Anthropic failed ({origin}, {kind}): {message}")
+def _detail(error: Mapping[str, Any], body: bytes) -> ErrorDetail:
+    message = str(error.get("message") or "") or _snippet(body)
+    # Anthropic has no code for an over-long prompt; its message is the only sign.
+    if any(marker in message.lower() for marker in _CONTEXT_MARKERS):
+        return ErrorDetail(message, code=CONTEXT_LENGTH_EXCEEDED, param="messages")
+    return ErrorDetail(message)
 
 
-def _detail(body: bytes) -> tuple[str, str]:
+def _error_object(body: bytes) -> Mapping[str, Any]:
     try:
         parsed = orjson.loads(body)
     except orjson.JSONDecodeError:
-        return "unknown_error", ""
+        return {}
     error = parsed.get("error") if isinstance(parsed, dict) else None
-    if not isinstance(error, dict):
-        return "unknown_error", ""
-    return str(error.get("type") or "unknown_error"), str(error.get("message") or "")
+    return error if isinstance(error, dict) else {}
 
 
 def _snippet(body: bytes) -> str:
-    return body[:200].decode("utf-8", errors="replace") or "no body"
-
-
-def _retry_after(headers: Mapping[str, str]) -> float | None:
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    try:
-        return float(value)
-    except ValueError:
-        return None
+    return body[:200].decode("utf-8", errors="replace") or "no message given"

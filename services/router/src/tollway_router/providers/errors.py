@@ -1,0 +1,96 @@
+"""The one ladder from an upstream's error to Tollway's taxonomy, shared by every adapter (pure).
+
+An adapter only reads its own error body into an `ErrorDetail` and, for an error sent inside a
+200 (a stream event, an error-typed body), infers the status from its own error types. The
+ladder decides the rest, so a status means the same whichever provider sent it:
+
+    429                       UpstreamRateLimited, with the wait `retry_after.parse` reads
+    401, 402, 403             UpstreamAuthFailed: our credential, not the client's; the
+                              provider's text is dropped, since it may quote the key
+    408, 504                  UpstreamTimeout
+    413                       PayloadTooLarge
+    4xx context_length_...    ContextLengthExceeded
+    400, 404, 422             UpstreamBadRequest, with the provider's code and param
+    anything else             UpstreamUnavailable, retryable elsewhere: 5xx, 529 (overloaded),
+                              and a 4xx outside the set above (409, a 405 or 407 from a proxy
+                              or a wrong api_base), which says more about the deployment
+                              than about the request
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from tollway_common import retry_after
+from tollway_common.errors import (
+    ContextLengthExceeded,
+    PayloadTooLarge,
+    TollwayError,
+    UpstreamAuthFailed,
+    UpstreamBadRequest,
+    UpstreamRateLimited,
+    UpstreamTimeout,
+    UpstreamUnavailable,
+)
+
+CONTEXT_LENGTH_EXCEEDED = "context_length_exceeded"
+_BAD_REQUEST = frozenset({400, 404, 422})
+_CREDENTIAL = frozenset({401, 402, 403})
+_TIMEOUT = frozenset({408, 504})
+_OVERLOADED = 529
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorDetail:
+    """What a provider's error body says, as its adapter read it."""
+
+    message: str
+    # The provider's machine-readable code: passed on with a refused request, and
+    # `context_length_exceeded` (CONTEXT_LENGTH_EXCEEDED) where the adapter recognised one.
+    code: str | None = None
+    param: str | None = None
+
+
+def from_response(
+    status: int,
+    headers: Mapping[str, str],
+    detail: ErrorDetail,
+    provider: str,
+    now: Callable[[], float] = time.time,
+) -> TollwayError:
+    """The error an upstream answered with over HTTP; `provider` names it in the message."""
+    wait = retry_after.parse(headers, now())
+    return classify(status, detail, f"{provider} returned {status}", wait)
+
+
+def classify(
+    status: int, detail: ErrorDetail, origin: str, wait: float | None = None
+) -> TollwayError:
+    """The ladder itself; `origin` says where the error came from, `wait` is the upstream's
+    Retry-After in seconds (only a 429 passes it on)."""
+    message = detail.message
+    if status == 429:
+        return UpstreamRateLimited(f"{origin} (rate limited): {message}", retry_after=wait)
+    if status in _CREDENTIAL:
+        problem = (
+            "it reports a billing problem with the gateway's account"
+            if status == 402
+            else "it refused the gateway's credential"
+        )
+        return UpstreamAuthFailed(
+            f"{origin}: {problem} for this deployment. "
+            "This is a gateway configuration problem, not your API key."
+        )
+    if status in _TIMEOUT:
+        return UpstreamTimeout(f"{origin} (timed out): {message}")
+    if status == 413:
+        return PayloadTooLarge(f"{origin}: the request is too large: {message}")
+    if detail.code == CONTEXT_LENGTH_EXCEEDED and 400 <= status < 500:
+        return ContextLengthExceeded(message, param=detail.param)
+    if status in _BAD_REQUEST:
+        return UpstreamBadRequest(f"{origin}: {message}", param=detail.param, code=detail.code)
+    if status == _OVERLOADED:
+        return UpstreamUnavailable(f"{origin} (overloaded): {message}")
+    return UpstreamUnavailable(f"{origin}: {message}")
