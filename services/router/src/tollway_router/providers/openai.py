@@ -14,7 +14,7 @@ from typing import Any
 
 import orjson
 
-from tollway_common.contract import Endpoint, Usage
+from tollway_common.contract import Endpoint, RequestFacts, Usage
 from tollway_common.control import Deployment
 from tollway_common.errors import (
     ContextLengthExceeded,
@@ -54,7 +54,9 @@ class StreamState:
     done: bool = False
 
 
-def build_request(endpoint: Endpoint, body: Mapping[str, Any], target: Deployment) -> HttpCall:
+def build_request(
+    endpoint: Endpoint, body: Mapping[str, Any], facts: RequestFacts, target: Deployment
+) -> HttpCall:
     upstream: dict[str, Any] = {**body, "model": target.model}
     stream = endpoint in _STREAMABLE and bool(body.get("stream"))
     if stream:
