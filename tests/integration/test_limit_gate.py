@@ -79,6 +79,13 @@ async def test_a_limited_request_without_a_bound_is_reserved_with_the_default(
     assert ticket.headers["x-ratelimit-remaining-tokens"] == str(10_000 - 510)
 
 
+async def test_a_request_larger_than_the_limit_is_a_400_not_a_retry(redis: Redis) -> None:
+    record = KeyRecord(key_id="k", name="k", key_hash="h", prefix="p", limits=Limits(tpm=100))
+    with pytest.raises(InvalidRequest, match="more than the key 'k' limit of 100") as raised:
+        await _admit(_gate(catalog(models=[DEMO]), redis), record, _chat(max_tokens=500))
+    assert (raised.value.status, raised.value.body().code) == (400, "tokens_exceed_limit")
+
+
 async def test_the_larger_of_two_token_fields_is_reserved(redis: Redis) -> None:
     record = KeyRecord(key_id="k", name="k", key_hash="h", prefix="p", limits=Limits(tpm=1000))
     gate = _gate(catalog(models=[DEMO]), redis)
