@@ -68,16 +68,12 @@ async def test_model_outside_the_keys_allowlist_is_403(stack: Stack) -> None:
     _check(response, 403, "model_not_allowed", param="model")
 
 
+# Each kind of malformed body is a case of tests/unit/edge/test_inference.py; these two prove
+# the refusal reaches the client as a 400 (never FastAPI's 422) with its param.
 @pytest.mark.parametrize(
     ("content", "param"),
     [
         (b"{not json", None),
-        (b"[1, 2]", None),
-        (b"", None),
-        (b'{"model": "tollway-demo"}', "messages"),
-        (b'{"messages": [{"role": "user", "content": "x"}]}', "model"),
-        (b'{"model": "tollway-demo", "messages": []}', "messages"),
-        (b'{"model": "tollway-demo", "messages": [{"role": "user"}], "stream": "yes"}', "stream"),
         (b'{"model": "tollway-demo", "messages": [{}], "max_tokens": 0}', "max_tokens"),
     ],
 )

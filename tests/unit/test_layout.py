@@ -41,3 +41,22 @@ def test_services_never_import_each_other(service: str) -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in others, f"{path} imports {name}"
+
+
+REQUEST_FACTS = ROOT / "services/edge/src/tollway_edge/request_facts.py"
+# Where a token field may still be named: the edge's body check (it validates them) and the
+# demo server, which stands in for an upstream and reads its own request as one would.
+TOKEN_FIELD_READERS = {
+    REQUEST_FACTS,
+    ROOT / "services/edge/src/tollway_edge/body.py",
+    ROOT / "services/router/src/tollway_router/upstream/demo_server.py",
+}
+
+
+@pytest.mark.parametrize("path", _sources(), ids=lambda p: str(p.relative_to(ROOT)))
+def test_request_facts_are_read_from_the_body_in_one_place(path: Path) -> None:
+    source = path.read_text()
+    if path != REQUEST_FACTS:
+        assert "estimate_prompt_tokens" not in source, "read InferRequest.facts.prompt_tokens"
+    if path not in TOKEN_FIELD_READERS:
+        assert '"max_completion_tokens"' not in source, "read InferRequest.facts.max_tokens"

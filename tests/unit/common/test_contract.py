@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import re
 
+import orjson
 import pytest
 from pydantic import BaseModel, SecretStr, ValidationError
 
@@ -13,6 +14,7 @@ from tollway_common.contract import (
     FinalReply,
     InferRequest,
     Principal,
+    RequestFacts,
     ResolvedRoute,
     TenantCredential,
     Usage,
@@ -32,6 +34,7 @@ INFER = InferRequest(
     stream=True,
     include_usage=True,
     body={"model": "demo", "messages": [{"role": "user", "content": "hi"}]},
+    facts=RequestFacts(max_tokens=256, prompt_tokens=1),
 )
 
 
@@ -75,6 +78,12 @@ def test_every_wire_model_round_trips(model: BaseModel, decode: object) -> None:
 def test_readers_ignore_fields_a_newer_sender_adds() -> None:
     data = contract.encode(FinalReply(deployment="d"))[:-1] + b',"added_in_v1_5":true}'
     assert contract.decode_final_reply(data) == FinalReply(deployment="d")
+
+
+def test_a_request_from_an_edge_older_than_the_facts_has_no_bound_and_no_estimate() -> None:
+    older = orjson.loads(contract.encode(INFER))
+    del older["facts"]
+    assert contract.decode_infer_request(orjson.dumps(older)).facts == RequestFacts()
 
 
 def test_subjects_are_versioned_and_named_in_one_place() -> None:

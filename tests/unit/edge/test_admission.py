@@ -1,4 +1,5 @@
-"""Admission applies the caller's policy to a request and fills in a capped max_tokens."""
+"""Admission applies the caller's policy to a request's facts and bounds an uncapped request by
+the cap."""
 
 from __future__ import annotations
 
@@ -6,12 +7,13 @@ from typing import Any
 
 import pytest
 
-from tollway_common.contract import Endpoint, Principal
+from tollway_common.contract import Endpoint, Principal, RequestFacts
 from tollway_common.control import Policy
 from tollway_common.errors import InvalidRequest, PermissionDenied, PolicyRefused
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller
 from tollway_edge.policy import Level
+from tollway_edge.request_facts import read_facts
 
 CALLER = Caller(
     principal=Principal(key_id="key_1"),
@@ -22,20 +24,26 @@ CALLER = Caller(
 )
 
 
-def _chat(**extra: Any) -> dict[str, Any]:
-    return {"model": "demo", "messages": [{"role": "user", "content": "hi"}], **extra}
+def _chat(**extra: Any) -> RequestFacts:
+    body = {"model": "demo", "messages": [{"role": "user", "content": "hi"}], **extra}
+    return read_facts(Endpoint.CHAT_COMPLETIONS, body)
 
 
-def test_a_request_without_max_tokens_gets_the_cap() -> None:
-    body = _chat()
-    admit(CALLER, Endpoint.CHAT_COMPLETIONS, "demo", body)
-    assert body["max_completion_tokens"] == 256
+def test_a_request_without_max_tokens_is_bounded_by_the_cap() -> None:
+    asked = _chat()
+    assert admit(CALLER, Endpoint.CHAT_COMPLETIONS, "demo", asked) == RequestFacts(
+        max_tokens=256, prompt_tokens=asked.prompt_tokens
+    )
 
 
-def test_completions_get_the_cap_as_max_tokens() -> None:
-    body: dict[str, Any] = {"model": "demo", "prompt": "hi"}
-    admit(CALLER, Endpoint.COMPLETIONS, "demo", body)
-    assert body["max_tokens"] == 256
+def test_completions_are_bounded_by_the_cap_too() -> None:
+    asked = read_facts(Endpoint.COMPLETIONS, {"model": "demo", "prompt": "hi"})
+    assert admit(CALLER, Endpoint.COMPLETIONS, "demo", asked).max_tokens == 256
+
+
+def test_a_request_under_the_cap_keeps_its_own_bound() -> None:
+    asked = _chat(max_tokens=100)
+    assert admit(CALLER, Endpoint.CHAT_COMPLETIONS, "demo", asked) == asked
 
 
 def test_a_request_above_the_cap_is_a_400_naming_the_rule() -> None:
@@ -43,6 +51,21 @@ def test_a_request_above_the_cap_is_a_400_naming_the_rule() -> None:
         admit(CALLER, Endpoint.CHAT_COMPLETIONS, "demo", _chat(max_tokens=1000))
     assert refused.value.param == "max_completion_tokens"
     assert refused.value.status == 400
+
+
+def test_a_second_token_field_above_the_cap_is_refused_too() -> None:
+    # Both fields go upstream, which may honour either: the larger one is held to the cap.
+    asked = _chat(max_completion_tokens=10, max_tokens=1000)
+    with pytest.raises(InvalidRequest, match=r"max_tokens 1000 is above the key 'app' cap"):
+        admit(CALLER, Endpoint.CHAT_COMPLETIONS, "demo", asked)
+
+
+def test_a_prompt_above_the_prompt_cap_is_a_400_on_messages() -> None:
+    caller = Caller(Principal(key_id="k"), (Level("team 't'", Policy(max_prompt_tokens=2)),))
+    asked = _chat(messages=[{"role": "user", "content": "x" * 40}])
+    with pytest.raises(InvalidRequest, match=r"about 10 tokens") as refused:
+        admit(caller, Endpoint.CHAT_COMPLETIONS, "demo", asked)
+    assert refused.value.param == "messages"
 
 
 def test_a_model_outside_the_allow_list_is_a_403_naming_the_rule() -> None:
@@ -54,12 +77,10 @@ def test_a_model_outside_the_allow_list_is_a_403_naming_the_rule() -> None:
 
 def test_a_denied_endpoint_is_a_403() -> None:
     with pytest.raises(PolicyRefused, match="embeddings"):
-        admit(CALLER, Endpoint.EMBEDDINGS, "demo", {"model": "demo", "input": "x"})
+        admit(CALLER, Endpoint.EMBEDDINGS, "demo", RequestFacts())
 
 
 def test_a_caller_without_policy_is_left_alone() -> None:
-    body = _chat()
-    admit(
-        Caller(principal=Principal(key_id="k"), levels=()), Endpoint.CHAT_COMPLETIONS, "demo", body
-    )
-    assert "max_completion_tokens" not in body
+    asked = _chat()
+    caller = Caller(principal=Principal(key_id="k"), levels=())
+    assert admit(caller, Endpoint.CHAT_COMPLETIONS, "demo", asked) is asked

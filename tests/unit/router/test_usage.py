@@ -1,7 +1,13 @@
 from __future__ import annotations
 
-from tollway_common.contract import Endpoint, InferRequest, Principal, ResolvedRoute, Usage
-from tollway_common.usage_estimate import estimate_prompt_tokens
+from tollway_common.contract import (
+    Endpoint,
+    InferRequest,
+    Principal,
+    RequestFacts,
+    ResolvedRoute,
+    Usage,
+)
 from tollway_router.usage import Outcome, build_event
 
 INFER = InferRequest(
@@ -13,6 +19,7 @@ INFER = InferRequest(
     deadline_ms=2000,
     stream=True,
     body={"messages": [{"role": "user", "content": "x" * 40}]},
+    facts=RequestFacts(prompt_tokens=10),
 )
 
 
@@ -25,16 +32,8 @@ def test_reported_usage_is_used_as_is() -> None:
     assert event.stream is True
 
 
-def test_missing_usage_is_estimated_and_marked() -> None:
+def test_missing_usage_is_estimated_from_the_edges_prompt_estimate_and_marked() -> None:
     event = build_event(INFER, Outcome(output_chars=81, status_code=499), 1.0, "r")
     assert (event.prompt_tokens, event.completion_tokens) == (10, 21)
     assert event.usage_estimated is True
     assert event.status_code == 499
-
-
-def test_prompt_estimate_reads_content_parts_prompts_and_inputs() -> None:
-    parts = {"messages": [{"content": [{"type": "text", "text": "y" * 8}]}]}
-    assert estimate_prompt_tokens(parts) == 2
-    assert estimate_prompt_tokens({"prompt": "z" * 12}) == 3
-    assert estimate_prompt_tokens({"input": ["a" * 4, "b" * 4]}) == 2
-    assert estimate_prompt_tokens({}) == 0

@@ -170,6 +170,21 @@ class TenantCredential(_Wire):
         return value.get_secret_value() if wire else str(value)
 
 
+class RequestFacts(_Wire):
+    """What the edge read from the client's body, once, and decided about it, so the router
+    never reads the body for them again.
+
+    `max_tokens` is the most the answer may use: the largest token field the endpoint honours,
+    or the policy cap or limits default the edge wrote into the body when the client named
+    none; None when nothing bounds it. `prompt_tokens` is the prompt's size estimated at about
+    four characters a token. An edge older than these fields sends neither: the router then
+    sees no bound and a zero estimate.
+    """
+
+    max_tokens: int | None = None
+    prompt_tokens: int = 0
+
+
 class InferRequest(_Wire):
     model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
 
@@ -187,6 +202,7 @@ class InferRequest(_Wire):
     # one and the router's own default decides.
     log_bodies: bool | None = None
     tenant: TenantCredential | None = Field(default=None, repr=False)
+    facts: RequestFacts = RequestFacts()
 
 
 class Usage(_Wire):

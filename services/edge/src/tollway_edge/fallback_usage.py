@@ -13,7 +13,6 @@ from tollway_common import contract
 from tollway_common.contract import InferRequest, UsageEvent, UsageSource
 from tollway_common.errors import TollwayError
 from tollway_common.ids import usage_msg_id
-from tollway_common.usage_estimate import estimate_prompt_tokens
 
 log = logging.getLogger(__name__)
 
@@ -21,7 +20,7 @@ log = logging.getLogger(__name__)
 async def publish_estimate(
     js: JetStreamContext, infer: InferRequest, error: TollwayError, chunks_relayed: int
 ) -> None:
-    prompt = estimate_prompt_tokens(infer.body)
+    prompt = infer.facts.prompt_tokens
     # One streamed chunk carries about one token.
     event = UsageEvent(
         request_id=infer.request_id,

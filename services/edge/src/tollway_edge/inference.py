@@ -26,7 +26,6 @@ from tollway_common.contract import (
     TenantCredential,
     Usage,
 )
-from tollway_common.control import ModelAlias
 from tollway_common.errors import RouterLost
 from tollway_edge import fallback_usage, policy, sse
 from tollway_edge.admission import admit
@@ -36,6 +35,7 @@ from tollway_edge.client_info import client_info, client_key
 from tollway_edge.dispatch import ClientGone, Reply
 from tollway_edge.errors import ReplyError, failure_event
 from tollway_edge.limits.gate import Ticket
+from tollway_edge.request_facts import read_facts, upstream_body
 from tollway_edge.runtime import Runtime
 from tollway_edge.tenancy import Tenant, authenticate_tenant, offers_tenancy
 
@@ -51,6 +51,7 @@ async def handle(
     raw = await read_body(request, runtime.settings.max_body_bytes)
     runtime.mux.check_size(len(raw))
     body, head = parse_body(raw, endpoint)
+    asked = read_facts(endpoint, body)
     tenant: Tenant | None = None
     if isinstance(identity, UnknownKey):
         key = presented_key(request.headers) or ""
@@ -58,7 +59,7 @@ async def handle(
         caller = tenant.caller
     else:
         caller = identity
-    admit(caller, endpoint, head.model, body)
+    facts = admit(caller, endpoint, head.model, asked)
     model = tenant.model if tenant is not None else runtime.catalog.resolve(head.model)
     # Set before admission, so a request refused by a limit is counted under its model too.
     request.scope["state"][http_metrics.MODEL_STATE_KEY] = model.name
@@ -66,18 +67,18 @@ async def handle(
     ticket = await runtime.gate.admit(
         caller,
         endpoint,
-        model.name,
-        body,
+        model,
+        facts,
         request_id,
         client_key(client),
         runtime.settings.request_timeout_s,
     )
-    if ticket.alias != model.name:
-        model = runtime.catalog.resolve(ticket.alias)
-        request.scope["state"][http_metrics.MODEL_STATE_KEY] = model.name
+    # A budget may have downshifted the request to another model.
+    request.scope["state"][http_metrics.MODEL_STATE_KEY] = ticket.model.name
     credential = tenant.credential if tenant is not None else None
+    sent = upstream_body(body, endpoint, asked, ticket.facts)
     infer = _infer_request(
-        request_id, endpoint, caller, model, body, head, runtime, client, credential
+        request_id, endpoint, caller, ticket, sent, head, runtime, client, credential
     )
     outcome = Outcome()
     try:
@@ -114,7 +115,7 @@ def _infer_request(
     request_id: str,
     endpoint: Endpoint,
     caller: Caller,
-    model: ModelAlias,
+    ticket: Ticket,
     body: dict[str, Any],
     head: Head,
     runtime: Runtime,
@@ -126,7 +127,7 @@ def _infer_request(
         request_id=request_id,
         endpoint=endpoint,
         principal=caller.principal,
-        route=ResolvedRoute(alias=model.name, catalog_revision=runtime.catalog.models.revision),
+        route=ResolvedRoute(alias=ticket.alias, catalog_revision=runtime.catalog.models.revision),
         received_at_ms=int(now * 1000),
         deadline_ms=int((now + runtime.settings.request_timeout_s) * 1000),
         stream=bool(head.stream) and endpoint is not Endpoint.EMBEDDINGS,
@@ -135,6 +136,7 @@ def _infer_request(
         client=client,
         log_bodies=policy.body_logging(caller.levels),
         tenant=tenant,
+        facts=ticket.facts,
     )
 
 

@@ -263,7 +263,7 @@ class Handler:
     ) -> None:
         deployment = choice.deployment
         adapter = choice.adapter
-        call = adapter.build_request(infer.endpoint, infer.body, deployment)
+        call = adapter.build_request(infer.endpoint, infer.body, infer.facts, deployment)
         credential = await self.credentials.resolve(model, deployment, infer.tenant, choice.api_key)
         auth = credential.header(adapter.auth_header) if credential is not None else None
         async with (

@@ -18,7 +18,7 @@ from opentelemetry import trace
 from opentelemetry.trace import SpanKind, StatusCode
 
 from tollway_common import contract, tracing
-from tollway_common.contract import Endpoint, InferRequest, UsageEvent
+from tollway_common.contract import Endpoint, InferRequest, RequestFacts, UsageEvent
 from tollway_common.control import Deployment
 from tollway_common.errors import TollwayError
 from tollway_router.usage import Outcome
@@ -85,7 +85,7 @@ def upstream_call(
 async def _upstream_span(
     infer: InferRequest, deployment: Deployment, outcome: Outcome
 ) -> AsyncIterator[None]:
-    attributes = request_attributes(infer.endpoint, infer.body, deployment)
+    attributes = request_attributes(infer.endpoint, infer.body, infer.facts, deployment)
     name = f"{attributes['gen_ai.operation.name']} {deployment.model}"
     with _TRACER.start_as_current_span(name, kind=SpanKind.CLIENT, attributes=attributes) as span:
         try:
@@ -101,7 +101,7 @@ async def _upstream_span(
 
 
 def request_attributes(
-    endpoint: Endpoint, body: Mapping[str, Any], deployment: Deployment
+    endpoint: Endpoint, body: Mapping[str, Any], facts: RequestFacts, deployment: Deployment
 ) -> dict[str, str | int | float]:
     provider = PROVIDER_NAME.get(deployment.provider, deployment.provider)
     attributes: dict[str, str | int | float] = {
@@ -112,9 +112,8 @@ def request_attributes(
         "gen_ai.request.model": deployment.model,
         "tollway.deployment": deployment.name,
     }
-    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-    if isinstance(max_tokens, int) and not isinstance(max_tokens, bool):
-        attributes["gen_ai.request.max_tokens"] = max_tokens
+    if facts.max_tokens is not None:
+        attributes["gen_ai.request.max_tokens"] = facts.max_tokens
     for field, attribute in (
         ("temperature", "gen_ai.request.temperature"),
         ("top_p", "gen_ai.request.top_p"),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import logging
 from dataclasses import dataclass, field
-from typing import Any
 
 from nats.js import JetStreamContext
 
@@ -13,7 +12,7 @@ from tollway_common import contract, tracing
 from tollway_common.contract import InferRequest, Usage, UsageEvent
 from tollway_common.control import Deployment
 from tollway_common.ids import usage_msg_id
-from tollway_common.usage_estimate import estimate_completion_tokens, estimate_prompt_tokens
+from tollway_common.usage_estimate import estimate_completion_tokens
 
 log = logging.getLogger(__name__)
 
@@ -53,10 +52,10 @@ class Outcome:
         self.upstream_latency_ms = None
 
 
-def settle_usage(outcome: Outcome, body: dict[str, Any]) -> Usage:
+def settle_usage(outcome: Outcome, prompt: int) -> Usage:
+    """The reported usage, or an estimate from the edge's `prompt` estimate and the output."""
     if outcome.usage is not None:
         return outcome.usage
-    prompt = estimate_prompt_tokens(body)
     completion = estimate_completion_tokens(outcome.output_chars)
     return Usage(
         prompt_tokens=prompt,
@@ -69,7 +68,7 @@ def settle_usage(outcome: Outcome, body: dict[str, Any]) -> Usage:
 def build_event(
     infer: InferRequest, outcome: Outcome, latency_ms: float, router_id: str
 ) -> UsageEvent:
-    usage = settle_usage(outcome, infer.body)
+    usage = settle_usage(outcome, infer.facts.prompt_tokens)
     return UsageEvent(
         request_id=infer.request_id,
         received_at_ms=infer.received_at_ms,

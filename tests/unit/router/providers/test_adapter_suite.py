@@ -21,9 +21,10 @@ from tests.support.openai_schema import validate_openai
 from tollway_common import errors, retry_after
 from tollway_common.contract import Endpoint
 from tollway_common.control import Deployment
+from tollway_edge.request_facts import read_facts
 from tollway_router import providers
 from tollway_router.providers import REGISTRY
-from tollway_router.providers.adapter import Adapter, ChunkOut
+from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall
 from tollway_router.upstream import demo_server
 from tollway_router.upstream.sse_decoder import SseDecoder
 
@@ -87,6 +88,12 @@ def test_provider_modules_do_no_io(path: Path) -> None:
         assert not {name.split(".")[0] for name in names} & FORBIDDEN_IMPORTS, path
 
 
+def _build(adapter: Adapter[object], body: dict[str, Any]) -> HttpCall:
+    """The call for `body` with the facts an edge sends along with it."""
+    facts = read_facts(Endpoint.CHAT_COMPLETIONS, body)
+    return adapter.build_request(Endpoint.CHAT_COMPLETIONS, body, facts, _target(adapter))
+
+
 def _recorded(adapter: Adapter[object], case: str, request: dict[str, object]) -> bytes:
     """The provider's recorded `<case>.stream.sse`; the `fake` provider's stream is what its
     demo server answers to `request`."""
@@ -94,7 +101,7 @@ def _recorded(adapter: Adapter[object], case: str, request: dict[str, object]) -
     if recorded.exists():
         return recorded.read_bytes()
     assert adapter.type == "fake", f"{adapter.type} has no {case} recording and declares no lack"
-    call = adapter.build_request(Endpoint.CHAT_COMPLETIONS, request, _target(adapter))
+    call = _build(adapter, request)
     reply = demo_server.respond(call.path, orjson.loads(call.body))
     return demo_server.sse_bytes(reply.events)
 
@@ -125,7 +132,7 @@ def _usage_chunks(chunks: list[ChunkOut]) -> list[ChunkOut]:
 )
 def test_chat_stream_request_is_a_stream(adapter: Adapter[object]) -> None:
     assert Endpoint.CHAT_COMPLETIONS in adapter.endpoints
-    assert adapter.build_request(Endpoint.CHAT_COMPLETIONS, CHAT, _target(adapter)).stream
+    assert _build(adapter, CHAT).stream
 
 
 @pytest.mark.proves("suite_text_stream")
@@ -179,7 +186,7 @@ def test_usage_is_present_in_streams_and_responses(adapter: Adapter[object]) -> 
         raw = recorded.read_bytes()
     else:
         body = {**CHAT, "stream": False}
-        call = adapter.build_request(Endpoint.CHAT_COMPLETIONS, body, _target(adapter))
+        call = _build(adapter, body)
         raw = demo_server.respond(call.path, orjson.loads(call.body)).body
     parsed = adapter.parse_response(Endpoint.CHAT_COMPLETIONS, raw, _target(adapter))
     completion = orjson.loads(parsed.body)

@@ -11,9 +11,11 @@ from tests.support.anthropic_schema import validate_anthropic_request
 from tests.support.openai_schema import validate_openai_request
 
 from tollway_common import errors
-from tollway_common.contract import Endpoint
+from tollway_common.contract import Endpoint, RequestFacts
 from tollway_common.control import Deployment
+from tollway_edge.request_facts import read_facts
 from tollway_router.providers import anthropic
+from tollway_router.providers.adapter import HttpCall
 from tollway_router.providers.anthropic import request
 
 TARGET = Deployment(name="claude", provider="anthropic", model="claude-sonnet-4-5-20250929")
@@ -28,8 +30,17 @@ WEATHER: dict[str, Any] = {
 SCHEMA = {"type": "object", "properties": {"answer": {"type": "string"}}, "required": ["answer"]}
 
 
+def _build(
+    body: dict[str, Any],
+    target: Deployment = TARGET,
+    endpoint: Endpoint = Endpoint.CHAT_COMPLETIONS,
+) -> HttpCall:
+    """The call for `body` with the facts an edge sends along with it."""
+    return request.build_request(endpoint, body, read_facts(endpoint, body), target)
+
+
 def _send(body: dict[str, Any], target: Deployment = TARGET) -> dict[str, Any]:
-    call = request.build_request(Endpoint.CHAT_COMPLETIONS, {"model": "claude", **body}, target)
+    call = _build({"model": "claude", **body}, target)
     sent: dict[str, Any] = orjson.loads(call.body)
     validate_anthropic_request(sent)
     return sent
@@ -53,7 +64,7 @@ def _user(text: str) -> dict[str, Any]:
 def test_recorded_requests_translate_to_the_recorded_bodies(case: str) -> None:
     body = fixtures.load_json("anthropic", case, "request.json")
     validate_openai_request(Endpoint.CHAT_COMPLETIONS, body)
-    call = request.build_request(Endpoint.CHAT_COMPLETIONS, body, TARGET)
+    call = _build(body)
     sent = orjson.loads(call.body)
     validate_anthropic_request(sent)
     assert sent == fixtures.load_json("anthropic", case, "upstream.json")
@@ -62,7 +73,7 @@ def test_recorded_requests_translate_to_the_recorded_bodies(case: str) -> None:
 
 @pytest.mark.proves("anthropic_sdk", "anthropic")
 def test_call_goes_to_messages_with_the_api_version() -> None:
-    call = request.build_request(Endpoint.CHAT_COMPLETIONS, {"messages": [HELLO]}, TARGET)
+    call = _build({"messages": [HELLO]})
     assert (call.method, call.path, call.stream) == ("POST", "/v1/messages", False)
     assert call.headers == {"anthropic-version": "2023-06-01"}
     assert "stream" not in orjson.loads(call.body)
@@ -78,7 +89,7 @@ def test_the_secret_goes_in_x_api_key() -> None:
 @pytest.mark.proves("legacy_endpoints", "anthropic")
 def test_other_endpoints_are_refused(endpoint: Endpoint) -> None:
     with pytest.raises(errors.InvalidRequest, match="only serves chat completions"):
-        request.build_request(endpoint, {"prompt": "x"}, TARGET)
+        _build({"prompt": "x"}, endpoint=endpoint)
 
 
 @pytest.mark.proves("system_developer", "anthropic")
@@ -411,6 +422,15 @@ def test_max_tokens_has_a_default(body: dict[str, Any], target: Deployment, expe
     assert _send({"messages": [HELLO], **body}, target)["max_tokens"] == expected
 
 
+@pytest.mark.proves("max_tokens", "anthropic")
+def test_max_tokens_is_the_bound_the_edge_decided_not_a_field_of_the_body() -> None:
+    body = {"messages": [HELLO], "max_completion_tokens": 100}
+    call = request.build_request(
+        Endpoint.CHAT_COMPLETIONS, body, RequestFacts(max_tokens=300), TARGET
+    )
+    assert orjson.loads(call.body)["max_tokens"] == 300
+
+
 @pytest.mark.proves("sampling", "anthropic")
 def test_sampling_is_sent_only_when_set() -> None:
     sent = _send({"messages": [HELLO]})
@@ -522,9 +542,7 @@ def test_unknown_roles_are_refused() -> None:
 
 
 def test_stream_is_passed_on() -> None:
-    call = request.build_request(
-        Endpoint.CHAT_COMPLETIONS, {"messages": [HELLO], "stream": True}, TARGET
-    )
+    call = _build({"messages": [HELLO], "stream": True})
     assert call.stream is True
     assert orjson.loads(call.body)["stream"] is True
 

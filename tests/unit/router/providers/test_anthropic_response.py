@@ -11,7 +11,7 @@ from tests.support.anthropic_schema import RESPONSE_SCHEMA, validate_anthropic
 from tests.support.openai_schema import validate_openai
 
 from tollway_common import errors
-from tollway_common.contract import Endpoint, Usage
+from tollway_common.contract import Endpoint, RequestFacts, Usage
 from tollway_common.control import Deployment
 from tollway_router.providers.adapter import ParsedResponse
 from tollway_router.providers.anthropic import request, response
@@ -101,7 +101,8 @@ def test_a_reply_can_be_sent_back_as_the_next_turn() -> None:
     message = _message("thinking")
     tool_result = {"role": "tool", "tool_call_id": message["tool_calls"][0]["id"], "content": "4°C"}
     body = {"messages": [{"role": "user", "content": "Weather in Oslo?"}, message, tool_result]}
-    sent = orjson.loads(request.build_request(Endpoint.CHAT_COMPLETIONS, body, TARGET).body)
+    call = request.build_request(Endpoint.CHAT_COMPLETIONS, body, RequestFacts(), TARGET)
+    sent = orjson.loads(call.body)
     original = fixtures.load_json("anthropic", "thinking", "response.json")["content"]
     assert sent["messages"][1] == {"role": "assistant", "content": original}
 

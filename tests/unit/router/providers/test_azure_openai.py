@@ -11,7 +11,7 @@ from tests.support import fixtures
 from tests.support.openai_schema import validate_openai
 
 from tollway_common import errors
-from tollway_common.contract import Endpoint
+from tollway_common.contract import Endpoint, RequestFacts
 from tollway_common.control import Deployment
 from tollway_router.providers import azure_openai
 from tollway_router.providers.adapter import ChunkOut
@@ -23,7 +23,7 @@ CHAT = {"model": "gpt", "messages": [{"role": "user", "content": "Hi"}]}
 
 
 def _build(endpoint: Endpoint, target: Deployment, body: dict[str, Any] = CHAT) -> Any:
-    return ADAPTER.build_request(endpoint, body, target)
+    return ADAPTER.build_request(endpoint, body, RequestFacts(), target)
 
 
 def _replay(case: str) -> list[ChunkOut]:

@@ -10,7 +10,7 @@ from tests.support import fixtures
 from tests.support.openai_schema import validate_openai, validate_openai_request
 
 from tollway_common import errors
-from tollway_common.contract import Endpoint, Usage
+from tollway_common.contract import Endpoint, RequestFacts, Usage
 from tollway_common.control import Deployment
 from tollway_router.providers import openai
 from tollway_router.providers.adapter import ChunkOut, SseEvent
@@ -18,6 +18,8 @@ from tollway_router.providers.openai import StreamState
 from tollway_router.upstream.sse_decoder import SseDecoder
 
 TARGET = Deployment(name="oai", provider="openai", model="gpt-4o-mini-2024-07-18")
+# The OpenAI wire forwards the body as sent: no fact changes what goes upstream.
+FACTS = RequestFacts()
 CHUNK_BASE = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m"}
 
 
@@ -51,7 +53,7 @@ def _as_record(chunk: ChunkOut) -> dict[str, Any]:
 @pytest.mark.proves("stream_usage", "openai")
 def test_request_uses_the_deployment_model_and_asks_for_stream_usage() -> None:
     body = fixtures.load_json("openai", "text_stream", "request.json")
-    call = openai.build_request(Endpoint.CHAT_COMPLETIONS, body, TARGET)
+    call = openai.build_request(Endpoint.CHAT_COMPLETIONS, body, FACTS, TARGET)
     sent = orjson.loads(call.body)
     validate_openai_request(Endpoint.CHAT_COMPLETIONS, sent)
     assert (call.method, call.path, call.stream) == ("POST", "/chat/completions", True)
@@ -60,7 +62,7 @@ def test_request_uses_the_deployment_model_and_asks_for_stream_usage() -> None:
 
 def test_stream_options_the_client_set_are_kept() -> None:
     body = fixtures.load_json("openai", "tool_calls_stream", "request.json")
-    sent = orjson.loads(openai.build_request(Endpoint.CHAT_COMPLETIONS, body, TARGET).body)
+    sent = orjson.loads(openai.build_request(Endpoint.CHAT_COMPLETIONS, body, FACTS, TARGET).body)
     assert sent["stream_options"] == {"include_usage": True}
     assert sent["tools"] == body["tools"]
     assert sent["parallel_tool_calls"] is True
@@ -69,7 +71,7 @@ def test_stream_options_the_client_set_are_kept() -> None:
 @pytest.mark.proves("passthrough", "openai")
 def test_non_streaming_request_is_not_touched_beyond_the_model() -> None:
     body = fixtures.load_json("openai", "chat", "request.json")
-    call = openai.build_request(Endpoint.CHAT_COMPLETIONS, body, TARGET)
+    call = openai.build_request(Endpoint.CHAT_COMPLETIONS, body, FACTS, TARGET)
     assert call.stream is False
     assert orjson.loads(call.body) == {**body, "model": TARGET.model}
 
@@ -80,7 +82,8 @@ def test_non_streaming_request_is_not_touched_beyond_the_model() -> None:
 )
 @pytest.mark.proves("legacy_endpoints", "openai")
 def test_other_endpoints_have_their_paths(endpoint: Endpoint, path: str) -> None:
-    call = openai.build_request(endpoint, {"model": "x", "input": "a", "stream": True}, TARGET)
+    body = {"model": "x", "input": "a", "stream": True}
+    call = openai.build_request(endpoint, body, FACTS, TARGET)
     assert call.path == path
     assert call.stream is (endpoint is Endpoint.COMPLETIONS)
 
@@ -139,7 +142,7 @@ def test_legacy_completions_stream_counts_text_and_ends_with_usage() -> None:
 
 def test_legacy_completions_stream_asks_for_usage_over_the_clients_choice() -> None:
     body = fixtures.load_json("openai", "completions_stream", "request.json")
-    sent = orjson.loads(openai.build_request(Endpoint.COMPLETIONS, body, TARGET).body)
+    sent = orjson.loads(openai.build_request(Endpoint.COMPLETIONS, body, FACTS, TARGET).body)
     validate_openai_request(Endpoint.COMPLETIONS, sent)
     assert sent["stream_options"] == {"include_usage": True}
 

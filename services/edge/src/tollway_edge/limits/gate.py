@@ -18,8 +18,8 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from tollway_common.budget_periods import current_period
-from tollway_common.contract import Endpoint, Usage
-from tollway_common.control import Budget, Price, kv_key_for_alias
+from tollway_common.contract import Endpoint, RequestFacts, Usage
+from tollway_common.control import Budget, ModelAlias, Price, kv_key_for_alias
 from tollway_common.errors import (
     BudgetExceeded,
     InvalidRequest,
@@ -28,7 +28,6 @@ from tollway_common.errors import (
     TollwayError,
 )
 from tollway_common.pricing import MICRO, cost_of, to_micro_units, worst_case_cost
-from tollway_common.usage_estimate import estimate_prompt_tokens
 from tollway_edge import metrics
 from tollway_edge.admission import check_model
 from tollway_edge.auth import Caller
@@ -38,6 +37,7 @@ from tollway_edge.limits.headers import refusal_headers, success_headers
 from tollway_edge.limits.limiter import Limiter, Refused, Reserved
 from tollway_edge.limits.plan import Demand, Dimension, Owner, hash_tag, plan
 from tollway_edge.limits.plan import settlement_amounts as amounts_for
+from tollway_edge.request_facts import bounded
 from tollway_edge.settings import LimitsSettings
 
 log = logging.getLogger(__name__)
@@ -45,15 +45,21 @@ log = logging.getLogger(__name__)
 
 @dataclass(slots=True)
 class Ticket:
-    """What was reserved for one request, to be settled once."""
+    """What admission decided for one request and reserved for it, to be settled once: the
+    model that serves it (a budget may have downshifted it) and its facts, bounded by the
+    default `max_tokens` when limits apply and the client named none."""
 
-    alias: str
+    model: ModelAlias
+    facts: RequestFacts
     reserved: Reserved | None = None
     tokens: int = 0
-    prompt_tokens: int = 0
     cost_micro: int = 0
     price: Price | None = None
     headers: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def alias(self) -> str:
+        return self.model.name
 
     @property
     def active(self) -> bool:
@@ -102,8 +108,8 @@ class LimitGate:
         self,
         caller: Caller,
         endpoint: Endpoint,
-        alias: str,
-        body: dict[str, Any],
+        model: ModelAlias,
+        facts: RequestFacts,
         request_id: str,
         client: str,
         timeout_s: float,
@@ -111,13 +117,17 @@ class LimitGate:
     ) -> Ticket:
         owners = self.owners(caller, exempt)
         if not owners:
-            return Ticket(alias)
+            return Ticket(model, facts)
+        alias = model.name
         price = self._catalog.prices.items.get(kv_key_for_alias(alias))
         has_budget = any(o.budgets for o in owners)
         if has_budget and price is None:
             await self._unpriced(alias)
-        prompt = estimate_prompt_tokens(body)
-        most = 0 if endpoint is Endpoint.EMBEDDINGS else self._max_completion(endpoint, body)
+        if endpoint is not Endpoint.EMBEDDINGS and facts.max_tokens is None:
+            # Sent upstream too (`upstream_body`), so the reservation is a real bound.
+            facts = bounded(facts, self._settings.default_max_tokens)
+        prompt = facts.prompt_tokens
+        most = facts.max_tokens or 0
         tokens = prompt + most
         cost = to_micro_units(worst_case_cost(price, prompt, most)) if price else 0
         demand = Demand(
@@ -137,51 +147,41 @@ class LimitGate:
                 await self._alerts.budget_exceeded(outcome.check, budget)
                 if budget.downshift_to and budget.budget_id not in exempt:
                     return await self._downshift(
-                        caller, endpoint, budget, body, request_id, client, timeout_s, exempt
+                        caller, endpoint, budget, facts, request_id, client, timeout_s, exempt
                     )
             metrics.record_refusal(outcome.check.dimension.value, outcome.check.owner)
             raise _refusal(outcome, tokens)
         headers = success_headers(outcome.checks, outcome.results) if outcome.results else {}
-        return Ticket(alias, outcome, tokens, prompt, cost, price, headers)
+        return Ticket(model, facts, outcome, tokens, cost, price, headers)
 
     async def _downshift(
         self,
         caller: Caller,
         endpoint: Endpoint,
         budget: Budget,
-        body: dict[str, Any],
+        facts: RequestFacts,
         request_id: str,
         client: str,
         timeout_s: float,
         exempt: frozenset[str],
     ) -> Ticket:
+        """Admit the request again on the budget's `downshift_to` model, resolved here; the
+        ticket carries it, so the request goes to that model."""
         target = budget.downshift_to
         assert target is not None
         check_model(caller, target)
-        self._catalog.resolve(target)
+        model = self._catalog.resolve(target)
         log.info("budget reached, downshifting", extra={"budget_id": budget.budget_id})
         return await self.admit(
             caller,
             endpoint,
-            target,
-            body,
+            model,
+            facts,
             request_id,
             client,
             timeout_s,
             exempt | {budget.budget_id},
         )
-
-    def _max_completion(self, endpoint: Endpoint, body: dict[str, Any]) -> int:
-        """The most the answer may use; a request that names no bound gets the default, sent
-        upstream too, so the reservation is a real bound."""
-        asked = body.get("max_completion_tokens") or body.get("max_tokens")
-        if isinstance(asked, int) and asked > 0:
-            return asked
-        field_name = (
-            "max_completion_tokens" if endpoint is Endpoint.CHAT_COMPLETIONS else "max_tokens"
-        )
-        body[field_name] = self._settings.default_max_tokens
-        return self._settings.default_max_tokens
 
     async def _unpriced(self, alias: str) -> None:
         metrics.UNPRICED_MODEL.labels(alias).inc()
@@ -212,9 +212,9 @@ class LimitGate:
             ticket.price = served_price or ticket.price
         if usage is None:
             usage = Usage(
-                prompt_tokens=ticket.prompt_tokens,
+                prompt_tokens=ticket.facts.prompt_tokens,
                 completion_tokens=chunks_relayed,
-                total_tokens=ticket.prompt_tokens + chunks_relayed,
+                total_tokens=ticket.facts.prompt_tokens + chunks_relayed,
                 estimated=True,
             )
         task = asyncio.create_task(self.settle(ticket, usage))

@@ -11,7 +11,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
-from tollway_common.contract import Endpoint, Usage
+from tollway_common.contract import Endpoint, RequestFacts, Usage
 from tollway_common.control import Deployment
 from tollway_common.errors import TollwayError
 
@@ -63,7 +63,8 @@ class ChunkOut:
 class Adapter(Generic[StateT]):
     type: str
     endpoints: frozenset[Endpoint]
-    build_request: Callable[[Endpoint, Mapping[str, Any], Deployment], HttpCall]
+    # The client's body and the facts the edge read from it (never read from the body again).
+    build_request: Callable[[Endpoint, Mapping[str, Any], RequestFacts, Deployment], HttpCall]
     parse_response: Callable[[Endpoint, bytes, Deployment], ParsedResponse]
     new_stream_state: Callable[[], StateT]
     parse_stream_event: Callable[[SseEvent, StateT], list[ChunkOut]]

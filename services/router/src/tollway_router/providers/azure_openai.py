@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import orjson
 
-from tollway_common.contract import Endpoint
+from tollway_common.contract import Endpoint, RequestFacts
 from tollway_common.control import Deployment
 from tollway_router.providers import openai
 from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, SseEvent
@@ -22,9 +22,11 @@ from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, SseEve
 DEFAULT_API_VERSION = "2024-10-21"
 
 
-def build_request(endpoint: Endpoint, body: Mapping[str, Any], target: Deployment) -> HttpCall:
+def build_request(
+    endpoint: Endpoint, body: Mapping[str, Any], facts: RequestFacts, target: Deployment
+) -> HttpCall:
     name = target.azure_deployment or target.model
-    call = openai.build_request(endpoint, body, target.model_copy(update={"model": name}))
+    call = openai.build_request(endpoint, body, facts, target.model_copy(update={"model": name}))
     suffix = openai.PATHS[endpoint]
     if target.api_version == "v1":
         return replace(call, path=f"/openai/v1{suffix}")

@@ -13,7 +13,7 @@ from typing import Any
 
 import orjson
 
-from tollway_common.contract import Endpoint, Usage
+from tollway_common.contract import Endpoint, RequestFacts, Usage
 from tollway_common.control import Deployment
 from tollway_common.errors import TollwayError, UpstreamUnavailable
 from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, ParsedResponse, SseEvent
@@ -44,7 +44,9 @@ class StreamState:
     done: bool = False
 
 
-def build_request(endpoint: Endpoint, body: Mapping[str, Any], target: Deployment) -> HttpCall:
+def build_request(
+    endpoint: Endpoint, body: Mapping[str, Any], facts: RequestFacts, target: Deployment
+) -> HttpCall:
     upstream: dict[str, Any] = {**body, "model": target.model}
     stream = endpoint in _STREAMABLE and bool(body.get("stream"))
     if stream:

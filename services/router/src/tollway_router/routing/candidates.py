@@ -8,11 +8,10 @@ When nothing is left, `Unavailable` says why, in the error the client should see
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from tollway_common.contract import HealthState, InferRequest
+from tollway_common.contract import HealthState, InferRequest, RequestFacts
 from tollway_common.control import Deployment, ModelAlias, RoutingStrategy
 from tollway_common.errors import (
     ContextLengthExceeded,
@@ -22,7 +21,6 @@ from tollway_common.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
-from tollway_common.usage_estimate import estimate_prompt_tokens
 from tollway_router.providers import REGISTRY
 from tollway_router.providers.adapter import Adapter
 from tollway_router.routing.health import Availability, HealthBoard
@@ -112,12 +110,8 @@ class Unavailable:
         )
 
 
-def request_size(body: Mapping[str, Any]) -> RequestSize:
-    max_tokens = body.get("max_completion_tokens") or body.get("max_tokens")
-    return RequestSize(
-        prompt_tokens=estimate_prompt_tokens(dict(body)),
-        max_tokens=max_tokens if isinstance(max_tokens, int) else None,
-    )
+def request_size(facts: RequestFacts) -> RequestSize:
+    return RequestSize(prompt_tokens=facts.prompt_tokens, max_tokens=facts.max_tokens)
 
 
 class Chooser:
@@ -134,7 +128,7 @@ class Chooser:
         needs_size = model.strategy is RoutingStrategy.LOWEST_COST or any(
             d.context_window for d in model.deployments
         )
-        size = request_size(infer.body) if needs_size else None
+        size = request_size(infer.facts) if needs_size else None
         unavailable.size = size
         usable: list[tuple[Deployment, list[tuple[str, Availability]]]] = []
         for deployment in model.deployments:

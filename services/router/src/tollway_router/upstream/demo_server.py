@@ -63,6 +63,8 @@ def _request_hash(body: dict[str, Any]) -> str:
 
 
 def _limit(body: dict[str, Any]) -> int | None:
+    # This stands in for an upstream server, which sees only the HTTP body the adapter sent,
+    # never the InferRequest; it reads its own request as OpenAI's server would.
     value = body.get("max_completion_tokens") or body.get("max_tokens")
     return int(value) if isinstance(value, int) and value > 0 else None
 

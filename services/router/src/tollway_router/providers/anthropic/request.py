@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from tollway_common.contract import Endpoint
+from tollway_common.contract import Endpoint, RequestFacts
 from tollway_common.control import Deployment
 from tollway_common.errors import InvalidRequest
 from tollway_router.providers.adapter import HttpCall
@@ -23,7 +23,9 @@ JSON_TOOL = "json_response"
 THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 32768}
 
 
-def build_request(endpoint: Endpoint, body: Mapping[str, Any], target: Deployment) -> HttpCall:
+def build_request(
+    endpoint: Endpoint, body: Mapping[str, Any], facts: RequestFacts, target: Deployment
+) -> HttpCall:
     if endpoint is not Endpoint.CHAT_COMPLETIONS:
         raise InvalidRequest(
             f"Anthropic deployment '{target.name}' only serves chat completions.", param="model"
@@ -34,7 +36,7 @@ def build_request(endpoint: Endpoint, body: Mapping[str, Any], target: Deploymen
     if system:
         upstream["system"] = system
     budget = _thinking_budget(body.get("reasoning_effort"))
-    upstream["max_tokens"] = _max_tokens(body, target, budget)
+    upstream["max_tokens"] = _max_tokens(facts.max_tokens, target, budget)
     _copy_sampling(body, upstream)
     _add_tools(body, upstream)
     if budget is not None:
@@ -78,10 +80,8 @@ def _thinking_budget(effort: Any) -> int | None:
     return THINKING_BUDGETS[effort]
 
 
-def _max_tokens(body: Mapping[str, Any], target: Deployment, budget: int | None) -> int:
-    requested = body.get("max_completion_tokens") or body.get("max_tokens")
-    if not isinstance(requested, int):
-        requested = target.default_max_tokens or DEFAULT_MAX_TOKENS
+def _max_tokens(asked: int | None, target: Deployment, budget: int | None) -> int:
+    requested = asked or target.default_max_tokens or DEFAULT_MAX_TOKENS
     # Claude counts thinking inside max_tokens and needs room beyond the budget for the answer.
     if budget is not None and requested <= budget:
         return budget + requested

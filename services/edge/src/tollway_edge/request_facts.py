@@ -1,0 +1,71 @@
+"""The facts about a request that policy, limits and the router act on, read once from the
+client's body (`body.py` has checked it): the most tokens the answer may use and the prompt's
+estimated size. Checks hand back what they decide about them; `upstream_body` is the one place
+that writes a decision back into the body the router receives.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tollway_common.contract import Endpoint, RequestFacts
+from tollway_common.usage_estimate import CHARS_PER_TOKEN
+
+# Every field that bounds the answer on each endpoint, the one the edge fills in first. A
+# client that sends several is held to the largest: the upstream may honour any of them.
+TOKEN_FIELDS: dict[Endpoint, tuple[str, ...]] = {
+    Endpoint.CHAT_COMPLETIONS: ("max_completion_tokens", "max_tokens"),
+    Endpoint.COMPLETIONS: ("max_tokens",),
+    Endpoint.EMBEDDINGS: (),
+}
+
+
+def read_facts(endpoint: Endpoint, body: dict[str, Any]) -> RequestFacts:
+    return RequestFacts(
+        max_tokens=_largest_bound(endpoint, body), prompt_tokens=estimate_prompt_tokens(body)
+    )
+
+
+def _largest_bound(endpoint: Endpoint, body: dict[str, Any]) -> int | None:
+    # A bound of 0 (legacy completions allow it) counts as none, so a cap or default replaces it.
+    bounds = [
+        value
+        for name in TOKEN_FIELDS[endpoint]
+        if isinstance(value := body.get(name), int) and not isinstance(value, bool) and value > 0
+    ]
+    return max(bounds, default=None)
+
+
+def estimate_prompt_tokens(body: dict[str, Any]) -> int:
+    text = 0
+    for message in body.get("messages") or []:
+        content = message.get("content") if isinstance(message, dict) else None
+        if isinstance(content, str):
+            text += len(content)
+        elif isinstance(content, list):
+            text += sum(
+                len(str(part.get("text", ""))) for part in content if isinstance(part, dict)
+            )
+    for key in ("prompt", "input"):
+        value = body.get(key)
+        if isinstance(value, str):
+            text += len(value)
+        elif isinstance(value, list):
+            text += sum(len(str(item)) for item in value)
+    return max(1, text // CHARS_PER_TOKEN) if text else 0
+
+
+def bounded(facts: RequestFacts, max_tokens: int) -> RequestFacts:
+    """`facts` with the bound a check decided for a request that named none."""
+    return facts.model_copy(update={"max_tokens": max_tokens})
+
+
+def upstream_body(
+    body: dict[str, Any], endpoint: Endpoint, asked: RequestFacts, decided: RequestFacts
+) -> dict[str, Any]:
+    """The body to send: the client's, with the bound the checks `decided` written into the
+    endpoint's first token field when the client `asked` for none. The client's dict is left
+    as it came."""
+    if asked.max_tokens is not None or decided.max_tokens is None:
+        return body
+    return {**body, TOKEN_FIELDS[endpoint][0]: decided.max_tokens}
