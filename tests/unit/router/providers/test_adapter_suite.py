@@ -21,6 +21,7 @@ from tests.support.openai_schema import validate_openai
 from tollway_common import errors
 from tollway_common.contract import Endpoint
 from tollway_common.control import Deployment
+from tollway_common.providers import FACTS, Provider
 from tollway_router import providers
 from tollway_router.providers import REGISTRY
 from tollway_router.providers.adapter import Adapter, ChunkOut
@@ -52,7 +53,7 @@ TOOLS_CHAT = {
 ERROR_BODY = b'{"error": {"message": "boom", "type": "x", "param": null, "code": null}}'
 
 
-def _providers(feature: str) -> list[str]:
+def _providers(feature: str) -> list[Provider]:
     return sorted(name for name in REGISTRY if feature not in SUITE_LACKS.get(name, {}))
 
 
@@ -124,8 +125,21 @@ def _usage_chunks(chunks: list[ChunkOut]) -> list[ChunkOut]:
     "adapter", [REGISTRY[name] for name in sorted(REGISTRY)], ids=sorted(REGISTRY)
 )
 def test_chat_stream_request_is_a_stream(adapter: Adapter[object]) -> None:
-    assert Endpoint.CHAT_COMPLETIONS in adapter.endpoints
+    assert Endpoint.CHAT_COMPLETIONS in FACTS[adapter.type].endpoints
     assert adapter.build_request(Endpoint.CHAT_COMPLETIONS, CHAT, _target(adapter)).stream
+
+
+@pytest.mark.parametrize(
+    ("adapter", "endpoint"),
+    [(REGISTRY[p], e) for p in sorted(REGISTRY) for e in sorted(FACTS[p].endpoints)],
+    ids=lambda v: str(getattr(v, "type", v)),
+)
+def test_every_endpoint_a_provider_serves_builds_a_request(
+    adapter: Adapter[object], endpoint: Endpoint
+) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "input": "Hi"}
+    call = adapter.build_request(endpoint, {**body, "prompt": "Hi"}, _target(adapter))
+    assert call.method == "POST"
 
 
 @pytest.mark.proves("suite_text_stream")

@@ -26,6 +26,7 @@ from tollway_common.errors import (
     UpstreamTimeout,
     UpstreamUnavailable,
 )
+from tollway_common.providers import Provider
 from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, ParsedResponse, SseEvent
 
 PATHS = {
@@ -253,8 +254,7 @@ def _seconds(raw: str | None) -> float | None:
 
 
 ADAPTER: Adapter[StreamState] = Adapter(
-    type="openai",
-    endpoints=frozenset(PATHS),
+    type=Provider.OPENAI,
     build_request=build_request,
     parse_response=parse_response,
     new_stream_state=new_stream_state,
