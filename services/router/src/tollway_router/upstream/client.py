@@ -115,7 +115,7 @@ class _FakeResponse:
 
 
 _Open: TypeAlias = Callable[
-    [Deployment, HttpCall, "tuple[str, str] | None", "Credential | None"],
+    [Deployment, HttpCall, tuple[str, str] | None, Credential | None],
     AbstractAsyncContextManager[UpstreamResponse],
 ]
 
