@@ -204,3 +204,14 @@ async def test_an_unknown_alias_is_a_404(demo_router: InProcessRouter) -> None:
     served = await demo_router.serve("ghost", STREAM)
     assert served.error is not None
     assert (served.error.status, served.error.error.code) == (404, "model_not_found")
+
+
+async def test_a_cancelled_request_still_meters_its_attempt_as_cancelled(
+    nats_server: NatsServer,
+) -> None:
+    hanging = Scripted(stream=first_event_only().stream, hang=True)
+    async with _router(nats_server, east=[hanging]) as router:
+        usage = await router.cancel_once_upstream_opened("pair", STREAM)
+        assert (usage.status_code, usage.error_type) == (499, "cancelled")
+        assert usage.attempts == ["east:cancelled"]
+        assert usage.deployment == "east"

@@ -9,6 +9,8 @@ published, so the routing branches run in milliseconds.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
 from collections.abc import AsyncIterator, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
@@ -56,12 +58,14 @@ _REPLY_WAIT_S = 5.0
 
 @dataclass(frozen=True)
 class Scripted:
-    """One upstream answer: a status with a body, or a 200 stream of raw SSE bytes."""
+    """One upstream answer: a status with a body, or a 200 stream of raw SSE bytes; `hang`
+    keeps the stream open after its bytes until the call is cancelled."""
 
     status: int = 200
     body: bytes = b""
     stream: tuple[bytes, ...] = ()
     headers: Mapping[str, str] = field(default_factory=dict)
+    hang: bool = False
 
 
 def openai_error(status: int, code: str | None = None, message: str = "boom") -> Scripted:
@@ -103,6 +107,8 @@ class _ScriptedResponse:
     async def chunks(self) -> AsyncIterator[bytes]:
         for data in self._scripted.stream:
             yield data
+        if self._scripted.hang:
+            await asyncio.Event().wait()
 
 
 class ScriptedUpstream(Upstream):
@@ -112,6 +118,7 @@ class ScriptedUpstream(Upstream):
         super().__init__(connect_timeout_s=1.0, max_connections=1)
         self.scripts = {name: list(answers) for name, answers in (scripts or {}).items()}
         self.calls: list[tuple[str, HttpCall, tuple[str, str] | None]] = []
+        self.opened = asyncio.Event()
 
     def open(
         self,
@@ -121,6 +128,7 @@ class ScriptedUpstream(Upstream):
         credential: Credential | None = None,
     ) -> AbstractAsyncContextManager[UpstreamResponse]:
         self.calls.append((deployment.name, call, auth))
+        self.opened.set()
         answers = self.scripts.get(deployment.name)
         if answers is None:
             return super().open(deployment, call, auth, credential)
@@ -175,10 +183,40 @@ class InProcessRouter:
         endpoint: Endpoint = Endpoint.CHAT_COMPLETIONS,
         **fields: Any,
     ) -> Served:
+        infer = self._infer(alias, body, endpoint, **fields)
+        inbox = self.nc.new_inbox()
+        replies = await self.nc.subscribe(inbox)
+        try:
+            await self.handler.serve(infer, inbox)
+            await self.nc.flush()
+            return await self._collect(replies, infer.request_id)
+        finally:
+            await replies.unsubscribe()
+
+    async def cancel_once_upstream_opened(
+        self, alias: str, body: Mapping[str, Any] | None = None
+    ) -> UsageEvent:
+        """Serve until the upstream call is open, then cancel the request as a client that
+        went away does; returns the request's usage event."""
+        infer = self._infer(alias, body, Endpoint.CHAT_COMPLETIONS)
+        serving = asyncio.create_task(self.handler.serve(infer, self.nc.new_inbox()))
+        await self.upstream.opened.wait()
+        serving.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await serving
+        return await self._usage_event(infer.request_id)
+
+    def _infer(
+        self,
+        alias: str,
+        body: Mapping[str, Any] | None,
+        endpoint: Endpoint,
+        **fields: Any,
+    ) -> InferRequest:
         request = body if body is not None else {"messages": [{"role": "user", "content": "hi"}]}
         request = {"model": alias, **request}
         now_ms = int(time.time() * 1000)
-        infer = InferRequest(
+        return InferRequest(
             request_id=f"req-{now_ms}-{len(self.upstream.calls)}",
             endpoint=endpoint,
             principal=Principal(key_id="k1"),
@@ -189,14 +227,11 @@ class InProcessRouter:
             body=request,
             **fields,
         )
-        inbox = self.nc.new_inbox()
-        replies = await self.nc.subscribe(inbox)
-        try:
-            await self.handler.serve(infer, inbox)
-            await self.nc.flush()
-            return await self._collect(replies, infer.request_id)
-        finally:
-            await replies.unsubscribe()
+
+    async def _usage_event(self, request_id: str) -> UsageEvent:
+        usage = contract.decode_usage_event((await self._usage.next_msg(_REPLY_WAIT_S)).data)
+        assert usage.request_id == request_id
+        return usage
 
     async def _collect(self, replies: Subscription, request_id: str) -> Served:
         chunks: list[bytes] = []
@@ -216,9 +251,7 @@ class InProcessRouter:
                 final = contract.decode_final_reply(message.data)
             else:
                 error = contract.decode_error_reply(message.data)
-        usage = contract.decode_usage_event((await self._usage.next_msg(_REPLY_WAIT_S)).data)
-        assert usage.request_id == request_id
-        return Served(chunks, final, error, seqs, usage)
+        return Served(chunks, final, error, seqs, await self._usage_event(request_id))
 
 
 @asynccontextmanager
