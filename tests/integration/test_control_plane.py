@@ -180,6 +180,19 @@ async def test_writes_are_validated_and_compare_and_set(control: Control) -> Non
         "deployments": [{"name": "d", "provider": "openai", "model": "x", "api_key": "sk-live"}],
     }
     _error(await admin.post("/api/v1/models", json=plaintext), 400, "invalid_value")
+    typo = {"name": "m", "deployments": [{"name": "d", "provider": "anthropc", "model": "x"}]}
+    for response, param in (
+        (await admin.post("/api/v1/models", json=typo), "deployments.0.provider"),
+        (
+            await admin.put("/api/v1/config", json={"models": [typo]}),
+            "models.0.deployments.0.provider",
+        ),
+    ):
+        refused = _error(response, 400, "invalid_value")["error"]
+        assert refused["param"] == param
+        assert refused["message"] == (
+            "Input should be 'openai', 'azure_openai', 'anthropic' or 'fake'"
+        )
 
     assert (await admin.post("/api/v1/orgs", json={"org_id": "o1"})).status_code == 201
     _error(await admin.post("/api/v1/orgs", json={"org_id": "o1"}), 409, "conflict")

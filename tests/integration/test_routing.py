@@ -187,14 +187,6 @@ async def test_a_cooldown_that_expires_is_probed_and_the_deployment_recovers(
     ]
 
 
-async def test_server_errors_are_retried_on_another_deployment(routed: Routed) -> None:
-    routed.east.fault = Fault(kind="status", status=500)
-    responses = await _chats(routed, "pool", 6)
-    assert all(_ok(r)["model"] == "gpt-west" for r in responses)
-    events = await _events(routed, responses)
-    assert ["east:upstream_error", "west:ok"] in [e.attempts for e in events]
-
-
 async def test_with_no_healthy_deployment_the_client_gets_429_with_the_soonest_retry_after(
     routed: Routed,
 ) -> None:
@@ -281,20 +273,6 @@ async def test_a_deployment_that_hangs_past_its_first_byte_timeout_falls_to_the_
     assert event.attempts == ["primary:upstream_timeout", "backup:ok"]
 
 
-async def test_the_fallback_alias_answers_when_every_deployment_fails(routed: Routed) -> None:
-    routed.east.fault = Fault(kind="status", status=500)
-    (response,) = await _chats(routed, "chain", 1)
-    assert _ok(response)["model"] == "gpt-large"
-    (event,) = await _events(routed, [response])
-    assert (event.model_alias, event.served_model, event.fallbacks) == ("chain", "big", 1)
-    assert event.attempts == [
-        "small:upstream_error",
-        "small:upstream_error",
-        "small:upstream_error",
-        "large:ok",
-    ]
-
-
 async def test_metering_stores_how_the_answer_was_reached_and_prices_the_fallback(
     routed: Routed,
 ) -> None:
@@ -316,64 +294,6 @@ async def test_a_prompt_too_long_for_the_context_window_goes_to_the_larger_model
         response = await _chat(client, "chain", "word " * 400)
     assert _ok(response)["model"] == "gpt-large"
     assert routed.east.requests == [], "the small deployment was never asked"
-
-
-async def test_an_upstream_context_length_error_falls_back_to_the_larger_model(
-    routed: Routed,
-) -> None:
-    routed.east.fault = Fault(
-        kind="status",
-        status=400,
-        body={
-            "error": {
-                "message": "too long",
-                "type": "invalid_request_error",
-                "param": "messages",
-                "code": "context_length_exceeded",
-            }
-        },
-    )
-    (response,) = await _chats(routed, "chain", 1)
-    assert _ok(response)["model"] == "gpt-large"
-    assert len(routed.east.requests) == 1, "a context error is not retried on the same model"
-
-
-async def test_a_content_filter_refusal_falls_back_to_the_content_policy_model(
-    routed: Routed,
-) -> None:
-    routed.east.fault = Fault(
-        kind="status",
-        status=400,
-        body={
-            "error": {
-                "message": "filtered",
-                "type": None,
-                "param": "prompt",
-                "code": "content_filter",
-            }
-        },
-    )
-    (response,) = await _chats(routed, "chain", 1)
-    assert _ok(response)["model"] == "gpt-large"
-
-
-async def test_a_client_error_is_neither_retried_nor_sent_to_a_fallback(routed: Routed) -> None:
-    routed.east.fault = Fault(
-        kind="status",
-        status=400,
-        body={
-            "error": {
-                "message": "bad temperature",
-                "type": "invalid_request_error",
-                "param": "temperature",
-                "code": "invalid_value",
-            }
-        },
-    )
-    (response,) = await _chats(routed, "chain", 1)
-    assert response.status_code == 400
-    validate_openai("ErrorResponse", response.json())
-    assert routed.west.requests == []
 
 
 async def test_the_circuit_opens_on_failures_then_half_opens_and_closes(routed: Routed) -> None:

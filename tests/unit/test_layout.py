@@ -7,6 +7,9 @@ from pathlib import Path
 
 import pytest
 
+from tollway_common.providers import FACTS, Provider
+from tollway_router.providers import REGISTRY
+
 ROOT = Path(__file__).parents[2]
 SERVICES = {
     "tollway_edge": ROOT / "services/edge/src/tollway_edge",
@@ -60,3 +63,74 @@ def test_request_facts_are_read_from_the_body_in_one_place(path: Path) -> None:
         assert "estimate_prompt_tokens" not in source, "read InferRequest.facts.prompt_tokens"
     if path not in TOKEN_FIELD_READERS:
         assert '"max_completion_tokens"' not in source, "read InferRequest.facts.max_tokens"
+
+
+PROVIDER_HOMES = (
+    ROOT / "libs/common/src/tollway_common/providers.py",
+    ROOT / "services/router/src/tollway_router/providers",
+)
+PROVIDER_NAMES = {provider.value for provider in Provider}
+
+
+def _provider_names_compared(tree: ast.AST) -> list[str]:
+    """Every comparison with a provider name (`provider == "anthropic"`, `in {"openai", ...}`),
+    every `Provider.X` and every table keyed by provider names in `tree`."""
+
+    def names_in(node: ast.expr) -> list[str]:
+        if isinstance(node, ast.Constant) and node.value in PROVIDER_NAMES:
+            return [str(node.value)]
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            return [name for element in node.elts for name in names_in(element)]
+        if isinstance(node, ast.Call) and node.args:  # frozenset({...}), set([...])
+            return names_in(node.args[0])
+        return []
+
+    found: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Compare):
+            for operand in (node.left, *node.comparators):
+                found += [f"line {node.lineno}: compares {name!r}" for name in names_in(operand)]
+        elif isinstance(node, ast.Dict):
+            keys = [name for key in node.keys if key is not None for name in names_in(key)]
+            found += [f"line {node.lineno}: a table keyed by {name!r}" for name in keys]
+        elif isinstance(node, ast.MatchValue):
+            found += [f"line {node.lineno}: matches {n!r}" for n in names_in(node.value)]
+        elif (
+            isinstance(node, ast.Attribute)
+            and isinstance(node.value, ast.Name)
+            and node.value.id == Provider.__name__
+        ):
+            found.append(f"line {node.lineno}: names Provider.{node.attr}")
+    return found
+
+
+def test_the_registry_and_the_facts_name_every_provider_and_no_other() -> None:
+    assert set(REGISTRY) == set(Provider) == set(FACTS)
+    assert all(REGISTRY[provider].type is provider for provider in Provider)
+
+
+@pytest.mark.parametrize(
+    "path",
+    [p for p in _sources() if not any(p.is_relative_to(home) for home in PROVIDER_HOMES)],
+    ids=lambda p: str(p.relative_to(ROOT)),
+)
+def test_no_module_outside_the_provider_homes_compares_a_provider_name(path: Path) -> None:
+    assert _provider_names_compared(ast.parse(path.read_text())) == [], (
+        f"{path}: ask tollway_common.providers.FACTS (or the router's REGISTRY) instead"
+    )
+
+
+def test_the_provider_guard_finds_what_it_guards_against() -> None:
+    code = """
+if deployment.provider == "anthropic": pass
+if d.provider not in frozenset({"azure_openai", "anthropic"}): pass
+SCOPES = {"azure_openai": "https://cognitiveservices.azure.com/.default"}
+if d.provider is Provider.FAKE: pass
+"""
+    assert _provider_names_compared(ast.parse(code)) == [
+        "line 2: compares 'anthropic'",
+        "line 3: compares 'azure_openai'",
+        "line 3: compares 'anthropic'",
+        "line 4: a table keyed by 'azure_openai'",
+        "line 5: names Provider.FAKE",
+    ]

@@ -47,3 +47,19 @@ def test_plaintext_client_key_is_refused() -> None:
 def test_invalid_configs_say_what_is_wrong(text: str, message: str) -> None:
     with pytest.raises(ConfigError, match=message):
         parse_config(text)
+
+
+ALLOWED_PROVIDERS = "'openai', 'azure_openai', 'anthropic' or 'fake'"
+
+
+def test_a_misspelt_provider_is_refused_at_load_naming_the_allowed_ones(tmp_path: Path) -> None:
+    path = tmp_path / "tollway.yaml"
+    path.write_text(
+        "models: [{name: m, deployments: [{name: d, provider: anthropc, model: claude}]}]"
+    )
+    with pytest.raises(ConfigError) as refused:
+        load_config(path)
+    message = str(refused.value)
+    assert "models.0.deployments.0.provider" in message
+    assert f"Input should be {ALLOWED_PROVIDERS}" in message
+    assert "anthropc" in message

@@ -18,6 +18,8 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tollway_common.providers import FACTS, OAuth, Provider, providers_with
+
 SECRET_REF_PATTERN = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$")
 # An Azure resource name becomes the first label of a host name (`<resource>.services.ai.
 # azure.com`): one DNS label, so nothing in it can add a dot, a port, a path or a user part.
@@ -150,8 +152,6 @@ UpstreamAuth = Annotated[
     EntraClientCredentials | EntraManagedIdentity | OAuthClientCredentials | OAuthRefreshToken,
     Field(discriminator="type"),
 ]
-# Providers that know their Entra scope; any other needs `auth.scope`.
-ENTRA_PROVIDERS = frozenset({"azure_openai", "anthropic"})
 
 
 def is_foundry_host(api_base: str | None) -> bool:
@@ -163,7 +163,7 @@ class Deployment(_Record):
     """One upstream place that serves a model alias."""
 
     name: str
-    provider: str
+    provider: Provider
     model: str
     api_base: str | None = None
     api_key: str | None = Field(
@@ -239,7 +239,7 @@ class Deployment(_Record):
 
     @property
     def is_foundry(self) -> bool:
-        return self.provider == "anthropic" and (
+        return FACTS[self.provider].foundry and (
             self.foundry_resource is not None or is_foundry_host(self.api_base)
         )
 
@@ -255,9 +255,11 @@ class Deployment(_Record):
 
     @model_validator(mode="after")
     def _credentials_fit_the_provider(self) -> Deployment:
-        if self.foundry_resource is not None and self.provider != "anthropic":
+        facts = FACTS[self.provider]
+        if self.foundry_resource is not None and not facts.foundry:
             raise ValueError(
-                f"deployment {self.name!r}: foundry_resource is for provider anthropic"
+                f"deployment {self.name!r}: foundry_resource is for provider "
+                f"{providers_with(lambda f: f.foundry)}"
             )
         if self.foundry_resource is not None and self.api_base is not None:
             raise ValueError(
@@ -267,12 +269,12 @@ class Deployment(_Record):
             return self
         if self.api_key is not None:
             raise ValueError(f"deployment {self.name!r}: give api_key or auth, not both")
-        if self.provider == "anthropic" and not self.is_foundry:
+        if facts.oauth is OAuth.FOUNDRY_ONLY and not self.is_foundry:
             raise ValueError(
-                f"deployment {self.name!r}: Claude takes OAuth tokens only on Azure AI Foundry "
-                "(set foundry_resource)"
+                f"deployment {self.name!r}: provider {self.provider} takes OAuth tokens only on "
+                "Azure AI Foundry (set foundry_resource)"
             )
-        if self.auth.scope is None and self.provider not in ENTRA_PROVIDERS:
+        if self.auth.scope is None and facts.entra_scope is None:
             raise ValueError(
                 f"deployment {self.name!r}: auth.scope is required for {self.provider}"
             )
@@ -400,10 +402,11 @@ class ModelAlias(_Record):
         if self.tenancy is Tenancy.OFF:
             return self
         for deployment in self.deployments:
-            if deployment.provider != "anthropic" or deployment.api_base is not None:
+            if not FACTS[deployment.provider].takes_tenancy or deployment.api_base is not None:
                 raise ValueError(
                     f"model {self.name!r}: tenancy per_request needs Foundry deployments "
-                    f"(provider anthropic, no api_base); {deployment.name!r} is not one"
+                    f"(provider {providers_with(lambda f: f.takes_tenancy)}, no api_base); "
+                    f"{deployment.name!r} is not one"
                 )
         return self
 

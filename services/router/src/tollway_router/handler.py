@@ -13,7 +13,6 @@ import random
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -32,7 +31,6 @@ from tollway_common.log import request_id_var
 from tollway_router import metrics, spans
 from tollway_router.body_log.publisher import BodyLog
 from tollway_router.credentials.resolve import Credentials
-from tollway_router.providers.adapter import Adapter
 from tollway_router.replies import Heartbeats, Replier
 from tollway_router.routing.candidates import Choice, Chooser
 from tollway_router.routing.health import HealthBoard
@@ -50,6 +48,38 @@ _FALLBACK_LISTS = {
     Failure.CONTENT_POLICY: "content_policy_fallbacks",
     Failure.FINAL: None,
 }
+
+
+@dataclass(slots=True)
+class Serving:
+    """One request while it is served: what every attempt at it shares."""
+
+    infer: InferRequest
+    replier: Replier
+    outcome: Outcome
+    started: float
+
+    def elapsed_ms(self) -> float:
+        return (time.monotonic() - self.started) * 1000
+
+
+@dataclass(frozen=True, slots=True)
+class Attempt:
+    """One call of the request to one deployment (and credential) of one alias."""
+
+    serving: Serving
+    model: ModelAlias
+    choice: Choice
+
+    @property
+    def deployment(self) -> Deployment:
+        return self.choice.deployment
+
+    @property
+    def label(self) -> str:
+        """How `Outcome.attempts` names it: "deployment[/credential]"."""
+        credential = self.choice.credential
+        return self.deployment.name + (f"/{credential}" if credential else "")
 
 
 @dataclass
@@ -76,17 +106,16 @@ class Handler:
         capture = self.body_log.capture_for(infer) if self.body_log is not None else None
         replier = Replier(self.nc, reply_to, self.router_id, capture)
         self.heartbeats.opened(replier)
-        outcome = Outcome()
+        serving = Serving(infer, replier, Outcome(), started)
+        outcome = serving.outcome
         try:
             timeout = max(0.0, infer.deadline_ms / 1000 - time.time())
             async with asyncio.timeout(timeout):
-                await self._serve(infer, replier, outcome, started)
+                await self._serve(serving)
         except TollwayError as exc:
-            await self._fail(replier, outcome, exc)
+            await self._fail(serving, exc)
         except TimeoutError:
-            await self._fail(
-                replier, outcome, UpstreamTimeout("The request ran past its deadline.")
-            )
+            await self._fail(serving, UpstreamTimeout("The request ran past its deadline."))
         except asyncio.CancelledError:
             outcome.status_code = CLIENT_CLOSED_REQUEST
             outcome.error_type = "cancelled"
@@ -94,14 +123,12 @@ class Handler:
         except Exception:
             log.exception("unexpected error while serving a request")
             await self._fail(
-                replier,
-                outcome,
+                serving,
                 InternalError("The router hit an unexpected error; the request id identifies it."),
             )
         finally:
             self.heartbeats.closed(replier)
-            latency_ms = (time.monotonic() - started) * 1000
-            event = build_event(infer, outcome, latency_ms, self.router_id)
+            event = build_event(infer, outcome, serving.elapsed_ms(), self.router_id)
             metrics.observe_request(event)
             spans.record_result(event)
             # Shielded: a cancelled request still owes its usage event.
@@ -109,29 +136,29 @@ class Handler:
             if capture is not None and self.body_log is not None:
                 self.body_log.submit(infer, capture, outcome.status_code)
 
-    async def _fail(self, replier: Replier, outcome: Outcome, exc: TollwayError) -> None:
+    async def _fail(self, serving: Serving, exc: TollwayError) -> None:
+        outcome = serving.outcome
         outcome.status_code = exc.status
         outcome.error_type = exc.type
         outcome.error_code = exc.code_override or exc.code
-        await replier.error(exc)
+        await serving.replier.error(exc)
 
     def _model(self, alias: str) -> ModelAlias | None:
         return self.models.items.get(kv_key_for_alias(alias))
 
-    async def _serve(
-        self, infer: InferRequest, replier: Replier, outcome: Outcome, started: float
-    ) -> None:
-        requested = self._model(infer.route.alias)
+    async def _serve(self, serving: Serving) -> None:
+        alias = serving.infer.route.alias
+        requested = self._model(alias)
         if requested is None:
-            raise ModelNotFound(f"The model '{infer.route.alias}' does not exist.", param="model")
+            raise ModelNotFound(f"The model '{alias}' does not exist.", param="model")
         model = requested
         tried_aliases = {model.name}
         while True:
             try:
-                await self._serve_alias(model, infer, replier, outcome, started)
+                await self._serve_alias(serving, model)
                 return
             except TollwayError as exc:
-                if replier.started:
+                if serving.replier.started:
                     raise
                 fallback = self._fallback(requested, classify(exc), tried_aliases)
                 if fallback is None:
@@ -140,7 +167,7 @@ class Handler:
                     "falling back",
                     extra={"from_model": model.name, "to_model": fallback.name, "why": exc.code},
                 )
-                outcome.fallbacks += 1
+                serving.outcome.fallbacks += 1
                 metrics.record_fallback(
                     requested.name, model.name, fallback.name, exc.code_override or exc.code
                 )
@@ -161,20 +188,13 @@ class Handler:
                 return candidate
         return None
 
-    async def _serve_alias(
-        self,
-        model: ModelAlias,
-        infer: InferRequest,
-        replier: Replier,
-        outcome: Outcome,
-        started: float,
-    ) -> None:
+    async def _serve_alias(self, serving: Serving, model: ModelAlias) -> None:
         policy = model.retry
         attempts = 0
         tried: set[tuple[str, str]] = set()
         last: TollwayError | None = None
         while True:
-            choice = self.chooser.choose(model, infer, tried)
+            choice = self.chooser.choose(model, serving.infer, tried)
             if not isinstance(choice, Choice):
                 wait = choice.soonest_s
                 if (
@@ -192,45 +212,37 @@ class Handler:
             if (choice.deployment.name, choice.credential) in tried:
                 await asyncio.sleep(backoff_s(attempts, policy, self.rand))
             attempts += 1
-            failure = await self._attempt(model, choice, infer, replier, outcome, started)
+            failure = await self._attempt(Attempt(serving, model, choice))
             if failure is None:
                 return
             exc, kind = failure
-            if replier.started or not may_retry(kind, policy):
+            if serving.replier.started or not may_retry(kind, policy):
                 raise exc
             metrics.record_retry(model.name, choice.deployment.name, exc.code_override or exc.code)
             last = exc
             tried.add((choice.deployment.name, choice.credential))
 
-    async def _attempt(
-        self,
-        model: ModelAlias,
-        choice: Choice,
-        infer: InferRequest,
-        replier: Replier,
-        outcome: Outcome,
-        started: float,
-    ) -> tuple[TollwayError, Failure] | None:
+    async def _attempt(self, attempt: Attempt) -> tuple[TollwayError, Failure] | None:
         """One call to one deployment; returns the failure, or None once the reply is sent."""
-        deployment = choice.deployment
-        label = deployment.name + (f"/{choice.credential}" if choice.credential else "")
+        model, choice, deployment = attempt.model, attempt.choice, attempt.deployment
+        outcome = attempt.serving.outcome
         # A per-request tenant's key and resource are its own: what they do says nothing
         # about the deployment's health for anyone else.
         claim = (
             None
-            if infer.tenant is not None
+            if attempt.serving.infer.tenant is not None
             else self.health.claim(model, deployment, choice.credential, choice.probe)
         )
         self.load.started(deployment.name)
         outcome.begin_attempt(model.name, deployment, choice.credential)
         try:
-            await self._call(model, choice, infer, replier, outcome, started)
+            await self._call(attempt)
         except TollwayError as exc:
             kind = classify(exc)
             self.load.finished(deployment.name, None)
             if claim is not None:
                 await self.health.settle(claim, kind, exc.retry_after)
-            outcome.attempts.append(f"{label}:{exc.code_override or exc.code}")
+            outcome.attempts.append(f"{attempt.label}:{exc.code_override or exc.code}")
             log.info(
                 "upstream attempt failed",
                 extra={
@@ -244,44 +256,36 @@ class Handler:
             self.load.finished(deployment.name, None)
             if claim is not None:
                 self.health.release(claim)
-            outcome.attempts.append(f"{label}:cancelled")
+            outcome.attempts.append(f"{attempt.label}:cancelled")
             raise
         self.load.finished(deployment.name, outcome.upstream_latency_ms)
         if claim is not None:
             await self.health.settle(claim, None)
-        outcome.attempts.append(f"{label}:ok")
+        outcome.attempts.append(f"{attempt.label}:ok")
         return None
 
-    async def _call(
-        self,
-        model: ModelAlias,
-        choice: Choice,
-        infer: InferRequest,
-        replier: Replier,
-        outcome: Outcome,
-        started: float,
-    ) -> None:
-        deployment = choice.deployment
-        adapter = choice.adapter
+    async def _call(self, attempt: Attempt) -> None:
+        serving, deployment, adapter = attempt.serving, attempt.deployment, attempt.choice.adapter
+        infer, replier, outcome = serving.infer, serving.replier, serving.outcome
         call = adapter.build_request(infer.endpoint, infer.body, infer.facts, deployment)
-        credential = await self.credentials.resolve(model, deployment, infer.tenant, choice.api_key)
+        credential = await self.credentials.resolve(
+            attempt.model, deployment, infer.tenant, attempt.choice.api_key
+        )
         auth = credential.header(adapter.auth_header) if credential is not None else None
         async with (
             spans.upstream_call(infer, deployment, outcome),
             self.upstream.open(deployment, call, auth, credential) as response,
         ):
-            outcome.upstream_latency_ms = (time.monotonic() - started) * 1000
+            outcome.upstream_latency_ms = serving.elapsed_ms()
             if response.status >= 400:
                 raise adapter.parse_error(response.status, response.headers, await response.read())
             if call.stream:
-                await self._relay_stream(
-                    adapter, response, deployment, infer, replier, outcome, started
-                )
+                await self._relay_stream(attempt, response)
             else:
                 parsed = adapter.parse_response(infer.endpoint, await response.read(), deployment)
                 outcome.usage = parsed.usage
                 outcome.upstream_model = parsed.upstream_model or deployment.model
-                outcome.ttft_ms = (time.monotonic() - started) * 1000
+                outcome.ttft_ms = serving.elapsed_ms()
                 await replier.chunk(parsed.body)
             # Still inside the upstream context: the body and `final` go out back to back, in
             # one socket write, so the edge wakes once for the whole answer.
@@ -292,20 +296,13 @@ class Handler:
                     provider=deployment.provider,
                     upstream_model=outcome.upstream_model,
                     upstream_latency_ms=outcome.upstream_latency_ms,
-                    served_model=model.name,
+                    served_model=attempt.model.name,
                 )
             )
 
-    async def _relay_stream(
-        self,
-        adapter: Adapter[Any],
-        response: UpstreamResponse,
-        deployment: Deployment,
-        infer: InferRequest,
-        replier: Replier,
-        outcome: Outcome,
-        started: float,
-    ) -> None:
+    async def _relay_stream(self, attempt: Attempt, response: UpstreamResponse) -> None:
+        serving, adapter = attempt.serving, attempt.choice.adapter
+        infer, outcome = serving.infer, serving.outcome
         decoder = SseDecoder()
         state = adapter.new_stream_state()
         async for data in response.chunks():
@@ -317,9 +314,10 @@ class Handler:
                     if chunk.usage_only and not infer.include_usage:
                         continue
                     if outcome.ttft_ms is None:
-                        outcome.ttft_ms = (time.monotonic() - started) * 1000
-                    await replier.chunk(chunk.data)
+                        outcome.ttft_ms = serving.elapsed_ms()
+                    await serving.replier.chunk(chunk.data)
         if not adapter.stream_complete(state):
+            name = attempt.deployment.name
             raise UpstreamUnavailable(
-                f"Deployment '{deployment.name}' ended its stream before finishing the answer."
+                f"Deployment '{name}' ended its stream before finishing the answer."
             )

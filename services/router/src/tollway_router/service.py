@@ -65,8 +65,8 @@ async def run(settings: RouterSettings) -> None:
         heartbeats=heartbeats,
         body_log=body_log,
     )
-    if any(d.provider == "anthropic" for m in models.items.values() for d in m.deployments):
-        await asyncio.to_thread(upstream.anthropic)
+    deployments = [d for m in models.items.values() for d in m.deployments]
+    await asyncio.to_thread(upstream.warm_up, deployments)
     worker = Worker(nc, handler, settings.max_inflight)
     metrics.IN_FLIGHT.set_function(lambda: worker.inflight)
     stop = asyncio.Event()

@@ -21,6 +21,7 @@ from tollway_common import contract, tracing
 from tollway_common.contract import Endpoint, InferRequest, RequestFacts, UsageEvent
 from tollway_common.control import Deployment
 from tollway_common.errors import TollwayError
+from tollway_common.providers import FACTS
 from tollway_router.usage import Outcome
 
 _TRACER = trace.get_tracer("tollway.router")
@@ -31,8 +32,6 @@ OPERATION = {
     Endpoint.COMPLETIONS: "text_completion",
     Endpoint.EMBEDDINGS: "embeddings",
 }
-# gen_ai.provider.name's well-known values; other provider types are named as configured.
-PROVIDER_NAME = {"openai": "openai", "azure_openai": "azure.ai.openai", "anthropic": "anthropic"}
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
@@ -103,7 +102,7 @@ async def _upstream_span(
 def request_attributes(
     endpoint: Endpoint, body: Mapping[str, Any], facts: RequestFacts, deployment: Deployment
 ) -> dict[str, str | int | float]:
-    provider = PROVIDER_NAME.get(deployment.provider, deployment.provider)
+    provider = FACTS[deployment.provider].tracing_name
     attributes: dict[str, str | int | float] = {
         "gen_ai.operation.name": OPERATION[endpoint],
         "gen_ai.provider.name": provider,

@@ -21,6 +21,7 @@ from tests.support.openai_schema import validate_openai
 from tollway_common import errors, retry_after
 from tollway_common.contract import Endpoint
 from tollway_common.control import Deployment
+from tollway_common.providers import FACTS, Provider
 from tollway_edge.request_facts import read_facts
 from tollway_router import providers
 from tollway_router.providers import REGISTRY
@@ -53,7 +54,7 @@ TOOLS_CHAT = {
 ERROR_BODY = b'{"error": {"message": "boom", "type": "x", "param": null, "code": null}}'
 
 
-def _providers(feature: str) -> list[str]:
+def _providers(feature: str) -> list[Provider]:
     return sorted(name for name in REGISTRY if feature not in SUITE_LACKS.get(name, {}))
 
 
@@ -131,8 +132,22 @@ def _usage_chunks(chunks: list[ChunkOut]) -> list[ChunkOut]:
     "adapter", [REGISTRY[name] for name in sorted(REGISTRY)], ids=sorted(REGISTRY)
 )
 def test_chat_stream_request_is_a_stream(adapter: Adapter[object]) -> None:
-    assert Endpoint.CHAT_COMPLETIONS in adapter.endpoints
+    assert Endpoint.CHAT_COMPLETIONS in FACTS[adapter.type].endpoints
     assert _build(adapter, CHAT).stream
+
+
+@pytest.mark.parametrize(
+    ("adapter", "endpoint"),
+    [(REGISTRY[p], e) for p in sorted(REGISTRY) for e in sorted(FACTS[p].endpoints)],
+    ids=lambda v: str(getattr(v, "type", v)),
+)
+def test_every_endpoint_a_provider_serves_builds_a_request(
+    adapter: Adapter[object], endpoint: Endpoint
+) -> None:
+    body = {"model": "m", "messages": [{"role": "user", "content": "Hi"}], "input": "Hi"}
+    request = {**body, "prompt": "Hi"}
+    call = adapter.build_request(endpoint, request, read_facts(endpoint, request), _target(adapter))
+    assert call.method == "POST"
 
 
 @pytest.mark.proves("suite_text_stream")
@@ -244,7 +259,7 @@ def test_every_adapter_gives_the_same_error_for_a_status(status: int) -> None:
         return type(error), error.status, body.type, body.code, body.param, error.headers()
 
     given = {name: wire(REGISTRY[name]) for name in _providers("suite_errors")}
-    assert given == dict.fromkeys(given, wire(REGISTRY["openai"]))
+    assert given == dict.fromkeys(given, wire(REGISTRY[Provider.OPENAI]))
 
 
 @pytest.mark.proves("suite_errors")

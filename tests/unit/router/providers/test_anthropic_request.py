@@ -13,6 +13,7 @@ from tests.support.openai_schema import validate_openai_request
 from tollway_common import errors
 from tollway_common.contract import Endpoint, RequestFacts
 from tollway_common.control import Deployment
+from tollway_common.providers import FACTS, Provider
 from tollway_edge.request_facts import read_facts
 from tollway_router.providers import anthropic
 from tollway_router.providers.adapter import HttpCall
@@ -82,7 +83,7 @@ def test_call_goes_to_messages_with_the_api_version() -> None:
 @pytest.mark.proves("anthropic_sdk", "anthropic")
 def test_the_secret_goes_in_x_api_key() -> None:
     assert anthropic.ADAPTER.auth_header("sk-ant-test") == ("x-api-key", "sk-ant-test")
-    assert anthropic.ADAPTER.endpoints == {Endpoint.CHAT_COMPLETIONS}
+    assert FACTS[Provider.ANTHROPIC].endpoints == {Endpoint.CHAT_COMPLETIONS}
 
 
 @pytest.mark.parametrize("endpoint", [Endpoint.COMPLETIONS, Endpoint.EMBEDDINGS])

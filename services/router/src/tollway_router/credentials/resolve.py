@@ -11,13 +11,9 @@ from typing import Literal
 from tollway_common.contract import TenantCredential
 from tollway_common.control import RESOURCE_NAME_PATTERN, Deployment, ModelAlias, Tenancy
 from tollway_common.errors import InvalidRequest, UpstreamAuthFailed
+from tollway_common.providers import FACTS
 from tollway_common.secret_refs import SecretNotFound, SecretResolver
 from tollway_router.credentials.token_cache import TokenCache
-
-ENTRA_SCOPES = {
-    "azure_openai": "https://cognitiveservices.azure.com/.default",
-    "anthropic": "https://ai.azure.com/.default",
-}
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,7 +48,7 @@ class Credentials:
         if tenant is not None:
             return _tenant(model, deployment, tenant)
         if deployment.auth is not None:
-            scope = deployment.auth.scope or ENTRA_SCOPES.get(deployment.provider, "")
+            scope = deployment.auth.scope or FACTS[deployment.provider].entra_scope or ""
             token = await self._tokens.token(deployment.auth, scope, deployment.name)
             return Credential("bearer", token)
         if api_key is None:
@@ -71,7 +67,7 @@ class Credentials:
 def _tenant(model: ModelAlias, deployment: Deployment, tenant: TenantCredential) -> Credential:
     # The edge checks all of this; the router checks again because a resource name becomes
     # part of a host name here.
-    if model.tenancy is not Tenancy.PER_REQUEST or deployment.provider != "anthropic":
+    if model.tenancy is not Tenancy.PER_REQUEST or not FACTS[deployment.provider].takes_tenancy:
         raise InvalidRequest(
             f"Model '{model.name}' does not take per-request Foundry credentials.", param="model"
         )

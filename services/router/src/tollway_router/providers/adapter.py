@@ -14,6 +14,7 @@ from typing import Any, Generic, TypeVar
 from tollway_common.contract import Endpoint, RequestFacts, Usage
 from tollway_common.control import Deployment
 from tollway_common.errors import TollwayError
+from tollway_common.providers import Provider
 
 StateT = TypeVar("StateT")
 
@@ -61,8 +62,7 @@ class ChunkOut:
 
 @dataclass(frozen=True, slots=True)
 class Adapter(Generic[StateT]):
-    type: str
-    endpoints: frozenset[Endpoint]
+    type: Provider
     # The client's body and the facts the edge read from it (never read from the body again).
     build_request: Callable[[Endpoint, Mapping[str, Any], RequestFacts, Deployment], HttpCall]
     parse_response: Callable[[Endpoint, bytes, Deployment], ParsedResponse]

@@ -16,6 +16,7 @@ import orjson
 
 from tollway_common.contract import Endpoint, RequestFacts
 from tollway_common.control import Deployment
+from tollway_common.providers import Provider
 from tollway_router.providers import openai
 from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, SseEvent
 
@@ -51,8 +52,7 @@ def _filter_only(chunk: ChunkOut) -> bool:
 
 
 ADAPTER: Adapter[openai.StreamState] = Adapter(
-    type="azure_openai",
-    endpoints=frozenset(openai.PATHS),
+    type=Provider.AZURE_OPENAI,
     build_request=build_request,
     parse_response=openai.parse_response,
     new_stream_state=openai.new_stream_state,

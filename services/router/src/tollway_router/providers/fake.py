@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from tollway_common.providers import Provider
 from tollway_router.providers import openai
 from tollway_router.providers.adapter import Adapter
 
-ADAPTER: Adapter[openai.StreamState] = replace(openai.ADAPTER, type="fake")
+ADAPTER: Adapter[openai.StreamState] = replace(openai.ADAPTER, type=Provider.FAKE)

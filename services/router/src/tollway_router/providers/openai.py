@@ -16,6 +16,7 @@ import orjson
 from tollway_common.contract import Endpoint, RequestFacts, Usage
 from tollway_common.control import Deployment
 from tollway_common.errors import TollwayError, UpstreamUnavailable
+from tollway_common.providers import Provider
 from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, ParsedResponse, SseEvent
 from tollway_router.providers.errors import ErrorDetail, classify, from_response
 
@@ -210,8 +211,7 @@ def _normalise(error: Any) -> dict[str, Any]:
 
 
 ADAPTER: Adapter[StreamState] = Adapter(
-    type="openai",
-    endpoints=frozenset(PATHS),
+    type=Provider.OPENAI,
     build_request=build_request,
     parse_response=parse_response,
     new_stream_state=new_stream_state,

@@ -21,6 +21,7 @@ from tollway_common.errors import (
     UpstreamRateLimited,
     UpstreamUnavailable,
 )
+from tollway_common.providers import FACTS
 from tollway_router.providers import REGISTRY
 from tollway_router.providers.adapter import Adapter
 from tollway_router.routing.health import Availability, HealthBoard
@@ -135,8 +136,7 @@ class Chooser:
             if deployment.weight <= 0:
                 unavailable.weightless.append(deployment)
                 continue
-            adapter = REGISTRY.get(deployment.provider)
-            if adapter is None or infer.endpoint not in adapter.endpoints:
+            if infer.endpoint not in FACTS[deployment.provider].endpoints:
                 unavailable.unsupported.append(deployment)
                 continue
             if (

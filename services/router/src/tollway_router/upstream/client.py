@@ -1,5 +1,7 @@
-"""The router's only network code toward providers: a pooled aiohttp client, and the
-in-process demo server for the `fake` provider, behind one small response interface.
+"""The router's only network code toward providers: one transport per `Transport` kind (a
+pooled aiohttp client, the anthropic SDK, the in-process demo server) behind one small response
+interface. Which transport a deployment takes is a fact of its provider
+(`tollway_common.providers.FACTS`); this module names no provider.
 
 aiohttp rather than httpx: httpcore's pool scans every connection on each request, which cost
 the router about 2 ms of CPU per request under load (docs/bench.md).
@@ -8,14 +10,15 @@ the router about 2 ms of CPU per request under load (docs/bench.md).
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Mapping
-from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import AsyncIterator, Callable, Iterable, Mapping
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 import aiohttp
 
 from tollway_common.control import Deployment
 from tollway_common.errors import UpstreamTimeout, UpstreamUnavailable, UpstreamUnreachable
+from tollway_common.providers import FACTS, Transport
 from tollway_router.credentials.resolve import Credential
 from tollway_router.providers.adapter import HttpCall
 from tollway_router.settings import FOUNDRY_BASE_URL
@@ -111,6 +114,12 @@ class _FakeResponse:
             await asyncio.sleep(0)
 
 
+_Open: TypeAlias = Callable[
+    [Deployment, HttpCall, tuple[str, str] | None, Credential | None],
+    AbstractAsyncContextManager[UpstreamResponse],
+]
+
+
 class Upstream:
     def __init__(
         self,
@@ -123,6 +132,11 @@ class Upstream:
         self._foundry_base_url = foundry_base_url
         self._session: aiohttp.ClientSession | None = None
         self._anthropic: AnthropicUpstream | None = None
+        self._transports: dict[Transport, _Open] = {
+            Transport.HTTP: self._open_http,
+            Transport.ANTHROPIC_SDK: self._open_sdk,
+            Transport.IN_PROCESS: self._open_in_process,
+        }
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
@@ -146,30 +160,60 @@ class Upstream:
             await self._anthropic.close()
 
     def anthropic(self) -> AnthropicUpstream:
-        # The anthropic SDK takes about two seconds to import: only routers that serve
-        # Claude pay for it (service.py warms it up when the catalog has such a model).
+        # The anthropic SDK takes about two seconds to import: only routers that serve a
+        # provider on that transport pay for it (`warm_up`, when the catalog has one).
         if self._anthropic is None:
             from tollway_router.upstream.anthropic_sdk import AnthropicUpstream
 
             self._anthropic = AnthropicUpstream(self._foundry_base_url)
         return self._anthropic
 
-    @asynccontextmanager
-    async def open(
+    def warm_up(self, deployments: Iterable[Deployment]) -> None:
+        """Load the SDK transport now (blocking) if any of `deployments` will need it."""
+        if any(FACTS[d.provider].transport is Transport.ANTHROPIC_SDK for d in deployments):
+            self.anthropic()
+
+    def open(
         self,
         deployment: Deployment,
         call: HttpCall,
         auth: tuple[str, str] | None,
         credential: Credential | None = None,
+    ) -> AbstractAsyncContextManager[UpstreamResponse]:
+        """Send `call` with the `auth` header and yield the response with its body unread,
+        through the transport of the deployment's provider; the SDK transport places the
+        `credential` itself."""
+        transport = self._transports[FACTS[deployment.provider].transport]
+        return transport(deployment, call, auth, credential)
+
+    @asynccontextmanager
+    async def _open_in_process(
+        self,
+        deployment: Deployment,
+        call: HttpCall,
+        auth: tuple[str, str] | None,
+        credential: Credential | None,
     ) -> AsyncIterator[UpstreamResponse]:
-        """Send `call` with the `auth` header and yield the response with its body unread;
-        Claude goes through the SDK, which places the `credential` itself."""
-        if deployment.provider == "fake":
-            yield _FakeResponse(demo_server.respond_bytes(call.path, call.body))
-            return
-        if deployment.provider == "anthropic":
-            yield await self.anthropic().send(deployment, call, credential)
-            return
+        yield _FakeResponse(demo_server.respond_bytes(call.path, call.body))
+
+    @asynccontextmanager
+    async def _open_sdk(
+        self,
+        deployment: Deployment,
+        call: HttpCall,
+        auth: tuple[str, str] | None,
+        credential: Credential | None,
+    ) -> AsyncIterator[UpstreamResponse]:
+        yield await self.anthropic().send(deployment, call, credential)
+
+    @asynccontextmanager
+    async def _open_http(
+        self,
+        deployment: Deployment,
+        call: HttpCall,
+        auth: tuple[str, str] | None,
+        credential: Credential | None,
+    ) -> AsyncIterator[UpstreamResponse]:
         if not deployment.api_base:
             raise UpstreamUnavailable(f"Deployment '{deployment.name}' has no api_base configured.")
         headers = {"content-type": "application/json", **deployment.headers, **call.headers}

@@ -8,7 +8,7 @@ alone: `request` builds the body (`messages` the turns), `response` reads a `Mes
 
 from __future__ import annotations
 
-from tollway_common.contract import Endpoint
+from tollway_common.providers import Provider
 from tollway_router.providers.adapter import Adapter
 from tollway_router.providers.anthropic.errors import parse_error
 from tollway_router.providers.anthropic.request import build_request
@@ -22,8 +22,7 @@ from tollway_router.providers.anthropic.stream import (
 __all__ = ["ADAPTER"]
 
 ADAPTER: Adapter[StreamState] = Adapter(
-    type="anthropic",
-    endpoints=frozenset({Endpoint.CHAT_COMPLETIONS}),
+    type=Provider.ANTHROPIC,
     build_request=build_request,
     parse_response=parse_response,
     new_stream_state=new_stream_state,

@@ -1,0 +1,93 @@
+"""The providers a deployment may name, and the declarative facts of each: the one home of
+what is true of a provider outside its wire translation.
+
+`Provider` is the type of `Deployment.provider`, so a typo (`anthropc`) is refused when the
+config file loads, at `tollway apply` and by the admin API, naming the allowed values.
+`FACTS` answers every provider-specific question the services ask: which transport the router
+sends the call through, the Entra scope it asks tokens for, the name on tracing spans, whether
+it may be reached on Azure AI Foundry, takes OAuth tokens, takes per-request tenancy, and which
+endpoints it serves. The router's `tollway_router.providers.REGISTRY` pairs each provider with
+its adapter (the pure translation); nothing else names a provider (guarded by
+`tests/unit/test_layout.py`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+
+from tollway_common.contract import Endpoint
+
+_OPENAI_ENDPOINTS = frozenset(
+    {Endpoint.CHAT_COMPLETIONS, Endpoint.COMPLETIONS, Endpoint.EMBEDDINGS}
+)
+
+
+class Provider(StrEnum):
+    """The `provider` of a deployment; the value is what config files and KV records spell."""
+
+    OPENAI = "openai"
+    AZURE_OPENAI = "azure_openai"
+    ANTHROPIC = "anthropic"
+    FAKE = "fake"
+
+
+class Transport(StrEnum):
+    """How the router's upstream client reaches a provider."""
+
+    HTTP = "http"
+    ANTHROPIC_SDK = "anthropic_sdk"
+    IN_PROCESS = "in_process"
+
+
+class OAuth(StrEnum):
+    """Whether a deployment may carry `auth` (OAuth tokens) instead of an API key."""
+
+    ALLOWED = "allowed"
+    FOUNDRY_ONLY = "foundry_only"
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderFacts:
+    transport: Transport
+    # gen_ai.provider.name's well-known value, or the configured name where none exists.
+    tracing_name: str
+    endpoints: frozenset[Endpoint]
+    # The scope tokens are asked for when `auth.scope` is unset; None: `auth.scope` is required.
+    entra_scope: str | None = None
+    oauth: OAuth = OAuth.ALLOWED
+    # Reachable on Azure AI Foundry (`foundry_resource`, or a `*.services.ai.azure.com` base).
+    foundry: bool = False
+    # May serve models with `tenancy: per_request` (the tenant names a Foundry resource).
+    takes_tenancy: bool = False
+
+
+FACTS: dict[Provider, ProviderFacts] = {
+    Provider.OPENAI: ProviderFacts(
+        transport=Transport.HTTP, tracing_name="openai", endpoints=_OPENAI_ENDPOINTS
+    ),
+    Provider.AZURE_OPENAI: ProviderFacts(
+        transport=Transport.HTTP,
+        tracing_name="azure.ai.openai",
+        endpoints=_OPENAI_ENDPOINTS,
+        entra_scope="https://cognitiveservices.azure.com/.default",
+    ),
+    Provider.ANTHROPIC: ProviderFacts(
+        transport=Transport.ANTHROPIC_SDK,
+        tracing_name="anthropic",
+        endpoints=frozenset({Endpoint.CHAT_COMPLETIONS}),
+        entra_scope="https://ai.azure.com/.default",
+        oauth=OAuth.FOUNDRY_ONLY,
+        foundry=True,
+        takes_tenancy=True,
+    ),
+    Provider.FAKE: ProviderFacts(
+        transport=Transport.IN_PROCESS, tracing_name="fake", endpoints=_OPENAI_ENDPOINTS
+    ),
+}
+
+
+def providers_with(has: Callable[[ProviderFacts], bool]) -> str:
+    """The providers whose facts pass `has`, spelled for an error message."""
+    return " or ".join(provider.value for provider, facts in FACTS.items() if has(facts))
