@@ -15,6 +15,7 @@ from tollway_common.contract import Endpoint, InferRequest, Principal, ResolvedR
 from tollway_common.control import Credential, Deployment, ModelAlias, RoutingStrategy
 from tollway_common.errors import ContextLengthExceeded, InvalidRequest, UpstreamUnavailable
 from tollway_common.testing.servers import NatsServer
+from tollway_edge.request_facts import read_facts
 from tollway_router.routing.candidates import Choice, Unavailable
 
 
@@ -38,6 +39,7 @@ MODELS = {
 
 def _infer(alias: str, endpoint: Endpoint = Endpoint.CHAT_COMPLETIONS, **body: Any) -> InferRequest:
     now_ms = int(time.time() * 1000)
+    request = {"model": alias, "messages": [{"role": "user", "content": "hello"}], **body}
     return InferRequest(
         request_id="req-1",
         endpoint=endpoint,
@@ -45,7 +47,8 @@ def _infer(alias: str, endpoint: Endpoint = Endpoint.CHAT_COMPLETIONS, **body: A
         route=ResolvedRoute(alias=alias),
         received_at_ms=now_ms,
         deadline_ms=now_ms + 30_000,
-        body={"model": alias, "messages": [{"role": "user", "content": "hello"}], **body},
+        body=request,
+        facts=read_facts(endpoint, request),
     )
 
 

@@ -42,6 +42,7 @@ from tollway_common.control import (
 )
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.secret_refs import SecretResolver
+from tollway_edge.request_facts import read_facts
 from tollway_router.credentials.resolve import Credential, Credentials
 from tollway_router.credentials.token_cache import TokenCache
 from tollway_router.handler import Handler
@@ -225,6 +226,7 @@ class InProcessRouter:
             deadline_ms=now_ms + 30_000,
             stream=bool(request.get("stream")),
             body=request,
+            facts=read_facts(endpoint, request),
             **fields,
         )
 
