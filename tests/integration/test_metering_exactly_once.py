@@ -16,12 +16,12 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from tests.support.chdb import query_folder
-from tests.support.processes import ServiceProcess, spawn, wait_for_log
 
+from tollway_cli.processes import ManagedProcess, spawn_module, wait_for_log
+from tollway_cli.servers import NatsServer, start_nats
 from tollway_common import contract, nats_client
 from tollway_common.contract import AnalyticsQuery, Endpoint, Principal, UsageEvent, UsageRow
 from tollway_common.ids import new_request_id, usage_msg_id
-from tollway_common.testing.servers import NatsServer, start_nats
 
 pytestmark = pytest.mark.integration
 
@@ -70,23 +70,23 @@ class _Metering:
             "TOLLWAY_METERING_NATS__URL": nats_srv.url,
             "TOLLWAY_METERING_FETCH_TIMEOUT_S": "0.2",
         }
-        self.processes: list[ServiceProcess] = []
+        self.processes: list[ManagedProcess] = []
 
     def folder(self, name: str = "ch") -> Path:
         return self._tmp / name
 
-    async def start(self, folder: str = "ch", **env: str) -> ServiceProcess:
+    async def start(self, folder: str = "ch", **env: str) -> ManagedProcess:
         name = f"metering-{len(self.processes)}"
         dsn = {"TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{self.folder(folder)}"}
         process = await asyncio.to_thread(
-            spawn, name, "tollway_metering", {**self._env, **dsn, **env}, self._logs
+            spawn_module, name, "tollway_metering", {**self._env, **dsn, **env}, self._logs
         )
         self.processes.append(process)
         return process
 
     def stop_all(self) -> None:
         for process in self.processes:
-            process.terminate(timeout=20)
+            process.stop(timeout=20)
 
 
 def _event(index: int) -> UsageEvent:
@@ -118,7 +118,7 @@ async def _publish(js: JetStreamContext, events: list[UsageEvent]) -> None:
         )
 
 
-async def _stored_rows(nc: Client, process: ServiceProcess, expected: set[str]) -> list[UsageRow]:
+async def _stored_rows(nc: Client, process: ManagedProcess, expected: set[str]) -> list[UsageRow]:
     """Ask metering over NATS until every expected request id is stored (bounded)."""
     query = contract.encode(AnalyticsQuery(limit=10 * len(expected)))
     rows: list[UsageRow] = []
@@ -140,7 +140,7 @@ async def _stored_rows(nc: Client, process: ServiceProcess, expected: set[str]) 
 
 
 async def _stored_once(
-    nc: Client, process: ServiceProcess, events: list[UsageEvent]
+    nc: Client, process: ManagedProcess, events: list[UsageEvent]
 ) -> list[UsageRow]:
     """Wait until every event is stored, assert each is stored exactly once, return the rows."""
     rows = await _stored_rows(nc, process, {event.request_id for event in events})
@@ -149,7 +149,7 @@ async def _stored_once(
     return rows
 
 
-async def _wait_all_acked(js: JetStreamContext, process: ServiceProcess) -> None:
+async def _wait_all_acked(js: JetStreamContext, process: ManagedProcess) -> None:
     """Wait (bounded) until the durable has nothing pending or unacked, redeliveries included."""
     deadline = asyncio.get_running_loop().time() + _WAIT_S
     while asyncio.get_running_loop().time() < deadline:
@@ -160,7 +160,7 @@ async def _wait_all_acked(js: JetStreamContext, process: ServiceProcess) -> None
     pytest.fail(f"events still unacked:\n{process.log()[-4000:]}")
 
 
-async def _wait_exit(process: ServiceProcess) -> int:
+async def _wait_exit(process: ManagedProcess) -> int:
     return await asyncio.to_thread(process.popen.wait, _WAIT_S)
 
 
@@ -196,7 +196,7 @@ async def test_metering_stores_each_usage_event_exactly_once(
         org_id="org-a",
         unpriced=True,
     )
-    assert process.terminate(timeout=20) == 0, process.log()[-4000:]
+    assert process.stop(timeout=20) == 0, process.log()[-4000:]
 
 
 async def test_metering_killed_between_insert_and_ack_loses_and_doubles_nothing(
@@ -226,7 +226,7 @@ async def test_metering_killed_between_insert_and_ack_loses_and_doubles_nothing(
     await _publish(js, later)
     await _wait_all_acked(js, restarted)
     await _stored_once(nc, restarted, events + later)
-    assert restarted.terminate(timeout=20) == 0, restarted.log()[-4000:]
+    assert restarted.stop(timeout=20) == 0, restarted.log()[-4000:]
 
 
 async def test_metering_survives_a_trickle_of_events_across_batch_deadlines(
@@ -357,7 +357,7 @@ async def test_two_metering_replicas_share_the_durable_and_store_each_event_once
             await asyncio.sleep(0.02)
     await _wait_all_acked(js, replicas[0])
     for replica in replicas:
-        assert replica.terminate(timeout=20) == 0, replica.log()[-4000:]
+        assert replica.stop(timeout=20) == 0, replica.log()[-4000:]
 
     stored = [
         [

@@ -21,6 +21,7 @@ from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
 from tests.support.usage_stream import delete_health, health_records, put_health, usage_events
 
+from tollway_cli.servers import NatsServer, RedisServer
 from tollway_common.contract import DeploymentHealth, HealthState, UsageEvent
 from tollway_common.control import (
     CircuitBreaker,
@@ -31,7 +32,6 @@ from tollway_common.control import (
     RetryPolicy,
     RoutingStrategy,
 )
-from tollway_common.testing.servers import NatsServer, RedisServer
 
 AUTH = {"authorization": f"Bearer {TEST_KEY}"}
 # The fallback costs a thousand times more, so a row priced at the wrong alias shows.
@@ -441,7 +441,7 @@ async def _chats_on_one_router(routed: Routed, model: str, count: int) -> list[h
     """Circuit breakers are per router: stop the second one so every call meets the same."""
     second = next(p for p in routed.stack.processes if p.name == "router-2")
     if second.popen.poll() is None:
-        second.terminate()
+        second.stop()
     return await _chats(routed, model, count)
 
 

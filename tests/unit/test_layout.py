@@ -41,3 +41,26 @@ def test_services_never_import_each_other(service: str) -> None:
                 names = [node.module]
             for name in names:
                 assert name.split(".")[0] not in others, f"{path} imports {name}"
+
+
+PROCESSES = ROOT / "libs/cli/src/tollway_cli/processes.py"
+
+
+def _process_starters() -> list[Path]:
+    roots = [ROOT / "libs", ROOT / "services", ROOT / "bench", ROOT / "tests/support"]
+    return sorted(
+        path
+        for root in roots
+        for path in root.rglob("*.py")
+        if ".venv" not in path.parts and "subprocess.Popen" in path.read_text()
+    )
+
+
+def test_long_running_processes_are_started_in_one_module() -> None:
+    """The launcher, the test stack and the bench share one supervisor (spawn, wait until
+    ready, stop with a bounded wait)."""
+    assert _process_starters() == [PROCESSES]
+
+
+def test_production_code_has_no_testing_package() -> None:
+    assert not [path for path in _sources() if "testing" in path.parts]
