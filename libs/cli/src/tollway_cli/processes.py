@@ -20,7 +20,7 @@ from pathlib import Path
 
 import httpx
 
-READY_TIMEOUT_S = 30.0
+READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 40.0
 _POLL_S = 0.05
 _TAIL_CHARS = 4000
