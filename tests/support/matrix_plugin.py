@@ -49,7 +49,7 @@ def _claims(item: pytest.Item) -> list[tuple[str, str]]:
         for provider in providers:
             if provider not in PROVIDERS:
                 raise pytest.UsageError(f"{item.nodeid}: proves for unknown provider {provider!r}")
-            claims.append((feature, provider))
+            claims.append((feature, str(provider)))
     return claims
 
 
