@@ -336,7 +336,7 @@ def test_an_operator_disables_and_enables_a_deployment_from_the_models_page(
         "Deployment demo-fake of tollway-demo is inactive: disabled by an operator"
     )
     page.get_by_role("link", name="Models").click()
-    (record,) = run_async(health_records(stack.nats.url, "tollway-demo"))
+    (record,) = run_async(health_records(stack.nats.url_as("test"), "tollway-demo"))
     assert (record.state, record.operator) == (HealthState.INACTIVE, True)
     client = OpenAI(base_url=stack.base_url, api_key=TEST_KEY, max_retries=0)
     with pytest.raises(APIStatusError, match="disabled by an operator"):
@@ -348,7 +348,7 @@ def test_an_operator_disables_and_enables_a_deployment_from_the_models_page(
     # A router's record shows up without a reload (the table refreshes itself).
     run_async(
         put_health(
-            stack.nats.url,
+            stack.nats.url_as("test"),
             DeploymentHealth(
                 alias="gpt-test",
                 deployment="fake-openai",

@@ -277,7 +277,7 @@ async def test_changes_are_audited_and_no_secret_is_stored_or_logged(control: Co
     await control.until_every_edge_answers(secret, 200)
     await control.admin.post(f"/api/v1/keys/{created['key_id']}/revoke")
 
-    events = await _audit_events(control.stack.nats.url)
+    events = await _audit_events(control.stack.nats.url_as("test"))
     mine = [e for e in events if e.resource_id == created["key_id"]]
     assert [e.action for e in mine] == ["key.create", "key.update"]
     assert mine[1].before is not None
@@ -288,7 +288,7 @@ async def test_changes_are_audited_and_no_secret_is_stored_or_logged(control: Co
     assert mine[0].after is not None
     assert mine[0].after["key_hash"] == "[redacted]"
 
-    stored = await _bucket_values(control.stack.nats.url)
+    stored = await _bucket_values(control.stack.nats.url_as("test"))
     audit = b"".join(contract.encode(event) for event in events)
     logs = control.stack.logs().encode()
     for plaintext in (secret, TEST_KEY, UPSTREAM_SECRET, ADMIN_TOKEN):

@@ -250,12 +250,12 @@ async def _stored(nats_url: str) -> bytes:
 async def test_no_tenant_key_is_logged_stored_or_metered(tenancy: TenancyStack) -> None:
     await tenancy.chat(f"tenant-d:{KEY_D}", "claude-tenant", stream=True)
     await tenancy.chat(KEY_E, "tenant-e/claude-tenant")
-    rows = await wait_for_usage(tenancy.stack.nats.url, tenancy.request_ids)
+    rows = await wait_for_usage(tenancy.stack.nats.url_as("test"), tenancy.request_ids)
     assert {row.request_id for row in rows} >= set(tenancy.request_ids)
     tenant_ids = {row.key_id for row in rows if row.key_id.startswith("tenant-")}
     assert len(tenant_ids) >= 2, "usage is kept per tenant"
     metered = b"".join(contract.encode(row) for row in rows)
-    stored = await _stored(tenancy.stack.nats.url)
+    stored = await _stored(tenancy.stack.nats.url_as("test"))
     assert all(key_id.encode() in stored for key_id in tenant_ids), "usage events were read"
     # JetStream's file store keeps messages as written: the key would be there in plain text.
     nats_files = b"".join(

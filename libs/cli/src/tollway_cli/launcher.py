@@ -14,9 +14,11 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from tollway_cli.bus_credentials import BusCredentials
 from tollway_cli.devkey import ADMIN_TOKEN_ENV, ENV_NAME, admin_token, dev_api_key
 from tollway_cli.processes import ManagedProcess, ProcessError, spawn_module, wait_until_ready
 from tollway_cli.servers import start_nats, start_redis
+from tollway_common.bus_permissions import Service
 
 _READY_TIMEOUT_S = 60.0
 
@@ -105,7 +107,9 @@ class Launcher:
                     f"choose another with --{flag}"
                 )
         print("tollway: starting nats-server and redis-server ...", flush=True)
-        nats = start_nats(self.data_dir / "nats")
+        # Each service gets only its own NATS password; the bus refuses anyone else.
+        bus = BusCredentials.load_or_create(self.data_dir)
+        nats = start_nats(self.data_dir / "nats", bus)
         self.servers.append(nats)
         redis = start_redis(self.data_dir / "redis")
         self.servers.append(redis)
@@ -116,7 +120,7 @@ class Launcher:
         logs.mkdir(exist_ok=True)
         base = {ENV_NAME: key}
         admin_env = {
-            "TOLLWAY_ADMIN_NATS__URL": nats.url,
+            **bus.env(Service.ADMIN, nats.url),
             "TOLLWAY_ADMIN_CONFIG_FILE": str(self.options.config.resolve()),
             "TOLLWAY_ADMIN_HOST": self.options.host,
             "TOLLWAY_ADMIN_PORT": str(self.options.admin_port),
@@ -125,16 +129,16 @@ class Launcher:
             "TOLLWAY_ADMIN_COOKIE_SECURE": "false",
         }
         metering_env = {
-            "TOLLWAY_METERING_NATS__URL": nats.url,
+            **bus.env(Service.METERING, nats.url),
             "TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{self.data_dir / 'clickhouse'}",
             **self._monitor_env("METERING", self.options.metering_monitor_port),
         }
         router_env = {
-            "TOLLWAY_ROUTER_NATS__URL": nats.url,
+            **bus.env(Service.ROUTER, nats.url),
             **self._monitor_env("ROUTER", self.options.router_monitor_port),
         }
         edge_env = {
-            "TOLLWAY_EDGE_NATS__URL": nats.url,
+            **bus.env(Service.EDGE, nats.url),
             "TOLLWAY_EDGE_REDIS__URL": redis.url,
             "TOLLWAY_EDGE_HOST": self.options.host,
             "TOLLWAY_EDGE_PORT": str(self.options.port),

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,8 +14,21 @@ class _Block(BaseModel):
 
 
 class NatsSettings(_Block):
+    """How a service reaches NATS and who it is there (docs/security-nats.md).
+
+    The bus is closed: give a user and password, a `.creds` file or an nkey seed file. TLS is
+    on when the URL is `tls://` or a CA file is set; a client certificate is optional.
+    """
+
     url: str = "nats://127.0.0.1:4222"
     connect_timeout_s: float = 5.0
+    user: str = ""
+    password: SecretStr = SecretStr("")
+    creds_file: Path | None = None
+    nkey_seed_file: Path | None = None
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
     # JetStream replicas for the streams and buckets a service creates: 1 on a laptop, 3 in a
     # cluster.
     replicas: int = Field(default=1, ge=1, le=5)

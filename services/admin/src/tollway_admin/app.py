@@ -22,6 +22,7 @@ from tollway_admin.store import ControlStore
 from tollway_admin.ui.app import install_ui
 from tollway_admin.webhooks import WebhookDeliverer
 from tollway_common import metrics, nats_client
+from tollway_common.bus_permissions import Service
 from tollway_common.config_file import load_config
 from tollway_common.http_errors import install_error_handlers
 from tollway_common.http_metrics import HttpMetricsMiddleware, metrics_endpoint
@@ -35,7 +36,7 @@ from tollway_common.secret_refs import SecretResolver
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: AdminSettings = app.state.settings
-    nc = await nats_client.connect(settings.nats, "tollway-admin")
+    nc = await nats_client.connect(settings.nats, "tollway-admin", service=Service.ADMIN)
     js = nc.jetstream()
     await nats_client.ensure_usage_stream(js, settings.nats.replicas)
     store = await ControlStore.open(js, settings.nats.replicas)

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from nats.js.kv import KeyValue
 
 from tollway_common import contract, metrics, nats_client
+from tollway_common.bus_permissions import Service
 from tollway_common.control import (
     Budget,
     OrgRecord,
@@ -44,7 +45,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     mux = ReplyMux(edge_id, settings.idle_timeout_s)
     # Replies published while the edge is cut off are lost (core NATS): end open requests.
     nc = await nats_client.connect(
-        settings.nats, f"tollway-edge-{edge_id}", on_disconnect=mux.connection_lost
+        settings.nats,
+        f"tollway-edge-{edge_id}",
+        on_disconnect=mux.connection_lost,
+        service=Service.EDGE,
     )
     js = nc.jetstream()
     models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, settings.nats.replicas)

@@ -9,6 +9,7 @@ import signal
 import socket
 
 from tollway_common import contract, nats_client
+from tollway_common.bus_permissions import Service
 from tollway_common.control import ModelAlias, decode_model_alias
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.metrics import announce_build
@@ -35,7 +36,9 @@ async def run(settings: RouterSettings) -> None:
     monitor = MonitorServer("router", settings.monitor)
     await monitor.start()
     announce_build("router")
-    nc = await nats_client.connect(settings.nats, f"tollway-router-{router_id}")
+    nc = await nats_client.connect(
+        settings.nats, f"tollway-router-{router_id}", service=Service.ROUTER
+    )
     js = nc.jetstream()
     await nats_client.ensure_usage_stream(js, settings.nats.replicas)
     models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, settings.nats.replicas)
