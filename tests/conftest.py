@@ -10,10 +10,9 @@ import pytest
 
 from tests.support.configs import TEST_KEY, gateway_config
 from tests.support.fake_openai_server import FakeOpenAIServer
+from tests.support.nats import start_test_nats
 from tests.support.stack import Stack
-from tollway_cli.bus_credentials import BusCredentials
-from tollway_cli.servers import NatsServer, RedisServer, start_nats, start_redis
-from tollway_common.bus_permissions import ExtraUser
+from tollway_cli.servers import NatsServer, RedisServer, start_redis
 
 pytest_plugins = ["tests.support.matrix_plugin"]
 
@@ -27,15 +26,9 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
             item.add_marker(pytest.mark.e2e)
 
 
-# The test suite's own NATS user, unrestricted, for tests that seed or inspect the bus
-# directly (`nats_server.url_as("test")`). Services always connect as themselves, with the
-# permissions the launcher gives them.
-TEST_NATS_USER = ExtraUser("test", "test-only-password")
-
-
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = start_nats(tmp_path / "nats", BusCredentials.generate(), extra_users=(TEST_NATS_USER,))
+    server = start_test_nats(tmp_path / "nats")
     try:
         yield server
     finally:

@@ -16,9 +16,10 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from tests.support.chdb import query_folder
+from tests.support.nats import start_test_nats
 
 from tollway_cli.processes import ManagedProcess, spawn_module
-from tollway_cli.servers import NatsServer, start_nats
+from tollway_cli.servers import NatsServer
 from tollway_common import contract, nats_client
 from tollway_common.bus_permissions import Service
 from tollway_common.contract import AnalyticsQuery, Endpoint, Principal, UsageEvent, UsageRow
@@ -34,7 +35,7 @@ _NOW_MS = int(time.time() * 1000)
 
 @pytest.fixture
 def nats_srv(tmp_path: Path) -> Iterator[NatsServer]:
-    server = start_nats(tmp_path / "nats")
+    server = start_test_nats(tmp_path / "nats")
     try:
         yield server
     finally:
@@ -268,7 +269,9 @@ async def test_nats_restarted_under_load_loses_and_doubles_no_usage_event(
         await third.wait()
         # Killed, not stopped: nothing is flushed, in-flight publishes and acks are lost.
         await asyncio.to_thread(nats_srv.kill)
-        restarted = await asyncio.to_thread(start_nats, tmp_path / "nats", nats_srv.port)
+        restarted = await asyncio.to_thread(
+            start_test_nats, tmp_path / "nats", nats_srv.credentials, nats_srv.port
+        )
         await asyncio.wait_for(publisher, _WAIT_S)
 
         await _stored_once(nc, process, events)

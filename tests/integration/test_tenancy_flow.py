@@ -14,10 +14,11 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 from tests.support.analytics import wait_for_usage
 from tests.support.fake_anthropic_server import FakeAnthropicServer
+from tests.support.nats import start_test_nats
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
 
-from tollway_cli.servers import start_nats, start_redis
+from tollway_cli.servers import start_redis
 from tollway_common import contract
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import Deployment, Limits, ModelAlias, Tenancy
@@ -95,7 +96,7 @@ class TenancyStack:
 def tenancy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TenancyStack]:
     workdir = tmp_path_factory.mktemp("tenancy")
     (workdir / "key").write_text(VIRTUAL_KEY)
-    nats_server, redis = start_nats(workdir / "nats"), start_redis(workdir / "redis")
+    nats_server, redis = start_test_nats(workdir / "nats"), start_redis(workdir / "redis")
     with FakeAnthropicServer(
         keys={"tenant-a": KEY_A, "tenant-b": KEY_B, "tenant-d": KEY_D, "tenant-e": KEY_E}
     ) as foundry:
