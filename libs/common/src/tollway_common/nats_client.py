@@ -84,6 +84,8 @@ def credentials(settings: NatsSettings) -> dict[str, Any]:
     if settings.user:
         options["user"] = settings.user
         options["password"] = settings.password.get_secret_value()
+        if settings.password_file is not None:
+            options["password"] = settings.password_file.read_text().strip()
     if settings.creds_file is not None:
         options["user_credentials"] = str(settings.creds_file)
     if settings.nkey_seed_file is not None:

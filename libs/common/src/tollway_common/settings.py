@@ -24,6 +24,8 @@ class NatsSettings(_Block):
     connect_timeout_s: float = 5.0
     user: str = ""
     password: SecretStr = SecretStr("")
+    # The password read from a file at connect time (compose and Helm mount one per service).
+    password_file: Path | None = None
     creds_file: Path | None = None
     nkey_seed_file: Path | None = None
     tls_ca_file: Path | None = None
