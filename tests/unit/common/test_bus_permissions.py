@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from fnmatch import fnmatchcase
+from pathlib import Path
 
 import pytest
 
@@ -134,3 +135,42 @@ def test_a_password_may_be_an_environment_reference() -> None:
     passwords = {service: f"$NATS_{service.value.upper()}_PASSWORD" for service in Service}
     text = server_authorization(passwords)
     assert "password: $NATS_EDGE_PASSWORD," in text
+
+
+def _summary_table() -> str:
+    """The permission table of docs/security-nats.md, computed from the code."""
+
+    def cell(items: list[str]) -> str:
+        return ", ".join(f"`{item}`" for item in items) or "—"
+
+    rows = [
+        "| user | publishes | subscribes | KV writes | KV reads | pulls (durable) |",
+        "|---|---|---|---|---|---|",
+    ]
+    for service in Service:
+        entry = permissions(service)
+        plain = [s for s in entry.publish if not s.startswith("$")]
+        kv_write = [s.split(".")[1] for s in entry.publish if s.startswith("$KV.")]
+        kv_read = [
+            s.split(".")[4].removeprefix("KV_")
+            for s in entry.publish
+            if s.startswith("$JS.API.DIRECT.GET.KV_") and not s.endswith(">")
+        ]
+        pulls = [
+            ".".join(s.split(".")[5:])
+            for s in entry.publish
+            if s.startswith("$JS.API.CONSUMER.MSG.NEXT.")
+        ]
+        subscribe = list(entry.subscribe)
+        if entry.allow_responses:
+            subscribe.append("(answers requests: allow_responses)")
+        rows.append(
+            f"| {service.value} | {cell(plain)} | {cell(subscribe)} | {cell(kv_write)} "
+            f"| {cell(kv_read)} | {cell(pulls)} |"
+        )
+    return "\n".join(rows) + "\n"
+
+
+def test_the_security_doc_shows_the_permission_table_of_the_code() -> None:
+    doc = (Path(__file__).parents[3] / "docs/security-nats.md").read_text()
+    assert _summary_table() in doc, "regenerate the table: print(_summary_table())"
