@@ -71,6 +71,8 @@ class Stack:
             {
                 "TOLLWAY_ROUTER_NATS__URL": self.nats.url,
                 "TOLLWAY_ROUTER_ROUTER_ID": name,
+                # Tests keep their secret files in the work folder.
+                "TOLLWAY_SECRETS_DIR": str(self.workdir),
                 **FAST_FAILURE_ENV,
                 **NO_IMDS_ENV,
                 **env,

@@ -29,6 +29,7 @@ from tollway_common.http_tracing import instrument_fastapi
 from tollway_common.oidc import OidcVerifier
 from tollway_common.presence import Announcer, PresenceBoard
 from tollway_common.request_ids import RequestIdMiddleware
+from tollway_common.secret_policy import SecretPolicy
 from tollway_common.secret_refs import SecretResolver
 
 
@@ -88,6 +89,7 @@ def create_app(settings: AdminSettings) -> FastAPI:
     app.state.settings = settings
     app.state.admin_token = settings.token.get_secret_value() if settings.token else None
     app.state.oidc_identify = None
+    app.state.secret_policy = SecretPolicy()
     install_error_handlers(app)
     install_ui(app, settings)
     # Outermost: every response, errors and UI pages included, carries x-request-id.
