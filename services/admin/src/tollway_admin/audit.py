@@ -22,7 +22,9 @@ REDACTED = "[redacted]"
 def redact(record: dict[str, Any] | None) -> dict[str, Any] | None:
     if record is None:
         return None
-    hidden = {name: REDACTED if name in _REDACTED_FIELDS else value for name, value in record.items()}
+    hidden = {
+        name: REDACTED if name in _REDACTED_FIELDS else value for name, value in record.items()
+    }
     return redact_headers(hidden)
 
 

@@ -20,8 +20,7 @@ def refuse_disallowed_secrets(policy: SecretPolicy, models: Iterable[ModelAlias]
                 refusal = policy.refusal(reference)
                 if refusal is not None:
                     raise InvalidRequest(
-                        f"Model '{model.name}', deployment '{deployment.name}', {field}: "
-                        f"{refusal}."
+                        f"Model '{model.name}', deployment '{deployment.name}', {field}: {refusal}."
                     )
 
 

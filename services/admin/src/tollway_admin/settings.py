@@ -8,7 +8,7 @@ from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tollway_common.oidc import OidcSettings
-from tollway_common.settings import LogSettings, NatsSettings
+from tollway_common.settings import HttpLimits, LogSettings, NatsSettings
 
 
 class AdminSettings(BaseSettings):
@@ -18,6 +18,9 @@ class AdminSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8081
+    # Request head deadline and size, body deadline, keep-alive, concurrency
+    # (TOLLWAY_ADMIN_HTTP__HEADER_TIMEOUT_S and so on).
+    http: HttpLimits = HttpLimits(max_concurrency=256)
     nats: NatsSettings = NatsSettings()
     log: LogSettings = LogSettings()
     config_file: Path | None = None

@@ -66,9 +66,9 @@ class Credentials:
         if not references:
             return deployment
         headers = dict(deployment.headers)
-        for field, reference in references:
+        for name, reference in references:
             try:
-                headers[field.removeprefix("headers.")] = self._secrets.resolve(reference)
+                headers[name.removeprefix("headers.")] = self._secrets.resolve(reference)
             except SecretNotFound as exc:
                 raise UpstreamAuthFailed(
                     f"A header of deployment '{deployment.name}' is not available: {exc}."
