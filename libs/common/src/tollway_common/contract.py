@@ -92,6 +92,8 @@ KV_BUDGETS = "tollway_budgets"
 # Deployment and credential health, written by routers (and by admin for operator overrides),
 # watched by every router replica and by admin. Keyed by `health_key(alias, deployment, cred)`.
 KV_HEALTH = "tollway_health"
+# Admin UI sessions signed out before they expired, keyed by session id; only admin reads it.
+KV_ADMIN_SESSIONS = "tollway_admin_sessions"
 
 # --- headers --------------------------------------------------------------------------------
 

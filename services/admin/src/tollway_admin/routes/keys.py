@@ -12,6 +12,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from tollway_admin.key_expiry import expiry_refusal
 from tollway_admin.resources import KEYS, TEAMS, key_id_for_hash
 from tollway_admin.routes.common import (
     expected_revision,
@@ -166,6 +167,10 @@ async def update_key(
     record, revision = await _read(request, key_id)
     _require_write(identity, record.team_id)
     changes = body.model_dump(exclude_unset=True)
+    if "expires_at" in changes and changes["expires_at"] != record.expires_at:
+        refusal = expiry_refusal(record, changes["expires_at"] or 0)
+        if refusal is not None:
+            raise InvalidRequest(refusal, param="expires_at")
     updated = KeyRecord.model_validate({**record.model_dump(), **changes})
     store = store_of(request)
     before = store.state()
