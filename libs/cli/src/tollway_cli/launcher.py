@@ -19,6 +19,9 @@ from types import FrameType
 from typing import IO
 
 from tollway_cli.devkey import ADMIN_TOKEN_ENV, ENV_NAME, admin_token, dev_api_key
+from tollway_cli.service_env import service_env
+from tollway_common.config_file import ConfigError, load_config
+from tollway_common.secret_policy import SecretPolicy
 from tollway_common.testing.servers import RunningServer, start_nats, start_redis
 
 _READY_TIMEOUT_S = 60.0
@@ -153,13 +156,17 @@ class Launcher:
         self._admin_token = admin_token(self.data_dir)
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
-        base = {**os.environ, ENV_NAME: key, "PYTHONUNBUFFERED": "1"}
+        base = {**os.environ, "PYTHONUNBUFFERED": "1"}
+        policy = SecretPolicy()
+        key_secrets = _key_secret_names(self.options.config)
         admin_env = {
             "TOLLWAY_ADMIN_NATS__URL": nats.url,
             "TOLLWAY_ADMIN_CONFIG_FILE": str(self.options.config.resolve()),
             "TOLLWAY_ADMIN_HOST": self.options.host,
             "TOLLWAY_ADMIN_PORT": str(self.options.admin_port),
             ADMIN_TOKEN_ENV: self._admin_token,
+            # The sample config's bootstrap key reads the dev key from here.
+            ENV_NAME: key,
             # The UI is served over plain HTTP on this machine.
             "TOLLWAY_ADMIN_COOKIE_SECURE": "false",
         }
@@ -185,7 +192,9 @@ class Launcher:
             ("edge", "tollway_edge", edge_env),
         ]
         for name, module, env in specs:
-            service = Service(name, module, {**base, **env}, logs / f"{name}.log")
+            extra = key_secrets if name == "admin" else ()
+            own = service_env(name, base, policy, extra)
+            service = Service(name, module, {**own, **env}, logs / f"{name}.log")
             print(f"tollway: starting {name} ...", flush=True)
             service.start()
             self.services.append(service)
@@ -282,6 +291,17 @@ class Launcher:
             self._lock.close()
         if self.services:
             print("tollway: stopped", flush=True)
+
+
+def _key_secret_names(config: Path) -> list[str]:
+    """The variables the config file's bootstrap keys read (admin resolves them); a broken
+    file gives none here and stops admin with its own message."""
+    try:
+        doc = load_config(config)
+    except (ConfigError, OSError):
+        return []
+    secrets = [key.secret for key in doc.keys if key.secret]
+    return [s.removeprefix("env:") for s in secrets if s.startswith("env:")]
 
 
 def _port_free(host: str, port: int) -> bool:
