@@ -67,14 +67,20 @@ class LimitedHttpToolsProtocol(HttpToolsProtocol):
         super().on_headers_complete()
 
     def on_message_complete(self) -> None:
+        # Whatever comes next is the next request's head. No timer until its first byte:
+        # the client may wait for a long stream first, and the keep-alive timer covers the
+        # idle time after the response.
+        self._in_head = True
+        self._head_bytes = 0
         self._disarm_body_timer()
         super().on_message_complete()
 
     def on_response_complete(self) -> None:
-        # The keep-alive timer covers the idle time until the next head's first byte.
-        self._in_head = True
-        self._head_bytes = 0
         super().on_response_complete()
+        if not self._in_head and self._body_timer is None and not self.transport.is_closing():
+            # Answered (a 408, a 413) before the body was all read: the rest is read and
+            # dropped, but only for so long.
+            self._body_timer = self.loop.call_later(self._head.timeout_s, self._too_slow)
 
     def _arm_head_timer(self) -> None:
         if self._head_timer is None and not self.transport.is_closing():
