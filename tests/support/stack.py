@@ -112,6 +112,7 @@ class Stack:
                 "TOLLWAY_ADMIN_NATS__URL": self.nats.url,
                 "TOLLWAY_ADMIN_PORT": str(port),
                 "TOLLWAY_ADMIN_TOKEN": token,
+                "TOLLWAY_SECRETS_DIR": str(self.workdir),
                 **env,
             },
             self.workdir / "logs",
