@@ -127,7 +127,8 @@ class LimitGate:
             # Sent upstream too (`upstream_body`), so the reservation is a real bound.
             facts = bounded(facts, self._settings.default_max_tokens)
         prompt = facts.prompt_tokens
-        most = facts.max_tokens or 0
+        # Every answer may use max_tokens: `n` answers reserve n times as much.
+        most = facts.output_tokens or 0
         tokens = prompt + most
         cost = to_micro_units(worst_case_cost(price, prompt, most)) if price else 0
         demand = Demand(
