@@ -291,7 +291,8 @@ def _refusal(refused: Refused, tokens: int) -> TollwayError:
     if refused.retry_after_ms < 0:
         return InvalidRequest(
             f"This request needs about {tokens} tokens, more than the {check.owner} limit of "
-            f"{check.limit} tokens per minute; ask for fewer max_tokens or a shorter prompt.",
+            f"{check.limit} tokens per minute; ask for fewer max_tokens, fewer answers (n) or "
+            "a shorter prompt.",
             code="tokens_exceed_limit",
         )
     seconds = refused.retry_after_ms / 1000
