@@ -63,9 +63,6 @@ class Effective:
     log_bodies: bool | None = None
 
 
-UNRESTRICTED = Effective()
-
-
 def effective(levels: Sequence[Level]) -> Effective:
     """`levels` go from narrowest (key) to widest (org)."""
     widest_first = tuple(reversed(levels))
