@@ -13,6 +13,7 @@ import pytest
 from redis.asyncio import Redis
 from tests.support.edge_fakes import RecordingAlerts, ScriptedMux, catalog, post, runtime
 
+from tollway_cli.servers import RedisServer
 from tollway_common import contract, http_metrics
 from tollway_common.contract import Endpoint, FinalReply, Principal, ReplyKind, RequestFacts
 from tollway_common.control import (
@@ -25,7 +26,6 @@ from tollway_common.control import (
     hash_key,
 )
 from tollway_common.errors import InvalidRequest
-from tollway_common.testing.servers import RedisServer
 from tollway_edge import inference
 from tollway_edge.auth import Caller
 from tollway_edge.catalog import Catalog

@@ -134,3 +134,26 @@ if d.provider is Provider.FAKE: pass
         "line 4: a table keyed by 'azure_openai'",
         "line 5: names Provider.FAKE",
     ]
+
+
+PROCESSES = ROOT / "libs/cli/src/tollway_cli/processes.py"
+
+
+def _process_starters() -> list[Path]:
+    roots = [ROOT / "libs", ROOT / "services", ROOT / "bench", ROOT / "tests/support"]
+    return sorted(
+        path
+        for root in roots
+        for path in root.rglob("*.py")
+        if ".venv" not in path.parts and "subprocess.Popen" in path.read_text()
+    )
+
+
+def test_long_running_processes_are_started_in_one_module() -> None:
+    """The launcher, the test stack and the bench share one supervisor (spawn, wait until
+    ready, stop with a bounded wait)."""
+    assert _process_starters() == [PROCESSES]
+
+
+def test_production_code_has_no_testing_package() -> None:
+    assert not [path for path in _sources() if "testing" in path.parts]
