@@ -7,8 +7,7 @@ audience."""
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import httpx
@@ -17,9 +16,10 @@ from tests.support.configs import TEST_KEY, gateway_config
 from tests.support.fake_openai_server import FakeOpenAIServer
 from tests.support.oidc_issuer import AUDIENCE, LocalIssuer
 from tests.support.openai_schema import validate_openai
-from tests.support.processes import spawn, wait_for_log
+from tests.support.polling import eventually
 from tests.support.stack import Stack
 
+from tollway_cli.processes import spawn_module, wait_for_log
 from tollway_common.control import OrgRecord, Policy, TeamRecord
 
 ADMIN_TOKEN = "tw-admin-oidc-test-0123456789"
@@ -65,16 +65,6 @@ async def edge(records: Stack, issuer: LocalIssuer) -> AsyncIterator[httpx.Async
     records.start_edge(name="edge-oidc", **_oidc_env("TOLLWAY_EDGE", issuer))
     async with httpx.AsyncClient(base_url=records.base_url) as client:
         yield client
-
-
-async def _until(condition: Callable[[], bool | Awaitable[bool]]) -> None:
-    """Poll `condition` until it holds: the services act on their own schedule."""
-    for _ in range(200):
-        outcome = condition()
-        if outcome if isinstance(outcome, bool) else await outcome:
-            return
-        await asyncio.sleep(0.05)
-    raise AssertionError("the condition never came true")
 
 
 def _bearer(token: str) -> dict[str, str]:
@@ -153,7 +143,11 @@ async def test_a_slow_issuer_holds_up_no_token_the_cached_keys_can_check(
         fetched = issuer.jwks_requests
         with issuer.jwks_held():
             served = [(await _chat(edge, token)).status_code for _ in range(3)]
-            await _until(lambda: issuer.jwks_requests > fetched)
+
+            async def refreshing() -> None:
+                assert issuer.jwks_requests > fetched
+
+            await eventually(refreshing, "the edge's background refresh reached the issuer")
             served += [(await _chat(edge, token)).status_code for _ in range(3)]
             assert served == [200] * 6, "answered from the cached keys"
             assert issuer.jwks_requests == fetched + 1, "one refresh at a time"
@@ -187,15 +181,15 @@ async def test_the_tokens_team_policy_applies(
         team = {"team_id": "research", "org_id": "acme", "policy": {"allow_models": ["x"]}}
         assert (await admin.post("/api/v1/teams", json=team)).status_code == 201
     token = issuer.token({"team": "research", "org": "acme"})
-    answers: list[httpx.Response] = []
 
-    async def decided_by_the_team() -> bool:
-        answers.append(await _chat(edge, token))
-        code: str = answers[-1].json()["error"]["code"]
-        return code != "unknown_team_or_org"
+    async def decided_by_the_team() -> httpx.Response:
+        answer = await _chat(edge, token)
+        assert answer.json()["error"]["code"] != "unknown_team_or_org", answer.text
+        return answer
 
-    await _until(decided_by_the_team)  # the edge's mirror takes the new team moments later
-    _refused(answers[-1], 403, "team 'research' model policy")
+    # The edge's mirror takes the new team a moment later.
+    answer = await eventually(decided_by_the_team, "the edge knows team 'research'")
+    _refused(answer, 403, "team 'research' model policy")
 
 
 async def test_admin_accepts_tokens_for_its_audience_by_role(
@@ -254,7 +248,7 @@ async def test_admin_takes_any_audience_only_when_told_and_says_so(
 @pytest.mark.parametrize("service", ["edge", "admin"])
 def test_an_issuer_without_an_audience_refuses_to_start(tmp_path: Path, service: str) -> None:
     prefix = f"TOLLWAY_{service.upper()}"
-    process = spawn(
+    process = spawn_module(
         service,
         f"tollway_{service}",
         {
