@@ -16,27 +16,37 @@ $(UV):
 	$(UV) sync --frozen --all-packages
 	touch $@
 
-.PHONY: help install run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick translation-matrix screenshots clean
+PYTEST_PARALLEL := -n auto --dist loadfile
+
+.PHONY: help install browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick translation-matrix screenshots clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 install: .venv/.installed ## create .venv with the locked dependencies
 
+browser: ## install Debian's chromium for the admin UI's browser tests, unless there is one
+	@if [ -z "$$TOLLWAY_CHROMIUM" ] && ! command -v chromium >/dev/null 2>&1; then \
+	  sudo_cmd=""; if [ "$$(id -u)" -ne 0 ]; then sudo_cmd="sudo"; fi; \
+	  echo "installing chromium (apt-get) for the admin UI's browser tests"; \
+	  $$sudo_cmd apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $$sudo_cmd apt-get install -y -qq chromium; \
+	fi
+
 run: install ## run the whole gateway locally: http://127.0.0.1:8080/v1
 	$(PY) -m tollway_cli run
 
-test: install ## run every test (unit, integration, end to end)
-	$(PY) -m pytest
+test: install browser ## run every test (unit, integration, end to end), in parallel
+	$(PY) -m pytest $(PYTEST_PARALLEL)
 
 test-unit: install ## run the unit tests (no network)
-	$(PY) -m pytest tests/unit
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/unit
 
 test-integration: install ## run the integration tests (real nats-server, redis-server, chDB)
-	$(PY) -m pytest tests/integration
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/integration
 
-test-e2e: install ## run the end-to-end tests with the official openai SDK
-	$(PY) -m pytest tests/e2e
+test-e2e: install browser ## run the end-to-end tests with the official openai SDK
+	$(PY) -m pytest $(PYTEST_PARALLEL) tests/e2e
 
 lint: install ## ruff lint and format check
 	$(PY) -m ruff check .
@@ -59,7 +69,7 @@ translation-matrix: install ## run the provider proof tests, then rebuild docs/t
 	$(PY) -m pytest -q $$($(PY) -c "from tests.support.features import PROOF_PATHS; print(*PROOF_PATHS)")
 	$(PY) -m tests.support.translation_matrix
 
-screenshots: install ## refresh docs/screenshots from the admin UI browser tests (needs chromium)
+screenshots: install browser ## refresh docs/screenshots from the admin UI browser tests
 	TOLLWAY_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/e2e/test_admin_ui.py
 
 clean: ## remove the virtualenv, caches and local data

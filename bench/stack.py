@@ -4,8 +4,6 @@ floor's responder and Tollway's services as separate processes, on free loopback
 from __future__ import annotations
 
 import asyncio
-import os
-import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
@@ -16,6 +14,8 @@ import httpx
 import psutil
 
 from tollway_admin.config_sync import apply_config_once
+from tollway_cli.processes import ManagedProcess, spawn, wait_for_log
+from tollway_cli.servers import NatsServer, RedisServer, free_port, start_nats, start_redis
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import (
     Budget,
@@ -27,32 +27,12 @@ from tollway_common.control import (
     RoutingStrategy,
 )
 from tollway_common.settings import NatsSettings
-from tollway_common.testing.servers import (
-    NatsServer,
-    RedisServer,
-    free_port,
-    start_nats,
-    start_redis,
-)
 
 BENCH_KEY = "sk-tollway-bench-0123456789abcdefghijkl"
 # A key with rate limits, a parallel cap and a budget, to measure what admission costs.
 BENCH_LIMITED_KEY = "sk-tollway-bench-limited-0123456789abcd"
 READY_TIMEOUT_S = 30.0
-
-
-@dataclass
-class Process:
-    name: str
-    popen: subprocess.Popen[bytes]
-
-    def stop(self) -> None:
-        if self.popen.poll() is None:
-            self.popen.terminate()
-            try:
-                self.popen.wait(30)
-            except subprocess.TimeoutExpired:
-                self.popen.kill()
+STOP_TIMEOUT_S = 30.0
 
 
 @dataclass
@@ -63,7 +43,7 @@ class BenchStack:
     stream_delay_ms: float = 10.0
     nats: NatsServer | None = None
     redis: RedisServer | None = None
-    processes: list[Process] = field(default_factory=list)
+    processes: list[ManagedProcess] = field(default_factory=list)
     upstream_port: int = 0
     stream_upstream_port: int = 0
     edge_port: int = 0
@@ -76,16 +56,8 @@ class BenchStack:
         port = self.stream_upstream_port if stream else self.upstream_port
         return f"http://127.0.0.1:{port}/v1/chat/completions"
 
-    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> Process:
-        log = (self.workdir / f"{name}.log").open("ab")
-        popen = subprocess.Popen(
-            [sys.executable, *args],
-            env={**os.environ, **env},
-            stdin=subprocess.DEVNULL,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        process = Process(name, popen)
+    def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> ManagedProcess:
+        process = spawn(name, [sys.executable, *args], self.workdir / f"{name}.log", env)
         self.processes.append(process)
         return process
 
@@ -103,7 +75,7 @@ class BenchStack:
         )
         asyncio.run(self._apply_config())
         nats_url = self.nats.url
-        self._spawn("floor", ["-m", "bench.floor", nats_url], {})
+        floor = self._spawn("floor", ["-m", "bench.floor", nats_url], {})
         quiet = {"TOLLWAY_EDGE_LOG__LEVEL": "WARNING", "TOLLWAY_ROUTER_LOG__LEVEL": "WARNING"}
         for index in range(self.routers):
             self._spawn(
@@ -131,7 +103,7 @@ class BenchStack:
                 **quiet,
             },
         )
-        self._wait_ready()
+        self._wait_ready(floor)
 
     async def _apply_config(self) -> None:
         assert self.nats is not None
@@ -196,35 +168,37 @@ class BenchStack:
         )
         await apply_config_once(NatsSettings(url=self.nats.url), config)
 
-    def _wait_ready(self) -> None:
+    def _wait_ready(self, floor: ManagedProcess) -> None:
+        """Ready when the floor's responder listens and one request goes through the edge."""
         deadline = time.monotonic() + READY_TIMEOUT_S
-        urls = [
-            f"http://127.0.0.1:{self.edge_port}/readyz",
-        ]
+        wait_for_log(floor, "floor ready", timeout=READY_TIMEOUT_S, check=self._check_alive)
         probe = {"model": "bench", "messages": [{"role": "user", "content": "warm up"}]}
+        last = "no answer yet"
         while time.monotonic() < deadline:
-            for process in self.processes:
-                if process.popen.poll() is not None:
-                    raise RuntimeError(
-                        f"{process.name} exited; see {self.workdir}/{process.name}.log"
-                    )
-            if b"floor ready" not in (self.workdir / "floor.log").read_bytes():
-                time.sleep(0.1)
-                continue
+            self._check_alive()
             try:
-                if all(httpx.get(url, timeout=1).status_code == 200 for url in urls):
-                    response = httpx.post(
-                        self.edge_url,
-                        json=probe,
-                        headers={"authorization": f"Bearer {BENCH_KEY}"},
-                        timeout=5,
-                    )
-                    if response.status_code == 200:
-                        return
-            except httpx.HTTPError:
-                pass
+                response = httpx.post(
+                    self.edge_url,
+                    json=probe,
+                    headers={"authorization": f"Bearer {BENCH_KEY}"},
+                    timeout=5,
+                )
+                if response.status_code == 200:
+                    return
+                last = f"{response.status_code} {response.text[:200]}"
+            except httpx.HTTPError as exc:
+                last = repr(exc)
             time.sleep(0.1)
-        raise RuntimeError(f"the bench stack did not become ready; logs in {self.workdir}")
+        raise RuntimeError(
+            f"the bench stack did not become ready (last warm-up answer: {last}); "
+            f"logs in {self.workdir}"
+        )
+
+    def _check_alive(self) -> None:
+        for process in self.processes:
+            code = process.exit_code()
+            if code is not None:
+                raise process.failure(f"exited with code {code}")
 
     def service_processes(self) -> dict[str, list[psutil.Process]]:
         """Each Tollway service's processes, uvicorn worker children included."""
@@ -232,7 +206,7 @@ class BenchStack:
         for process in self.processes:
             if process.name.startswith("upstream") or process.name == "floor":
                 continue
-            root = psutil.Process(process.popen.pid)
+            root = psutil.Process(process.pid)
             kind = process.name.split("-")[0]
             found.setdefault(kind, []).extend([root, *root.children(recursive=True)])
         if self.nats is not None:
@@ -241,7 +215,7 @@ class BenchStack:
 
     def stop(self) -> None:
         for process in reversed(self.processes):
-            process.stop()
+            process.stop(STOP_TIMEOUT_S)
         if self.redis is not None:
             self.redis.stop()
         if self.nats is not None:

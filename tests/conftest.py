@@ -11,7 +11,7 @@ import pytest
 from tests.support.configs import TEST_KEY, gateway_config
 from tests.support.fake_openai_server import FakeOpenAIServer
 from tests.support.stack import Stack
-from tollway_common.testing.servers import NatsServer, RedisServer, start_nats, start_redis
+from tollway_cli.servers import NatsServer, RedisServer, start_nats, start_redis
 
 pytest_plugins = ["tests.support.matrix_plugin"]
 

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from openai import AuthenticationError, OpenAI
 
-from tollway_common.testing.servers import free_port
+from tollway_cli.servers import free_port
 
 _BANNER_TIMEOUT_S = 90.0
 CONFIG = Path(__file__).parents[2] / "config" / "tollway.yaml"

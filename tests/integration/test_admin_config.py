@@ -9,11 +9,11 @@ from pathlib import Path
 
 import nats
 import pytest
-from tests.support.processes import ServiceProcess, spawn, wait_until_ready
 
+from tollway_cli.processes import ManagedProcess, spawn_module, wait_until_ready
+from tollway_cli.servers import NatsServer, free_port
 from tollway_common import contract
 from tollway_common.control import decode_key_record, decode_model_alias, hash_key
-from tollway_common.testing.servers import NatsServer, free_port
 
 CLIENT_KEY = "sk-tollway-admin-test-abcdefghijklmnop"
 UPSTREAM_KEY = "sk-upstream-abcdefghijklmnopqrstuvwx"
@@ -31,11 +31,11 @@ keys:
 
 
 @pytest.fixture
-def admin(tmp_path: Path, nats_server: NatsServer) -> Iterator[tuple[ServiceProcess, Path]]:
+def admin(tmp_path: Path, nats_server: NatsServer) -> Iterator[tuple[ManagedProcess, Path]]:
     config = tmp_path / "tollway.yaml"
     config.write_text(CONFIG)
     port = free_port()
-    process = spawn(
+    process = spawn_module(
         "admin",
         "tollway_admin",
         {
@@ -52,7 +52,7 @@ def admin(tmp_path: Path, nats_server: NatsServer) -> Iterator[tuple[ServiceProc
         wait_until_ready(process, f"http://127.0.0.1:{port}/readyz")
         yield process, config
     finally:
-        process.terminate()
+        process.stop()
 
 
 async def _bucket(nats_url: str, bucket: str) -> dict[str, bytes]:
@@ -75,7 +75,7 @@ async def _bucket(nats_url: str, bucket: str) -> dict[str, bytes]:
 
 
 async def test_config_lands_in_kv_with_hashes_and_references_only(
-    admin: tuple[ServiceProcess, Path], nats_server: NatsServer
+    admin: tuple[ManagedProcess, Path], nats_server: NatsServer
 ) -> None:
     process, _ = admin
     models = await _bucket(nats_server.url, contract.KV_MODELS)
@@ -91,7 +91,7 @@ async def test_config_lands_in_kv_with_hashes_and_references_only(
 
 
 async def test_editing_the_file_updates_kv_and_a_broken_edit_changes_nothing(
-    admin: tuple[ServiceProcess, Path], nats_server: NatsServer
+    admin: tuple[ManagedProcess, Path], nats_server: NatsServer
 ) -> None:
     _, config = admin
     config.write_text(CONFIG.replace("  - name: gpt", "  - name: gpt-renamed"))

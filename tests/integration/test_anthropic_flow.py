@@ -13,9 +13,9 @@ from tests.support.fake_anthropic_server import FakeAnthropicServer
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
 
+from tollway_cli.servers import NatsServer, RedisServer
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import Deployment, ModelAlias
-from tollway_common.testing.servers import NatsServer, RedisServer
 
 KEY = "sk-tollway-claude-test-0123456789abcd"
 UPSTREAM_KEY = "sk-ant-test-never-logged-0123456789"

@@ -18,9 +18,9 @@ from tests.support.fake_token_server import IDENTITY_HEADER, FakeTokenServer
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
 
+from tollway_cli.servers import start_nats, start_redis
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import Deployment, ModelAlias
-from tollway_common.testing.servers import start_nats, start_redis
 
 KEY = "sk-tollway-azure-test-0123456789abcd"
 AZURE_KEY = "azure-key-never-logged-0123456789ab"

@@ -11,10 +11,10 @@ from typing import Any
 import pytest
 from tests.support.router_harness import InProcessRouter, in_process_router
 
+from tollway_cli.servers import NatsServer
 from tollway_common.contract import Endpoint, InferRequest, Principal, ResolvedRoute
 from tollway_common.control import Credential, Deployment, ModelAlias, RoutingStrategy
 from tollway_common.errors import ContextLengthExceeded, InvalidRequest, UpstreamUnavailable
-from tollway_common.testing.servers import NatsServer
 from tollway_edge.request_facts import read_facts
 from tollway_router.routing.candidates import Choice, Unavailable
 

@@ -15,6 +15,7 @@ import pytest
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
+from tollway_cli.servers import NatsServer
 from tollway_common import contract
 from tollway_common.contract import Endpoint, ReplyKind
 from tollway_common.errors import (
@@ -23,7 +24,6 @@ from tollway_common.errors import (
     RouterLost,
     UpstreamTimeout,
 )
-from tollway_common.testing.servers import NatsServer
 from tollway_edge.dispatch import ClientGone, Reply, ReplyMux
 
 SUBJECT = contract.infer_subject(Endpoint.CHAT_COMPLETIONS)

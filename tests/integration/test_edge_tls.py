@@ -10,10 +10,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.support.processes import spawn, wait_until_ready
 from tests.support.stack import Stack
 
-from tollway_common.testing.servers import free_port
+from tollway_cli.processes import spawn_module, wait_until_ready
+from tollway_cli.servers import free_port
 
 
 @pytest.fixture
@@ -52,7 +52,7 @@ async def test_edge_serves_https_with_a_certificate(
     cert, key = certificate
     trust = ssl.create_default_context(cafile=str(cert))
     port = free_port()
-    edge = spawn(
+    edge = spawn_module(
         "edge-tls",
         "tollway_edge",
         {

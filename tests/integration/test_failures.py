@@ -20,7 +20,7 @@ def _auth(key: str) -> dict[str, str]:
 
 async def test_no_router_running_is_503_at_once(stack: Stack, api_key: str) -> None:
     router = next(p for p in stack.processes if p.name == "router")
-    router.terminate()
+    router.stop()
     async with httpx.AsyncClient(base_url=stack.base_url, timeout=5) as client:
         response = await client.post(
             "/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key)

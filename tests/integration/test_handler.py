@@ -19,9 +19,9 @@ from tests.support.router_harness import (
     openai_error,
 )
 
+from tollway_cli.servers import NatsServer
 from tollway_common.contract import Endpoint, HealthState
 from tollway_common.control import Deployment, ModelAlias, RoutingStrategy
-from tollway_common.testing.servers import NatsServer
 
 STREAM = {"messages": [{"role": "user", "content": "hello"}], "stream": True}
 

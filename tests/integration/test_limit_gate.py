@@ -13,6 +13,7 @@ import pytest
 from redis.asyncio import Redis
 from tests.support.edge_fakes import RecordingAlerts, ScriptedMux, catalog, post, runtime
 
+from tollway_cli.servers import RedisServer
 from tollway_common import contract, http_metrics
 from tollway_common.contract import Endpoint, FinalReply, Principal, ReplyKind, RequestFacts
 from tollway_common.control import (
@@ -25,7 +26,6 @@ from tollway_common.control import (
     hash_key,
 )
 from tollway_common.errors import InvalidRequest
-from tollway_common.testing.servers import RedisServer
 from tollway_edge import inference
 from tollway_edge.auth import Caller
 from tollway_edge.catalog import Catalog
@@ -92,6 +92,15 @@ async def test_the_larger_of_two_token_fields_is_reserved(redis: Redis) -> None:
     with pytest.raises(InvalidRequest, match="needs about 2010 tokens") as raised:
         await _admit(gate, record, _chat(max_completion_tokens=10, max_tokens=2000))
     assert raised.value.body().code == "tokens_exceed_limit"
+
+
+async def test_every_answer_is_reserved(redis: Redis) -> None:
+    record = KeyRecord(key_id="k", name="k", key_hash="h", prefix="p", limits=Limits(tpm=10_000))
+    gate = _gate(catalog(models=[DEMO]), redis)
+    ticket = await _admit(gate, record, _chat(max_tokens=100, n=3))
+    assert ticket.tokens == 10 + 3 * 100
+    unbounded = await _admit(gate, record, _chat(n=2))
+    assert (unbounded.facts.max_tokens, unbounded.tokens) == (500, 10 + 2 * 500)
 
 
 async def test_a_budget_downshift_hands_back_the_model_it_resolved(redis: Redis) -> None:

@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from redis.asyncio import Redis
 
-from tollway_common.testing.servers import RedisServer
+from tollway_cli.servers import RedisServer
 from tollway_edge.limits.limiter import Limiter, Refused, Reserved
 from tollway_edge.limits.plan import Check, Dimension
 

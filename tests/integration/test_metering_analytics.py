@@ -14,8 +14,9 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from tests.support.analytics import wait_for_usage
-from tests.support.processes import ServiceProcess, spawn
 
+from tollway_cli.processes import ManagedProcess, spawn_module
+from tollway_cli.servers import NatsServer
 from tollway_common import contract, nats_client
 from tollway_common.contract import (
     AuditActor,
@@ -31,7 +32,6 @@ from tollway_common.contract import (
 )
 from tollway_common.control import Price, encode_record, kv_key_for_alias
 from tollway_common.ids import new_request_id, usage_msg_id
-from tollway_common.testing.servers import NatsServer
 
 HOUR_MS = 3_600_000
 START_MS = (int(time.time() * 1000) // HOUR_MS - 3) * HOUR_MS  # three whole hours ago
@@ -104,8 +104,8 @@ async def js(nats_server: NatsServer) -> AsyncIterator[tuple[Client, JetStreamCo
 
 
 @pytest.fixture
-def metering(tmp_path: Path, nats_server: NatsServer) -> Iterator[ServiceProcess]:
-    process = spawn(
+def metering(tmp_path: Path, nats_server: NatsServer) -> Iterator[ManagedProcess]:
+    process = spawn_module(
         "metering",
         "tollway_metering",
         {
@@ -116,7 +116,7 @@ def metering(tmp_path: Path, nats_server: NatsServer) -> Iterator[ServiceProcess
         tmp_path / "logs",
     )
     yield process
-    process.terminate()
+    process.stop()
 
 
 async def _publish(js: JetStreamContext, events: list[UsageEvent]) -> None:
@@ -135,7 +135,7 @@ async def _summary(nc: Client, query: SummaryQuery) -> SummaryReply:
 
 
 async def test_usage_is_priced_and_summarised_exactly(
-    js: tuple[Client, JetStreamContext], metering: ServiceProcess, nats_server: NatsServer
+    js: tuple[Client, JetStreamContext], metering: ManagedProcess, nats_server: NatsServer
 ) -> None:
     nc, stream = js
     await _publish(stream, EVENTS)
@@ -180,7 +180,7 @@ async def test_usage_is_priced_and_summarised_exactly(
 
 
 async def test_audit_events_are_stored_once_and_filtered(
-    js: tuple[Client, JetStreamContext], metering: ServiceProcess
+    js: tuple[Client, JetStreamContext], metering: ManagedProcess
 ) -> None:
     nc, stream = js
     actor = AuditActor(kind="bootstrap", id="bootstrap-token", roles=["admin"])

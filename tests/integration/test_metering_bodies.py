@@ -19,11 +19,11 @@ from tests.support.configs import gateway_config
 from tests.support.fake_openai_server import FakeOpenAIServer
 from tests.support.stack import Stack
 
+from tollway_cli.servers import NatsServer, RedisServer
 from tollway_common import contract
 from tollway_common.config_file import BootstrapKey
 from tollway_common.contract import BodyEvent, BodyQuery
 from tollway_common.control import Policy
-from tollway_common.testing.servers import NatsServer, RedisServer
 
 LOGGED_KEY = "sk-tollway-logged-0123456789abcdefgh"
 PLAIN_KEY = "sk-tollway-test-0123456789abcdefghij"  # tests.support.configs.TEST_KEY: no policy
@@ -71,7 +71,7 @@ async def _stopped_router_published(stack: Stack) -> int:
     """Stop the router (its body log publishes what it holds first) and count what reached
     the bodies stream."""
     router = next(p for p in stack.processes if p.name == "router")
-    assert await asyncio.to_thread(router.terminate, 30) == 0, router.log()[-4000:]
+    assert await asyncio.to_thread(router.stop, 30) == 0, router.log()[-4000:]
     nc = await nats.connect(stack.nats.url)
     try:
         info = await nc.jetstream().stream_info(contract.BODIES_STREAM)

@@ -1,6 +1,6 @@
-"""Usage events reach the warehouse exactly once: JetStream dedup, redelivery, metering killed
-between insert and ack, NATS restarted under load, and several metering replicas sharing the
-durable."""
+"""Usage events reach the warehouse exactly once, through the real service and chDB: JetStream
+dedup, redelivery, metering killed between insert and ack, NATS restarted under load. Batching,
+backlogs, failed inserts and replicas sharing the durable are in test_metering_consumer.py."""
 
 from __future__ import annotations
 
@@ -16,12 +16,12 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from tests.support.chdb import query_folder
-from tests.support.processes import ServiceProcess, spawn, wait_for_log
 
+from tollway_cli.processes import ManagedProcess, spawn_module
+from tollway_cli.servers import NatsServer, start_nats
 from tollway_common import contract, nats_client
 from tollway_common.contract import AnalyticsQuery, Endpoint, Principal, UsageEvent, UsageRow
 from tollway_common.ids import new_request_id, usage_msg_id
-from tollway_common.testing.servers import NatsServer, start_nats
 
 pytestmark = pytest.mark.integration
 
@@ -70,23 +70,23 @@ class _Metering:
             "TOLLWAY_METERING_NATS__URL": nats_srv.url,
             "TOLLWAY_METERING_FETCH_TIMEOUT_S": "0.2",
         }
-        self.processes: list[ServiceProcess] = []
+        self.processes: list[ManagedProcess] = []
 
     def folder(self, name: str = "ch") -> Path:
         return self._tmp / name
 
-    async def start(self, folder: str = "ch", **env: str) -> ServiceProcess:
+    async def start(self, folder: str = "ch", **env: str) -> ManagedProcess:
         name = f"metering-{len(self.processes)}"
         dsn = {"TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{self.folder(folder)}"}
         process = await asyncio.to_thread(
-            spawn, name, "tollway_metering", {**self._env, **dsn, **env}, self._logs
+            spawn_module, name, "tollway_metering", {**self._env, **dsn, **env}, self._logs
         )
         self.processes.append(process)
         return process
 
     def stop_all(self) -> None:
         for process in self.processes:
-            process.terminate(timeout=20)
+            process.stop(timeout=20)
 
 
 def _event(index: int) -> UsageEvent:
@@ -118,7 +118,7 @@ async def _publish(js: JetStreamContext, events: list[UsageEvent]) -> None:
         )
 
 
-async def _stored_rows(nc: Client, process: ServiceProcess, expected: set[str]) -> list[UsageRow]:
+async def _stored_rows(nc: Client, process: ManagedProcess, expected: set[str]) -> list[UsageRow]:
     """Ask metering over NATS until every expected request id is stored (bounded)."""
     query = contract.encode(AnalyticsQuery(limit=10 * len(expected)))
     rows: list[UsageRow] = []
@@ -140,7 +140,7 @@ async def _stored_rows(nc: Client, process: ServiceProcess, expected: set[str]) 
 
 
 async def _stored_once(
-    nc: Client, process: ServiceProcess, events: list[UsageEvent]
+    nc: Client, process: ManagedProcess, events: list[UsageEvent]
 ) -> list[UsageRow]:
     """Wait until every event is stored, assert each is stored exactly once, return the rows."""
     rows = await _stored_rows(nc, process, {event.request_id for event in events})
@@ -149,7 +149,7 @@ async def _stored_once(
     return rows
 
 
-async def _wait_all_acked(js: JetStreamContext, process: ServiceProcess) -> None:
+async def _wait_all_acked(js: JetStreamContext, process: ManagedProcess) -> None:
     """Wait (bounded) until the durable has nothing pending or unacked, redeliveries included."""
     deadline = asyncio.get_running_loop().time() + _WAIT_S
     while asyncio.get_running_loop().time() < deadline:
@@ -160,7 +160,7 @@ async def _wait_all_acked(js: JetStreamContext, process: ServiceProcess) -> None
     pytest.fail(f"events still unacked:\n{process.log()[-4000:]}")
 
 
-async def _wait_exit(process: ServiceProcess) -> int:
+async def _wait_exit(process: ManagedProcess) -> int:
     return await asyncio.to_thread(process.popen.wait, _WAIT_S)
 
 
@@ -196,7 +196,7 @@ async def test_metering_stores_each_usage_event_exactly_once(
         org_id="org-a",
         unpriced=True,
     )
-    assert process.terminate(timeout=20) == 0, process.log()[-4000:]
+    assert process.stop(timeout=20) == 0, process.log()[-4000:]
 
 
 async def test_metering_killed_between_insert_and_ack_loses_and_doubles_nothing(
@@ -226,68 +226,7 @@ async def test_metering_killed_between_insert_and_ack_loses_and_doubles_nothing(
     await _publish(js, later)
     await _wait_all_acked(js, restarted)
     await _stored_once(nc, restarted, events + later)
-    assert restarted.terminate(timeout=20) == 0, restarted.log()[-4000:]
-
-
-async def test_metering_survives_a_trickle_of_events_across_batch_deadlines(
-    js_client: tuple[Client, JetStreamContext], metering: _Metering
-) -> None:
-    # Events arriving just after a batch started make nats-py's fetch run out of time in
-    # several different places; metering must treat all of them as "nothing more for now".
-    nc, js = js_client
-    process = await metering.start(TOLLWAY_METERING_FLUSH_INTERVAL_S="0.05")
-    events = [_event(index) for index in range(120)]
-    for index, event in enumerate(events):
-        await _publish(js, [event])
-        await asyncio.sleep(0.005 * (index % 9))
-    rows = await _stored_rows(nc, process, {event.request_id for event in events})
-    assert sorted(row.request_id for row in rows) == sorted(e.request_id for e in events)
-    assert process.popen.poll() is None
-
-
-async def _consumer_state(js: JetStreamContext) -> tuple[int, int]:
-    """(events still in the stream, events delivered to metering and not yet acked)."""
-    info = await js.consumer_info(contract.USAGE_STREAM, contract.USAGE_DURABLE)
-    return info.num_pending or 0, info.num_ack_pending or 0
-
-
-async def test_metering_leaves_a_trickle_in_the_stream_until_its_batch_is_due(
-    js_client: tuple[Client, JetStreamContext], metering: _Metering
-) -> None:
-    # Events published while a batch lingers stay in JetStream and come in one pull when the
-    # batch is due: metering (and nats-server) must not wake for each one as it is published.
-    nc, js = js_client
-    process = await metering.start(TOLLWAY_METERING_FLUSH_INTERVAL_S="4")
-    await asyncio.to_thread(wait_for_log, process, "metering ready")
-    events = [_event(index) for index in range(21)]
-    await _publish(js, events[:1])
-    deadline = asyncio.get_running_loop().time() + _WAIT_S
-    while await _consumer_state(js) != (0, 1):
-        assert asyncio.get_running_loop().time() < deadline, "the first event was not pulled"
-        await asyncio.sleep(0.02)
-
-    await _publish(js, events[1:])
-    await asyncio.sleep(0.5)
-    assert await _consumer_state(js) == (20, 1)
-
-    await _stored_once(nc, process, events)
-    await _wait_all_acked(js, process)
-
-
-async def test_metering_takes_a_backlog_in_full_batches_without_waiting_for_the_flush(
-    js_client: tuple[Client, JetStreamContext], metering: _Metering
-) -> None:
-    # A full batch already in the stream is pulled at once: with a flush interval longer than
-    # the test's wait, only the backlog path can store all of them.
-    nc, js = js_client
-    events = [_event(index) for index in range(30)]
-    await _publish(js, events)
-    process = await metering.start(
-        TOLLWAY_METERING_BATCH_SIZE="10", TOLLWAY_METERING_FLUSH_INTERVAL_S="600"
-    )
-    await asyncio.to_thread(wait_for_log, process, "metering ready")
-    await _wait_all_acked(js, process)
-    await _stored_once(nc, process, events)
+    assert restarted.stop(timeout=20) == 0, restarted.log()[-4000:]
 
 
 async def _publish_until_acked(js: JetStreamContext, event: UsageEvent) -> None:
@@ -338,35 +277,3 @@ async def test_nats_restarted_under_load_loses_and_doubles_no_usage_event(
         await nc.close()
         if restarted is not None:
             restarted.stop()
-
-
-async def test_two_metering_replicas_share_the_durable_and_store_each_event_once(
-    js_client: tuple[Client, JetStreamContext], metering: _Metering
-) -> None:
-    # chDB is one process per folder, so each replica writes its own; on a ClickHouse server
-    # they would share one table. Each event must be in exactly one of the two.
-    _, js = js_client
-    small = {"TOLLWAY_METERING_BATCH_SIZE": "5", "TOLLWAY_METERING_FLUSH_INTERVAL_S": "0.05"}
-    replicas = [await metering.start(folder, **small) for folder in ("ch-a", "ch-b")]
-    for replica in replicas:
-        await asyncio.to_thread(wait_for_log, replica, "metering ready")
-    events = [_event(index) for index in range(200)]
-    for index, event in enumerate(events):
-        await _publish(js, [event])
-        if index % 10 == 9:
-            await asyncio.sleep(0.02)
-    await _wait_all_acked(js, replicas[0])
-    for replica in replicas:
-        assert replica.terminate(timeout=20) == 0, replica.log()[-4000:]
-
-    stored = [
-        [
-            row[0]
-            for row in query_folder(
-                metering.folder(folder), "SELECT request_id FROM tollway.usage_requests"
-            )
-        ]
-        for folder in ("ch-a", "ch-b")
-    ]
-    assert all(stored), "both replicas took part"
-    assert collections.Counter(stored[0] + stored[1]) == {event.request_id: 1 for event in events}

@@ -22,9 +22,9 @@ from tests.support.fake_openai_server import FakeOpenAIServer, Fault
 from tests.support.otlp_collector import OtlpCollector, ReceivedSpan
 from tests.support.stack import Stack
 
+from tollway_cli.servers import NatsServer, RedisServer, free_port
 from tollway_common.config_file import BootstrapKey
 from tollway_common.control import Deployment, Limits, ModelAlias, Price, RetryPolicy
-from tollway_common.testing.servers import NatsServer, RedisServer, free_port
 
 ADMIN_TOKEN = "tw-admin-observability-0123456789"
 RATE_LIMITED_KEY = "sk-tollway-one-a-minute-0123456789"

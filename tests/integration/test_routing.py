@@ -18,9 +18,12 @@ from tests.support.analytics import wait_for_usage
 from tests.support.configs import TEST_KEY, gateway_config
 from tests.support.fake_openai_server import FakeOpenAIServer, Fault
 from tests.support.openai_schema import validate_openai
+from tests.support.polling import eventually, kv_watchers_caught_up
 from tests.support.stack import Stack
 from tests.support.usage_stream import delete_health, health_records, put_health, usage_events
 
+from tollway_cli.servers import NatsServer, RedisServer
+from tollway_common import contract
 from tollway_common.contract import DeploymentHealth, HealthState, UsageEvent
 from tollway_common.control import (
     CircuitBreaker,
@@ -31,7 +34,6 @@ from tollway_common.control import (
     RetryPolicy,
     RoutingStrategy,
 )
-from tollway_common.testing.servers import NatsServer, RedisServer
 
 AUTH = {"authorization": f"Bearer {TEST_KEY}"}
 # The fallback costs a thousand times more, so a row priced at the wrong alias shows.
@@ -177,10 +179,13 @@ async def test_a_cooldown_that_expires_is_probed_and_the_deployment_recovers(
     routed.east.fault = Fault(kind="status", status=429, headers={"retry-after": "1"}, times=1)
     await _chats(routed, "pool", 2)
     assert len(routed.east.requests) == 1
-    await asyncio.sleep(1.5)
-    for response in await _chats(routed, "pool", 6):
-        _ok(response)
-    assert len(routed.east.requests) >= 3, "east takes its share again"
+
+    async def east_takes_its_share_again() -> None:
+        for response in await _chats(routed, "pool", 6):
+            _ok(response)
+        assert len(routed.east.requests) >= 3, f"east served {len(routed.east.requests)}"
+
+    await eventually(east_takes_its_share_again, "east is probed once its 1 s cooldown ends")
     records = await health_records(routed.stack.nats.url, "pool")
     assert [(r.deployment, r.state, r.reason) for r in records] == [
         ("east", HealthState.ACTIVE, "recovered")
@@ -305,7 +310,13 @@ async def test_the_circuit_opens_on_failures_then_half_opens_and_closes(routed: 
     assert "circuit breaker" in refused[0].json()["error"]["message"]
     assert len(routed.east.requests) == 3, "an open circuit calls nobody"
     routed.east.fault = None
-    await asyncio.sleep(1.7)
+
+    async def half_open() -> None:
+        (response,) = await _chats_on_one_router(routed, "fragile", 1)
+        assert response.status_code == 200, response.text
+        assert len(routed.east.requests) == 4, "the first call after open_s is the probe"
+
+    await eventually(half_open, "the circuit half-opens after open_s (1.5 s)")
     healed = await _chats_on_one_router(routed, "fragile", 2)
     for response in healed:
         _ok(response)
@@ -323,7 +334,7 @@ async def test_an_idle_deployment_is_marked_inactive_until_an_operator_enables_i
     assert routed.east.requests == []
 
     await delete_health(routed.stack.nats.url, "sleepy", "dozer")
-    await asyncio.sleep(0.3)
+    await _routers_know_the_health_bucket(routed)
     _ok((await _chats(routed, "sleepy", 1))[0])
 
 
@@ -347,7 +358,7 @@ async def test_an_operator_disabled_deployment_takes_no_traffic(routed: Routed) 
             operator=True,
         ),
     )
-    await asyncio.sleep(0.3)
+    await _routers_know_the_health_bucket(routed)
     routed.east.fault = Fault(kind="status", status=429, headers={"retry-after": "60"})
     responses = await _chats(routed, "pool", 3)
     assert [r.status_code for r in responses] == [429, 429, 429], "east comes back first"
@@ -357,11 +368,18 @@ async def test_an_operator_disabled_deployment_takes_no_traffic(routed: Routed) 
     assert records["west"].operator, "a router never overwrites an operator's record"
 
 
+async def _routers_know_the_health_bucket(routed: Routed) -> None:
+    await eventually(
+        lambda: kv_watchers_caught_up(routed.stack.nats.url, contract.KV_HEALTH, watchers=2),
+        "both routers' health watches deliver the operator's record",
+    )
+
+
 async def _chats_on_one_router(routed: Routed, model: str, count: int) -> list[httpx.Response]:
     """Circuit breakers are per router: stop the second one so every call meets the same."""
     second = next(p for p in routed.stack.processes if p.name == "router-2")
     if second.popen.poll() is None:
-        second.terminate()
+        second.stop()
     return await _chats(routed, model, count)
 
 

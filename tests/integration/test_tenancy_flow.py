@@ -17,10 +17,10 @@ from tests.support.fake_anthropic_server import FakeAnthropicServer
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
 
+from tollway_cli.servers import start_nats, start_redis
 from tollway_common import contract
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import Deployment, Limits, ModelAlias, Tenancy
-from tollway_common.testing.servers import start_nats, start_redis
 
 VIRTUAL_KEY = "sk-tollway-tenancy-test-0123456789a"
 KEY_A = "tenantAkey0never0logged0stored0000001"

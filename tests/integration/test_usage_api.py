@@ -3,17 +3,19 @@ JSON lines and FOCUS exports carrying the same numbers."""
 
 from __future__ import annotations
 
-import asyncio
 import csv
 import io
 import json
 import time
 from decimal import Decimal
+from typing import Any
 
 import httpx
 from tests.support.configs import TEST_KEY
+from tests.support.polling import eventually, kv_watchers_caught_up
 from tests.support.stack import Stack
 
+from tollway_common import contract
 from tollway_common.control import Price
 from tollway_common.pricing import cost_of
 
@@ -35,7 +37,10 @@ async def test_summaries_and_exports_agree_with_the_answers(stack: Stack) -> Non
     ):
         created = await admin.post("/api/v1/prices", json=PRICE.model_dump(mode="json"))
         assert created.status_code == 201, created.text
-        await asyncio.sleep(0.3)  # metering's price mirror
+        await eventually(
+            lambda: kv_watchers_caught_up(stack.nats.url, contract.KV_PRICES, watchers=2),
+            "the edge's and metering's price mirrors have the new price",
+        )
         usages = []
         for text in ("one", "two two", "three three three"):
             answer = await edge.post(
@@ -53,14 +58,17 @@ async def test_summaries_and_exports_agree_with_the_answers(stack: Stack) -> Non
             "group_by": "model_alias",
             "order_by": "cost",
         }
-        rows: list[dict[str, object]] = []
-        for _ in range(60):
+
+        async def all_three_stored() -> list[dict[str, object]]:
             answer = await admin.get("/api/v1/usage/summary", params=params)
             # 503 until metering has started; then rows as they are stored
-            rows = answer.json()["data"] if answer.status_code == 200 else []
-            if rows and rows[0]["requests"] == 3:
-                break
-            await asyncio.sleep(0.25)
+            assert answer.status_code == 200, answer.text
+            rows: list[dict[str, object]] = answer.json()["data"]
+            assert rows, "no rows yet"
+            assert rows[0]["requests"] == 3, rows
+            return rows
+
+        rows = await eventually(all_three_stored, "metering stores the three answers", 15)
         assert rows[0]["group"] == "tollway-demo"
         assert Decimal(str(rows[0]["cost"])) == expected
         mine = (await edge.get("/key/info")).json()["usage_this_month"]
@@ -89,11 +97,11 @@ async def test_summaries_and_exports_agree_with_the_answers(stack: Stack) -> Non
         assert {c["ChargeCategory"] for c in charges} == {"Usage"}
         assert {c["ConsumedUnit"] for c in charges} == {"Tokens"}
 
-        audit = (await admin.get("/api/v1/audit", params={"resource_type": "price"})).json()
-        for _ in range(40):
-            if audit["data"]:
-                break
-            await asyncio.sleep(0.25)
+        async def audited() -> dict[str, list[dict[str, Any]]]:
             audit = (await admin.get("/api/v1/audit", params={"resource_type": "price"})).json()
+            assert audit["data"], audit
+            return audit  # type: ignore[no-any-return]
+
+        audit = await eventually(audited, "metering stores the price's audit event")
         assert audit["data"][0]["action"] == "price.create"
         assert audit["data"][0]["actor"]["kind"] == "bootstrap"

@@ -27,7 +27,7 @@ def chromium_path() -> str:
     found = os.environ.get("TOLLWAY_CHROMIUM") or shutil.which("chromium")
     if found is None:
         raise RuntimeError(
-            "Debian's chromium is not installed; `.ci/run` installs it (apt-get install chromium)"
+            "Debian's chromium is not installed: `make browser` installs it (apt-get)"
         )
     return found
 

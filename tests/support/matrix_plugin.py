@@ -12,6 +12,7 @@ from __future__ import annotations
 import difflib
 from collections import defaultdict
 from pathlib import Path
+from typing import cast
 
 import pytest
 
@@ -19,6 +20,7 @@ from tests.support.features import BY_ID, FEATURES, PROVIDERS, SUITE_LACKS
 
 DOC = Path(__file__).parents[2] / "docs" / "translation-matrix.md"
 Proofs = dict[tuple[str, str], set[str]]
+_CLAIMS = "proves"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -47,7 +49,7 @@ def _claims(item: pytest.Item) -> list[tuple[str, str]]:
         for provider in providers:
             if provider not in PROVIDERS:
                 raise pytest.UsageError(f"{item.nodeid}: proves for unknown provider {provider!r}")
-            claims.append((feature, provider))
+            claims.append((feature, str(provider)))
     return claims
 
 
@@ -62,10 +64,19 @@ class Matrix:
             claims = _claims(item)
             if claims:
                 self.proofs[item.nodeid] = claims
+                # Under pytest-xdist only the workers collect; the claims reach the controller
+                # with each test's report.
+                item.user_properties.append((_CLAIMS, claims))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         if report.when == "call" and report.passed:
             self.passed.add(report.nodeid)
+            for name, value in report.user_properties:
+                if name == _CLAIMS:
+                    claims = cast(list[tuple[str, str]], value)
+                    self.proofs[report.nodeid] = [
+                        (feature, provider) for feature, provider in claims
+                    ]
 
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
         if self.mode is None:

@@ -9,11 +9,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
-from tests.support.processes import ServiceProcess, spawn, wait_for_log, wait_until_ready
 from tollway_admin.config_sync import apply_config_once
+from tollway_cli.processes import ManagedProcess, spawn_module, wait_for_log, wait_until_ready
+from tollway_cli.servers import NatsServer, RedisServer, free_port
 from tollway_common.config_file import TollwayConfig
 from tollway_common.settings import NatsSettings
-from tollway_common.testing.servers import NatsServer, RedisServer, free_port
 
 T = TypeVar("T")
 
@@ -50,7 +50,7 @@ class Stack:
     nats: NatsServer
     redis: RedisServer
     workdir: Path
-    processes: list[ServiceProcess] = field(default_factory=list)
+    processes: list[ManagedProcess] = field(default_factory=list)
     edge_port: int = 0
 
     @property
@@ -64,8 +64,8 @@ class Stack:
     def apply(self, config: TollwayConfig) -> None:
         run_async(apply_config_once(NatsSettings(url=self.nats.url), config))
 
-    def start_router(self, name: str = "router", **env: str) -> ServiceProcess:
-        process = spawn(
+    def start_router(self, name: str = "router", **env: str) -> ManagedProcess:
+        process = spawn_module(
             name,
             "tollway_router",
             {
@@ -83,10 +83,10 @@ class Stack:
         wait_for_log(process, "router ready")
         return process
 
-    def start_edge(self, name: str = "edge", **env: str) -> ServiceProcess:
+    def start_edge(self, name: str = "edge", **env: str) -> ManagedProcess:
         """Start an edge; `edge_url` points at the one started last."""
         self.edge_port = free_port()
-        process = spawn(
+        process = spawn_module(
             name,
             "tollway_edge",
             {
@@ -105,7 +105,7 @@ class Stack:
     def start_admin(self, token: str, **env: str) -> str:
         """Start admin with the bootstrap token `token`; returns its base URL."""
         port = free_port()
-        process = spawn(
+        process = spawn_module(
             "admin",
             "tollway_admin",
             {
@@ -125,8 +125,8 @@ class Stack:
     def logs(self) -> str:
         return "".join(process.log() for process in self.processes)
 
-    def start_metering(self, **env: str) -> ServiceProcess:
-        process = spawn(
+    def start_metering(self, **env: str) -> ManagedProcess:
+        process = spawn_module(
             "metering",
             "tollway_metering",
             {
@@ -144,4 +144,4 @@ class Stack:
 
     def stop(self) -> None:
         for process in reversed(self.processes):
-            process.terminate(timeout=10)
+            process.stop(timeout=10)

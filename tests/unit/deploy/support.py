@@ -33,6 +33,7 @@ SETTINGS: dict[str, type[BaseSettings]] = {
     "metering": MeteringSettings,
     "admin": AdminSettings,
 }
+DOCKERFILE = ROOT / "deploy/Dockerfile"
 COMPOSE_DIR = ROOT / "deploy/compose"
 CHART_DIR = ROOT / "deploy/k8s/tollway"
 PRODUCTION_VALUES = ROOT / "deploy/k8s/examples/values-production.yaml"
@@ -70,9 +71,26 @@ class Stage:
         return [i for i in self.instructions if i.keyword == keyword]
 
 
-def read_dockerfile(path: Path) -> tuple[dict[str, str], list[Stage]]:
+def image_port(service: str) -> int:
+    return HTTP_SERVICES.get(service, MONITOR_PORT)
+
+
+def build_args(service: str) -> dict[str, str]:
+    """What compose and docs/deploy.md pass to deploy/Dockerfile for one service."""
+    return {"SERVICE": service, "PORT": str(image_port(service))}
+
+
+def read_image(service: str) -> tuple[dict[str, str], list[Stage]]:
+    """deploy/Dockerfile as built for `service`."""
+    return read_dockerfile(DOCKERFILE, build_args(service))
+
+
+def read_dockerfile(
+    path: Path, arg_values: Mapping[str, str] | None = None
+) -> tuple[dict[str, str], list[Stage]]:
     """Global ARG defaults and the stages of a Dockerfile: comments dropped, `\\` continuations
-    joined. hadolint (a real Dockerfile parser) checks the syntax in test_dockerfiles."""
+    joined, `${NAME}` of the given build args replaced by their values. hadolint (a real
+    Dockerfile parser) checks the syntax in test_dockerfiles."""
     logical: list[tuple[int, str]] = []
     pending = ""
     start = 0
@@ -87,7 +105,7 @@ def read_dockerfile(path: Path) -> tuple[dict[str, str], list[Stage]]:
         if line.endswith("\\"):
             pending += line[:-1] + " "
             continue
-        logical.append((start, pending + line))
+        logical.append((start, _substitute(pending + line, arg_values or {})))
         pending = ""
     assert not pending, f"{path}: the last instruction ends with a continuation"
 
@@ -116,6 +134,12 @@ def read_dockerfile(path: Path) -> tuple[dict[str, str], list[Stage]]:
     if current is not None:
         stages.append(Stage(base, name, tuple(current)))
     return global_args, stages
+
+
+def _substitute(text: str, values: Mapping[str, str]) -> str:
+    for name, value in values.items():
+        text = text.replace(f"${{{name}}}", value)
+    return text
 
 
 def env_of(instructions: list[Instruction]) -> dict[str, str]:

@@ -23,12 +23,14 @@ import pytest
 import yaml
 from tests.unit.deploy.support import (
     COMPOSE_DIR,
+    DOCKERFILE,
     ROOT,
     SERVICES,
+    build_args,
     check_settings,
     load_compose,
-    read_dockerfile,
     read_env_file,
+    read_image,
 )
 
 from tollway_common.config_file import load_config
@@ -83,7 +85,7 @@ def test_every_service_is_health_checked(services: dict[str, Any], name: str) ->
     assert check["test"][0] in ("CMD", "CMD-SHELL")
     if name in SERVICES:
         # the same check as the image's HEALTHCHECK (test_dockerfiles checks that one)
-        _, stages = read_dockerfile(ROOT / f"services/{name}/Dockerfile")
+        _, stages = read_image(name)
         (image_check,) = stages[-1].all("HEALTHCHECK")
         assert check["test"] == ["CMD", *image_check.exec_form()]
 
@@ -102,13 +104,16 @@ def test_infrastructure_images_are_official_and_pinned(services: dict[str, Any],
 
 
 @pytest.mark.parametrize("name", SERVICES)
-def test_tollway_services_build_from_their_dockerfiles(services: dict[str, Any], name: str) -> None:
+def test_tollway_services_build_from_the_one_dockerfile(
+    services: dict[str, Any], name: str
+) -> None:
     service = services[name]
     build = service["build"]
     context = (COMPOSE_DIR / build["context"]).resolve()
     assert context == ROOT.resolve(), "the images build with the repository root as context"
-    assert (context / build["dockerfile"]) == ROOT / f"services/{name}/Dockerfile"
+    assert (context / build["dockerfile"]) == DOCKERFILE
     version = build["args"]["VERSION"]
+    assert {**build["args"], "VERSION": None} == {**build_args(name), "VERSION": None}
     assert service["image"] == f"tollway/{name}:{version}"
     assert version == read_env_file(ENV_EXAMPLE)["TOLLWAY_VERSION"]
 

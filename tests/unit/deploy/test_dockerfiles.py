@@ -1,19 +1,23 @@
-"""The four service images: multi-stage, slim, only their own code and dependencies, non-root,
-health-checked, labelled with their version. No Docker engine runs here, so the Dockerfiles are
-read and linted (hadolint), and what `uv sync --package` installs is read from uv.lock."""
+"""The four service images, one Dockerfile (deploy/Dockerfile) built with SERVICE and PORT:
+multi-stage, slim, only their own code and dependencies, non-root, health-checked, labelled with
+their version. No Docker engine runs here, so the Dockerfile is read as built for each service
+and linted (hadolint), and what `uv sync --package` installs is read from uv.lock."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
 import sys
 import tomllib
+import urllib.request
 from pathlib import Path
 from typing import Any
 
 import pytest
 from tests.unit.deploy.support import (
+    DOCKERFILE,
     HTTP_SERVICES,
     MONITOR_PORT,
     ROOT,
@@ -21,16 +25,23 @@ from tests.unit.deploy.support import (
     Stage,
     check_settings,
     env_of,
-    read_dockerfile,
+    image_port,
+    read_image,
 )
 
 
-def _dockerfile(service: str) -> Path:
-    return ROOT / "services" / service / "Dockerfile"
-
-
 def _stages(service: str) -> tuple[dict[str, str], list[Stage]]:
-    return read_dockerfile(_dockerfile(service))
+    return read_image(service)
+
+
+def test_there_is_one_dockerfile() -> None:
+    found = sorted(
+        path.relative_to(ROOT)
+        for pattern in ("Dockerfile", "*.Dockerfile", "Dockerfile.*")
+        for path in ROOT.rglob(pattern)
+        if not {".venv", ".tools", "node_modules"} & set(path.parts)
+    )
+    assert found == [DOCKERFILE.relative_to(ROOT)]
 
 
 def _resolve(image: str, args: dict[str, str]) -> str:
@@ -62,7 +73,7 @@ def test_multi_stage_build_ends_on_slim_python(service: str) -> None:
 def test_builder_installs_only_this_service_from_the_lock(service: str) -> None:
     _, stages = _stages(service)
     builder = next(stage for stage in stages if stage.name == "builder")
-    syncs = [run.args for run in builder.all("RUN") if "uv sync" in run.args]
+    syncs = [run.args.replace('"', "") for run in builder.all("RUN") if "uv sync" in run.args]
     assert len(syncs) == 2, "dependencies first (cached layer), then the two projects"
     for command in syncs:
         assert "--frozen" in command
@@ -122,31 +133,39 @@ def test_runtime_runs_as_a_numeric_non_root_user(service: str) -> None:
 @pytest.mark.parametrize("service", SERVICES)
 def test_entrypoint_runs_the_service_module(service: str) -> None:
     _, stages = _stages(service)
-    entrypoint = stages[-1].all("ENTRYPOINT")
-    assert len(entrypoint) == 1
-    assert entrypoint[0].exec_form() == ["python", "-m", f"tollway_{service}"]
+    runtime = stages[-1]
+    (entrypoint,) = runtime.all("ENTRYPOINT")
+    shell, flag, script, name = entrypoint.exec_form()
+    assert (shell, flag, name) == ("/bin/sh", "-c", "tollway")
+    assert script.startswith("exec "), "the service is PID 1 and gets the stop signal"
+    script = script.replace("${TOLLWAY_SERVICE}", env_of(runtime.all("ENV"))["TOLLWAY_SERVICE"])
+    assert script == f'exec python -m "tollway_{service}" "$@"'
     assert (ROOT / f"services/{service}/src/tollway_{service}/__main__.py").is_file()
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_healthcheck_probes_the_service(service: str) -> None:
+def test_healthcheck_probes_the_service(service: str, monkeypatch: pytest.MonkeyPatch) -> None:
     _, stages = _stages(service)
     runtime = stages[-1]
     checks = runtime.all("HEALTHCHECK")
     assert len(checks) == 1
     command = checks[0].exec_form()
     assert command[:2] == ["python", "-c"], "slim has no curl; Python is always there"
-    compile(command[2], f"{service} HEALTHCHECK", "exec")
     exposed = [int(port) for e in runtime.all("EXPOSE") for port in e.args.split()]
-    if service in HTTP_SERVICES:
-        port = HTTP_SERVICES[service]
-        assert exposed == [port]
-        assert "/healthz" in command[2]
-        assert f"TOLLWAY_{service.upper()}_PORT', '{port}'" in command[2]
-    else:
-        assert exposed == [MONITOR_PORT], f"{service} listens only for its monitor server"
-        assert "/healthz" in command[2]
-        assert f"TOLLWAY_{service.upper()}_MONITOR__PORT', '{MONITOR_PORT}'" in command[2]
+    assert exposed == [image_port(service)]
+
+    def probed(environ: dict[str, str]) -> list[str]:
+        urls: list[str] = []
+        monkeypatch.setattr(os, "environ", environ)
+        monkeypatch.setattr(urllib.request, "urlopen", lambda url, timeout: urls.append(url))
+        exec(compile(command[2], f"{service} HEALTHCHECK", "exec"), {})
+        return urls
+
+    env = env_of(runtime.all("ENV"))
+    assert probed(env) == [f"http://127.0.0.1:{image_port(service)}/healthz"]
+    setting = "PORT" if service in HTTP_SERVICES else "MONITOR__PORT"
+    moved = {**env, f"TOLLWAY_{service.upper()}_{setting}": "7000"}
+    assert probed(moved) == ["http://127.0.0.1:7000/healthz"], "it follows the port setting"
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -187,8 +206,7 @@ def _hadolint() -> str:
     return found
 
 
-@pytest.mark.parametrize("service", SERVICES)
-def test_hadolint_finds_nothing(service: str) -> None:
+def test_hadolint_finds_nothing() -> None:
     result = subprocess.run(
         [
             _hadolint(),
@@ -199,7 +217,7 @@ def test_hadolint_finds_nothing(service: str) -> None:
             "org.opencontainers.image.version:text",
             "--require-label",
             "org.opencontainers.image.title:text",
-            str(_dockerfile(service)),
+            str(DOCKERFILE),
         ],
         capture_output=True,
         text=True,

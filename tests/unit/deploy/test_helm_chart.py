@@ -30,7 +30,7 @@ from tests.unit.deploy.support import (
     component,
     manifests,
     production_values,
-    read_dockerfile,
+    read_image,
     render_chart,
     status_of,
 )
@@ -278,7 +278,7 @@ def test_pods_run_non_root_on_a_read_only_root_fs_with_limits(
     rendered: dict[str, list[dict[str, Any]]], scenario: str, service: str
 ) -> None:
     pod = _deployment(rendered[scenario], service)["spec"]["template"]["spec"]
-    _, stages = read_dockerfile(ROOT / f"services/{service}/Dockerfile")
+    _, stages = read_image(service)
     image_uid = int(stages[-1].all("USER")[-1].args.split(":")[0])
     assert pod["securityContext"]["runAsNonRoot"] is True
     assert pod["securityContext"]["runAsUser"] == image_uid

@@ -3,29 +3,25 @@ separate processes, stopped cleanly on Ctrl-C or SIGTERM."""
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 import signal
 import socket
-import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import IO
 
 from tollway_cli.devkey import ADMIN_TOKEN_ENV, ENV_NAME, admin_token, dev_api_key
+from tollway_cli.processes import ManagedProcess, ProcessError, spawn_module, wait_until_ready
+from tollway_cli.servers import start_nats, start_redis
 from tollway_cli.service_env import service_env
 from tollway_common.config_file import ConfigError, load_config
 from tollway_common.secret_policy import SecretPolicy
-from tollway_common.testing.servers import RunningServer, start_nats, start_redis
 
 _READY_TIMEOUT_S = 60.0
-_STOP_TIMEOUT_S = 40.0
 
 
 class LaunchError(RuntimeError):
@@ -43,41 +39,6 @@ class LaunchOptions:
     metering_monitor_port: int = 9091
 
 
-@dataclass
-class Service:
-    name: str
-    module: str
-    env: dict[str, str]
-    log_path: Path
-    process: subprocess.Popen[bytes] | None = None
-    log_file: IO[bytes] | None = field(default=None, repr=False)
-
-    def start(self) -> None:
-        self.log_file = self.log_path.open("ab")
-        self.process = subprocess.Popen(
-            [sys.executable, "-m", self.module],
-            env=self.env,
-            stdin=subprocess.DEVNULL,
-            stdout=self.log_file,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,  # Ctrl-C reaches the launcher only; it stops us in order.
-        )
-
-    def exit_code(self) -> int | None:
-        return None if self.process is None else self.process.poll()
-
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(_STOP_TIMEOUT_S)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        if self.log_file is not None:
-            self.log_file.close()
-
-
 class AlreadyRunning(LaunchError):
     pass
 
@@ -86,8 +47,8 @@ class Launcher:
     def __init__(self, options: LaunchOptions) -> None:
         self.options = options
         self.data_dir = options.data_dir.resolve()
-        self.services: list[Service] = []
-        self.servers: list[RunningServer] = []
+        self.services: list[ManagedProcess] = []
+        self.servers: list[ManagedProcess] = []
         self._lock: IO[str] | None = None
         self._stop_requested = False
 
@@ -99,7 +60,7 @@ class Launcher:
             self._start_all()
             self._print_banner()
             return self._supervise()
-        except LaunchError as exc:
+        except (LaunchError, ProcessError) as exc:
             print(f"tollway: {exc}", file=sys.stderr)
             return 1
         finally:
@@ -156,7 +117,6 @@ class Launcher:
         self._admin_token = admin_token(self.data_dir)
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
-        base = {**os.environ, "PYTHONUNBUFFERED": "1"}
         policy = SecretPolicy()
         key_secrets = _key_secret_names(self.options.config)
         admin_env = {
@@ -193,10 +153,12 @@ class Launcher:
         ]
         for name, module, env in specs:
             extra = key_secrets if name == "admin" else ()
-            own = service_env(name, base, policy, extra)
-            service = Service(name, module, {**own, **env}, logs / f"{name}.log")
+            own = service_env(name, os.environ, policy, extra)
             print(f"tollway: starting {name} ...", flush=True)
-            service.start()
+            # Its own session: Ctrl-C reaches the launcher only, which stops the services in order.
+            service = spawn_module(
+                name, module, {**own, **env}, logs, new_session=True, inherit_env=False
+            )
             self.services.append(service)
             if name == "admin":
                 self._wait_ready(service, self.options.admin_port)
@@ -217,34 +179,23 @@ class Launcher:
             f"{prefix}PORT": str(port),
         }
 
-    def _wait_ready(self, service: Service, port: int) -> None:
+    def _wait_ready(self, service: ManagedProcess, port: int) -> None:
         url = f"http://{self.options.host}:{port}/readyz"
-        deadline = time.monotonic() + _READY_TIMEOUT_S
-        while time.monotonic() < deadline and not self._stop_requested:
-            self._check_alive()
-            with (
-                contextlib.suppress(urllib.error.URLError, OSError),
-                urllib.request.urlopen(url, timeout=1) as response,
-            ):
-                if response.status == 200:
-                    return
-            time.sleep(0.1)
+        wait_until_ready(service, url, timeout=_READY_TIMEOUT_S, check=self._check_starting)
+
+    def _check_starting(self) -> None:
         if self._stop_requested:
             raise LaunchError("stopped while starting")
-        raise LaunchError(f"{service.name} did not become ready; see {service.log_path}")
+        self._check_alive()
 
     def _check_alive(self) -> None:
         for service in self.services:
             code = service.exit_code()
             if code is not None:
-                tail = service.log_path.read_text(errors="replace")[-3000:]
-                raise LaunchError(
-                    f"{service.name} exited with code {code}; its log ({service.log_path}) "
-                    f"ends with:\n{tail}"
-                )
+                raise service.failure(f"exited with code {code}")
         for server in self.servers:
-            if server.process.poll() is not None:
-                raise LaunchError(f"{server.log_path.parent.name} server stopped unexpectedly")
+            if server.exit_code() is not None:
+                raise server.failure("stopped unexpectedly")
 
     def _metrics_urls(self) -> str:
         host = self.options.host
@@ -274,7 +225,7 @@ class Launcher:
         while not self._stop_requested:
             try:
                 self._check_alive()
-            except LaunchError as exc:
+            except ProcessError as exc:
                 print(f"tollway: {exc}", file=sys.stderr)
                 return 1
             time.sleep(0.5)

@@ -362,7 +362,10 @@ class Tenancy(StrEnum):
 
 class Policy(_Record):
     """What one level (org, team or key) allows. Lists take glob patterns (`gpt-4*`); `None`
-    means the level has no opinion. The narrowest level with an opinion decides."""
+    means the level has no opinion. Levels are ceilings, so a narrower level can only narrow:
+    allow lists intersect (a name must match every level's list), deny lists add up, the
+    smallest cap wins, and `log_bodies: true` at any level holds over a `false` elsewhere. The
+    token cap bounds all `n` answers of a request together."""
 
     allow_models: list[str] | None = None
     deny_models: list[str] = Field(default_factory=list)

@@ -7,6 +7,7 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tollway_admin.security import Role
 from tollway_common.oidc import OidcSettings
 from tollway_common.settings import HttpLimits, LogSettings, NatsSettings
 
@@ -32,8 +33,9 @@ class AdminSettings(BaseSettings):
     )
     # Sign-in by OIDC bearer tokens (Entra ID or any issuer with a JWKS); off without an issuer.
     oidc: OidcSettings = OidcSettings()
-    # Issuer role names mapped onto admin, viewer, team-admin (e.g. {"Tollway.Admin": "admin"}).
-    oidc_admin_roles: dict[str, str] = Field(default_factory=dict)
+    # Issuer role names mapped onto admin, viewer, team-admin (e.g. {"Tollway.Admin": "admin"});
+    # once set, only the names it maps grant a role.
+    oidc_admin_roles: dict[str, Role] = Field(default_factory=dict)
     # Signs the admin UI's session cookies; set the same value on every admin replica.
     # Unset: derived from the admin token, or random per process when there is none.
     session_secret: SecretStr | None = None

@@ -42,6 +42,8 @@ class ChatHead(Head):
 class CompletionHead(Head):
     prompt: str | list[str] | list[int] | list[list[int]]
     max_tokens: int | None = Field(default=None, ge=0)
+    n: int | None = Field(default=None, ge=1, le=128)
+    best_of: int | None = Field(default=None, ge=1, le=128)
 
 
 class EmbeddingHead(Head):

@@ -136,7 +136,7 @@ def _infer_request(
         include_usage=bool(head.stream_options and head.stream_options.include_usage),
         body=body,
         client=client,
-        log_bodies=policy.body_logging(caller.levels),
+        log_bodies=policy.effective(caller.levels).log_bodies,
         tenant=tenant,
         facts=ticket.facts,
     )

@@ -48,6 +48,9 @@ class EdgeSettings(BaseSettings):
     # means the router is gone.
     # Accept OIDC bearer tokens (Entra ID or any issuer with a JWKS) next to virtual keys.
     oidc: OidcSettings = OidcSettings()
+    # The team (and its org) whose policy, limits and budgets hold a token caller whose team and
+    # org claims name no record; unset, such a caller is refused with 403.
+    oidc_default_team: str | None = None
     limits: LimitsSettings = LimitsSettings()
     # Keys the hash under which client IPs are stored; set a secret of your own in production
     # (the same on every edge, so one client hashes alike everywhere).

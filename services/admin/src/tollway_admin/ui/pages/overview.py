@@ -28,6 +28,8 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 
 RATE_WINDOW_S = 300
 LATENCY_WINDOW_S = 3600
+_MINUTE_MS = 60_000
+_MINUTES_PER_DAY = 24 * 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,13 +42,15 @@ class Traffic:
     today_unpriced: int
 
 
-async def _summary(nc: Client, since_ms: int) -> list[SummaryRow]:
-    query = SummaryQuery(filter=UsageFilter(since_ms=since_ms), limit=10)
+async def _summary(
+    nc: Client, since_ms: int, bucket: str = "", limit: int = 10
+) -> list[SummaryRow]:
+    query = SummaryQuery(filter=UsageFilter(since_ms=since_ms), bucket=bucket, limit=limit)
     return (await ask(nc, "summary", query, SummaryReply)).rows
 
 
 def _total(rows: list[SummaryRow]) -> SummaryRow:
-    """One row for figures summed over currencies (requests, errors, tokens)."""
+    """One row for figures summed over rows (requests, errors, tokens)."""
     if len(rows) == 1:
         return rows[0]
     return SummaryRow(
@@ -61,21 +65,46 @@ def _total(rows: list[SummaryRow]) -> SummaryRow:
     )
 
 
-async def _traffic(nc: Client, now: datetime) -> Traffic:
-    now_ms = int(now.timestamp() * 1000)
-    midnight = now.replace(hour=0, minute=0, second=0, microsecond=0)
-    recent = _total(await _summary(nc, now_ms - RATE_WINDOW_S * 1000))
-    hour = _total(await _summary(nc, now_ms - LATENCY_WINDOW_S * 1000))
-    today_rows = await _summary(nc, int(midnight.timestamp() * 1000))
+def rate_window_start_ms(now_ms: int) -> int:
+    """The start of the minute that holds `now - RATE_WINDOW_S`: the rate covers whole minutes
+    of the per-minute summary, 300 to 360 s."""
+    return (now_ms - RATE_WINDOW_S * 1000) // _MINUTE_MS * _MINUTE_MS
+
+
+def traffic_of(
+    minutes: list[SummaryRow], hour: SummaryRow, now_ms: int, midnight_ms: int
+) -> Traffic:
+    """The traffic tiles from one per-minute summary (since the earlier of midnight and the
+    rate window) and the last hour's latency.
+
+    One query, so one snapshot: figures from separate queries disagreed whenever metering
+    stored a row between them (tokens today counting a request the rate did not), and the
+    page kept that for its 10 s refresh."""
+    window_start_ms = rate_window_start_ms(now_ms)
+    recent = _total([r for r in minutes if r.bucket_ms >= window_start_ms])
+    today_rows = [r for r in minutes if r.bucket_ms >= midnight_ms]
     today = _total(today_rows)
+    spend: dict[str, Decimal] = {}
+    for row in today_rows:
+        if row.requests:
+            spend[row.currency] = spend.get(row.currency, Decimal(0)) + Decimal(row.cost)
     return Traffic(
-        requests_per_s=recent.requests / RATE_WINDOW_S,
+        requests_per_s=recent.requests / ((now_ms - window_start_ms) / 1000),
         error_rate=recent.errors / recent.requests if recent.requests else 0.0,
         latency=hour,
         today_tokens=today.prompt_tokens + today.completion_tokens,
-        today_spend=[(Decimal(r.cost), r.currency) for r in today_rows if r.requests],
+        today_spend=[(cost, currency) for currency, cost in spend.items()],
         today_unpriced=today.unpriced_requests,
     )
+
+
+async def _traffic(nc: Client, now: datetime) -> Traffic:
+    now_ms = int(now.timestamp() * 1000)
+    midnight_ms = int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
+    hour = _total(await _summary(nc, now_ms - LATENCY_WINDOW_S * 1000))
+    since_ms = min(midnight_ms, rate_window_start_ms(now_ms))
+    minutes = await _summary(nc, since_ms, bucket="minute", limit=_MINUTES_PER_DAY + 10)
+    return traffic_of(minutes, hour, now_ms, midnight_ms)
 
 
 async def _live(request: Request) -> dict[str, Any]:
@@ -88,8 +117,10 @@ async def _live(request: Request) -> dict[str, Any]:
     near: list[BudgetUse] = []
     unavailable = ""
     try:
-        traffic = await _traffic(nc, now)
+        # Budgets first, traffic last: a row metering stores in between shows in the traffic
+        # too, so an alarm about spend never sits beside tiles that miss it.
         near = [use for use in await budget_uses(nc, store, now) if use.near_limit]
+        traffic = await _traffic(nc, now)
     except TollwayError as exc:
         unavailable = exc.message
     return {

