@@ -491,6 +491,7 @@ def test_sign_in_through_the_issuers_login_page(stack: Stack) -> None:
             ADMIN_TOKEN,
             TOLLWAY_ADMIN_COOKIE_SECURE="false",
             TOLLWAY_ADMIN_OIDC__ISSUER=issuer.url,
+            TOLLWAY_ADMIN_OIDC__AUDIENCE="api://tollway-admin",
             TOLLWAY_ADMIN_OIDC_CLIENT_ID="tollway-admin-ui",
         )
         issuer.login_claims = {"sub": "alice", "roles": ["viewer"]}

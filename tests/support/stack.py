@@ -71,6 +71,8 @@ class Stack:
             {
                 **self.nats.env(Service.ROUTER),
                 "TOLLWAY_ROUTER_ROUTER_ID": name,
+                # Tests keep their secret files in the work folder.
+                "TOLLWAY_SECRETS_DIR": str(self.workdir),
                 **FAST_FAILURE_ENV,
                 **NO_IMDS_ENV,
                 **env,
@@ -110,6 +112,7 @@ class Stack:
                 **self.nats.env(Service.ADMIN),
                 "TOLLWAY_ADMIN_PORT": str(port),
                 "TOLLWAY_ADMIN_TOKEN": token,
+                "TOLLWAY_SECRETS_DIR": str(self.workdir),
                 **env,
             },
             self.workdir / "logs",

@@ -18,7 +18,10 @@ from tollway_cli.bus_credentials import BusCredentials
 from tollway_cli.devkey import ADMIN_TOKEN_ENV, ENV_NAME, admin_token, dev_api_key
 from tollway_cli.processes import ManagedProcess, ProcessError, spawn_module, wait_until_ready
 from tollway_cli.servers import start_nats, start_redis
+from tollway_cli.service_env import service_env
 from tollway_common.bus_permissions import Service
+from tollway_common.config_file import ConfigError, load_config
+from tollway_common.secret_policy import SecretPolicy
 
 _READY_TIMEOUT_S = 60.0
 
@@ -118,13 +121,16 @@ class Launcher:
         self._admin_token = admin_token(self.data_dir)
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
-        base = {ENV_NAME: key}
+        policy = SecretPolicy()
+        key_secrets = _key_secret_names(self.options.config)
         admin_env = {
             **bus.env(Service.ADMIN, nats.url),
             "TOLLWAY_ADMIN_CONFIG_FILE": str(self.options.config.resolve()),
             "TOLLWAY_ADMIN_HOST": self.options.host,
             "TOLLWAY_ADMIN_PORT": str(self.options.admin_port),
             ADMIN_TOKEN_ENV: self._admin_token,
+            # The sample config's bootstrap key reads the dev key from here.
+            ENV_NAME: key,
             # The UI is served over plain HTTP on this machine.
             "TOLLWAY_ADMIN_COOKIE_SECURE": "false",
         }
@@ -150,9 +156,13 @@ class Launcher:
             ("edge", "tollway_edge", edge_env),
         ]
         for name, module, env in specs:
+            extra = key_secrets if name == "admin" else ()
+            own = service_env(name, os.environ, policy, extra)
             print(f"tollway: starting {name} ...", flush=True)
             # Its own session: Ctrl-C reaches the launcher only, which stops the services in order.
-            service = spawn_module(name, module, {**base, **env}, logs, new_session=True)
+            service = spawn_module(
+                name, module, {**own, **env}, logs, new_session=True, inherit_env=False
+            )
             self.services.append(service)
             if name == "admin":
                 self._wait_ready(service, self.options.admin_port)
@@ -236,6 +246,17 @@ class Launcher:
             self._lock.close()
         if self.services:
             print("tollway: stopped", flush=True)
+
+
+def _key_secret_names(config: Path) -> list[str]:
+    """The variables the config file's bootstrap keys read (admin resolves them); a broken
+    file gives none here and stops admin with its own message."""
+    try:
+        doc = load_config(config)
+    except (ConfigError, OSError):
+        return []
+    secrets = [key.secret for key in doc.keys if key.secret]
+    return [s.removeprefix("env:") for s in secrets if s.startswith("env:")]
 
 
 def _port_free(host: str, port: int) -> bool:

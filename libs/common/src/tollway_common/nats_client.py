@@ -163,8 +163,10 @@ async def _ensure_stream(
         await js.update_stream(config)
 
 
-async def ensure_kv(js: JetStreamContext, bucket: str, replicas: int) -> KeyValue:
+async def ensure_kv(
+    js: JetStreamContext, bucket: str, replicas: int, ttl_s: float | None = None
+) -> KeyValue:
     try:
         return await js.key_value(bucket)
     except BucketNotFoundError:
-        return await js.create_key_value(bucket=bucket, history=10, replicas=replicas)
+        return await js.create_key_value(bucket=bucket, history=10, replicas=replicas, ttl=ttl_s)

@@ -88,3 +88,20 @@ class OtelSettings(BaseSettings):
     @property
     def protocol(self) -> str:
         return self.exporter_otlp_traces_protocol or self.exporter_otlp_protocol or "http/protobuf"
+
+
+class HttpLimits(_Block):
+    """What one HTTP connection may cost the server before the app sees a request: a client
+    that sends its request head slowly, or a huge one, or opens connections without end, is cut
+    off here (uvicorn alone read a 20 MB header and kept a trickling connection 80 s)."""
+
+    # From connection open (or the previous response) until the request head is complete.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    # Request line plus headers; larger heads get 431.
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    # The whole request body; a slower body gets 408.
+    body_timeout_s: float = Field(default=60.0, gt=0)
+    # Idle time between two requests on one connection.
+    keep_alive_s: float = Field(default=5.0, gt=0)
+    # Open connections plus running requests; more are answered 503 at once.
+    max_concurrency: int = Field(default=4096, ge=1)

@@ -26,6 +26,7 @@ from tollway_common.oidc import OidcVerifier
 from tollway_common.presence import Announcer
 from tollway_edge import metrics as edge_metrics
 from tollway_edge import redis_client
+from tollway_edge.auth import TokenAuth
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
 from tollway_edge.limits.alerts import AlertPublisher
@@ -67,7 +68,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     for mirror in catalog.mirrors():
         await mirror.start()
-    oidc = OidcVerifier(settings.oidc) if settings.oidc.enabled else None
+    oidc = (
+        TokenAuth(OidcVerifier(settings.oidc), settings.oidc_default_team)
+        if settings.oidc.enabled
+        else None
+    )
     await mux.start(nc)
     redis = redis_client.connect(settings.redis)
     await nats_client.ensure_alerts_stream(js, settings.nats.replicas)
@@ -97,7 +102,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for mirror in catalog.mirrors():
             await mirror.stop()
         if oidc is not None:
-            await oidc.close()
+            await oidc.verifier.close()
         await redis.aclose()
         with contextlib.suppress(Exception):
             await nc.drain()

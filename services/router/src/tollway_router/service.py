@@ -15,6 +15,7 @@ from tollway_common.kv_mirror import KvMirror
 from tollway_common.metrics import announce_build
 from tollway_common.monitor_server import MonitorServer
 from tollway_common.presence import Announcer
+from tollway_common.secret_policy import SecretPolicy
 from tollway_common.secret_refs import SecretResolver
 from tollway_router import metrics
 from tollway_router.body_log.publisher import BodyLog
@@ -51,7 +52,7 @@ async def run(settings: RouterSettings) -> None:
     upstream = Upstream(
         settings.connect_timeout_s, settings.max_connections, settings.foundry_base_url
     )
-    secrets = SecretResolver()
+    secrets = SecretResolver(policy=SecretPolicy())
     tokens = TokenCache(secrets, settings.managed_identity, settings.token_timeout_s)
     credentials = Credentials(secrets, tokens)
     metrics.watch_catalog(lambda: models.items, lambda: health.mirror.items.values())
