@@ -166,6 +166,7 @@ PERMISSIONS: Mapping[Service, Permissions] = {
             *_pull_consumer(contract.ALERTS_STREAM, contract.ALERTS_WEBHOOK_DURABLE),
             *(subject for bucket in CONTROL_PLANE_BUCKETS for subject in _kv_writer(bucket)),
             *_kv_writer(contract.KV_HEALTH),
+            *_kv_writer(contract.KV_ADMIN_SESSIONS),
         ),
         subscribe=(contract.PRESENCE_WILDCARD,),
     ),
