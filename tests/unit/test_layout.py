@@ -172,3 +172,10 @@ def test_long_running_processes_are_started_in_one_module() -> None:
 
 def test_production_code_has_no_testing_package() -> None:
     assert not [path for path in _sources() if "testing" in path.parts]
+
+
+def test_test_modules_have_unique_names() -> None:
+    """pytest imports a test module by its basename: two `test_x.py` in folders without an
+    `__init__.py` collide, and whichever is collected second errors out."""
+    names = [path.name for path in (ROOT / "tests").rglob("test_*.py")]
+    assert sorted({name for name in names if names.count(name) > 1}) == []
