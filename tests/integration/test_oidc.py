@@ -17,8 +17,21 @@ ADMIN_TOKEN = "tw-admin-oidc-test-0123456789"
 CHAT = {"model": "tollway-demo", "messages": [{"role": "user", "content": "hi"}]}
 
 
+@pytest.fixture(scope="module")
+def module_issuer() -> Iterator[LocalIssuer]:
+    with LocalIssuer() as local:
+        yield local
+
+
 @pytest.fixture
-def issuer() -> Iterator[LocalIssuer]:
+def issuer(module_issuer: LocalIssuer) -> LocalIssuer:
+    """The module's issuer, shared with its edge. Tests on it leave its keys alone; the one that
+    rotates them takes `own_issuer` and a stack of its own."""
+    return module_issuer
+
+
+@pytest.fixture
+def own_issuer() -> Iterator[LocalIssuer]:
     with LocalIssuer() as local:
         yield local
 
@@ -32,9 +45,21 @@ def _oidc_env(prefix: str, issuer: LocalIssuer) -> dict[str, str]:
     }
 
 
+@pytest.fixture(scope="module")
+def module_oidc_edge(module_stack: Stack, module_issuer: LocalIssuer) -> str:
+    module_stack.start_edge(name="edge-oidc", **_oidc_env("TOLLWAY_EDGE", module_issuer))
+    return module_stack.base_url
+
+
 @pytest.fixture
-async def edge(stack: Stack, issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
-    stack.start_edge(name="edge-oidc", **_oidc_env("TOLLWAY_EDGE", issuer))
+async def edge(shared_stack: Stack, module_oidc_edge: str) -> AsyncIterator[httpx.AsyncClient]:
+    async with httpx.AsyncClient(base_url=module_oidc_edge) as client:
+        yield client
+
+
+@pytest.fixture
+async def own_edge(stack: Stack, own_issuer: LocalIssuer) -> AsyncIterator[httpx.AsyncClient]:
+    stack.start_edge(name="edge-oidc", **_oidc_env("TOLLWAY_EDGE", own_issuer))
     async with httpx.AsyncClient(base_url=stack.base_url) as client:
         yield client
 
@@ -83,8 +108,9 @@ async def test_a_token_signed_by_another_key_is_401(
 
 
 async def test_a_key_rotation_at_the_issuer_is_picked_up(
-    edge: httpx.AsyncClient, issuer: LocalIssuer
+    own_edge: httpx.AsyncClient, own_issuer: LocalIssuer
 ) -> None:
+    edge, issuer = own_edge, own_issuer
     assert (await _chat(edge, issuer.token({}))).status_code == 200
     fetched = issuer.jwks_requests
     issuer.rotate()
@@ -93,21 +119,22 @@ async def test_a_key_rotation_at_the_issuer_is_picked_up(
 
 
 async def test_the_tokens_team_policy_applies(
-    stack: Stack, edge: httpx.AsyncClient, issuer: LocalIssuer
+    shared_stack: Stack, edge: httpx.AsyncClient, issuer: LocalIssuer
 ) -> None:
-    admin_url = stack.start_admin(ADMIN_TOKEN)
+    # Not ml/acme: the first test's token names those and must meet no policy.
+    admin_url = shared_stack.start_admin(ADMIN_TOKEN)
     async with httpx.AsyncClient(
         base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
     ) as admin:
-        assert (await admin.post("/api/v1/orgs", json={"org_id": "acme"})).status_code == 201
-        team = {"team_id": "ml", "org_id": "acme", "policy": {"allow_models": ["gpt-test"]}}
+        assert (await admin.post("/api/v1/orgs", json={"org_id": "initech"})).status_code == 201
+        team = {"team_id": "tps", "org_id": "initech", "policy": {"allow_models": ["gpt-test"]}}
         assert (await admin.post("/api/v1/teams", json=team)).status_code == 201
-    token = issuer.token({"team": "ml", "org": "acme"})
-    _refused(await _chat(edge, token), 403, "team 'ml' model policy")
+    token = issuer.token({"team": "tps", "org": "initech"})
+    _refused(await _chat(edge, token), 403, "team 'tps' model policy")
 
 
-async def test_admin_accepts_tokens_by_role(stack: Stack, issuer: LocalIssuer) -> None:
-    admin_url = stack.start_admin(ADMIN_TOKEN, **_oidc_env("TOLLWAY_ADMIN", issuer))
+async def test_admin_accepts_tokens_by_role(shared_stack: Stack, issuer: LocalIssuer) -> None:
+    admin_url = shared_stack.start_admin(ADMIN_TOKEN, **_oidc_env("TOLLWAY_ADMIN", issuer))
     viewer = issuer.token({"roles": ["viewer"]}, sub="viewer-1")
     administrator = issuer.token({"roles": ["admin"]}, sub="admin-1")
     nobody = issuer.token({"roles": ["reader-of-other-things"]})
