@@ -160,7 +160,9 @@ async def _measure(stack: BenchStack, scenarios: list[Scenario], repeats: int) -
             scenario.a.append(_summary(direct))
             if scenario.floor is not None:
                 assert stack.nats is not None
-                scenario.nats_floor.append(_summary(await scenario.floor(stack.nats.url)))
+                scenario.nats_floor.append(
+                    _summary(await scenario.floor(stack.nats.url_as("bench-floor")))
+                )
             with ResourceWatch(stack.service_processes()) as watch:
                 through = await scenario.run(
                     _target(stack, True, scenario.stream, scenario.key, scenario.model)

@@ -4,6 +4,7 @@ floor's responder and Tollway's services as separate processes, on free loopback
 from __future__ import annotations
 
 import asyncio
+import secrets
 import sys
 import time
 from dataclasses import dataclass, field
@@ -14,8 +15,10 @@ import httpx
 import psutil
 
 from tollway_admin.config_sync import apply_config_once
+from tollway_cli.bus_credentials import BusCredentials
 from tollway_cli.processes import ManagedProcess, spawn, wait_for_log
 from tollway_cli.servers import NatsServer, RedisServer, free_port, start_nats, start_redis
+from tollway_common.bus_permissions import ExtraUser, Service
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import (
     Budget,
@@ -26,12 +29,12 @@ from tollway_common.control import (
     Price,
     RoutingStrategy,
 )
-from tollway_common.settings import NatsSettings
 
 BENCH_KEY = "sk-tollway-bench-0123456789abcdefghijkl"
 # A key with rate limits, a parallel cap and a budget, to measure what admission costs.
 BENCH_LIMITED_KEY = "sk-tollway-bench-limited-0123456789abcd"
 READY_TIMEOUT_S = 30.0
+_FLOOR_USER = ExtraUser("bench-floor", secrets.token_urlsafe(16))
 STOP_TIMEOUT_S = 30.0
 
 
@@ -63,7 +66,10 @@ class BenchStack:
 
     def start(self) -> None:
         self.workdir.mkdir(parents=True, exist_ok=True)
-        self.nats = start_nats(self.workdir / "nats")
+        # The floor measures raw NATS on its own subject, as a user of its own.
+        self.nats = start_nats(
+            self.workdir / "nats", BusCredentials.generate(), extra_users=(_FLOOR_USER,)
+        )
         self.redis = start_redis(self.workdir / "redis")
         self.upstream_port = free_port()
         self.stream_upstream_port = free_port()
@@ -74,20 +80,20 @@ class BenchStack:
             {},
         )
         asyncio.run(self._apply_config())
-        nats_url = self.nats.url
-        floor = self._spawn("floor", ["-m", "bench.floor", nats_url], {})
+        nats = self.nats
+        floor = self._spawn("floor", ["-m", "bench.floor", nats.url_as(_FLOOR_USER.name)], {})
         quiet = {"TOLLWAY_EDGE_LOG__LEVEL": "WARNING", "TOLLWAY_ROUTER_LOG__LEVEL": "WARNING"}
         for index in range(self.routers):
             self._spawn(
                 f"router-{index}",
                 ["-m", "tollway_router"],
-                {"TOLLWAY_ROUTER_NATS__URL": nats_url, **quiet},
+                {**nats.env(Service.ROUTER), **quiet},
             )
         self._spawn(
             "metering",
             ["-m", "tollway_metering"],
             {
-                "TOLLWAY_METERING_NATS__URL": nats_url,
+                **nats.env(Service.METERING),
                 "TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{self.workdir / 'clickhouse'}",
             },
         )
@@ -96,7 +102,7 @@ class BenchStack:
             "edge",
             ["-m", "tollway_edge"],
             {
-                "TOLLWAY_EDGE_NATS__URL": nats_url,
+                **nats.env(Service.EDGE),
                 "TOLLWAY_EDGE_REDIS__URL": self.redis.url,
                 "TOLLWAY_EDGE_PORT": str(self.edge_port),
                 "TOLLWAY_EDGE_WORKERS": str(self.edge_workers),
@@ -166,7 +172,7 @@ class BenchStack:
                 ),
             ],
         )
-        await apply_config_once(NatsSettings(url=self.nats.url), config)
+        await apply_config_once(self.nats.settings(Service.ADMIN), config)
 
     def _wait_ready(self, floor: ManagedProcess) -> None:
         """Ready when the floor's responder listens and one request goes through the edge."""

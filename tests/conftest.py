@@ -11,8 +11,9 @@ import pytest
 
 from tests.support.configs import TEST_KEY, gateway_config
 from tests.support.fake_openai_server import FakeOpenAIServer
+from tests.support.nats import start_test_nats
 from tests.support.stack import Stack
-from tollway_cli.servers import NatsServer, RedisServer, start_nats, start_redis
+from tollway_cli.servers import NatsServer, RedisServer, start_redis
 
 pytest_plugins = ["tests.support.matrix_plugin"]
 
@@ -28,7 +29,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.fixture
 def nats_server(tmp_path: Path) -> Iterator[NatsServer]:
-    server = start_nats(tmp_path / "nats")
+    server = start_test_nats(tmp_path / "nats")
     try:
         yield server
     finally:

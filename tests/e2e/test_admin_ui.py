@@ -381,7 +381,7 @@ def test_an_operator_disables_and_enables_a_deployment_from_the_models_page(
         "Deployment demo-fake of tollway-demo is inactive: disabled by an operator"
     )
     page.get_by_role("link", name="Models").click()
-    (record,) = run_async(health_records(stack.nats.url, "tollway-demo"))
+    (record,) = run_async(health_records(stack.nats.url_as("test"), "tollway-demo"))
     assert (record.state, record.operator) == (HealthState.INACTIVE, True)
     client = OpenAI(base_url=stack.base_url, api_key=TEST_KEY, max_retries=0)
     with pytest.raises(APIStatusError, match="disabled by an operator"):
@@ -393,7 +393,7 @@ def test_an_operator_disables_and_enables_a_deployment_from_the_models_page(
     # A router's record shows up without a reload (the table refreshes itself).
     run_async(
         put_health(
-            stack.nats.url,
+            stack.nats.url_as("test"),
             DeploymentHealth(
                 alias="gpt-test",
                 deployment="fake-openai",
@@ -537,6 +537,7 @@ def test_sign_in_through_the_issuers_login_page(browser: Browser, shared_stack: 
             ADMIN_TOKEN,
             TOLLWAY_ADMIN_COOKIE_SECURE="false",
             TOLLWAY_ADMIN_OIDC__ISSUER=issuer.url,
+            TOLLWAY_ADMIN_OIDC__AUDIENCE="api://tollway-admin",
             TOLLWAY_ADMIN_OIDC_CLIENT_ID="tollway-admin-ui",
         )
         issuer.login_claims = {"sub": "alice", "roles": ["viewer"]}

@@ -13,6 +13,7 @@ import pytest
 from tollway_cli.processes import ManagedProcess, spawn_module, wait_until_ready
 from tollway_cli.servers import NatsServer, free_port
 from tollway_common import contract
+from tollway_common.bus_permissions import Service
 from tollway_common.control import decode_key_record, decode_model_alias, hash_key
 
 CLIENT_KEY = "sk-tollway-admin-test-abcdefghijklmnop"
@@ -39,7 +40,7 @@ def admin(tmp_path: Path, nats_server: NatsServer) -> Iterator[tuple[ManagedProc
         "admin",
         "tollway_admin",
         {
-            "TOLLWAY_ADMIN_NATS__URL": nats_server.url,
+            **nats_server.env(Service.ADMIN),
             "TOLLWAY_ADMIN_PORT": str(port),
             "TOLLWAY_ADMIN_CONFIG_FILE": str(config),
             "TOLLWAY_ADMIN_CONFIG_POLL_S": "0.1",
@@ -78,8 +79,8 @@ async def test_config_lands_in_kv_with_hashes_and_references_only(
     admin: tuple[ManagedProcess, Path], nats_server: NatsServer
 ) -> None:
     process, _ = admin
-    models = await _bucket(nats_server.url, contract.KV_MODELS)
-    keys = await _bucket(nats_server.url, contract.KV_KEYS)
+    models = await _bucket(nats_server.url_as("test"), contract.KV_MODELS)
+    keys = await _bucket(nats_server.url_as("test"), contract.KV_KEYS)
     assert sorted(decode_model_alias(v).name for v in models.values()) == ["demo", "gpt"]
     [record] = [decode_key_record(v) for v in keys.values()]
     assert record.key_hash == hash_key(CLIENT_KEY)
@@ -97,7 +98,7 @@ async def test_editing_the_file_updates_kv_and_a_broken_edit_changes_nothing(
     config.write_text(CONFIG.replace("  - name: gpt", "  - name: gpt-renamed"))
     names: list[str] = []
     for _ in range(100):
-        models = await _bucket(nats_server.url, contract.KV_MODELS)
+        models = await _bucket(nats_server.url_as("test"), contract.KV_MODELS)
         names = sorted(decode_model_alias(v).name for v in models.values())
         if names == ["demo", "gpt-renamed"]:
             break
@@ -110,5 +111,5 @@ async def test_editing_the_file_updates_kv_and_a_broken_edit_changes_nothing(
             break
         await asyncio.sleep(0.05)
     assert "config file not applied" in process.log()
-    models = await _bucket(nats_server.url, contract.KV_MODELS)
+    models = await _bucket(nats_server.url_as("test"), contract.KV_MODELS)
     assert sorted(decode_model_alias(v).name for v in models.values()) == ["demo", "gpt-renamed"]

@@ -15,10 +15,11 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 from tests.support.fake_azure_openai_server import FakeAzureOpenAIServer
 from tests.support.fake_token_server import IDENTITY_HEADER, FakeTokenServer
+from tests.support.nats import start_test_nats
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
 
-from tollway_cli.servers import start_nats, start_redis
+from tollway_cli.servers import start_redis
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import Deployment, ModelAlias
 
@@ -88,7 +89,7 @@ def azure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureStack
         "wrong": "not-a-valid-secret-000",
     }.items():
         (secrets / name).write_text(value)
-    nats, redis = start_nats(workdir / "nats"), start_redis(workdir / "redis")
+    nats, redis = start_test_nats(workdir / "nats"), start_redis(workdir / "redis")
     with (
         FakeTokenServer(clients={CLIENT_ID: CLIENT_SECRET}) as tokens,
         FakeAzureOpenAIServer(frozenset({DEPLOYMENT}), AZURE_KEY, tokens) as azure,

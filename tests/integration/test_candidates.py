@@ -54,7 +54,7 @@ def _infer(alias: str, endpoint: Endpoint = Endpoint.CHAT_COMPLETIONS, **body: A
 
 @pytest.fixture
 async def router(nats_server: NatsServer) -> AsyncIterator[InProcessRouter]:
-    async with in_process_router(nats_server.url, MODELS.values()) as router:
+    async with in_process_router(nats_server, MODELS.values()) as router:
         yield router
 
 

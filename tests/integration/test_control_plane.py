@@ -1,6 +1,7 @@
 """The control plane end to end: keys issued, used, rotated, expired and revoked through the
 admin API take effect on two edge processes at once; policies refuse with their rule; writes
-are compare-and-set and validated; no secret reaches KV, the audit trail or a log."""
+are compare-and-set and validated; no secret reaches KV, the audit trail or a log; a
+team-admin sets only what its team allows, and the org's policy holds over any key."""
 
 from __future__ import annotations
 
@@ -13,10 +14,12 @@ import httpx
 import nats
 import pytest
 from tests.support.configs import TEST_KEY, UPSTREAM_SECRET
+from tests.support.oidc_issuer import AUDIENCE, LocalIssuer
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
 
 from tollway_common import contract
+from tollway_common.control import Limits
 
 ADMIN_TOKEN = "tw-admin-test-token-0123456789"
 CHAT = {"model": "tollway-demo", "messages": [{"role": "user", "content": "hi"}]}
@@ -129,8 +132,8 @@ async def test_an_edited_route_takes_effect_on_every_edge(control: Control) -> N
 
 async def test_org_team_and_key_policies_refuse_naming_their_rule(control: Control) -> None:
     admin = control.admin
-    org = {"org_id": "acme", "name": "Acme", "policy": {"deny_models": ["gpt-*"]}}
-    team = {"team_id": "ml", "org_id": "acme", "policy": {"allow_models": ["gpt-test"]}}
+    org = {"org_id": "acme", "name": "Acme", "policy": {"deny_models": ["gpt-impatient"]}}
+    team = {"team_id": "ml", "org_id": "acme", "policy": {"allow_models": ["gpt-*"]}}
     assert (await admin.post("/api/v1/orgs", json=org)).status_code == 201
     assert (await admin.post("/api/v1/teams", json=team)).status_code == 201
     in_team = (
@@ -145,11 +148,12 @@ async def test_org_team_and_key_policies_refuse_naming_their_rule(control: Contr
     await control.until_every_edge_answers(in_org["key"], 200)
 
     allowed = await control.chat(edge, in_team["key"], model="gpt-test")
-    assert allowed.status_code == 200, "the team's allow list is narrower than the org's deny"
+    assert allowed.status_code == 200, allowed.text
     by_team = await control.chat(edge, in_team["key"])
     message = _error(by_team, 403, "model_not_allowed")["error"]["message"]
     assert "team 'ml' model policy" in message
-    by_org = await control.chat(edge, in_org["key"], model="gpt-test")
+    # The team's allow list matches it, but the org's deny is a ceiling the team cannot lift.
+    by_org = await control.chat(edge, in_team["key"], model="gpt-impatient")
     assert "org 'acme' model policy" in _error(by_org, 403, "model_not_allowed")["error"]["message"]
     capped = await control.chat(edge, in_team["key"], model="gpt-test", max_tokens=100)
     body = _error(capped, 400, "invalid_value")
@@ -277,7 +281,7 @@ async def test_changes_are_audited_and_no_secret_is_stored_or_logged(control: Co
     await control.until_every_edge_answers(secret, 200)
     await control.admin.post(f"/api/v1/keys/{created['key_id']}/revoke")
 
-    events = await _audit_events(control.stack.nats.url)
+    events = await _audit_events(control.stack.nats.url_as("test"))
     mine = [e for e in events if e.resource_id == created["key_id"]]
     assert [e.action for e in mine] == ["key.create", "key.update"]
     assert mine[1].before is not None
@@ -288,7 +292,7 @@ async def test_changes_are_audited_and_no_secret_is_stored_or_logged(control: Co
     assert mine[0].after is not None
     assert mine[0].after["key_hash"] == "[redacted]"
 
-    stored = await _bucket_values(control.stack.nats.url)
+    stored = await _bucket_values(control.stack.nats.url_as("test"))
     audit = b"".join(contract.encode(event) for event in events)
     logs = control.stack.logs().encode()
     for plaintext in (secret, TEST_KEY, UPSTREAM_SECRET, ADMIN_TOKEN):
@@ -339,3 +343,107 @@ async def test_a_key_holder_sees_their_own_scopes_and_limits(control: Control) -
     assert issued["key"] not in response.text
     assert "key_hash" not in response.text
     _error(anonymous, 401, "invalid_api_key")
+
+
+async def _until_answered(edge: httpx.AsyncClient, key: str) -> None:
+    """Poll until the edge has the new key (its catalog watch applies it)."""
+    started = time.monotonic()
+    while True:
+        response = await edge.get("/models", headers={"authorization": f"Bearer {key}"})
+        if response.status_code == 200:
+            return
+        assert time.monotonic() - started < 10, response.text
+        await asyncio.sleep(0.02)
+
+
+async def test_a_team_admin_sets_only_what_its_team_allows_and_the_org_holds(
+    stack: Stack,
+) -> None:
+    """The security review's escape: a team-admin's key with `allow_models: ["*"]`, a cap of a
+    million and body logging off reached a model its org denies, above the org's cap of 16."""
+    with LocalIssuer() as issuer:
+        admin_url = stack.start_admin(
+            ADMIN_TOKEN,
+            TOLLWAY_ADMIN_OIDC__ISSUER=issuer.url,
+            TOLLWAY_ADMIN_OIDC__AUDIENCE=AUDIENCE,
+        )
+        team_admin = issuer.token({"roles": ["team-admin"], "team": "ml"}, sub="lead-1")
+        async with (
+            httpx.AsyncClient(
+                base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+            ) as admin,
+            httpx.AsyncClient(
+                base_url=admin_url, headers={"authorization": f"Bearer {team_admin}"}
+            ) as lead,
+            httpx.AsyncClient(base_url=stack.base_url) as edge,
+        ):
+            org_policy = {"deny_models": ["gpt-impatient"], "max_tokens_cap": 16}
+            for path, record in [
+                ("orgs", {"org_id": "acme", "policy": {**org_policy, "log_bodies": True}}),
+                ("teams", {"team_id": "ml", "org_id": "acme"}),
+                ("teams", {"team_id": "search", "org_id": "acme"}),
+                ("users", {"user_id": "ann", "org_id": "acme", "team_id": "ml"}),
+                ("users", {"user_id": "bob", "org_id": "acme", "team_id": "search"}),
+                ("budgets", {"budget_id": "monthly", "amount": "25.00"}),
+            ]:
+                made = await admin.post(f"/api/v1/{path}", json=record)
+                assert made.status_code == 201, made.text
+            wide = {"allow_models": ["*"], "max_tokens_cap": 1_000_000, "log_bodies": False}
+
+            refused = await lead.post(
+                "/api/v1/keys", json={"name": "mine", "team_id": "ml", "policy": wide}
+            )
+            error = _error(refused, 403, "policy_refused")["error"]
+            assert error["param"] == "policy.max_tokens_cap"
+            assert "above org 'acme''s 16" in error["message"]
+            assert "cannot turn off the body logging org 'acme' turns on" in error["message"]
+            foreign = await lead.post(
+                "/api/v1/keys", json={"name": "bobs", "team_id": "ml", "user_id": "bob"}
+            )
+            assert _error(foreign, 403, "policy_refused")["error"]["param"] == "user_id"
+            mine = await lead.post(
+                "/api/v1/keys", json={"name": "anns", "team_id": "ml", "user_id": "ann"}
+            )
+            assert mine.status_code == 201, mine.text
+
+            # An admin may issue the wide key; the edge still holds it to its org.
+            limited = {"limits": {"rpm": 600}, "budget_ids": ["monthly"]}
+            issued = await admin.post(
+                "/api/v1/keys", json={"name": "wide", "team_id": "ml", "policy": wide, **limited}
+            )
+            assert issued.status_code == 201, issued.text
+            key_id, secret = issued.json()["key_id"], issued.json()["key"]
+            for change, param in [
+                ({"limits": {}}, "limits.rpm"),
+                ({"budget_ids": []}, "budget_ids"),
+                ({"limits": {"rpm": 6000}}, "limits.rpm"),
+            ]:
+                stripped = await lead.patch(f"/api/v1/keys/{key_id}", json=change)
+                assert _error(stripped, 403, "policy_refused")["error"]["param"] == param
+            renamed = await lead.patch(f"/api/v1/keys/{key_id}", json={"name": "wide-2"})
+            assert renamed.status_code == 200, renamed.text
+            assert renamed.json()["limits"] == {**Limits().model_dump(mode="json"), "rpm": 600}
+
+            await _until_answered(edge, secret)
+            auth = {"authorization": f"Bearer {secret}"}
+            denied = await edge.post(
+                "/chat/completions", json={**CHAT, "model": "gpt-impatient"}, headers=auth
+            )
+            assert (
+                "org 'acme' model policy"
+                in _error(denied, 403, "model_not_allowed")["error"]["message"]
+            )
+            for path, body in [
+                ("/chat/completions", {**CHAT, "max_tokens": 17}),
+                ("/completions", {"model": "tollway-demo", "prompt": "hi", "max_tokens": 17}),
+                ("/chat/completions", {**CHAT, "max_tokens": 10, "n": 2}),
+            ]:
+                capped = await edge.post(path, json=body, headers=auth)
+                assert (
+                    "org 'acme' max_tokens cap"
+                    in _error(capped, 400, "invalid_value")["error"]["message"]
+                ), body
+            answered = await edge.post("/chat/completions", json=CHAT, headers=auth)
+            assert answered.status_code == 200, answered.text
+            listed = await edge.get("/models", headers=auth)
+            assert "gpt-impatient" not in [m["id"] for m in listed.json()["data"]]

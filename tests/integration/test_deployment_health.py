@@ -78,7 +78,7 @@ async def test_a_disabled_deployment_takes_no_traffic_until_enabled(
     validate_openai("ErrorResponse", refused.json())
     assert "maintenance" in refused.json()["error"]["message"]
     assert fake_upstream.requests == []
-    (record,) = await health_records(stack.nats.url, "gpt-test")
+    (record,) = await health_records(stack.nats.url_as("test"), "gpt-test")
     assert (record.state, record.operator, record.reason) == (
         HealthState.INACTIVE,
         True,
@@ -93,7 +93,7 @@ async def test_a_disabled_deployment_takes_no_traffic_until_enabled(
     await _until_status(stack, 200)
     assert len(fake_upstream.requests) >= 1
 
-    actions = await _audit_actions(stack.nats.url)
+    actions = await _audit_actions(stack.nats.url_as("test"))
     health = [a for a in actions if a[0].startswith("deployment_health.")]
     assert health == [
         ("deployment_health.disable", "gpt-test/fake-openai"),

@@ -42,7 +42,7 @@ class Wire:
 
 @pytest.fixture
 async def wire(nats_server: NatsServer) -> AsyncIterator[Wire]:
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(nats_server.url_as("test"))
     mux = ReplyMux("edge-test", idle_timeout_s=PATIENT_S)
     await mux.start(nc)
     try:

@@ -14,6 +14,7 @@ from tests.support.stack import Stack
 
 from tollway_cli.processes import spawn_module, wait_until_ready
 from tollway_cli.servers import free_port
+from tollway_common.bus_permissions import Service
 
 
 @pytest.fixture
@@ -56,7 +57,7 @@ async def test_edge_serves_https_with_a_certificate(
         "edge-tls",
         "tollway_edge",
         {
-            "TOLLWAY_EDGE_NATS__URL": stack.nats.url,
+            **stack.nats.env(Service.EDGE),
             "TOLLWAY_EDGE_REDIS__URL": stack.redis.url,
             "TOLLWAY_EDGE_PORT": str(port),
         },

@@ -12,10 +12,11 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 from tests.support.fake_anthropic_server import FOUNDRY_SCOPE, FakeAnthropicServer
 from tests.support.fake_token_server import FakeTokenServer
+from tests.support.nats import start_test_nats
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
 
-from tollway_cli.servers import start_nats, start_redis
+from tollway_cli.servers import start_redis
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import Deployment, ModelAlias
 
@@ -72,7 +73,7 @@ def foundry_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[FoundryS
         "wrong": "not-the-foundry-key-00000",
     }.items():
         (secrets / name).write_text(value)
-    nats, redis = start_nats(workdir / "nats"), start_redis(workdir / "redis")
+    nats, redis = start_test_nats(workdir / "nats"), start_redis(workdir / "redis")
     with (
         FakeTokenServer(clients={CLIENT_ID: CLIENT_SECRET}) as tokens,
         FakeAnthropicServer(keys={"contoso-east": FOUNDRY_KEY}, tokens=tokens) as foundry,

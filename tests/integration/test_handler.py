@@ -62,7 +62,7 @@ MODELS = [
 
 
 def _router(nats_server: NatsServer, **scripts: list[Scripted]) -> Any:
-    return in_process_router(nats_server.url, MODELS, ScriptedUpstream(scripts))
+    return in_process_router(nats_server, MODELS, ScriptedUpstream(scripts))
 
 
 @pytest.fixture

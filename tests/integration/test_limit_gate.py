@@ -94,6 +94,15 @@ async def test_the_larger_of_two_token_fields_is_reserved(redis: Redis) -> None:
     assert raised.value.body().code == "tokens_exceed_limit"
 
 
+async def test_every_answer_is_reserved(redis: Redis) -> None:
+    record = KeyRecord(key_id="k", name="k", key_hash="h", prefix="p", limits=Limits(tpm=10_000))
+    gate = _gate(catalog(models=[DEMO]), redis)
+    ticket = await _admit(gate, record, _chat(max_tokens=100, n=3))
+    assert ticket.tokens == 10 + 3 * 100
+    unbounded = await _admit(gate, record, _chat(n=2))
+    assert (unbounded.facts.max_tokens, unbounded.tokens) == (500, 10 + 2 * 500)
+
+
 async def test_a_budget_downshift_hands_back_the_model_it_resolved(redis: Redis) -> None:
     record = KeyRecord(key_id="k", name="k", key_hash="h", prefix="p", budget_ids=["tiny"])
     world = catalog(models=[DEMO, CHEAP], budgets=[TINY], prices=[PRICE])

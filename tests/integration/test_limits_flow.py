@@ -263,7 +263,7 @@ async def test_budget_alerts_reach_the_webhook_and_downshift_keeps_serving(
         assert models[0] == "demo-1"
         assert models[-1] == "gpt-4o-mini", "past the budget, requests go to the cheaper alias"
         assert fake_upstream.requests, "the downshifted requests reached the other deployment"
-        kinds = {alert.kind for alert in await _alerts(limits.stack.nats.url)}
+        kinds = {alert.kind for alert in await _alerts(limits.stack.nats.url_as("test"))}
         assert kinds == {contract.AlertKind.BUDGET_SOFT, contract.AlertKind.BUDGET_EXCEEDED}
         assert await asyncio.to_thread(hook.delivered.wait, 20), "delivered after one retry"
         assert hook.attempts >= 2

@@ -18,6 +18,7 @@ from tests.support.analytics import wait_for_usage
 from tollway_cli.processes import ManagedProcess, spawn_module
 from tollway_cli.servers import NatsServer
 from tollway_common import contract, nats_client
+from tollway_common.bus_permissions import Service
 from tollway_common.contract import (
     AuditActor,
     AuditEvent,
@@ -91,7 +92,7 @@ ML_COST = _cost(1000, 500, 400) + _cost(2000, 1000) + _cost(100, 0)
 
 @pytest.fixture
 async def js(nats_server: NatsServer) -> AsyncIterator[tuple[Client, JetStreamContext]]:
-    nc = await nats.connect(nats_server.url)
+    nc = await nats.connect(nats_server.url_as("test"))
     js = nc.jetstream()
     await nats_client.ensure_usage_stream(js, 1)
     await nats_client.ensure_audit_stream(js, 1)
@@ -109,7 +110,7 @@ def metering(tmp_path: Path, nats_server: NatsServer) -> Iterator[ManagedProcess
         "metering",
         "tollway_metering",
         {
-            "TOLLWAY_METERING_NATS__URL": nats_server.url,
+            **nats_server.env(Service.METERING),
             "TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{tmp_path / 'ch'}",
             "TOLLWAY_METERING_FETCH_TIMEOUT_S": "0.2",
         },
@@ -140,7 +141,7 @@ async def test_usage_is_priced_and_summarised_exactly(
     nc, stream = js
     await _publish(stream, EVENTS)
     await _publish(stream, EVENTS[:1])  # a duplicate publish is dropped by JetStream
-    rows = await wait_for_usage(nats_server.url, [e.request_id for e in EVENTS])
+    rows = await wait_for_usage(nats_server.url_as("test"), [e.request_id for e in EVENTS])
     by_id = {row.request_id: row for row in rows}
     first = by_id[EVENTS[0].request_id]
     assert Decimal(first.cost) == _cost(1000, 500, 400)

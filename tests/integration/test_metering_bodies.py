@@ -72,7 +72,7 @@ async def _stopped_router_published(stack: Stack) -> int:
     the bodies stream."""
     router = next(p for p in stack.processes if p.name == "router")
     assert await asyncio.to_thread(router.stop, 30) == 0, router.log()[-4000:]
-    nc = await nats.connect(stack.nats.url)
+    nc = await nats.connect(stack.nats.url_as("test"))
     try:
         info = await nc.jetstream().stream_info(contract.BODIES_STREAM)
         return int(info.state.messages)
@@ -116,10 +116,13 @@ async def test_bodies_are_stored_redacted_only_for_a_key_whose_policy_logs_them(
     plain = await _chat(stack, PLAIN_KEY, stream=False)
     whole = await _chat(stack, LOGGED_KEY, stream=False)
     streamed = await _chat(stack, LOGGED_KEY, stream=True)
-    await wait_for_usage(stack.nats.url, [plain, whole, streamed])
+    await wait_for_usage(stack.nats.url_as("test"), [plain, whole, streamed])
 
     assert await _stopped_router_published(stack) == 2, "the plain key's bodies never left"
-    bodies = {b.request_id: b for b in await _bodies(stack.nats.url, [plain, whole, streamed], 2)}
+    bodies = {
+        b.request_id: b
+        for b in await _bodies(stack.nats.url_as("test"), [plain, whole, streamed], 2)
+    }
 
     assert set(bodies) == {whole, streamed}
     for body in bodies.values():
@@ -143,7 +146,7 @@ async def test_no_body_leaves_the_router_when_body_logging_is_off(make_stack: St
     stack.start_edge()
     stack.start_metering()
     ids = [await _chat(stack, LOGGED_KEY, stream=stream) for stream in (False, True)]
-    await wait_for_usage(stack.nats.url, ids)
+    await wait_for_usage(stack.nats.url_as("test"), ids)
 
     assert await _stopped_router_published(stack) == 0
-    assert await _bodies(stack.nats.url, ids, 0) == []
+    assert await _bodies(stack.nats.url_as("test"), ids, 0) == []

@@ -88,7 +88,7 @@ Run = Callable[..., Awaitable[Recorder]]
 
 @pytest.fixture
 async def js(nats_server: NatsServer) -> AsyncIterator[JetStreamContext]:
-    nc: Client = await nats.connect(nats_server.url)
+    nc: Client = await nats.connect(nats_server.url_as("test"))
     try:
         js = nc.jetstream()
         await nats_client.ensure_usage_stream(js, replicas=1)

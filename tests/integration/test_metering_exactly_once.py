@@ -16,10 +16,12 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from tests.support.chdb import query_folder
+from tests.support.nats import start_test_nats
 
 from tollway_cli.processes import ManagedProcess, spawn_module
-from tollway_cli.servers import NatsServer, start_nats
+from tollway_cli.servers import NatsServer
 from tollway_common import contract, nats_client
+from tollway_common.bus_permissions import Service
 from tollway_common.contract import AnalyticsQuery, Endpoint, Principal, UsageEvent, UsageRow
 from tollway_common.ids import new_request_id, usage_msg_id
 
@@ -33,7 +35,7 @@ _NOW_MS = int(time.time() * 1000)
 
 @pytest.fixture
 def nats_srv(tmp_path: Path) -> Iterator[NatsServer]:
-    server = start_nats(tmp_path / "nats")
+    server = start_test_nats(tmp_path / "nats")
     try:
         yield server
     finally:
@@ -42,7 +44,7 @@ def nats_srv(tmp_path: Path) -> Iterator[NatsServer]:
 
 @pytest.fixture
 async def js_client(nats_srv: NatsServer) -> AsyncIterator[tuple[Client, JetStreamContext]]:
-    nc = await nats.connect(nats_srv.url)
+    nc = await nats.connect(nats_srv.url_as("test"))
     try:
         js = nc.jetstream()
         await nats_client.ensure_usage_stream(js, replicas=1)
@@ -67,7 +69,7 @@ class _Metering:
         self._tmp = tmp_path
         self._logs = tmp_path / "logs"
         self._env = {
-            "TOLLWAY_METERING_NATS__URL": nats_srv.url,
+            **nats_srv.env(Service.METERING),
             "TOLLWAY_METERING_FETCH_TIMEOUT_S": "0.2",
         }
         self.processes: list[ManagedProcess] = []
@@ -247,7 +249,9 @@ async def test_nats_restarted_under_load_loses_and_doubles_no_usage_event(
     tmp_path: Path, nats_srv: NatsServer, metering: _Metering
 ) -> None:
     process = await metering.start(TOLLWAY_METERING_ACK_WAIT_S="2")
-    nc = await nats.connect(nats_srv.url, max_reconnect_attempts=-1, reconnect_time_wait=0.1)
+    nc = await nats.connect(
+        nats_srv.url_as("test"), max_reconnect_attempts=-1, reconnect_time_wait=0.1
+    )
     restarted: NatsServer | None = None
     try:
         js = nc.jetstream()
@@ -265,7 +269,9 @@ async def test_nats_restarted_under_load_loses_and_doubles_no_usage_event(
         await third.wait()
         # Killed, not stopped: nothing is flushed, in-flight publishes and acks are lost.
         await asyncio.to_thread(nats_srv.kill)
-        restarted = await asyncio.to_thread(start_nats, tmp_path / "nats", nats_srv.port)
+        restarted = await asyncio.to_thread(
+            start_test_nats, tmp_path / "nats", nats_srv.credentials, nats_srv.port
+        )
         await asyncio.wait_for(publisher, _WAIT_S)
 
         await _stored_once(nc, process, events)

@@ -183,7 +183,7 @@ async def test_metrics_on_every_service_show_the_traffic_with_bounded_labels(
     observed: Observed,
 ) -> None:
     await _traffic(observed)
-    await wait_for_usage(observed.stack.nats.url, observed.request_ids)
+    await wait_for_usage(observed.stack.nats.url_as("test"), observed.request_ids)
 
     edge = await _scrape(observed.stack.edge_url)
     route = "/v1/chat/completions"
@@ -250,7 +250,7 @@ async def test_a_trace_started_at_the_edge_continues_in_the_router_and_onto_the_
         )
     assert response.status_code == 200
     request_id = response.headers["x-request-id"]
-    (row,) = await wait_for_usage(observed.stack.nats.url, [request_id])
+    (row,) = await wait_for_usage(observed.stack.nats.url_as("test"), [request_id])
 
     spans: list[ReceivedSpan] = []
     for _ in range(100):
@@ -284,7 +284,7 @@ async def test_logs_are_json_with_request_and_trace_ids_and_never_a_secret(
     observed: Observed,
 ) -> None:
     await _traffic(observed)
-    await wait_for_usage(observed.stack.nats.url, observed.request_ids)
+    await wait_for_usage(observed.stack.nats.url_as("test"), observed.request_ids)
     logs = observed.stack.logs()
     for secret in (TEST_KEY, LIMITED_KEY, RATE_LIMITED_KEY, UPSTREAM_SECRET, ADMIN_TOKEN):
         assert secret not in logs

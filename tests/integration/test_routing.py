@@ -140,7 +140,7 @@ async def _chats(routed: Routed, model: str, count: int) -> list[httpx.Response]
 
 async def _events(routed: Routed, responses: list[httpx.Response]) -> list[UsageEvent]:
     ids = [r.headers["x-request-id"] for r in responses]
-    found = await usage_events(routed.stack.nats.url, ids)
+    found = await usage_events(routed.stack.nats.url_as("test"), ids)
     assert set(found) == set(ids), "every request has its usage event"
     return [found[i] for i in ids]
 
@@ -160,7 +160,7 @@ async def test_429_moves_the_request_to_a_healthy_deployment_and_both_routers_av
     for response in responses:
         _ok(response)
     assert len(routed.east.requests) == 1, "the first call to east met the 429"
-    records = await health_records(routed.stack.nats.url, "pool")
+    records = await health_records(routed.stack.nats.url_as("test"), "pool")
     assert [(r.deployment, r.state) for r in records] == [("east", HealthState.RATE_LIMITED)]
 
     later = await _chats(routed, "pool", 16)
@@ -186,7 +186,7 @@ async def test_a_cooldown_that_expires_is_probed_and_the_deployment_recovers(
         assert len(routed.east.requests) >= 3, f"east served {len(routed.east.requests)}"
 
     await eventually(east_takes_its_share_again, "east is probed once its 1 s cooldown ends")
-    records = await health_records(routed.stack.nats.url, "pool")
+    records = await health_records(routed.stack.nats.url_as("test"), "pool")
     assert [(r.deployment, r.state, r.reason) for r in records] == [
         ("east", HealthState.ACTIVE, "recovered")
     ]
@@ -215,7 +215,7 @@ async def test_a_revoked_credential_rotates_to_the_next_one_in_the_pool(routed: 
         _ok(response)
     events = await _events(routed, responses)
     assert {e.credential for e in events} == {"k2"}
-    records = await health_records(routed.stack.nats.url, "keys")
+    records = await health_records(routed.stack.nats.url_as("test"), "keys")
     assert [(r.deployment, r.credential, r.state) for r in records] == [
         ("pooled", "k1", HealthState.INVALID)
     ]
@@ -285,7 +285,9 @@ async def test_metering_stores_how_the_answer_was_reached_and_prices_the_fallbac
     routed.east.fault = Fault(kind="status", status=503)
     (response,) = await _chats(routed, "chain", 1)
     usage = _ok(response)["usage"]
-    (row,) = await wait_for_usage(routed.stack.nats.url, [response.headers["x-request-id"]])
+    (row,) = await wait_for_usage(
+        routed.stack.nats.url_as("test"), [response.headers["x-request-id"]]
+    )
     assert (row.model_alias, row.served_model, row.fallbacks, row.retries) == ("chain", "big", 1, 3)
     assert row.attempts == [*["small:upstream_error"] * 3, "large:ok"]
     tokens = usage["prompt_tokens"] + usage["completion_tokens"]
@@ -333,14 +335,14 @@ async def test_an_idle_deployment_is_marked_inactive_until_an_operator_enables_i
     assert "idle" in refused.json()["error"]["message"]
     assert routed.east.requests == []
 
-    await delete_health(routed.stack.nats.url, "sleepy", "dozer")
+    await delete_health(routed.stack.nats.url_as("test"), "sleepy", "dozer")
     await _routers_know_the_health_bucket(routed)
     _ok((await _chats(routed, "sleepy", 1))[0])
 
 
 async def _wait_for_state(routed: Routed, alias: str, state: HealthState) -> list[DeploymentHealth]:
     for _ in range(100):
-        records = await health_records(routed.stack.nats.url, alias)
+        records = await health_records(routed.stack.nats.url_as("test"), alias)
         if any(r.state is state for r in records):
             return records
         await asyncio.sleep(0.1)
@@ -349,7 +351,7 @@ async def _wait_for_state(routed: Routed, alias: str, state: HealthState) -> lis
 
 async def test_an_operator_disabled_deployment_takes_no_traffic(routed: Routed) -> None:
     await put_health(
-        routed.stack.nats.url,
+        routed.stack.nats.url_as("test"),
         DeploymentHealth(
             alias="pool",
             deployment="west",
@@ -364,13 +366,17 @@ async def test_an_operator_disabled_deployment_takes_no_traffic(routed: Routed) 
     assert [r.status_code for r in responses] == [429, 429, 429], "east comes back first"
     assert routed.west.requests == []
     assert len(routed.east.requests) == 1
-    records = {r.deployment: r for r in await health_records(routed.stack.nats.url, "pool")}
+    records = {
+        r.deployment: r for r in await health_records(routed.stack.nats.url_as("test"), "pool")
+    }
     assert records["west"].operator, "a router never overwrites an operator's record"
 
 
 async def _routers_know_the_health_bucket(routed: Routed) -> None:
     await eventually(
-        lambda: kv_watchers_caught_up(routed.stack.nats.url, contract.KV_HEALTH, watchers=2),
+        lambda: kv_watchers_caught_up(
+            routed.stack.nats.url_as("test"), contract.KV_HEALTH, watchers=2
+        ),
         "both routers' health watches deliver the operator's record",
     )
 

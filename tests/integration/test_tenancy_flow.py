@@ -14,10 +14,11 @@ from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 from tests.support.analytics import wait_for_usage
 from tests.support.fake_anthropic_server import FakeAnthropicServer
+from tests.support.nats import start_test_nats
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
 
-from tollway_cli.servers import start_nats, start_redis
+from tollway_cli.servers import start_redis
 from tollway_common import contract
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import Deployment, Limits, ModelAlias, Tenancy
@@ -95,7 +96,7 @@ class TenancyStack:
 def tenancy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TenancyStack]:
     workdir = tmp_path_factory.mktemp("tenancy")
     (workdir / "key").write_text(VIRTUAL_KEY)
-    nats_server, redis = start_nats(workdir / "nats"), start_redis(workdir / "redis")
+    nats_server, redis = start_test_nats(workdir / "nats"), start_redis(workdir / "redis")
     with FakeAnthropicServer(
         keys={"tenant-a": KEY_A, "tenant-b": KEY_B, "tenant-d": KEY_D, "tenant-e": KEY_E}
     ) as foundry:
@@ -250,12 +251,12 @@ async def _stored(nats_url: str) -> bytes:
 async def test_no_tenant_key_is_logged_stored_or_metered(tenancy: TenancyStack) -> None:
     await tenancy.chat(f"tenant-d:{KEY_D}", "claude-tenant", stream=True)
     await tenancy.chat(KEY_E, "tenant-e/claude-tenant")
-    rows = await wait_for_usage(tenancy.stack.nats.url, tenancy.request_ids)
+    rows = await wait_for_usage(tenancy.stack.nats.url_as("test"), tenancy.request_ids)
     assert {row.request_id for row in rows} >= set(tenancy.request_ids)
     tenant_ids = {row.key_id for row in rows if row.key_id.startswith("tenant-")}
     assert len(tenant_ids) >= 2, "usage is kept per tenant"
     metered = b"".join(contract.encode(row) for row in rows)
-    stored = await _stored(tenancy.stack.nats.url)
+    stored = await _stored(tenancy.stack.nats.url_as("test"))
     assert all(key_id.encode() in stored for key_id in tenant_ids), "usage events were read"
     # JetStream's file store keeps messages as written: the key would be there in plain text.
     nats_files = b"".join(

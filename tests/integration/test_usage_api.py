@@ -38,7 +38,9 @@ async def test_summaries_and_exports_agree_with_the_answers(stack: Stack) -> Non
         created = await admin.post("/api/v1/prices", json=PRICE.model_dump(mode="json"))
         assert created.status_code == 201, created.text
         await eventually(
-            lambda: kv_watchers_caught_up(stack.nats.url, contract.KV_PRICES, watchers=2),
+            lambda: kv_watchers_caught_up(
+                stack.nats.url_as("test"), contract.KV_PRICES, watchers=2
+            ),
             "the edge's and metering's price mirrors have the new price",
         )
         usages = []

@@ -24,7 +24,7 @@ async def test_every_request_has_one_usage_row_with_its_tokens(stack: Stack, api
             "/chat/completions", json={**body, "stream": True}, headers=_auth(api_key)
         )
     ids = [plain.headers["x-request-id"], streamed.headers["x-request-id"]]
-    rows = await wait_for_usage(stack.nats.url, ids)
+    rows = await wait_for_usage(stack.nats.url_as("test"), ids)
     assert Counter(row.request_id for row in rows) == {ids[0]: 1, ids[1]: 1}
     by_id = {row.request_id: row for row in rows}
     usage = plain.json()["usage"]
@@ -56,7 +56,7 @@ async def test_failed_and_abandoned_requests_are_metered_too(
                     break
     await asyncio.to_thread(fake_upstream.stream_cancelled.wait, 10)
     ids = [failed.headers["x-request-id"], abandoned.headers["x-request-id"]]
-    rows = {row.request_id: row for row in await wait_for_usage(stack.nats.url, ids)}
+    rows = {row.request_id: row for row in await wait_for_usage(stack.nats.url_as("test"), ids)}
     assert rows[ids[0]].status_code == 502
     assert rows[ids[0]].error_type == "server_error"
     assert rows[ids[1]].status_code == 499
@@ -81,7 +81,7 @@ async def test_router_killed_mid_stream_is_metered_once_as_an_estimate(
                 if seen == 3:
                     router.kill()
     request_id = response.headers["x-request-id"]
-    [row] = await wait_for_usage(stack.nats.url, [request_id])
+    [row] = await wait_for_usage(stack.nats.url_as("test"), [request_id])
     assert row.status_code == 502
     assert row.usage_estimated is True
     assert row.completion_tokens >= 3

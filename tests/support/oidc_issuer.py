@@ -1,36 +1,37 @@
 """A local OIDC issuer for tests: RSA signing keys served as a JWKS with a discovery document,
-tokens signed on demand, and key rotation."""
+tokens signed on demand, key rotation, and a JWKS endpoint that can be held (a slow issuer)."""
 
 from __future__ import annotations
 
+import asyncio
 import base64
+import contextlib
 import hashlib
 import secrets
-import time
+import threading
+from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
-import jwt
-from cryptography.hazmat.primitives.asymmetric import rsa
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse
 from starlette.routing import Route
 
+from tests.support.oidc_keys import AUDIENCE, SigningKeys
 from tests.support.threaded_server import ServedInThread, ThreadedServer
 
-AUDIENCE = "api://tollway"
+__all__ = ["AUDIENCE", "LocalIssuer"]
 
 
 class LocalIssuer(ServedInThread):
     def __init__(self) -> None:
-        self._keys: dict[str, rsa.RSAPrivateKey] = {}
-        self.current_kid = ""
-        self._rotations = 0
         # What the next sign-in at /authorize will say about the user (auto-approved).
         self.login_claims: dict[str, Any] = {}
         self._codes: dict[str, dict[str, Any]] = {}
         self.jwks_requests = 0
+        self._jwks_open = threading.Event()
+        self._jwks_open.set()
         app = Starlette(
             routes=[
                 Route("/.well-known/openid-configuration", self._discovery),
@@ -40,36 +41,36 @@ class LocalIssuer(ServedInThread):
             ]
         )
         self._server = ThreadedServer(app, "oidc-issuer")
-        self.rotate()
+        self.keys = SigningKeys(self.url)
 
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self._server.port}"
 
+    @property
+    def current_kid(self) -> str:
+        return self.keys.current_kid
+
     def rotate(self, keep_old: bool = False) -> str:
         """Publish a new signing key (dropping the old ones unless `keep_old`); its kid."""
-        self._rotations += 1
-        kid = f"kid-{self._rotations}"
-        if not keep_old:
-            self._keys.clear()
-        self._keys[kid] = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-        self.current_kid = kid
-        return kid
+        return self.keys.rotate(keep_old)
 
     def token(self, claims: dict[str, Any], **overrides: Any) -> str:
         """A token valid for five minutes carrying `claims`; `overrides` replace standard ones."""
-        now = int(time.time())
-        payload = {
-            "iss": self.url,
-            "aud": AUDIENCE,
-            "sub": "user-1",
-            "iat": now,
-            "exp": now + 300,
-            **claims,
-        }
-        payload.update(overrides)
-        key = self._keys[self.current_kid]
-        return jwt.encode(payload, key, algorithm="RS256", headers={"kid": self.current_kid})
+        return self.keys.token(claims, **overrides)
+
+    @contextlib.contextmanager
+    def jwks_held(self) -> Iterator[None]:
+        """Inside the block, JWKS requests are counted and then wait (a slow issuer); they are
+        answered when it ends."""
+        self._jwks_open.clear()
+        try:
+            yield
+        finally:
+            self._jwks_open.set()
+
+    def _before_stop(self) -> None:
+        self._jwks_open.set()
 
     async def _discovery(self, request: Request) -> JSONResponse:
         return JSONResponse(
@@ -114,8 +115,5 @@ class LocalIssuer(ServedInThread):
 
     async def _jwks(self, request: Request) -> JSONResponse:
         self.jwks_requests += 1
-        keys = []
-        for kid, key in self._keys.items():
-            jwk: dict[str, Any] = jwt.algorithms.RSAAlgorithm.to_jwk(key.public_key(), as_dict=True)
-            keys.append({**jwk, "kid": kid, "use": "sig", "alg": "RS256"})
-        return JSONResponse({"keys": keys})
+        await asyncio.to_thread(self._jwks_open.wait)
+        return JSONResponse(self.keys.jwks())

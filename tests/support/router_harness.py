@@ -21,8 +21,11 @@ import nats
 import orjson
 from nats.aio.client import Client
 from nats.aio.subscription import Subscription
+from nats.nuid import NUID
 
+from tollway_cli.servers import NatsServer
 from tollway_common import contract, nats_client
+from tollway_common.bus_permissions import Service
 from tollway_common.contract import (
     Endpoint,
     ErrorReply,
@@ -167,6 +170,9 @@ class Served:
 
 
 class InProcessRouter:
+    """The handler runs on a connection as the router; `nc` is the test's own connection,
+    which plays the edge (its reply subjects) and watches usage."""
+
     def __init__(self, nc: Client, handler: Handler, usage: Subscription) -> None:
         self.nc = nc
         self.handler = handler
@@ -185,11 +191,13 @@ class InProcessRouter:
         **fields: Any,
     ) -> Served:
         infer = self._infer(alias, body, endpoint, **fields)
-        inbox = self.nc.new_inbox()
+        inbox = _edge_reply_subject()
         replies = await self.nc.subscribe(inbox)
         try:
-            await self.handler.serve(infer, inbox)
+            # Two connections: the inbox must be known to the server before the router answers.
             await self.nc.flush()
+            await self.handler.serve(infer, inbox)
+            await self.handler.nc.flush()
             return await self._collect(replies, infer.request_id)
         finally:
             await replies.unsubscribe()
@@ -200,7 +208,7 @@ class InProcessRouter:
         """Serve until the upstream call is open, then cancel the request as a client that
         went away does; returns the request's usage event."""
         infer = self._infer(alias, body, Endpoint.CHAT_COMPLETIONS)
-        serving = asyncio.create_task(self.handler.serve(infer, self.nc.new_inbox()))
+        serving = asyncio.create_task(self.handler.serve(infer, _edge_reply_subject()))
         await self.upstream.opened.wait()
         serving.cancel()
         with contextlib.suppress(asyncio.CancelledError):
@@ -256,20 +264,29 @@ class InProcessRouter:
         return Served(chunks, final, error, seqs, await self._usage_event(request_id))
 
 
+def _edge_reply_subject() -> str:
+    """A subject like an edge's reply inbox: the only place a router may publish replies."""
+    return f"{contract.reply_inbox_prefix('harness')}.{NUID().next().decode()}"
+
+
 @asynccontextmanager
 async def in_process_router(
-    nats_url: str, models: Iterable[ModelAlias], upstream: ScriptedUpstream | None = None
+    nats_server: NatsServer, models: Iterable[ModelAlias], upstream: ScriptedUpstream | None = None
 ) -> AsyncIterator[InProcessRouter]:
-    nc = await nats.connect(nats_url)
-    js = nc.jetstream()
+    nc = await nats.connect(nats_server.url_as("test"))
+    router_nc = await nats_client.connect(
+        nats_server.settings(Service.ROUTER), "router-harness", service=Service.ROUTER
+    )
+    js = router_nc.jetstream()
     models_mirror: KvMirror[ModelAlias] | None = None
     health: HealthBoard | None = None
     try:
-        await nats_client.ensure_usage_stream(js, 1)
+        await nats_client.ensure_usage_stream(nc.jetstream(), 1)
         usage = await nc.subscribe(contract.USAGE_SUBJECT)
-        models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, 1)
+        admin_models = await nats_client.ensure_kv(nc.jetstream(), contract.KV_MODELS, 1)
         for model in models:
-            await models_kv.put(kv_key_for_alias(model.name), encode_record(model))
+            await admin_models.put(kv_key_for_alias(model.name), encode_record(model))
+        models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, 1)
         models_mirror = KvMirror(models_kv, decode_model_alias)
         await models_mirror.start()
         health_kv = await nats_client.ensure_kv(js, contract.KV_HEALTH, 1)
@@ -277,7 +294,7 @@ async def in_process_router(
         await health.start()
         secrets = SecretResolver()
         handler = Handler(
-            nc=nc,
+            nc=router_nc,
             js=js,
             models=models_mirror,
             upstream=upstream or ScriptedUpstream(),
@@ -294,4 +311,5 @@ async def in_process_router(
             await health.stop()
         if models_mirror is not None:
             await models_mirror.stop()
+        await router_nc.close()
         await nc.close()

@@ -12,8 +12,8 @@ from typing import Any, TypeVar
 from tollway_admin.config_sync import apply_config_once
 from tollway_cli.processes import ManagedProcess, spawn_module, wait_for_log, wait_until_ready
 from tollway_cli.servers import NatsServer, RedisServer, free_port
+from tollway_common.bus_permissions import Service
 from tollway_common.config_file import TollwayConfig
-from tollway_common.settings import NatsSettings
 
 T = TypeVar("T")
 
@@ -62,15 +62,17 @@ class Stack:
         return f"{self.edge_url}/v1"
 
     def apply(self, config: TollwayConfig) -> None:
-        run_async(apply_config_once(NatsSettings(url=self.nats.url), config))
+        run_async(apply_config_once(self.nats.settings(Service.ADMIN), config))
 
     def start_router(self, name: str = "router", **env: str) -> ManagedProcess:
         process = spawn_module(
             name,
             "tollway_router",
             {
-                "TOLLWAY_ROUTER_NATS__URL": self.nats.url,
+                **self.nats.env(Service.ROUTER),
                 "TOLLWAY_ROUTER_ROUTER_ID": name,
+                # Tests keep their secret files in the work folder.
+                "TOLLWAY_SECRETS_DIR": str(self.workdir),
                 **FAST_FAILURE_ENV,
                 **NO_IMDS_ENV,
                 **env,
@@ -88,7 +90,7 @@ class Stack:
             name,
             "tollway_edge",
             {
-                "TOLLWAY_EDGE_NATS__URL": self.nats.url,
+                **self.nats.env(Service.EDGE),
                 "TOLLWAY_EDGE_REDIS__URL": self.redis.url,
                 "TOLLWAY_EDGE_PORT": str(self.edge_port),
                 **FAST_FAILURE_ENV,
@@ -107,9 +109,10 @@ class Stack:
             "admin",
             "tollway_admin",
             {
-                "TOLLWAY_ADMIN_NATS__URL": self.nats.url,
+                **self.nats.env(Service.ADMIN),
                 "TOLLWAY_ADMIN_PORT": str(port),
                 "TOLLWAY_ADMIN_TOKEN": token,
+                "TOLLWAY_SECRETS_DIR": str(self.workdir),
                 **env,
             },
             self.workdir / "logs",
@@ -127,7 +130,7 @@ class Stack:
             "metering",
             "tollway_metering",
             {
-                "TOLLWAY_METERING_NATS__URL": self.nats.url,
+                **self.nats.env(Service.METERING),
                 "TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{self.workdir / 'clickhouse'}",
                 **env,
             },

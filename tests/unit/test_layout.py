@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from tollway_common.control import Policy
 from tollway_common.providers import FACTS, Provider
 from tollway_router.providers import REGISTRY
 
@@ -63,6 +64,20 @@ def test_request_facts_are_read_from_the_body_in_one_place(path: Path) -> None:
         assert "estimate_prompt_tokens" not in source, "read InferRequest.facts.prompt_tokens"
     if path not in TOKEN_FIELD_READERS:
         assert '"max_completion_tokens"' not in source, "read InferRequest.facts.max_tokens"
+
+
+EDGE = SERVICES["tollway_edge"]
+EDGE_POLICY = EDGE / "policy.py"
+
+
+@pytest.mark.parametrize("path", sorted(EDGE.rglob("*.py")), ids=lambda p: str(p.relative_to(ROOT)))
+def test_policy_levels_are_combined_in_one_place(path: Path) -> None:
+    """The edge reads a level's rules only through `policy.effective`, so no check can fall
+    back to one level's opinion (the narrowest-wins escape)."""
+    if path == EDGE_POLICY:
+        return
+    source = path.read_text()
+    assert [name for name in Policy.model_fields if f".policy.{name}" in source] == []
 
 
 PROVIDER_HOMES = (

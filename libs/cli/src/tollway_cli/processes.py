@@ -80,19 +80,21 @@ def spawn(
     env: Mapping[str, str] | None = None,
     *,
     new_session: bool = False,
+    inherit_env: bool = True,
 ) -> ManagedProcess:
     """Start `command` with stdout and stderr appended to `log_path`.
 
     Args:
-        env: added to this process's environment.
+        env: added to this process's environment (with `inherit_env` False: all of it).
         new_session: keep terminal signals (Ctrl-C) away from the child, so that its parent
             stops it in order.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    inherited = os.environ if inherit_env else {}
     with log_path.open("ab") as log_file:
         popen = subprocess.Popen(
             command,
-            env={**os.environ, "PYTHONUNBUFFERED": "1", **(env or {})},
+            env={**inherited, "PYTHONUNBUFFERED": "1", **(env or {})},
             stdin=subprocess.DEVNULL,
             stdout=log_file,
             stderr=subprocess.STDOUT,
@@ -109,6 +111,7 @@ def spawn_module(
     args: list[str] | None = None,
     *,
     new_session: bool = False,
+    inherit_env: bool = True,
 ) -> ManagedProcess:
     """`python -m module` with this interpreter, logging to `log_dir/<name>.log`."""
     return spawn(
@@ -117,6 +120,7 @@ def spawn_module(
         log_dir / f"{name}.log",
         env,
         new_session=new_session,
+        inherit_env=inherit_env,
     )
 
 

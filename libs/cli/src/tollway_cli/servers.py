@@ -15,7 +15,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from pydantic import SecretStr
+
+from tollway_cli.bus_credentials import BusCredentials
 from tollway_cli.processes import ManagedProcess, ProcessError, spawn
+from tollway_common.bus_permissions import ExtraUser, Service, server_authorization
+from tollway_common.settings import NatsSettings
 
 _NATS_LISTEN = re.compile(r"Listening for client connections on [\d.]+:(\d+)")
 _START_TIMEOUT_S = 15.0
@@ -50,10 +55,33 @@ def free_port() -> int:
 @dataclass
 class NatsServer(ManagedProcess):
     port: int = 0
+    credentials: BusCredentials | None = None
+    extra_users: tuple[ExtraUser, ...] = ()
 
     @property
     def url(self) -> str:
+        """The address without credentials: connecting with it alone is refused."""
         return f"nats://127.0.0.1:{self.port}"
+
+    def settings(self, service: Service) -> NatsSettings:
+        """Settings that connect as `service`, with its permissions."""
+        password = SecretStr(self._credentials.passwords[service])
+        return NatsSettings(url=self.url, user=service.value, password=password)
+
+    def env(self, service: Service) -> dict[str, str]:
+        """The `TOLLWAY_<SERVICE>_NATS__*` variables that connect a service process as itself."""
+        return self._credentials.env(service, self.url)
+
+    def url_as(self, name: str) -> str:
+        """The address with an extra user's name and password in it (tests, the bench)."""
+        user = next(user for user in self.extra_users if user.name == name)
+        return f"nats://{user.name}:{user.password}@127.0.0.1:{self.port}"
+
+    @property
+    def _credentials(self) -> BusCredentials:
+        if self.credentials is None:
+            raise ProcessError("this nats-server was started without service credentials")
+        return self.credentials
 
 
 @dataclass
@@ -65,20 +93,30 @@ class RedisServer(ManagedProcess):
         return f"redis://127.0.0.1:{self.port}/0"
 
 
-def start_nats(data_dir: Path, port: int = -1, max_payload: str = "8MB") -> NatsServer:
+def start_nats(
+    data_dir: Path,
+    credentials: BusCredentials,
+    port: int = -1,
+    max_payload: str = "8MB",
+    extra_users: tuple[ExtraUser, ...] = (),
+) -> NatsServer:
     """Start nats-server with JetStream storing under `data_dir`; `port=-1` lets it choose.
 
-    The bound port is read from the server's own "Listening for client connections" line.
+    Only the services (each with the permissions of `tollway_common.bus_permissions`) and
+    `extra_users` may connect; anonymous clients are refused. The bound port is read from the
+    server's own "Listening for client connections" line.
 
     Raises:
         ProcessError: it exited or did not get ready within 15 s.
     """
     data_dir.mkdir(parents=True, exist_ok=True)
     config = data_dir / "nats.conf"
+    config.touch(mode=0o600)
     config.write_text(
         f'listen: "127.0.0.1:{port}"\n'
         f"max_payload: {max_payload}\n"
         f'jetstream {{ store_dir: "{data_dir / "jetstream"}" }}\n'
+        + server_authorization(credentials.passwords, extra_users)
     )
     log_path = data_dir / "nats.log"
     # A fresh log, so that a restart in the same folder does not read the last run's port.
@@ -89,7 +127,10 @@ def start_nats(data_dir: Path, port: int = -1, max_payload: str = "8MB") -> Nats
         text = process.log()
         match = _NATS_LISTEN.search(text)
         if match and "Server is ready" in text:
-            return NatsServer(process.name, process.popen, process.log_path, int(match.group(1)))
+            bound = int(match.group(1))
+            return NatsServer(
+                process.name, process.popen, process.log_path, bound, credentials, extra_users
+            )
         time.sleep(_POLL_S)
     process.kill()
     raise ProcessError(f"nats-server did not start: {process.log_tail(2000)}")

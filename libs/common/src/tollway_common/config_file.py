@@ -28,7 +28,7 @@ from tollway_common.control import (
     UserRecord,
 )
 
-_SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+_SHA256_HEX = re.compile(r"^[0-9a-f]{64}\Z")
 
 
 class BootstrapKey(BaseModel):

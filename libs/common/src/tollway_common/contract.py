@@ -92,6 +92,8 @@ KV_BUDGETS = "tollway_budgets"
 # Deployment and credential health, written by routers (and by admin for operator overrides),
 # watched by every router replica and by admin. Keyed by `health_key(alias, deployment, cred)`.
 KV_HEALTH = "tollway_health"
+# Admin UI sessions signed out before they expired, keyed by session id; only admin reads it.
+KV_ADMIN_SESSIONS = "tollway_admin_sessions"
 
 # --- headers --------------------------------------------------------------------------------
 
@@ -174,15 +176,24 @@ class RequestFacts(_Wire):
     """What the edge read from the client's body, once, and decided about it, so the router
     never reads the body for them again.
 
-    `max_tokens` is the most the answer may use: the largest token field the endpoint honours,
-    or the policy cap or limits default the edge wrote into the body when the client named
-    none; None when nothing bounds it. `prompt_tokens` is the prompt's size estimated at about
-    four characters a token. An edge older than these fields sends neither: the router then
-    sees no bound and a zero estimate.
+    `max_tokens` is the most one answer may use: the largest token field the endpoint
+    honours, or the policy cap or limits default the edge wrote into the body when the client
+    named none; None when nothing bounds it. It bounds everything the upstream writes for that
+    answer, reasoning or thinking included: an adapter that asks its provider for a separate
+    thinking budget keeps budget and text within it. `answers` is how many answers the upstream
+    writes (`n`, or `best_of` on completions), each up to `max_tokens`. `prompt_tokens` is the
+    prompt's size estimated at about four characters a token. An edge older than these fields
+    sends none: the router then sees no bound, one answer and a zero estimate.
     """
 
     max_tokens: int | None = None
+    answers: int = Field(default=1, ge=1)
     prompt_tokens: int = 0
+
+    @property
+    def output_tokens(self) -> int | None:
+        """The most all the answers together may use; None when nothing bounds them."""
+        return None if self.max_tokens is None else self.max_tokens * self.answers
 
 
 class InferRequest(_Wire):
@@ -198,8 +209,8 @@ class InferRequest(_Wire):
     include_usage: bool = False
     body: dict[str, Any]
     client: ClientInfo = ClientInfo()
-    # The caller's body-logging policy (narrowest level with an opinion); None: no level has
-    # one and the router's own default decides.
+    # The caller's body-logging policy (on if any level turns it on, see the edge's
+    # `policy.effective`); None: no level has one and the router's own default decides.
     log_bodies: bool | None = None
     tenant: TenantCredential | None = Field(default=None, repr=False)
     facts: RequestFacts = RequestFacts()

@@ -20,10 +20,10 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from tollway_common.providers import FACTS, OAuth, Provider, providers_with
 
-SECRET_REF_PATTERN = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)$")
+SECRET_REF_PATTERN = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)\Z")
 # An Azure resource name becomes the first label of a host name (`<resource>.services.ai.
 # azure.com`): one DNS label, so nothing in it can add a dot, a port, a path or a user part.
-RESOURCE_NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+RESOURCE_NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 FOUNDRY_HOST_SUFFIX = ".services.ai.azure.com"
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # Ids become NATS KV keys, which allow only these characters.
@@ -60,6 +60,17 @@ def _check_reference(value: str, field: str) -> str:
             "secret itself"
         )
     return value
+
+
+def is_secret_reference(value: str) -> bool:
+    return SECRET_REF_PATTERN.match(value) is not None
+
+
+def _check_http_url(value: str, field: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme in ("http", "https") and parts.hostname:
+        return value
+    raise ValueError(f"{field} must be an http(s) URL, not {value!r}")
 
 
 def _check_token_url(value: str, field: str) -> str:
@@ -224,6 +235,29 @@ class Deployment(_Record):
     def _must_be_reference(cls, value: str | None) -> str | None:
         return None if value is None else _check_reference(value, "api_key")
 
+    @field_validator("api_base")
+    @classmethod
+    def _api_base_is_http(cls, value: str | None) -> str | None:
+        return None if value is None else _check_http_url(value, "api_base")
+
+    def secret_references(self) -> list[tuple[str, str]]:
+        """Every secret reference the router resolves for this deployment, as (field, ref)."""
+        found = [("api_key", self.api_key)] if self.api_key else []
+        found += [(f"credentials.{c.name}", c.api_key) for c in self.credentials if c.api_key]
+        found += [(f"headers.{h}", v) for h, v in self.headers.items() if is_secret_reference(v)]
+        if isinstance(self.auth, EntraClientCredentials | OAuthClientCredentials):
+            found.append(("auth.client_secret", self.auth.client_secret))
+        if isinstance(self.auth, OAuthRefreshToken):
+            found.append(("auth.refresh_token", self.auth.refresh_token))
+            if self.auth.client_secret:
+                found.append(("auth.client_secret", self.auth.client_secret))
+        return found
+
+    def redacted_headers(self) -> dict[str, str]:
+        """Headers as views and audit events show them: references as written, literal values
+        (which may be credentials) hidden."""
+        return {h: v if is_secret_reference(v) else "[redacted]" for h, v in self.headers.items()}
+
     @model_validator(mode="after")
     def _one_way_to_name_keys(self) -> Deployment:
         if self.credentials and self.api_key is not None:
@@ -328,7 +362,10 @@ class Tenancy(StrEnum):
 
 class Policy(_Record):
     """What one level (org, team or key) allows. Lists take glob patterns (`gpt-4*`); `None`
-    means the level has no opinion. The narrowest level with an opinion decides."""
+    means the level has no opinion. Levels are ceilings, so a narrower level can only narrow:
+    allow lists intersect (a name must match every level's list), deny lists add up, the
+    smallest cap wins, and `log_bodies: true` at any level holds over a `false` elsewhere. The
+    token cap bounds all `n` answers of a request together."""
 
     allow_models: list[str] | None = None
     deny_models: list[str] = Field(default_factory=list)
@@ -435,6 +472,11 @@ class Budget(_Record):
     webhook_url: str | None = None
     downshift_to: str | None = None
     managed_by: str = ""
+
+    @field_validator("webhook_url")
+    @classmethod
+    def _webhook_is_http(cls, value: str | None) -> str | None:
+        return None if value is None else _check_http_url(value, "webhook_url")
 
     @model_validator(mode="after")
     def _custom_needs_days(self) -> Budget:

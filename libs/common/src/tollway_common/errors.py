@@ -5,6 +5,7 @@ TollwayError
 │   ├── ContextLengthExceeded     400 context_length_exceeded
 │   └── UpstreamBadRequest        400 upstream_bad_request or the provider's code (it refused
 │                                     a request we accepted)
+├── RequestTimeout                408 request_timeout (the client sent its body too slowly)
 ├── PayloadTooLarge               413 payload_too_large
 ├── AuthenticationFailed          401 invalid_api_key
 ├── PermissionDenied              403 model_not_allowed
@@ -84,6 +85,13 @@ class ContextLengthExceeded(InvalidRequest):
 
 class UpstreamBadRequest(InvalidRequest):
     code = "upstream_bad_request"
+
+
+class RequestTimeout(TollwayError):
+    status = 408
+    type = "invalid_request_error"
+    code = "request_timeout"
+    retryable = True
 
 
 class PayloadTooLarge(TollwayError):

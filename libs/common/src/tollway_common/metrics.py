@@ -73,7 +73,7 @@ def exposition(multiprocess_dir: Path | None = None) -> tuple[bytes, str]:
     return generate_latest(registry), CONTENT_TYPE_LATEST
 
 
-_LIVE_GAUGE_FILE = re.compile(r"^gauge_live\w+?_(\d+)\.db$")
+_LIVE_GAUGE_FILE = re.compile(r"^gauge_live\w+?_(\d+)\.db\Z")
 
 
 def forget_dead_processes(multiprocess_dir: Path) -> None:

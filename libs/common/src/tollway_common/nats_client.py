@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import logging
+import ssl
 from collections.abc import Callable
+from typing import Any
 
 import nats
 from nats.aio.client import Client
@@ -13,6 +15,7 @@ from nats.js.errors import BucketNotFoundError
 from nats.js.kv import KeyValue
 
 from tollway_common import contract
+from tollway_common.bus_permissions import Service, inbox_prefix
 from tollway_common.metrics import NATS_CONNECTED
 from tollway_common.settings import NatsSettings
 
@@ -26,12 +29,18 @@ BODIES_MAX_BYTES = 1024**3
 
 
 async def connect(
-    settings: NatsSettings, name: str, on_disconnect: Callable[[], None] | None = None
+    settings: NatsSettings,
+    name: str,
+    on_disconnect: Callable[[], None] | None = None,
+    *,
+    service: Service,
 ) -> Client:
-    """Connect with reconnects that never give up and a ping often enough to notice a dead path.
+    """Connect as `service` with reconnects that never give up and a ping often enough to
+    notice a dead path.
 
     nats-py's defaults give up after about two minutes of reconnecting and notice a dead TCP path
-    only after minutes (see docs/adr/0002-nats-hot-path.md).
+    only after minutes (see docs/adr/0002-nats-hot-path.md). Inboxes carry the service's own
+    prefix, the only one its NATS user may subscribe to (docs/security-nats.md).
     """
 
     async def disconnected() -> None:
@@ -62,9 +71,41 @@ async def connect(
         reconnected_cb=on_reconnect,
         error_cb=on_error,
         closed_cb=on_closed,
+        inbox_prefix=inbox_prefix(service),
+        **credentials(settings),
     )
     NATS_CONNECTED.set(1)
     return nc
+
+
+def credentials(settings: NatsSettings) -> dict[str, Any]:
+    """nats-py connect options for the identity and TLS the settings name."""
+    options: dict[str, Any] = {}
+    if settings.user:
+        options["user"] = settings.user
+        options["password"] = settings.password.get_secret_value()
+        if settings.password_file is not None:
+            options["password"] = settings.password_file.read_text().strip()
+    if settings.creds_file is not None:
+        options["user_credentials"] = str(settings.creds_file)
+    if settings.nkey_seed_file is not None:
+        options["nkeys_seed"] = str(settings.nkey_seed_file)
+    tls = tls_context(settings)
+    if tls is not None:
+        options["tls"] = tls
+    return options
+
+
+def tls_context(settings: NatsSettings) -> ssl.SSLContext | None:
+    """A TLS context when the URL asks for TLS or a CA is given; None for plain TCP."""
+    if settings.tls_ca_file is None and not settings.url.startswith("tls://"):
+        return None
+    cafile = str(settings.tls_ca_file) if settings.tls_ca_file is not None else None
+    context = ssl.create_default_context(cafile=cafile)
+    if settings.tls_cert_file is not None:
+        key = str(settings.tls_key_file) if settings.tls_key_file is not None else None
+        context.load_cert_chain(str(settings.tls_cert_file), key)
+    return context
 
 
 async def ensure_usage_stream(js: JetStreamContext, replicas: int) -> None:
@@ -114,14 +155,18 @@ async def _ensure_stream(
         discard=DiscardPolicy.OLD,
         duplicate_window=USAGE_DEDUP_WINDOW_S,
     )
+    # Create first: a stream that exists with the same configuration is left as it is, so a
+    # service allowed only to create (docs/security-nats.md) starts; its owner updates it.
     try:
-        await js.update_stream(config)
-    except nats.js.errors.NotFoundError:
         await js.add_stream(config)
+    except nats.js.errors.BadRequestError:
+        await js.update_stream(config)
 
 
-async def ensure_kv(js: JetStreamContext, bucket: str, replicas: int) -> KeyValue:
+async def ensure_kv(
+    js: JetStreamContext, bucket: str, replicas: int, ttl_s: float | None = None
+) -> KeyValue:
     try:
         return await js.key_value(bucket)
     except BucketNotFoundError:
-        return await js.create_key_value(bucket=bucket, history=10, replicas=replicas)
+        return await js.create_key_value(bucket=bucket, history=10, replicas=replicas, ttl=ttl_s)

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -13,8 +14,23 @@ class _Block(BaseModel):
 
 
 class NatsSettings(_Block):
+    """How a service reaches NATS and who it is there (docs/security-nats.md).
+
+    The bus is closed: give a user and password, a `.creds` file or an nkey seed file. TLS is
+    on when the URL is `tls://` or a CA file is set; a client certificate is optional.
+    """
+
     url: str = "nats://127.0.0.1:4222"
     connect_timeout_s: float = 5.0
+    user: str = ""
+    password: SecretStr = SecretStr("")
+    # The password read from a file at connect time (compose and Helm mount one per service).
+    password_file: Path | None = None
+    creds_file: Path | None = None
+    nkey_seed_file: Path | None = None
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
     # JetStream replicas for the streams and buckets a service creates: 1 on a laptop, 3 in a
     # cluster.
     replicas: int = Field(default=1, ge=1, le=5)
@@ -72,3 +88,20 @@ class OtelSettings(BaseSettings):
     @property
     def protocol(self) -> str:
         return self.exporter_otlp_traces_protocol or self.exporter_otlp_protocol or "http/protobuf"
+
+
+class HttpLimits(_Block):
+    """What one HTTP connection may cost the server before the app sees a request: a client
+    that sends its request head slowly, or a huge one, or opens connections without end, is cut
+    off here (uvicorn alone read a 20 MB header and kept a trickling connection 80 s)."""
+
+    # From connection open (or the previous response) until the request head is complete.
+    header_timeout_s: float = Field(default=10.0, gt=0)
+    # Request line plus headers; larger heads get 431.
+    max_header_bytes: int = Field(default=64 * 1024, ge=1024)
+    # The whole request body; a slower body gets 408.
+    body_timeout_s: float = Field(default=60.0, gt=0)
+    # Idle time between two requests on one connection.
+    keep_alive_s: float = Field(default=5.0, gt=0)
+    # Open connections plus running requests; more are answered 503 at once.
+    max_concurrency: int = Field(default=4096, ge=1)

@@ -6,6 +6,7 @@ import uvicorn
 
 from tollway_admin.app import create_app
 from tollway_admin.settings import AdminSettings
+from tollway_common.http_server import uvicorn_options
 from tollway_common.log import setup_logging
 from tollway_common.settings import OtelSettings
 from tollway_common.tracing import setup_tracing
@@ -20,9 +21,9 @@ def main() -> None:
         host=settings.host,
         port=settings.port,
         loop="uvloop",
-        http="httptools",
         access_log=False,
         log_config=None,
+        **uvicorn_options(settings.http, app_times_body=False),
     )
 
 

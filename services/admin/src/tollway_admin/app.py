@@ -17,11 +17,15 @@ from tollway_admin.deployment_health import HealthBoard
 from tollway_admin.oidc_roles import oidc_identifier
 from tollway_admin.routes import config, deployment_health, keys, records, usage
 from tollway_admin.security import AdminIdentity, Viewer
+from tollway_admin.security_headers import SecurityHeadersMiddleware
 from tollway_admin.settings import AdminSettings
 from tollway_admin.store import ControlStore
 from tollway_admin.ui.app import install_ui
+from tollway_admin.ui.revocations import RevokedSessions
+from tollway_admin.ui.session import SESSION_TTL_S
 from tollway_admin.webhooks import WebhookDeliverer
 from tollway_common import metrics, nats_client
+from tollway_common.bus_permissions import Service
 from tollway_common.config_file import load_config
 from tollway_common.http_errors import install_error_handlers
 from tollway_common.http_metrics import HttpMetricsMiddleware, metrics_endpoint
@@ -29,13 +33,14 @@ from tollway_common.http_tracing import instrument_fastapi
 from tollway_common.oidc import OidcVerifier
 from tollway_common.presence import Announcer, PresenceBoard
 from tollway_common.request_ids import RequestIdMiddleware
+from tollway_common.secret_policy import SecretPolicy
 from tollway_common.secret_refs import SecretResolver
 
 
 @contextlib.asynccontextmanager
 async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     settings: AdminSettings = app.state.settings
-    nc = await nats_client.connect(settings.nats, "tollway-admin")
+    nc = await nats_client.connect(settings.nats, "tollway-admin", service=Service.ADMIN)
     js = nc.jetstream()
     await nats_client.ensure_usage_stream(js, settings.nats.replicas)
     store = await ControlStore.open(js, settings.nats.replicas)
@@ -55,6 +60,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     verifier = OidcVerifier(settings.oidc) if settings.oidc.enabled else None
     if verifier is not None:
         app.state.oidc_identify = oidc_identifier(verifier, settings.oidc_admin_roles)
+    revoked_sessions = await RevokedSessions.open(js, settings.nats.replicas, SESSION_TTL_S)
     board = PresenceBoard()
     await board.start(nc)
     announcer = Announcer(nc, "admin", lambda: nc.is_connected)
@@ -65,6 +71,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     app.state.health = health
     app.state.presence = board
     app.state.secrets = secrets
+    app.state.revoked_sessions = revoked_sessions
     try:
         yield
     finally:
@@ -75,6 +82,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await webhooks
         await announcer.stop()
         await board.stop()
+        await revoked_sessions.close()
         if verifier is not None:
             await verifier.close()
         await health.close()
@@ -88,9 +96,11 @@ def create_app(settings: AdminSettings) -> FastAPI:
     app.state.settings = settings
     app.state.admin_token = settings.token.get_secret_value() if settings.token else None
     app.state.oidc_identify = None
+    app.state.secret_policy = SecretPolicy()
     install_error_handlers(app)
     install_ui(app, settings)
     # Outermost: every response, errors and UI pages included, carries x-request-id.
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)
     app.add_middleware(HttpMetricsMiddleware)
     app.include_router(keys.router)

@@ -8,6 +8,7 @@ from typing import Any
 
 from nats.js import JetStreamContext
 
+from tollway_admin.secret_check import redact_headers
 from tollway_common import contract
 from tollway_common.contract import AuditActor, AuditEvent
 
@@ -21,7 +22,10 @@ REDACTED = "[redacted]"
 def redact(record: dict[str, Any] | None) -> dict[str, Any] | None:
     if record is None:
         return None
-    return {name: REDACTED if name in _REDACTED_FIELDS else value for name, value in record.items()}
+    hidden = {
+        name: REDACTED if name in _REDACTED_FIELDS else value for name, value in record.items()
+    }
+    return redact_headers(hidden)
 
 
 class AuditLog:

@@ -14,6 +14,7 @@ from pathlib import Path
 from tollway_admin.apply import apply_document
 from tollway_admin.store import ControlStore
 from tollway_common import nats_client
+from tollway_common.bus_permissions import Service
 from tollway_common.config_file import ConfigError, TollwayConfig, load_config
 from tollway_common.contract import AuditActor
 from tollway_common.errors import TollwayError
@@ -66,7 +67,7 @@ async def watch_config_file(
 
 async def apply_config_once(settings: NatsSettings, config: TollwayConfig) -> None:
     """Connect, apply `config`, disconnect (tests and the bench)."""
-    nc = await nats_client.connect(settings, "tollway-config")
+    nc = await nats_client.connect(settings, "tollway-config", service=Service.ADMIN)
     try:
         js = nc.jetstream()
         await nats_client.ensure_usage_stream(js, settings.replicas)

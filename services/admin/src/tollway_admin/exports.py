@@ -38,10 +38,23 @@ FOCUS_COLUMNS: tuple[str, ...] = (
 )
 
 
+# A spreadsheet runs a cell starting with one of these as a formula (OWASP "CSV injection");
+# model aliases, key names and metadata are written by users.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
 def csv_line(values: Sequence[object]) -> bytes:
     buffer = io.StringIO()
-    csv.writer(buffer, lineterminator="\n").writerow(["" if v is None else v for v in values])
+    csv.writer(buffer, lineterminator="\n").writerow([_cell(v) for v in values])
     return buffer.getvalue().encode()
+
+
+def _cell(value: object) -> object:
+    if value is None:
+        return ""
+    if isinstance(value, str) and value.startswith(_FORMULA_STARTS):
+        return "'" + value
+    return value
 
 
 def _iso(millis: int) -> str:

@@ -11,12 +11,13 @@ from tollway_common.oidc import OidcVerifier, TokenClaims
 
 
 def roles_from_claims(claimed: tuple[str, ...], mapping: Mapping[str, str]) -> frozenset[Role]:
-    """`mapping` turns issuer role names (e.g. Entra app roles `Tollway.Admin`) into ours;
-    our own names are accepted as they are."""
+    """`mapping` turns issuer role names (e.g. Entra app roles `Tollway.Admin`) into ours.
+    Without a mapping our own names are taken as they are; with one, only mapped names count,
+    so a role named `admin` that the issuer defines for something else grants nothing."""
     roles: set[Role] = set()
     for name in claimed:
-        mapped = mapping.get(name, name)
-        if mapped in Role._value2member_map_:
+        mapped = mapping.get(name) if mapping else name
+        if mapped is not None and mapped in Role._value2member_map_:
             roles.add(Role(mapped))
     return frozenset(roles)
 

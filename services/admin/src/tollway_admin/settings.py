@@ -7,8 +7,9 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tollway_admin.security import Role
 from tollway_common.oidc import OidcSettings
-from tollway_common.settings import LogSettings, NatsSettings
+from tollway_common.settings import HttpLimits, LogSettings, NatsSettings
 
 
 class AdminSettings(BaseSettings):
@@ -18,6 +19,9 @@ class AdminSettings(BaseSettings):
 
     host: str = "127.0.0.1"
     port: int = 8081
+    # Request head deadline and size, body deadline, keep-alive, concurrency
+    # (TOLLWAY_ADMIN_HTTP__HEADER_TIMEOUT_S and so on).
+    http: HttpLimits = HttpLimits(max_concurrency=256)
     nats: NatsSettings = NatsSettings()
     log: LogSettings = LogSettings()
     config_file: Path | None = None
@@ -29,8 +33,9 @@ class AdminSettings(BaseSettings):
     )
     # Sign-in by OIDC bearer tokens (Entra ID or any issuer with a JWKS); off without an issuer.
     oidc: OidcSettings = OidcSettings()
-    # Issuer role names mapped onto admin, viewer, team-admin (e.g. {"Tollway.Admin": "admin"}).
-    oidc_admin_roles: dict[str, str] = Field(default_factory=dict)
+    # Issuer role names mapped onto admin, viewer, team-admin (e.g. {"Tollway.Admin": "admin"});
+    # once set, only the names it maps grant a role.
+    oidc_admin_roles: dict[str, Role] = Field(default_factory=dict)
     # Signs the admin UI's session cookies; set the same value on every admin replica.
     # Unset: derived from the admin token, or random per process when there is none.
     session_secret: SecretStr | None = None

@@ -11,6 +11,7 @@ from pathlib import Path
 import uvicorn
 from starlette.types import ASGIApp
 
+from tollway_common.http_server import uvicorn_options
 from tollway_common.log import setup_logging
 from tollway_common.metrics import reset_multiprocess_dir
 from tollway_common.settings import OtelSettings
@@ -60,13 +61,13 @@ def main(argv: list[str] | None = None) -> None:
             host=settings.host,
             port=settings.port,
             loop="uvloop",
-            http="httptools",
             access_log=False,
             log_config=None,
             timeout_graceful_shutdown=30,
             backlog=4096,
             ssl_certfile=settings.ssl_certfile,
             ssl_keyfile=settings.ssl_keyfile,
+            **uvicorn_options(settings.http, app_times_body=True),
         )
     finally:
         if temporary is not None:

@@ -5,20 +5,30 @@ from __future__ import annotations
 
 import hmac
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from starlette.datastructures import Headers
 
 from tollway_common.contract import Principal
-from tollway_common.control import KeyRecord, hash_key
-from tollway_common.errors import AuthenticationFailed
-from tollway_common.oidc import OidcVerifier, looks_like_jwt
+from tollway_common.control import KeyRecord, OrgRecord, TeamRecord, hash_key
+from tollway_common.errors import AuthenticationFailed, PermissionDenied
+from tollway_common.oidc import OidcVerifier, TokenClaims, looks_like_jwt
 from tollway_edge.catalog import Catalog
 from tollway_edge.policy import Level
 
 
 class UnknownKey(AuthenticationFailed):
     """The key is no virtual key this gateway knows (not a revoked or expired one)."""
+
+
+@dataclass(frozen=True, slots=True)
+class TokenAuth:
+    """How the edge takes OIDC tokens: their verifier, and the team a token whose team and org
+    claims name no record falls into (None: such a token is refused)."""
+
+    verifier: OidcVerifier
+    default_team: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -40,28 +50,71 @@ def presented_key(headers: Headers) -> str | None:
     return headers.get("api-key") or headers.get("x-api-key")
 
 
-async def authenticate(
-    headers: Headers, catalog: Catalog, oidc: OidcVerifier | None = None
-) -> Caller:
+async def authenticate(headers: Headers, catalog: Catalog, oidc: TokenAuth | None = None) -> Caller:
     key = presented_key(headers)
     if not key:
         raise AuthenticationFailed(
             "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
         )
     if oidc is not None and looks_like_jwt(key):
-        claims = await oidc.verify(key)
+        claims = await oidc.verifier.verify(key)
+        team_id, org_id = token_owner(
+            claims, catalog.teams.items, catalog.orgs.items, oidc.default_team
+        )
         principal = Principal(
-            key_id="",
-            user_id=claims.user_id,
-            team_id=claims.team_id,
-            org_id=claims.org_id,
-            auth="jwt",
+            key_id="", user_id=claims.user_id, team_id=team_id, org_id=org_id, auth="jwt"
         )
         return Caller(principal=principal, levels=_owner_levels(catalog, principal))
     record = key_record(key, catalog)
     principal = principal_of(record)
     levels = (Level(f"key '{record.name}'", record.policy), *_owner_levels(catalog, principal))
     return Caller(principal=principal, levels=levels, key=record)
+
+
+def token_owner(
+    claims: TokenClaims,
+    teams: Mapping[str, TeamRecord],
+    orgs: Mapping[str, OrgRecord],
+    default_team: str | None,
+) -> tuple[str, str]:
+    """The team and org whose policy, limits and budgets hold a token's caller.
+
+    A token is held by the team it names (in that team's org) or, naming no team, by its org.
+    One naming neither a known team nor a known org would otherwise pass with no policy, limits
+    or budgets at all: it goes to `default_team`, or is refused.
+    """
+    if claims.team_id:
+        team = teams.get(claims.team_id)
+        if team is not None:
+            if claims.org_id and claims.org_id != team.org_id:
+                raise PermissionDenied(
+                    f"The token names team '{team.team_id}' and org '{claims.org_id}', but the "
+                    f"team belongs to org '{team.org_id}'. Ask your identity administrator to "
+                    "fix the token's claims.",
+                    code="unknown_team_or_org",
+                )
+            return team.team_id, team.org_id
+        why = f"names team '{claims.team_id}', which this gateway has no record of"
+    elif claims.org_id:
+        if claims.org_id in orgs:
+            return "", claims.org_id
+        why = f"names org '{claims.org_id}', which this gateway has no record of"
+    else:
+        why = "names no team and no org"
+    if default_team is not None:
+        team = teams.get(default_team)
+        if team is not None:
+            return team.team_id, team.org_id
+        raise PermissionDenied(
+            f"The token {why}, and the default team '{default_team}' set for such "
+            "tokens does not exist on this gateway. Ask your gateway operator to create it.",
+            code="unknown_team_or_org",
+        )
+    raise PermissionDenied(
+        f"The token {why}, so no policy, limits or budgets would hold its caller. Ask your "
+        "gateway operator to create the team or org, or to set a default team for tokens.",
+        code="unknown_team_or_org",
+    )
 
 
 def key_record(key: str, catalog: Catalog) -> KeyRecord:

@@ -6,6 +6,7 @@ travels to the router untouched, so new OpenAI fields work without a Tollway rel
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import orjson
@@ -13,7 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.requests import Request
 
 from tollway_common.contract import Endpoint
-from tollway_common.errors import InvalidRequest, PayloadTooLarge
+from tollway_common.errors import InvalidRequest, PayloadTooLarge, RequestTimeout
 
 
 class StreamOptions(BaseModel):
@@ -41,6 +42,8 @@ class ChatHead(Head):
 class CompletionHead(Head):
     prompt: str | list[str] | list[int] | list[list[int]]
     max_tokens: int | None = Field(default=None, ge=0)
+    n: int | None = Field(default=None, ge=1, le=128)
+    best_of: int | None = Field(default=None, ge=1, le=128)
 
 
 class EmbeddingHead(Head):
@@ -54,17 +57,25 @@ _HEADS: dict[Endpoint, type[Head]] = {
 }
 
 
-async def read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int, timeout_s: float) -> bytes:
+    """The whole body within `timeout_s`: a client trickling it a byte at a time must not
+    hold a connection (and its admission) open for as long as it likes."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise _too_large(limit)
-        chunks.append(chunk)
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.stream():
+                size += len(chunk)
+                if size > limit:
+                    raise _too_large(limit)
+                chunks.append(chunk)
+    except TimeoutError:
+        raise RequestTimeout(
+            f"The request body did not arrive within {timeout_s:g} seconds."
+        ) from None
     return b"".join(chunks)
 
 
@@ -75,7 +86,7 @@ def _too_large(limit: int) -> PayloadTooLarge:
     )
 
 
-def parse_body(raw: bytes, endpoint: Endpoint) -> tuple[dict[str, Any], Head]:
+def parse_body(raw: bytes, endpoint: Endpoint, max_depth: int = 64) -> tuple[dict[str, Any], Head]:
     if not raw:
         raise InvalidRequest("Request body is empty; send a JSON object.")
     try:
@@ -84,11 +95,37 @@ def parse_body(raw: bytes, endpoint: Endpoint) -> tuple[dict[str, Any], Head]:
         raise InvalidRequest(f"Request body is not valid JSON: {exc.msg} at {exc.pos}.") from exc
     if not isinstance(body, dict):
         raise InvalidRequest("Request body must be a JSON object.")
+    if too_deep(body, max_depth):
+        raise InvalidRequest(
+            f"Request body nests arrays and objects more than {max_depth} levels deep."
+        )
     try:
         head = _HEADS[endpoint].model_validate(body)
     except ValidationError as exc:
         raise _invalid(exc, body) from exc
     return body, head
+
+
+def too_deep(value: Any, max_depth: int) -> bool:
+    """Whether `value` nests containers deeper than `max_depth` (the body itself is level 1).
+
+    Serialising a body nested a few hundred levels deep hits pydantic's recursion limit (a
+    500) and the router could not decode it (a 502 after the deadline); iterative, so the check
+    cannot hit a limit itself."""
+    stack: list[tuple[Any, int]] = [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        if depth > max_depth:
+            return True
+        if isinstance(node, dict):
+            stack.extend((child, depth + 1) for child in node.values() if _container(child))
+        elif isinstance(node, list):
+            stack.extend((child, depth + 1) for child in node if _container(child))
+    return False
+
+
+def _container(value: Any) -> bool:
+    return isinstance(value, dict | list)
 
 
 def _invalid(exc: ValidationError, body: dict[str, Any]) -> InvalidRequest:

@@ -13,6 +13,7 @@ import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
 
+from pydantic_core import PydanticSerializationError
 from starlette.requests import Request
 from starlette.responses import Response
 
@@ -26,7 +27,7 @@ from tollway_common.contract import (
     TenantCredential,
     Usage,
 )
-from tollway_common.errors import RouterLost
+from tollway_common.errors import InvalidRequest, PayloadTooLarge, RouterLost
 from tollway_edge import fallback_usage, policy, sse
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller, UnknownKey, authenticate, presented_key
@@ -48,9 +49,10 @@ async def handle(
     request: Request, endpoint: Endpoint, runtime: Runtime, request_id: str
 ) -> Response:
     identity = await _identify(request, runtime)
-    raw = await read_body(request, runtime.settings.max_body_bytes)
+    settings = runtime.settings
+    raw = await read_body(request, settings.max_body_bytes, settings.http.body_timeout_s)
     runtime.mux.check_size(len(raw))
-    body, head = parse_body(raw, endpoint)
+    body, head = parse_body(raw, endpoint, settings.max_json_depth)
     asked = read_facts(endpoint, body)
     tenant: Tenant | None = None
     if isinstance(identity, UnknownKey):
@@ -134,7 +136,7 @@ def _infer_request(
         include_usage=bool(head.stream_options and head.stream_options.include_usage),
         body=body,
         client=client,
-        log_bodies=policy.body_logging(caller.levels),
+        log_bodies=policy.effective(caller.levels).log_bodies,
         tenant=tenant,
         facts=ticket.facts,
     )
@@ -145,9 +147,14 @@ async def _dispatch(
 ) -> Response:
     request_id = infer.request_id
     deadline = time.monotonic() + runtime.settings.request_timeout_s
+    try:
+        payload = _encoded(infer, runtime)
+    except (InvalidRequest, PayloadTooLarge):
+        outcome.usage = NO_USAGE
+        raise
     token = runtime.mux.new_token()
     replies = runtime.mux.replies(
-        contract.infer_subject(infer.endpoint), contract.encode(infer), request_id, deadline, token
+        contract.infer_subject(infer.endpoint), payload, request_id, deadline, token
     )
     # Until the answer starts, a disconnect would go unnoticed: watch for it.
     watcher = asyncio.create_task(_abandon_on_disconnect(request, runtime, token))
@@ -173,6 +180,17 @@ async def _dispatch(
     finally:
         if not outcome.streaming:
             watcher.cancel()
+
+
+def _encoded(infer: InferRequest, runtime: Runtime) -> bytes:
+    """The request as the router receives it; re-encoding can make a body larger than the one
+    the client sent (`1e2` becomes `100.0`), so its size is checked again here."""
+    try:
+        payload = contract.encode(infer)
+    except (PydanticSerializationError, ValueError) as exc:
+        raise InvalidRequest(f"The request body cannot be forwarded: {exc}.") from exc
+    runtime.mux.check_size(len(payload))
+    return payload
 
 
 async def _collect(

@@ -12,6 +12,7 @@ from fastapi import FastAPI
 from nats.js.kv import KeyValue
 
 from tollway_common import contract, metrics, nats_client
+from tollway_common.bus_permissions import Service
 from tollway_common.control import (
     Budget,
     OrgRecord,
@@ -25,6 +26,7 @@ from tollway_common.oidc import OidcVerifier
 from tollway_common.presence import Announcer
 from tollway_edge import metrics as edge_metrics
 from tollway_edge import redis_client
+from tollway_edge.auth import TokenAuth
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
 from tollway_edge.limits.alerts import AlertPublisher
@@ -44,7 +46,10 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     mux = ReplyMux(edge_id, settings.idle_timeout_s)
     # Replies published while the edge is cut off are lost (core NATS): end open requests.
     nc = await nats_client.connect(
-        settings.nats, f"tollway-edge-{edge_id}", on_disconnect=mux.connection_lost
+        settings.nats,
+        f"tollway-edge-{edge_id}",
+        on_disconnect=mux.connection_lost,
+        service=Service.EDGE,
     )
     js = nc.jetstream()
     models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, settings.nats.replicas)
@@ -63,7 +68,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     for mirror in catalog.mirrors():
         await mirror.start()
-    oidc = OidcVerifier(settings.oidc) if settings.oidc.enabled else None
+    oidc = (
+        TokenAuth(OidcVerifier(settings.oidc), settings.oidc_default_team)
+        if settings.oidc.enabled
+        else None
+    )
     await mux.start(nc)
     redis = redis_client.connect(settings.redis)
     await nats_client.ensure_alerts_stream(js, settings.nats.replicas)
@@ -93,7 +102,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         for mirror in catalog.mirrors():
             await mirror.stop()
         if oidc is not None:
-            await oidc.close()
+            await oidc.verifier.close()
         await redis.aclose()
         with contextlib.suppress(Exception):
             await nc.drain()

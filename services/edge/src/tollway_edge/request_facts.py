@@ -1,7 +1,8 @@
 """The facts about a request that policy, limits and the router act on, read once from the
-client's body (`body.py` has checked it): the most tokens the answer may use and the prompt's
-estimated size. Checks hand back what they decide about them; `upstream_body` is the one place
-that writes a decision back into the body the router receives.
+client's body (`body.py` has checked it): the most tokens each answer may use, how many
+answers the upstream writes, and the prompt's estimated size. Checks hand back what they
+decide about them; `upstream_body` is the one place that writes a decision back into the body
+the router receives.
 """
 
 from __future__ import annotations
@@ -18,22 +19,43 @@ TOKEN_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.COMPLETIONS: ("max_tokens",),
     Endpoint.EMBEDDINGS: (),
 }
+# Token fields other endpoints honour that this one does not: not counted here, so not sent
+# either, in case an OpenAI-compatible server honours them anyway.
+UNCOUNTED_FIELDS: dict[Endpoint, tuple[str, ...]] = {
+    Endpoint.CHAT_COMPLETIONS: (),
+    Endpoint.COMPLETIONS: ("max_completion_tokens",),
+    Endpoint.EMBEDDINGS: (),
+}
+# The fields asking the upstream for several answers, each bounded by the token field: `n`,
+# and on completions `best_of`, the candidates generated (and billed) to return `n` of them.
+ANSWER_FIELDS: dict[Endpoint, tuple[str, ...]] = {
+    Endpoint.CHAT_COMPLETIONS: ("n",),
+    Endpoint.COMPLETIONS: ("n", "best_of"),
+    Endpoint.EMBEDDINGS: (),
+}
 
 
 def read_facts(endpoint: Endpoint, body: dict[str, Any]) -> RequestFacts:
     return RequestFacts(
-        max_tokens=_largest_bound(endpoint, body), prompt_tokens=estimate_prompt_tokens(body)
+        max_tokens=_largest_bound(endpoint, body),
+        answers=_largest(body, ANSWER_FIELDS[endpoint]) or 1,
+        prompt_tokens=estimate_prompt_tokens(body),
     )
 
 
 def _largest_bound(endpoint: Endpoint, body: dict[str, Any]) -> int | None:
     # A bound of 0 (legacy completions allow it) counts as none, so a cap or default replaces it.
-    bounds = [
+    return _largest(body, TOKEN_FIELDS[endpoint])
+
+
+def _largest(body: dict[str, Any], fields: tuple[str, ...]) -> int | None:
+    """The largest positive whole number among `fields` (`body.py` has refused other types)."""
+    values = [
         value
-        for name in TOKEN_FIELDS[endpoint]
+        for name in fields
         if isinstance(value := body.get(name), int) and not isinstance(value, bool) and value > 0
     ]
-    return max(bounds, default=None)
+    return max(values, default=None)
 
 
 def estimate_prompt_tokens(body: dict[str, Any]) -> int:
@@ -64,8 +86,13 @@ def upstream_body(
     body: dict[str, Any], endpoint: Endpoint, asked: RequestFacts, decided: RequestFacts
 ) -> dict[str, Any]:
     """The body to send: the client's, with the bound the checks `decided` written into the
-    endpoint's first token field when the client `asked` for none. The client's dict is left
-    as it came."""
-    if asked.max_tokens is not None or decided.max_tokens is None:
+    endpoint's first token field when the client `asked` for none, and without the token
+    fields the endpoint does not count. The client's dict is left as it came."""
+    uncounted = [name for name in UNCOUNTED_FIELDS[endpoint] if name in body]
+    fill = asked.max_tokens is None and decided.max_tokens is not None
+    if not uncounted and not fill:
         return body
-    return {**body, TOKEN_FIELDS[endpoint][0]: decided.max_tokens}
+    sent = {name: value for name, value in body.items() if name not in uncounted}
+    if fill:
+        sent[TOKEN_FIELDS[endpoint][0]] = decided.max_tokens
+    return sent

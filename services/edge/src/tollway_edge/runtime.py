@@ -8,7 +8,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
-from tollway_common.oidc import OidcVerifier
+from tollway_edge.auth import TokenAuth
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
 from tollway_edge.limits.gate import LimitGate
@@ -25,7 +25,7 @@ class Runtime:
     mux: ReplyMux
     catalog: Catalog
     gate: LimitGate
-    oidc: OidcVerifier | None = None
+    oidc: TokenAuth | None = None
 
     @property
     def client_ip_salt(self) -> bytes:

@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tollway_common.oidc import OidcSettings
-from tollway_common.settings import LogSettings, NatsSettings, RedisSettings
+from tollway_common.settings import HttpLimits, LogSettings, NatsSettings, RedisSettings
 
 
 class LimitsSettings(BaseModel):
@@ -38,11 +38,19 @@ class EdgeSettings(BaseSettings):
     redis: RedisSettings = RedisSettings()
     log: LogSettings = LogSettings()
     max_body_bytes: int = Field(default=8 * 1024 * 1024, gt=0)
+    # Deepest nesting of arrays and objects a request body may have.
+    max_json_depth: int = Field(default=64, ge=2, le=512)
+    # Request head deadline and size, body deadline, keep-alive, concurrency
+    # (TOLLWAY_EDGE_HTTP__HEADER_TIMEOUT_S and so on).
+    http: HttpLimits = HttpLimits()
     request_timeout_s: float = Field(default=600.0, gt=0)
     # Routers send a heartbeat every second while a request runs; this many seconds of silence
     # means the router is gone.
     # Accept OIDC bearer tokens (Entra ID or any issuer with a JWKS) next to virtual keys.
     oidc: OidcSettings = OidcSettings()
+    # The team (and its org) whose policy, limits and budgets hold a token caller whose team and
+    # org claims name no record; unset, such a caller is refused with 403.
+    oidc_default_team: str | None = None
     limits: LimitsSettings = LimitsSettings()
     # Keys the hash under which client IPs are stored; set a secret of your own in production
     # (the same on every edge, so one client hashes alike everywhere).

@@ -31,7 +31,7 @@ from tollway_edge.auth import Caller, UnknownKey
 Models = Mapping[str, ModelAlias]  # the catalog's models, by `kv_key_for_alias`
 
 TENANT_KEY_ID_PREFIX = "tenant-"
-_KEY = re.compile(r"^[\x21-\x7e]{8,512}$")  # printable ASCII without spaces
+_KEY = re.compile(r"^[\x21-\x7e]{8,512}\Z")  # printable ASCII without spaces
 
 
 @dataclass(frozen=True, slots=True)

@@ -11,7 +11,7 @@ from typing import Any
 
 log = logging.getLogger(__name__)
 
-_FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql$")
+_FILE_NAME = re.compile(r"^(\d{4})_([a-z0-9_]+)\.sql\Z")
 _TTL_DAYS = re.compile(r"\bTTL\b.*?toIntervalDay\((\d+)\)")
 
 

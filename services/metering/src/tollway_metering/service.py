@@ -8,6 +8,7 @@ import signal
 from typing import Any
 
 from tollway_common import contract, nats_client
+from tollway_common.bus_permissions import Service
 from tollway_common.control import decode_price
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.metrics import announce_build
@@ -49,7 +50,7 @@ async def run(settings: MeteringSettings) -> None:
         )
     )
     log.info("warehouse ready", extra={"migrations_applied": applied})
-    nc = await nats_client.connect(settings.nats, "tollway-metering")
+    nc = await nats_client.connect(settings.nats, "tollway-metering", service=Service.METERING)
     js = nc.jetstream()
     await nats_client.ensure_usage_stream(js, settings.nats.replicas)
     await nats_client.ensure_audit_stream(js, settings.nats.replicas)

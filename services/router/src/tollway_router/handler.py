@@ -266,6 +266,7 @@ class Handler:
 
     async def _call(self, attempt: Attempt) -> None:
         serving, deployment, adapter = attempt.serving, attempt.deployment, attempt.choice.adapter
+        deployment = self.credentials.with_headers(deployment)
         infer, replier, outcome = serving.infer, serving.replier, serving.outcome
         call = adapter.build_request(infer.endpoint, infer.body, infer.facts, deployment)
         credential = await self.credentials.resolve(

@@ -9,11 +9,13 @@ import signal
 import socket
 
 from tollway_common import contract, nats_client
+from tollway_common.bus_permissions import Service
 from tollway_common.control import ModelAlias, decode_model_alias
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.metrics import announce_build
 from tollway_common.monitor_server import MonitorServer
 from tollway_common.presence import Announcer
+from tollway_common.secret_policy import SecretPolicy
 from tollway_common.secret_refs import SecretResolver
 from tollway_router import metrics
 from tollway_router.body_log.publisher import BodyLog
@@ -35,7 +37,9 @@ async def run(settings: RouterSettings) -> None:
     monitor = MonitorServer("router", settings.monitor)
     await monitor.start()
     announce_build("router")
-    nc = await nats_client.connect(settings.nats, f"tollway-router-{router_id}")
+    nc = await nats_client.connect(
+        settings.nats, f"tollway-router-{router_id}", service=Service.ROUTER
+    )
     js = nc.jetstream()
     await nats_client.ensure_usage_stream(js, settings.nats.replicas)
     models_kv = await nats_client.ensure_kv(js, contract.KV_MODELS, settings.nats.replicas)
@@ -48,7 +52,7 @@ async def run(settings: RouterSettings) -> None:
     upstream = Upstream(
         settings.connect_timeout_s, settings.max_connections, settings.foundry_base_url
     )
-    secrets = SecretResolver()
+    secrets = SecretResolver(policy=SecretPolicy())
     tokens = TokenCache(secrets, settings.managed_identity, settings.token_timeout_s)
     credentials = Credentials(secrets, tokens)
     metrics.watch_catalog(lambda: models.items, lambda: health.mirror.items.values())

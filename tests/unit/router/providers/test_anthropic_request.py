@@ -469,9 +469,28 @@ def test_reasoning_effort_sets_a_thinking_budget_below_max_tokens(
 
 @pytest.mark.proves("reasoning", "anthropic")
 @pytest.mark.proves("max_tokens", "anthropic")
-def test_a_max_tokens_at_or_below_the_budget_is_raised_above_it() -> None:
-    sent = _send({"messages": [HELLO], "reasoning_effort": "low", "max_tokens": 1000})
-    assert sent["max_tokens"] == 2024
+def test_thinking_fits_inside_the_requests_max_tokens() -> None:
+    # Claude counts thinking inside max_tokens; the client's bound holds for both.
+    sent = _send({"messages": [HELLO], "reasoning_effort": "high", "max_tokens": 3000})
+    assert sent["max_tokens"] == 3000
+    assert sent["thinking"] == {"type": "enabled", "budget_tokens": 1500}
+    roomy = _send({"messages": [HELLO], "reasoning_effort": "low", "max_tokens": 3000})
+    assert (roomy["max_tokens"], roomy["thinking"]["budget_tokens"]) == (3000, 1024)
+
+
+@pytest.mark.proves("reasoning", "anthropic")
+def test_thinking_stays_within_the_edges_cap() -> None:
+    # The edge wrote a cap of 16 into a request that named no bound: thinking cannot fit.
+    body = {"model": "claude", "messages": [HELLO], "reasoning_effort": "xhigh"}
+    with pytest.raises(errors.InvalidRequest, match=r"at most 16") as refused:
+        request.build_request(Endpoint.CHAT_COMPLETIONS, body, RequestFacts(max_tokens=16), TARGET)
+    assert refused.value.param == "reasoning_effort"
+
+
+@pytest.mark.proves("reasoning", "anthropic")
+def test_a_max_tokens_too_small_for_any_thinking_is_refused() -> None:
+    with pytest.raises(errors.InvalidRequest, match="reasoning_effort 'none'"):
+        _send({"messages": [HELLO], "reasoning_effort": "low", "max_tokens": 1000})
 
 
 @pytest.mark.proves("reasoning", "anthropic")

@@ -8,6 +8,7 @@ from fastapi import Request
 from pydantic import BaseModel
 
 from tollway_admin.references import ControlState, new_problems
+from tollway_admin.secret_check import redact_headers
 from tollway_admin.store import ControlStore
 from tollway_common.errors import Conflict, InvalidRequest
 
@@ -36,7 +37,12 @@ def expected_revision(request: Request, current: int) -> int:
 def with_revision(
     record: BaseModel, revision: int, hidden: set[str] | None = None
 ) -> dict[str, Any]:
-    return {**record.model_dump(mode="json", exclude=hidden), "revision": revision}
+    return {**view(record, hidden), "revision": revision}
+
+
+def view(record: BaseModel, hidden: set[str] | None = None) -> dict[str, Any]:
+    """A record as the API shows it: model headers with literal values hidden."""
+    return redact_headers(record.model_dump(mode="json", exclude=hidden))
 
 
 def refuse_new_problems(before: ControlState, after: ControlState, *, conflict: bool) -> None:

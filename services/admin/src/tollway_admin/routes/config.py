@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from tollway_admin.apply import apply_document
 from tollway_admin.resources import BUDGETS, KEYS, MODELS, ORGS, PRICES, TEAMS, USERS
 from tollway_admin.routes.common import store_of
+from tollway_admin.secret_check import redact_headers, refuse_disallowed_secrets
 from tollway_admin.security import Admin, Viewer
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.secret_refs import SecretResolver
@@ -25,6 +26,7 @@ async def apply_config(
     """Create or update what `doc` declares; with `prune`, delete what an earlier apply
     created that `doc` no longer lists. Refused whole when it would leave a dangling
     reference."""
+    refuse_disallowed_secrets(request.app.state.secret_policy, doc.models)
     secrets: SecretResolver = request.app.state.secrets
     result = await apply_document(store_of(request), doc, identity.actor, secrets, prune)
     return asdict(result)
@@ -60,4 +62,6 @@ async def export_config(request: Request, identity: Viewer) -> dict[str, Any]:
         budgets=store.all(BUDGETS),
         keys=keys,
     )
-    return doc.model_dump(mode="json", exclude_defaults=True)
+    exported = doc.model_dump(mode="json", exclude_defaults=True)
+    exported["models"] = [redact_headers(m) for m in exported.get("models", [])]
+    return exported

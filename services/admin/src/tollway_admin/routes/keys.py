@@ -1,6 +1,7 @@
 """Virtual keys: issue, list, read, edit, rotate with a grace period, revoke.
 
 The secret is returned once, by create and rotate; only its hash and a short prefix are kept.
+A team-admin sets only what its team allows (`key_scope`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,9 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
+from tollway_admin import key_scope
+from tollway_admin.key_expiry import expiry_refusal
+from tollway_admin.references import ControlState
 from tollway_admin.resources import KEYS, TEAMS, key_id_for_hash
 from tollway_admin.routes.common import (
     expected_revision,
@@ -19,9 +23,9 @@ from tollway_admin.routes.common import (
     store_of,
     with_revision,
 )
-from tollway_admin.security import AdminIdentity, Viewer
+from tollway_admin.security import AdminIdentity, Role, Viewer
 from tollway_common.control import KeyRecord, Limits, Policy, hash_key, key_prefix
-from tollway_common.errors import InvalidRequest, NotFound, PermissionDenied
+from tollway_common.errors import InvalidRequest, NotFound, PermissionDenied, PolicyRefused
 
 router = APIRouter(prefix="/api/v1/keys", tags=["keys"])
 
@@ -80,6 +84,26 @@ def _require_write(identity: AdminIdentity, team_id: str) -> None:
         )
 
 
+def _require_scope(
+    identity: AdminIdentity, new: KeyRecord, old: KeyRecord | None, state: ControlState
+) -> None:
+    """Refuse a team-admin's change that goes beyond what its team allows (403 naming the
+    field); admins may set anything."""
+    if Role.ADMIN in identity.roles:
+        return
+    team = state.teams.get(new.team_id)
+    org = state.orgs.get(new.org_id)
+    ceilings = [
+        *([key_scope.Ceiling(f"team '{team.team_id}'", team.policy)] if team else []),
+        *([key_scope.Ceiling(f"org '{org.org_id}'", org.policy)] if org else []),
+    ]
+    found = key_scope.overreaches(new, old, ceilings, state.users)
+    if found:
+        raise PolicyRefused(
+            " ".join(f.message for f in found) + " Ask an admin for more.", param=found[0].param
+        )
+
+
 def _owner(body: KeyCreate, request: Request) -> tuple[str, str]:
     """The key's team and org; the org follows from the team when only the team is named."""
     if not body.team_id:
@@ -117,6 +141,7 @@ async def create_key(body: KeyCreate, request: Request, identity: Viewer) -> dic
     refuse_new_problems(
         before, before.with_(keys={**before.keys, record.key_id: record}), conflict=False
     )
+    _require_scope(identity, record, None, before)
     revision = await store.create(KEYS, record, identity.actor)
     return _view(record, revision, secret)
 
@@ -166,12 +191,17 @@ async def update_key(
     record, revision = await _read(request, key_id)
     _require_write(identity, record.team_id)
     changes = body.model_dump(exclude_unset=True)
+    if "expires_at" in changes and changes["expires_at"] != record.expires_at:
+        refusal = expiry_refusal(record, changes["expires_at"] or 0)
+        if refusal is not None:
+            raise InvalidRequest(refusal, param="expires_at")
     updated = KeyRecord.model_validate({**record.model_dump(), **changes})
     store = store_of(request)
     before = store.state()
     refuse_new_problems(
         before, before.with_(keys={**before.keys, updated.key_id: updated}), conflict=False
     )
+    _require_scope(identity, updated, record, before)
     revision = await store.replace(
         KEYS, updated, expected_revision(request, revision), identity.actor
     )

@@ -20,10 +20,15 @@ from tollway_admin.routes.common import (
     expected_revision,
     refuse_new_problems,
     store_of,
+    view,
     with_revision,
 )
+from tollway_admin.secret_check import (
+    keep_redacted_headers,
+    refuse_disallowed_secrets,
+)
 from tollway_admin.security import AdminIdentity, Viewer
-from tollway_common.control import Price
+from tollway_common.control import ModelAlias, Price
 from tollway_common.errors import Conflict, InvalidRequest, PermissionDenied
 
 _STATE_FIELD = {
@@ -58,6 +63,14 @@ def _state_with(
     return state.with_(**{_STATE_FIELD[resource.kind]: items})
 
 
+def _checked_model(request: Request, record: BaseModel, existing: BaseModel | None) -> BaseModel:
+    if not isinstance(record, ModelAlias):
+        return record
+    record = keep_redacted_headers(record, existing if isinstance(existing, ModelAlias) else None)
+    refuse_disallowed_secrets(request.app.state.secret_policy, [record])
+    return record
+
+
 def _stamped(record: BaseModel, existing: BaseModel | None) -> BaseModel:
     changes: dict[str, Any] = {}
     if "created_at" in type(record).model_fields:
@@ -86,7 +99,7 @@ async def prepare_replace(
         )
     store = store_of(request)
     existing, revision = await store.read(resource, public_id)
-    record = _stamped(body, existing)
+    record = _checked_model(request, _stamped(body, existing), existing)
     _require_write(identity, resource, existing)
     _require_write(identity, resource, record)
     before = store.state()
@@ -117,7 +130,7 @@ async def replace(
 async def create(
     request: Request, resource: Resource[Any], body: BaseModel, identity: AdminIdentity
 ) -> tuple[BaseModel, int]:
-    record = _stamped(body, None)
+    record = _checked_model(request, _stamped(body, None), None)
     _require_write(identity, resource, record)
     store = store_of(request)
     before = store.state()
@@ -133,7 +146,7 @@ def records_router(resource: Resource[Any]) -> APIRouter:
 
     @router.get("")
     async def list_records(request: Request, identity: Viewer) -> dict[str, Any]:
-        data = [r.model_dump(mode="json") for r in store_of(request).all(resource)]
+        data = [view(r) for r in store_of(request).all(resource)]
         return {"object": "list", "data": data}
 
     @router.get(id_path)

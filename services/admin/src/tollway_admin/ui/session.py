@@ -1,6 +1,7 @@
 """Browser sessions for the admin UI: sign-in with the admin token or an OIDC token, a signed
-HTTP-only cookie holding only who signed in (never a token), and a CSRF token per session that
-every form must send back."""
+HTTP-only cookie holding only who signed in (never a token) and a session id, and a CSRF token
+per session that every form must send back. Signing out revokes the session id everywhere
+(`revocations.py`), so a copied cookie dies with the sign-out."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from fastapi import Request
 
 from tollway_admin.security import AdminIdentity, Role, identity_for_token
+from tollway_admin.ui.revocations import RevokedSessions
 from tollway_common.contract import AuditActor
 from tollway_common.errors import PermissionDenied
 
@@ -37,17 +39,24 @@ def establish(request: Request, identity: AdminIdentity) -> None:
             "team_id": identity.team_id,
             "expires_at": time.time() + SESSION_TTL_S,
             "csrf": secrets.token_urlsafe(32),
+            "sid": secrets.token_urlsafe(24),
         }
     )
 
 
-def sign_out(request: Request) -> None:
+async def sign_out(request: Request) -> None:
+    session_id = request.session.get("sid")
     request.session.clear()
+    if isinstance(session_id, str):
+        await _revocations(request).revoke(session_id)
 
 
 def current(request: Request) -> AdminIdentity:
     data: dict[str, Any] = request.session
     if not data or data.get("expires_at", 0) < time.time():
+        raise SignInRequired
+    session_id = data.get("sid")
+    if not isinstance(session_id, str) or _revocations(request).revoked(session_id):
         raise SignInRequired
     actor = AuditActor.model_validate(data["actor"])
     return AdminIdentity(
@@ -55,6 +64,11 @@ def current(request: Request) -> AdminIdentity:
         roles=frozenset(Role(role) for role in actor.roles),
         team_id=str(data.get("team_id", "")),
     )
+
+
+def _revocations(request: Request) -> RevokedSessions:
+    revocations: RevokedSessions = request.app.state.revoked_sessions
+    return revocations
 
 
 def csrf_token(request: Request) -> str:

@@ -127,7 +127,8 @@ class LimitGate:
             # Sent upstream too (`upstream_body`), so the reservation is a real bound.
             facts = bounded(facts, self._settings.default_max_tokens)
         prompt = facts.prompt_tokens
-        most = facts.max_tokens or 0
+        # Every answer may use max_tokens: `n` answers reserve n times as much.
+        most = facts.output_tokens or 0
         tokens = prompt + most
         cost = to_micro_units(worst_case_cost(price, prompt, most)) if price else 0
         demand = Demand(
@@ -290,7 +291,8 @@ def _refusal(refused: Refused, tokens: int) -> TollwayError:
     if refused.retry_after_ms < 0:
         return InvalidRequest(
             f"This request needs about {tokens} tokens, more than the {check.owner} limit of "
-            f"{check.limit} tokens per minute; ask for fewer max_tokens or a shorter prompt.",
+            f"{check.limit} tokens per minute; ask for fewer max_tokens, fewer answers (n) or "
+            "a shorter prompt.",
             code="tokens_exceed_limit",
         )
     seconds = refused.retry_after_ms / 1000

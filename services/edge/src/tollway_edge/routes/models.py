@@ -30,10 +30,11 @@ def _model_object(model: ModelAlias) -> dict[str, Any]:
 async def list_models(request: Request) -> Response:
     runtime: Runtime = request.app.state.runtime
     caller = await authenticate(request.headers, runtime.catalog, runtime.oidc)
+    rules = policy.effective(caller.levels)
     visible = [
         _model_object(model)
         for model in runtime.catalog.all_models()
-        if policy.model_refusal(caller.levels, model.name) is None
+        if policy.model_refusal(rules, model.name) is None
     ]
     return Response(
         orjson.dumps({"object": "list", "data": visible}), media_type="application/json"

@@ -16,6 +16,7 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 
 from tollway_common import contract, nats_client
+from tollway_common.bus_permissions import Service
 from tollway_common.contract import InferRequest
 from tollway_common.ids import body_msg_id
 from tollway_common.settings import NatsSettings
@@ -45,7 +46,7 @@ class BodyLog:
     async def open(cls, nats: NatsSettings, settings: BodyLogSettings, name: str) -> BodyLog:
         if settings.mode is BodyLogMode.OFF:
             return cls(settings)
-        nc = await nats_client.connect(nats, f"{name}-bodies")
+        nc = await nats_client.connect(nats, f"{name}-bodies", service=Service.ROUTER)
         await nats_client.ensure_bodies_stream(nc.jetstream(), nats.replicas)
         body_log = cls(settings, nc)
         body_log._task = asyncio.create_task(body_log._run())

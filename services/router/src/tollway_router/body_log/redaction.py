@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 MARKER = "[REDACTED:{}]"
-RULE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
+RULE_NAME = re.compile(r"^[a-z][a-z0-9_]{0,31}\Z")
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,7 @@ def _is_card(candidate: str) -> bool:
     return 13 <= len(digits) <= 19 and luhn_valid(digits)
 
 
-_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}$")
+_IPV4 = re.compile(r"^\d{1,3}(?:\.\d{1,3}){3}\Z")
 _DATE_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 
 

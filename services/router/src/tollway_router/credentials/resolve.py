@@ -60,6 +60,21 @@ class Credentials:
                 f"The credential of deployment '{deployment.name}' is not available: {exc}."
             ) from exc
 
+    def with_headers(self, deployment: Deployment) -> Deployment:
+        """The deployment with its secret-reference header values resolved."""
+        references = [(f, r) for f, r in deployment.secret_references() if f.startswith("headers.")]
+        if not references:
+            return deployment
+        headers = dict(deployment.headers)
+        for name, reference in references:
+            try:
+                headers[name.removeprefix("headers.")] = self._secrets.resolve(reference)
+            except SecretNotFound as exc:
+                raise UpstreamAuthFailed(
+                    f"A header of deployment '{deployment.name}' is not available: {exc}."
+                ) from exc
+        return deployment.model_copy(update={"headers": headers})
+
     async def close(self) -> None:
         await self._tokens.close()
 

@@ -40,5 +40,5 @@ async def login(request: Request) -> Response:
 @router.post("/logout")
 async def logout(request: Request) -> Response:
     await read_form(request)
-    session.sign_out(request)
+    await session.sign_out(request)
     return back("/admin/login", notice="Signed out.")

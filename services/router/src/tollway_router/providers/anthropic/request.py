@@ -20,6 +20,8 @@ DEFAULT_MAX_TOKENS = 4096
 # `response_format` is served by forcing this tool; its input is the JSON answer. The name is
 # reserved so responses and streams can recognise it without seeing the request.
 JSON_TOOL = "json_response"
+# Anthropic refuses a smaller `budget_tokens`.
+MIN_THINKING_BUDGET = 1024
 THINKING_BUDGETS = {"minimal": 1024, "low": 1024, "medium": 4096, "high": 16384, "xhigh": 32768}
 
 
@@ -35,8 +37,9 @@ def build_request(
     upstream: dict[str, Any] = {"model": target.model, "messages": messages}
     if system:
         upstream["system"] = system
-    budget = _thinking_budget(body.get("reasoning_effort"))
-    upstream["max_tokens"] = _max_tokens(facts.max_tokens, target, budget)
+    upstream["max_tokens"], budget = _token_plan(
+        facts.max_tokens, target, _thinking_budget(body.get("reasoning_effort"))
+    )
     _copy_sampling(body, upstream)
     _add_tools(body, upstream)
     if budget is not None:
@@ -80,12 +83,31 @@ def _thinking_budget(effort: Any) -> int | None:
     return THINKING_BUDGETS[effort]
 
 
-def _max_tokens(asked: int | None, target: Deployment, budget: int | None) -> int:
-    requested = asked or target.default_max_tokens or DEFAULT_MAX_TOKENS
-    # Claude counts thinking inside max_tokens and needs room beyond the budget for the answer.
-    if budget is not None and requested <= budget:
-        return budget + requested
-    return requested
+def _token_plan(
+    bound: int | None, target: Deployment, budget: int | None
+) -> tuple[int, int | None]:
+    """Claude's `max_tokens` and thinking budget. Claude counts thinking inside max_tokens, and
+    the edge's bound (`facts.max_tokens`: the client's, or a cap) holds for everything the
+    answer uses, so thinking is fitted inside the bound rather than added on top of it: the
+    effort's budget when the bound has room beyond it, else half the bound. Only with no bound
+    does the deployment's default size the answer, with the budget on top."""
+    if bound is None:
+        requested = target.default_max_tokens or DEFAULT_MAX_TOKENS
+        if budget is not None and requested <= budget:
+            return budget + requested, budget
+        return requested, budget
+    if budget is None or bound > budget:
+        return bound, budget
+    fitted = max(MIN_THINKING_BUDGET, bound // 2)
+    if fitted >= bound:
+        raise InvalidRequest(
+            f"reasoning_effort needs a thinking budget of at least {MIN_THINKING_BUDGET} tokens "
+            f"inside max_tokens on Claude, and this request may use at most {bound} (its "
+            f"max_tokens or the gateway's cap). Ask for more than {MIN_THINKING_BUDGET} "
+            "max_tokens, or send reasoning_effort 'none'.",
+            param="reasoning_effort",
+        )
+    return bound, fitted
 
 
 def _copy_sampling(body: Mapping[str, Any], upstream: dict[str, Any]) -> None:
