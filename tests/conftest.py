@@ -4,6 +4,7 @@ Tollway services) are only used by integration and end-to-end tests."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -66,6 +67,48 @@ def stack(
         yield stack
     finally:
         stack.stop()
+
+
+@pytest.fixture(scope="module")
+def module_upstream() -> Iterator[FakeOpenAIServer]:
+    with FakeOpenAIServer() as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def module_stack(
+    tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeOpenAIServer
+) -> Iterator[Stack]:
+    """What `stack` starts, once for a whole module; tests use it through `shared_stack`."""
+    workdir = tmp_path_factory.mktemp("stack")
+    with ExitStack() as cleanup:
+        nats = start_nats(workdir / "nats")
+        cleanup.callback(nats.stop)
+        redis = start_redis(workdir / "redis")
+        cleanup.callback(redis.stop)
+        stack = Stack(nats=nats, redis=redis, workdir=workdir)
+        cleanup.callback(stack.stop)
+        stack.apply(gateway_config(workdir, module_upstream.base_url))
+        stack.start_router()
+        stack.start_edge()
+        yield stack
+
+
+@pytest.fixture
+def shared_upstream(module_upstream: FakeOpenAIServer) -> Iterator[FakeOpenAIServer]:
+    """The module's fake upstream as a fresh one would be: no requests recorded, no fault; the
+    test that sent it an invalid request fails."""
+    module_upstream.reset()
+    yield module_upstream
+    module_upstream.raise_invalid_requests()
+
+
+@pytest.fixture
+def shared_stack(module_stack: Stack, shared_upstream: FakeOpenAIServer) -> Stack:
+    """`stack`, shared by the tests of a module that only send requests and read answers: a
+    test that stops a process, changes config, or leaves state behind in the router (an
+    upstream fault cools a deployment down) or in Redis (limits, budgets) takes `stack`."""
+    return module_stack
 
 
 @pytest.fixture

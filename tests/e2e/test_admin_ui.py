@@ -8,12 +8,13 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
 import pytest
 from openai import APIStatusError, AuthenticationError, OpenAI
-from playwright.sync_api import Locator, Page, expect
+from playwright.sync_api import Browser, Locator, Page, expect
 from tests.support.browser import chromium, screenshot_dir
 from tests.support.configs import TEST_KEY
 from tests.support.oidc_issuer import LocalIssuer
@@ -25,10 +26,33 @@ from tollway_common.contract import DeploymentHealth, HealthState
 ADMIN_TOKEN = "tw-admin-ui-test-0123456789abcdef"
 
 
-@pytest.fixture
-def admin_url(stack: Stack) -> str:
+def _start_admin(stack: Stack) -> str:
     stack.start_metering()
     return stack.start_admin(ADMIN_TOKEN, TOLLWAY_ADMIN_COOKIE_SECURE="false")
+
+
+@pytest.fixture(scope="module")
+def module_admin_url(module_stack: Stack) -> str:
+    return _start_admin(module_stack)
+
+
+@pytest.fixture
+def admin_url(shared_stack: Stack, module_admin_url: str) -> str:
+    """Admin and metering on the module's shared stack. Tests on it name what they create
+    (keys, budgets, organisations) uniquely and look only at those; a test that needs the whole
+    stack to itself (counts on the overview, a deployment switched off) takes `own_admin_url`."""
+    return module_admin_url
+
+
+@pytest.fixture
+def own_admin_url(stack: Stack) -> str:
+    return _start_admin(stack)
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    with chromium() as browser:
+        yield browser
 
 
 def _reload_until(page: Page, shown: str | Locator, timeout_s: float = 60.0) -> None:
@@ -46,14 +70,28 @@ def _reload_until(page: Page, shown: str | Locator, timeout_s: float = 60.0) -> 
         page.reload()
 
 
-@pytest.fixture
-def page(admin_url: str) -> Iterator[Page]:
-    with chromium() as browser:
-        context = browser.new_context(base_url=admin_url, viewport={"width": 1280, "height": 900})
+@contextmanager
+def _page(browser: Browser, base_url: str) -> Iterator[Page]:
+    """A page in a context of its own: no cookie or session carries over between tests."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 900})
+    try:
         page = context.new_page()
         page.on("dialog", lambda dialog: dialog.accept())
         yield page
+    finally:
         context.close()
+
+
+@pytest.fixture
+def page(browser: Browser, admin_url: str) -> Iterator[Page]:
+    with _page(browser, admin_url) as page:
+        yield page
+
+
+@pytest.fixture
+def own_page(browser: Browser, own_admin_url: str) -> Iterator[Page]:
+    with _page(browser, own_admin_url) as page:
+        yield page
 
 
 def _sign_in(page: Page, token: str = ADMIN_TOKEN) -> None:
@@ -62,7 +100,9 @@ def _sign_in(page: Page, token: str = ADMIN_TOKEN) -> None:
     page.get_by_role("button", name="Sign in").click()
 
 
-def test_sign_in_issue_use_and_revoke_a_key(page: Page, stack: Stack, tmp_path: Path) -> None:
+def test_sign_in_issue_use_and_revoke_a_key(
+    page: Page, shared_stack: Stack, tmp_path: Path
+) -> None:
     shots = screenshot_dir(tmp_path / "screenshots")
     page.goto("/admin/keys")
     expect(page).to_have_url("/admin/login")  # nobody signed in yet
@@ -89,7 +129,7 @@ def test_sign_in_issue_use_and_revoke_a_key(page: Page, stack: Stack, tmp_path: 
     assert secret.startswith("tw-")
     page.screenshot(path=shots / "keys.png", full_page=True)
 
-    client = OpenAI(base_url=stack.base_url, api_key=secret, max_retries=0)
+    client = OpenAI(base_url=shared_stack.base_url, api_key=secret, max_retries=0)
     reply = client.chat.completions.create(
         model="tollway-demo", messages=[{"role": "user", "content": "from the browser"}]
     )
@@ -131,10 +171,12 @@ def test_sign_in_issue_use_and_revoke_a_key(page: Page, stack: Stack, tmp_path: 
 
 
 def test_the_overview_shows_traffic_spend_and_a_budget_near_its_limit(
-    page: Page, stack: Stack, admin_url: str, tmp_path: Path
+    own_page: Page, stack: Stack, own_admin_url: str, tmp_path: Path
 ) -> None:
+    """On a stack of its own: the tiles count every key and token the stack has seen."""
+    page = own_page
     shots = screenshot_dir(tmp_path / "screenshots")
-    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    api = httpx.Client(base_url=own_admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
     price = {"model": "tollway-demo", "input_per_mtok": "1000", "output_per_mtok": "1000"}
     assert api.post("/api/v1/prices", json=price).status_code == 201
     assert api.post(
@@ -170,13 +212,13 @@ def test_the_overview_shows_traffic_spend_and_a_budget_near_its_limit(
 
 
 def test_a_keys_page_charts_its_usage_and_edits_its_scopes_limits_and_budgets(
-    page: Page, stack: Stack, admin_url: str, tmp_path: Path
+    page: Page, shared_stack: Stack, admin_url: str, tmp_path: Path
 ) -> None:
     shots = screenshot_dir(tmp_path / "screenshots")
     api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
     assert api.post("/api/v1/budgets", json={"budget_id": "monthly", "amount": "50"}).is_success
     key = api.post("/api/v1/keys", json={"name": "charted"}).json()
-    client = OpenAI(base_url=stack.base_url, api_key=key["key"], max_retries=0)
+    client = OpenAI(base_url=shared_stack.base_url, api_key=key["key"], max_retries=0)
     client.chat.completions.create(
         model="tollway-demo", messages=[{"role": "user", "content": "count me"}]
     )
@@ -209,12 +251,13 @@ def test_a_keys_page_charts_its_usage_and_edits_its_scopes_limits_and_budgets(
 
 
 def test_a_user_is_created_and_a_budget_burns_down_as_their_key_spends(
-    page: Page, stack: Stack, admin_url: str, tmp_path: Path
+    page: Page, shared_stack: Stack, admin_url: str, tmp_path: Path
 ) -> None:
     shots = screenshot_dir(tmp_path / "screenshots")
     api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
-    assert api.post("/api/v1/orgs", json={"org_id": "acme", "name": "Acme"}).is_success
-    assert api.post("/api/v1/teams", json={"team_id": "ml", "org_id": "acme"}).is_success
+    # Not acme/ml: the rollback test creates those through the forms on the same stack.
+    assert api.post("/api/v1/orgs", json={"org_id": "globex", "name": "Globex"}).is_success
+    assert api.post("/api/v1/teams", json={"team_id": "research", "org_id": "globex"}).is_success
     price = {"model": "tollway-demo", "input_per_mtok": "1000", "output_per_mtok": "1000"}
     assert api.post("/api/v1/prices", json=price).status_code == 201
     assert api.post("/api/v1/budgets", json={"budget_id": "ada-monthly", "amount": "5"}).is_success
@@ -226,8 +269,8 @@ def test_a_user_is_created_and_a_budget_burns_down_as_their_key_spends(
         page.get_by_label("Id").fill("ada")
         page.get_by_label("Name").fill("Ada Lovelace")
         page.get_by_label("Email").fill("ada@example.com")
-        page.get_by_label("Organisation").select_option("acme")
-        page.get_by_label("Team").select_option("ml")
+        page.get_by_label("Organisation").select_option("globex")
+        page.get_by_label("Team").select_option("research")
         page.get_by_role("button", name="Create user").click()
 
     create_ada()
@@ -236,7 +279,7 @@ def test_a_user_is_created_and_a_budget_burns_down_as_their_key_spends(
     expect(page.get_by_role("alert")).to_contain_text("The user 'ada' already exists")
     user_row = page.get_by_role("row").filter(has_text="ada@example.com")
     expect(user_row).to_contain_text("Ada Lovelace")
-    expect(user_row).to_contain_text("ml")
+    expect(user_row).to_contain_text("research")
     assert api.get("/api/v1/users/ada").json()["name"] == "Ada Lovelace"
 
     key = api.post(
@@ -244,7 +287,7 @@ def test_a_user_is_created_and_a_budget_burns_down_as_their_key_spends(
         json={"name": "ada-app", "user_id": "ada", "budget_ids": ["ada-monthly"]},
     ).json()
     api.close()
-    client = OpenAI(base_url=stack.base_url, api_key=key["key"], max_retries=0)
+    client = OpenAI(base_url=shared_stack.base_url, api_key=key["key"], max_retries=0)
     client.chat.completions.create(
         model="tollway-demo", messages=[{"role": "user", "content": "burn"}], max_tokens=16
     )
@@ -320,8 +363,10 @@ def test_orgs_teams_and_a_model_rollback(page: Page, admin_url: str, tmp_path: P
 
 
 def test_an_operator_disables_and_enables_a_deployment_from_the_models_page(
-    page: Page, stack: Stack, tmp_path: Path
+    own_page: Page, stack: Stack, tmp_path: Path
 ) -> None:
+    """On a stack of its own: it switches deployments off and writes routers' records."""
+    page = own_page
     shots = screenshot_dir(tmp_path / "screenshots")
     _sign_in(page)
     page.get_by_role("link", name="Models").click()
@@ -450,10 +495,10 @@ PAGES = [
 ]
 
 
-def test_every_page_fits_a_phone_screen(admin_url: str, tmp_path: Path) -> None:
+def test_every_page_fits_a_phone_screen(browser: Browser, admin_url: str, tmp_path: Path) -> None:
     shots = screenshot_dir(tmp_path / "screenshots")
-    with chromium() as browser:
-        context = browser.new_context(base_url=admin_url, viewport={"width": 390, "height": 844})
+    context = browser.new_context(base_url=admin_url, viewport={"width": 390, "height": 844})
+    try:
         page = context.new_page()
         page.goto("/admin/login")
         assert _overflow(page) == 0, "/admin/login"
@@ -465,6 +510,7 @@ def test_every_page_fits_a_phone_screen(admin_url: str, tmp_path: Path) -> None:
             assert _unlabelled(page) == [], f"{path}: every field has a label"
             if path == "/admin/models":
                 page.screenshot(path=shots / "models-phone.png", full_page=True)
+    finally:
         context.close()
 
 
@@ -485,9 +531,9 @@ def _unlabelled(page: Page) -> list[str]:
     return names
 
 
-def test_sign_in_through_the_issuers_login_page(stack: Stack) -> None:
+def test_sign_in_through_the_issuers_login_page(browser: Browser, shared_stack: Stack) -> None:
     with LocalIssuer() as issuer:
-        admin_url = stack.start_admin(
+        admin_url = shared_stack.start_admin(
             ADMIN_TOKEN,
             TOLLWAY_ADMIN_COOKIE_SECURE="false",
             TOLLWAY_ADMIN_OIDC__ISSUER=issuer.url,
@@ -495,19 +541,18 @@ def test_sign_in_through_the_issuers_login_page(stack: Stack) -> None:
             TOLLWAY_ADMIN_OIDC_CLIENT_ID="tollway-admin-ui",
         )
         issuer.login_claims = {"sub": "alice", "roles": ["viewer"]}
-        with chromium() as browser:
-            page = browser.new_page(base_url=admin_url)
-            page.goto("/admin/login")
-            page.get_by_role("link", name="Sign in with your organisation (OIDC)").click()
-            expect(page.get_by_role("heading", name="Overview")).to_be_visible()
-            expect(page.locator(".who")).to_have_text("alice (viewer)")
-            page.goto("/admin/keys")
-            expect(page.get_by_role("button", name="Issue key")).to_have_count(0)
-            page.goto("/admin/models")
-            expect(page.locator('li[data-deployment="demo-fake"] .state')).to_have_text("active")
-            expect(
-                page.get_by_role("button", name="Disable demo-fake of tollway-demo")
-            ).to_have_count(0)
-            replay = page.request.get(f"{admin_url}/admin/oidc/callback?code=x&state=y")
-            assert "/admin/login" in replay.url, "a callback that did not start here is refused"
-            page.close()
+        page = browser.new_page(base_url=admin_url)
+        page.goto("/admin/login")
+        page.get_by_role("link", name="Sign in with your organisation (OIDC)").click()
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        expect(page.locator(".who")).to_have_text("alice (viewer)")
+        page.goto("/admin/keys")
+        expect(page.get_by_role("button", name="Issue key")).to_have_count(0)
+        page.goto("/admin/models")
+        expect(page.locator('li[data-deployment="demo-fake"] .state')).to_have_text("active")
+        expect(page.get_by_role("button", name="Disable demo-fake of tollway-demo")).to_have_count(
+            0
+        )
+        replay = page.request.get(f"{admin_url}/admin/oidc/callback?code=x&state=y")
+        assert "/admin/login" in replay.url, "a callback that did not start here is refused"
+        page.close()

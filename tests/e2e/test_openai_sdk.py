@@ -18,8 +18,8 @@ def _client(stack: Stack, key: str) -> AsyncOpenAI:
     return AsyncOpenAI(base_url=stack.base_url, api_key=key, max_retries=0)
 
 
-async def test_chat_completion(stack: Stack, api_key: str) -> None:
-    async with _client(stack, api_key) as client:
+async def test_chat_completion(shared_stack: Stack, api_key: str) -> None:
+    async with _client(shared_stack, api_key) as client:
         completion = await client.chat.completions.create(model="tollway-demo", messages=MESSAGES)
     validate_openai("CreateChatCompletionResponse", completion.model_dump(exclude_unset=True))
     assert completion.choices[0].message.content
@@ -27,8 +27,8 @@ async def test_chat_completion(stack: Stack, api_key: str) -> None:
     assert completion.usage.total_tokens > 0
 
 
-async def test_streamed_chat_completion_with_usage(stack: Stack, api_key: str) -> None:
-    async with _client(stack, api_key) as client:
+async def test_streamed_chat_completion_with_usage(shared_stack: Stack, api_key: str) -> None:
+    async with _client(shared_stack, api_key) as client:
         stream = await client.chat.completions.create(
             model="tollway-demo",
             messages=MESSAGES,
@@ -42,14 +42,14 @@ async def test_streamed_chat_completion_with_usage(stack: Stack, api_key: str) -
     assert chunks[-1].usage.completion_tokens > 0
 
 
-async def test_models_list(stack: Stack, api_key: str) -> None:
-    async with _client(stack, api_key) as client:
+async def test_models_list(shared_stack: Stack, api_key: str) -> None:
+    async with _client(shared_stack, api_key) as client:
         models = [model.id async for model in client.models.list()]
     assert "tollway-demo" in models
 
 
-async def test_tool_calls_pass_through(stack: Stack, api_key: str) -> None:
-    async with _client(stack, api_key) as client:
+async def test_tool_calls_pass_through(shared_stack: Stack, api_key: str) -> None:
+    async with _client(shared_stack, api_key) as client:
         completion = await client.chat.completions.create(
             model="gpt-test",
             messages=MESSAGES,
@@ -70,21 +70,21 @@ async def test_tool_calls_pass_through(stack: Stack, api_key: str) -> None:
     assert completion.choices[0].finish_reason == "tool_calls"
 
 
-async def test_bad_key_raises_authentication_error(stack: Stack) -> None:
-    async with _client(stack, "sk-wrong-key-000000000000") as client:
+async def test_bad_key_raises_authentication_error(shared_stack: Stack) -> None:
+    async with _client(shared_stack, "sk-wrong-key-000000000000") as client:
         with pytest.raises(openai.AuthenticationError):
             await client.chat.completions.create(model="tollway-demo", messages=MESSAGES)
 
 
-async def test_unknown_model_raises_not_found(stack: Stack, api_key: str) -> None:
-    async with _client(stack, api_key) as client:
+async def test_unknown_model_raises_not_found(shared_stack: Stack, api_key: str) -> None:
+    async with _client(shared_stack, api_key) as client:
         with pytest.raises(openai.NotFoundError) as raised:
             await client.chat.completions.create(model="gpt-nope", messages=MESSAGES)
     assert raised.value.code == "model_not_found"
 
 
-async def test_bad_request_raises_bad_request_error(stack: Stack, api_key: str) -> None:
-    async with _client(stack, api_key) as client:
+async def test_bad_request_raises_bad_request_error(shared_stack: Stack, api_key: str) -> None:
+    async with _client(shared_stack, api_key) as client:
         with pytest.raises(openai.BadRequestError) as raised:
             await client.chat.completions.create(model="tollway-demo", messages=[])
     assert raised.value.param == "messages"

@@ -4,6 +4,7 @@ SDK behind the router, a fake Anthropic API replaying recorded traffic on loopba
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import openai
@@ -13,7 +14,7 @@ from tests.support.fake_anthropic_server import FakeAnthropicServer
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
 
-from tollway_cli.servers import NatsServer, RedisServer
+from tollway_cli.servers import start_nats, start_redis
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import Deployment, ModelAlias
 
@@ -21,39 +22,66 @@ KEY = "sk-tollway-claude-test-0123456789abcd"
 UPSTREAM_KEY = "sk-ant-test-never-logged-0123456789"
 
 
+# Each error case has a model of its own: the router sets a deployment aside after an upstream
+# 429 or 401, so one case's refusal must not decide what the next case's request meets.
+ERROR_CASES = [
+    (429, "error_429", openai.RateLimitError),
+    (529, "error_529", openai.InternalServerError),
+    (401, "error_401", openai.InternalServerError),
+    (400, "error_400", openai.BadRequestError),
+]
+
+
+def _claude(name: str, upstream: FakeAnthropicServer, secret: Path) -> ModelAlias:
+    deployment = Deployment(
+        name=f"{name}-direct",
+        provider="anthropic",
+        model="claude-sonnet-4-5",
+        api_base=upstream.base_url,
+        api_key=f"file:{secret}",
+    )
+    return ModelAlias(name=name, deployments=[deployment])
+
+
+@pytest.fixture(scope="module")
+def module_claude_stack(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[tuple[Stack, FakeAnthropicServer]]:
+    workdir = tmp_path_factory.mktemp("claude")
+    (workdir / "key").write_text(KEY)
+    (workdir / "upstream").write_text(UPSTREAM_KEY)
+    with ExitStack() as cleanup:
+        upstream = cleanup.enter_context(FakeAnthropicServer())
+        nats = start_nats(workdir / "nats")
+        cleanup.callback(nats.stop)
+        redis = start_redis(workdir / "redis")
+        cleanup.callback(redis.stop)
+        stack = Stack(nats=nats, redis=redis, workdir=workdir)
+        cleanup.callback(stack.stop)
+        models = ["claude", *(f"claude-{case}" for _, case, _ in ERROR_CASES)]
+        stack.apply(
+            TollwayConfig(
+                models=[_claude(name, upstream, workdir / "upstream") for name in models],
+                keys=[BootstrapKey(name="t", secret=f"file:{workdir / 'key'}")],
+            )
+        )
+        stack.start_router()
+        stack.start_edge()
+        yield stack, upstream
+
+
 @pytest.fixture
 def claude_stack(
-    tmp_path: Path, nats_server: NatsServer, redis_server: RedisServer
+    module_claude_stack: tuple[Stack, FakeAnthropicServer],
 ) -> Iterator[tuple[Stack, FakeAnthropicServer]]:
-    (tmp_path / "key").write_text(KEY)
-    (tmp_path / "upstream").write_text(UPSTREAM_KEY)
-    with FakeAnthropicServer() as upstream:
-        stack = Stack(nats=nats_server, redis=redis_server, workdir=tmp_path)
-        try:
-            stack.apply(
-                TollwayConfig(
-                    models=[
-                        ModelAlias(
-                            name="claude",
-                            deployments=[
-                                Deployment(
-                                    name="anthropic-direct",
-                                    provider="anthropic",
-                                    model="claude-sonnet-4-5",
-                                    api_base=upstream.base_url,
-                                    api_key=f"file:{tmp_path / 'upstream'}",
-                                )
-                            ],
-                        )
-                    ],
-                    keys=[BootstrapKey(name="t", secret=f"file:{tmp_path / 'key'}")],
-                )
-            )
-            stack.start_router()
-            stack.start_edge()
-            yield stack, upstream
-        finally:
-            stack.stop()
+    """The module's stack, its fake Anthropic API as a fresh one would be."""
+    _, upstream = module_claude_stack
+    upstream.requests.clear()
+    upstream.resources.clear()
+    upstream.fail_with = None
+    upstream.stream_case = "text_stream"
+    yield module_claude_stack
+    upstream.raise_invalid_requests()
 
 
 def _client(stack: Stack) -> AsyncOpenAI:
@@ -105,15 +133,7 @@ async def test_streamed_chat_completion_from_claude(
     assert chunks[-1].usage.completion_tokens > 0
 
 
-@pytest.mark.parametrize(
-    ("status", "case", "error"),
-    [
-        (429, "error_429", openai.RateLimitError),
-        (529, "error_529", openai.InternalServerError),
-        (401, "error_401", openai.InternalServerError),
-        (400, "error_400", openai.BadRequestError),
-    ],
-)
+@pytest.mark.parametrize(("status", "case", "error"), ERROR_CASES)
 async def test_anthropic_errors_reach_the_client_as_openai_errors(
     claude_stack: tuple[Stack, FakeAnthropicServer],
     status: int,
@@ -125,7 +145,7 @@ async def test_anthropic_errors_reach_the_client_as_openai_errors(
     async with _client(stack) as client:
         with pytest.raises(error) as raised:
             await client.chat.completions.create(
-                model="claude", messages=[{"role": "user", "content": "Hi"}]
+                model=f"claude-{case}", messages=[{"role": "user", "content": "Hi"}]
             )
     validate_openai("ErrorResponse", raised.value.response.json())
     assert UPSTREAM_KEY not in raised.value.response.text

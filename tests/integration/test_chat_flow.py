@@ -22,8 +22,10 @@ def _sse_payloads(text: str) -> list[str]:
     return [line[len("data: ") :] for line in text.split("\n") if line.startswith("data: ")]
 
 
-async def test_chat_completion_returns_an_openai_shaped_body(stack: Stack, api_key: str) -> None:
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+async def test_chat_completion_returns_an_openai_shaped_body(
+    shared_stack: Stack, api_key: str
+) -> None:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post("/chat/completions", json=CHAT, headers=_auth(api_key))
     assert response.status_code == 200
     assert response.headers["content-type"] == "application/json"
@@ -34,8 +36,10 @@ async def test_chat_completion_returns_an_openai_shaped_body(stack: Stack, api_k
     assert body["usage"]["total_tokens"] > 0
 
 
-async def test_streamed_chat_completion_sends_chunks_then_done(stack: Stack, api_key: str) -> None:
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+async def test_streamed_chat_completion_sends_chunks_then_done(
+    shared_stack: Stack, api_key: str
+) -> None:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post(
             "/chat/completions", json={**CHAT, "stream": True}, headers=_auth(api_key)
         )
@@ -51,9 +55,9 @@ async def test_streamed_chat_completion_sends_chunks_then_done(stack: Stack, api
     assert "Hi there" in text
 
 
-async def test_stream_usage_chunk_only_when_client_asks(stack: Stack, api_key: str) -> None:
+async def test_stream_usage_chunk_only_when_client_asks(shared_stack: Stack, api_key: str) -> None:
     body = {**CHAT, "stream": True, "stream_options": {"include_usage": True}}
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post("/chat/completions", json=body, headers=_auth(api_key))
     chunks = [orjson.loads(p) for p in _sse_payloads(response.text)[:-1]]
     usage_chunks = [c for c in chunks if not c["choices"]]
@@ -62,13 +66,13 @@ async def test_stream_usage_chunk_only_when_client_asks(stack: Stack, api_key: s
 
 
 async def test_openai_upstream_gets_the_deployment_model_secret_and_usage_request(
-    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+    shared_stack: Stack, api_key: str, shared_upstream: FakeOpenAIServer
 ) -> None:
     body = {"model": "gpt-test", "messages": [{"role": "user", "content": "hello"}], "stream": True}
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post("/chat/completions", json=body, headers=_auth(api_key))
     assert response.status_code == 200
-    [sent] = fake_upstream.requests
+    [sent] = shared_upstream.requests
     assert sent.path == "/v1/chat/completions"
     assert sent.headers["authorization"] == f"Bearer {UPSTREAM_SECRET}"
     assert sent.json["model"] == "gpt-4o-mini"
@@ -77,8 +81,10 @@ async def test_openai_upstream_gets_the_deployment_model_secret_and_usage_reques
     assert all(chunk["choices"] for chunk in chunks)
 
 
-async def test_legacy_completions_and_embeddings_pass_through(stack: Stack, api_key: str) -> None:
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+async def test_legacy_completions_and_embeddings_pass_through(
+    shared_stack: Stack, api_key: str
+) -> None:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         completion = await client.post(
             "/completions",
             json={"model": "gpt-test", "prompt": "Say hi", "max_tokens": 5},
@@ -96,8 +102,8 @@ async def test_legacy_completions_and_embeddings_pass_through(stack: Stack, api_
     assert len(embedding.json()["data"]) == 2
 
 
-async def test_models_lists_only_what_the_key_may_use(stack: Stack, api_key: str) -> None:
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+async def test_models_lists_only_what_the_key_may_use(shared_stack: Stack, api_key: str) -> None:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         everything = await client.get("/models", headers=_auth(api_key))
         limited = await client.get("/models", headers=_auth(LIMITED_KEY))
     validate_openai("ListModelsResponse", everything.json())
@@ -110,7 +116,7 @@ async def test_models_lists_only_what_the_key_may_use(stack: Stack, api_key: str
 
 
 async def test_tools_pass_through_to_the_upstream(
-    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+    shared_stack: Stack, api_key: str, shared_upstream: FakeOpenAIServer
 ) -> None:
     tools: list[dict[str, Any]] = [
         {
@@ -122,10 +128,10 @@ async def test_tools_pass_through_to_the_upstream(
         }
     ]
     body = {"model": "gpt-test", "messages": [{"role": "user", "content": "Oslo?"}], "tools": tools}
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post("/chat/completions", json=body, headers=_auth(api_key))
     validate_openai("CreateChatCompletionResponse", response.json())
-    assert fake_upstream.requests[0].json["tools"] == tools
+    assert shared_upstream.requests[0].json["tools"] == tools
     assert response.json()["choices"][0]["message"]["tool_calls"][0]["function"]["name"] == (
         "get_weather"
     )

@@ -23,14 +23,14 @@ def _check(response: httpx.Response, status: int, code: str, param: str | None =
         assert body["error"]["param"] == param
 
 
-async def test_missing_key_is_401(stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+async def test_missing_key_is_401(shared_stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post("/chat/completions", json=CHAT)
     _check(response, 401, "invalid_api_key")
 
 
-async def test_wrong_key_is_401(stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+async def test_wrong_key_is_401(shared_stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post(
             "/chat/completions",
             json=CHAT,
@@ -41,15 +41,15 @@ async def test_wrong_key_is_401(stack: Stack) -> None:
 
 @pytest.mark.parametrize("header", ["api-key", "x-api-key"])
 async def test_azure_and_anthropic_key_headers_work(
-    stack: Stack, api_key: str, header: str
+    shared_stack: Stack, api_key: str, header: str
 ) -> None:
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post("/chat/completions", json=CHAT, headers={header: api_key})
     assert response.status_code == 200
 
 
-async def test_unknown_model_is_404(stack: Stack, api_key: str) -> None:
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+async def test_unknown_model_is_404(shared_stack: Stack, api_key: str) -> None:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post(
             "/chat/completions",
             json={**CHAT, "model": "no-such-model"},
@@ -58,8 +58,8 @@ async def test_unknown_model_is_404(stack: Stack, api_key: str) -> None:
     _check(response, 404, "model_not_found", param="model")
 
 
-async def test_model_outside_the_keys_allowlist_is_403(stack: Stack) -> None:
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+async def test_model_outside_the_keys_allowlist_is_403(shared_stack: Stack) -> None:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post(
             "/chat/completions",
             json={**CHAT, "model": "gpt-test"},
@@ -78,9 +78,9 @@ async def test_model_outside_the_keys_allowlist_is_403(stack: Stack) -> None:
     ],
 )
 async def test_malformed_body_is_400_never_422(
-    stack: Stack, api_key: str, content: bytes, param: str | None
+    shared_stack: Stack, api_key: str, content: bytes, param: str | None
 ) -> None:
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post(
             "/chat/completions",
             content=content,
@@ -89,9 +89,9 @@ async def test_malformed_body_is_400_never_422(
     _check(response, 400, "invalid_value", param=param)
 
 
-async def test_oversized_body_is_413(stack: Stack, api_key: str) -> None:
+async def test_oversized_body_is_413(shared_stack: Stack, api_key: str) -> None:
     big = "x" * (9 * 1024 * 1024)
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post(
             "/chat/completions",
             json={**CHAT, "messages": [{"role": "user", "content": big}]},
@@ -100,7 +100,7 @@ async def test_oversized_body_is_413(stack: Stack, api_key: str) -> None:
     _check(response, 413, "payload_too_large")
 
 
-async def test_unknown_path_is_an_openai_shaped_404(stack: Stack, api_key: str) -> None:
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+async def test_unknown_path_is_an_openai_shaped_404(shared_stack: Stack, api_key: str) -> None:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.get("/nothing-here", headers={"authorization": f"Bearer {api_key}"})
     _check(response, 404, "not_found")

@@ -113,6 +113,16 @@ class FakeOpenAIServer(ServedInThread):
     def base_url(self) -> str:
         return f"http://127.0.0.1:{self.port}/v1"
 
+    def reset(self) -> None:
+        """Forget what earlier tests sent and set up, as a fresh server would."""
+        self.requests.clear()
+        self.schema_errors.clear()
+        self.fault = None
+        self._faults_served = 0
+        self.revoked.clear()
+        for event in (self.stream_cancelled, self.stream_completed, self.hang_abandoned):
+            event.clear()
+
     async def _models(self, request: Request) -> Response:
         return Response(demo_server.models(int(time.time())).body, media_type="application/json")
 

@@ -74,9 +74,17 @@ class ServedInThread:
     ) -> None:
         self._before_stop()
         self._server.stop()
+        if exc is None:
+            self.raise_invalid_requests()
+
+    def raise_invalid_requests(self) -> None:
+        """Fail with the invalid requests received so far, and forget them: a server that
+        several tests share checks after each, so the test that sent them fails."""
         errors = getattr(self, "schema_errors", [])
-        if exc is None and errors:
-            raise AssertionError(f"{self.invalid_requests}:\n" + "\n".join(errors))
+        if errors:
+            found = list(errors)
+            errors.clear()
+            raise AssertionError(f"{self.invalid_requests}:\n" + "\n".join(found))
 
     def _before_stop(self) -> None:
         """What must happen before the server stops (release requests it holds)."""
