@@ -82,7 +82,7 @@ def module_stack(
     """What `stack` starts, once for a whole module; tests use it through `shared_stack`."""
     workdir = tmp_path_factory.mktemp("stack")
     with ExitStack() as cleanup:
-        nats = start_nats(workdir / "nats")
+        nats = start_test_nats(workdir / "nats")
         cleanup.callback(nats.stop)
         redis = start_redis(workdir / "redis")
         cleanup.callback(redis.stop)
