@@ -26,6 +26,10 @@ class Endpoint(StrEnum):
     CHAT_COMPLETIONS = "chat_completions"
     COMPLETIONS = "completions"
     EMBEDDINGS = "embeddings"
+    # Anthropic's Messages API; served natively by Anthropic deployments, translated to and
+    # from chat for the others.
+    MESSAGES = "messages"
+    MESSAGES_COUNT_TOKENS = "messages_count_tokens"
 
 
 def infer_subject(endpoint: Endpoint) -> str:

@@ -12,6 +12,7 @@ such credential outlives its request here.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
 from collections.abc import AsyncIterator, Mapping
 from http.cookiejar import CookieJar, DefaultCookiePolicy
@@ -19,6 +20,7 @@ from typing import Any
 
 import anthropic
 import orjson
+from anthropic.resources.messages import AsyncMessages
 
 from tollway_common.control import RESOURCE_NAME_PATTERN, Deployment
 from tollway_common.errors import (
@@ -96,6 +98,24 @@ def foundry_base_url(template: str, resource: str) -> str:
     return template.replace("{resource}", resource)
 
 
+# The body fields `messages.create` names as keyword arguments; every other field of a body
+# travels in `extra_body`, the SDK's documented way to send what its signature lacks, so a
+# field the installed SDK does not know is never a TypeError.
+_SDK_ARGUMENTS = frozenset(
+    name
+    for name, parameter in inspect.signature(AsyncMessages.create).parameters.items()
+    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+    and name not in {"extra_headers", "extra_query", "extra_body", "timeout"}
+)
+
+
+def sdk_arguments(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`body` split into the SDK's keyword arguments and the rest, for `extra_body`."""
+    named = {key: value for key, value in body.items() if key in _SDK_ARGUMENTS}
+    extra = {key: value for key, value in body.items() if key not in _SDK_ARGUMENTS}
+    return named, extra
+
+
 # A jar whose policy accepts no cookie from any domain.
 _NO_COOKIES = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
 
@@ -152,18 +172,18 @@ class AnthropicUpstream:
         self, deployment: Deployment, call: HttpCall, credential: Credential | None
     ) -> AnthropicResponse:
         client = self._client(deployment, credential)
-        params: dict[str, Any] = orjson.loads(call.body)
+        params, extra = sdk_arguments(orjson.loads(call.body))
         headers = {**deployment.headers, **call.headers}
         timeout = _timeout(deployment, call.stream)
         try:
             async with asyncio.timeout(deployment.first_byte_timeout_s or deployment.timeout_s):
                 if call.stream:
                     events = await client.messages.create(
-                        **params, extra_headers=headers, timeout=timeout
+                        **params, extra_headers=headers, extra_body=extra or None, timeout=timeout
                     )
                     return AnthropicResponse(200, events=events, deployment=deployment)
                 raw = await client.messages.with_raw_response.create(
-                    **params, extra_headers=headers, timeout=timeout
+                    **params, extra_headers=headers, extra_body=extra or None, timeout=timeout
                 )
             return AnthropicResponse(200, body=raw.http_response.content)
         except anthropic.APIStatusError as exc:
