@@ -22,6 +22,7 @@ import anthropic
 import orjson
 from anthropic.resources.messages import AsyncMessages
 
+from tollway_common.anthropic_sse import frame
 from tollway_common.control import RESOURCE_NAME_PATTERN, Deployment
 from tollway_common.errors import (
     InvalidRequest,
@@ -73,19 +74,15 @@ class AnthropicResponse:
         name = self._deployment.name if self._deployment else "anthropic"
         try:
             async for event in self._events:
-                yield _sse(event.type, event.to_json(indent=None).encode())
+                yield frame(event.type, event.to_json(indent=None).encode())
         except anthropic.APIStatusError as exc:
             # The SDK raises on a mid-stream `error` event; hand it to the adapter as one.
             body = exc.body if isinstance(exc.body, dict) else {"error": {"message": str(exc)}}
-            yield _sse("error", json.dumps(body).encode())
+            yield frame("error", json.dumps(body).encode())
         except anthropic.APITimeoutError as exc:
             raise UpstreamTimeout(f"Deployment '{name}' stalled mid-stream.") from exc
         except anthropic.APIConnectionError as exc:
             raise UpstreamUnavailable(f"Deployment '{name}' broke off its stream.") from exc
-
-
-def _sse(event: str, data: bytes) -> bytes:
-    return b"event: " + event.encode() + b"\ndata: " + data + b"\n\n"
 
 
 def foundry_base_url(template: str, resource: str) -> str:
