@@ -110,6 +110,8 @@ def tenancy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TenancyStack]:
                             deployments=[FOUNDRY],
                             tenancy=Tenancy.PER_REQUEST,
                             tenant_limits=Limits(rpm=TENANT_RPM),
+                            tenant_deployments=["claude-haiku-*", "team-*"],
+                            tenant_deployments_deny=["team-secret*"],
                         ),
                         ModelAlias(
                             name="claude-shared",
@@ -163,6 +165,23 @@ async def test_a_resource_in_the_model_and_a_plain_key_call_that_resource(
 
 @pytest.mark.proves("tenancy", "anthropic")
 @pytest.mark.parametrize(
+    ("key", "model"),
+    [(KEY_B, "tenant-b/claude-haiku-4-5"), (f"tenant-b:{KEY_B}", "team-b-sonnet")],
+    ids=["resource_in_model", "resource_in_key"],
+)
+async def test_a_tenant_calls_its_own_deployment_name_the_entry_allows(
+    tenancy: TenancyStack, key: str, model: str
+) -> None:
+    tenancy.resources()
+    assert await tenancy.chat(key, model)
+    [(headers, body)] = tenancy.foundry.requests
+    assert headers["api-key"] == KEY_B
+    assert body["model"] == model.rpartition("/")[2]
+    assert tenancy.resources() == ["tenant-b"]
+
+
+@pytest.mark.proves("tenancy", "anthropic")
+@pytest.mark.parametrize(
     ("key", "model", "error", "code"),
     [
         (f"tenant-a:{KEY_A}", "claude-shared", openai.AuthenticationError, "invalid_api_key"),
@@ -176,6 +195,8 @@ async def test_a_resource_in_the_model_and_a_plain_key_call_that_resource(
             "invalid_api_key",
         ),
         (KEY_A, "tenant-a/claude-shared", openai.AuthenticationError, "invalid_api_key"),
+        (KEY_A, "tenant-a/claude-opus-4-5", openai.AuthenticationError, "invalid_api_key"),
+        (KEY_A, "tenant-a/team-secret-1", openai.AuthenticationError, "invalid_api_key"),
     ],
     ids=[
         "tenancy_off",
@@ -184,6 +205,8 @@ async def test_a_resource_in_the_model_and_a_plain_key_call_that_resource(
         "model_resource_not_a_dns_label",
         "resource_twice",
         "model_without_tenancy",
+        "deployment_not_allowed",
+        "deployment_denied",
     ],
 )
 async def test_every_other_combination_is_refused_clearly_and_nothing_is_sent(

@@ -94,3 +94,54 @@ def test_every_other_pair_is_refused_with_a_clear_error(
 def test_tenancy_is_offered_only_when_a_model_turns_it_on() -> None:
     assert offers_tenancy(MODELS)
     assert not offers_tenancy({kv_key_for_alias("claude"): PLAIN_MODEL})
+
+
+OWN_DEPLOYMENTS = ModelAlias(
+    name="claude-own",
+    deployments=[FOUNDRY],
+    tenancy=Tenancy.PER_REQUEST,
+    tenant_deployments=["claude-*", "team-?-sonnet"],
+    tenant_deployments_deny=["claude-opus-*"],
+)
+WITH_OWN = {**MODELS, kv_key_for_alias(OWN_DEPLOYMENTS.name): OWN_DEPLOYMENTS}
+
+
+@pytest.mark.proves("tenancy", "anthropic")
+@pytest.mark.parametrize(
+    ("key", "model"),
+    [(f"contoso-east:{KEY}", "claude-haiku-4-5"), (KEY, "contoso-east/claude-haiku-4-5")],
+    ids=["resource_in_key", "resource_in_model"],
+)
+def test_a_tenant_may_name_its_own_deployment_the_entry_allows(key: str, model: str) -> None:
+    tenant = authenticate_tenant(key, model, WITH_OWN, UNKNOWN)
+    assert tenant.model is OWN_DEPLOYMENTS
+    assert tenant.credential.resource == "contoso-east"
+    assert tenant.credential.deployment == "claude-haiku-4-5"
+    assert tenant.caller.key is not None
+
+
+def test_an_alias_wins_over_a_deployment_name_and_carries_no_deployment() -> None:
+    tenant = authenticate_tenant(f"contoso-east:{KEY}", "claude-tenant", WITH_OWN, UNKNOWN)
+    assert tenant.model is TENANT_MODEL
+    assert tenant.credential.deployment is None
+
+
+@pytest.mark.parametrize(
+    "model",
+    ["claude-opus-4-5", "gpt-4o", "contoso-east/claude-opus-4-5", "claude-x\n", "team-ab-sonnet"],
+)
+def test_deployment_names_the_entry_does_not_allow_are_unknown(model: str) -> None:
+    with pytest.raises(UnknownKey):
+        authenticate_tenant(
+            f"contoso-east:{KEY}" if "/" not in model else KEY, model, WITH_OWN, UNKNOWN
+        )
+
+
+def test_a_deployment_name_is_never_a_tenant_without_the_entry_opting_in() -> None:
+    with pytest.raises(UnknownKey):
+        authenticate_tenant(f"contoso-east:{KEY}", "claude-haiku-4-5", MODELS, UNKNOWN)
+
+
+def test_tenant_deployments_need_per_request_tenancy() -> None:
+    with pytest.raises(ValueError, match="tenant_deployments needs tenancy per_request"):
+        ModelAlias(name="plain", deployments=[FOUNDRY], tenant_deployments=["claude-*"])

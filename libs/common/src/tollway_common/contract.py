@@ -169,6 +169,9 @@ class TenantCredential(_Wire):
 
     resource: str
     api_key: SecretStr
+    # The tenant's own deployment on its resource, when it named one the model entry's
+    # `tenant_deployments` allow; None: the entry's deployment's model.
+    deployment: str | None = None
 
     @field_serializer("api_key")
     def _reveal_only_on_the_wire(self, value: SecretStr, info: SerializationInfo) -> str:

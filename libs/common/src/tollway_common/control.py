@@ -12,6 +12,7 @@ import hashlib
 import re
 from decimal import Decimal
 from enum import StrEnum
+from fnmatch import fnmatchcase
 from typing import Annotated, Literal
 from urllib.parse import urlsplit
 
@@ -24,6 +25,9 @@ SECRET_REF_PATTERN = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)\Z")
 # An Azure resource name becomes the first label of a host name (`<resource>.services.ai.
 # azure.com`): one DNS label, so nothing in it can add a dot, a port, a path or a user part.
 RESOURCE_NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+# A deployment name on an Azure AI Foundry resource, as a per-request tenant may send it.
+TENANT_DEPLOYMENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
+_DEPLOYMENT_GLOB = r"^[A-Za-z0-9._*?\[\]!-]{1,64}$"  # pydantic (Rust) regex: $ is the end
 FOUNDRY_HOST_SUFFIX = ".services.ai.azure.com"
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # Ids become NATS KV keys, which allow only these characters.
@@ -418,6 +422,14 @@ class ModelAlias(_Record):
     tenant_limits: Limits = Field(
         default=EMPTY_LIMITS, description="The limits each per-request tenant gets."
     )
+    tenant_deployments: list[Annotated[str, Field(pattern=_DEPLOYMENT_GLOB)]] = Field(
+        default_factory=list,
+        description="Globs of the Foundry deployment names a per-request tenant may call on "
+        "its own resource; empty: only this entry's own deployments' models.",
+    )
+    tenant_deployments_deny: list[Annotated[str, Field(pattern=_DEPLOYMENT_GLOB)]] = Field(
+        default_factory=list, description="Globs refused even when `tenant_deployments` allows."
+    )
     strategy: RoutingStrategy = RoutingStrategy.WEIGHTED_ROUND_ROBIN
     fallbacks: list[str] = Field(
         default_factory=list, description="Aliases tried in order when every deployment failed."
@@ -431,12 +443,25 @@ class ModelAlias(_Record):
     retry: RetryPolicy = RetryPolicy()
     circuit_breaker: CircuitBreaker = CircuitBreaker()
 
+    def admits_tenant_deployment(self, name: str) -> bool:
+        """May a per-request tenant call its own Foundry deployment `name` through this entry?"""
+        return (
+            self.tenancy is Tenancy.PER_REQUEST
+            and TENANT_DEPLOYMENT_PATTERN.match(name) is not None
+            and any(fnmatchcase(name, glob) for glob in self.tenant_deployments)
+            and not any(fnmatchcase(name, glob) for glob in self.tenant_deployments_deny)
+        )
+
     def fallback_aliases(self) -> set[str]:
         return {*self.fallbacks, *self.context_window_fallbacks, *self.content_policy_fallbacks}
 
     @model_validator(mode="after")
     def _tenancy_is_for_foundry(self) -> ModelAlias:
         if self.tenancy is Tenancy.OFF:
+            if self.tenant_deployments or self.tenant_deployments_deny:
+                raise ValueError(
+                    f"model {self.name!r}: tenant_deployments needs tenancy per_request"
+                )
             return self
         for deployment in self.deployments:
             if not FACTS[deployment.provider].takes_tenancy or deployment.api_base is not None:

@@ -30,7 +30,7 @@ from tollway_common.kv_mirror import KvMirror
 from tollway_common.log import request_id_var
 from tollway_router import metrics, spans
 from tollway_router.body_log.publisher import BodyLog
-from tollway_router.credentials.resolve import Credentials
+from tollway_router.credentials.resolve import Credentials, for_tenant
 from tollway_router.replies import Heartbeats, Replier
 from tollway_router.routing.candidates import Choice, Chooser
 from tollway_router.routing.health import HealthBoard
@@ -266,8 +266,10 @@ class Handler:
 
     async def _call(self, attempt: Attempt) -> None:
         serving, deployment, adapter = attempt.serving, attempt.deployment, attempt.choice.adapter
-        deployment = self.credentials.with_headers(deployment)
         infer, replier, outcome = serving.infer, serving.replier, serving.outcome
+        deployment = for_tenant(
+            attempt.model, self.credentials.with_headers(deployment), infer.tenant
+        )
         call = adapter.build_request(infer.endpoint, infer.body, infer.facts, deployment)
         credential = await self.credentials.resolve(
             attempt.model, deployment, infer.tenant, attempt.choice.api_key

@@ -12,7 +12,7 @@ from tollway_common.contract import TenantCredential
 from tollway_common.control import Deployment, ModelAlias, Tenancy
 from tollway_common.errors import InvalidRequest, UpstreamAuthFailed
 from tollway_common.secret_refs import SecretResolver
-from tollway_router.credentials.resolve import Credential, Credentials
+from tollway_router.credentials.resolve import Credential, Credentials, for_tenant
 from tollway_router.credentials.token_cache import TokenCache
 from tollway_router.settings import FOUNDRY_BASE_URL, ManagedIdentitySettings
 from tollway_router.upstream.anthropic_sdk import foundry_base_url
@@ -90,3 +90,15 @@ def test_a_bearer_token_goes_in_authorization_and_a_key_in_the_providers_header(
 
     assert Credential("bearer", "tok").header(api_key) == ("authorization", "Bearer tok")
     assert Credential("api_key", "k").header(api_key) == ("api-key", "k")
+
+
+def test_a_tenants_own_deployment_becomes_the_upstream_model_only_where_allowed() -> None:
+    own = TENANT_MODEL.model_copy(update={"tenant_deployments": ["claude-haiku-*"]})
+    tenant = TENANT.model_copy(update={"deployment": "claude-haiku-4-5"})
+    assert for_tenant(own, FOUNDRY, tenant).model == "claude-haiku-4-5"
+    assert for_tenant(own, FOUNDRY, TENANT) is FOUNDRY
+    assert for_tenant(own, FOUNDRY, None) is FOUNDRY
+    with pytest.raises(InvalidRequest, match="does not allow the deployment"):
+        for_tenant(TENANT_MODEL, FOUNDRY, tenant)
+    with pytest.raises(InvalidRequest):
+        for_tenant(own, FOUNDRY, tenant.model_copy(update={"deployment": "claude-haiku\n"}))

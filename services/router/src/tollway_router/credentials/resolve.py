@@ -92,3 +92,19 @@ def _tenant(model: ModelAlias, deployment: Deployment, tenant: TenantCredential)
             param="model",
         )
     return Credential("api_key", tenant.api_key.get_secret_value(), tenant.resource)
+
+
+def for_tenant(
+    model: ModelAlias, deployment: Deployment, tenant: TenantCredential | None
+) -> Deployment:
+    """The deployment as a per-request tenant calls it: its own deployment name on its own
+    resource when it named one (the router checks the entry's globs again: the name becomes the
+    upstream model)."""
+    if tenant is None or tenant.deployment is None:
+        return deployment
+    if not model.admits_tenant_deployment(tenant.deployment):
+        raise InvalidRequest(
+            f"Model '{model.name}' does not allow the deployment '{tenant.deployment[:64]}'.",
+            param="model",
+        )
+    return deployment.model_copy(update={"model": tenant.deployment})
