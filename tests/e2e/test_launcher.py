@@ -15,8 +15,9 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
-from openai import AuthenticationError, OpenAI
+from openai import APIError, AuthenticationError, OpenAI
 
 from tollway_cli.servers import free_port
 
@@ -159,3 +160,35 @@ def test_second_run_says_one_is_running(
     assert second.returncode == 1
     assert "already running" in output
     assert first.poll() is None, "the running gateway is left alone"
+
+
+def test_a_crashed_service_is_restarted_and_nothing_outlives_a_killed_launcher(
+    launched: tuple[subprocess.Popen[str], str, int, int],
+) -> None:
+    process, _, port, _ = launched
+    children = psutil.Process(process.pid).children()
+    router = next(child for child in children if "tollway_router" in child.cmdline())
+    router.kill()
+    report = _read_until(process, "router restarted")
+    assert "router exited with code -9; restarting it in 1 s" in report
+    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=DEV_KEY, max_retries=0)
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            client.chat.completions.create(
+                model="tollway-demo", messages=[{"role": "user", "content": "again"}]
+            )
+            break
+        except APIError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
+    client.close()
+    survivors = psutil.Process(process.pid).children()
+    assert len(survivors) == 6, "nats-server, redis-server and the four services"
+    process.kill()
+    process.wait(10)
+    _, alive = psutil.wait_procs(survivors, timeout=30)
+    for child in alive:
+        child.kill()
+    assert alive == [], "every child stops with a launcher killed hard"

@@ -1,5 +1,6 @@
 """Run the whole gateway on one machine: nats-server, redis-server and the four services as
-separate processes, stopped cleanly on Ctrl-C or SIGTERM."""
+separate processes, each restarted when it crashes (`supervisor.py`), all stopped cleanly on
+Ctrl-C or SIGTERM and with the launcher even when it is killed hard."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import signal
 import socket
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
@@ -19,6 +21,7 @@ from tollway_cli.devkey import ADMIN_TOKEN_ENV, ENV_NAME, admin_token, dev_api_k
 from tollway_cli.processes import ManagedProcess, ProcessError, spawn_module, wait_until_ready
 from tollway_cli.servers import start_nats, start_redis
 from tollway_cli.service_env import service_env
+from tollway_cli.supervisor import Supervisor
 from tollway_common.bus_permissions import Service
 from tollway_common.config_file import ConfigError, load_config
 from tollway_common.secret_policy import SecretPolicy
@@ -49,8 +52,7 @@ class Launcher:
     def __init__(self, options: LaunchOptions) -> None:
         self.options = options
         self.data_dir = options.data_dir.resolve()
-        self.services: list[ManagedProcess] = []
-        self.servers: list[ManagedProcess] = []
+        self.supervisor = Supervisor(_report)
         self._lock: IO[str] | None = None
         self._stop_requested = False
 
@@ -112,10 +114,19 @@ class Launcher:
         print("tollway: starting nats-server and redis-server ...", flush=True)
         # Each service gets only its own NATS password; the bus refuses anyone else.
         bus = BusCredentials.load_or_create(self.data_dir)
-        nats = start_nats(self.data_dir / "nats", bus)
-        self.servers.append(nats)
-        redis = start_redis(self.data_dir / "redis")
-        self.servers.append(redis)
+        nats = start_nats(self.data_dir / "nats", bus, die_with_parent=True)
+        # A restart keeps the port the services were given.
+        self.supervisor.adopt(
+            "nats-server",
+            nats,
+            lambda: start_nats(self.data_dir / "nats", bus, nats.port, die_with_parent=True),
+        )
+        redis = start_redis(self.data_dir / "redis", die_with_parent=True)
+        self.supervisor.adopt(
+            "redis-server",
+            redis,
+            lambda: start_redis(self.data_dir / "redis", redis.port, die_with_parent=True),
+        )
         key = dev_api_key(self.data_dir)
         self._dev_key = key
         self._admin_token = admin_token(self.data_dir)
@@ -155,15 +166,13 @@ class Launcher:
             ("router", "tollway_router", router_env),
             ("edge", "tollway_edge", edge_env),
         ]
+        started: list[ManagedProcess] = []
         for name, module, env in specs:
             extra = key_secrets if name == "admin" else ()
-            own = service_env(name, os.environ, policy, extra)
+            own = {**service_env(name, os.environ, policy, extra), **env}
             print(f"tollway: starting {name} ...", flush=True)
-            # Its own session: Ctrl-C reaches the launcher only, which stops the services in order.
-            service = spawn_module(
-                name, module, {**own, **env}, logs, new_session=True, inherit_env=False
-            )
-            self.services.append(service)
+            service = self.supervisor.start(name, _service_starter(name, module, own, logs))
+            started.append(service)
             if name == "admin":
                 self._wait_ready(service, self.options.admin_port)
         monitors = {
@@ -171,7 +180,7 @@ class Launcher:
             "metering": self.options.metering_monitor_port,
             "edge": self.options.port,
         }
-        for service in self.services:
+        for service in started:
             if service.name in monitors:
                 self._wait_ready(service, monitors[service.name])
 
@@ -193,13 +202,11 @@ class Launcher:
         self._check_alive()
 
     def _check_alive(self) -> None:
-        for service in self.services:
-            code = service.exit_code()
+        """While starting, a child that exits is a failed start, not a crash to restart."""
+        for child in self.supervisor.children:
+            code = child.process.exit_code()
             if code is not None:
-                raise service.failure(f"exited with code {code}")
-        for server in self.servers:
-            if server.exit_code() is not None:
-                raise server.failure("stopped unexpectedly")
+                raise child.process.failure(f"exited with code {code}")
 
     def _metrics_urls(self) -> str:
         host = self.options.host
@@ -227,25 +234,34 @@ class Launcher:
 
     def _supervise(self) -> int:
         while not self._stop_requested:
-            try:
-                self._check_alive()
-            except ProcessError as exc:
-                print(f"tollway: {exc}", file=sys.stderr)
-                return 1
+            self.supervisor.check()
             time.sleep(0.5)
         print("tollway: stopping ...", flush=True)
         return 0
 
     def _stop_all(self) -> None:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        for service in reversed(self.services):
-            service.stop()
-        for server in reversed(self.servers):
-            server.stop()
+        self.supervisor.stop_all()
         if self._lock is not None:
             self._lock.close()
-        if self.services:
+        if self.supervisor.children:
             print("tollway: stopped", flush=True)
+
+
+def _report(message: str) -> None:
+    print(f"tollway: {message}", file=sys.stderr, flush=True)
+
+
+def _service_starter(
+    name: str, module: str, env: dict[str, str], logs: Path
+) -> Callable[[], ManagedProcess]:
+    def start() -> ManagedProcess:
+        # Its own session: Ctrl-C reaches the launcher only, which stops the services in order.
+        return spawn_module(
+            name, module, env, logs, new_session=True, inherit_env=False, die_with_parent=True
+        )
+
+    return start
 
 
 def _key_secret_names(config: Path) -> list[str]:

@@ -9,7 +9,9 @@ failure carries the log's tail) and stopped with SIGTERM, a bounded wait, then S
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import os
+import signal
 import ssl
 import subprocess
 import sys
@@ -73,6 +75,29 @@ class ManagedProcess:
         )
 
 
+_PR_SET_PDEATHSIG = 1
+
+
+def _parent_death_signal() -> Callable[[], None] | None:
+    """What a child runs before exec so that it gets SIGTERM when this process dies, even by
+    SIGKILL (Linux's PR_SET_PDEATHSIG); None where the kernel has no such thing.
+
+    The signal follows the thread that spawned the child, so only a long-lived thread (the
+    launcher's main thread) may spawn with it.
+    """
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl
+    parent = os.getpid()
+
+    def die_with_parent() -> None:
+        prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        if os.getppid() != parent:  # the parent died before the signal was armed
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return die_with_parent
+
+
 def spawn(
     name: str,
     command: list[str],
@@ -81,6 +106,7 @@ def spawn(
     *,
     new_session: bool = False,
     inherit_env: bool = True,
+    die_with_parent: bool = False,
 ) -> ManagedProcess:
     """Start `command` with stdout and stderr appended to `log_path`.
 
@@ -88,6 +114,8 @@ def spawn(
         env: added to this process's environment (with `inherit_env` False: all of it).
         new_session: keep terminal signals (Ctrl-C) away from the child, so that its parent
             stops it in order.
+        die_with_parent: the child is sent SIGTERM when this process dies, however it dies
+            (Linux), so that no service outlives a launcher killed hard.
     """
     log_path.parent.mkdir(parents=True, exist_ok=True)
     inherited = os.environ if inherit_env else {}
@@ -99,6 +127,7 @@ def spawn(
             stdout=log_file,
             stderr=subprocess.STDOUT,
             start_new_session=new_session,
+            preexec_fn=_parent_death_signal() if die_with_parent else None,
         )
     return ManagedProcess(name, popen, log_path)
 
@@ -112,6 +141,7 @@ def spawn_module(
     *,
     new_session: bool = False,
     inherit_env: bool = True,
+    die_with_parent: bool = False,
 ) -> ManagedProcess:
     """`python -m module` with this interpreter, logging to `log_dir/<name>.log`."""
     return spawn(
@@ -121,6 +151,7 @@ def spawn_module(
         env,
         new_session=new_session,
         inherit_env=inherit_env,
+        die_with_parent=die_with_parent,
     )
 
 

@@ -99,6 +99,8 @@ def start_nats(
     port: int = -1,
     max_payload: str = "8MB",
     extra_users: tuple[ExtraUser, ...] = (),
+    *,
+    die_with_parent: bool = False,
 ) -> NatsServer:
     """Start nats-server with JetStream storing under `data_dir`; `port=-1` lets it choose.
 
@@ -121,7 +123,12 @@ def start_nats(
     log_path = data_dir / "nats.log"
     # A fresh log, so that a restart in the same folder does not read the last run's port.
     log_path.write_bytes(b"")
-    process = spawn("nats-server", [str(find_binary("nats-server")), "-c", str(config)], log_path)
+    process = spawn(
+        "nats-server",
+        [str(find_binary("nats-server")), "-c", str(config)],
+        log_path,
+        die_with_parent=die_with_parent,
+    )
     deadline = time.monotonic() + _START_TIMEOUT_S
     while time.monotonic() < deadline and process.exit_code() is None:
         text = process.log()
@@ -136,7 +143,9 @@ def start_nats(
     raise ProcessError(f"nats-server did not start: {process.log_tail(2000)}")
 
 
-def start_redis(data_dir: Path, port: int | None = None, attempts: int = 5) -> RedisServer:
+def start_redis(
+    data_dir: Path, port: int | None = None, attempts: int = 5, *, die_with_parent: bool = False
+) -> RedisServer:
     """Start redis-server with persistence off on a free port (Redis reads port 0 as "no TCP").
 
     A kernel-chosen port may be taken again before Redis binds it, so retry on a clash.
@@ -156,7 +165,7 @@ def start_redis(data_dir: Path, port: int | None = None, attempts: int = 5) -> R
             *("--save", "", "--appendonly", "no"),
             *("--dir", str(data_dir)),
         ]
-        process = spawn("redis-server", command, log_path)
+        process = spawn("redis-server", command, log_path, die_with_parent=die_with_parent)
         if _wait_for_port(chosen, process):
             return RedisServer(process.name, process.popen, process.log_path, chosen)
         last_error = process.log_tail(2000)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import ssl
 from collections.abc import Callable
@@ -106,6 +108,18 @@ def tls_context(settings: NatsSettings) -> ssl.SSLContext | None:
         key = str(settings.tls_key_file) if settings.tls_key_file is not None else None
         context.load_cert_chain(str(settings.tls_cert_file), key)
     return context
+
+
+async def drain(nc: Client, timeout_s: float = 5.0) -> None:
+    """Drain the connection (what is pending flushed, subscriptions finished) within
+    `timeout_s`; one already gone, or too slow, is closed instead. Every service ends with this,
+    so it stops in bounded time with or without its NATS (a drain on a connection that is
+    reconnecting raises)."""
+    try:
+        await asyncio.wait_for(nc.drain(), timeout_s)
+    except Exception:
+        with contextlib.suppress(Exception):
+            await nc.close()
 
 
 async def ensure_usage_stream(js: JetStreamContext, replicas: int) -> None:

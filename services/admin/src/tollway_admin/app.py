@@ -87,8 +87,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             await verifier.close()
         await health.close()
         await store.close()
-        with contextlib.suppress(Exception):
-            await nc.drain()
+        await nats_client.drain(nc)
 
 
 def create_app(settings: AdminSettings) -> FastAPI:

@@ -77,4 +77,4 @@ async def apply_config_once(settings: NatsSettings, config: TollwayConfig) -> No
         finally:
             await store.close()
     finally:
-        await nc.drain()
+        await nats_client.drain(nc)

@@ -104,5 +104,4 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         if oidc is not None:
             await oidc.verifier.close()
         await redis.aclose()
-        with contextlib.suppress(Exception):
-            await nc.drain()
+        await nats_client.drain(nc)

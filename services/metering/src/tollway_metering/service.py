@@ -95,7 +95,7 @@ async def run(settings: MeteringSettings) -> None:
         await announcer.stop()
         await responder.stop()
         await prices.stop()
-        await nc.drain()
+        await nats_client.drain(nc)
         await warehouse.close()
         await monitor.stop()
         log.info("metering stopped")

@@ -17,7 +17,7 @@ from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 
-from tollway_common import contract, tracing
+from tollway_common import contract, nats_client, tracing
 from tollway_router import spans
 from tollway_router.handler import Handler
 
@@ -107,5 +107,4 @@ class Worker:
         if self._cancel_sub is not None:
             with contextlib.suppress(Exception):
                 await self._cancel_sub.unsubscribe()
-        with contextlib.suppress(Exception):
-            await self._nc.drain()
+        await nats_client.drain(self._nc)

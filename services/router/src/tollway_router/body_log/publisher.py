@@ -77,8 +77,7 @@ class BodyLog:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         if self._nc is not None:
-            with contextlib.suppress(Exception):
-                await self._nc.drain()
+            await nats_client.drain(self._nc)
 
     async def _run(self) -> None:
         while True:
