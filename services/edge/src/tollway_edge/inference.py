@@ -46,13 +46,20 @@ NO_USAGE = Usage()
 
 
 async def handle(
-    request: Request, endpoint: Endpoint, runtime: Runtime, request_id: str
+    request: Request,
+    endpoint: Endpoint,
+    runtime: Runtime,
+    request_id: str,
+    *,
+    path_model: str | None = None,
 ) -> Response:
+    """Serve one inference request; `path_model` is the alias the path named (an Azure
+    deployment path), which the body's `model` does not override."""
     identity = await _identify(request, runtime)
     settings = runtime.settings
     raw = await read_body(request, settings.max_body_bytes, settings.http.body_timeout_s)
     runtime.mux.check_size(len(raw))
-    body, head = parse_body(raw, endpoint, settings.max_json_depth)
+    body, head = parse_body(raw, endpoint, settings.max_json_depth, model=path_model)
     asked = read_facts(endpoint, body)
     tenant: Tenant | None = None
     if isinstance(identity, UnknownKey):
