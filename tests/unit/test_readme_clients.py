@@ -35,8 +35,13 @@ def test_the_readme_shows_python_that_parses() -> None:
 
 
 def test_the_readme_azure_client_is_built_by_the_sdk_and_reaches_a_deployment_path() -> None:
-    arguments = _azure_client_arguments()
-    client = AzureOpenAI(**arguments)  # type: ignore[arg-type]
+    arguments = {name: str(value) for name, value in _azure_client_arguments().items()}
+    assert set(arguments) == {"azure_endpoint", "api_key", "api_version"}
+    client = AzureOpenAI(
+        azure_endpoint=arguments["azure_endpoint"],
+        api_key=arguments["api_key"],
+        api_version=arguments["api_version"],
+    )
     assert client.base_url.path == "/openai/"
     assert read_path(f"{client.base_url.path}deployments/tollway-demo/chat/completions") == (
         AzurePath("/v1/chat/completions", "tollway-demo")

@@ -8,7 +8,7 @@ from pathlib import Path
 import openai
 import pytest
 
-from tollway_edge.routes.unserved import UNSERVED, unserved_error
+from tollway_edge.routes.unserved import unserved_error
 
 SDK_RESOURCES = Path(openai.__file__).parent / "resources"
 # The paths the edge serves itself, with the method the SDK calls them with.
