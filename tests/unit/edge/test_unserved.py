@@ -68,4 +68,3 @@ def test_any_other_path_is_not_found(path: str) -> None:
     error = unserved_error("GET", path)
     assert (error.status, error.body().code) == (404, "not_found")
     assert path in error.message
-
