@@ -50,10 +50,16 @@ class EmbeddingHead(Head):
     input: str | list[str] | list[int] | list[list[int]]
 
 
+class ModerationHead(Head):
+    # Text, or the multimodal parts (`{"type": "text" | "image_url", ...}`).
+    input: str | list[str] | list[dict[str, Any]]
+
+
 _HEADS: dict[Endpoint, type[Head]] = {
     Endpoint.CHAT_COMPLETIONS: ChatHead,
     Endpoint.COMPLETIONS: CompletionHead,
     Endpoint.EMBEDDINGS: EmbeddingHead,
+    Endpoint.MODERATIONS: ModerationHead,
 }
 
 

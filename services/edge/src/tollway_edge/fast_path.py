@@ -25,6 +25,7 @@ ROUTES = {
     "/v1/chat/completions": Endpoint.CHAT_COMPLETIONS,
     "/v1/completions": Endpoint.COMPLETIONS,
     "/v1/embeddings": Endpoint.EMBEDDINGS,
+    "/v1/moderations": Endpoint.MODERATIONS,
 }
 
 

@@ -38,7 +38,6 @@ UNSERVED: dict[str, str] = {
     "fine_tuning": "fine-tuning",
     "images": "image generation and editing",
     "live": "live sessions",
-    "moderations": "moderations",
     "organization": "the organization administration API",
     "projects": "projects",
     "realtime": "the Realtime API",
