@@ -1,6 +1,6 @@
 """Serve the inference endpoints straight from ASGI, ahead of FastAPI.
 
-These three routes carry nearly all traffic; FastAPI's routing, dependency solving and
+These routes carry nearly all traffic; FastAPI's routing, dependency solving and
 middleware layers cost the edge about a fifth of its CPU per request (docs/bench.md). Every
 other path, and any other method on these, goes on to the FastAPI app. Azure's paths
 (`/openai/...`, `azure_paths.py`) are first read as the OpenAI paths they stand for.
