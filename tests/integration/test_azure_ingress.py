@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -11,9 +12,13 @@ import openai
 import pytest
 from openai import AsyncAzureOpenAI, AsyncOpenAI, AzureOpenAI
 from openai.types.chat import ChatCompletionMessageParam
+from tests.support.configs import gateway_config
 from tests.support.fake_openai_server import FakeOpenAIServer
+from tests.support.oidc_issuer import AUDIENCE, LocalIssuer
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
+
+from tollway_common.control import OrgRecord, TeamRecord
 
 API_VERSION = "2024-10-21"
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello from Azure"}]
@@ -196,3 +201,33 @@ async def test_an_operation_the_gateway_lacks_names_it(shared_stack: Stack, api_
     validate_openai("ErrorResponse", refused.value.response.json())
     assert refused.value.code == "unsupported_endpoint"
     assert "image generation" in refused.value.message
+
+
+async def test_an_entra_style_token_from_a_token_provider_is_taken(
+    stack: Stack, tmp_path: Path, fake_upstream: FakeOpenAIServer
+) -> None:
+    # `azure_ad_token_provider` is how apps send Entra ID tokens: a JWT in `Authorization:
+    # Bearer`, checked by the edge's OIDC verifier like any other token.
+    records = {
+        "orgs": [OrgRecord(org_id="acme")],
+        "teams": [TeamRecord(team_id="ml", org_id="acme")],
+    }
+    stack.apply(gateway_config(tmp_path, fake_upstream.base_url).model_copy(update=records))
+    with LocalIssuer() as issuer:
+        stack.start_edge(
+            name="edge-entra",
+            TOLLWAY_EDGE_OIDC__ISSUER=issuer.url,
+            TOLLWAY_EDGE_OIDC__AUDIENCE=AUDIENCE,
+        )
+        client = AsyncAzureOpenAI(
+            azure_endpoint=stack.edge_url,
+            azure_ad_token_provider=lambda: issuer.token({"team": "ml", "org": "acme"}),
+            api_version=API_VERSION,
+            max_retries=0,
+        )
+        async with client:
+            raw = await client.chat.completions.with_raw_response.create(
+                model="tollway-demo", messages=HELLO
+            )
+    assert raw.http_request.headers["authorization"].startswith("Bearer ey")
+    validate_openai("CreateChatCompletionResponse", _dumped(raw.parse()))
