@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from tollway_common.contract import Endpoint
 from tollway_common.errors import InvalidRequest
 from tollway_edge.azure_paths import AzurePath, check_api_version, read_path
+from tollway_edge.body import parse_body
 
 
 @pytest.mark.parametrize(
@@ -87,3 +89,12 @@ def test_a_malformed_api_version_is_refused_naming_the_parameter(query: bytes) -
     with pytest.raises(InvalidRequest) as refused:
         check_api_version(query)
     assert refused.value.param == "api-version"
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [b'{"messages":[{"role":"user","content":"x"}]}', b'{"model":"other","messages":[{}]}'],
+)
+def test_the_paths_deployment_is_the_bodys_model_whatever_the_body_says(raw: bytes) -> None:
+    body, head = parse_body(raw, Endpoint.CHAT_COMPLETIONS, model="gpt-4o-prod")
+    assert (body["model"], head.model) == ("gpt-4o-prod", "gpt-4o-prod")
