@@ -27,6 +27,7 @@ ROUTES = {
     "/v1/embeddings": Endpoint.EMBEDDINGS,
     "/v1/moderations": Endpoint.MODERATIONS,
 }
+AZURE = azure_paths.PREFIX
 
 
 class InferenceFastPath:
@@ -36,14 +37,16 @@ class InferenceFastPath:
         self._inference = http_tracing.traced(self._serve)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(azure_paths.PREFIX):
+        endpoint = ROUTES.get(scope["path"]) if scope["type"] == "http" else None
+        # Looked for only when no route matched, so the routes above cost what they did.
+        if endpoint is None and scope["type"] == "http" and scope["path"].startswith(AZURE):
             try:
                 _enter_azure_path(scope)
             except InvalidRequest as exc:
                 response = failure_response(exc, scope["state"]["request_id"])
                 await response(scope, receive, send)
                 return
-        endpoint = ROUTES.get(scope["path"]) if scope["type"] == "http" else None
+            endpoint = ROUTES.get(scope["path"])
         if endpoint is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
