@@ -29,7 +29,23 @@ _PATHS = {
     "/v1/chat/completions": Endpoint.CHAT_COMPLETIONS,
     "/v1/completions": Endpoint.COMPLETIONS,
     "/v1/embeddings": Endpoint.EMBEDDINGS,
+    "/v1/moderations": Endpoint.MODERATIONS,
 }
+MODERATION_CATEGORIES = (
+    "hate",
+    "hate/threatening",
+    "harassment",
+    "harassment/threatening",
+    "illicit",
+    "illicit/violent",
+    "self-harm",
+    "self-harm/intent",
+    "self-harm/instructions",
+    "sexual",
+    "sexual/minors",
+    "violence",
+    "violence/graphic",
+)
 _SLOW_STREAM_CHUNKS = 100
 
 
@@ -86,6 +102,32 @@ def _fault_response(fault: Fault) -> Response:
     return Response(
         raw, status_code=fault.status, headers=fault.headers, media_type="application/json"
     )
+
+
+def moderation(body: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI's answer to a moderation request: one result per input, flagging `violence` in
+    any text that mentions a kill (the spec's own example input)."""
+    raw = body["input"]
+    inputs = [raw] if isinstance(raw, str) else raw
+    results = []
+    for item in inputs:
+        text = item if isinstance(item, str) else str(item.get("text", ""))
+        kind = "text" if isinstance(item, str) or item.get("type") == "text" else "image"
+        flagged = "kill" in text
+        results.append(
+            {
+                "flagged": flagged,
+                "categories": {
+                    name: flagged and name == "violence" for name in MODERATION_CATEGORIES
+                },
+                "category_scores": {
+                    name: 0.9 if flagged and name == "violence" else 0.001
+                    for name in MODERATION_CATEGORIES
+                },
+                "category_applied_input_types": {name: [kind] for name in MODERATION_CATEGORIES},
+            }
+        )
+    return {"id": "modr-fake-1", "model": str(body.get("model") or ""), "results": results}
 
 
 class FakeOpenAIServer(ServedInThread):
@@ -149,6 +191,8 @@ class FakeOpenAIServer(ServedInThread):
             return Response(status_code=499)
         if fault is not None and fault.kind == "slow_start":
             await asyncio.sleep(fault.delay_s)
+        if _PATHS[request.url.path] is Endpoint.MODERATIONS:
+            return Response(orjson.dumps(moderation(body)), media_type="application/json")
         reply = demo_server.respond(request.url.path, body)
         if not reply.is_stream:
             return Response(reply.body, status_code=reply.status, media_type="application/json")

@@ -15,6 +15,7 @@ REQUEST_SCHEMAS = {
     Endpoint.CHAT_COMPLETIONS: "CreateChatCompletionRequest",
     Endpoint.COMPLETIONS: "CreateCompletionRequest",
     Endpoint.EMBEDDINGS: "CreateEmbeddingRequest",
+    Endpoint.MODERATIONS: "CreateModerationRequest",
 }
 
 

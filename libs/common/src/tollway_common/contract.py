@@ -30,6 +30,8 @@ class Endpoint(StrEnum):
     # from chat for the others.
     MESSAGES = "messages"
     MESSAGES_COUNT_TOKENS = "messages_count_tokens"
+    # OpenAI's moderation classifier: passed through, no output tokens.
+    MODERATIONS = "moderations"
 
 
 def infer_subject(endpoint: Endpoint) -> str:

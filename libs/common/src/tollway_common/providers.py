@@ -65,7 +65,10 @@ class ProviderFacts:
 
 FACTS: dict[Provider, ProviderFacts] = {
     Provider.OPENAI: ProviderFacts(
-        transport=Transport.HTTP, tracing_name="openai", endpoints=_OPENAI_ENDPOINTS
+        transport=Transport.HTTP,
+        tracing_name="openai",
+        # Azure OpenAI has no moderation endpoint (its content filters sit in every call).
+        endpoints=_OPENAI_ENDPOINTS | {Endpoint.MODERATIONS},
     ),
     Provider.AZURE_OPENAI: ProviderFacts(
         transport=Transport.HTTP,

@@ -12,7 +12,7 @@ from tollway_edge import fast_path
 from tollway_edge.errors import install_error_handlers
 from tollway_edge.fast_path import InferenceFastPath
 from tollway_edge.lifespan import lifespan
-from tollway_edge.routes import health, key_info, models
+from tollway_edge.routes import health, key_info, models, unserved
 from tollway_edge.settings import EdgeSettings
 
 
@@ -31,6 +31,7 @@ def create_app(settings: EdgeSettings) -> ASGIApp:
     app.add_api_route(
         "/metrics", metrics_endpoint(settings.multiprocess_metrics_dir), include_in_schema=False
     )
+    unserved.install(app)
     install_error_handlers(app)
     instrument_fastapi(app)
     return HttpMetricsMiddleware(

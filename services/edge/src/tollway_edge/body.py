@@ -50,10 +50,16 @@ class EmbeddingHead(Head):
     input: str | list[str] | list[int] | list[list[int]]
 
 
+class ModerationHead(Head):
+    # Text, or the multimodal parts (`{"type": "text" | "image_url", ...}`).
+    input: str | list[str] | list[dict[str, Any]]
+
+
 _HEADS: dict[Endpoint, type[Head]] = {
     Endpoint.CHAT_COMPLETIONS: ChatHead,
     Endpoint.COMPLETIONS: CompletionHead,
     Endpoint.EMBEDDINGS: EmbeddingHead,
+    Endpoint.MODERATIONS: ModerationHead,
 }
 
 
@@ -86,7 +92,10 @@ def _too_large(limit: int) -> PayloadTooLarge:
     )
 
 
-def parse_body(raw: bytes, endpoint: Endpoint, max_depth: int = 64) -> tuple[dict[str, Any], Head]:
+def parse_body(
+    raw: bytes, endpoint: Endpoint, max_depth: int = 64, *, model: str | None = None
+) -> tuple[dict[str, Any], Head]:
+    """The body and its checked head; `model`, when the path named one, replaces the body's."""
     if not raw:
         raise InvalidRequest("Request body is empty; send a JSON object.")
     try:
@@ -95,6 +104,8 @@ def parse_body(raw: bytes, endpoint: Endpoint, max_depth: int = 64) -> tuple[dic
         raise InvalidRequest(f"Request body is not valid JSON: {exc.msg} at {exc.pos}.") from exc
     if not isinstance(body, dict):
         raise InvalidRequest("Request body must be a JSON object.")
+    if model is not None:
+        body["model"] = model
     if too_deep(body, max_depth):
         raise InvalidRequest(
             f"Request body nests arrays and objects more than {max_depth} levels deep."

@@ -1,11 +1,14 @@
 """Serve the inference endpoints straight from ASGI, ahead of FastAPI.
 
-These three routes carry nearly all traffic; FastAPI's routing, dependency solving and
+These routes carry nearly all traffic; FastAPI's routing, dependency solving and
 middleware layers cost the edge about a fifth of its CPU per request (docs/bench.md). Every
-other path, and any other method on these, goes on to the FastAPI app.
+other path, and any other method on these, goes on to the FastAPI app. Azure's paths
+(`/openai/...`, `azure_paths.py`) are first read as the OpenAI paths they stand for.
 """
 
 from __future__ import annotations
+
+from urllib.parse import quote
 
 from fastapi import FastAPI
 from starlette.requests import Request
@@ -14,14 +17,17 @@ from starlette.types import Receive, Scope, Send
 
 from tollway_common import http_tracing
 from tollway_common.contract import Endpoint
-from tollway_edge import inference
+from tollway_common.errors import InvalidRequest
+from tollway_edge import azure_paths, inference
 from tollway_edge.errors import failure_response
 
 ROUTES = {
     "/v1/chat/completions": Endpoint.CHAT_COMPLETIONS,
     "/v1/completions": Endpoint.COMPLETIONS,
     "/v1/embeddings": Endpoint.EMBEDDINGS,
+    "/v1/moderations": Endpoint.MODERATIONS,
 }
+AZURE = azure_paths.PREFIX
 
 
 class InferenceFastPath:
@@ -32,6 +38,15 @@ class InferenceFastPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = ROUTES.get(scope["path"]) if scope["type"] == "http" else None
+        # Looked for only when no route matched, so the routes above cost what they did.
+        if endpoint is None and scope["type"] == "http" and scope["path"].startswith(AZURE):
+            try:
+                _enter_azure_path(scope)
+            except InvalidRequest as exc:
+                response = failure_response(exc, scope["state"]["request_id"])
+                await response(scope, receive, send)
+                return
+            endpoint = ROUTES.get(scope["path"])
         if endpoint is None or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
@@ -43,7 +58,24 @@ class InferenceFastPath:
         request_id: str = scope["state"]["request_id"]
         response: Response
         try:
-            response = await inference.handle(request, endpoint, self.app.state.runtime, request_id)
+            response = await inference.handle(
+                request,
+                endpoint,
+                self.app.state.runtime,
+                request_id,
+                path_model=scope["state"].get(azure_paths.DEPLOYMENT_STATE_KEY),
+            )
         except Exception as exc:
             response = failure_response(exc, request_id)
         await response(scope, receive, send)
+
+
+def _enter_azure_path(scope: Scope) -> None:
+    """Serve an Azure path as the OpenAI path it stands for: the routes, metrics and spans all
+    see that path, and the deployment it named waits in the scope's state."""
+    azure_paths.check_api_version(scope["query_string"])
+    azure = azure_paths.read_path(scope["path"])
+    scope["path"] = azure.path
+    scope["raw_path"] = quote(azure.path).encode("ascii")
+    if azure.deployment is not None:
+        scope["state"][azure_paths.DEPLOYMENT_STATE_KEY] = azure.deployment

@@ -36,7 +36,7 @@ from tollway_edge.client_info import client_info, client_key
 from tollway_edge.dispatch import ClientGone, Reply
 from tollway_edge.errors import ReplyError, failure_event
 from tollway_edge.limits.gate import Ticket
-from tollway_edge.request_facts import read_facts, upstream_body
+from tollway_edge.request_facts import read_facts, upstream_body, writes_tokens
 from tollway_edge.runtime import Runtime
 from tollway_edge.tenancy import Tenant, authenticate_tenant, offers_tenancy
 
@@ -46,13 +46,20 @@ NO_USAGE = Usage()
 
 
 async def handle(
-    request: Request, endpoint: Endpoint, runtime: Runtime, request_id: str
+    request: Request,
+    endpoint: Endpoint,
+    runtime: Runtime,
+    request_id: str,
+    *,
+    path_model: str | None = None,
 ) -> Response:
+    """Serve one inference request; `path_model` is the alias the path named (an Azure
+    deployment path), which the body's `model` does not override."""
     identity = await _identify(request, runtime)
     settings = runtime.settings
     raw = await read_body(request, settings.max_body_bytes, settings.http.body_timeout_s)
     runtime.mux.check_size(len(raw))
-    body, head = parse_body(raw, endpoint, settings.max_json_depth)
+    body, head = parse_body(raw, endpoint, settings.max_json_depth, model=path_model)
     asked = read_facts(endpoint, body)
     tenant: Tenant | None = None
     if isinstance(identity, UnknownKey):
@@ -132,7 +139,7 @@ def _infer_request(
         route=ResolvedRoute(alias=ticket.alias, catalog_revision=runtime.catalog.models.revision),
         received_at_ms=int(now * 1000),
         deadline_ms=int((now + runtime.settings.request_timeout_s) * 1000),
-        stream=bool(head.stream) and endpoint is not Endpoint.EMBEDDINGS,
+        stream=bool(head.stream) and writes_tokens(endpoint),
         include_usage=bool(head.stream_options and head.stream_options.include_usage),
         body=body,
         client=client,

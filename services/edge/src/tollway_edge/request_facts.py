@@ -18,6 +18,7 @@ TOKEN_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.CHAT_COMPLETIONS: ("max_completion_tokens", "max_tokens"),
     Endpoint.COMPLETIONS: ("max_tokens",),
     Endpoint.EMBEDDINGS: (),
+    Endpoint.MODERATIONS: (),
 }
 # Token fields other endpoints honour that this one does not: not counted here, so not sent
 # either, in case an OpenAI-compatible server honours them anyway.
@@ -25,6 +26,7 @@ UNCOUNTED_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.CHAT_COMPLETIONS: (),
     Endpoint.COMPLETIONS: ("max_completion_tokens",),
     Endpoint.EMBEDDINGS: (),
+    Endpoint.MODERATIONS: (),
 }
 # The fields asking the upstream for several answers, each bounded by the token field: `n`,
 # and on completions `best_of`, the candidates generated (and billed) to return `n` of them.
@@ -32,7 +34,14 @@ ANSWER_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.CHAT_COMPLETIONS: ("n",),
     Endpoint.COMPLETIONS: ("n", "best_of"),
     Endpoint.EMBEDDINGS: (),
+    Endpoint.MODERATIONS: (),
 }
+
+
+def writes_tokens(endpoint: Endpoint) -> bool:
+    """Whether the endpoint answers in generated tokens (embeddings and moderations do not):
+    only such an answer streams, and only its token bound is capped, filled in and reserved."""
+    return bool(TOKEN_FIELDS[endpoint])
 
 
 def read_facts(endpoint: Endpoint, body: dict[str, Any]) -> RequestFacts:

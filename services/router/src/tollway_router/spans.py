@@ -31,6 +31,7 @@ OPERATION = {
     Endpoint.CHAT_COMPLETIONS: "chat",
     Endpoint.COMPLETIONS: "text_completion",
     Endpoint.EMBEDDINGS: "embeddings",
+    Endpoint.MODERATIONS: "moderation",
 }
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

@@ -24,6 +24,7 @@ PATHS = {
     Endpoint.CHAT_COMPLETIONS: "/chat/completions",
     Endpoint.COMPLETIONS: "/completions",
     Endpoint.EMBEDDINGS: "/embeddings",
+    Endpoint.MODERATIONS: "/moderations",
 }
 _STREAMABLE = {Endpoint.CHAT_COMPLETIONS, Endpoint.COMPLETIONS}
 # An error inside a 200 (stream event or body) has no HTTP status; infer one from its type.
