@@ -31,6 +31,8 @@ OPERATION = {
     Endpoint.CHAT_COMPLETIONS: "chat",
     Endpoint.COMPLETIONS: "text_completion",
     Endpoint.EMBEDDINGS: "embeddings",
+    # GenAI semantic conventions: Anthropic's Messages API is a chat operation.
+    Endpoint.MESSAGES: "chat",
 }
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
