@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 import anthropic
-import httpx
+import httpx2
 import orjson
 from anthropic.types import Message
 
@@ -124,10 +124,10 @@ def sdk_final_message(chunks: list[ChunkOut]) -> Message:
     over an in-memory transport, as the edge writes them)."""
     stream = b"".join(chunk.data for chunk in chunks)
 
-    def serve(request: httpx.Request) -> httpx.Response:
-        return httpx.Response(200, content=stream, headers={"content-type": "text/event-stream"})
+    def serve(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=stream, headers={"content-type": "text/event-stream"})
 
-    http = httpx.Client(transport=httpx.MockTransport(serve))
+    http = httpx2.Client(transport=httpx2.MockTransport(serve))
     client = anthropic.Anthropic(api_key="k", base_url="http://gateway.test", http_client=http)
     with client.messages.stream(
         model="m", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
