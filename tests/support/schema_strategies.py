@@ -1,7 +1,7 @@
 """Hypothesis strategies that generate JSON from an OpenAPI spec's schemas, small and bounded.
 
 `SchemaStrategies(spec).named("CreateMessageParams")` draws request bodies the spec accepts:
-objects with their required properties and some optional ones, arrays of up to three items,
+objects with their required properties and some optional ones, arrays of a few items,
 short strings (matching a `pattern` where the schema has one), numbers within their bounds.
 Nesting deeper than `max_depth` keeps only what is required, so every draw is finite. Schemas
 named in `exclude` are never chosen where a union offers an alternative, and `overrides`
@@ -18,6 +18,8 @@ from hypothesis import strategies as st
 
 _REF = "#/components/schemas/"
 _MAX_ITEMS = 3
+# Arrays of plain values may run longer, past limits such as chat's four stop sequences.
+_MAX_SCALAR_ITEMS = 6
 _MAX_TEXT = 12
 _JSON_LEAVES = st.none() | st.booleans() | st.integers(-100, 100) | st.text(max_size=_MAX_TEXT)
 _JSON_OBJECTS = st.dictionaries(st.text(max_size=8), _JSON_LEAVES, max_size=3)
@@ -117,10 +119,11 @@ class SchemaStrategies:
 
     def _array(self, schema: Mapping[str, Any], depth: int) -> st.SearchStrategy[Any]:
         low = int(schema.get("minItems", 0))
-        high = min(int(schema.get("maxItems", _MAX_ITEMS)), max(low, _MAX_ITEMS))
+        items = schema.get("items") or {}
+        longest = _MAX_SCALAR_ITEMS if items.get("type") in _SCALARS else _MAX_ITEMS
+        high = min(int(schema.get("maxItems", longest)), max(low, longest))
         if depth <= 0:
             high = low
-        items = schema.get("items") or {}
         return st.lists(self._build(items, depth - 1), min_size=low, max_size=high)
 
 
