@@ -11,7 +11,7 @@ replace properties: that narrows a spec to the part a translation can carry.
 from __future__ import annotations
 
 import base64
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from hypothesis import strategies as st
@@ -75,7 +75,7 @@ class SchemaStrategies:
         kind = schema.get("type")
         if isinstance(kind, list):
             return st.one_of([self._build({**schema, "type": k}, depth) for k in kind])
-        builder = {
+        builders: dict[str, Callable[[Mapping[str, Any], int], st.SearchStrategy[Any]]] = {
             "object": self._object,
             "array": self._array,
             "string": _string,
@@ -83,7 +83,8 @@ class SchemaStrategies:
             "number": _number,
             "boolean": lambda s, d: st.booleans(),
             "null": lambda s, d: st.none(),
-        }.get(str(kind))
+        }
+        builder = builders.get(str(kind))
         if builder is None:
             return _JSON_LEAVES if depth <= 0 else _JSON_LEAVES | _JSON_OBJECTS
         return builder(schema, depth)
