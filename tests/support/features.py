@@ -196,8 +196,7 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "messages_tools",
         _MESSAGES,
-        "tools -> function tools; `tool_choice` auto, any, tool, none; "
-        "`disable_parallel_tool_use`",
+        "tools -> function tools; `tool_choice` auto, any, tool, none; `disable_parallel_tool_use`",
     ),
     Feature(
         "messages_params",
