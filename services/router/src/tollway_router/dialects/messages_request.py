@@ -1,7 +1,7 @@
 """Anthropic Messages request -> OpenAI chat request, for deployments that speak only chat.
 
 Each Messages field is carried over, dropped by a rule, or refused with a 400 naming it
-(docs/providers.md, "Anthropic Messages on OpenAI-wire deployments"); nothing a client sends
+(docs/providers.md, "Anthropic Messages on deployments that speak only chat"); nothing a client sends
 ends in a 5xx. `messages_response.py` and `messages_stream.py` translate the answer back.
 """
 
@@ -44,7 +44,7 @@ def to_chat(body: Mapping[str, Any], facts: RequestFacts) -> Json:
 
     Raises InvalidRequest naming the field when the body asks for something chat cannot do.
     """
-    if "mcp_servers" in body:
+    if body.get("mcp_servers"):
         raise InvalidRequest(
             "mcp_servers are called by Anthropic's servers, and this model is served by an "
             "OpenAI-compatible deployment; declare the tools as client tools instead.",
