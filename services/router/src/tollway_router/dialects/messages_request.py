@@ -1,8 +1,9 @@
 """Anthropic Messages request -> OpenAI chat request, for deployments that speak only chat.
 
-Each Messages field is carried over, dropped by a rule, or refused with a 400 naming it
-(docs/providers.md, "Anthropic Messages on deployments that speak only chat"); nothing a client sends
-ends in a 5xx. `messages_response.py` and `messages_stream.py` translate the answer back.
+Each Messages field is carried over, dropped by a rule, or refused with a 400 naming it (the
+table in docs/providers.md, "Anthropic Messages on deployments that speak only chat"); nothing
+a client sends ends in a 5xx. `messages_response.py` and `messages_stream.py` translate the
+answer back.
 """
 
 from __future__ import annotations
