@@ -119,6 +119,33 @@ def events_of(chunks: list[ChunkOut]) -> list[Event]:
     return events
 
 
+def _sdk_client(serve: Any) -> anthropic.Anthropic:
+    http = httpx2.Client(transport=httpx2.MockTransport(serve))
+    return anthropic.Anthropic(api_key="k", base_url="http://gateway.test", http_client=http)
+
+
+def sdk_request_body(**params: Any) -> dict[str, Any]:
+    """The JSON body the anthropic SDK's `messages.create(**params)` sends."""
+    sent: list[dict[str, Any]] = []
+    answer = {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": "m",
+        "content": [],
+        "stop_reason": "end_turn",
+        "usage": {"input_tokens": 1, "output_tokens": 1},
+    }
+
+    def serve(request: httpx2.Request) -> httpx2.Response:
+        sent.append(orjson.loads(request.content))
+        return httpx2.Response(200, content=orjson.dumps(answer))
+
+    _sdk_client(serve).messages.create(**params)
+    [body] = sent
+    return body
+
+
 def sdk_final_message(chunks: list[ChunkOut]) -> Message:
     """The published chunks read by the anthropic SDK's own stream accumulator (served to it
     over an in-memory transport, as the edge writes them)."""
@@ -127,9 +154,7 @@ def sdk_final_message(chunks: list[ChunkOut]) -> Message:
     def serve(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, content=stream, headers={"content-type": "text/event-stream"})
 
-    http = httpx2.Client(transport=httpx2.MockTransport(serve))
-    client = anthropic.Anthropic(api_key="k", base_url="http://gateway.test", http_client=http)
-    with client.messages.stream(
+    with _sdk_client(serve).messages.stream(
         model="m", max_tokens=100, messages=[{"role": "user", "content": "hi"}]
     ) as events:
         return events.get_final_message()

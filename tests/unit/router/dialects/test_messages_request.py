@@ -11,6 +11,7 @@ from tests.support.messages_over_chat import (
     CHAT_ADAPTERS,
     UPSTREAM_MODEL,
     chat_request,
+    sdk_request_body,
 )
 
 from tollway_common.errors import InvalidRequest
@@ -461,3 +462,25 @@ def test_tool_input_nested_too_deep_to_encode_is_a_client_error(adapter: Adapter
 @adapters
 def test_an_empty_conversation_is_refused(adapter: Adapter[Any]) -> None:
     assert _refused(adapter, messages=[]).param == "messages"
+
+
+@pytest.mark.proves("messages_tools")
+@pytest.mark.proves("messages_thinking")
+@adapters
+def test_what_the_anthropic_sdk_sends_translates(adapter: Adapter[Any]) -> None:
+    body = sdk_request_body(
+        model="claude-sonnet-4-6",
+        max_tokens=4096,
+        system=[{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
+        messages=[{"role": "user", "content": "Weather in Oslo?"}],
+        tools=[WEATHER_TOOL],
+        tool_choice={"type": "auto", "disable_parallel_tool_use": True},
+        thinking={"type": "enabled", "budget_tokens": 2048},
+        metadata={"user_id": "user-42"},
+        stop_sequences=["END"],
+    )
+    chat = chat_request(adapter, body)
+    assert chat["tool_choice"] == "auto"
+    assert chat["parallel_tool_calls"] is False
+    assert (chat["reasoning_effort"], chat["user"], chat["stop"]) == ("low", "user-42", ["END"])
+    assert chat["messages"][0] == {"role": "system", "content": "Be brief."}
