@@ -24,6 +24,7 @@ class Feature:
 _PROVIDERS = "Providers and credentials"
 _TRANSLATION = "Translation, OpenAI chat <-> Anthropic Messages"
 _USAGE = "Usage, stop reasons and errors"
+_MESSAGES = "Translation, Anthropic Messages -> OpenAI chat (deployments that speak only chat)"
 _SUITE = "Shared adapter suite (every provider in the registry)"
 
 FEATURES: tuple[Feature, ...] = (
@@ -171,6 +172,83 @@ FEATURES: tuple[Feature, ...] = (
         "OpenAI-wire body forwarded as sent (only `model` and stream usage set)",
     ),
     Feature(
+        "messages_text",
+        _MESSAGES,
+        "user and assistant turns, text blocks, `max_tokens` -> `max_completion_tokens`",
+    ),
+    Feature(
+        "messages_system",
+        _MESSAGES,
+        "`system` (a string or text blocks) -> a system message, `cache_control` dropped",
+    ),
+    Feature("messages_images", _MESSAGES, "images: base64 -> data URL, `url` -> `image_url`"),
+    Feature(
+        "messages_documents",
+        _MESSAGES,
+        "text documents -> text; PDF and file documents -> a 400 naming the source",
+    ),
+    Feature(
+        "messages_tool_round_trip",
+        _MESSAGES,
+        "`tool_use` -> `tool_calls`; `tool_result` (string, blocks, `is_error`, images) -> "
+        "`tool` messages",
+    ),
+    Feature(
+        "messages_tools",
+        _MESSAGES,
+        "tools -> function tools; `tool_choice` auto, any, tool, none; `disable_parallel_tool_use`",
+    ),
+    Feature(
+        "messages_params",
+        _MESSAGES,
+        "`stop_sequences`, `temperature`, `top_p`, `metadata.user_id`, `output_config.format`; "
+        "`top_k` dropped",
+    ),
+    Feature(
+        "messages_thinking",
+        _MESSAGES,
+        "`thinking` budget or `output_config.effort` -> `reasoning_effort`; thinking history "
+        "dropped",
+    ),
+    Feature(
+        "messages_refused",
+        _MESSAGES,
+        "server tools, MCP servers, search results, server tool blocks -> a 400 naming the field",
+    ),
+    Feature(
+        "messages_generated",
+        _MESSAGES,
+        "requests generated from Anthropic's spec (hypothesis) -> a valid chat request or a 400",
+    ),
+    Feature(
+        "messages_response",
+        _MESSAGES,
+        "completion -> `Message`: text, `tool_use` with parsed input, `stop_reason`, usage",
+    ),
+    Feature(
+        "messages_reasoning",
+        _MESSAGES,
+        "backend reasoning (`reasoning_content`) -> thinking blocks when the client asked for "
+        "thinking",
+    ),
+    Feature(
+        "messages_stream",
+        _MESSAGES,
+        "chat stream -> `message_start` ... `message_stop`, one block at a time, read by the "
+        "anthropic SDK",
+    ),
+    Feature(
+        "messages_stream_tools",
+        _MESSAGES,
+        "streamed tool calls (arguments split, calls in parallel) -> `tool_use` blocks with "
+        "`input_json_delta`",
+    ),
+    Feature(
+        "messages_stream_usage",
+        _MESSAGES,
+        "usage asked of the deployment, sent on `message_delta`, metered exactly",
+    ),
+    Feature(
         "sdk_stack", _SUITE, "Through the whole stack with the official `openai` SDK as the client"
     ),
     Feature("suite_text_stream", _SUITE, "text stream: valid chunks, one id, role first"),
@@ -200,4 +278,5 @@ PROOF_PATHS = (
     "tests/integration/test_azure_openai_flow.py",
     "tests/integration/test_oauth_tokens.py",
     "tests/integration/test_chat_flow.py",
+    "tests/integration/test_messages_over_chat.py",
 )

@@ -222,6 +222,10 @@ class InProcessRouter:
         request = body if body is not None else {"messages": [{"role": "user", "content": "hi"}]}
         request = {"model": alias, **request}
         now_ms = int(time.time() * 1000)
+        # A test may bring the facts the edge would read (endpoints the edge reads elsewhere).
+        fields.setdefault("facts", None)
+        if fields["facts"] is None:
+            fields["facts"] = read_facts(endpoint, request)
         return InferRequest(
             request_id=f"req-{now_ms}-{len(self.upstream.calls)}",
             endpoint=endpoint,
@@ -231,7 +235,6 @@ class InProcessRouter:
             deadline_ms=now_ms + 30_000,
             stream=bool(request.get("stream")),
             body=request,
-            facts=read_facts(endpoint, request),
             **fields,
         )
 
@@ -276,6 +279,7 @@ async def in_process_router(
     js = nc.jetstream()
     models_mirror: KvMirror[ModelAlias] | None = None
     health: HealthBoard | None = None
+    upstream = upstream or ScriptedUpstream()
     try:
         await nats_client.ensure_usage_stream(nc.jetstream(), 1)
         usage = await nc.subscribe(contract.USAGE_SUBJECT)
@@ -293,7 +297,7 @@ async def in_process_router(
             nc=nc,
             js=js,
             models=models_mirror,
-            upstream=upstream or ScriptedUpstream(),
+            upstream=upstream,
             credentials=Credentials(secrets, TokenCache(secrets, ManagedIdentitySettings())),
             health=health,
             router_id=ROUTER_ID,
@@ -303,6 +307,7 @@ async def in_process_router(
         )
         yield InProcessRouter(nc, handler, usage)
     finally:
+        await upstream.close()  # the pooled connections to unscripted deployments
         if health is not None:
             await health.stop()
         if models_mirror is not None:

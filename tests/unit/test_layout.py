@@ -48,12 +48,14 @@ def test_services_never_import_each_other(service: str) -> None:
 
 
 REQUEST_FACTS = ROOT / "services/edge/src/tollway_edge/request_facts.py"
-# Where a token field may still be named: the edge's body check (it validates them) and the
-# demo server, which stands in for an upstream and reads its own request as one would.
+# Where a token field may still be named: the edge's body check (it validates them), the
+# demo server, which stands in for an upstream and reads its own request as one would, and the
+# Messages -> chat translation, which writes chat's field from the facts' bound.
 TOKEN_FIELD_READERS = {
     REQUEST_FACTS,
     ROOT / "services/edge/src/tollway_edge/body.py",
     ROOT / "services/router/src/tollway_router/upstream/demo_server.py",
+    ROOT / "services/router/src/tollway_router/dialects/messages_request.py",
 }
 
 

@@ -6,9 +6,9 @@ config file loads, at `tollway apply` and by the admin API, naming the allowed v
 `FACTS` answers every provider-specific question the services ask: which transport the router
 sends the call through, the Entra scope it asks tokens for, the name on tracing spans, whether
 it may be reached on Azure AI Foundry, takes OAuth tokens, takes per-request tenancy, and which
-endpoints it serves. The router's `tollway_router.providers.REGISTRY` pairs each provider with
-its adapter (the pure translation); nothing else names a provider (guarded by
-`tests/unit/test_layout.py`).
+endpoints it serves, natively or by translation. The router's `tollway_router.providers.REGISTRY`
+pairs each provider with its adapter (the pure translation); nothing else names a provider
+(guarded by `tests/unit/test_layout.py`).
 """
 
 from __future__ import annotations
@@ -22,6 +22,10 @@ from tollway_common.contract import Endpoint
 _OPENAI_ENDPOINTS = frozenset(
     {Endpoint.CHAT_COMPLETIONS, Endpoint.COMPLETIONS, Endpoint.EMBEDDINGS}
 )
+# An endpoint a provider lacks natively is still served, translated, by a provider that serves
+# the endpoint named here: the router's `dialects/` turns the request into that endpoint's
+# request and its answer back (Anthropic Messages over OpenAI chat).
+TRANSLATED_OVER: dict[Endpoint, Endpoint] = {Endpoint.MESSAGES: Endpoint.CHAT_COMPLETIONS}
 
 
 class Provider(StrEnum):
@@ -61,6 +65,16 @@ class ProviderFacts:
     foundry: bool = False
     # May serve models with `tenancy: per_request` (the tenant names a Foundry resource).
     takes_tenancy: bool = False
+
+    def serves(self, endpoint: Endpoint) -> bool:
+        """Natively (`endpoints`) or through a translation (`translates`)."""
+        return endpoint in self.endpoints or self.translates(endpoint)
+
+    def translates(self, endpoint: Endpoint) -> bool:
+        """Served by translating to the endpoint `TRANSLATED_OVER` names, which this provider
+        serves natively, because it does not serve `endpoint` itself."""
+        over = TRANSLATED_OVER.get(endpoint)
+        return endpoint not in self.endpoints and over is not None and over in self.endpoints
 
 
 FACTS: dict[Provider, ProviderFacts] = {

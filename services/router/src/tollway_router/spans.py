@@ -32,6 +32,8 @@ OPERATION = {
     Endpoint.COMPLETIONS: "text_completion",
     Endpoint.EMBEDDINGS: "embeddings",
     Endpoint.MODERATIONS: "moderation",
+    # GenAI semantic conventions: Anthropic's Messages API is a chat operation.
+    Endpoint.MESSAGES: "chat",
 }
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

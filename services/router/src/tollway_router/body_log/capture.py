@@ -63,9 +63,16 @@ def _choice_text(parts: dict[int, list[str]], calls: dict[tuple[int, int], list[
     return "\n\n".join(out)
 
 
+_SSE_EVENT = b"event: "
+_SSE_DATA = b"\ndata: "
+
+
 def stream_text(chunks: list[bytes]) -> str:
     """The answer a stream of OpenAI chunks spelled out: each choice's content (and refusal),
-    then its tool calls as `[tool_call <name>] <arguments>`; choices apart by a blank line."""
+    then its tool calls as `[tool_call <name>] <arguments>`; choices apart by a blank line.
+    A stream of Anthropic Messages events (`event:` framed) is spelled out the same way."""
+    if chunks and chunks[0].startswith(_SSE_EVENT):
+        return messages_stream_text(chunks)
     parts: dict[int, list[str]] = {}
     calls: dict[tuple[int, int], list[str]] = {}
     for data in chunks:
@@ -89,6 +96,33 @@ def stream_text(chunks: list[bytes]) -> str:
                 if isinstance(function.get("arguments"), str):
                     slot.append(function["arguments"])
     return _choice_text(parts, calls)
+
+
+def messages_stream_text(frames: list[bytes]) -> str:
+    """The answer a Messages event stream spelled out: its text, then each tool_use block as
+    `[tool_call <name>] <input JSON>`."""
+    text: list[str] = []
+    calls: dict[int, list[str]] = {}
+    for frame in frames:
+        _, found, data = frame.partition(_SSE_DATA)
+        try:
+            event = orjson.loads(data) if found else None
+        except orjson.JSONDecodeError:
+            continue
+        if not isinstance(event, dict):
+            continue
+        index = event.get("index")
+        block, delta = event.get("content_block"), event.get("delta")
+        if isinstance(block, dict) and block.get("type") == "tool_use":
+            calls[int(index or 0)] = [str(block.get("name") or "")]
+        elif isinstance(delta, dict) and delta.get("type") == "text_delta":
+            text.append(str(delta.get("text") or ""))
+        elif isinstance(delta, dict) and delta.get("type") == "input_json_delta":
+            calls.setdefault(int(index or 0), [""]).append(str(delta.get("partial_json") or ""))
+    tools = "".join(
+        f"\n[tool_call {call[0]}] {''.join(call[1:])}" for _, call in sorted(calls.items())
+    )
+    return "".join(text) + tools
 
 
 def _response_text(
