@@ -6,14 +6,17 @@ from __future__ import annotations
 from pathlib import Path
 
 from tollway_cli.bus_credentials import BusCredentials
-from tollway_cli.servers import NatsServer, start_nats
+from tollway_cli.servers import NatsClusterNode, NatsServer, start_nats
 from tollway_common.bus_permissions import ExtraUser
 
 TEST_NATS_USER = ExtraUser("test", "test-only-password")
 
 
 def start_test_nats(
-    data_dir: Path, credentials: BusCredentials | None = None, port: int = -1
+    data_dir: Path,
+    credentials: BusCredentials | None = None,
+    port: int = -1,
+    cluster: NatsClusterNode | None = None,
 ) -> NatsServer:
     """Start nats-server as the launcher does; pass the `credentials` of a server being
     restarted to keep its passwords."""
@@ -22,4 +25,5 @@ def start_test_nats(
         credentials or BusCredentials.generate(),
         port=port,
         extra_users=(TEST_NATS_USER,),
+        cluster=cluster,
     )

@@ -84,6 +84,48 @@ class NatsServer(ManagedProcess):
         return self.credentials
 
 
+@dataclass(frozen=True)
+class NatsClusterNode:
+    """One node of a JetStream cluster on loopback: its name and cluster port, and the cluster
+    ports of the other nodes it routes to."""
+
+    name: str
+    client_port: int
+    cluster_port: int
+    peer_ports: tuple[int, ...]
+    # The node's HTTP monitoring endpoint (/varz, /connz, /jsz): who is connected where.
+    monitor_port: int
+
+    def config(self) -> str:
+        routes = ", ".join(f'"nats-route://127.0.0.1:{port}"' for port in self.peer_ports)
+        return (
+            f'server_name: "{self.name}"\n'
+            f'http: "127.0.0.1:{self.monitor_port}"\n'
+            f'cluster {{ name: "tollway", listen: "127.0.0.1:{self.cluster_port}", '
+            f"routes: [{routes}] }}\n"
+        )
+
+
+def nats_cluster_nodes(size: int) -> list[NatsClusterNode]:
+    """Fixed ports for every node, so that a node restarts where its peers and clients look."""
+    cluster_ports = [free_port() for _ in range(size)]
+    return [
+        NatsClusterNode(
+            name=f"n{index}",
+            client_port=free_port(),
+            cluster_port=port,
+            peer_ports=tuple(p for p in cluster_ports if p != port),
+            monitor_port=free_port(),
+        )
+        for index, port in enumerate(cluster_ports)
+    ]
+
+
+def seed_urls(nodes: list[NatsClusterNode]) -> str:
+    """The `NatsSettings.url` naming every node."""
+    return ",".join(f"nats://127.0.0.1:{node.client_port}" for node in nodes)
+
+
 @dataclass
 class RedisServer(ManagedProcess):
     port: int = 0
@@ -101,12 +143,14 @@ def start_nats(
     extra_users: tuple[ExtraUser, ...] = (),
     *,
     die_with_parent: bool = False,
+    cluster: NatsClusterNode | None = None,
 ) -> NatsServer:
     """Start nats-server with JetStream storing under `data_dir`; `port=-1` lets it choose.
 
     Only the services (each with the permissions of `tollway_common.bus_permissions`) and
     `extra_users` may connect; anonymous clients are refused. The bound port is read from the
-    server's own "Listening for client connections" line.
+    server's own "Listening for client connections" line. With `cluster` it is one node of a
+    JetStream cluster (JetStream answers once a majority of the nodes is up).
 
     Raises:
         ProcessError: it exited or did not get ready within 15 s.
@@ -118,6 +162,7 @@ def start_nats(
         f'listen: "127.0.0.1:{port}"\n'
         f"max_payload: {max_payload}\n"
         f'jetstream {{ store_dir: "{data_dir / "jetstream"}" }}\n'
+        + (cluster.config() if cluster is not None else "")
         + server_authorization(credentials.passwords, extra_users)
     )
     log_path = data_dir / "nats.log"

@@ -62,7 +62,7 @@ async def connect(
         log.warning("nats error: %s", exc, extra={"service": name})
 
     nc = await nats.connect(
-        settings.url,
+        servers(settings),
         name=name,
         connect_timeout=settings.connect_timeout_s,
         max_reconnect_attempts=-1,
@@ -78,6 +78,12 @@ async def connect(
     )
     NATS_CONNECTED.set(1)
     return nc
+
+
+def servers(settings: NatsSettings) -> list[str]:
+    """The seed URLs of `settings.url` (one, or several separated by commas: the nodes of a
+    cluster; the client learns the others from the cluster and fails over between them)."""
+    return [url.strip() for url in settings.url.split(",") if url.strip()]
 
 
 def credentials(settings: NatsSettings) -> dict[str, Any]:
@@ -100,7 +106,7 @@ def credentials(settings: NatsSettings) -> dict[str, Any]:
 
 def tls_context(settings: NatsSettings) -> ssl.SSLContext | None:
     """A TLS context when the URL asks for TLS or a CA is given; None for plain TCP."""
-    if settings.tls_ca_file is None and not settings.url.startswith("tls://"):
+    if settings.tls_ca_file is None and not any(u.startswith("tls://") for u in servers(settings)):
         return None
     cafile = str(settings.tls_ca_file) if settings.tls_ca_file is not None else None
     context = ssl.create_default_context(cafile=cafile)

@@ -20,6 +20,7 @@ class NatsSettings(_Block):
     on when the URL is `tls://` or a CA file is set; a client certificate is optional.
     """
 
+    # One URL, or the seed URLs of a cluster separated by commas.
     url: str = "nats://127.0.0.1:4222"
     connect_timeout_s: float = 5.0
     user: str = ""
