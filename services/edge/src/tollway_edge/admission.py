@@ -10,7 +10,7 @@ from tollway_common.contract import Endpoint, RequestFacts
 from tollway_common.errors import InvalidRequest, PermissionDenied, PolicyRefused
 from tollway_edge import policy
 from tollway_edge.auth import Caller
-from tollway_edge.request_facts import ANSWER_FIELDS, TOKEN_FIELDS, bounded
+from tollway_edge.request_facts import ANSWER_FIELDS, NO_ANSWER, TOKEN_FIELDS, bounded
 
 
 def check_model(caller: Caller, model: str) -> None:
@@ -32,7 +32,7 @@ def admit(caller: Caller, endpoint: Endpoint, model: str, facts: RequestFacts) -
     if refusal is not None:
         raise PolicyRefused(f"{refusal.message} (rule: {refusal.rule})")
     refuse_model(rules, model)
-    if endpoint is Endpoint.EMBEDDINGS:
+    if endpoint in NO_ANSWER:
         return facts
     refusal = policy.cap_refusal(rules, facts)
     if refusal is not None:

@@ -1,6 +1,6 @@
 """Serve the inference endpoints straight from ASGI, ahead of FastAPI.
 
-These three routes carry nearly all traffic; FastAPI's routing, dependency solving and
+These routes carry nearly all traffic; FastAPI's routing, dependency solving and
 middleware layers cost the edge about a fifth of its CPU per request (docs/bench.md). Every
 other path, and any other method on these, goes on to the FastAPI app.
 """
@@ -14,13 +14,15 @@ from starlette.types import Receive, Scope, Send
 
 from tollway_common import http_tracing
 from tollway_common.contract import Endpoint
-from tollway_edge import inference
+from tollway_edge import dialects, inference
 from tollway_edge.errors import failure_response
 
 ROUTES = {
     "/v1/chat/completions": Endpoint.CHAT_COMPLETIONS,
     "/v1/completions": Endpoint.COMPLETIONS,
     "/v1/embeddings": Endpoint.EMBEDDINGS,
+    "/v1/messages": Endpoint.MESSAGES,
+    "/v1/messages/count_tokens": Endpoint.MESSAGES_COUNT_TOKENS,
 }
 
 
@@ -45,5 +47,5 @@ class InferenceFastPath:
         try:
             response = await inference.handle(request, endpoint, self.app.state.runtime, request_id)
         except Exception as exc:
-            response = failure_response(exc, request_id)
+            response = failure_response(exc, request_id, dialects.for_endpoint(endpoint))
         await response(scope, receive, send)

@@ -28,7 +28,7 @@ from tollway_common.contract import (
     Usage,
 )
 from tollway_common.errors import InvalidRequest, PayloadTooLarge, RouterLost
-from tollway_edge import fallback_usage, policy, sse
+from tollway_edge import dialects, fallback_usage, policy, sse, token_count
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller, UnknownKey, authenticate, presented_key
 from tollway_edge.body import Head, parse_body, read_body
@@ -36,7 +36,7 @@ from tollway_edge.client_info import client_info, client_key
 from tollway_edge.dispatch import ClientGone, Reply
 from tollway_edge.errors import ReplyError, failure_event
 from tollway_edge.limits.gate import Ticket
-from tollway_edge.request_facts import read_facts, upstream_body
+from tollway_edge.request_facts import NO_ANSWER, read_facts, upstream_body
 from tollway_edge.runtime import Runtime
 from tollway_edge.tenancy import Tenant, authenticate_tenant, offers_tenancy
 
@@ -53,7 +53,7 @@ async def handle(
     raw = await read_body(request, settings.max_body_bytes, settings.http.body_timeout_s)
     runtime.mux.check_size(len(raw))
     body, head = parse_body(raw, endpoint, settings.max_json_depth)
-    asked = read_facts(endpoint, body)
+    asked = read_facts(endpoint, body, request.headers.get("anthropic-beta"))
     tenant: Tenant | None = None
     if isinstance(identity, UnknownKey):
         key = presented_key(request.headers) or ""
@@ -77,6 +77,9 @@ async def handle(
     )
     # A budget may have downshifted the request to another model.
     request.scope["state"][http_metrics.MODEL_STATE_KEY] = ticket.model.name
+    if endpoint is Endpoint.MESSAGES_COUNT_TOKENS and not token_count.counts_upstream(ticket.model):
+        runtime.gate.settle_later(ticket, NO_USAGE)
+        return Response(token_count.estimated_count(asked), media_type=_JSON)
     credential = tenant.credential if tenant is not None else None
     sent = upstream_body(body, endpoint, asked, ticket.facts)
     infer = _infer_request(
@@ -132,7 +135,7 @@ def _infer_request(
         route=ResolvedRoute(alias=ticket.alias, catalog_revision=runtime.catalog.models.revision),
         received_at_ms=int(now * 1000),
         deadline_ms=int((now + runtime.settings.request_timeout_s) * 1000),
-        stream=bool(head.stream) and endpoint is not Endpoint.EMBEDDINGS,
+        stream=bool(head.stream) and endpoint not in NO_ANSWER,
         include_usage=bool(head.stream_options and head.stream_options.include_usage),
         body=body,
         client=client,
@@ -224,27 +227,31 @@ async def _relay_stream(
     relayed = 0
     usage: Usage | None = None
     served_model = ""
+    dialect = dialects.for_endpoint(infer.endpoint)
+    event = dialect.event
     try:
         if first.kind is ReplyKind.CHUNK:
             relayed += 1
-            yield sse.event(first.data)
+            yield event(first.data)
         async for reply in replies:
             if reply.kind is ReplyKind.CHUNK:
                 relayed += 1
-                yield sse.event(reply.data)
+                yield event(reply.data)
             elif reply.kind is ReplyKind.FINAL and ticket.active:
                 final = contract.decode_final_reply(reply.data)
                 usage, served_model = final.usage, final.served_model
             elif reply.kind is ReplyKind.ERROR:
-                yield sse.error_event(contract.decode_error_reply(reply.data).error)
+                error = contract.decode_error_reply(reply.data)
+                yield dialect.error_event(error.status, error.error)
                 return
-        yield sse.DONE
+        if dialect.done:
+            yield dialect.done
     except ClientGone:
         return
     except Exception as exc:
         if isinstance(exc, RouterLost):
             await fallback_usage.publish_estimate(runtime.js, infer, exc, relayed)
-        yield failure_event(exc)
+        yield failure_event(exc, dialect)
     finally:
         runtime.gate.settle_later(ticket, usage, relayed, served_model)
         with contextlib.suppress(Exception):

@@ -37,7 +37,7 @@ from tollway_edge.limits.headers import refusal_headers, success_headers
 from tollway_edge.limits.limiter import Limiter, Refused, Reserved
 from tollway_edge.limits.plan import Demand, Dimension, Owner, hash_tag, plan
 from tollway_edge.limits.plan import settlement_amounts as amounts_for
-from tollway_edge.request_facts import bounded
+from tollway_edge.request_facts import NO_ANSWER, UNBILLED, bounded
 from tollway_edge.settings import LimitsSettings
 
 log = logging.getLogger(__name__)
@@ -123,10 +123,10 @@ class LimitGate:
         has_budget = any(o.budgets for o in owners)
         if has_budget and price is None:
             await self._unpriced(alias)
-        if endpoint is not Endpoint.EMBEDDINGS and facts.max_tokens is None:
+        if endpoint not in NO_ANSWER and facts.max_tokens is None:
             # Sent upstream too (`upstream_body`), so the reservation is a real bound.
             facts = bounded(facts, self._settings.default_max_tokens)
-        prompt = facts.prompt_tokens
+        prompt = 0 if endpoint in UNBILLED else facts.prompt_tokens
         # Every answer may use max_tokens: `n` answers reserve n times as much.
         most = facts.output_tokens or 0
         tokens = prompt + most
