@@ -24,6 +24,7 @@ SECRET_REF_PATTERN = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)\Z")
 # An Azure resource name becomes the first label of a host name (`<resource>.services.ai.
 # azure.com`): one DNS label, so nothing in it can add a dot, a port, a path or a user part.
 RESOURCE_NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
+BETA_PATTERN = re.compile(r"^[a-z0-9*?.\-]{1,128}\Z")
 FOUNDRY_HOST_SUFFIX = ".services.ai.azure.com"
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # Ids become NATS KV keys, which allow only these characters.
@@ -229,6 +230,24 @@ class Deployment(_Record):
     auth: UpstreamAuth | None = Field(
         default=None, description="OAuth credentials (Entra ID) instead of a static api_key."
     )
+    anthropic_betas: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="The anthropic-beta values a Messages client may have forwarded to this "
+        "deployment (exact values or globs such as 'context-1m-*'); others are dropped. "
+        "Default: none.",
+    )
+
+    @field_validator("anthropic_betas")
+    @classmethod
+    def _betas_are_header_values(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not BETA_PATTERN.match(value):
+                raise ValueError(
+                    "anthropic_betas entries are beta names or globs (lowercase letters, "
+                    f"digits, '-', '.', '*', '?'; at most 128), not {value[:140]!r}"
+                )
+        return values
 
     @field_validator("api_key")
     @classmethod

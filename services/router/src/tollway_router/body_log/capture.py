@@ -63,17 +63,39 @@ def _choice_text(parts: dict[int, list[str]], calls: dict[tuple[int, int], list[
     return "\n\n".join(out)
 
 
+def _frame_data(data: bytes) -> bytes:
+    """The JSON of an Anthropic Messages stream frame (`event: ...` then `data: {...}`)."""
+    if data.startswith(b"event:"):
+        return data.partition(b"\ndata: ")[2].strip()
+    return data
+
+
+def _messages_delta(chunk: Any) -> str | None:
+    """The text (or tool input) a Messages `content_block_delta` event adds."""
+    delta = chunk.get("delta") if chunk.get("type") == "content_block_delta" else None
+    if not isinstance(delta, dict):
+        return None
+    piece = delta.get("text", delta.get("partial_json"))
+    return piece if isinstance(piece, str) else None
+
+
 def stream_text(chunks: list[bytes]) -> str:
-    """The answer a stream of OpenAI chunks spelled out: each choice's content (and refusal),
-    then its tool calls as `[tool_call <name>] <arguments>`; choices apart by a blank line."""
+    """The answer a stream of OpenAI chunks (or Anthropic Messages events) spelled out: each
+    choice's content (and refusal), then its tool calls as `[tool_call <name>] <arguments>`;
+    choices apart by a blank line."""
     parts: dict[int, list[str]] = {}
     calls: dict[tuple[int, int], list[str]] = {}
     for data in chunks:
         try:
-            chunk = orjson.loads(data)
+            chunk = orjson.loads(_frame_data(data))
         except orjson.JSONDecodeError:
             continue
-        choices = chunk.get("choices") if isinstance(chunk, dict) else None
+        if not isinstance(chunk, dict):
+            continue
+        piece = _messages_delta(chunk)
+        if piece is not None:
+            parts.setdefault(0, []).append(piece)
+        choices = chunk.get("choices")
         for choice in choices or ():
             index = int(choice.get("index", 0))
             delta = choice.get("delta") or {}

@@ -13,9 +13,10 @@ ladder decides the rest, so a status means the same whichever provider sent it:
     400, 404, 422             UpstreamBadRequest, with the provider's code and param
     529                       UpstreamOverloaded (an UpstreamUnavailable of its own code, so
                               a Messages client still sees Anthropic's 529)
-    anything else             UpstreamUnavailable, retryable elsewhere: 5xx, and a 4xx outside the set above (409, a 405 or 407 from a proxy
-                              or a wrong api_base), which says more about the deployment
-                              than about the request
+    anything else             UpstreamUnavailable, retryable elsewhere: 5xx, and a 4xx
+                              outside the set above (409, a 405 or 407 from a proxy or a
+                              wrong api_base), which says more about the deployment than
+                              about the request
 """
 
 from __future__ import annotations

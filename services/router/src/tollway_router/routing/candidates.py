@@ -22,7 +22,7 @@ from tollway_common.errors import (
     UpstreamUnavailable,
 )
 from tollway_common.providers import FACTS
-from tollway_router.providers import REGISTRY
+from tollway_router.providers import adapter_for
 from tollway_router.providers.adapter import Adapter
 from tollway_router.routing.health import Availability, HealthBoard
 from tollway_router.routing.load import LoadBoard
@@ -158,7 +158,7 @@ class Chooser:
         picked = self._selector.pick(model, [self._load.candidate(d) for d, _ in pool], size)
         credentials = next(creds for d, creds in pool if d.name == picked.name)
         name, found = self._credential(picked, credentials, tried)
-        adapter = REGISTRY[picked.provider]
+        adapter = adapter_for(picked.provider, infer.endpoint)
         api_key = (
             next(c.api_key for c in picked.credentials if c.name == name)
             if picked.credentials
