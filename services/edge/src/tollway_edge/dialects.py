@@ -26,6 +26,12 @@ class Dialect:
     error_response: Callable[[int, OpenAIErrorBody, str, dict[str, str]], Response]
     # An error after the first byte: the stream's last event.
     error_event: Callable[[int, OpenAIErrorBody], bytes]
+    # The header that repeats `x-request-id` on every answer, where clients look for it.
+    request_id_header: str | None = None
+
+
+# Where the anthropic SDKs read the request id (`_request_id` on every answer).
+REQUEST_ID_HEADER = "request-id"
 
 
 def _verbatim(chunk: bytes) -> bytes:
@@ -39,8 +45,7 @@ def _anthropic_response(
     return Response(
         anthropic_errors.render_error(status, body, request_id),
         status_code=anthropic_errors.anthropic_status(status, body),
-        # `request-id` is where the anthropic SDKs look for it.
-        headers={"x-request-id": request_id, "request-id": request_id, **headers},
+        headers={"x-request-id": request_id, REQUEST_ID_HEADER: request_id, **headers},
         media_type="application/json",
     )
 
@@ -56,6 +61,7 @@ ANTHROPIC = Dialect(
     done=b"",
     error_response=_anthropic_response,
     error_event=anthropic_errors.error_frame,
+    request_id_header=REQUEST_ID_HEADER,
 )
 _BY_ENDPOINT = {Endpoint.MESSAGES: ANTHROPIC, Endpoint.MESSAGES_COUNT_TOKENS: ANTHROPIC}
 

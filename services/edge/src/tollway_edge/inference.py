@@ -79,7 +79,8 @@ async def handle(
     request.scope["state"][http_metrics.MODEL_STATE_KEY] = ticket.model.name
     if endpoint is Endpoint.MESSAGES_COUNT_TOKENS and not token_count.counts_upstream(ticket.model):
         runtime.gate.settle_later(ticket, NO_USAGE)
-        return Response(token_count.estimated_count(asked), media_type=_JSON)
+        headers = {**ticket.headers, dialects.REQUEST_ID_HEADER: request_id}
+        return Response(token_count.estimated_count(asked), media_type=_JSON, headers=headers)
     credential = tenant.credential if tenant is not None else None
     sent = upstream_body(body, endpoint, asked, ticket.facts)
     infer = _infer_request(
@@ -166,13 +167,14 @@ async def _dispatch(
         if first.kind is ReplyKind.ERROR:
             outcome.usage = NO_USAGE
             raise ReplyError(contract.decode_error_reply(first.data))
+        headers = _answer_headers(ticket, infer)
         if infer.stream:
             # The watcher keeps watching while the stream runs; the response stops it.
             outcome.streaming = True
             events = _relay_stream(first, replies, runtime, infer, ticket)
-            return sse.SseResponse(events, watcher.cancel, ticket.headers)
+            return sse.SseResponse(events, watcher.cancel, headers)
         payload = await _collect(first, replies, outcome, ticket.active)
-        return Response(payload, media_type=_JSON, headers=ticket.headers)
+        return Response(payload, media_type=_JSON, headers=headers)
     except ClientGone:
         return Response(status_code=499)
     except StopAsyncIteration:
@@ -183,6 +185,11 @@ async def _dispatch(
     finally:
         if not outcome.streaming:
             watcher.cancel()
+
+
+def _answer_headers(ticket: Ticket, infer: InferRequest) -> dict[str, str]:
+    name = dialects.for_endpoint(infer.endpoint).request_id_header
+    return ticket.headers if name is None else {**ticket.headers, name: infer.request_id}
 
 
 def _encoded(infer: InferRequest, runtime: Runtime) -> bytes:

@@ -40,7 +40,17 @@ def _model_object(model: ModelAlias) -> dict[str, Any]:
 
 def anthropic_model(model: ModelAlias) -> dict[str, Any]:
     created = datetime.fromtimestamp(model.created, UTC).isoformat().replace("+00:00", "Z")
-    return {"type": "model", "id": model.name, "display_name": model.name, "created_at": created}
+    windows = [d.context_window for d in model.deployments if d.context_window is not None]
+    return {
+        "type": "model",
+        "id": model.name,
+        "display_name": model.name,
+        "created_at": created,
+        # The smallest window among its deployments: any of them may serve a request.
+        "max_input_tokens": min(windows) if len(windows) == len(model.deployments) else None,
+        "max_tokens": None,
+        "capabilities": None,
+    }
 
 
 def anthropic_page(
