@@ -399,7 +399,10 @@ async def test_metadata_user_id_is_forwarded_and_checked(
     stack, upstream = messages_stack
     async with _http(stack) as http:
         body = {"model": "claude", "max_tokens": 64, "messages": HELLO}
-        ok = await http.post("/v1/messages", json={**body, "metadata": {"user_id": "u-1"}})
+        # As Claude Code calls it: its beta client adds `?beta=true`.
+        ok = await http.post(
+            "/v1/messages?beta=true", json={**body, "metadata": {"user_id": "u-1"}}
+        )
         bad = await http.post("/v1/messages", json={**body, "metadata": {"user_id": 7}})
     assert ok.status_code == 200
     assert upstream.requests[0][1]["metadata"] == {"user_id": "u-1"}
@@ -413,7 +416,9 @@ async def test_authorization_bearer_works_as_claude_codes_auth_token(
     stack, _ = messages_stack
     async with AsyncAnthropic(base_url=stack.edge_url, auth_token=KEY, max_retries=0) as client:
         message = await client.messages.create(model="claude", max_tokens=64, messages=HELLO)
+        counted = await client.beta.messages.count_tokens(model="claude", messages=HELLO)
     assert message.content
+    assert counted.input_tokens == COUNTED_TOKENS
     async with _client(stack, key="sk-tollway-not-a-key-000000000") as client:
         with pytest.raises(anthropic.AuthenticationError) as refused:
             await client.messages.create(model="claude", max_tokens=64, messages=HELLO)

@@ -116,8 +116,9 @@ def test_anthropic_beta_values_are_read_as_a_list_and_bounded() -> None:
     assert read_betas(" a-1 ,b-2,, ") == ("a-1", "b-2")
     with pytest.raises(InvalidRequest):
         read_betas(",".join(f"beta-{i}" for i in range(33)))
-    with pytest.raises(InvalidRequest):
-        read_betas("b" * 129)
+    for bad in ("b" * 129, "a b", "caf\u00e9", "x;y"):
+        with pytest.raises(InvalidRequest):
+            read_betas(bad)
     body = {"model": "claude", "max_tokens": 10, "messages": HI}
     assert read_facts(Endpoint.MESSAGES, body, "x-1").betas == ("x-1",)
 

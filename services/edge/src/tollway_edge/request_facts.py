@@ -7,6 +7,7 @@ the router receives.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import orjson
@@ -52,6 +53,7 @@ _MESSAGES_ENDPOINTS = frozenset({Endpoint.MESSAGES, Endpoint.MESSAGES_COUNT_TOKE
 # The most `anthropic-beta` values one request may name, and the longest one.
 MAX_BETAS = 32
 MAX_BETA_LENGTH = 128
+_BETA_NAME = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_BETA_LENGTH}}}\Z")
 
 
 def read_facts(
@@ -89,10 +91,10 @@ def read_betas(header: str | None) -> tuple[str, ...]:
     if not header:
         return ()
     values = tuple(value.strip() for value in header.split(",") if value.strip())
-    if len(values) > MAX_BETAS or any(len(value) > MAX_BETA_LENGTH for value in values):
+    if len(values) > MAX_BETAS or not all(_BETA_NAME.match(value) for value in values):
         raise InvalidRequest(
-            f"The anthropic-beta header may name at most {MAX_BETAS} values of at most "
-            f"{MAX_BETA_LENGTH} characters each.",
+            f"The anthropic-beta header may name at most {MAX_BETAS} betas, each of at most "
+            f"{MAX_BETA_LENGTH} letters, digits, '-', '.' and '_', separated by commas.",
             param="anthropic-beta",
         )
     return values
