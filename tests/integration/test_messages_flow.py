@@ -416,7 +416,9 @@ async def test_authorization_bearer_works_as_claude_codes_auth_token(
     stack, _ = messages_stack
     async with AsyncAnthropic(base_url=stack.edge_url, auth_token=KEY, max_retries=0) as client:
         message = await client.messages.create(model="claude", max_tokens=64, messages=HELLO)
-        counted = await client.beta.messages.count_tokens(model="claude", messages=HELLO)
+        counted = await client.beta.messages.count_tokens(
+            model="claude", messages=[{"role": "user", "content": "Hi"}]
+        )
     assert message.content
     assert counted.input_tokens == COUNTED_TOKENS
     async with _client(stack, key="sk-tollway-not-a-key-000000000") as client:
