@@ -191,13 +191,16 @@ class RequestFacts(_Wire):
     answer, reasoning or thinking included: an adapter that asks its provider for a separate
     thinking budget keeps budget and text within it. `answers` is how many answers the upstream
     writes (`n`, or `best_of` on completions), each up to `max_tokens`. `prompt_tokens` is the
-    prompt's size estimated at about four characters a token. An edge older than these fields
-    sends none: the router then sees no bound, one answer and a zero estimate.
+    prompt's size estimated at about four characters a token. `betas` are the `anthropic-beta`
+    header values a Messages client sent; the router forwards only those the serving deployment
+    allows (`Deployment.anthropic_betas`). An edge older than these fields sends none: the router
+    then sees no bound, one answer, a zero estimate and no betas.
     """
 
     max_tokens: int | None = None
     answers: int = Field(default=1, ge=1)
     prompt_tokens: int = 0
+    betas: tuple[str, ...] = ()
 
     @property
     def output_tokens(self) -> int | None:

@@ -28,6 +28,7 @@ RESOURCE_NAME_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\Z")
 # A deployment name on an Azure AI Foundry resource, as a per-request tenant may send it.
 TENANT_DEPLOYMENT_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}\Z")
 _DEPLOYMENT_GLOB = r"^[A-Za-z0-9._*?\[\]!-]{1,64}$"  # pydantic (Rust) regex: $ is the end
+BETA_PATTERN = re.compile(r"^[a-z0-9*?.\-]{1,128}\Z")
 FOUNDRY_HOST_SUFFIX = ".services.ai.azure.com"
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
 # Ids become NATS KV keys, which allow only these characters.
@@ -233,6 +234,24 @@ class Deployment(_Record):
     auth: UpstreamAuth | None = Field(
         default=None, description="OAuth credentials (Entra ID) instead of a static api_key."
     )
+    anthropic_betas: list[str] = Field(
+        default_factory=list,
+        max_length=64,
+        description="The anthropic-beta values a Messages client may have forwarded to this "
+        "deployment (exact values or globs such as 'context-1m-*'); others are dropped. "
+        "Default: none.",
+    )
+
+    @field_validator("anthropic_betas")
+    @classmethod
+    def _betas_are_header_values(cls, values: list[str]) -> list[str]:
+        for value in values:
+            if not BETA_PATTERN.match(value):
+                raise ValueError(
+                    "anthropic_betas entries are beta names or globs (lowercase letters, "
+                    f"digits, '-', '.', '*', '?'; at most 128), not {value[:140]!r}"
+                )
+        return values
 
     @field_validator("api_key")
     @classmethod

@@ -20,7 +20,9 @@ TollwayError
 ├── LimitsUnavailable             503 limits_unavailable (Redis down, limits set to fail closed)
 ├── UpstreamAuthFailed            502 upstream_auth_failed (x-should-retry: false)
 ├── UpstreamUnavailable           502 upstream_error
-│   └── UpstreamUnreachable       502 upstream_error (could not connect at all)
+│   ├── UpstreamUnreachable       502 upstream_error (could not connect at all)
+│   └── UpstreamOverloaded        502 upstream_overloaded (the provider said overloaded, 529;
+│                                     Messages clients get it as 529 overloaded_error)
 ├── RouterLost                    502 router_lost
 ├── NoRouterAvailable             503 no_responders
 └── UpstreamTimeout               504 upstream_timeout
@@ -188,6 +190,12 @@ class UpstreamUnavailable(TollwayError):
 
 class UpstreamUnreachable(UpstreamUnavailable):
     """The connection never came up: safe to retry elsewhere, nothing reached the provider."""
+
+
+class UpstreamOverloaded(UpstreamUnavailable):
+    """The provider is overloaded (Anthropic's 529): retryable elsewhere like any 5xx."""
+
+    code = "upstream_overloaded"
 
 
 class RouterLost(TollwayError):

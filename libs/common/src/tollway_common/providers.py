@@ -93,7 +93,10 @@ FACTS: dict[Provider, ProviderFacts] = {
     Provider.ANTHROPIC: ProviderFacts(
         transport=Transport.ANTHROPIC_SDK,
         tracing_name="anthropic",
-        endpoints=frozenset({Endpoint.CHAT_COMPLETIONS}),
+        # The Messages endpoints are served natively (the client's body as it came).
+        endpoints=frozenset(
+            {Endpoint.CHAT_COMPLETIONS, Endpoint.MESSAGES, Endpoint.MESSAGES_COUNT_TOKENS}
+        ),
         entra_scope="https://ai.azure.com/.default",
         oauth=OAuth.FOUNDRY_ONLY,
         foundry=True,

@@ -54,7 +54,8 @@ async def authenticate(headers: Headers, catalog: Catalog, oidc: TokenAuth | Non
     key = presented_key(headers)
     if not key:
         raise AuthenticationFailed(
-            "You didn't provide an API key. Send it as 'Authorization: Bearer <key>'."
+            "You didn't provide an API key. Send it as 'Authorization: Bearer <key>' (or as "
+            "'x-api-key: <key>')."
         )
     if oidc is not None and looks_like_jwt(key):
         claims = await oidc.verifier.verify(key)

@@ -1,7 +1,8 @@
 """Read and check a client's JSON body: size first, then just the fields the edge needs.
 
-The edge validates only what it acts on (model, stream, token caps); the rest of the body
-travels to the router untouched, so new OpenAI fields work without a Tollway release.
+The edge validates only what it acts on (model, stream, token caps, and on Anthropic's
+Messages API the thinking budget and `metadata.user_id`); the rest of the body travels to the
+router untouched, so new OpenAI or Anthropic fields work without a Tollway release.
 """
 
 from __future__ import annotations
@@ -55,11 +56,41 @@ class ModerationHead(Head):
     input: str | list[str] | list[dict[str, Any]]
 
 
+class Thinking(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    type: str
+    budget_tokens: int | None = Field(default=None, ge=1)
+
+
+class Metadata(BaseModel):
+    model_config = ConfigDict(extra="allow", strict=True)
+
+    user_id: str | None = Field(default=None, max_length=512)
+
+
+class CountTokensHead(Head):
+    """Anthropic's `/v1/messages/count_tokens`: the prompt of a Messages request."""
+
+    messages: list[dict[str, Any]] = Field(min_length=1)
+    system: str | list[dict[str, Any]] | None = None
+    tools: list[dict[str, Any]] | None = None
+    thinking: Thinking | None = None
+
+
+class MessagesHead(CountTokensHead):
+    # Anthropic requires it: a Messages request always names the most it may write.
+    max_tokens: int = Field(ge=1)
+    metadata: Metadata | None = None
+
+
 _HEADS: dict[Endpoint, type[Head]] = {
     Endpoint.CHAT_COMPLETIONS: ChatHead,
     Endpoint.COMPLETIONS: CompletionHead,
     Endpoint.EMBEDDINGS: EmbeddingHead,
     Endpoint.MODERATIONS: ModerationHead,
+    Endpoint.MESSAGES: MessagesHead,
+    Endpoint.MESSAGES_COUNT_TOKENS: CountTokensHead,
 }
 
 

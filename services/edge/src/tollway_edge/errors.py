@@ -1,6 +1,7 @@
-"""Map every failure to OpenAI error JSON: the shared handlers, a router's ErrorReply rendered
-exactly as the router classified it, and the one way any failure becomes a response or, once a
-stream has begun, its last event."""
+"""Map every failure to the client's error JSON (OpenAI's, or Anthropic's for Messages
+clients, `dialects.py`): the shared handlers, a router's ErrorReply rendered exactly as the
+router classified it, and the one way any failure becomes a response or, once a stream has
+begun, its last event."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ from tollway_common.http_errors import (
     tollway_error_response,
 )
 from tollway_common.openai_errors import error_headers
-from tollway_edge import sse
+from tollway_edge.dialects import OPENAI, Dialect
 
 __all__ = [
     "ReplyError",
@@ -37,26 +38,25 @@ class ReplyError(Exception):
         self.reply = reply
 
 
-def reply_error_response(reply: ErrorReply, request_id: str) -> Response:
+def reply_error_response(reply: ErrorReply, request_id: str, dialect: Dialect = OPENAI) -> Response:
     headers = error_headers(reply.retry_after, reply.should_retry)
-    return error_response(reply.status, reply.error, request_id, headers)
+    return dialect.error_response(reply.status, reply.error, request_id, headers)
 
 
-def failure_response(exc: Exception, request_id: str) -> Response:
+def failure_response(exc: Exception, request_id: str, dialect: Dialect = OPENAI) -> Response:
     """Any failure before a response has begun, as the response the client gets."""
     if isinstance(exc, ReplyError):
-        return reply_error_response(exc.reply, request_id)
-    if isinstance(exc, TollwayError):
-        return tollway_error_response(exc, request_id)
-    return tollway_error_response(last_resort(exc), request_id)
+        return reply_error_response(exc.reply, request_id, dialect)
+    error = exc if isinstance(exc, TollwayError) else last_resort(exc)
+    return dialect.error_response(error.status, error.body(), request_id, error.headers())
 
 
-def failure_event(exc: Exception) -> bytes:
+def failure_event(exc: Exception, dialect: Dialect = OPENAI) -> bytes:
     """Any failure after a stream has begun, as its last SSE event."""
     if isinstance(exc, ReplyError):
-        return sse.error_event(exc.reply.error)
+        return dialect.error_event(exc.reply.status, exc.reply.error)
     error = exc if isinstance(exc, TollwayError) else last_resort(exc)
-    return sse.error_event(error.body())
+    return dialect.error_event(error.status, error.body())
 
 
 def install_error_handlers(app: FastAPI) -> None:

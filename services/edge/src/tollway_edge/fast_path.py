@@ -18,7 +18,7 @@ from starlette.types import Receive, Scope, Send
 from tollway_common import http_tracing
 from tollway_common.contract import Endpoint
 from tollway_common.errors import InvalidRequest
-from tollway_edge import azure_paths, inference
+from tollway_edge import azure_paths, dialects, inference
 from tollway_edge.errors import failure_response
 
 ROUTES = {
@@ -26,6 +26,8 @@ ROUTES = {
     "/v1/completions": Endpoint.COMPLETIONS,
     "/v1/embeddings": Endpoint.EMBEDDINGS,
     "/v1/moderations": Endpoint.MODERATIONS,
+    "/v1/messages": Endpoint.MESSAGES,
+    "/v1/messages/count_tokens": Endpoint.MESSAGES_COUNT_TOKENS,
 }
 AZURE = azure_paths.PREFIX
 
@@ -66,7 +68,7 @@ class InferenceFastPath:
                 path_model=scope["state"].get(azure_paths.DEPLOYMENT_STATE_KEY),
             )
         except Exception as exc:
-            response = failure_response(exc, request_id)
+            response = failure_response(exc, request_id, dialects.for_endpoint(endpoint))
         await response(scope, receive, send)
 
 

@@ -28,7 +28,7 @@ from tollway_common.contract import (
     Usage,
 )
 from tollway_common.errors import InvalidRequest, PayloadTooLarge, RouterLost
-from tollway_edge import fallback_usage, policy, sse
+from tollway_edge import dialects, fallback_usage, policy, sse, token_count
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller, UnknownKey, authenticate, presented_key
 from tollway_edge.body import Head, parse_body, read_body
@@ -60,7 +60,7 @@ async def handle(
     raw = await read_body(request, settings.max_body_bytes, settings.http.body_timeout_s)
     runtime.mux.check_size(len(raw))
     body, head = parse_body(raw, endpoint, settings.max_json_depth, model=path_model)
-    asked = read_facts(endpoint, body)
+    asked = read_facts(endpoint, body, request.headers.get("anthropic-beta"))
     tenant: Tenant | None = None
     if isinstance(identity, UnknownKey):
         key = presented_key(request.headers) or ""
@@ -84,6 +84,10 @@ async def handle(
     )
     # A budget may have downshifted the request to another model.
     request.scope["state"][http_metrics.MODEL_STATE_KEY] = ticket.model.name
+    if endpoint is Endpoint.MESSAGES_COUNT_TOKENS and not token_count.counts_upstream(ticket.model):
+        runtime.gate.settle_later(ticket, NO_USAGE)
+        headers = {**ticket.headers, dialects.REQUEST_ID_HEADER: request_id}
+        return Response(token_count.estimated_count(asked), media_type=_JSON, headers=headers)
     credential = tenant.credential if tenant is not None else None
     sent = upstream_body(body, endpoint, asked, ticket.facts)
     infer = _infer_request(
@@ -170,13 +174,14 @@ async def _dispatch(
         if first.kind is ReplyKind.ERROR:
             outcome.usage = NO_USAGE
             raise ReplyError(contract.decode_error_reply(first.data))
+        headers = _answer_headers(ticket, infer)
         if infer.stream:
             # The watcher keeps watching while the stream runs; the response stops it.
             outcome.streaming = True
             events = _relay_stream(first, replies, runtime, infer, ticket)
-            return sse.SseResponse(events, watcher.cancel, ticket.headers)
+            return sse.SseResponse(events, watcher.cancel, headers)
         payload = await _collect(first, replies, outcome, ticket.active)
-        return Response(payload, media_type=_JSON, headers=ticket.headers)
+        return Response(payload, media_type=_JSON, headers=headers)
     except ClientGone:
         return Response(status_code=499)
     except StopAsyncIteration:
@@ -187,6 +192,11 @@ async def _dispatch(
     finally:
         if not outcome.streaming:
             watcher.cancel()
+
+
+def _answer_headers(ticket: Ticket, infer: InferRequest) -> dict[str, str]:
+    name = dialects.for_endpoint(infer.endpoint).request_id_header
+    return ticket.headers if name is None else {**ticket.headers, name: infer.request_id}
 
 
 def _encoded(infer: InferRequest, runtime: Runtime) -> bytes:
@@ -231,27 +241,31 @@ async def _relay_stream(
     relayed = 0
     usage: Usage | None = None
     served_model = ""
+    dialect = dialects.for_endpoint(infer.endpoint)
+    event = dialect.event
     try:
         if first.kind is ReplyKind.CHUNK:
             relayed += 1
-            yield sse.event(first.data)
+            yield event(first.data)
         async for reply in replies:
             if reply.kind is ReplyKind.CHUNK:
                 relayed += 1
-                yield sse.event(reply.data)
+                yield event(reply.data)
             elif reply.kind is ReplyKind.FINAL and ticket.active:
                 final = contract.decode_final_reply(reply.data)
                 usage, served_model = final.usage, final.served_model
             elif reply.kind is ReplyKind.ERROR:
-                yield sse.error_event(contract.decode_error_reply(reply.data).error)
+                error = contract.decode_error_reply(reply.data)
+                yield dialect.error_event(error.status, error.error)
                 return
-        yield sse.DONE
+        if dialect.done:
+            yield dialect.done
     except ClientGone:
         return
     except Exception as exc:
         if isinstance(exc, RouterLost):
             await fallback_usage.publish_estimate(runtime.js, infer, exc, relayed)
-        yield failure_event(exc)
+        yield failure_event(exc, dialect)
     finally:
         runtime.gate.settle_later(ticket, usage, relayed, served_model)
         with contextlib.suppress(Exception):

@@ -7,9 +7,13 @@ the router receives.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
+import orjson
+
 from tollway_common.contract import Endpoint, RequestFacts
+from tollway_common.errors import InvalidRequest
 from tollway_common.usage_estimate import CHARS_PER_TOKEN
 
 # Every field that bounds the answer on each endpoint, the one the edge fills in first. A
@@ -19,6 +23,9 @@ TOKEN_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.COMPLETIONS: ("max_tokens",),
     Endpoint.EMBEDDINGS: (),
     Endpoint.MODERATIONS: (),
+    # Anthropic requires it; a thinking budget must fit inside it (`_largest_bound`).
+    Endpoint.MESSAGES: ("max_tokens",),
+    Endpoint.MESSAGES_COUNT_TOKENS: (),
 }
 # Token fields other endpoints honour that this one does not: not counted here, so not sent
 # either, in case an OpenAI-compatible server honours them anyway.
@@ -27,6 +34,8 @@ UNCOUNTED_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.COMPLETIONS: ("max_completion_tokens",),
     Endpoint.EMBEDDINGS: (),
     Endpoint.MODERATIONS: (),
+    Endpoint.MESSAGES: (),
+    Endpoint.MESSAGES_COUNT_TOKENS: (),
 }
 # The fields asking the upstream for several answers, each bounded by the token field: `n`,
 # and on completions `best_of`, the candidates generated (and billed) to return `n` of them.
@@ -35,7 +44,17 @@ ANSWER_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.COMPLETIONS: ("n", "best_of"),
     Endpoint.EMBEDDINGS: (),
     Endpoint.MODERATIONS: (),
+    Endpoint.MESSAGES: (),
+    Endpoint.MESSAGES_COUNT_TOKENS: (),
 }
+# Endpoints no one is billed for (Anthropic does not bill token counting): they count as a
+# request toward request and concurrency limits, and reserve no tokens or cost.
+UNBILLED = frozenset({Endpoint.MESSAGES_COUNT_TOKENS})
+_MESSAGES_ENDPOINTS = frozenset({Endpoint.MESSAGES, Endpoint.MESSAGES_COUNT_TOKENS})
+# The most `anthropic-beta` values one request may name, and the longest one.
+MAX_BETAS = 32
+MAX_BETA_LENGTH = 128
+_BETA_NAME = re.compile(rf"[A-Za-z0-9._-]{{1,{MAX_BETA_LENGTH}}}\Z")
 
 
 def writes_tokens(endpoint: Endpoint) -> bool:
@@ -44,7 +63,17 @@ def writes_tokens(endpoint: Endpoint) -> bool:
     return bool(TOKEN_FIELDS[endpoint])
 
 
-def read_facts(endpoint: Endpoint, body: dict[str, Any]) -> RequestFacts:
+def read_facts(
+    endpoint: Endpoint, body: dict[str, Any], beta_header: str | None = None
+) -> RequestFacts:
+    """The facts of `body`; on the Messages endpoints also the `anthropic-beta` values the
+    client sent (`beta_header`), which the router forwards where the deployment allows them."""
+    if endpoint in _MESSAGES_ENDPOINTS:
+        return RequestFacts(
+            max_tokens=_largest_bound(endpoint, body),
+            prompt_tokens=_estimate_messages_tokens(body),
+            betas=read_betas(beta_header),
+        )
     return RequestFacts(
         max_tokens=_largest_bound(endpoint, body),
         answers=_largest(body, ANSWER_FIELDS[endpoint]) or 1,
@@ -54,7 +83,28 @@ def read_facts(endpoint: Endpoint, body: dict[str, Any]) -> RequestFacts:
 
 def _largest_bound(endpoint: Endpoint, body: dict[str, Any]) -> int | None:
     # A bound of 0 (legacy completions allow it) counts as none, so a cap or default replaces it.
-    return _largest(body, TOKEN_FIELDS[endpoint])
+    bound = _largest(body, TOKEN_FIELDS[endpoint])
+    if endpoint is Endpoint.MESSAGES:
+        # Claude's thinking budget lives inside max_tokens; one larger (which Anthropic
+        # refuses) still counts, so no cap is checked against less than the client asked for.
+        thinking = body.get("thinking")
+        budget = _largest(thinking, ("budget_tokens",)) if isinstance(thinking, dict) else None
+        bound = max(bound or 0, budget or 0) or None
+    return bound
+
+
+def read_betas(header: str | None) -> tuple[str, ...]:
+    """The comma-separated `anthropic-beta` values, checked for count and size."""
+    if not header:
+        return ()
+    values = tuple(value.strip() for value in header.split(",") if value.strip())
+    if len(values) > MAX_BETAS or not all(_BETA_NAME.match(value) for value in values):
+        raise InvalidRequest(
+            f"The anthropic-beta header may name at most {MAX_BETAS} betas, each of at most "
+            f"{MAX_BETA_LENGTH} letters, digits, '-', '.' and '_', separated by commas.",
+            param="anthropic-beta",
+        )
+    return values
 
 
 def _largest(body: dict[str, Any], fields: tuple[str, ...]) -> int | None:
@@ -84,6 +134,29 @@ def estimate_prompt_tokens(body: dict[str, Any]) -> int:
         elif isinstance(value, list):
             text += sum(len(str(item)) for item in value)
     return max(1, text // CHARS_PER_TOKEN) if text else 0
+
+
+def _estimate_messages_tokens(body: dict[str, Any]) -> int:
+    """A Messages prompt: the system prompt, every turn's blocks and the tool definitions."""
+    text = sum(_chars(body.get(key)) for key in ("system", "messages", "tools"))
+    return max(1, text // CHARS_PER_TOKEN) if text else 0
+
+
+# The block fields whose text reaches the model; the rest (ids, signatures, base64 data,
+# cache_control) would make the estimate count what the model never reads as text.
+_TEXT_FIELDS = ("text", "thinking", "content", "name", "description")
+_JSON_FIELDS = ("input", "input_schema")
+
+
+def _chars(node: Any) -> int:
+    if isinstance(node, str):
+        return len(node)
+    if isinstance(node, list):
+        return sum(_chars(item) for item in node)
+    if not isinstance(node, dict):
+        return 0
+    text = sum(_chars(node[key]) for key in _TEXT_FIELDS if key in node)
+    return text + sum(len(orjson.dumps(node[key])) for key in _JSON_FIELDS if key in node)
 
 
 def bounded(facts: RequestFacts, max_tokens: int) -> RequestFacts:

@@ -138,7 +138,11 @@ def test_chat_stream_request_is_a_stream(adapter: Adapter[object]) -> None:
 
 @pytest.mark.parametrize(
     ("adapter", "endpoint"),
-    [(REGISTRY[p], e) for p in sorted(REGISTRY) for e in sorted(FACTS[p].endpoints)],
+    [
+        (providers.adapter_for(p, e), e)
+        for p in sorted(REGISTRY)
+        for e in sorted(FACTS[p].endpoints)
+    ],
     ids=lambda v: str(getattr(v, "type", v)),
 )
 def test_every_endpoint_a_provider_serves_builds_a_request(
@@ -234,7 +238,7 @@ LADDER = [
     (500, errors.UpstreamUnavailable),
     (502, errors.UpstreamUnavailable),
     (503, errors.UpstreamUnavailable),
-    (529, errors.UpstreamUnavailable),
+    (529, errors.UpstreamOverloaded),
 ]
 
 

@@ -26,7 +26,7 @@ NOT_IN_SPEC = {"error_413"}
         (413, "error_413", errors.PayloadTooLarge, "payload_too_large"),
         (429, "error_429", errors.UpstreamRateLimited, "upstream_rate_limited"),
         (500, "error_500", errors.UpstreamUnavailable, "upstream_error"),
-        (529, "error_529", errors.UpstreamUnavailable, "upstream_error"),
+        (529, "error_529", errors.UpstreamOverloaded, "upstream_overloaded"),
         (503, "error_529", errors.UpstreamUnavailable, "upstream_error"),
         (504, "error_500", errors.UpstreamTimeout, "upstream_timeout"),
         (408, "error_500", errors.UpstreamTimeout, "upstream_timeout"),

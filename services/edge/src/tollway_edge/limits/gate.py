@@ -37,7 +37,7 @@ from tollway_edge.limits.headers import refusal_headers, success_headers
 from tollway_edge.limits.limiter import Limiter, Refused, Reserved
 from tollway_edge.limits.plan import Demand, Dimension, Owner, hash_tag, plan
 from tollway_edge.limits.plan import settlement_amounts as amounts_for
-from tollway_edge.request_facts import bounded, writes_tokens
+from tollway_edge.request_facts import UNBILLED, bounded, writes_tokens
 from tollway_edge.settings import LimitsSettings
 
 log = logging.getLogger(__name__)
@@ -126,7 +126,7 @@ class LimitGate:
         if writes_tokens(endpoint) and facts.max_tokens is None:
             # Sent upstream too (`upstream_body`), so the reservation is a real bound.
             facts = bounded(facts, self._settings.default_max_tokens)
-        prompt = facts.prompt_tokens
+        prompt = 0 if endpoint in UNBILLED else facts.prompt_tokens
         # Every answer may use max_tokens: `n` answers reserve n times as much.
         most = facts.output_tokens or 0
         tokens = prompt + most

@@ -80,7 +80,9 @@ def stream_text(chunks: list[bytes]) -> str:
             chunk = orjson.loads(data)
         except orjson.JSONDecodeError:
             continue
-        choices = chunk.get("choices") if isinstance(chunk, dict) else None
+        if not isinstance(chunk, dict):
+            continue
+        choices = chunk.get("choices")
         for choice in choices or ():
             index = int(choice.get("index", 0))
             delta = choice.get("delta") or {}

@@ -22,6 +22,7 @@ from tollway_common.contract import Endpoint, InferRequest, RequestFacts
 from tollway_common.control import Deployment
 from tollway_common.errors import UpstreamUnavailable
 from tollway_common.providers import FACTS
+from tollway_router import providers
 from tollway_router.dialects.messages_request import to_chat
 from tollway_router.dialects.messages_response import Asked, to_message
 from tollway_router.dialects.messages_stream import Event, MessagesStream
@@ -30,10 +31,10 @@ from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, Parsed
 
 
 def adapter_for(deployment: Deployment, infer: InferRequest) -> Adapter[Any]:
-    adapter = REGISTRY[deployment.provider]
     if not FACTS[deployment.provider].translates(infer.endpoint):
-        return adapter
-    return TRANSLATORS[infer.endpoint](adapter, infer, deployment)
+        # Served in the provider's own dialect: its adapter for that endpoint.
+        return providers.adapter_for(deployment.provider, infer.endpoint)
+    return TRANSLATORS[infer.endpoint](REGISTRY[deployment.provider], infer, deployment)
 
 
 @dataclass(slots=True)

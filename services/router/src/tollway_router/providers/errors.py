@@ -11,10 +11,12 @@ ladder decides the rest, so a status means the same whichever provider sent it:
     413                       PayloadTooLarge
     4xx context_length_...    ContextLengthExceeded
     400, 404, 422             UpstreamBadRequest, with the provider's code and param
-    anything else             UpstreamUnavailable, retryable elsewhere: 5xx, 529 (overloaded),
-                              and a 4xx outside the set above (409, a 405 or 407 from a proxy
-                              or a wrong api_base), which says more about the deployment
-                              than about the request
+    529                       UpstreamOverloaded (an UpstreamUnavailable of its own code, so
+                              a Messages client still sees Anthropic's 529)
+    anything else             UpstreamUnavailable, retryable elsewhere: 5xx, and a 4xx
+                              outside the set above (409, a 405 or 407 from a proxy or a
+                              wrong api_base), which says more about the deployment than
+                              about the request
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from tollway_common.errors import (
     TollwayError,
     UpstreamAuthFailed,
     UpstreamBadRequest,
+    UpstreamOverloaded,
     UpstreamRateLimited,
     UpstreamTimeout,
     UpstreamUnavailable,
@@ -92,5 +95,5 @@ def classify(
     if status in _BAD_REQUEST:
         return UpstreamBadRequest(f"{origin}: {message}", param=detail.param, code=detail.code)
     if status == _OVERLOADED:
-        return UpstreamUnavailable(f"{origin} (overloaded): {message}")
+        return UpstreamOverloaded(f"{origin} (overloaded): {message}")
     return UpstreamUnavailable(f"{origin}: {message}")

@@ -95,21 +95,30 @@ def foundry_base_url(template: str, resource: str) -> str:
     return template.replace("{resource}", resource)
 
 
-# The body fields `messages.create` names as keyword arguments; every other field of a body
-# travels in `extra_body`, the SDK's documented way to send what its signature lacks, so a
-# field the installed SDK does not know is never a TypeError.
-_SDK_ARGUMENTS = frozenset(
-    name
-    for name, parameter in inspect.signature(AsyncMessages.create).parameters.items()
-    if parameter.kind is inspect.Parameter.KEYWORD_ONLY
-    and name not in {"extra_headers", "extra_query", "extra_body", "timeout"}
-)
+def _keyword_arguments(method: Any) -> frozenset[str]:
+    return frozenset(
+        name
+        for name, parameter in inspect.signature(method).parameters.items()
+        if parameter.kind is inspect.Parameter.KEYWORD_ONLY
+        and name not in {"extra_headers", "extra_query", "extra_body", "timeout"}
+    )
 
 
-def sdk_arguments(body: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """`body` split into the SDK's keyword arguments and the rest, for `extra_body`."""
-    named = {key: value for key, value in body.items() if key in _SDK_ARGUMENTS}
-    extra = {key: value for key, value in body.items() if key not in _SDK_ARGUMENTS}
+# The body fields `messages.create` (and `messages.count_tokens`) names as keyword arguments;
+# every other field of a body travels in `extra_body`, the SDK's documented way to send what
+# its signature lacks, so a field the installed SDK does not know is never a TypeError.
+_SDK_ARGUMENTS = _keyword_arguments(AsyncMessages.create)
+_COUNT_ARGUMENTS = _keyword_arguments(AsyncMessages.count_tokens)
+# The call path that asks for a token count rather than a message.
+_COUNT_TOKENS_SUFFIX = "/count_tokens"
+
+
+def sdk_arguments(
+    body: Mapping[str, Any], arguments: frozenset[str] = _SDK_ARGUMENTS
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """`body` split into the SDK method's keyword `arguments` and the rest, for `extra_body`."""
+    named = {key: value for key, value in body.items() if key in arguments}
+    extra = {key: value for key, value in body.items() if key not in arguments}
     return named, extra
 
 
@@ -169,11 +178,18 @@ class AnthropicUpstream:
         self, deployment: Deployment, call: HttpCall, credential: Credential | None
     ) -> AnthropicResponse:
         client = self._client(deployment, credential)
-        params, extra = sdk_arguments(orjson.loads(call.body))
+        counting = call.path.endswith(_COUNT_TOKENS_SUFFIX)
+        arguments = _COUNT_ARGUMENTS if counting else _SDK_ARGUMENTS
+        params, extra = sdk_arguments(orjson.loads(call.body), arguments)
         headers = {**deployment.headers, **call.headers}
         timeout = _timeout(deployment, call.stream)
         try:
             async with asyncio.timeout(deployment.first_byte_timeout_s or deployment.timeout_s):
+                if counting:
+                    counted = await client.messages.with_raw_response.count_tokens(
+                        **params, extra_headers=headers, extra_body=extra or None, timeout=timeout
+                    )
+                    return AnthropicResponse(200, body=counted.http_response.content)
                 if call.stream:
                     events = await client.messages.create(
                         **params, extra_headers=headers, extra_body=extra or None, timeout=timeout
