@@ -76,7 +76,7 @@ FACTS: dict[Provider, ProviderFacts] = {
     Provider.ANTHROPIC: ProviderFacts(
         transport=Transport.ANTHROPIC_SDK,
         tracing_name="anthropic",
-        endpoints=frozenset({Endpoint.CHAT_COMPLETIONS}),
+        endpoints=frozenset({Endpoint.CHAT_COMPLETIONS, Endpoint.COMPLETIONS}),
         entra_scope="https://ai.azure.com/.default",
         oauth=OAuth.FOUNDRY_ONLY,
         foundry=True,
