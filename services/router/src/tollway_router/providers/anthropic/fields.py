@@ -71,9 +71,9 @@ _USER = FieldRule(Rule.MAPPED, "`metadata.user_id` (chat: when no `safety_identi
 _STOP = FieldRule(Rule.MAPPED, "`stop_sequences`.")
 _STREAM = FieldRule(Rule.MAPPED, "`stream`; Claude's events become OpenAI chunks.")
 _STREAM_OPTIONS = FieldRule(
-    Rule.MAPPED,
-    "Claude always reports usage; the usage chunk reaches the client when `include_usage` "
-    "asks for it. `include_obfuscation` is dropped.",
+    Rule.DROPPED,
+    "Not sent: Claude always reports usage, and the router passes the usage chunk on when "
+    "`include_usage` asks for it; `include_obfuscation` has no counterpart.",
 )
 _MODEL = FieldRule(Rule.MAPPED, "Replaced by the deployment's `model`.")
 _N = FieldRule(Rule.REFUSED, "Refused above 1: one choice per request.", _more_than_one("choice"))

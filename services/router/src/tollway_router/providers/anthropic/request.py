@@ -65,7 +65,7 @@ def build_request(
 def messages_body(
     body: Mapping[str, Any], facts: RequestFacts, target: Deployment
 ) -> dict[str, Any]:
-    caps = capabilities(target.model)
+    caps = capabilities(target.base_model or target.model)
     system, messages = convert_messages(body.get("messages"))
     upstream: dict[str, Any] = {"model": target.model, "messages": messages}
     if system:
