@@ -16,8 +16,8 @@ from anthropic.types.message_create_params import (
     MessageCreateParamsStreaming,
 )
 from pydantic import TypeAdapter
-from tests.support.anthropic_schema import REQUEST_SCHEMA
 from tests.support.anthropic_schema import _SPEC as ANTHROPIC_SPEC
+from tests.support.anthropic_schema import REQUEST_SCHEMA
 from tests.support.claude_requests import CASES, ENDPOINTS, REFUSED, Case, body_of
 from tests.support.fake_anthropic_server import FakeAnthropicServer
 
