@@ -5,10 +5,20 @@ the SDK contract test sends every request that is not refused through the locked
 
 from __future__ import annotations
 
+import typing
 from dataclasses import dataclass, field
 from typing import Any
 
+from anthropic.types.message_create_params import (
+    MessageCreateParamsNonStreaming,
+    MessageCreateParamsStreaming,
+)
+from pydantic import TypeAdapter
+
+from tests.support.anthropic_schema import _SPEC as ANTHROPIC_SPEC
+from tests.support.anthropic_schema import REQUEST_SCHEMA
 from tollway_common.contract import Endpoint
+from tollway_router.providers.anthropic.capabilities import Sampling, capabilities
 from tollway_router.providers.anthropic.fields import CHAT_FIELDS, COMPLETION_FIELDS
 
 DEFAULT_MODEL = "claude-haiku-4-5-20251001"
@@ -207,3 +217,35 @@ def body_of(case: Case, *, with_field: bool = True) -> dict[str, Any]:
     base |= {"prompt": "Hello"} if case.endpoint == "completions" else {"messages": [HELLO]}
     base |= case.base
     return {**base, case.name: case.value} if with_field else base
+
+
+SDK_FIELDS = frozenset(typing.get_type_hints(MessageCreateParamsStreaming))
+# What the API takes that the locked SDK no longer names: sent in `extra_body`, per model.
+SAMPLING_FIELDS = frozenset({"temperature", "top_p"})
+_STREAMING = TypeAdapter(MessageCreateParamsStreaming)
+_NOT_STREAMING = TypeAdapter(MessageCreateParamsNonStreaming)
+
+
+def _deep(value: Any) -> Any:
+    """The SDK types use `Iterable[...]`, which pydantic checks lazily, item by item as it is
+    read: reading every level makes it check all of them."""
+    if isinstance(value, dict):
+        return {key: _deep(item) for key, item in value.items()}
+    if isinstance(value, str | bytes | int | float | bool) or value is None:
+        return value
+    if isinstance(value, list) or hasattr(value, "__iter__"):
+        return [_deep(item) for item in value]
+    return value
+
+
+def check_against_the_sdk(body: dict[str, Any], model: str) -> None:
+    """Raise unless `body` is a `MessageCreateParams` of the locked SDK whose every other field
+    is one the API still takes for `model` (and so may ride in `extra_body`)."""
+    adapter = _STREAMING if body.get("stream") else _NOT_STREAMING
+    _deep(adapter.validate_python(body))
+    allowed = set(SDK_FIELDS)
+    if capabilities(model).sampling is not Sampling.NONE:
+        allowed |= SAMPLING_FIELDS
+    assert set(body) <= allowed, f"fields the SDK and the API lack: {set(body) - allowed}"
+    schemas = ANTHROPIC_SPEC.registry().contents(ANTHROPIC_SPEC.uri)["components"]["schemas"]
+    assert set(body) - SDK_FIELDS <= set(schemas[REQUEST_SCHEMA]["properties"])

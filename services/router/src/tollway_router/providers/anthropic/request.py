@@ -4,6 +4,7 @@ takes (`capabilities.py`)."""
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,6 +32,7 @@ from tollway_router.providers.anthropic.tools import (
 
 PATH = "/v1/messages"
 API_VERSION = "2023-06-01"
+_USER_ID_LENGTH = 512
 _SERVICE_TIERS = {"auto": "auto", "priority": "auto", "default": "standard_only"}
 
 
@@ -85,11 +87,17 @@ def messages_body(
     _add_reasoning(reasoning, output, upstream)
     user = body.get("safety_identifier") or body.get("user")
     if isinstance(user, str) and user:
-        upstream["metadata"] = {"user_id": user}
+        upstream["metadata"] = {"user_id": _user_id(user)}
     tier = _SERVICE_TIERS.get(str(body.get("service_tier")))
     if tier is not None and not target.is_foundry:
         upstream["service_tier"] = tier
     return upstream
+
+
+def _user_id(user: str) -> str:
+    """Claude takes ids of up to 512 characters; a longer one is sent as its SHA-256, which
+    still tells its users apart."""
+    return user if len(user) <= _USER_ID_LENGTH else hashlib.sha256(user.encode()).hexdigest()
 
 
 def _stop(item: Any, i: int) -> str:

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from tollway_common.errors import InvalidRequest
-from tollway_router.providers.anthropic.parts import Block, cache_control, marked
+from tollway_router.providers.anthropic.parts import Block, cache_control, marked, tool_name
 
 # `response_format` is served, where the model has no native structured outputs, by forcing
 # this tool; its input is the JSON answer. The name is reserved so responses and streams can
@@ -72,11 +72,7 @@ def _tool(tool: Any, i: int, where: str = "tools") -> Block:
         raise InvalidRequest(
             "Claude models take only function tools.", param=f"{where}[{i}]", code="invalid_type"
         )
-    name = function.get("name")
-    if not isinstance(name, str) or not name:
-        raise InvalidRequest(
-            f"{where}[{i}] needs a function name.", param=f"{where}[{i}].function.name"
-        )
+    name = tool_name(function.get("name"), f"{where}[{i}].function.name")
     if name == JSON_TOOL:
         raise InvalidRequest(
             f"The tool name '{JSON_TOOL}' is reserved by the gateway for response_format; "
@@ -105,8 +101,8 @@ def _tool_choice(choice: Any, param: str, *, has_tools: bool) -> Block | None:
         return {"type": "any"}
     if isinstance(choice, dict) and choice.get("type") == "function":
         function = choice.get("function")
-        if isinstance(function, dict) and isinstance(function.get("name"), str):
-            return {"type": "tool", "name": function["name"]}
+        if isinstance(function, dict):
+            return {"type": "tool", "name": tool_name(function.get("name"), f"{param}.name")}
     raise InvalidRequest(
         f"{param} must be auto, none, required or a named function for Claude models.",
         param=param,
