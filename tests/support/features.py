@@ -222,14 +222,14 @@ def field_feature(endpoint: str, name: str) -> str:
 
 
 FEATURES += tuple(
-    Feature(field_feature("chat", name), _CHAT_FIELDS, f"`{name}`: {rule.rule}. {rule.how}", True)
+    Feature(field_feature("chat", name), _CHAT_FIELDS, rule.describe(name), True)
     for name, rule in sorted(CHAT_FIELDS.items())
 )
 FEATURES += tuple(
     Feature(
         field_feature("completions", name),
         _COMPLETION_FIELDS,
-        f"`{name}`: {rule.rule}. {rule.how}",
+        rule.describe(name),
         True,
     )
     for name, rule in sorted(COMPLETION_FIELDS.items())

@@ -28,9 +28,14 @@ class Rule(StrEnum):
 @dataclass(frozen=True, slots=True)
 class FieldRule:
     rule: Rule
+    # For a refused field, which values ("above 1: ..."); for the others, how or why.
     how: str
     # For a field some of whose values Claude cannot honour: the refusal for `value`, or None.
     refuse: Callable[[Any], str | None] | None = None
+
+    def describe(self, name: str) -> str:
+        joint = " " if self.rule is Rule.REFUSED else ". "
+        return f"`{name}`: {self.rule}{joint}{self.how}"
 
 
 def _more_than_one(what: str) -> Callable[[Any], str | None]:
@@ -76,7 +81,7 @@ _STREAM_OPTIONS = FieldRule(
     "`include_usage` asks for it; `include_obfuscation` has no counterpart.",
 )
 _MODEL = FieldRule(Rule.MAPPED, "Replaced by the deployment's `model`.")
-_N = FieldRule(Rule.REFUSED, "Refused above 1: one choice per request.", _more_than_one("choice"))
+_N = FieldRule(Rule.REFUSED, "above 1: one choice per request.", _more_than_one("choice"))
 
 
 def _penalty(name: str) -> FieldRule:
@@ -86,7 +91,7 @@ def _penalty(name: str) -> FieldRule:
 CHAT_FIELDS: dict[str, FieldRule] = {
     "audio": FieldRule(
         Rule.REFUSED,
-        "Refused: Claude does not answer in audio.",
+        "for any value: Claude does not answer in audio.",
         _set("Claude models do not produce audio; omit audio."),
     ),
     "frequency_penalty": _penalty("frequency"),
@@ -97,7 +102,7 @@ CHAT_FIELDS: dict[str, FieldRule] = {
         Rule.MAPPED, "The deprecated `tools`: mapped like them when `tools` is absent."
     ),
     "logit_bias": FieldRule(Rule.DROPPED, "Claude takes no token biases."),
-    "logprobs": FieldRule(Rule.REFUSED, "Refused when true: Claude has none.", _NO_LOGPROBS),
+    "logprobs": FieldRule(Rule.REFUSED, "when true: Claude returns none.", _NO_LOGPROBS),
     "max_completion_tokens": FieldRule(
         Rule.MAPPED,
         "`max_tokens`: the edge's bound (the larger token field, or the policy cap), thinking "
@@ -113,7 +118,7 @@ CHAT_FIELDS: dict[str, FieldRule] = {
         Rule.DROPPED, "OpenAI's tags for stored completions; Claude's metadata holds a user only."
     ),
     "modalities": FieldRule(
-        Rule.REFUSED, "Refused when it asks for audio; `['text']` is dropped.", _audio_modality
+        Rule.REFUSED, "when it asks for audio; `['text']` is dropped.", _audio_modality
     ),
     "model": _MODEL,
     "n": _N,
@@ -160,7 +165,7 @@ CHAT_FIELDS: dict[str, FieldRule] = {
         Rule.MAPPED, "auto, none, required (-> `any`) and a named function (-> `tool`)."
     ),
     "tools": FieldRule(Rule.MAPPED, "Function tools -> `input_schema` tools; others refused."),
-    "top_logprobs": FieldRule(Rule.REFUSED, "Refused above 0: Claude has none.", _NO_LOGPROBS),
+    "top_logprobs": FieldRule(Rule.REFUSED, "above 0: Claude returns none.", _NO_LOGPROBS),
     "top_p": _TOP_P,
     "user": _USER,
     "verbosity": FieldRule(
@@ -168,7 +173,7 @@ CHAT_FIELDS: dict[str, FieldRule] = {
     ),
     "web_search_options": FieldRule(
         Rule.REFUSED,
-        "Refused: web search is a Claude server tool, reachable through `/v1/messages`.",
+        "for any value: web search is a Claude server tool, reachable through `/v1/messages`.",
         _set(
             "Claude deployments do not search the web through chat completions; send the "
             "request to /v1/messages with Claude's web search tool, or omit web_search_options."
@@ -178,16 +183,16 @@ CHAT_FIELDS: dict[str, FieldRule] = {
 
 COMPLETION_FIELDS: dict[str, FieldRule] = {
     "best_of": FieldRule(
-        Rule.REFUSED, "Refused above 1: one candidate per request.", _more_than_one("candidate")
+        Rule.REFUSED, "above 1: one candidate per request.", _more_than_one("candidate")
     ),
     "echo": FieldRule(
         Rule.REFUSED,
-        "Refused when true: Claude does not repeat the prompt.",
+        "when true: Claude does not repeat the prompt.",
         _set("Claude models do not echo the prompt; omit echo."),
     ),
     "frequency_penalty": _penalty("frequency"),
     "logit_bias": FieldRule(Rule.DROPPED, "Claude takes no token biases."),
-    "logprobs": FieldRule(Rule.REFUSED, "Refused above 0: Claude has none.", _NO_LOGPROBS),
+    "logprobs": FieldRule(Rule.REFUSED, "above 0: Claude returns none.", _NO_LOGPROBS),
     "max_tokens": FieldRule(Rule.MAPPED, "`max_tokens` (the edge's bound)."),
     "model": _MODEL,
     "n": _N,
@@ -203,7 +208,7 @@ COMPLETION_FIELDS: dict[str, FieldRule] = {
     "stream_options": _STREAM_OPTIONS,
     "suffix": FieldRule(
         Rule.REFUSED,
-        "Refused when set: Claude does not insert between a prompt and a suffix.",
+        "when set: Claude does not insert text before a suffix.",
         _set("Claude models cannot complete text before a suffix; omit suffix."),
     ),
     "temperature": _TEMPERATURE,
