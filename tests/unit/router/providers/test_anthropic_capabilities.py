@@ -10,12 +10,16 @@ from typing import Any
 import orjson
 import pytest
 from anthropic.types import ModelParam
-from tests.support.anthropic_schema import validate_anthropic_request
+from tests.support.anthropic_schema import (
+    RESPONSE_SCHEMA,
+    validate_anthropic,
+    validate_anthropic_request,
+)
 
 from tollway_common import errors
 from tollway_common.contract import Endpoint, RequestFacts
 from tollway_common.control import Deployment
-from tollway_router.providers.anthropic import request
+from tollway_router.providers.anthropic import request, response
 from tollway_router.providers.anthropic.capabilities import (
     CAPABILITIES,
     CURRENT,
@@ -220,3 +224,24 @@ def render_capabilities() -> str:
 def test_the_docs_carry_the_capability_table_as_the_code_has_it() -> None:
     assert render_capabilities() in DOC.read_text(), render_capabilities()
     assert CAPABILITIES[-1] == ("*", CURRENT)
+
+
+@pytest.mark.proves("response_format", "anthropic")
+def test_a_native_structured_answer_comes_back_as_plain_content() -> None:
+    message = {
+        "id": "msg_01",
+        "type": "message",
+        "role": "assistant",
+        "model": "claude-opus-4-7",
+        "content": [{"type": "text", "text": '{"answer": "Oslo"}'}],
+        "stop_reason": "end_turn",
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 6},
+    }
+    validate_anthropic(RESPONSE_SCHEMA, message)
+    target = Deployment(name="claude", provider="anthropic", model="claude-opus-4-7")
+    parsed = response.parse_response(Endpoint.CHAT_COMPLETIONS, orjson.dumps(message), target)
+    choice = orjson.loads(parsed.body)["choices"][0]
+    assert choice["message"]["content"] == '{"answer": "Oslo"}'
+    assert choice["finish_reason"] == "stop"
+    assert "tool_calls" not in choice["message"]

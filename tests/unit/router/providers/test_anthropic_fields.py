@@ -11,12 +11,12 @@ import pytest
 from tests.support.anthropic_schema import validate_anthropic_request
 from tests.support.claude_requests import (
     CASES,
+    DEFAULT_MODEL,
     DROPPED,
     ENDPOINTS,
     REFUSED,
     RULES,
     SENT,
-    DEFAULT_MODEL,
     Case,
     body_of,
 )
