@@ -13,6 +13,7 @@ from typing import Any
 import openai
 import pytest
 from openai import AsyncOpenAI
+from openai.types.chat import ChatCompletionMessageParam
 from tests.support.fake_anthropic_server import FakeAnthropicServer
 from tests.support.nats import start_test_nats
 from tests.support.openai_schema import validate_openai
@@ -30,7 +31,7 @@ MODELS = {
     "claude-4-5": "claude-haiku-4-5",
     "claude-4-1": "claude-opus-4-1",
 }
-HELLO = [{"role": "user", "content": "Refund policy?"}]
+HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Refund policy?"}]
 SCHEMA = {
     "type": "object",
     "properties": {"answer": {"type": "string", "maxLength": 80}},

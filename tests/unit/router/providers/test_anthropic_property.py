@@ -41,7 +41,8 @@ _SPECS = SpecStrategies(OPENAI_SPEC.registry().contents(OPENAI_SPEC.uri)["compon
 @st.composite
 def chat_requests(draw: st.DrawFn) -> dict[str, Any]:
     body: dict[str, Any] = draw(_SPECS.named("CreateChatCompletionRequest"))
-    if body and draw(st.booleans()):
+    replace: bool = draw(st.booleans())
+    if body and replace:
         body[draw(st.sampled_from(sorted(body)))] = draw(JSON)
     return body
 
