@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 from tests.support.anthropic_schema import validate_anthropic_request
 from tests.support.claude_requests import check_against_the_sdk
 from tests.support.openai_schema import _SPEC as OPENAI_SPEC
-from tests.support.spec_strategies import JSON, SpecStrategies
+from tests.support.schema_strategies import SchemaStrategies
 
 from tollway_common.contract import Endpoint
 from tollway_common.control import Deployment
@@ -35,15 +35,49 @@ MODELS = [
     "claude-opus-4-7",
     "a-foundry-deployment",
 ]
-_SPECS = SpecStrategies(OPENAI_SPEC.registry().contents(OPENAI_SPEC.uri)["components"]["schemas"])
+
+
+def _flattened(schemas: dict[str, Any], name: str) -> dict[str, Any]:
+    """`name`'s `allOf` parts, nested ones included, as one object schema (the strategies
+    merge one level of `allOf` only, and the chat request nests two)."""
+    schema = schemas[name]
+    merged: dict[str, Any] = {"type": "object", "properties": {}, "required": []}
+    for part in [*schema.get("allOf", []), schema]:
+        if "$ref" in part:
+            part = _flattened(schemas, part["$ref"].rsplit("/", 1)[-1])
+        merged["properties"].update(part.get("properties", {}))
+        merged["required"] += part.get("required", [])
+    return merged
+
+
+_OPENAI_SCHEMAS = OPENAI_SPEC.registry().contents(OPENAI_SPEC.uri)["components"]["schemas"]
+_CHAT_REQUEST = "TollwayFlatChatRequest"
+_SPECS = SchemaStrategies(
+    {
+        "components": {
+            "schemas": {
+                **_OPENAI_SCHEMAS,
+                _CHAT_REQUEST: _flattened(_OPENAI_SCHEMAS, "CreateChatCompletionRequest"),
+            }
+        }
+    }
+)
+# Any small JSON value, for a field the client got wrong.
+_ANY_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers(-5, 5) | st.floats(-2, 2) | st.text(max_size=8),
+    lambda inner: (
+        st.lists(inner, max_size=2) | st.dictionaries(st.text(max_size=6), inner, max_size=2)
+    ),
+    max_leaves=6,
+)
 
 
 @st.composite
 def chat_requests(draw: st.DrawFn) -> dict[str, Any]:
-    body: dict[str, Any] = draw(_SPECS.named("CreateChatCompletionRequest"))
+    body: dict[str, Any] = draw(_SPECS.named(_CHAT_REQUEST))
     replace: bool = draw(st.booleans())
     if body and replace:
-        body[draw(st.sampled_from(sorted(body)))] = draw(JSON)
+        body[draw(st.sampled_from(sorted(body)))] = draw(_ANY_JSON)
     return body
 
 
