@@ -5,6 +5,7 @@ the SDK contract test sends every request that is not refused through the locked
 
 from __future__ import annotations
 
+import hashlib
 import typing
 from dataclasses import dataclass, field
 from typing import Any
@@ -147,6 +148,8 @@ CASES = [
     chat("service_tier", "flex", DROPPED),
     chat("service_tier", "auto", DROPPED, foundry=True),
     chat("stop", ["END"], SENT, expected={"stop_sequences": ["END"]}),
+    chat("stop", ["", "END"], SENT, expected={"stop_sequences": ["END"]}),
+    chat("stop", 5, REFUSED),
     chat("store", True, DROPPED),
     chat("stream", True, SENT, expected={"stream": True}),
     chat("stream_options", {"include_usage": True}, DROPPED, base={"stream": True}),
@@ -173,6 +176,12 @@ CASES = [
     chat("top_p", 0.9, DROPPED, model=OPUS_4_7),
     chat("top_p", 0.9, DROPPED, base={"temperature": 0.5}),
     chat("user", "u-42", SENT, expected={"metadata": {"user_id": "u-42"}}),
+    chat(
+        "user",
+        "u" * 600,
+        SENT,
+        expected={"metadata": {"user_id": hashlib.sha256(b"u" * 600).hexdigest()}},
+    ),
     chat("verbosity", "low", DROPPED),
     chat("web_search_options", {"search_context_size": "low"}, REFUSED),
     legacy("best_of", 2, REFUSED),

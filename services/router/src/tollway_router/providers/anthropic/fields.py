@@ -72,7 +72,11 @@ _TOP_P = FieldRule(
     Rule.PER_MODEL,
     "Like temperature; dropped beside a temperature on models that take only one of the two.",
 )
-_USER = FieldRule(Rule.MAPPED, "`metadata.user_id` (chat: when no `safety_identifier` is sent).")
+_USER = FieldRule(
+    Rule.MAPPED,
+    "`metadata.user_id` (chat: when no `safety_identifier` is sent); an id over Claude's 512 "
+    "characters goes as its SHA-256.",
+)
 _STOP = FieldRule(Rule.MAPPED, "`stop_sequences`.")
 _STREAM = FieldRule(Rule.MAPPED, "`stream`; Claude's events become OpenAI chunks.")
 _STREAM_OPTIONS = FieldRule(
@@ -149,7 +153,7 @@ CHAT_FIELDS: dict[str, FieldRule] = {
         "has them, else a forced `json_response` tool; `json_object` -> the forced tool with "
         "an open object schema; `text` -> nothing. The answer is plain assistant content.",
     ),
-    "safety_identifier": FieldRule(Rule.MAPPED, "`metadata.user_id`."),
+    "safety_identifier": FieldRule(Rule.MAPPED, "`metadata.user_id`, as `user`."),
     "seed": FieldRule(Rule.DROPPED, "Claude has no seed; its sampling is not reproducible."),
     "service_tier": FieldRule(
         Rule.PER_MODEL,

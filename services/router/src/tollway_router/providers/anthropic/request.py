@@ -75,13 +75,9 @@ def messages_body(
     reasoning = plan_reasoning(body.get("reasoning_effort"), facts.max_tokens, target, caps)
     upstream["max_tokens"] = reasoning.max_tokens
     upstream.update(sampling(body, caps))
-    stop = body.get("stop")
-    if isinstance(stop, str) and stop:
-        upstream["stop_sequences"] = [stop]
-    elif isinstance(stop, list):
-        stops = [_stop(item, i) for i, item in enumerate(stop)]
-        if any(stops):
-            upstream["stop_sequences"] = [item for item in stops if item]
+    stops = _stop_sequences(body.get("stop"))
+    if stops:
+        upstream["stop_sequences"] = stops
     output = plan_output(body.get("response_format"), caps)
     _add_tools(body, output, upstream)
     _add_reasoning(reasoning, output, upstream)
@@ -100,10 +96,14 @@ def _user_id(user: str) -> str:
     return user if len(user) <= _USER_ID_LENGTH else hashlib.sha256(user.encode()).hexdigest()
 
 
-def _stop(item: Any, i: int) -> str:
-    if not isinstance(item, str):
-        raise InvalidRequest("stop must be a string or an array of strings.", param=f"stop[{i}]")
-    return item
+def _stop_sequences(stop: Any) -> list[str]:
+    """OpenAI's `stop` as Claude's `stop_sequences`, empty strings left out."""
+    if stop is None:
+        return []
+    items = [stop] if isinstance(stop, str) else stop
+    if not isinstance(items, list) or not all(isinstance(item, str) for item in items):
+        raise InvalidRequest("stop must be a string or an array of strings.", param="stop")
+    return [item for item in items if item]
 
 
 def _add_tools(body: Mapping[str, Any], output: Output, upstream: dict[str, Any]) -> None:
