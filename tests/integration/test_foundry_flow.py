@@ -187,20 +187,24 @@ async def test_a_foundry_key_the_resource_refuses_is_502_never_401(
 
 @pytest.mark.proves("legacy_endpoints", "anthropic")
 @pytest.mark.proves("sdk_stack", "anthropic")
-async def test_legacy_endpoints_on_claude_are_a_clear_400_naming_the_model(
+async def test_completions_on_claude_are_served_and_embeddings_a_clear_400(
     foundry_stack: FoundryStack,
 ) -> None:
     foundry_stack.sent()
     async with foundry_stack.client() as client:
-        with pytest.raises(openai.BadRequestError) as completions:
-            await client.completions.create(model="claude-foundry", prompt="Hi", max_tokens=5)
+        completion = await client.completions.create(
+            model="claude-foundry", prompt="Hi", max_tokens=5
+        )
         with pytest.raises(openai.BadRequestError) as embeddings:
             await client.embeddings.create(model="claude-foundry", input="Hi")
-    for raised, endpoint in ((completions, "completions"), (embeddings, "embeddings")):
-        body = raised.value.response.json()
-        validate_openai("ErrorResponse", body)
-        error = body["error"]
-        assert (error["code"], error["param"]) == ("unsupported_endpoint", "model")
-        assert "'claude-foundry'" in error["message"]
-        assert f"no {endpoint} endpoint" in error["message"]
-    assert foundry_stack.sent() == [], "nothing was sent upstream"
+    validate_openai("CreateCompletionResponse", completion.model_dump(exclude_unset=True))
+    assert completion.object == "text_completion"
+    assert completion.choices[0].text
+    body = embeddings.value.response.json()
+    validate_openai("ErrorResponse", body)
+    error = body["error"]
+    assert (error["code"], error["param"]) == ("unsupported_endpoint", "model")
+    assert "'claude-foundry'" in error["message"]
+    assert "no embeddings endpoint" in error["message"]
+    [(_, _, sent)] = foundry_stack.sent()
+    assert sent["messages"] == [{"role": "user", "content": [{"type": "text", "text": "Hi"}]}]

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from tollway_router.providers.anthropic.fields import CHAT_FIELDS, COMPLETION_FIELDS
+
 
 @dataclass(frozen=True)
 class Feature:
@@ -129,7 +131,8 @@ FEATURES: tuple[Feature, ...] = (
     Feature(
         "response_format",
         _TRANSLATION,
-        "`response_format` json_object and json_schema (a forced tool), stream and not",
+        "`response_format`: json_schema native (`output_config.format`) or a forced tool, "
+        "json_object a forced tool, stream and not",
         True,
     ),
     Feature("stop", _TRANSLATION, "`stop` -> `stop_sequences`", True),
@@ -139,9 +142,37 @@ FEATURES: tuple[Feature, ...] = (
         "`max_tokens` / `max_completion_tokens`, per-model default when absent",
         True,
     ),
-    Feature("sampling", _TRANSLATION, "`temperature`, `top_p` omitted when unset", True),
+    Feature(
+        "sampling",
+        _TRANSLATION,
+        "`temperature`, `top_p` where the model takes them, dropped where it refuses them",
+        True,
+    ),
     Feature("user", _TRANSLATION, "`user` -> `metadata.user_id`", True),
-    Feature("reasoning", _TRANSLATION, "`reasoning_effort` -> extended thinking budget", True),
+    Feature(
+        "reasoning",
+        _TRANSLATION,
+        "`reasoning_effort` -> adaptive thinking and `output_config.effort`, or a thinking "
+        "budget, per model",
+        True,
+    ),
+    Feature(
+        "claude_capabilities",
+        _TRANSLATION,
+        "per-model capability table (sampling, thinking, effort, structured outputs)",
+        True,
+    ),
+    Feature(
+        "claude_sdk_contract",
+        _TRANSLATION,
+        "every translated request sent through the locked SDK's `messages.create`, valid "
+        "against its `MessageCreateParams`",
+    ),
+    Feature(
+        "claude_property",
+        _TRANSLATION,
+        "generated OpenAI chat requests (hypothesis) translate to a valid body or a 4xx",
+    ),
     Feature(
         "thinking_signature",
         _TRANSLATION,
@@ -259,6 +290,28 @@ FEATURES: tuple[Feature, ...] = (
     Feature("suite_errors", _SUITE, "error mapping for 400-413, 429, 5xx and 529 (one ladder)"),
     Feature("suite_empty_choices", _SUITE, "a reply without choices or content"),
 )
+_CHAT_FIELDS = "OpenAI chat -> Claude, field by field (`providers/anthropic/fields.py`)"
+_COMPLETION_FIELDS = "OpenAI completions -> Claude, field by field"
+
+
+def field_feature(endpoint: str, name: str) -> str:
+    """The feature id of one request field's rule (`endpoint`: chat or completions)."""
+    return f"{endpoint}_field_{name}"
+
+
+FEATURES += tuple(
+    Feature(field_feature("chat", name), _CHAT_FIELDS, rule.describe(name), True)
+    for name, rule in sorted(CHAT_FIELDS.items())
+)
+FEATURES += tuple(
+    Feature(
+        field_feature("completions", name),
+        _COMPLETION_FIELDS,
+        rule.describe(name),
+        True,
+    )
+    for name, rule in sorted(COMPLETION_FIELDS.items())
+)
 BY_ID = {feature.id: feature for feature in FEATURES}
 PROVIDERS = ("anthropic", "azure_openai", "openai", "fake")
 
@@ -279,4 +332,6 @@ PROOF_PATHS = (
     "tests/integration/test_oauth_tokens.py",
     "tests/integration/test_chat_flow.py",
     "tests/integration/test_messages_over_chat.py",
+    "tests/integration/test_claude_contract.py",
+    "tests/integration/test_claude_fields_flow.py",
 )

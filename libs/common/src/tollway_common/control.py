@@ -197,6 +197,14 @@ class Deployment(_Record):
     default_max_tokens: int | None = Field(
         default=None, gt=0, description="max_tokens sent when a client gives none (Anthropic)."
     )
+    base_model: str | None = Field(
+        default=None,
+        min_length=1,
+        max_length=256,
+        description="The published model `model` runs, when `model` is an operator's own name "
+        "(an Azure AI Foundry deployment): its capabilities decide which request fields are "
+        "sent (Anthropic).",
+    )
     credentials: list[Credential] = Field(
         default_factory=list,
         description="A pool of keys used in turn, rotated away from on 429, 401 and 403; "

@@ -95,7 +95,12 @@ FACTS: dict[Provider, ProviderFacts] = {
         tracing_name="anthropic",
         # The Messages endpoints are served natively (the client's body as it came).
         endpoints=frozenset(
-            {Endpoint.CHAT_COMPLETIONS, Endpoint.MESSAGES, Endpoint.MESSAGES_COUNT_TOKENS}
+            {
+                Endpoint.CHAT_COMPLETIONS,
+                Endpoint.COMPLETIONS,
+                Endpoint.MESSAGES,
+                Endpoint.MESSAGES_COUNT_TOKENS,
+            }
         ),
         entra_scope="https://ai.azure.com/.default",
         oauth=OAuth.FOUNDRY_ONLY,

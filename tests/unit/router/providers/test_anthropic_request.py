@@ -83,15 +83,19 @@ def test_call_goes_to_messages_with_the_api_version() -> None:
 @pytest.mark.proves("anthropic_sdk", "anthropic")
 def test_the_secret_goes_in_x_api_key() -> None:
     assert anthropic.ADAPTER.auth_header("sk-ant-test") == ("x-api-key", "sk-ant-test")
-    served = {Endpoint.CHAT_COMPLETIONS, Endpoint.MESSAGES, Endpoint.MESSAGES_COUNT_TOKENS}
+    served = {
+        Endpoint.CHAT_COMPLETIONS,
+        Endpoint.COMPLETIONS,
+        Endpoint.MESSAGES,
+        Endpoint.MESSAGES_COUNT_TOKENS,
+    }
     assert served <= FACTS[Provider.ANTHROPIC].endpoints
 
 
-@pytest.mark.parametrize("endpoint", [Endpoint.COMPLETIONS, Endpoint.EMBEDDINGS])
 @pytest.mark.proves("legacy_endpoints", "anthropic")
-def test_other_endpoints_are_refused(endpoint: Endpoint) -> None:
-    with pytest.raises(errors.InvalidRequest, match="only serves chat completions"):
-        _build({"prompt": "x"}, endpoint=endpoint)
+def test_embeddings_are_refused() -> None:
+    with pytest.raises(errors.InvalidRequest, match="not embeddings"):
+        _build({"input": "x"}, endpoint=Endpoint.EMBEDDINGS)
 
 
 @pytest.mark.proves("system_developer", "anthropic")
@@ -339,16 +343,18 @@ def test_json_object_forces_the_json_tool() -> None:
 
 
 @pytest.mark.proves("response_format", "anthropic")
-def test_json_schema_is_the_forced_tools_input_schema() -> None:
+def test_json_schema_is_the_forced_tools_input_schema_without_native_structured_outputs() -> None:
     response_format = {
         "type": "json_schema",
         "json_schema": {"name": "answer", "description": "The answer.", "schema": SCHEMA},
     }
-    sent = _send({"messages": [HELLO], "response_format": response_format})
+    older = TARGET.model_copy(update={"model": "claude-opus-4-1-20250805"})
+    sent = _send({"messages": [HELLO], "response_format": response_format}, older)
     assert sent["tools"] == [
         {"name": "json_response", "description": "The answer.", "input_schema": SCHEMA}
     ]
     assert sent["tool_choice"] == {"type": "tool", "name": "json_response"}
+    assert "output_config" not in sent
 
 
 def test_text_response_format_adds_nothing() -> None:
@@ -438,8 +444,10 @@ def test_sampling_is_sent_only_when_set() -> None:
     sent = _send({"messages": [HELLO]})
     assert "temperature" not in sent
     assert "top_p" not in sent
-    sent = _send({"messages": [HELLO], "temperature": 0, "top_p": 0.5})
-    assert (sent["temperature"], sent["top_p"]) == (0, 0.5)
+    sent = _send({"messages": [HELLO], "top_p": 0.5})
+    assert sent["top_p"] == 0.5
+    sent = _send({"messages": [HELLO], "temperature": 0})
+    assert sent["temperature"] == 0
 
 
 @pytest.mark.parametrize(("name", "value"), [("temperature", 1.5), ("top_p", "high")])

@@ -22,8 +22,11 @@ REGISTRY: dict[Provider, Adapter[Any]] = {
     for adapter in (openai.ADAPTER, azure_openai.ADAPTER, anthropic.ADAPTER, fake.ADAPTER)
 }
 BY_ENDPOINT: dict[tuple[Provider, Endpoint], Adapter[Any]] = {
-    (NATIVE_ADAPTER.type, endpoint): NATIVE_ADAPTER
-    for endpoint in (Endpoint.MESSAGES, Endpoint.MESSAGES_COUNT_TOKENS)
+    **{
+        (NATIVE_ADAPTER.type, endpoint): NATIVE_ADAPTER
+        for endpoint in (Endpoint.MESSAGES, Endpoint.MESSAGES_COUNT_TOKENS)
+    },
+    (Provider.ANTHROPIC, Endpoint.COMPLETIONS): anthropic.COMPLETIONS_ADAPTER,
 }
 
 

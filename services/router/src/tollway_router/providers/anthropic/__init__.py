@@ -8,6 +8,8 @@ alone: `request` builds the body (`messages` the turns), `response` reads a `Mes
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from tollway_common.providers import Provider
 from tollway_router.providers.adapter import Adapter
 from tollway_router.providers.anthropic.errors import parse_error
@@ -15,11 +17,12 @@ from tollway_router.providers.anthropic.request import build_request
 from tollway_router.providers.anthropic.response import parse_response
 from tollway_router.providers.anthropic.stream import (
     StreamState,
+    new_completions_stream_state,
     new_stream_state,
     parse_stream_event,
 )
 
-__all__ = ["ADAPTER"]
+__all__ = ["ADAPTER", "COMPLETIONS_ADAPTER"]
 
 ADAPTER: Adapter[StreamState] = Adapter(
     type=Provider.ANTHROPIC,
@@ -30,4 +33,9 @@ ADAPTER: Adapter[StreamState] = Adapter(
     parse_error=parse_error,
     stream_complete=lambda state: state.done,
     auth_header=lambda secret: ("x-api-key", secret),
+)
+# Legacy completions: the same translation, its stream coming out as `text_completion` chunks
+# (a stream's state is made before its first event, so the endpoint picks the adapter).
+COMPLETIONS_ADAPTER: Adapter[StreamState] = replace(
+    ADAPTER, new_stream_state=new_completions_stream_state
 )

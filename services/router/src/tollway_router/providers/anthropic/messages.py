@@ -12,6 +12,8 @@ from tollway_router.providers.anthropic.parts import (
     cache_control,
     marked,
     text_blocks,
+    tool_id,
+    tool_name,
     user_blocks,
 )
 
@@ -88,8 +90,10 @@ def _assistant_blocks(message: dict[str, Any], where: str) -> list[Block]:
 
 def _tool_use(call: Any, where: str) -> Block:
     function = call.get("function") if isinstance(call, dict) else None
-    if not isinstance(function, dict) or not isinstance(call.get("id"), str):
+    if not isinstance(function, dict):
         raise InvalidRequest(f"{where} must have an id and a function.", param=where)
+    call_id = tool_id(call.get("id"), f"{where}.id")
+    name = tool_name(function.get("name"), f"{where}.function.name")
     arguments = function.get("arguments") or "{}"
     try:
         parsed = orjson.loads(arguments)
@@ -104,13 +108,11 @@ def _tool_use(call: Any, where: str) -> Block:
             f"{where}.function.arguments must be a JSON object for Claude models.",
             param=f"{where}.function.arguments",
         )
-    return {"type": "tool_use", "id": call["id"], "name": function.get("name"), "input": parsed}
+    return {"type": "tool_use", "id": call_id, "name": name, "input": parsed}
 
 
 def _tool_result(message: dict[str, Any], where: str) -> Block:
-    call_id = message.get("tool_call_id")
-    if not isinstance(call_id, str):
-        raise InvalidRequest(f"{where}.tool_call_id is required.", param=f"{where}.tool_call_id")
+    call_id = tool_id(message.get("tool_call_id"), f"{where}.tool_call_id")
     block: Block = {"type": "tool_result", "tool_use_id": call_id}
     content = message.get("content")
     if isinstance(content, str):

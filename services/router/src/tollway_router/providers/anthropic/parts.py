@@ -20,6 +20,8 @@ PDF = "application/pdf"
 TEXT = "text/plain"
 _DATA_URL = re.compile(r"^data:(?P<type>[\w.+-]+/[\w.+-]+);base64,(?P<data>.*)$", re.DOTALL)
 _CACHE_TTLS = frozenset({"5m", "1h"})
+_NOT_IN_ID = re.compile(r"[^a-zA-Z0-9_-]")
+_TOOL_NAME = re.compile(r"^[a-zA-Z0-9_-]{1,128}$")
 _TITLE_LENGTH = 500
 
 
@@ -40,6 +42,24 @@ def cache_control(owner: Any, where: str) -> Block | None:
             param=f"{where}.cache_control",
         )
     return dict(value)
+
+
+def tool_id(value: Any, where: str) -> str:
+    """A tool call id as Claude takes it (letters, digits, `_` and `-`). Other backends' ids
+    (`functions.get_weather:0`) are rewritten the same way wherever they appear, so a call
+    and its result still pair up."""
+    if not isinstance(value, str) or not value:
+        raise InvalidRequest(f"{where} must be a non-empty string.", param=where)
+    return _NOT_IN_ID.sub("_", value)
+
+
+def tool_name(value: Any, where: str) -> str:
+    if not isinstance(value, str) or not _TOOL_NAME.match(value):
+        raise InvalidRequest(
+            f"{where} must be 1 to 128 letters, digits, underscores or dashes for Claude models.",
+            param=where,
+        )
+    return value
 
 
 def marked(block: Block, control: Block | None) -> Block:

@@ -13,8 +13,9 @@ from tollway_common.contract import Endpoint, Usage
 from tollway_common.control import Deployment
 from tollway_common.errors import UpstreamUnavailable
 from tollway_router.providers.adapter import ParsedResponse
+from tollway_router.providers.anthropic.completions import text_choice
 from tollway_router.providers.anthropic.errors import error_event
-from tollway_router.providers.anthropic.request import JSON_TOOL
+from tollway_router.providers.anthropic.tools import JSON_TOOL
 
 FINISH_REASONS = {
     "end_turn": "stop",
@@ -88,14 +89,18 @@ def parse_response(
         raise error_event(message)
     usage = to_usage(message.get("usage"))
     model = str(message.get("model") or target.model)
+    choice = _choice(message)
     completion = {
         "id": str(message.get("id", "")),
         "object": "chat.completion",
         "created": int(clock()),
         "model": model,
-        "choices": [_choice(message)],
+        "choices": [choice],
         "usage": openai_usage(usage),
     }
+    if endpoint is Endpoint.COMPLETIONS:
+        completion["object"] = "text_completion"
+        completion["choices"] = [text_choice(choice["message"], choice["finish_reason"])]
     return ParsedResponse(body=orjson.dumps(completion), usage=usage, upstream_model=model)
 
 

@@ -1,4 +1,5 @@
-"""Anthropic stream events -> OpenAI `chat.completion.chunk`s.
+"""Anthropic stream events -> OpenAI `chat.completion.chunk`s (legacy completions:
+`text_completion` chunks, the text alone).
 
 The event sequence is `message_start`, then per content block `content_block_start`, deltas
 and `content_block_stop`, then `message_delta` (stop reason, final output tokens) and
@@ -14,15 +15,16 @@ from typing import Any
 
 import orjson
 
+from tollway_common.contract import Endpoint
 from tollway_router.providers.adapter import ChunkOut, SseEvent
 from tollway_router.providers.anthropic.errors import error_event
-from tollway_router.providers.anthropic.request import JSON_TOOL
 from tollway_router.providers.anthropic.response import (
     finish_reason,
     load_object,
     openai_usage,
     to_usage,
 )
+from tollway_router.providers.anthropic.tools import JSON_TOOL
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,16 +49,25 @@ class StreamState:
     tool_calls: int = 0
     usage: dict[str, Any] = field(default_factory=dict)
     done: bool = False
+    endpoint: Endpoint = Endpoint.CHAT_COMPLETIONS
 
 
 def new_stream_state() -> StreamState:
     return StreamState()
 
 
+def new_completions_stream_state() -> StreamState:
+    """A stream that comes out as legacy `text_completion` chunks."""
+    return StreamState(endpoint=Endpoint.COMPLETIONS)
+
+
 def parse_stream_event(event: SseEvent, state: StreamState) -> list[ChunkOut]:
     payload = load_object(event.data, "a stream event")
     handler = _HANDLERS.get(str(payload.get("type") or event.event))
-    return handler(payload, state) if handler is not None else []
+    chunks = handler(payload, state) if handler is not None else []
+    if state.endpoint is Endpoint.COMPLETIONS:
+        return [chunk for chunk in chunks if chunk.data]
+    return chunks
 
 
 def _message_start(payload: dict[str, Any], state: StreamState) -> list[ChunkOut]:
@@ -64,6 +75,8 @@ def _message_start(payload: dict[str, Any], state: StreamState) -> list[ChunkOut
     state.id = str(message.get("id", ""))
     state.model = str(message.get("model", ""))
     state.usage = dict(message.get("usage") or {})
+    if state.endpoint is Endpoint.COMPLETIONS:
+        return []
     return [_chunk(state, {"role": "assistant", "content": ""})]
 
 
@@ -156,16 +169,25 @@ _HANDLERS: dict[str, Callable[[dict[str, Any], StreamState], list[ChunkOut]]] = 
 
 
 def _head(state: StreamState) -> dict[str, Any]:
+    completions = state.endpoint is Endpoint.COMPLETIONS
     return {
         "id": state.id,
-        "object": "chat.completion.chunk",
+        "object": "text_completion" if completions else "chat.completion.chunk",
         "created": state.created,
         "model": state.model,
     }
 
 
 def _chunk(state: StreamState, delta: dict[str, Any], finish: str | None = None) -> ChunkOut:
-    choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+    """One chunk for `delta`; on completions only text and the finish reach the client, so a
+    delta without them comes out empty (`data` b"") and is left out."""
+    if state.endpoint is Endpoint.COMPLETIONS:
+        text = delta.get("content")
+        if not text and finish is None:
+            return ChunkOut(data=b"")
+        choice = {"index": 0, "text": text or "", "logprobs": None, "finish_reason": finish}
+    else:
+        choice = {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
     data = {**_head(state), "choices": [choice]}
     return ChunkOut(data=orjson.dumps(data), output_chars=_output_chars(delta))
 
