@@ -34,6 +34,8 @@ OPERATION = {
     Endpoint.MODERATIONS: "moderation",
     # GenAI semantic conventions: Anthropic's Messages API is a chat operation.
     Endpoint.MESSAGES: "chat",
+    # Not a GenAI operation of the conventions; named as Anthropic's API names it.
+    Endpoint.MESSAGES_COUNT_TOKENS: "count_tokens",
 }
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
