@@ -87,7 +87,9 @@ class BenchStack:
             self._spawn(
                 f"router-{index}",
                 ["-m", "tollway_router"],
-                {**nats.env(Service.ROUTER), **quiet},
+                # The pool's key files are in the work folder: the router reads secrets only
+                # from its allowed directory.
+                {**nats.env(Service.ROUTER), "TOLLWAY_SECRETS_DIR": str(self.workdir), **quiet},
             )
         self._spawn(
             "metering",
