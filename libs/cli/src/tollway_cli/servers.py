@@ -136,8 +136,11 @@ def start_nats(
     raise ProcessError(f"nats-server did not start: {process.log_tail(2000)}")
 
 
-def start_redis(data_dir: Path, port: int | None = None, attempts: int = 5) -> RedisServer:
-    """Start redis-server with persistence off on a free port (Redis reads port 0 as "no TCP").
+def start_redis(
+    data_dir: Path, port: int | None = None, attempts: int = 5, extra_args: Sequence[str] = ()
+) -> RedisServer:
+    """Start redis-server with persistence off on a free port (Redis reads port 0 as "no TCP");
+    `extra_args` are more `--name value` options (`--requirepass`, `--maxmemory`).
 
     A kernel-chosen port may be taken again before Redis binds it, so retry on a clash.
 
@@ -155,6 +158,7 @@ def start_redis(data_dir: Path, port: int | None = None, attempts: int = 5) -> R
             *("--port", str(chosen), "--bind", "127.0.0.1"),
             *("--save", "", "--appendonly", "no"),
             *("--dir", str(data_dir)),
+            *extra_args,
         ]
         process = spawn("redis-server", command, log_path)
         if _wait_for_port(chosen, process):

@@ -12,11 +12,31 @@ from tollway_common.oidc import OidcSettings
 from tollway_common.settings import HttpLimits, LogSettings, NatsSettings, RedisSettings
 
 
+FailureMode = Literal["open", "closed"]
+
+
+class RedisFailureModes(BaseModel):
+    """Per kind of limit, what a request meets when Redis cannot be reached: admitted without
+    that kind of limit (open) or refused with 503 `limits_unavailable` (closed). A request
+    under several kinds is refused when any of them is closed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Requests per minute.
+    requests: FailureMode = "open"
+    # Tokens per minute.
+    tokens: FailureMode = "open"
+    # Parallel requests per key/team/org and per client.
+    concurrency: FailureMode = "open"
+    # Spend: failing open would let a budget be overrun without anyone knowing.
+    budgets: FailureMode = "closed"
+
+
 class LimitsSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # When Redis cannot be reached: admit without limits (open) or refuse with 503 (closed).
-    on_redis_error: Literal["open", "closed"] = "open"
+    # TOLLWAY_EDGE_LIMITS__ON_REDIS_ERROR__BUDGETS=closed and so on.
+    on_redis_error: RedisFailureModes = RedisFailureModes()
     # A model with no price under a budget: allow it and raise an alarm, or refuse it.
     unpriced_model: Literal["allow", "refuse"] = "allow"
     # Reserved, and sent upstream, when a limited request names no max_tokens.
