@@ -7,6 +7,7 @@ names through chDB). The dashboards' SQL is run in test_dashboards.py."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -37,8 +38,8 @@ from tollway_common.bus_permissions import Service, server_authorization
 from tollway_common.config_file import load_config
 
 INFRA = ("nats", "redis", "clickhouse", "grafana")
-# Runs once before NATS starts and exits: it makes the services' NATS passwords.
-ONE_SHOT = ("nats-secrets",)
+# Runs once before NATS and Redis start and exits: it makes the stack's secrets.
+ONE_SHOT = ("secrets",)
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 
 
@@ -268,7 +269,7 @@ def test_each_service_mounts_only_its_own_nats_password(
     assert env[f"{prefix}PASSWORD_FILE"] == "/run/secrets/nats/password"
     mounted = {s for s in _volume_sources(services[name]) if s.startswith("nats-password-")}
     assert mounted == {f"nats-password-{name}"}
-    assert "nats-password-" + name in _volume_sources(services["nats-secrets"])
+    assert "nats-password-" + name in _volume_sources(services["secrets"])
 
 
 # Every system log the clickhouse-server image's config.xml turns on, except crash_log (a few
@@ -397,3 +398,41 @@ def test_the_span_log_engine_clause_is_valid_sql() -> None:
         """
     )
     assert "TTL finish_date + toIntervalDay(7)" in output
+
+
+def _make_secrets(root: Path) -> dict[str, str]:
+    """Run the secrets one-shot on `root` as its volumes; every file it made, by path."""
+    for volume in ("nats", "edge", "router", "metering", "admin", "redis"):
+        (root / volume).mkdir(exist_ok=True)
+    script = COMPOSE_DIR / "secrets/make-secrets.sh"
+    subprocess.run(["/bin/sh", str(script)], env={"SECRETS_ROOT": str(root)}, check=True)
+    return {
+        str(path.relative_to(root)): path.read_text() for path in root.rglob("*") if path.is_file()
+    }
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+def test_the_secrets_one_shot_makes_each_secret_once(tmp_path: Path) -> None:
+    first = _make_secrets(tmp_path)
+    assert _make_secrets(tmp_path) == first, "later starts reuse the secrets"
+    password = first["redis/password"]
+    assert len(password) >= 32
+    assert first["redis/redis.conf"] == f'requirepass "{password}"\n'
+    for name in first:
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o400, name
+    assert (tmp_path / "redis/password").stat().st_uid == 10001
+    assert (tmp_path / "redis/redis.conf").stat().st_uid == 999
+
+
+def test_redis_asks_for_the_generated_password_and_never_evicts_limit_keys(
+    services: dict[str, Any],
+) -> None:
+    redis = services["redis"]
+    command = redis["command"]
+    assert command[:2] == ["redis-server", "/run/secrets/redis/redis.conf"]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert "redis-secrets:/run/secrets/redis:ro" in redis["volumes"]
+    assert "REDISCLI_AUTH" in " ".join(redis["healthcheck"]["test"])
+    edge = services["edge"]
+    assert edge["environment"]["TOLLWAY_EDGE_REDIS__PASSWORD_FILE"] == "/run/secrets/redis/password"
+    assert "redis-secrets:/run/secrets/redis:ro" in edge["volumes"]

@@ -42,6 +42,7 @@ from tollway_common.config_file import load_config
 from tollway_common.monitor_server import MonitorServer
 from tollway_common.settings import MonitorSettings
 from tollway_edge.app import create_app as create_edge_app
+from tollway_edge.metrics import LIMITS_UNAVAILABLE
 from tollway_edge.settings import EdgeSettings
 
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -184,6 +185,12 @@ def test_every_manifest_validates_against_the_kubernetes_schemas(
             validator = jsonschema.Draft202012Validator(SERVICE_MONITOR_SCHEMA)
             errors += [f"{name}: {e.message}" for e in validator.iter_errors(document)]
             continue
+        if document["kind"] == "PrometheusRule":
+            assert document["apiVersion"] == "monitoring.coreos.com/v1"
+            for group in document["spec"]["groups"]:
+                for rule in group["rules"]:
+                    assert {"alert", "expr"} <= set(rule), name
+            continue
         if document["kind"] == "Certificate":
             # cert-manager's CRD: no schema offline; the fields it cannot do without.
             assert document["apiVersion"] == "cert-manager.io/v1"
@@ -211,11 +218,13 @@ def test_default_render_has_every_piece(default: list[dict[str, Any]]) -> None:
     assert kinds["Secret"] == {"tollway-endpoints", "tollway-nats-users"}
     assert kinds["ServiceAccount"] == {"tollway"}
     assert "ServiceMonitor" not in kinds, "behind serviceMonitor.enabled"
+    assert "PrometheusRule" not in kinds, "behind prometheusRule.enabled"
     assert "Ingress" not in kinds
 
 
 def test_production_render_adds_monitoring_and_ingress(production: list[dict[str, Any]]) -> None:
     assert set(by_kind(production, "ServiceMonitor")) == {f"tollway-{s}" for s in SERVICES}
+    assert set(by_kind(production, "PrometheusRule")) == {"tollway"}
     (ingress,) = by_kind(production, "Ingress").values()
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
     secrets = {d["metadata"]["name"] for d in production if d["kind"] == "Secret"}
@@ -310,8 +319,8 @@ def _placeholder(name: str) -> str:
         return "redis://redis.example:6379/0"
     if name.endswith("CLICKHOUSE_DSN"):
         return "http://default:secret@clickhouse.example:8123"
-    if name.endswith("NATS__PASSWORD"):
-        return "nats-password"
+    if name.endswith(("NATS__PASSWORD", "REDIS__PASSWORD")):
+        return "a-password"
     raise AssertionError(f"{name} comes from a Secret the test does not know")
 
 
@@ -387,6 +396,13 @@ def test_secrets_are_wired_by_reference(
     assert "envFrom" not in _container(default, "router")
 
     values = production_values()
+    edge_env = {item["name"]: item for item in _container(production, "edge")["env"]}
+    assert edge_env["TOLLWAY_EDGE_REDIS__PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "tollway-redis-auth",
+        "key": "password",
+    }
+    assert edge_env["TOLLWAY_EDGE_REDIS__USERNAME"]["value"] == "tollway-edge"
+    assert edge_env["TOLLWAY_EDGE_REDIS__TLS_CA_FILE"]["value"] == "/etc/tollway-redis-tls/ca.crt"
     edge_ref = next(
         i for i in _container(production, "edge")["env"] if i["name"].endswith("REDIS__URL")
     )
@@ -589,3 +605,14 @@ def test_every_value_is_documented() -> None:
         if path not in documented and generic not in documented:
             missing.append(path)
     assert not missing, "add these to the values table in docs/deploy.md"
+
+
+def test_the_alert_rules_watch_the_limits_failure_counter(
+    production: list[dict[str, Any]],
+) -> None:
+    (rule,) = by_kind(production, "PrometheusRule").values()
+    alerts = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+    expr = alerts["TollwayLimitsUnavailable"]["expr"]
+    assert f"{LIMITS_UNAVAILABLE._name}_total" in expr
+    assert "by (kind, mode)" in expr
+    assert "{{ $labels.kind }}" in alerts["TollwayLimitsUnavailable"]["annotations"]["summary"]

@@ -11,7 +11,6 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from tollway_common.oidc import OidcSettings
 from tollway_common.settings import HttpLimits, LogSettings, NatsSettings, RedisSettings
 
-
 FailureMode = Literal["open", "closed"]
 
 
