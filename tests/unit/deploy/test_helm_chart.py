@@ -215,7 +215,7 @@ def test_default_render_has_every_piece(default: list[dict[str, Any]]) -> None:
     assert kinds["PodDisruptionBudget"] == services
     assert kinds["NetworkPolicy"] == services
     assert kinds["ConfigMap"] == {"tollway-config"}
-    assert kinds["Secret"] == {"tollway-endpoints", "tollway-nats-users"}
+    assert kinds["Secret"] == {"tollway-endpoints", "tollway-nats-users", "tollway-generated"}
     assert kinds["ServiceAccount"] == {"tollway"}
     assert "ServiceMonitor" not in kinds, "behind serviceMonitor.enabled"
     assert "PrometheusRule" not in kinds, "behind prometheusRule.enabled"
@@ -228,7 +228,7 @@ def test_production_render_adds_monitoring_and_ingress(production: list[dict[str
     (ingress,) = by_kind(production, "Ingress").values()
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
     secrets = {d["metadata"]["name"] for d in production if d["kind"] == "Secret"}
-    assert secrets == {"tollway-nats-users"}, "endpoints come from existingSecret"
+    assert secrets == {"tollway-nats-users", "tollway-generated"}, "endpoints: existingSecret"
     (certificate,) = by_kind(production, "Certificate").values()
     assert certificate["spec"]["secretName"] == "tollway-nats-tls"
 
@@ -319,7 +319,7 @@ def _placeholder(name: str) -> str:
         return "redis://redis.example:6379/0"
     if name.endswith("CLICKHOUSE_DSN"):
         return "http://default:secret@clickhouse.example:8123"
-    if name.endswith(("NATS__PASSWORD", "REDIS__PASSWORD")):
+    if name.endswith(("NATS__PASSWORD", "REDIS__PASSWORD", "IP_SALT", "SESSION_SECRET")):
         return "a-password"
     raise AssertionError(f"{name} comes from a Secret the test does not know")
 
@@ -383,6 +383,11 @@ def test_secrets_are_wired_by_reference(
     }
     assert refs == {
         "TOLLWAY_EDGE_REDIS__URL": {"name": "tollway-endpoints", "key": "redis-url"},
+        "TOLLWAY_EDGE_CLIENT_IP_SALT": {"name": "tollway-generated", "key": "client-ip-salt"},
+        "TOLLWAY_ADMIN_SESSION_SECRET": {
+            "name": "tollway-generated",
+            "key": "admin-session-secret",
+        },
         "TOLLWAY_METERING_CLICKHOUSE_DSN": {"name": "tollway-endpoints", "key": "clickhouse-dsn"},
         **{
             f"TOLLWAY_{service.upper()}_NATS__PASSWORD": {

@@ -89,6 +89,10 @@ names it). */}}
 {{- end }}
 {{- end }}
 
+{{- define "tollway.generatedSecretName" -}}
+{{- printf "%s-generated" (include "tollway.fullname" .) }}
+{{- end }}
+
 {{- define "tollway.endpointsSecretName" -}}
 {{- printf "%s-endpoints" (include "tollway.fullname" .) }}
 {{- end }}

@@ -15,7 +15,16 @@ from types import FrameType
 from typing import IO
 
 from tollway_cli.bus_credentials import BusCredentials
-from tollway_cli.devkey import ADMIN_TOKEN_ENV, ENV_NAME, admin_token, dev_api_key
+from tollway_cli.devkey import (
+    ADMIN_TOKEN_ENV,
+    CLIENT_IP_SALT_ENV,
+    ENV_NAME,
+    SESSION_SECRET_ENV,
+    admin_session_secret,
+    admin_token,
+    client_ip_salt,
+    dev_api_key,
+)
 from tollway_cli.processes import ManagedProcess, ProcessError, spawn_module, wait_until_ready
 from tollway_cli.servers import start_nats, start_redis
 from tollway_cli.service_env import service_env
@@ -129,6 +138,7 @@ class Launcher:
             "TOLLWAY_ADMIN_HOST": self.options.host,
             "TOLLWAY_ADMIN_PORT": str(self.options.admin_port),
             ADMIN_TOKEN_ENV: self._admin_token,
+            SESSION_SECRET_ENV: admin_session_secret(self.data_dir),
             # The sample config's bootstrap key reads the dev key from here.
             ENV_NAME: key,
             # The UI is served over plain HTTP on this machine.
@@ -148,6 +158,7 @@ class Launcher:
             "TOLLWAY_EDGE_REDIS__URL": redis.url,
             "TOLLWAY_EDGE_HOST": self.options.host,
             "TOLLWAY_EDGE_PORT": str(self.options.port),
+            CLIENT_IP_SALT_ENV: client_ip_salt(self.data_dir),
         }
         specs = [
             ("admin", "tollway_admin", admin_env),

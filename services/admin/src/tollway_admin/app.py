@@ -94,7 +94,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 def create_app(settings: AdminSettings) -> FastAPI:
     app = FastAPI(title="Tollway admin", version="1", lifespan=lifespan)
     app.state.settings = settings
-    app.state.admin_token = settings.token.get_secret_value() if settings.token else None
+    app.state.admin_token = settings.admin_token()
     app.state.oidc_identify = None
     app.state.secret_policy = SecretPolicy()
     install_error_handlers(app)

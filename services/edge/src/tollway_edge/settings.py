@@ -71,9 +71,13 @@ class EdgeSettings(BaseSettings):
     # org claims name no record; unset, such a caller is refused with 403.
     oidc_default_team: str | None = None
     limits: LimitsSettings = LimitsSettings()
-    # Keys the hash under which client IPs are stored; set a secret of your own in production
-    # (the same on every edge, so one client hashes alike everywhere).
-    client_ip_salt: SecretStr = SecretStr("tollway-default-salt")
+    # Keys the hash under which client IPs are stored: a secret of the install, the same on
+    # every edge so one client hashes alike everywhere (`make run`, compose and Helm generate
+    # one). Unset: random per process, so the per-client limit and usage rows cannot link a
+    # client across edges or restarts.
+    client_ip_salt: SecretStr | None = None
+    # The salt read from a file at start instead (compose generates one).
+    client_ip_salt_file: Path | None = None
     idle_timeout_s: float = Field(default=5.0, gt=0)
     # With several workers: the folder where each keeps its metrics for /metrics to sum
     # (prometheus_client's multiprocess mode). Emptied at start; default a new temporary one.
@@ -82,6 +86,13 @@ class EdgeSettings(BaseSettings):
     @property
     def multiprocess_metrics_dir(self) -> Path | None:
         return self.metrics_dir if self.workers > 1 else None
+
+    def configured_ip_salt(self) -> bytes | None:
+        if self.client_ip_salt_file is not None:
+            return self.client_ip_salt_file.read_bytes().strip() or None
+        if self.client_ip_salt is None:
+            return None
+        return self.client_ip_salt.get_secret_value().encode()
 
     @model_validator(mode="after")
     def _tls_needs_both(self) -> EdgeSettings:
