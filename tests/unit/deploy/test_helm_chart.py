@@ -6,6 +6,7 @@ services serve, env the services accept, selectors that select, Secrets and the 
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -621,3 +622,13 @@ def test_the_alert_rules_watch_the_limits_failure_counter(
     assert f"{LIMITS_UNAVAILABLE._name}_total" in expr
     assert "by (kind, mode)" in expr
     assert "{{ $labels.kind }}" in alerts["TollwayLimitsUnavailable"]["annotations"]["summary"]
+
+
+def test_trusted_hosts_name_the_services_and_the_ingress(production: list[dict[str, Any]]) -> None:
+    for service in ("edge", "admin"):
+        env = {item["name"]: item for item in _container(production, service)["env"]}
+        hosts = json.loads(env[f"TOLLWAY_{service.upper()}_TRUSTED_HOSTS"]["value"])
+        assert {"localhost", f"tollway-{service}.tollway.svc.cluster.local"} <= set(hosts)
+    edge_env = {item["name"]: item for item in _container(production, "edge")["env"]}
+    ingress_hosts = production_values()["edge"]["ingress"]["hosts"]
+    assert set(ingress_hosts) <= set(json.loads(edge_env["TOLLWAY_EDGE_TRUSTED_HOSTS"]["value"]))

@@ -35,6 +35,7 @@ from tollway_common.presence import Announcer, PresenceBoard
 from tollway_common.request_ids import RequestIdMiddleware
 from tollway_common.secret_policy import SecretPolicy
 from tollway_common.secret_refs import SecretResolver
+from tollway_common.trusted_hosts import TrustedHostMiddleware
 
 
 @contextlib.asynccontextmanager
@@ -99,6 +100,8 @@ def create_app(settings: AdminSettings) -> FastAPI:
     app.state.secret_policy = SecretPolicy()
     install_error_handlers(app)
     install_ui(app, settings)
+    # Before anything reads a cookie or a body (DNS rebinding); inside the headers below.
+    app.add_middleware(TrustedHostMiddleware, patterns=settings.trusted_hosts)
     # Outermost: every response, errors and UI pages included, carries x-request-id.
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)

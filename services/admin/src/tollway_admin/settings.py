@@ -18,6 +18,9 @@ class AdminSettings(BaseSettings):
     )
 
     host: str = "127.0.0.1"
+    # Host names the admin is reached by (JSON list; `*.example.com` matches subdomains, `*`
+    # any); IP addresses always pass. Others get 400, which defeats DNS rebinding.
+    trusted_hosts: list[str] = Field(default_factory=lambda: ["localhost", "admin"])
     port: int = 8081
     # Request head deadline and size, body deadline, keep-alive, concurrency
     # (TOLLWAY_ADMIN_HTTP__HEADER_TIMEOUT_S and so on).

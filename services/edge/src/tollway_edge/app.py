@@ -8,6 +8,7 @@ from starlette.types import ASGIApp
 from tollway_common.http_metrics import HttpMetricsMiddleware, metrics_endpoint
 from tollway_common.http_tracing import instrument_fastapi
 from tollway_common.request_ids import RequestIdMiddleware
+from tollway_common.trusted_hosts import TrustedHostMiddleware
 from tollway_edge import fast_path
 from tollway_edge.errors import install_error_handlers
 from tollway_edge.fast_path import InferenceFastPath
@@ -34,5 +35,6 @@ def create_app(settings: EdgeSettings) -> ASGIApp:
     install_error_handlers(app)
     instrument_fastapi(app)
     return HttpMetricsMiddleware(
-        RequestIdMiddleware(InferenceFastPath(app)), fixed_routes=fast_path.ROUTES
+        RequestIdMiddleware(TrustedHostMiddleware(InferenceFastPath(app), settings.trusted_hosts)),
+        fixed_routes=fast_path.ROUTES,
     )

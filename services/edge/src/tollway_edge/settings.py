@@ -48,6 +48,9 @@ class EdgeSettings(BaseSettings):
     )
 
     host: str = "127.0.0.1"
+    # Host names clients reach the edge by (JSON list; `*.example.com` matches subdomains, `*`
+    # any); IP addresses always pass. The default fits `make run` and compose.
+    trusted_hosts: list[str] = Field(default_factory=lambda: ["localhost", "edge"])
     # TLS is off unless both are set (or given as --certfile / --keyfile).
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
