@@ -28,6 +28,7 @@ DEV_KEY = "sk-tollway-launcher-test-0123456789"
 def _launch(data_dir: Path, port: int, admin_port: int) -> subprocess.Popen[str]:
     monitor_ports = ["--router-monitor-port", str(free_port())]
     monitor_ports += ["--metering-monitor-port", str(free_port())]
+    monitor_ports += ["--edge-metrics-port", str(free_port())]
     return subprocess.Popen(
         [
             sys.executable,

@@ -1,5 +1,6 @@
-"""The admin answers only to its own names: a DNS-rebinding page that reaches it under the
-attacker's name gets 400 before any credential is looked at."""
+"""What the admin shows to whom before sign-in: only to its own names (a DNS-rebinding page
+that reaches it under the attacker's name gets 400 before any credential is looked at), and
+no API docs unless asked for."""
 
 from __future__ import annotations
 
@@ -39,3 +40,11 @@ def test_a_request_under_another_name_is_refused_with_the_token(client: TestClie
 @pytest.mark.parametrize("base", ["http://admin.corp.example", "http://127.0.0.1:8081"])
 def test_its_own_names_and_ip_addresses_are_served(client: TestClient, base: str) -> None:
     assert client.get(f"{base}/healthz").status_code == 200
+
+
+def test_api_docs_are_off_unless_asked_for(client: TestClient) -> None:
+    for path in ("/docs", "/redoc", "/openapi.json"):
+        assert client.get(f"http://127.0.0.1{path}").status_code == 404, path
+    app = create_app(AdminSettings(api_docs=True))
+    with_docs = TestClient(app, base_url="http://localhost")
+    assert with_docs.get("/openapi.json").status_code == 200

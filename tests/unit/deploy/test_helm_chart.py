@@ -240,7 +240,8 @@ def test_http_probes_point_at_paths_the_service_serves(
 ) -> None:
     container = _container(default, service)
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
-    assert ports == {"http": HTTP_SERVICES[service]}
+    metrics = {"metrics": EdgeSettings().metrics.port} if service == "edge" else {}
+    assert ports == {"http": HTTP_SERVICES[service], **metrics}
     probes = {
         kind: container[kind]["httpGet"]
         for kind in ("startupProbe", "livenessProbe", "readinessProbe")
@@ -255,6 +256,8 @@ def test_http_probes_point_at_paths_the_service_serves(
     assert status_of(app, "/healthz") == 200
     assert status_of(app, "/readyz") != 404, "readiness is served (503 until NATS is there)"
     assert status_of(app, "/no-such-path") == 404
+    if service == "edge":
+        assert status_of(app, "/metrics") == 404, "metrics are off the public API port"
 
 
 @pytest.mark.parametrize("service", ["router", "metering"])
@@ -632,3 +635,19 @@ def test_trusted_hosts_name_the_services_and_the_ingress(production: list[dict[s
     edge_env = {item["name"]: item for item in _container(production, "edge")["env"]}
     ingress_hosts = production_values()["edge"]["ingress"]["hosts"]
     assert set(ingress_hosts) <= set(json.loads(edge_env["TOLLWAY_EDGE_TRUSTED_HOSTS"]["value"]))
+
+
+def test_the_edge_is_scraped_on_its_metrics_port_not_its_public_service(
+    production: list[dict[str, Any]],
+) -> None:
+    services = by_kind(production, "Service")
+    public = services["tollway-edge"]
+    assert [port["name"] for port in public["spec"]["ports"]] == ["http"]
+    assert "tollway.io/metrics" not in public["metadata"]["labels"]
+    metrics = services["tollway-edge-metrics"]
+    assert metrics["spec"]["ports"][0]["targetPort"] == "metrics"
+    monitor = by_kind(production, "ServiceMonitor")["tollway-edge"]
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    policy = by_kind(production, "NetworkPolicy")["tollway-edge"]
+    ports = [port["port"] for rule in policy["spec"]["ingress"] for port in rule["ports"]]
+    assert ports == ["http", "metrics"]

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         default=9091,
         help="metering's /healthz, /readyz and /metrics",
     )
+    run.add_argument(
+        "--edge-metrics-port",
+        type=int,
+        default=9092,
+        help="the edge's /metrics (off the API port)",
+    )
 
     connection = argparse.ArgumentParser(add_help=False)
     connection.add_argument("--admin-url", default=os.environ.get(ADMIN_URL_ENV, DEFAULT_ADMIN_URL))
@@ -158,6 +164,7 @@ def main(argv: list[str] | None = None) -> int:
         admin_port=args.admin_port,
         router_monitor_port=args.router_monitor_port,
         metering_monitor_port=args.metering_monitor_port,
+        edge_metrics_port=args.edge_metrics_port,
     )
     try:
         return Launcher(options).run()

@@ -48,6 +48,7 @@ class LaunchOptions:
     admin_port: int = 8081
     router_monitor_port: int = 9090
     metering_monitor_port: int = 9091
+    edge_metrics_port: int = 9092
 
 
 class AlreadyRunning(LaunchError):
@@ -111,6 +112,7 @@ class Launcher:
             (self.options.admin_port, "admin", "admin-port"),
             (self.options.router_monitor_port, "router monitor", "router-monitor-port"),
             (self.options.metering_monitor_port, "metering monitor", "metering-monitor-port"),
+            (self.options.edge_metrics_port, "edge metrics", "edge-metrics-port"),
         )
         for port, what, flag in ports:
             if not _port_free(self.options.host, port):
@@ -143,6 +145,8 @@ class Launcher:
             ENV_NAME: key,
             # The UI is served over plain HTTP on this machine.
             "TOLLWAY_ADMIN_COOKIE_SECURE": "false",
+            # A development install: the API's interactive docs at /docs.
+            "TOLLWAY_ADMIN_API_DOCS": "true",
         }
         metering_env = {
             **bus.env(Service.METERING, nats.url),
@@ -159,6 +163,8 @@ class Launcher:
             "TOLLWAY_EDGE_HOST": self.options.host,
             "TOLLWAY_EDGE_PORT": str(self.options.port),
             CLIENT_IP_SALT_ENV: client_ip_salt(self.data_dir),
+            "TOLLWAY_EDGE_METRICS__HOST": self.options.host,
+            "TOLLWAY_EDGE_METRICS__PORT": str(self.options.edge_metrics_port),
         }
         specs = [
             ("admin", "tollway_admin", admin_env),
@@ -215,7 +221,7 @@ class Launcher:
     def _metrics_urls(self) -> str:
         host = self.options.host
         ports = (
-            self.options.port,
+            self.options.edge_metrics_port,
             self.options.admin_port,
             self.options.router_monitor_port,
             self.options.metering_monitor_port,

@@ -93,7 +93,15 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: AdminSettings) -> FastAPI:
-    app = FastAPI(title="Tollway admin", version="1", lifespan=lifespan)
+    docs = settings.api_docs
+    app = FastAPI(
+        title="Tollway admin",
+        version="1",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
     app.state.admin_token = settings.admin_token()
     app.state.oidc_identify = None

@@ -45,6 +45,9 @@ class AdminSettings(BaseSettings):
     # independent of the admin token. Unset: random per process (sessions end at a restart).
     session_secret: SecretStr | None = None
     session_secret_file: Path | None = None
+    # Serve the API's interactive docs (/docs) and OpenAPI document (/openapi.json): off in
+    # production, `make run` turns it on.
+    api_docs: bool = False
     # Send the session cookie only over HTTPS; turn off only for http://localhost.
     cookie_secure: bool = True
     # Browser sign-in with the issuer's login page (authorization code with PKCE).

@@ -5,7 +5,7 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from tollway_common.http_metrics import HttpMetricsMiddleware, metrics_endpoint
+from tollway_common.http_metrics import HttpMetricsMiddleware
 from tollway_common.http_tracing import instrument_fastapi
 from tollway_common.request_ids import RequestIdMiddleware
 from tollway_common.trusted_hosts import TrustedHostMiddleware
@@ -29,9 +29,6 @@ def create_app(settings: EdgeSettings) -> ASGIApp:
     app.include_router(models.router)
     app.include_router(key_info.router)
     app.include_router(health.router)
-    app.add_api_route(
-        "/metrics", metrics_endpoint(settings.multiprocess_metrics_dir), include_in_schema=False
-    )
     install_error_handlers(app)
     instrument_fastapi(app)
     return HttpMetricsMiddleware(

@@ -42,6 +42,17 @@ class LimitsSettings(BaseModel):
     default_max_tokens: int = Field(default=4096, gt=0)
 
 
+class MetricsSettings(BaseModel):
+    """Where Prometheus scrapes the edge: a port of its own, never the public API port."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    # 0 takes a free port and logs it.
+    port: int = Field(default=9464, ge=0, le=65535)
+
+
 class EdgeSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOLLWAY_EDGE_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -82,6 +93,8 @@ class EdgeSettings(BaseSettings):
     # The salt read from a file at start instead (compose generates one).
     client_ip_salt_file: Path | None = None
     idle_timeout_s: float = Field(default=5.0, gt=0)
+    # /metrics (TOLLWAY_EDGE_METRICS__ENABLED, __HOST, __PORT).
+    metrics: MetricsSettings = MetricsSettings()
     # With several workers: the folder where each keeps its metrics for /metrics to sum
     # (prometheus_client's multiprocess mode). Emptied at start; default a new temporary one.
     metrics_dir: Path | None = None
