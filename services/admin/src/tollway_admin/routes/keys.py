@@ -13,7 +13,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from tollway_admin import key_scope
+from tollway_admin import key_scope, read_scope
 from tollway_admin.key_expiry import expiry_refusal
 from tollway_admin.references import ControlState
 from tollway_admin.resources import KEYS, TEAMS, key_id_for_hash
@@ -165,6 +165,7 @@ async def list_keys(
         and (user_id is None or record.user_id == user_id)
         and (q is None or q.lower() in record.name.lower() or record.prefix.startswith(q))
         and (include_inactive or record.usable_at(now))
+        and read_scope.can_read_key(identity, record)
     ]
     data = [record.model_dump(mode="json", exclude=_HIDDEN) for record in keys]
     return {"object": "list", "data": data}
@@ -178,6 +179,9 @@ async def _read(request: Request, key_id: str) -> tuple[KeyRecord, int]:
 @router.get("/{key_id}")
 async def get_key(key_id: str, request: Request, identity: Viewer) -> dict[str, Any]:
     record, revision = await _read(request, key_id)
+    if not read_scope.can_read_key(identity, record):
+        # As if it did not exist: another team's key ids are not confirmed.
+        raise NotFound(f"There is no key '{key_id}'.")
     return _view(record, revision)
 
 
