@@ -19,6 +19,7 @@ from tollway_admin.routes import config, deployment_health, keys, records, usage
 from tollway_admin.security import AdminIdentity, Viewer
 from tollway_admin.security_headers import SecurityHeadersMiddleware
 from tollway_admin.settings import AdminSettings
+from tollway_admin.signin_gate import SignInGate
 from tollway_admin.store import ControlStore
 from tollway_admin.ui.app import install_ui
 from tollway_admin.ui.revocations import RevokedSessions
@@ -107,6 +108,8 @@ def create_app(settings: AdminSettings) -> FastAPI:
     app.state.oidc_identify = None
     app.state.secret_policy = SecretPolicy()
     install_error_handlers(app)
+    # Inside the session middleware install_ui adds: the gate reads the session it decodes.
+    app.add_middleware(SignInGate)
     install_ui(app, settings)
     # Before anything reads a cookie or a body (DNS rebinding); inside the headers below.
     app.add_middleware(TrustedHostMiddleware, patterns=settings.trusted_hosts)
