@@ -12,6 +12,8 @@ from tests.support.oidc_issuer import AUDIENCE, LocalIssuer
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
 
+from tollway_common.control import hash_key
+
 ADMIN_TOKEN = "tw-admin-read-scope-0123456789"
 
 
@@ -79,3 +81,9 @@ async def test_the_config_export_is_for_admins_and_shows_no_key_hash(readers: Re
     assert "key_hash" not in exported.text
     assert "keys" not in exported.json()
     assert {t["team_id"] for t in exported.json()["teams"]} == {"ml", "search"}
+
+
+async def test_a_key_id_shows_nothing_of_the_keys_hash(readers: Readers) -> None:
+    issued = (await readers.admin.post("/api/v1/keys", json={"name": "fresh"})).json()
+    digest = hash_key(issued["key"])
+    assert issued["key_id"].removeprefix("key_") not in digest

@@ -25,7 +25,7 @@ from tollway_admin.resources import (
     TEAMS,
     USERS,
     Resource,
-    key_id_for_hash,
+    key_id_for_config_key,
 )
 from tollway_admin.store import ControlStore
 from tollway_common.config_file import BootstrapKey, TollwayConfig
@@ -74,7 +74,7 @@ def _key_record(key: BootstrapKey, secrets: SecretResolver, now: int) -> KeyReco
             return None
         digest, prefix = hash_key(secret), key_prefix(secret)
     return KeyRecord(
-        key_id=key_id_for_hash(digest),
+        key_id=key_id_for_config_key(digest),
         name=key.name,
         key_hash=digest,
         prefix=prefix,

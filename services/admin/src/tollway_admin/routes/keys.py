@@ -16,7 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from tollway_admin import key_scope, read_scope
 from tollway_admin.key_expiry import expiry_refusal
 from tollway_admin.references import ControlState
-from tollway_admin.resources import KEYS, TEAMS, key_id_for_hash
+from tollway_admin.resources import KEYS, TEAMS, new_key_id
 from tollway_admin.routes.common import (
     expected_revision,
     refuse_new_problems,
@@ -121,7 +121,7 @@ async def create_key(body: KeyCreate, request: Request, identity: Viewer) -> dic
     secret = new_secret()
     digest = hash_key(secret)
     record = KeyRecord(
-        key_id=key_id_for_hash(digest),
+        key_id=new_key_id(),
         name=body.name,
         key_hash=digest,
         prefix=key_prefix(secret),
@@ -231,7 +231,7 @@ async def rotate_key(
     digest = hash_key(secret)
     new = old.model_copy(
         update={
-            "key_id": key_id_for_hash(digest),
+            "key_id": new_key_id(),
             "key_hash": digest,
             "prefix": key_prefix(secret),
             "created_at": now,
