@@ -475,3 +475,33 @@ def test_redis_asks_for_the_generated_password_and_never_evicts_limit_keys(
     edge = services["edge"]
     assert edge["environment"]["TOLLWAY_EDGE_REDIS__PASSWORD_FILE"] == "/run/secrets/redis/password"
     assert "redis-secrets:/run/secrets/redis:ro" in edge["volumes"]
+
+
+def _merged_with(override: Path) -> dict[str, Any]:
+    """Compose's merge of an override file: mappings merge, volume lists add up."""
+    base = load_compose({})
+    extra = yaml.safe_load(override.read_text())
+    for name, service in extra["services"].items():
+        target = base["services"][name]
+        for field, value in service.items():
+            if isinstance(value, dict):
+                target[field] = {**target.get(field, {}), **value}
+            elif field == "volumes":
+                target[field] = [*target.get(field, []), *value]
+            else:
+                target[field] = value
+    return base
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_the_nats_tls_override_puts_every_service_on_tls(
+    name: str, clean_environ: pytest.MonkeyPatch
+) -> None:
+    merged = _merged_with(COMPOSE_DIR / "nats-tls.yml")
+    nats_command = merged["services"]["nats"]["command"]
+    assert {"--tls", "--tlscert", "--tlskey"} <= set(nats_command)
+    env = {key: str(value) for key, value in merged["services"][name]["environment"].items()}
+    settings: Any = check_settings(name, env, clean_environ)
+    assert settings.nats.url == "tls://nats:4222"
+    ca = str(settings.nats.tls_ca_file)
+    assert any(v.endswith(f":{ca}:ro") for v in merged["services"][name]["volumes"])
