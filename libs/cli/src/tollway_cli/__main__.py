@@ -124,7 +124,11 @@ def _admin_call(client: AdminClient, args: argparse.Namespace) -> Any:
     if args.command == "apply":
         doc = with_hashed_keys(load_config(args.file))
         params = {"prune": "false" if args.no_prune else "true"}
-        return client.call("PUT", "/api/v1/config", json=doc.model_dump(mode="json"), params=params)
+        document = doc.model_dump(mode="json")
+        if "keys" not in doc.model_fields_set:
+            # No keys section (an export): the keys stay as they are.
+            del document["keys"]
+        return client.call("PUT", "/api/v1/config", json=document, params=params)
     if args.command == "export":
         return client.call("GET", "/api/v1/config")
     if args.action == "create":

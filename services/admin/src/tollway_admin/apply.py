@@ -121,14 +121,26 @@ def wanted_records(
     return wanted
 
 
+def _pruned(doc: TollwayConfig, prune: bool) -> frozenset[str]:
+    """The buckets whose config-made records the document replaces. A document without a `keys`
+    section (what `export` writes: it never shows key hashes) leaves keys alone; `keys: []`
+    removes them."""
+    if not prune:
+        return frozenset()
+    buckets = {resource.bucket for resource in _ORDER}
+    return frozenset(buckets if "keys" in doc.model_fields_set else buckets - {KEYS.bucket})
+
+
 def _state_after(
-    store: ControlStore, wanted: dict[str, dict[str, BaseModel]], prune: bool
+    store: ControlStore, wanted: dict[str, dict[str, BaseModel]], pruned: frozenset[str]
 ) -> ControlState:
     def merged(resource: Resource[R]) -> dict[str, R]:
         items = {
             resource.public_id(record): record
             for record in store.all(resource)
-            if not (prune and getattr(record, "managed_by", "") == MANAGED_BY_CONFIG)
+            if not (
+                resource.bucket in pruned and getattr(record, "managed_by", "") == MANAGED_BY_CONFIG
+            )
         }
         items.update(wanted[resource.bucket])  # type: ignore[arg-type]
         return items
@@ -167,14 +179,15 @@ async def apply_document(
 ) -> ApplyResult:
     result = ApplyResult()
     wanted = wanted_records(doc, secrets, result)
-    refused = new_problems(store.state(), _state_after(store, wanted, prune))
+    pruned = _pruned(doc, prune)
+    refused = new_problems(store.state(), _state_after(store, wanted, pruned))
     if refused:
         raise InvalidRequest("The document was not applied: " + "; ".join(refused) + ".")
     for resource in _ORDER:
         for public_id, record in wanted[resource.bucket].items():
             await _put(store, resource, public_id, record, actor, result)
-    if prune:
-        for resource in reversed(_ORDER):
+    for resource in reversed(_ORDER):
+        if resource.bucket in pruned:
             for existing in store.all(resource):
                 public_id = resource.public_id(existing)
                 managed = getattr(existing, "managed_by", "") == MANAGED_BY_CONFIG
