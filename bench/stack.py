@@ -108,6 +108,7 @@ class BenchStack:
                 "TOLLWAY_EDGE_REDIS__URL": self.redis.url,
                 "TOLLWAY_EDGE_PORT": str(self.edge_port),
                 "TOLLWAY_EDGE_WORKERS": str(self.edge_workers),
+                "TOLLWAY_EDGE_METRICS__PORT": "0",
                 **quiet,
             },
         )

@@ -29,6 +29,7 @@ DEV_KEY = "sk-tollway-launcher-test-0123456789"
 def _launch(data_dir: Path, port: int, admin_port: int) -> subprocess.Popen[str]:
     monitor_ports = ["--router-monitor-port", str(free_port())]
     monitor_ports += ["--metering-monitor-port", str(free_port())]
+    monitor_ports += ["--edge-metrics-port", str(free_port())]
     return subprocess.Popen(
         [
             sys.executable,
@@ -93,6 +94,11 @@ def test_run_serves_the_openai_sdk_and_stops_on_sigterm(
     assert f"http://127.0.0.1:{port}/v1" in banner
     assert DEV_KEY in banner
     assert (tmp_path / "data" / "admin-token").read_text().strip() in banner
+    generated = {
+        name: (tmp_path / "data" / name).read_text()
+        for name in ("admin-token", "admin-session-secret", "client-ip-salt")
+    }
+    assert len(set(generated.values())) == 3, "the session secret is not the admin token"
     metrics_urls = re.findall(r"http://127\.0\.0\.1:\d+/metrics", banner)
     assert len(metrics_urls) == 4, "edge, admin, router and metering"
     for url in metrics_urls:

@@ -82,13 +82,13 @@ def test_an_idle_connection_is_closed(limited_edge: tuple[str, int]) -> None:
 
 def test_a_trickling_request_head_is_closed(limited_edge: tuple[str, int]) -> None:
     with socket.create_connection(limited_edge) as sock:
-        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nx-slow: ")
+        sock.sendall(b"POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\nx-slow: ")
         assert _closed_while_trickling(sock, _forever(b"a"))
 
 
 def test_a_trickling_body_gets_408(limited_edge: tuple[str, int], api_key: str) -> None:
     head = (
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\n"
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: 127.0.0.1\r\n"
         f"authorization: Bearer {api_key}\r\ncontent-type: application/json\r\n"
         "content-length: 100000\r\n\r\n"
     )
@@ -106,7 +106,7 @@ def test_a_trickling_body_gets_408(limited_edge: tuple[str, int], api_key: str) 
 
 def test_an_oversized_request_head_gets_431(limited_edge: tuple[str, int]) -> None:
     # Just over the cap and never finished: the edge reads all of it, answers and closes.
-    head = b"GET /v1/models HTTP/1.1\r\nhost: x\r\nx-big: " + b"a" * 20_000
+    head = b"GET /v1/models HTTP/1.1\r\nhost: 127.0.0.1\r\nx-big: " + b"a" * 20_000
     with socket.create_connection(limited_edge) as sock:
         sock.sendall(head)
         answer = _response(sock)

@@ -60,6 +60,7 @@ async def test_edge_serves_https_with_a_certificate(
             **stack.nats.env(Service.EDGE),
             "TOLLWAY_EDGE_REDIS__URL": stack.redis.url,
             "TOLLWAY_EDGE_PORT": str(port),
+            "TOLLWAY_EDGE_METRICS__PORT": "0",
         },
         stack.workdir / "logs",
         args=["--certfile", str(cert), "--keyfile", str(key)],

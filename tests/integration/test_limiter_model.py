@@ -14,6 +14,7 @@ from redis.asyncio import Redis
 from tollway_cli.servers import RedisServer
 from tollway_edge.limits.limiter import Limiter, Refused, Reserved
 from tollway_edge.limits.plan import Check, Dimension
+from tollway_edge.settings import RedisFailureModes
 
 PERIOD = 60_000
 RPM, TPM, BUDGET, SLOTS = 4, 1_000, 3_000, 3
@@ -91,7 +92,8 @@ def test_the_lua_limiter_matches_the_reference_model(
 async def _replay(url: str, operations: list[tuple[str, int, int]]) -> None:
     redis = Redis.from_url(url)
     await redis.flushall()
-    limiter = Limiter(redis, fail_open=False)
+    closed = RedisFailureModes(requests="closed", tokens="closed", concurrency="closed")
+    limiter = Limiter(redis, closed)
     model = Model()
     now = 1_000_000
     open_reservations: list[tuple[Reserved, int, int, str]] = []

@@ -303,25 +303,36 @@ async def test_parallel_slots_are_limited_and_freed_when_a_client_leaves(
     assert [r.status_code for r in responses] == [200, 200]
 
 
-async def test_without_redis_limits_fail_open_or_closed_as_configured(limits: Limits) -> None:
-    key = await limits.key(limits={"rpm": 100})
+async def test_without_redis_budgets_fail_closed_and_rate_limits_open_as_configured(
+    limits: Limits,
+) -> None:
+    await limits.create("/api/v1/prices", PRICE.model_dump(mode="json"))
+    await limits.create("/api/v1/budgets", {"budget_id": "roomy", "amount": "100"})
+    rated = await limits.key(limits={"rpm": 100})
+    budgeted = await limits.key(budget_ids=["roomy"])
     closed = limits.stack.start_edge(
-        name="edge-closed", TOLLWAY_EDGE_LIMITS__ON_REDIS_ERROR="closed"
+        name="edge-closed", TOLLWAY_EDGE_LIMITS__ON_REDIS_ERROR__REQUESTS="closed"
     )
     async with httpx.AsyncClient(base_url=limits.stack.base_url) as strict:
         limits.stack.redis.kill()
-        opened = await limits.post(0, key, _chat())
-        assert opened.status_code == 200, "limits fail open by default"
-        refused = await strict.post(
-            "/chat/completions", json=_chat(), headers={"authorization": f"Bearer {key}"}
-        )
-    assert refused.status_code == 503, refused.text
-    validate_openai("ErrorResponse", refused.json())
-    assert refused.json()["error"]["code"] == "limits_unavailable"
+        opened = await limits.post(0, rated, _chat())
+        assert opened.status_code == 200, "rate limits fail open by default"
+        refused = [
+            await limits.post(1, budgeted, _chat()),
+            await strict.post(
+                "/chat/completions", json=_chat(), headers={"authorization": f"Bearer {rated}"}
+            ),
+        ]
+    for response in refused:
+        assert response.status_code == 503, response.text
+        validate_openai("ErrorResponse", response.json())
+        assert response.json()["error"]["code"] == "limits_unavailable"
+        assert response.headers["retry-after"] == "1"
     unlimited = await limits.post(1, TEST_KEY, _chat())
     assert unlimited.status_code == 200, "a key without limits never needs Redis"
     assert "redis unavailable, admitting without limits" in limits.stack.logs()
-    assert "redis unavailable, refusing" in closed.log()
+    assert "redis unavailable, refusing (budgets fail closed)" in limits.stack.logs()
+    assert "redis unavailable, refusing (requests fail closed)" in closed.log()
 
 
 async def test_an_answer_from_a_fallback_model_is_charged_at_the_fallback_price(

@@ -19,6 +19,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from tests.support.analytics import wait_for_usage
 from tests.support.configs import LIMITED_KEY, TEST_KEY, UPSTREAM_SECRET, gateway_config
 from tests.support.fake_openai_server import FakeOpenAIServer, Fault
+from tests.support.openai_schema import validate_openai
 from tests.support.otlp_collector import OtlpCollector, ReceivedSpan
 from tests.support.stack import Stack
 
@@ -185,15 +186,19 @@ async def test_metrics_on_every_service_show_the_traffic_with_bounded_labels(
     await _traffic(observed)
     await wait_for_usage(observed.stack.nats.url_as("test"), observed.request_ids)
 
-    edge = await _scrape(observed.stack.edge_url)
+    edge = await _scrape(observed.stack.edge_metrics_url)
+    async with httpx.AsyncClient() as client:
+        public = await client.get(f"{observed.stack.edge_url}/metrics")
+    assert public.status_code == 404, "the public API port serves no metrics"
+    validate_openai("ErrorResponse", public.json())
     route = "/v1/chat/completions"
     assert _value(edge, "tollway_http_requests_total", route=route, status="200") == 5
     assert _value(edge, "tollway_http_requests_total", route=route, status="429") == 1
     assert _value(edge, "tollway_http_requests_total", route=route, model="tollway-demo") == 4
     assert _value(edge, "tollway_http_request_duration_seconds_count", route=route) == 8
     assert _value(edge, "tollway_time_to_first_token_seconds_count", model="tollway-demo") == 1
-    # Every request above has ended; the one in flight is this scrape.
-    assert _value(edge, "tollway_http_requests_in_flight") == 1
+    # Every request above has ended (the scrape goes to the metrics port, not the API).
+    assert _value(edge, "tollway_http_requests_in_flight") == 0
     assert _value(edge, "tollway_limit_refusals_total", dimension="requests", level="key") == 1
     assert _value(edge, "tollway_nats_connected") == 1
     assert _value(edge, "tollway_redis_connected") == 1
@@ -322,8 +327,8 @@ async def test_router_and_metering_health_endpoints_follow_their_dependencies(
 async def test_edge_workers_share_one_metrics_exposition(
     tmp_path: Path, nats_server: NatsServer, redis_server: RedisServer
 ) -> None:
-    """With several edge workers any of them may answer a scrape, and each must report the
-    requests of all of them (prometheus_client's multiprocess mode)."""
+    """With several edge workers the scrape (answered by the edge's main process, on its metrics
+    port) reports the requests of all of them (prometheus_client's multiprocess mode)."""
     requests = 40
     with FakeOpenAIServer() as upstream:
         stack = Stack(nats=nats_server, redis=redis_server, workdir=tmp_path)
@@ -346,9 +351,9 @@ async def test_edge_workers_share_one_metrics_exposition(
             assert len(served) == 2, served
             assert all(served), f"both workers must serve: {served}"
             for _ in range(6):
-                edge = await _scrape(stack.edge_url)
+                edge = await _scrape(stack.edge_metrics_url)
                 assert _value(edge, "tollway_http_requests_total", route=route) == requests
-                assert _value(edge, "tollway_http_requests_in_flight") == 1
+                assert _value(edge, "tollway_http_requests_in_flight") == 0
                 assert _value(edge, "tollway_nats_connected") == 1
         finally:
             stack.stop()

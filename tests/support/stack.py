@@ -52,10 +52,16 @@ class Stack:
     workdir: Path
     processes: list[ManagedProcess] = field(default_factory=list)
     edge_port: int = 0
+    edge_metrics_port: int = 0
 
     @property
     def edge_url(self) -> str:
         return f"http://127.0.0.1:{self.edge_port}"
+
+    @property
+    def edge_metrics_url(self) -> str:
+        """Where Prometheus scrapes the edge started last (its own port, not the API's)."""
+        return f"http://127.0.0.1:{self.edge_metrics_port}"
 
     @property
     def base_url(self) -> str:
@@ -86,6 +92,7 @@ class Stack:
     def start_edge(self, name: str = "edge", **env: str) -> ManagedProcess:
         """Start an edge; `edge_url` points at the one started last."""
         self.edge_port = free_port()
+        self.edge_metrics_port = free_port()
         process = spawn_module(
             name,
             "tollway_edge",
@@ -93,6 +100,7 @@ class Stack:
                 **self.nats.env(Service.EDGE),
                 "TOLLWAY_EDGE_REDIS__URL": self.redis.url,
                 "TOLLWAY_EDGE_PORT": str(self.edge_port),
+                "TOLLWAY_EDGE_METRICS__PORT": str(self.edge_metrics_port),
                 **FAST_FAILURE_ENV,
                 **env,
             },

@@ -15,6 +15,17 @@ def test_env_and_file_references_resolve(tmp_path: Path, monkeypatch: pytest.Mon
     assert resolver.resolve(f"file:{tmp_path / 's'}") == "from-file"
 
 
+def test_an_env_reference_reads_the_file_its_file_variable_names(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The Docker convention compose uses for generated secrets (TOLLWAY_DEV_API_KEY_FILE)."""
+    (tmp_path / "key").write_text("sk-generated\n")
+    monkeypatch.setenv("TOLLWAY_TEST_KEY_FILE", str(tmp_path / "key"))
+    assert SecretResolver().resolve("env:TOLLWAY_TEST_KEY") == "sk-generated"
+    monkeypatch.setenv("TOLLWAY_TEST_KEY", "sk-direct")
+    assert SecretResolver().resolve("env:TOLLWAY_TEST_KEY") == "sk-direct", "the variable wins"
+
+
 def test_missing_secrets_say_which(tmp_path: Path) -> None:
     resolver = SecretResolver()
     with pytest.raises(SecretNotFound, match="TOLLWAY_NOT_SET"):

@@ -270,5 +270,6 @@ def check_settings(
 def status_of(app: Any, path: str) -> int:
     """The status an ASGI app answers GET `path` with, in memory (no lifespan, no socket): 404
     means the path is not served; anything else means a route answered."""
-    client = TestClient(app, raise_server_exceptions=False)
+    # The kubelet names the pod by its IP in the Host header.
+    client = TestClient(app, base_url="http://10.0.0.7", raise_server_exceptions=False)
     return client.get(path).status_code

@@ -7,6 +7,7 @@ names through chDB). The dashboards' SQL is run in test_dashboards.py."""
 from __future__ import annotations
 
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -37,8 +38,8 @@ from tollway_common.bus_permissions import Service, server_authorization
 from tollway_common.config_file import load_config
 
 INFRA = ("nats", "redis", "clickhouse", "grafana")
-# Runs once before NATS starts and exits: it makes the services' NATS passwords.
-ONE_SHOT = ("nats-secrets",)
+# Runs once before NATS and Redis start and exits: it makes the stack's secrets.
+ONE_SHOT = ("secrets",)
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
 
 
@@ -192,15 +193,13 @@ def test_tollway_containers_are_hardened(services: dict[str, Any], name: str) ->
 
 
 def test_metering_writes_to_the_compose_clickhouse(services: dict[str, Any]) -> None:
-    dsn = urlsplit(services["metering"]["environment"]["TOLLWAY_METERING_CLICKHOUSE_DSN"])
-    assert (dsn.scheme, dsn.hostname, dsn.port, dsn.username) == (
-        "http",
-        "clickhouse",
-        8123,
-        "default",
-    )
-    assert dsn.password == services["clickhouse"]["environment"]["CLICKHOUSE_PASSWORD"]
-    assert dsn.password == services["grafana"]["environment"]["CLICKHOUSE_PASSWORD"]
+    """The DSN (with the generated password, test_the_secrets_one_shot_...) is a file in the
+    volume metering, ClickHouse and Grafana mount."""
+    dsn_file = services["metering"]["environment"]["TOLLWAY_METERING_CLICKHOUSE_DSN_FILE"]
+    assert dsn_file == "/run/secrets/clickhouse/dsn"
+    for name in ("metering", "clickhouse", "grafana"):
+        assert "clickhouse-secrets:/run/secrets/clickhouse:ro" in services[name]["volumes"]
+    assert "/run/secrets/clickhouse/password" in " ".join(services["clickhouse"]["entrypoint"])
 
 
 def test_admin_loads_the_repository_config(services: dict[str, Any]) -> None:
@@ -216,7 +215,9 @@ def test_admin_loads_the_repository_config(services: dict[str, Any]) -> None:
     config = load_config(host_file)
     key_refs = {key.secret for key in config.keys if key.secret}
     for ref in key_refs:
-        assert ref.removeprefix("env:") in admin["environment"], f"admin cannot resolve {ref}"
+        name = ref.removeprefix("env:")
+        env = admin["environment"]
+        assert name in env or f"{name}_FILE" in env, f"admin cannot resolve {ref}"
 
 
 def _nats_server() -> Path:
@@ -268,7 +269,7 @@ def test_each_service_mounts_only_its_own_nats_password(
     assert env[f"{prefix}PASSWORD_FILE"] == "/run/secrets/nats/password"
     mounted = {s for s in _volume_sources(services[name]) if s.startswith("nats-password-")}
     assert mounted == {f"nats-password-{name}"}
-    assert "nats-password-" + name in _volume_sources(services["nats-secrets"])
+    assert "nats-password-" + name in _volume_sources(services["secrets"])
 
 
 # Every system log the clickhouse-server image's config.xml turns on, except crash_log (a few
@@ -370,8 +371,9 @@ def test_grafana_provisions_the_clickhouse_datasource(services: dict[str, Any]) 
     data = source["jsonData"]
     assert (data["host"], data["port"], data["protocol"]) == ("clickhouse", 8123, "http")
     assert data["defaultDatabase"] == "tollway"
-    password_variable = source["secureJsonData"]["password"].strip("${}")
-    assert password_variable in grafana["environment"]
+    password = source["secureJsonData"]["password"]
+    assert password == "$__file{/run/secrets/clickhouse/password}"
+    assert "clickhouse-secrets:/run/secrets/clickhouse:ro" in grafana["volumes"]
 
 
 def test_grafana_provisions_the_dashboards_folder(services: dict[str, Any]) -> None:
@@ -397,3 +399,109 @@ def test_the_span_log_engine_clause_is_valid_sql() -> None:
         """
     )
     assert "TTL finish_date + toIntervalDay(7)" in output
+
+
+def _volume_targets(service: dict[str, Any]) -> list[str]:
+    return [v.split(":")[1] for v in service["volumes"] if not v.startswith(".")]
+
+
+def _make_secrets(root: Path, env: dict[str, str] | None = None) -> dict[str, str]:
+    """Run the secrets one-shot on `root` as its volumes; every file it made, by path."""
+    for target in _volume_targets(load_compose({})["services"]["secrets"]):
+        (root / target.removeprefix("/secrets/")).mkdir(exist_ok=True)
+    script = COMPOSE_DIR / "secrets/make-secrets.sh"
+    subprocess.run(
+        ["/bin/sh", str(script)], env={"SECRETS_ROOT": str(root), **(env or {})}, check=True
+    )
+    return {
+        str(path.relative_to(root)): path.read_text() for path in root.rglob("*") if path.is_file()
+    }
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+def test_the_secrets_one_shot_makes_each_secret_once(tmp_path: Path) -> None:
+    first = _make_secrets(tmp_path)
+    assert _make_secrets(tmp_path) == first, "later starts reuse the secrets"
+    password = first["redis/password"]
+    assert len(password) >= 32
+    assert first["redis/redis.conf"] == f'requirepass "{password}"\n'
+    for name in first:
+        assert (tmp_path / name).stat().st_mode & 0o777 == 0o400, name
+    assert (tmp_path / "redis/password").stat().st_uid == 10001
+    assert (tmp_path / "redis/redis.conf").stat().st_uid == 999
+    assert first["admin-secrets/token"].startswith("tw-admin-")
+    assert first["admin-secrets/dev-api-key"].startswith("sk-tollway-dev-")
+    assert first["admin-secrets/session-secret"] != first["admin-secrets/token"]
+    clickhouse = first["clickhouse/password"]
+    assert first["clickhouse/dsn"] == f"http://default:{clickhouse}@clickhouse:8123"
+    assert (tmp_path / "clickhouse/password").stat().st_uid == 472, "Grafana reads it"
+    assert (tmp_path / "clickhouse/dsn").stat().st_uid == 10001, "metering reads it"
+    values = [v for k, v in first.items() if not k.endswith((".conf", "dsn"))]
+    assert len(set(values)) == len(values), "every secret is its own"
+
+
+@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chown needs root")
+def test_values_from_the_env_file_replace_the_generated_ones(tmp_path: Path) -> None:
+    _make_secrets(tmp_path)
+    mine = {"TOLLWAY_ADMIN_TOKEN": "tw-admin-mine-0123456789", "CLICKHOUSE_PASSWORD": "chpw1"}
+    made = _make_secrets(tmp_path, mine)
+    assert made["admin-secrets/token"] == mine["TOLLWAY_ADMIN_TOKEN"]
+    assert made["clickhouse/dsn"] == "http://default:chpw1@clickhouse:8123"
+
+
+def test_no_credential_has_a_well_known_default() -> None:
+    text = (COMPOSE_DIR / "docker-compose.yml").read_text()
+    for name in (
+        "TOLLWAY_ADMIN_TOKEN",
+        "TOLLWAY_DEV_API_KEY",
+        "CLICKHOUSE_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+    ):
+        defaults = re.findall(r"\$\{" + name + r":-([^}]*)\}", text)
+        assert defaults == [""], f"{name} is generated when .env leaves it out"
+    example = read_env_file(ENV_EXAMPLE)
+    assert not any(example[name] for name in ("TOLLWAY_ADMIN_TOKEN", "CLICKHOUSE_PASSWORD"))
+
+
+def test_redis_asks_for_the_generated_password_and_never_evicts_limit_keys(
+    services: dict[str, Any],
+) -> None:
+    redis = services["redis"]
+    command = redis["command"]
+    assert command[:2] == ["redis-server", "/run/secrets/redis/redis.conf"]
+    assert command[command.index("--maxmemory-policy") + 1] == "noeviction"
+    assert "redis-secrets:/run/secrets/redis:ro" in redis["volumes"]
+    assert "REDISCLI_AUTH" in " ".join(redis["healthcheck"]["test"])
+    edge = services["edge"]
+    assert edge["environment"]["TOLLWAY_EDGE_REDIS__PASSWORD_FILE"] == "/run/secrets/redis/password"
+    assert "redis-secrets:/run/secrets/redis:ro" in edge["volumes"]
+
+
+def _merged_with(override: Path) -> dict[str, Any]:
+    """Compose's merge of an override file: mappings merge, volume lists add up."""
+    base = load_compose({})
+    extra = yaml.safe_load(override.read_text())
+    for name, service in extra["services"].items():
+        target = base["services"][name]
+        for field, value in service.items():
+            if isinstance(value, dict):
+                target[field] = {**target.get(field, {}), **value}
+            elif field == "volumes":
+                target[field] = [*target.get(field, []), *value]
+            else:
+                target[field] = value
+    return base
+
+
+@pytest.mark.parametrize("name", SERVICES)
+def test_the_nats_tls_override_puts_every_service_on_tls(
+    name: str, clean_environ: pytest.MonkeyPatch
+) -> None:
+    merged = _merged_with(COMPOSE_DIR / "nats-tls.yml")
+    nats_command = merged["services"]["nats"]["command"]
+    assert {"--tls", "--tlscert", "--tlskey"} <= set(nats_command)
+    env = {key: str(value) for key, value in merged["services"][name]["environment"].items()}
+    settings: Any = check_settings(name, env, clean_environ)
+    assert settings.nats.url == "tls://nats:4222"
+    ca = str(settings.nats.tls_ca_file)
+    assert any(v.endswith(f":{ca}:ro") for v in merged["services"][name]["volumes"])

@@ -6,6 +6,7 @@ services serve, env the services accept, selectors that select, Secrets and the 
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from pathlib import Path
@@ -42,6 +43,7 @@ from tollway_common.config_file import load_config
 from tollway_common.monitor_server import MonitorServer
 from tollway_common.settings import MonitorSettings
 from tollway_edge.app import create_app as create_edge_app
+from tollway_edge.metrics import LIMITS_UNAVAILABLE
 from tollway_edge.settings import EdgeSettings
 
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -184,6 +186,12 @@ def test_every_manifest_validates_against_the_kubernetes_schemas(
             validator = jsonschema.Draft202012Validator(SERVICE_MONITOR_SCHEMA)
             errors += [f"{name}: {e.message}" for e in validator.iter_errors(document)]
             continue
+        if document["kind"] == "PrometheusRule":
+            assert document["apiVersion"] == "monitoring.coreos.com/v1"
+            for group in document["spec"]["groups"]:
+                for rule in group["rules"]:
+                    assert {"alert", "expr"} <= set(rule), name
+            continue
         if document["kind"] == "Certificate":
             # cert-manager's CRD: no schema offline; the fields it cannot do without.
             assert document["apiVersion"] == "cert-manager.io/v1"
@@ -208,18 +216,20 @@ def test_default_render_has_every_piece(default: list[dict[str, Any]]) -> None:
     assert kinds["PodDisruptionBudget"] == services
     assert kinds["NetworkPolicy"] == services
     assert kinds["ConfigMap"] == {"tollway-config"}
-    assert kinds["Secret"] == {"tollway-endpoints", "tollway-nats-users"}
+    assert kinds["Secret"] == {"tollway-endpoints", "tollway-nats-users", "tollway-generated"}
     assert kinds["ServiceAccount"] == {"tollway"}
     assert "ServiceMonitor" not in kinds, "behind serviceMonitor.enabled"
+    assert "PrometheusRule" not in kinds, "behind prometheusRule.enabled"
     assert "Ingress" not in kinds
 
 
 def test_production_render_adds_monitoring_and_ingress(production: list[dict[str, Any]]) -> None:
     assert set(by_kind(production, "ServiceMonitor")) == {f"tollway-{s}" for s in SERVICES}
+    assert set(by_kind(production, "PrometheusRule")) == {"tollway"}
     (ingress,) = by_kind(production, "Ingress").values()
     assert ingress["metadata"]["annotations"]["cert-manager.io/cluster-issuer"] == "letsencrypt"
     secrets = {d["metadata"]["name"] for d in production if d["kind"] == "Secret"}
-    assert secrets == {"tollway-nats-users"}, "endpoints come from existingSecret"
+    assert secrets == {"tollway-nats-users", "tollway-generated"}, "endpoints: existingSecret"
     (certificate,) = by_kind(production, "Certificate").values()
     assert certificate["spec"]["secretName"] == "tollway-nats-tls"
 
@@ -230,7 +240,8 @@ def test_http_probes_point_at_paths_the_service_serves(
 ) -> None:
     container = _container(default, service)
     ports = {port["name"]: port["containerPort"] for port in container["ports"]}
-    assert ports == {"http": HTTP_SERVICES[service]}
+    metrics = {"metrics": EdgeSettings().metrics.port} if service == "edge" else {}
+    assert ports == {"http": HTTP_SERVICES[service], **metrics}
     probes = {
         kind: container[kind]["httpGet"]
         for kind in ("startupProbe", "livenessProbe", "readinessProbe")
@@ -245,6 +256,8 @@ def test_http_probes_point_at_paths_the_service_serves(
     assert status_of(app, "/healthz") == 200
     assert status_of(app, "/readyz") != 404, "readiness is served (503 until NATS is there)"
     assert status_of(app, "/no-such-path") == 404
+    if service == "edge":
+        assert status_of(app, "/metrics") == 404, "metrics are off the public API port"
 
 
 @pytest.mark.parametrize("service", ["router", "metering"])
@@ -310,8 +323,8 @@ def _placeholder(name: str) -> str:
         return "redis://redis.example:6379/0"
     if name.endswith("CLICKHOUSE_DSN"):
         return "http://default:secret@clickhouse.example:8123"
-    if name.endswith("NATS__PASSWORD"):
-        return "nats-password"
+    if name.endswith(("NATS__PASSWORD", "REDIS__PASSWORD", "IP_SALT", "SESSION_SECRET")):
+        return "a-password"
     raise AssertionError(f"{name} comes from a Secret the test does not know")
 
 
@@ -374,6 +387,11 @@ def test_secrets_are_wired_by_reference(
     }
     assert refs == {
         "TOLLWAY_EDGE_REDIS__URL": {"name": "tollway-endpoints", "key": "redis-url"},
+        "TOLLWAY_EDGE_CLIENT_IP_SALT": {"name": "tollway-generated", "key": "client-ip-salt"},
+        "TOLLWAY_ADMIN_SESSION_SECRET": {
+            "name": "tollway-generated",
+            "key": "admin-session-secret",
+        },
         "TOLLWAY_METERING_CLICKHOUSE_DSN": {"name": "tollway-endpoints", "key": "clickhouse-dsn"},
         **{
             f"TOLLWAY_{service.upper()}_NATS__PASSWORD": {
@@ -387,6 +405,13 @@ def test_secrets_are_wired_by_reference(
     assert "envFrom" not in _container(default, "router")
 
     values = production_values()
+    edge_env = {item["name"]: item for item in _container(production, "edge")["env"]}
+    assert edge_env["TOLLWAY_EDGE_REDIS__PASSWORD"]["valueFrom"]["secretKeyRef"] == {
+        "name": "tollway-redis-auth",
+        "key": "password",
+    }
+    assert edge_env["TOLLWAY_EDGE_REDIS__USERNAME"]["value"] == "tollway-edge"
+    assert edge_env["TOLLWAY_EDGE_REDIS__TLS_CA_FILE"]["value"] == "/etc/tollway-redis-tls/ca.crt"
     edge_ref = next(
         i for i in _container(production, "edge")["env"] if i["name"].endswith("REDIS__URL")
     )
@@ -589,3 +614,40 @@ def test_every_value_is_documented() -> None:
         if path not in documented and generic not in documented:
             missing.append(path)
     assert not missing, "add these to the values table in docs/deploy.md"
+
+
+def test_the_alert_rules_watch_the_limits_failure_counter(
+    production: list[dict[str, Any]],
+) -> None:
+    (rule,) = by_kind(production, "PrometheusRule").values()
+    alerts = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+    expr = alerts["TollwayLimitsUnavailable"]["expr"]
+    assert f"{LIMITS_UNAVAILABLE._name}_total" in expr
+    assert "by (kind, mode)" in expr
+    assert "{{ $labels.kind }}" in alerts["TollwayLimitsUnavailable"]["annotations"]["summary"]
+
+
+def test_trusted_hosts_name_the_services_and_the_ingress(production: list[dict[str, Any]]) -> None:
+    for service in ("edge", "admin"):
+        env = {item["name"]: item for item in _container(production, service)["env"]}
+        hosts = json.loads(env[f"TOLLWAY_{service.upper()}_TRUSTED_HOSTS"]["value"])
+        assert {"localhost", f"tollway-{service}.tollway.svc.cluster.local"} <= set(hosts)
+    edge_env = {item["name"]: item for item in _container(production, "edge")["env"]}
+    ingress_hosts = production_values()["edge"]["ingress"]["hosts"]
+    assert set(ingress_hosts) <= set(json.loads(edge_env["TOLLWAY_EDGE_TRUSTED_HOSTS"]["value"]))
+
+
+def test_the_edge_is_scraped_on_its_metrics_port_not_its_public_service(
+    production: list[dict[str, Any]],
+) -> None:
+    services = by_kind(production, "Service")
+    public = services["tollway-edge"]
+    assert [port["name"] for port in public["spec"]["ports"]] == ["http"]
+    assert "tollway.io/metrics" not in public["metadata"]["labels"]
+    metrics = services["tollway-edge-metrics"]
+    assert metrics["spec"]["ports"][0]["targetPort"] == "metrics"
+    monitor = by_kind(production, "ServiceMonitor")["tollway-edge"]
+    assert monitor["spec"]["endpoints"][0]["port"] == "metrics"
+    policy = by_kind(production, "NetworkPolicy")["tollway-edge"]
+    ports = [port["port"] for rule in policy["spec"]["ingress"] for port in rule["ports"]]
+    assert ports == ["http", "metrics"]

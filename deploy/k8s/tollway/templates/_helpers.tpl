@@ -89,6 +89,25 @@ names it). */}}
 {{- end }}
 {{- end }}
 
+{{- define "tollway.generatedSecretName" -}}
+{{- printf "%s-generated" (include "tollway.fullname" .) }}
+{{- end }}
+
+{{/* TOLLWAY_<SERVICE>_TRUSTED_HOSTS: localhost, the Service's names in the cluster, the edge's
+ingress hosts and the service's trustedHosts, as a JSON list. */}}
+{{- define "tollway.trustedHostsEnv" -}}
+{{- $name := include "tollway.serviceName" . }}
+{{- $ns := .root.Release.Namespace }}
+{{- $values := index .root.Values .service }}
+{{- $hosts := list "localhost" $name (printf "%s.%s" $name $ns) (printf "%s.%s.svc" $name $ns) (printf "%s.%s.svc.cluster.local" $name $ns) }}
+{{- if and (eq .service "edge") $values.ingress.enabled }}
+{{- $hosts = concat $hosts $values.ingress.hosts }}
+{{- end }}
+{{- $hosts = concat $hosts $values.trustedHosts }}
+- name: {{ printf "TOLLWAY_%s_TRUSTED_HOSTS" (upper .service) }}
+  value: {{ $hosts | uniq | toJson | quote }}
+{{- end }}
+
 {{- define "tollway.endpointsSecretName" -}}
 {{- printf "%s-endpoints" (include "tollway.fullname" .) }}
 {{- end }}

@@ -51,6 +51,12 @@ def _parser() -> argparse.ArgumentParser:
         default=9091,
         help="metering's /healthz, /readyz and /metrics",
     )
+    run.add_argument(
+        "--edge-metrics-port",
+        type=int,
+        default=9092,
+        help="the edge's /metrics (off the API port)",
+    )
 
     connection = argparse.ArgumentParser(add_help=False)
     connection.add_argument("--admin-url", default=os.environ.get(ADMIN_URL_ENV, DEFAULT_ADMIN_URL))
@@ -118,7 +124,11 @@ def _admin_call(client: AdminClient, args: argparse.Namespace) -> Any:
     if args.command == "apply":
         doc = with_hashed_keys(load_config(args.file))
         params = {"prune": "false" if args.no_prune else "true"}
-        return client.call("PUT", "/api/v1/config", json=doc.model_dump(mode="json"), params=params)
+        document = doc.model_dump(mode="json")
+        if "keys" not in doc.model_fields_set:
+            # No keys section (an export): the keys stay as they are.
+            del document["keys"]
+        return client.call("PUT", "/api/v1/config", json=document, params=params)
     if args.command == "export":
         return client.call("GET", "/api/v1/config")
     if args.action == "create":
@@ -158,6 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         admin_port=args.admin_port,
         router_monitor_port=args.router_monitor_port,
         metering_monitor_port=args.metering_monitor_port,
+        edge_metrics_port=args.edge_metrics_port,
     )
     try:
         return Launcher(options).run()

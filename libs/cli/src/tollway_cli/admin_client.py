@@ -33,6 +33,8 @@ def default_token(data_dir: Path) -> str | None:
 def with_hashed_keys(doc: TollwayConfig) -> TollwayConfig:
     """Resolve key secret references here and send only their hashes: a key never leaves the
     machine that holds it."""
+    if "keys" not in doc.model_fields_set:
+        return doc
     secrets = SecretResolver(ttl_s=0)
     keys = [
         key.model_copy(update={"secret": None, "key_hash": hash_key(secrets.resolve(key.secret))})

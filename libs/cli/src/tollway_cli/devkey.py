@@ -1,5 +1,6 @@
-"""Local secrets of the embedded gateway: the development API key and the admin token, each
-from its environment variable, or made once and kept in the data folder."""
+"""Local secrets of the embedded gateway: the development API key, the admin token, the admin
+session-signing secret and the client IP-hash salt, each from its environment variable, or
+made once and kept in the data folder."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from pathlib import Path
 ENV_NAME = "TOLLWAY_DEV_API_KEY"
 ADMIN_TOKEN_ENV = "TOLLWAY_ADMIN_TOKEN"
 ADMIN_TOKEN_FILE = "admin-token"
+SESSION_SECRET_ENV = "TOLLWAY_ADMIN_SESSION_SECRET"
+CLIENT_IP_SALT_ENV = "TOLLWAY_EDGE_CLIENT_IP_SALT"
 
 
 def _local_secret(data_dir: Path, env_name: str, filename: str, prefix: str) -> str:
@@ -31,3 +34,11 @@ def dev_api_key(data_dir: Path) -> str:
 
 def admin_token(data_dir: Path) -> str:
     return _local_secret(data_dir, ADMIN_TOKEN_ENV, ADMIN_TOKEN_FILE, "tw-admin-")
+
+
+def admin_session_secret(data_dir: Path) -> str:
+    return _local_secret(data_dir, SESSION_SECRET_ENV, "admin-session-secret", "")
+
+
+def client_ip_salt(data_dir: Path) -> str:
+    return _local_secret(data_dir, CLIENT_IP_SALT_ENV, "client-ip-salt", "")

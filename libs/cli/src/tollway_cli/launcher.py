@@ -17,7 +17,16 @@ from types import FrameType
 from typing import IO
 
 from tollway_cli.bus_credentials import BusCredentials
-from tollway_cli.devkey import ADMIN_TOKEN_ENV, ENV_NAME, admin_token, dev_api_key
+from tollway_cli.devkey import (
+    ADMIN_TOKEN_ENV,
+    CLIENT_IP_SALT_ENV,
+    ENV_NAME,
+    SESSION_SECRET_ENV,
+    admin_session_secret,
+    admin_token,
+    client_ip_salt,
+    dev_api_key,
+)
 from tollway_cli.processes import ManagedProcess, ProcessError, spawn_module, wait_until_ready
 from tollway_cli.servers import start_nats, start_redis
 from tollway_cli.service_env import service_env
@@ -42,6 +51,7 @@ class LaunchOptions:
     admin_port: int = 8081
     router_monitor_port: int = 9090
     metering_monitor_port: int = 9091
+    edge_metrics_port: int = 9092
 
 
 class AlreadyRunning(LaunchError):
@@ -104,6 +114,7 @@ class Launcher:
             (self.options.admin_port, "admin", "admin-port"),
             (self.options.router_monitor_port, "router monitor", "router-monitor-port"),
             (self.options.metering_monitor_port, "metering monitor", "metering-monitor-port"),
+            (self.options.edge_metrics_port, "edge metrics", "edge-metrics-port"),
         )
         for port, what, flag in ports:
             if not _port_free(self.options.host, port):
@@ -140,10 +151,13 @@ class Launcher:
             "TOLLWAY_ADMIN_HOST": self.options.host,
             "TOLLWAY_ADMIN_PORT": str(self.options.admin_port),
             ADMIN_TOKEN_ENV: self._admin_token,
+            SESSION_SECRET_ENV: admin_session_secret(self.data_dir),
             # The sample config's bootstrap key reads the dev key from here.
             ENV_NAME: key,
             # The UI is served over plain HTTP on this machine.
             "TOLLWAY_ADMIN_COOKIE_SECURE": "false",
+            # A development install: the API's interactive docs at /docs.
+            "TOLLWAY_ADMIN_API_DOCS": "true",
         }
         metering_env = {
             **bus.env(Service.METERING, nats.url),
@@ -159,6 +173,9 @@ class Launcher:
             "TOLLWAY_EDGE_REDIS__URL": redis.url,
             "TOLLWAY_EDGE_HOST": self.options.host,
             "TOLLWAY_EDGE_PORT": str(self.options.port),
+            CLIENT_IP_SALT_ENV: client_ip_salt(self.data_dir),
+            "TOLLWAY_EDGE_METRICS__HOST": self.options.host,
+            "TOLLWAY_EDGE_METRICS__PORT": str(self.options.edge_metrics_port),
         }
         specs = [
             ("admin", "tollway_admin", admin_env),
@@ -211,7 +228,7 @@ class Launcher:
     def _metrics_urls(self) -> str:
         host = self.options.host
         ports = (
-            self.options.port,
+            self.options.edge_metrics_port,
             self.options.admin_port,
             self.options.router_monitor_port,
             self.options.metering_monitor_port,

@@ -12,6 +12,7 @@ import shutil
 import socket
 import sys
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -189,9 +190,15 @@ def start_nats(
 
 
 def start_redis(
-    data_dir: Path, port: int | None = None, attempts: int = 5, *, die_with_parent: bool = False
+    data_dir: Path,
+    port: int | None = None,
+    attempts: int = 5,
+    extra_args: Sequence[str] = (),
+    *,
+    die_with_parent: bool = False,
 ) -> RedisServer:
-    """Start redis-server with persistence off on a free port (Redis reads port 0 as "no TCP").
+    """Start redis-server with persistence off on a free port (Redis reads port 0 as "no TCP");
+    `extra_args` are more `--name value` options (`--requirepass`, `--maxmemory`).
 
     A kernel-chosen port may be taken again before Redis binds it, so retry on a clash.
 
@@ -209,6 +216,7 @@ def start_redis(
             *("--port", str(chosen), "--bind", "127.0.0.1"),
             *("--save", "", "--appendonly", "no"),
             *("--dir", str(data_dir)),
+            *extra_args,
         ]
         process = spawn("redis-server", command, log_path, die_with_parent=die_with_parent)
         if _wait_for_port(chosen, process):

@@ -29,11 +29,17 @@ class SecretSource(Protocol):
 
 
 class EnvSource:
+    """`env:NAME` is the variable NAME or, when it is unset, the file `NAME_FILE` names (the
+    Docker convention: compose hands generated secrets over as files)."""
+
     def read(self, locator: str) -> str:
         value = os.environ.get(locator)
-        if value is None:
-            raise SecretNotFound(f"environment variable {locator} is not set")
-        return value
+        if value is not None:
+            return value
+        path = os.environ.get(f"{locator}_FILE")
+        if path:
+            return FileSource().read(path)
+        raise SecretNotFound(f"environment variable {locator} is not set")
 
 
 class FileSource:

@@ -38,9 +38,27 @@ class NatsSettings(_Block):
 
 
 class RedisSettings(_Block):
+    """How the edge reaches Redis and who it is there (docs/security.md).
+
+    Give a password (and an ACL user) here or in the URL; compose and Helm mount a password
+    file. TLS is on when the URL is `rediss://` or a CA file is set; a client certificate is
+    optional.
+    """
+
     url: str = "redis://127.0.0.1:6379/0"
     # A limits call slower than this counts as Redis being unavailable.
     timeout_s: float = Field(default=0.5, gt=0)
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    # The password read from a file at connect time.
+    password_file: Path | None = None
+    tls_ca_file: Path | None = None
+    tls_cert_file: Path | None = None
+    tls_key_file: Path | None = None
+
+    @property
+    def tls(self) -> bool:
+        return self.url.startswith("rediss://") or self.tls_ca_file is not None
 
 
 class LogSettings(_Block):

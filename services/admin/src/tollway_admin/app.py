@@ -19,6 +19,7 @@ from tollway_admin.routes import config, deployment_health, keys, records, usage
 from tollway_admin.security import AdminIdentity, Viewer
 from tollway_admin.security_headers import SecurityHeadersMiddleware
 from tollway_admin.settings import AdminSettings
+from tollway_admin.signin_gate import SignInGate
 from tollway_admin.store import ControlStore
 from tollway_admin.ui.app import install_ui
 from tollway_admin.ui.revocations import RevokedSessions
@@ -35,6 +36,7 @@ from tollway_common.presence import Announcer, PresenceBoard
 from tollway_common.request_ids import RequestIdMiddleware
 from tollway_common.secret_policy import SecretPolicy
 from tollway_common.secret_refs import SecretResolver
+from tollway_common.trusted_hosts import TrustedHostMiddleware
 
 
 @contextlib.asynccontextmanager
@@ -91,13 +93,25 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 
 def create_app(settings: AdminSettings) -> FastAPI:
-    app = FastAPI(title="Tollway admin", version="1", lifespan=lifespan)
+    docs = settings.api_docs
+    app = FastAPI(
+        title="Tollway admin",
+        version="1",
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
-    app.state.admin_token = settings.token.get_secret_value() if settings.token else None
+    app.state.admin_token = settings.admin_token()
     app.state.oidc_identify = None
     app.state.secret_policy = SecretPolicy()
     install_error_handlers(app)
+    # Inside the session middleware install_ui adds: the gate reads the session it decodes.
+    app.add_middleware(SignInGate)
     install_ui(app, settings)
+    # Before anything reads a cookie or a body (DNS rebinding); inside the headers below.
+    app.add_middleware(TrustedHostMiddleware, patterns=settings.trusted_hosts)
     # Outermost: every response, errors and UI pages included, carries x-request-id.
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestIdMiddleware)

@@ -25,7 +25,7 @@ from tollway_admin.resources import (
     TEAMS,
     USERS,
     Resource,
-    key_id_for_hash,
+    key_id_for_config_key,
 )
 from tollway_admin.store import ControlStore
 from tollway_common.config_file import BootstrapKey, TollwayConfig
@@ -74,7 +74,7 @@ def _key_record(key: BootstrapKey, secrets: SecretResolver, now: int) -> KeyReco
             return None
         digest, prefix = hash_key(secret), key_prefix(secret)
     return KeyRecord(
-        key_id=key_id_for_hash(digest),
+        key_id=key_id_for_config_key(digest),
         name=key.name,
         key_hash=digest,
         prefix=prefix,
@@ -121,14 +121,26 @@ def wanted_records(
     return wanted
 
 
+def _pruned(doc: TollwayConfig, prune: bool) -> frozenset[str]:
+    """The buckets whose config-made records the document replaces. A document without a `keys`
+    section (what `export` writes: it never shows key hashes) leaves keys alone; `keys: []`
+    removes them."""
+    if not prune:
+        return frozenset()
+    buckets = {resource.bucket for resource in _ORDER}
+    return frozenset(buckets if "keys" in doc.model_fields_set else buckets - {KEYS.bucket})
+
+
 def _state_after(
-    store: ControlStore, wanted: dict[str, dict[str, BaseModel]], prune: bool
+    store: ControlStore, wanted: dict[str, dict[str, BaseModel]], pruned: frozenset[str]
 ) -> ControlState:
     def merged(resource: Resource[R]) -> dict[str, R]:
         items = {
             resource.public_id(record): record
             for record in store.all(resource)
-            if not (prune and getattr(record, "managed_by", "") == MANAGED_BY_CONFIG)
+            if not (
+                resource.bucket in pruned and getattr(record, "managed_by", "") == MANAGED_BY_CONFIG
+            )
         }
         items.update(wanted[resource.bucket])  # type: ignore[arg-type]
         return items
@@ -167,14 +179,15 @@ async def apply_document(
 ) -> ApplyResult:
     result = ApplyResult()
     wanted = wanted_records(doc, secrets, result)
-    refused = new_problems(store.state(), _state_after(store, wanted, prune))
+    pruned = _pruned(doc, prune)
+    refused = new_problems(store.state(), _state_after(store, wanted, pruned))
     if refused:
         raise InvalidRequest("The document was not applied: " + "; ".join(refused) + ".")
     for resource in _ORDER:
         for public_id, record in wanted[resource.bucket].items():
             await _put(store, resource, public_id, record, actor, result)
-    if prune:
-        for resource in reversed(_ORDER):
+    for resource in reversed(_ORDER):
+        if resource.bucket in pruned:
             for existing in store.all(resource):
                 public_id = resource.public_id(existing)
                 managed = getattr(existing, "managed_by", "") == MANAGED_BY_CONFIG

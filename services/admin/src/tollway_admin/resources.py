@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+import secrets
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Generic, TypeVar
@@ -78,7 +80,7 @@ BUDGETS = Resource(
     _same,
 )
 # Keys are stored under their hash, so the edge finds a presented key in one lookup; their
-# public id is `key_<first 16 hex digits of the hash>`, looked up in admin's mirror.
+# public id (`key_<16 hex digits>`, looked up in admin's mirror) shows nothing of the hash.
 KEYS = Resource(
     "key", "keys", contract.KV_KEYS, KeyRecord, lambda r: r.key_hash, lambda r: r.key_id, _same
 )
@@ -86,5 +88,13 @@ KEYS = Resource(
 ALL: tuple[Resource[BaseModel], ...] = (ORGS, TEAMS, USERS, MODELS, PRICES, BUDGETS, KEYS)  # type: ignore[assignment]
 
 
-def key_id_for_hash(key_hash: str) -> str:
-    return f"key_{key_hash[:16]}"
+def new_key_id() -> str:
+    """A key issued through the API: an id unrelated to its secret or hash."""
+    return f"key_{secrets.token_hex(8)}"
+
+
+def key_id_for_config_key(key_hash: str) -> str:
+    """A key declared in a config file: the same id at every apply, so applying the file again
+    updates the key instead of making another. Derived under its own label, so it is no prefix
+    of the hash the edge looks keys up by (ids are shown in usage rows, logs and the UI)."""
+    return "key_" + hashlib.sha256(b"tollway-key-id\0" + key_hash.encode()).hexdigest()[:16]

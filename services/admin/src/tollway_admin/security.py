@@ -52,8 +52,16 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
+# Where the sign-in gate (signin_gate.py) leaves the identity it checked, so a route does not
+# verify the same token twice.
+IDENTITY_STATE_KEY = "admin_identity"
+
+
 async def identify(request: Request) -> AdminIdentity:
     """The FastAPI dependency every admin route takes; 401 when nobody is signed in."""
+    checked = request.scope.get("state", {}).get(IDENTITY_STATE_KEY)
+    if isinstance(checked, AdminIdentity):
+        return checked
     token = _bearer(request)
     if token is None:
         raise AuthenticationFailed("Send the admin token as 'Authorization: Bearer <token>'.")

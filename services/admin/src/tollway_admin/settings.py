@@ -18,6 +18,9 @@ class AdminSettings(BaseSettings):
     )
 
     host: str = "127.0.0.1"
+    # Host names the admin is reached by (JSON list; `*.example.com` matches subdomains, `*`
+    # any); IP addresses always pass. Others get 400, which defeats DNS rebinding.
+    trusted_hosts: list[str] = Field(default_factory=lambda: ["localhost", "admin"])
     port: int = 8081
     # Request head deadline and size, body deadline, keep-alive, concurrency
     # (TOLLWAY_ADMIN_HTTP__HEADER_TIMEOUT_S and so on).
@@ -36,9 +39,15 @@ class AdminSettings(BaseSettings):
     # Issuer role names mapped onto admin, viewer, team-admin (e.g. {"Tollway.Admin": "admin"});
     # once set, only the names it maps grant a role.
     oidc_admin_roles: dict[str, Role] = Field(default_factory=dict)
-    # Signs the admin UI's session cookies; set the same value on every admin replica.
-    # Unset: derived from the admin token, or random per process when there is none.
+    # The token read from a file at start (compose generates one) when `token` is unset.
+    token_file: Path | None = None
+    # Signs the admin UI's session cookies; set the same value on every admin replica. It is
+    # independent of the admin token. Unset: random per process (sessions end at a restart).
     session_secret: SecretStr | None = None
+    session_secret_file: Path | None = None
+    # Serve the API's interactive docs (/docs) and OpenAPI document (/openapi.json): off in
+    # production, `make run` turns it on.
+    api_docs: bool = False
     # Send the session cookie only over HTTPS; turn off only for http://localhost.
     cookie_secure: bool = True
     # Browser sign-in with the issuer's login page (authorization code with PKCE).
@@ -46,3 +55,18 @@ class AdminSettings(BaseSettings):
     oidc_client_secret: SecretStr | None = None
     # Defaults to <the admin URL the browser used>/admin/oidc/callback.
     oidc_redirect_url: str | None = None
+
+    def admin_token(self) -> str | None:
+        return _value_or_file(self.token, self.token_file)
+
+    def signing_secret(self) -> str | None:
+        return _value_or_file(self.session_secret, self.session_secret_file)
+
+
+def _value_or_file(value: SecretStr | None, path: Path | None) -> str | None:
+    """A value set directly wins (Helm's admin Secret over the generated file)."""
+    if value is not None:
+        return value.get_secret_value()
+    if path is not None:
+        return path.read_text().strip() or None
+    return None

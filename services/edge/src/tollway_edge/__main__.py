@@ -14,6 +14,7 @@ from starlette.types import ASGIApp
 from tollway_common.http_server import uvicorn_options
 from tollway_common.log import setup_logging
 from tollway_common.metrics import reset_multiprocess_dir
+from tollway_common.metrics_server import serve_metrics
 from tollway_common.settings import OtelSettings
 from tollway_common.tracing import setup_tracing
 from tollway_edge.app import create_app
@@ -43,6 +44,7 @@ def main(argv: list[str] | None = None) -> None:
     setup_logging("edge", settings.log)
     multi = settings.workers > 1
     temporary: Path | None = None
+    metrics_dir: Path | None = None
     if multi:
         metrics_dir = settings.metrics_dir
         if metrics_dir is None:
@@ -53,6 +55,8 @@ def main(argv: list[str] | None = None) -> None:
         os.environ["TOLLWAY_EDGE_METRICS_DIR"] = str(metrics_dir)
     else:
         setup_tracing("edge", OtelSettings())
+    if settings.metrics.enabled:
+        serve_metrics(settings.metrics.host, settings.metrics.port, metrics_dir)
     try:
         uvicorn.run(
             "tollway_edge.__main__:app_factory" if multi else create_app(settings),

@@ -5,9 +5,10 @@ from __future__ import annotations
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
-from tollway_common.http_metrics import HttpMetricsMiddleware, metrics_endpoint
+from tollway_common.http_metrics import HttpMetricsMiddleware
 from tollway_common.http_tracing import instrument_fastapi
 from tollway_common.request_ids import RequestIdMiddleware
+from tollway_common.trusted_hosts import TrustedHostMiddleware
 from tollway_edge import fast_path
 from tollway_edge.errors import install_error_handlers
 from tollway_edge.fast_path import InferenceFastPath
@@ -28,12 +29,10 @@ def create_app(settings: EdgeSettings) -> ASGIApp:
     app.include_router(models.router)
     app.include_router(key_info.router)
     app.include_router(health.router)
-    app.add_api_route(
-        "/metrics", metrics_endpoint(settings.multiprocess_metrics_dir), include_in_schema=False
-    )
     unserved.install(app)
     install_error_handlers(app)
     instrument_fastapi(app)
     return HttpMetricsMiddleware(
-        RequestIdMiddleware(InferenceFastPath(app)), fixed_routes=fast_path.ROUTES
+        RequestIdMiddleware(TrustedHostMiddleware(InferenceFastPath(app), settings.trusted_hosts)),
+        fixed_routes=fast_path.ROUTES,
     )

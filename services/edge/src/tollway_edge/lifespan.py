@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import os
+import secrets
 import socket
 from collections.abc import AsyncIterator
 
@@ -33,6 +35,8 @@ from tollway_edge.limits.alerts import AlertPublisher
 from tollway_edge.limits.gate import LimitGate
 from tollway_edge.runtime import Runtime
 from tollway_edge.settings import EdgeSettings
+
+log = logging.getLogger(__name__)
 
 
 def new_edge_id() -> str:
@@ -77,6 +81,13 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     redis = redis_client.connect(settings.redis)
     await nats_client.ensure_alerts_stream(js, settings.nats.replicas)
     gate = LimitGate(catalog, redis, AlertPublisher(js, redis), settings.limits)
+    salt = settings.configured_ip_salt()
+    if salt is None:
+        log.warning(
+            "no TOLLWAY_EDGE_CLIENT_IP_SALT: client IPs are hashed with a salt of this process "
+            "only; set one (the same on every edge)"
+        )
+        salt = secrets.token_bytes(16)
     app.state.runtime = Runtime(
         settings=settings,
         edge_id=edge_id,
@@ -87,6 +98,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         catalog=catalog,
         oidc=oidc,
         gate=gate,
+        client_ip_salt=salt,
     )
     announcer = Announcer(nc, "edge", lambda: nc.is_connected)
     announcer.start()

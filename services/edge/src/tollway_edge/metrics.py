@@ -19,8 +19,9 @@ LIMIT_REFUSALS = Counter(
 )
 LIMITS_UNAVAILABLE = Counter(
     "tollway_limits_unavailable",
-    "Limited requests met while Redis could not be reached: admitted without limits or refused.",
-    ["action"],
+    "Limited requests met while Redis could not be reached, per kind of limit they were under "
+    "and that kind's failure mode (open: admitted without it, closed: refused with 503).",
+    ["kind", "mode"],
 )
 UNPRICED_MODEL = Counter(
     "tollway_unpriced_model_admissions",

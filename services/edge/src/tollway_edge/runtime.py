@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import secrets
+from dataclasses import dataclass, field
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
@@ -26,7 +27,5 @@ class Runtime:
     catalog: Catalog
     gate: LimitGate
     oidc: TokenAuth | None = None
-
-    @property
-    def client_ip_salt(self) -> bytes:
-        return self.settings.client_ip_salt.get_secret_value().encode()
+    # The configured salt, read once (lifespan), else random for this process.
+    client_ip_salt: bytes = field(default_factory=lambda: secrets.token_bytes(16))

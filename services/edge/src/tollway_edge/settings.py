@@ -11,16 +11,46 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from tollway_common.oidc import OidcSettings
 from tollway_common.settings import HttpLimits, LogSettings, NatsSettings, RedisSettings
 
+FailureMode = Literal["open", "closed"]
+
+
+class RedisFailureModes(BaseModel):
+    """Per kind of limit, what a request meets when Redis cannot be reached: admitted without
+    that kind of limit (open) or refused with 503 `limits_unavailable` (closed). A request
+    under several kinds is refused when any of them is closed."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    # Requests per minute.
+    requests: FailureMode = "open"
+    # Tokens per minute.
+    tokens: FailureMode = "open"
+    # Parallel requests per key/team/org and per client.
+    concurrency: FailureMode = "open"
+    # Spend: failing open would let a budget be overrun without anyone knowing.
+    budgets: FailureMode = "closed"
+
 
 class LimitsSettings(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    # When Redis cannot be reached: admit without limits (open) or refuse with 503 (closed).
-    on_redis_error: Literal["open", "closed"] = "open"
+    # TOLLWAY_EDGE_LIMITS__ON_REDIS_ERROR__BUDGETS=closed and so on.
+    on_redis_error: RedisFailureModes = RedisFailureModes()
     # A model with no price under a budget: allow it and raise an alarm, or refuse it.
     unpriced_model: Literal["allow", "refuse"] = "allow"
     # Reserved, and sent upstream, when a limited request names no max_tokens.
     default_max_tokens: int = Field(default=4096, gt=0)
+
+
+class MetricsSettings(BaseModel):
+    """Where Prometheus scrapes the edge: a port of its own, never the public API port."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    enabled: bool = True
+    host: str = "127.0.0.1"
+    # 0 takes a free port and logs it.
+    port: int = Field(default=9464, ge=0, le=65535)
 
 
 class EdgeSettings(BaseSettings):
@@ -29,6 +59,9 @@ class EdgeSettings(BaseSettings):
     )
 
     host: str = "127.0.0.1"
+    # Host names clients reach the edge by (JSON list; `*.example.com` matches subdomains, `*`
+    # any); IP addresses always pass. The default fits `make run` and compose.
+    trusted_hosts: list[str] = Field(default_factory=lambda: ["localhost", "edge"])
     # TLS is off unless both are set (or given as --certfile / --keyfile).
     ssl_certfile: Path | None = None
     ssl_keyfile: Path | None = None
@@ -52,10 +85,16 @@ class EdgeSettings(BaseSettings):
     # org claims name no record; unset, such a caller is refused with 403.
     oidc_default_team: str | None = None
     limits: LimitsSettings = LimitsSettings()
-    # Keys the hash under which client IPs are stored; set a secret of your own in production
-    # (the same on every edge, so one client hashes alike everywhere).
-    client_ip_salt: SecretStr = SecretStr("tollway-default-salt")
+    # Keys the hash under which client IPs are stored: a secret of the install, the same on
+    # every edge so one client hashes alike everywhere (`make run`, compose and Helm generate
+    # one). Unset: random per process, so the per-client limit and usage rows cannot link a
+    # client across edges or restarts.
+    client_ip_salt: SecretStr | None = None
+    # The salt read from a file at start instead (compose generates one).
+    client_ip_salt_file: Path | None = None
     idle_timeout_s: float = Field(default=5.0, gt=0)
+    # /metrics (TOLLWAY_EDGE_METRICS__ENABLED, __HOST, __PORT).
+    metrics: MetricsSettings = MetricsSettings()
     # With several workers: the folder where each keeps its metrics for /metrics to sum
     # (prometheus_client's multiprocess mode). Emptied at start; default a new temporary one.
     metrics_dir: Path | None = None
@@ -63,6 +102,13 @@ class EdgeSettings(BaseSettings):
     @property
     def multiprocess_metrics_dir(self) -> Path | None:
         return self.metrics_dir if self.workers > 1 else None
+
+    def configured_ip_salt(self) -> bytes | None:
+        if self.client_ip_salt_file is not None:
+            return self.client_ip_salt_file.read_bytes().strip() or None
+        if self.client_ip_salt is None:
+            return None
+        return self.client_ip_salt.get_secret_value().encode()
 
     @model_validator(mode="after")
     def _tls_needs_both(self) -> EdgeSettings:

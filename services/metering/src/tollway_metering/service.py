@@ -41,7 +41,7 @@ async def run(settings: MeteringSettings) -> None:
     monitor = MonitorServer("metering", settings.monitor)
     await monitor.start()
     announce_build("metering")
-    warehouse = await Warehouse.open(settings.clickhouse_dsn, settings.database)
+    warehouse = await Warehouse.open(settings.warehouse_dsn(), settings.database)
     applied = await warehouse.migrate(
         Retention(
             usage_days=settings.retention_days,

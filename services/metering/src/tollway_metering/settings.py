@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -21,6 +23,8 @@ class MeteringSettings(BaseSettings):
     # taken from the working directory, `chdb:///abs/path` is absolute); `http(s)://...` talks
     # to a ClickHouse server.
     clickhouse_dsn: str = "chdb://.tollway/clickhouse"
+    # The DSN read from a file at start instead (compose writes one with its generated password).
+    clickhouse_dsn_file: Path | None = None
     database: str = Field(default="tollway", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     batch_size: int = Field(default=500, ge=1)
     fetch_timeout_s: float = Field(default=1.0, gt=0)
@@ -38,3 +42,8 @@ class MeteringSettings(BaseSettings):
     # Test-only fault injection: exit with status 17 right after the first successful insert
     # and before any ack, so a test can prove a crash there neither loses nor doubles events.
     fault_exit_after_insert: bool = False
+
+    def warehouse_dsn(self) -> str:
+        if self.clickhouse_dsn_file is not None:
+            return self.clickhouse_dsn_file.read_text().strip()
+        return self.clickhouse_dsn

@@ -30,7 +30,9 @@ from tollway_common.kv_mirror import KvMirror
 from tollway_common.log import request_id_var
 from tollway_router import metrics, spans
 from tollway_router.body_log.publisher import BodyLog
-from tollway_router.credentials.resolve import Credentials, for_tenant
+from tollway_router.credentials.resolve import Credential, Credentials, for_tenant
+from tollway_router.providers.adapter import HttpCall
+from tollway_router.providers.errors import scrub
 from tollway_router.replies import Heartbeats, Replier
 from tollway_router.routing.candidates import Choice, Chooser
 from tollway_router.routing.health import HealthBoard
@@ -266,7 +268,7 @@ class Handler:
 
     async def _call(self, attempt: Attempt) -> None:
         serving, deployment, adapter = attempt.serving, attempt.deployment, attempt.choice.adapter
-        infer, replier, outcome = serving.infer, serving.replier, serving.outcome
+        infer = serving.infer
         deployment = for_tenant(
             attempt.model, self.credentials.with_headers(deployment), infer.tenant
         )
@@ -274,6 +276,24 @@ class Handler:
         credential = await self.credentials.resolve(
             attempt.model, deployment, infer.tenant, attempt.choice.api_key
         )
+        # What a provider may echo back in its error text: the key it was sent, header values.
+        own = [*deployment.headers.values(), *([credential.value] if credential else [])]
+        try:
+            await self._exchange(attempt, deployment, call, credential)
+        except TollwayError as exc:
+            scrub(exc, own)
+            raise
+
+    async def _exchange(
+        self,
+        attempt: Attempt,
+        deployment: Deployment,
+        call: HttpCall,
+        credential: Credential | None,
+    ) -> None:
+        """Send the call upstream and relay its answer (or raise the upstream's error)."""
+        serving, adapter = attempt.serving, attempt.choice.adapter
+        infer, replier, outcome = serving.infer, serving.replier, serving.outcome
         auth = credential.header(adapter.auth_header) if credential is not None else None
         async with (
             spans.upstream_call(infer, deployment, outcome),

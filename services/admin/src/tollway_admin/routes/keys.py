@@ -13,10 +13,10 @@ from typing import Any
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from tollway_admin import key_scope
+from tollway_admin import key_scope, read_scope
 from tollway_admin.key_expiry import expiry_refusal
 from tollway_admin.references import ControlState
-from tollway_admin.resources import KEYS, TEAMS, key_id_for_hash
+from tollway_admin.resources import KEYS, TEAMS, new_key_id
 from tollway_admin.routes.common import (
     expected_revision,
     refuse_new_problems,
@@ -121,7 +121,7 @@ async def create_key(body: KeyCreate, request: Request, identity: Viewer) -> dic
     secret = new_secret()
     digest = hash_key(secret)
     record = KeyRecord(
-        key_id=key_id_for_hash(digest),
+        key_id=new_key_id(),
         name=body.name,
         key_hash=digest,
         prefix=key_prefix(secret),
@@ -165,6 +165,7 @@ async def list_keys(
         and (user_id is None or record.user_id == user_id)
         and (q is None or q.lower() in record.name.lower() or record.prefix.startswith(q))
         and (include_inactive or record.usable_at(now))
+        and read_scope.can_read_key(identity, record)
     ]
     data = [record.model_dump(mode="json", exclude=_HIDDEN) for record in keys]
     return {"object": "list", "data": data}
@@ -178,6 +179,9 @@ async def _read(request: Request, key_id: str) -> tuple[KeyRecord, int]:
 @router.get("/{key_id}")
 async def get_key(key_id: str, request: Request, identity: Viewer) -> dict[str, Any]:
     record, revision = await _read(request, key_id)
+    if not read_scope.can_read_key(identity, record):
+        # As if it did not exist: another team's key ids are not confirmed.
+        raise NotFound(f"There is no key '{key_id}'.")
     return _view(record, revision)
 
 
@@ -227,7 +231,7 @@ async def rotate_key(
     digest = hash_key(secret)
     new = old.model_copy(
         update={
-            "key_id": key_id_for_hash(digest),
+            "key_id": new_key_id(),
             "key_hash": digest,
             "prefix": key_prefix(secret),
             "created_at": now,

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Request
 from starlette.responses import StreamingResponse
 
-from tollway_admin import exports
+from tollway_admin import exports, read_scope
 from tollway_admin.analytics_client import ask, usage_rows
 from tollway_admin.security import Viewer
 from tollway_common.contract import (
@@ -63,7 +63,11 @@ async def summary(
     """Requests, errors, tokens, exact cost, latency and TTFT percentiles, by one dimension
     and/or time bucket. `group_by=team_id&order_by=cost` is the top spenders."""
     query = SummaryQuery(
-        filter=flt, group_by=group_by, bucket=bucket, order_by=order_by, limit=limit
+        filter=read_scope.usage_filter(identity, flt),
+        group_by=group_by,
+        bucket=bucket,
+        order_by=order_by,
+        limit=limit,
     )
     answer = await ask(request.app.state.nc, "summary", query, SummaryReply)
     return {"object": "list", "data": [row.model_dump(mode="json") for row in answer.rows]}
@@ -74,7 +78,8 @@ async def burn_down(
     request: Request, identity: Viewer, flt: Filter, bucket: Literal["hour", "day"] = "day"
 ) -> dict[str, Any]:
     """Cumulative spend of one principal over a period (`since_ms`, ...), a point per bucket."""
-    query = SummaryQuery(filter=flt, bucket=bucket, order_by="time", limit=10_000)
+    scoped = read_scope.usage_filter(identity, flt)
+    query = SummaryQuery(filter=scoped, bucket=bucket, order_by="time", limit=10_000)
     answer = await ask(request.app.state.nc, "summary", query, SummaryReply)
     total = Decimal(0)
     points = []
@@ -95,7 +100,7 @@ async def export_usage(
     format: Literal["csv", "jsonl", "focus"] = "csv",
 ) -> StreamingResponse:
     """Every usage row in the range, streamed: CSV, JSON lines, or FOCUS (FinOps) columns."""
-    rows = usage_rows(request.app.state.nc, flt)
+    rows = usage_rows(request.app.state.nc, read_scope.usage_filter(identity, flt))
     body = {
         "csv": exports.usage_csv,
         "jsonl": exports.usage_jsonl,

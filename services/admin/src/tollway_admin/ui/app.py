@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
+import logging
 import secrets
 from pathlib import Path
 
@@ -29,15 +28,19 @@ from tollway_admin.ui.pages import (
 )
 from tollway_admin.ui.session import SESSION_TTL_S, SignInRequired
 
+log = logging.getLogger(__name__)
+
 
 def session_secret(settings: AdminSettings) -> str:
-    if settings.session_secret is not None:
-        return settings.session_secret.get_secret_value()
-    if settings.token is not None:
-        # Every replica sharing the admin token signs sessions alike; the token itself never
-        # reaches a cookie.
-        token = settings.token.get_secret_value().encode()
-        return hmac.new(token, b"tollway-admin-session", hashlib.sha256).hexdigest()
+    """The configured signing secret, never derived from the admin token (whoever learns one
+    must not be able to forge the other)."""
+    configured = settings.signing_secret()
+    if configured is not None:
+        return configured
+    log.warning(
+        "no TOLLWAY_ADMIN_SESSION_SECRET: UI sessions are signed with a key of this process "
+        "only and end when it restarts; set one (the same on every replica)"
+    )
     return secrets.token_urlsafe(32)
 
 

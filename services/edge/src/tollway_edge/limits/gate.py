@@ -72,7 +72,7 @@ class LimitGate:
     ) -> None:
         self._catalog = catalog
         self._redis = redis
-        self._limiter = Limiter(redis, fail_open=settings.on_redis_error == "open")
+        self._limiter = Limiter(redis, settings.on_redis_error)
         self._alerts = alerts
         self._settings = settings
         self._settling: set[asyncio.Task[None]] = set()

@@ -11,8 +11,9 @@ from redis.exceptions import RedisError
 
 from tollway_common.errors import LimitsUnavailable
 from tollway_edge import metrics
-from tollway_edge.limits.plan import Check
+from tollway_edge.limits.plan import Check, Dimension
 from tollway_edge.limits.scripts import RESERVE, SETTLE
+from tollway_edge.settings import RedisFailureModes
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,22 @@ class Reserved:
     degraded: bool = False
 
 
+# The kinds of limit an operator chooses a Redis failure mode for (RedisFailureModes fields).
+_KIND = {
+    Dimension.REQUESTS: "requests",
+    Dimension.TOKENS: "tokens",
+    Dimension.PARALLEL: "concurrency",
+    Dimension.CLIENT_PARALLEL: "concurrency",
+    Dimension.BUDGET: "budgets",
+}
+
+
+def failure_modes(checks: Sequence[Check], modes: RedisFailureModes) -> dict[str, str]:
+    """The kinds of limit among `checks`, each with its mode while Redis is down."""
+    kinds = sorted({_KIND[check.dimension] for check in checks})
+    return {kind: getattr(modes, kind) for kind in kinds}
+
+
 def _args(
     checks: Sequence[Check], amounts: Sequence[int] | None = None, now_ms: int = 0
 ) -> list[str | int]:
@@ -44,10 +61,10 @@ def _args(
 
 
 class Limiter:
-    def __init__(self, redis: Redis, fail_open: bool) -> None:
+    def __init__(self, redis: Redis, modes: RedisFailureModes) -> None:
         self._reserve = redis.register_script(RESERVE)
         self._settle = redis.register_script(SETTLE)
-        self._fail_open = fail_open
+        self._modes = modes
 
     async def reserve(self, checks: Sequence[Check], now_ms: int = 0) -> Reserved | Refused:
         """`now_ms` 0 uses Redis's clock; tests pass explicit times."""
@@ -84,12 +101,16 @@ class Limiter:
         return [int(v) for v in reply]
 
     def _unavailable(self, checks: Sequence[Check], exc: Exception) -> Reserved:
-        metrics.LIMITS_UNAVAILABLE.labels("admitted" if self._fail_open else "refused").inc()
-        if self._fail_open:
+        modes = failure_modes(checks, self._modes)
+        for kind, mode in modes.items():
+            metrics.LIMITS_UNAVAILABLE.labels(kind, mode).inc()
+        closed = [kind for kind, mode in modes.items() if mode == "closed"]
+        if not closed:
             log.warning("redis unavailable, admitting without limits: %s", exc)
             return Reserved(checks, degraded=True)
-        log.error("redis unavailable, refusing: %s", exc)
+        log.error("redis unavailable, refusing (%s fail closed): %s", ", ".join(closed), exc)
         raise LimitsUnavailable(
-            "Rate limits and budgets cannot be checked right now; try again shortly.",
+            f"The {' and '.join(closed)} that apply to this request cannot be checked right "
+            "now; try again shortly.",
             retry_after=1,
         ) from None

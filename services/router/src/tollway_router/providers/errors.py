@@ -17,12 +17,17 @@ ladder decides the rest, so a status means the same whichever provider sent it:
                               outside the set above (409, a 405 or 407 from a proxy or a
                               wrong api_base), which says more about the deployment than
                               about the request
+
+An upstream's text reaches the client only redacted: anything shaped like a credential
+(`Bearer ...`, `sk-...`, `api_key=...`, a JWT) here, and the deployment's own resolved secrets
+by `scrub` where the router knows them; a provider may echo the key it was sent.
 """
 
 from __future__ import annotations
 
+import re
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from tollway_common import retry_after
@@ -43,6 +48,16 @@ _BAD_REQUEST = frozenset({400, 404, 422})
 _CREDENTIAL = frozenset({401, 402, 403})
 _TIMEOUT = frozenset({408, 504})
 _OVERLOADED = 529
+REDACTED = "[redacted]"
+# Credential-shaped text, the credential itself in group "secret".
+_CREDENTIAL_SHAPES = re.compile(
+    r"(?i)(?:\bbearer\s+|\b(?:api[-_ ]?key|x-api-key|authorization|access[-_]token|key)"
+    r"[\"']?\s*[:=]\s*[\"']?)(?P<secret>[A-Za-z0-9._~+/=-]{8,})"
+    r"|(?P<key>\b(?:sk|tw|rk|pk)-[A-Za-z0-9_-]{12,})"
+    r"|(?P<jwt>\beyJ[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]{6,}\.[A-Za-z0-9_-]*)"
+)
+# Shorter values are not worth hiding and would blank ordinary words.
+_MIN_SECRET_CHARS = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,7 +88,7 @@ def classify(
 ) -> TollwayError:
     """The ladder itself; `origin` says where the error came from, `wait` is the upstream's
     Retry-After in seconds (only a 429 passes it on)."""
-    message = detail.message
+    message = redact(detail.message)
     if status == 429:
         return UpstreamRateLimited(f"{origin} (rate limited): {message}", retry_after=wait)
     if status in _CREDENTIAL:
@@ -97,3 +112,25 @@ def classify(
     if status == _OVERLOADED:
         return UpstreamOverloaded(f"{origin} (overloaded): {message}")
     return UpstreamUnavailable(f"{origin}: {message}")
+
+
+def redact(text: str, secrets: Iterable[str] = ()) -> str:
+    """`text` with each of `secrets` and anything credential-shaped replaced by [redacted]."""
+    for secret in secrets:
+        if len(secret) >= _MIN_SECRET_CHARS:
+            text = text.replace(secret, REDACTED)
+    return _CREDENTIAL_SHAPES.sub(_hide, text)
+
+
+def _hide(match: re.Match[str]) -> str:
+    if match.group("secret") is None:
+        return REDACTED
+    start = match.start("secret") - match.start()
+    return match.group(0)[:start] + REDACTED
+
+
+def scrub(error: TollwayError, secrets: Iterable[str]) -> TollwayError:
+    """The error with the deployment's own secrets (the resolved key, header values) redacted
+    from its message, before it leaves the router."""
+    error.message = redact(error.message, secrets)
+    return error

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from tollway_admin import read_scope
 from tollway_admin.analytics_client import ask
 from tollway_admin.resources import BUDGETS, KEYS
 from tollway_admin.routes import keys as key_api
@@ -42,7 +43,7 @@ async def _daily(request: Request, key_id: str) -> tuple[list[SummaryRow], str]:
 
 def _find(request: Request, key_id: str) -> KeyRecord:
     key = store_of(request).find(KEYS, key_id)
-    if key is None:
+    if key is None or not read_scope.can_read_key(session.current(request), key):
         raise NotFound(f"There is no key '{key_id}'.")
     return key
 

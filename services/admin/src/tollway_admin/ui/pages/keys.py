@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from tollway_admin import read_scope
 from tollway_admin.resources import KEYS, TEAMS
 from tollway_admin.routes import keys as key_api
 from tollway_admin.routes.common import store_of
@@ -22,6 +23,7 @@ router = APIRouter(prefix="/admin", include_in_schema=False)
 
 
 def _keys_context(request: Request) -> dict[str, Any]:
+    identity = session.current(request)
     store = store_of(request)
     query = request.query_params.get("q", "")
     show_all = request.query_params.get("all") == "1"
@@ -31,6 +33,7 @@ def _keys_context(request: Request) -> dict[str, Any]:
         for key in store.all(KEYS)
         if (show_all or key.usable_at(now))
         and (not query or query.lower() in key.name.lower() or key.prefix.startswith(query))
+        and read_scope.can_read_key(identity, key)
     ]
     return {"keys": keys, "teams": store.all(TEAMS), "q": query, "show_all": show_all}
 

@@ -15,11 +15,13 @@ from fastapi import APIRouter, Request
 from nats.aio.client import Client
 from starlette.responses import Response
 
+from tollway_admin import read_scope
 from tollway_admin.analytics_client import ask
 from tollway_admin.budget_use import BudgetUse, budget_uses, utc_now
 from tollway_admin.resources import KEYS, MODELS, ORGS, PRICES, TEAMS
 from tollway_admin.routes.common import store_of
 from tollway_admin.routes.deployment_health import board_of
+from tollway_admin.ui import session
 from tollway_admin.ui.render import page
 from tollway_common.contract import SummaryQuery, SummaryReply, SummaryRow, UsageFilter
 from tollway_common.errors import TollwayError
@@ -43,9 +45,10 @@ class Traffic:
 
 
 async def _summary(
-    nc: Client, since_ms: int, bucket: str = "", limit: int = 10
+    nc: Client, scope: UsageFilter, since_ms: int, bucket: str = "", limit: int = 10
 ) -> list[SummaryRow]:
-    query = SummaryQuery(filter=UsageFilter(since_ms=since_ms), bucket=bucket, limit=limit)
+    flt = scope.model_copy(update={"since_ms": since_ms})
+    query = SummaryQuery(filter=flt, bucket=bucket, limit=limit)
     return (await ask(nc, "summary", query, SummaryReply)).rows
 
 
@@ -98,12 +101,13 @@ def traffic_of(
     )
 
 
-async def _traffic(nc: Client, now: datetime) -> Traffic:
+async def _traffic(nc: Client, now: datetime, scope: UsageFilter) -> Traffic:
+    """Traffic within `scope`: everything for admins, the own team for others."""
     now_ms = int(now.timestamp() * 1000)
     midnight_ms = int(now.replace(hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
-    hour = _total(await _summary(nc, now_ms - LATENCY_WINDOW_S * 1000))
+    hour = _total(await _summary(nc, scope, now_ms - LATENCY_WINDOW_S * 1000))
     since_ms = min(midnight_ms, rate_window_start_ms(now_ms))
-    minutes = await _summary(nc, since_ms, bucket="minute", limit=_MINUTES_PER_DAY + 10)
+    minutes = await _summary(nc, scope, since_ms, bucket="minute", limit=_MINUTES_PER_DAY + 10)
     return traffic_of(minutes, hour, now_ms, midnight_ms)
 
 
@@ -120,7 +124,8 @@ async def _live(request: Request) -> dict[str, Any]:
         # Budgets first, traffic last: a row metering stores in between shows in the traffic
         # too, so an alarm about spend never sits beside tiles that miss it.
         near = [use for use in await budget_uses(nc, store, now) if use.near_limit]
-        traffic = await _traffic(nc, now)
+        scope = read_scope.usage_filter(session.current(request), UsageFilter())
+        traffic = await _traffic(nc, now, scope)
     except TollwayError as exc:
         unavailable = exc.message
     return {

@@ -11,6 +11,7 @@ from urllib.parse import urlencode
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from tollway_admin import read_scope
 from tollway_admin.analytics_client import ask
 from tollway_admin.routes import usage as usage_api
 from tollway_admin.ui import session
@@ -47,7 +48,7 @@ def _usage_filter(request: Request) -> tuple[UsageFilter, int]:
 
 @router.get("/usage")
 async def usage_page(request: Request) -> Response:
-    session.current(request)
+    identity = session.current(request)
     flt, hours = _usage_filter(request)
     group_by = request.query_params.get("group_by", "team_id")
     if group_by not in _GROUP_LABELS:
@@ -55,6 +56,7 @@ async def usage_page(request: Request) -> Response:
     rows: list[SummaryRow] = []
     unavailable = ""
     try:
+        flt = read_scope.usage_filter(identity, flt)
         query = SummaryQuery(filter=flt, group_by=group_by, order_by="cost", limit=50)
         rows = (await ask(request.app.state.nc, "summary", query, SummaryReply)).rows
     except TollwayError as exc:
