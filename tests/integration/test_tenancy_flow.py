@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
+import anthropic
 import nats
 import openai
 import pytest
@@ -29,7 +30,8 @@ KEY_B = "tenantBkey0never0logged0stored0000002"
 WRONG_KEY = "tenantCkey0the0resource0refuses00003"
 KEY_D = "tenantDkey0never0logged0stored0000004"
 KEY_E = "tenantEkey0never0logged0stored0000005"
-TENANT_KEYS = (KEY_A, KEY_B, WRONG_KEY, KEY_D, KEY_E)
+KEY_F = "tenantFkey0never0logged0stored0000006"
+TENANT_KEYS = (KEY_A, KEY_B, WRONG_KEY, KEY_D, KEY_E, KEY_F)
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello tenant"}]
 TENANT_RPM = 4
 FOUNDRY = Deployment(name="foundry-sonnet", provider="anthropic", model="claude-sonnet-4-5")
@@ -98,7 +100,13 @@ def tenancy(tmp_path_factory: pytest.TempPathFactory) -> Iterator[TenancyStack]:
     (workdir / "key").write_text(VIRTUAL_KEY)
     nats_server, redis = start_test_nats(workdir / "nats"), start_redis(workdir / "redis")
     with FakeAnthropicServer(
-        keys={"tenant-a": KEY_A, "tenant-b": KEY_B, "tenant-d": KEY_D, "tenant-e": KEY_E}
+        keys={
+            "tenant-a": KEY_A,
+            "tenant-b": KEY_B,
+            "tenant-d": KEY_D,
+            "tenant-e": KEY_E,
+            "tenant-f": KEY_F,
+        }
     ) as foundry:
         stack = Stack(nats=nats_server, redis=redis, workdir=workdir)
         try:
@@ -292,3 +300,26 @@ async def test_no_tenant_key_is_logged_stored_or_metered(tenancy: TenancyStack) 
         assert key.encode() not in stored, "a tenant key is in a KV revision or stream message"
         assert key.encode() not in nats_files, "a tenant key is in NATS's store on disk"
         assert key.encode() not in logs, "a tenant key is in a log"
+
+
+@pytest.mark.proves("tenancy", "anthropic")
+@pytest.mark.parametrize(
+    ("key", "model"),
+    [(f"tenant-f:{KEY_F}", "claude-haiku-4-5"), (KEY_F, "tenant-f/claude-tenant")],
+    ids=["own_deployment_resource_in_key", "alias_resource_in_model"],
+)
+async def test_the_messages_api_takes_the_same_tenancy(
+    tenancy: TenancyStack, key: str, model: str
+) -> None:
+    tenancy.resources()
+    async with anthropic.AsyncAnthropic(
+        base_url=tenancy.stack.edge_url, api_key=key, max_retries=0
+    ) as client:
+        message = await client.messages.create(
+            model=model, max_tokens=64, messages=[{"role": "user", "content": "Hello tenant"}]
+        )
+    assert message.content
+    [(headers, body)] = tenancy.foundry.requests
+    assert headers["api-key"] == KEY_F
+    assert body["model"] == ("claude-haiku-4-5" if "haiku" in model else "claude-sonnet-4-5")
+    assert tenancy.resources() == ["tenant-f"]

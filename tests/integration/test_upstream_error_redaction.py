@@ -36,9 +36,9 @@ async def test_an_upstream_echoing_our_key_is_redacted(
     assert "upstream-secret" not in response.text
     assert "[redacted]" in response.json()["error"]["message"]
 
-    sdk = openai.AsyncOpenAI(base_url=stack.base_url, api_key=api_key, max_retries=0)
-    with pytest.raises(openai.APIStatusError) as raised:
-        await sdk.chat.completions.create(
-            model="gpt-test", messages=[{"role": "user", "content": "hi"}]
-        )
+    async with openai.AsyncOpenAI(base_url=stack.base_url, api_key=api_key, max_retries=0) as sdk:
+        with pytest.raises(openai.APIStatusError) as raised:
+            await sdk.chat.completions.create(
+                model="gpt-test", messages=[{"role": "user", "content": "hi"}]
+            )
     assert UPSTREAM_SECRET not in str(raised.value)
