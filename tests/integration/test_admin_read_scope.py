@@ -87,3 +87,13 @@ async def test_a_key_id_shows_nothing_of_the_keys_hash(readers: Readers) -> None
     issued = (await readers.admin.post("/api/v1/keys", json={"name": "fresh"})).json()
     digest = hash_key(issued["key"])
     assert issued["key_id"].removeprefix("key_") not in digest
+
+
+async def test_the_audit_log_is_for_admins_only(readers: Readers) -> None:
+    """It records every team's changes and carries no team to narrow it by."""
+    for reader in (readers.viewer, readers.lead):
+        for path in ("/api/v1/audit", "/api/v1/audit/export"):
+            refused = await reader.get(path)
+            assert refused.status_code == 403, refused.text
+            validate_openai("ErrorResponse", refused.json())
+    assert (await readers.admin.get("/api/v1/audit")).status_code != 403

@@ -1,5 +1,6 @@
 """What an identity may read: admins everything; viewers and team-admins only their own team's
-keys and usage. Pure; the key and usage routes and pages apply it."""
+keys and usage, and not the audit log (it records every team's changes and carries no team).
+Pure; the key, usage and audit routes and pages apply it."""
 
 from __future__ import annotations
 
@@ -38,3 +39,11 @@ def usage_filter(identity: AdminIdentity, flt: UsageFilter) -> UsageFilter:
             param="team_id",
         )
     return flt.model_copy(update={"team_id": identity.team_id})
+
+
+def check_audit_reader(identity: AdminIdentity) -> None:
+    """Raises PermissionDenied unless the identity may read the whole audit log."""
+    if not reads_everything(identity):
+        raise PermissionDenied(
+            "The audit log records every team's changes; reading it needs the 'admin' role."
+        )

@@ -127,6 +127,7 @@ async def audit(
     limit: int = 200,
     offset: int = 0,
 ) -> dict[str, Any]:
+    read_scope.check_audit_reader(identity)
     query = AuditQuery(
         since_ms=since_ms,
         until_ms=until_ms,
@@ -145,6 +146,7 @@ async def audit(
 async def export_audit(
     request: Request, identity: Viewer, since_ms: int = 0, until_ms: int = 0
 ) -> StreamingResponse:
+    read_scope.check_audit_reader(identity)
     query = AuditQuery(since_ms=since_ms, until_ms=until_ms, limit=100_000)
     answer = await ask(request.app.state.nc, "audit", query, AuditReply)
     return StreamingResponse(

@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from starlette.responses import Response
 
+from tollway_admin import read_scope
 from tollway_admin.analytics_client import ask
 from tollway_admin.routes import usage as usage_api
 from tollway_admin.ui import session
@@ -27,7 +28,7 @@ def _changes(event: AuditEvent) -> str:
 
 @router.get("/audit")
 async def audit_page(request: Request) -> Response:
-    session.current(request)
+    read_scope.check_audit_reader(session.current(request))
     params = request.query_params
     query = AuditQuery(
         resource_type=params.get("resource_type", ""),
