@@ -45,7 +45,11 @@ CONCURRENCY = 4
 # How long JetStream may take to elect new leaders for what a lost node led.
 LEADER_ELECTION_BOUND_S = 20.0
 # How long traffic runs with the node down before the control-plane write.
-DOWN_S = 5.0
+DOWN_S = 4.0
+# The longest a lost node may keep requests failing: services reconnect within a second, and
+# in some runs the surviving nodes take up to about 10 s more before they route the edge's
+# requests to the router again (docs/deploy.md).
+RECOVERY_BOUND_S = 30.0
 
 
 @dataclass
@@ -171,6 +175,21 @@ async def _one(client: httpx.AsyncClient, stream: bool) -> Result:
     return Result(request_id, 200, True, "")
 
 
+async def _one_request(base_url: str, stream: bool) -> Result:
+    async with httpx.AsyncClient(base_url=base_url, timeout=30) as client:
+        return await _one(client, stream)
+
+
+async def _first_answer_after(base_url: str) -> float:
+    """When a request was first answered again (monotonic time), polling from now."""
+    deadline = time.monotonic() + RECOVERY_BOUND_S
+    while time.monotonic() < deadline:
+        if (await _one_request(base_url, stream=False)).complete:
+            return time.monotonic()
+        await asyncio.sleep(0.1)
+    return time.monotonic()
+
+
 async def _drive(base_url: str, phases: dict[str, asyncio.Event], results: list[Result]) -> None:
     """Mixed traffic until the last phase ends; each result is labelled with its phase."""
     order = list(phases)
@@ -213,7 +232,7 @@ async def test_a_node_lost_and_back_under_traffic_loses_and_doubles_nothing(
         phases = {name: asyncio.Event() for name in ("before", "down", "back")}
         results: list[Result] = []
         traffic = asyncio.create_task(_drive(stack.edge_url, phases, results))
-        await asyncio.sleep(1.5)
+        await asyncio.sleep(1.0)
         phases["before"].set()
         await asyncio.to_thread(cluster.servers[victim].kill)
         killed_at = time.monotonic()
@@ -230,24 +249,30 @@ async def test_a_node_lost_and_back_under_traffic_loses_and_doubles_nothing(
         assert writable_after_s < LEADER_ELECTION_BOUND_S
         phases["down"].set()
         cluster.servers[victim] = await asyncio.to_thread(cluster.start, victim)
-        await asyncio.sleep(3.0)
+        await asyncio.sleep(2.0)
         phases["back"].set()
         await asyncio.wait_for(traffic, 60)
 
         failed = [r for r in results if not r.complete]
         by_phase = collections.Counter((r.phase, r.complete) for r in results)
         assert by_phase[("before", True)] > 0, by_phase
-        assert by_phase[("back", True)] > 0, by_phase
-        # Only what the lost node cut off, or what was sent while a service reconnected, fails.
-        assert [r for r in failed if r.phase != "down"] == [], by_phase
-        # Mostly the in-flight requests on the lost connection (a 502); in about one run in
-        # ten also a burst of 503 "no router" some seconds later while the cluster's routes
-        # settle: clear, retryable errors, and far fewer than the answers.
-        assert all(r.status in (0, 200, 502, 503) for r in failed), failed[:3]
+        assert [r for r in failed if r.phase == "before"] == [], by_phase
+        # Every failure is a clear, retryable error: the in-flight requests on the lost
+        # connection (502 router_lost) and, in some runs, 503 "no router" while the surviving
+        # nodes agree again on where the routers' subscription lives.
+        assert {r.status for r in failed} <= {0, 502, 503}, failed[:3]
+        last_failure = max((r.ended_at for r in failed), default=killed_at)
+        if results[-1].complete:
+            recovered_after_s = last_failure - killed_at
+        else:
+            recovered_after_s = await _first_answer_after(stack.edge_url) - killed_at
         kinds = collections.Counter(
             (r.status, r.error, round(r.ended_at - killed_at)) for r in failed
         )
-        assert by_phase[("down", True)] > 4 * by_phase[("down", False)], (by_phase, kinds)
+        assert recovered_after_s < RECOVERY_BOUND_S, (by_phase, kinds)
+        # Once recovered, it stays so.
+        settled = [await _one_request(stack.edge_url, index % 2 == 0) for index in range(20)]
+        assert all(r.complete for r in settled), settled
         async with httpx.AsyncClient(base_url=stack.edge_url, timeout=30) as client:
             later = await client.post(
                 "/v1/chat/completions",
