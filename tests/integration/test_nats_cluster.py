@@ -260,7 +260,8 @@ async def test_a_node_lost_and_back_under_traffic_loses_and_doubles_nothing(
         # Every failure is a clear, retryable error: the in-flight requests on the lost
         # connection (502 router_lost) and, in some runs, 503 "no router" while the surviving
         # nodes agree again on where the routers' subscription lives.
-        assert {r.status for r in failed} <= {0, 502, 503}, failed[:3]
+        # (A 200 is a stream that ended with an error event, which `_one` checked.)
+        assert {r.status for r in failed} <= {0, 200, 502, 503}, failed[:3]
         last_failure = max((r.ended_at for r in failed), default=killed_at)
         if results[-1].complete:
             recovered_after_s = last_failure - killed_at

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from dataclasses import dataclass, field
 
 from nats.js import JetStreamContext
@@ -16,7 +17,16 @@ from tollway_common.usage_estimate import estimate_completion_tokens
 
 log = logging.getLogger(__name__)
 
-_PUBLISH_ATTEMPTS = 5
+# After a NATS node is lost, the usage stream answers nothing until JetStream has elected a
+# new leader for it: we measured up to about 4 s of "no response from stream" with three
+# nodes under load (tests/integration/test_nats_cluster.py), which five quick attempts did not
+# outlast. Retrying for two minutes rides out an election and a short outage; the message id
+# makes every repeat harmless.
+PUBLISH_WINDOW_S = 120.0
+_BACKOFF_FIRST_S = 0.2
+_BACKOFF_MAX_S = 2.0
+# Of a long run of failed attempts, the first and every tenth are logged.
+_LOG_EVERY = 10
 
 
 @dataclass
@@ -105,20 +115,34 @@ def build_event(
     )
 
 
-async def publish_usage(js: JetStreamContext, event: UsageEvent) -> None:
-    """Publish until JetStream acknowledges; the message id makes a retried publish harmless."""
+async def publish_usage(
+    js: JetStreamContext, event: UsageEvent, window_s: float = PUBLISH_WINDOW_S
+) -> None:
+    """Publish until JetStream acknowledges or `window_s` has passed; the message id makes a
+    retried publish harmless."""
     payload = contract.encode(event)
     headers = {contract.HEADER_MSG_ID: usage_msg_id(event.request_id, event.source.value)}
-    for attempt in range(_PUBLISH_ATTEMPTS):
+    deadline = time.monotonic() + window_s
+    attempt = 0
+    while True:
         try:
             await js.publish(contract.USAGE_SUBJECT, payload, headers=headers, timeout=5)
             return
         except Exception as exc:
-            log.warning(
-                "usage publish failed (attempt %d): %s",
-                attempt + 1,
-                exc,
-                extra={"request_id": event.request_id},
-            )
-            await asyncio.sleep(min(0.2 * 2**attempt, 2.0))
-    log.error("usage event not stored after retries", extra={"request_id": event.request_id})
+            attempt += 1
+            if attempt % _LOG_EVERY == 1:
+                log.warning(
+                    "usage publish failed (attempt %d): %s",
+                    attempt,
+                    exc,
+                    extra={"request_id": event.request_id},
+                )
+            pause = min(_BACKOFF_FIRST_S * 2 ** min(attempt - 1, 8), _BACKOFF_MAX_S)
+            if time.monotonic() + pause > deadline:
+                break
+            await asyncio.sleep(pause)
+    log.error(
+        "usage event not stored after %d attempts",
+        attempt,
+        extra={"request_id": event.request_id},
+    )

@@ -1,0 +1,71 @@
+"""The router's usage publish outlasts a usage stream that answers nothing for a while (what a
+JetStream leader election after a lost node looks like), and still stores the event once."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+import nats
+import pytest
+from tests.support.nats import start_test_nats
+
+from tollway_common import contract, nats_client
+from tollway_common.contract import Endpoint, Principal, UsageEvent
+from tollway_common.ids import new_request_id
+from tollway_router.usage import publish_usage
+
+pytestmark = pytest.mark.integration
+
+# Longer than the five quick attempts the router used to give up after (about 3 s).
+SILENCE_S = 4.5
+
+
+def _event() -> UsageEvent:
+    return UsageEvent(
+        request_id=new_request_id(),
+        received_at_ms=int(time.time() * 1000),
+        endpoint=Endpoint.CHAT_COMPLETIONS,
+        principal=Principal(key_id="key-1"),
+        model_alias="m",
+        deployment="d",
+        provider="fake",
+        status_code=200,
+        prompt_tokens=3,
+        completion_tokens=2,
+        total_tokens=5,
+        latency_ms=1.0,
+    )
+
+
+async def test_a_usage_event_waits_out_a_silent_stream_and_is_stored_once(tmp_path: Path) -> None:
+    server = start_test_nats(tmp_path / "nats")
+    nc = await nats.connect(server.url_as("test"))
+    try:
+        js = nc.jetstream()
+        event = _event()
+        # No stream yet: every publish is answered by nothing, as during an election.
+        publishing = asyncio.create_task(publish_usage(js, event))
+        await asyncio.sleep(SILENCE_S)
+        assert not publishing.done(), "it is still trying"
+        await nats_client.ensure_usage_stream(js, replicas=1)
+        await asyncio.wait_for(publishing, 10)
+        assert (await js.stream_info(contract.USAGE_STREAM)).state.messages == 1, "stored"
+        await publish_usage(js, event)  # a repeat, as after a lost acknowledgement
+        assert (await js.stream_info(contract.USAGE_STREAM)).state.messages == 1, "once"
+    finally:
+        await nc.close()
+        server.stop()
+
+
+async def test_publishing_gives_up_after_its_window(tmp_path: Path) -> None:
+    server = start_test_nats(tmp_path / "nats")
+    nc = await nats.connect(server.url_as("test"))
+    try:
+        started = time.monotonic()
+        await publish_usage(nc.jetstream(), _event(), window_s=1.0)
+        assert time.monotonic() - started < 5
+    finally:
+        await nc.close()
+        server.stop()
