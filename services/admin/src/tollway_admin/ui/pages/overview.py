@@ -123,8 +123,11 @@ async def _live(request: Request) -> dict[str, Any]:
     try:
         # Budgets first, traffic last: a row metering stores in between shows in the traffic
         # too, so an alarm about spend never sits beside tiles that miss it.
-        near = [use for use in await budget_uses(nc, store, now) if use.near_limit]
-        scope = read_scope.usage_filter(session.current(request), UsageFilter())
+        identity = session.current(request)
+        # Budgets belong to keys, teams and orgs of every team: an admin's alarm.
+        if read_scope.reads_everything(identity):
+            near = [use for use in await budget_uses(nc, store, now) if use.near_limit]
+        scope = read_scope.usage_filter(identity, UsageFilter())
         traffic = await _traffic(nc, now, scope)
     except TollwayError as exc:
         unavailable = exc.message

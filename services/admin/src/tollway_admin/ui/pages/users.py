@@ -11,6 +11,7 @@ from fastapi import APIRouter, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
+from tollway_admin import read_scope
 from tollway_admin.analytics_client import ask
 from tollway_admin.resources import ORGS, TEAMS, USERS
 from tollway_admin.routes import records
@@ -34,10 +35,16 @@ def visible_team(identity: AdminIdentity) -> str | None:
 
 
 async def _spent_this_month(request: Request) -> tuple[dict[str, Decimal], str]:
-    """Spend per user since the first of the month (UTC): one grouped query for the page."""
+    """Spend per user since the first of the month (UTC): one grouped query for the page,
+    narrowed to the reader's team unless it reads everything (read_scope)."""
     start = datetime.now(UTC).replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    month = UsageFilter(since_ms=int(start.timestamp() * 1000))
+    try:
+        scope = read_scope.usage_filter(session.current(request), month)
+    except TollwayError:
+        return {}, ""
     query = SummaryQuery(
-        filter=UsageFilter(since_ms=int(start.timestamp() * 1000)),
+        filter=scope,
         group_by="user_id",
         order_by="cost",
         limit=10_000,
