@@ -16,7 +16,10 @@ $(UV):
 	$(UV) sync --frozen --all-packages
 	touch $@
 
-PYTEST_PARALLEL := -n auto --dist loadfile
+# One worker more than cores: most tests wait on the processes they start (a stack takes 4-5 s
+# to come up), so a third worker on 2 cores took `make test` from 8m27s to 5m05s.
+PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$((n + 1)))
+PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
 .PHONY: help install browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick translation-matrix screenshots clean
 

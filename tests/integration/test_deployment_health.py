@@ -52,7 +52,9 @@ async def _until_status(stack: Stack, status: int) -> httpx.Response:
 async def _audit_actions(nats_url: str) -> list[tuple[str, str]]:
     nc = await nats.connect(nats_url)
     try:
-        subscription = await nc.jetstream().pull_subscribe(contract.AUDIT_SUBJECT, durable=None)
+        # A loaded machine may take seconds to create the consumer.
+        js = nc.jetstream(timeout=15)
+        subscription = await js.pull_subscribe(contract.AUDIT_SUBJECT, durable=None)
         found: list[tuple[str, str]] = []
         while True:
             try:

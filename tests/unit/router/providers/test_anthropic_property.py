@@ -5,6 +5,7 @@ for any Claude model to a body valid against Anthropic's spec and the locked SDK
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
@@ -84,7 +85,8 @@ def chat_requests(draw: st.DrawFn) -> dict[str, Any]:
 def _admitted(body: dict[str, Any]) -> dict[str, Any] | None:
     """The body as the router gets it, or None when the edge refuses it first."""
     try:
-        parsed, _ = parse_body(orjson.dumps(body), Endpoint.CHAT_COMPLETIONS)
+        # The JSON text a client sends: stdlib json writes integers of any size, as clients do.
+        parsed, _ = parse_body(json.dumps(body).encode(), Endpoint.CHAT_COMPLETIONS)
     except InvalidRequest:
         return None
     return parsed
