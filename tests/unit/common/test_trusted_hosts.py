@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from starlette.types import Receive, Scope, Send
 
-from tollway_common.trusted_hosts import host_name, is_trusted
+from tollway_common.trusted_hosts import TrustedHostMiddleware, host_name, is_trusted
 
 PATTERNS = ("localhost", "admin", "*.corp.example")
 
@@ -42,3 +43,13 @@ def test_other_names_are_refused(header: str) -> None:
 
 def test_a_star_trusts_every_host() -> None:
     assert is_trusted("anything.example", ("*",))
+
+
+def test_the_middleware_reads_its_names_in_any_case_and_judges_each_host_once() -> None:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        raise AssertionError("not called here")
+
+    middleware = TrustedHostMiddleware(app, ["Gateway.Corp.Example"])
+    assert middleware._trusted("gateway.corp.example:8080")
+    assert not middleware._trusted("evil.example")
+    assert middleware._judged == {"gateway.corp.example:8080": True, "evil.example": False}

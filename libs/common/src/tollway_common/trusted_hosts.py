@@ -36,14 +36,13 @@ def _is_ip(name: str) -> bool:
 
 def is_trusted(header: str, patterns: Sequence[str]) -> bool:
     """Whether the Host header names an allowed host: a listed name, a `*.suffix` pattern's
-    subdomain, any host for `*`, or an IP literal."""
+    subdomain, any host for `*`, or an IP literal (`patterns` in lower case)."""
     name = host_name(header)
     if not name:
         return False
     if _is_ip(name):
         return True
     for pattern in patterns:
-        pattern = pattern.lower()
         if pattern == "*" or pattern == name:
             return True
         if pattern.startswith("*.") and name.endswith(pattern[1:]):
@@ -51,10 +50,23 @@ def is_trusted(header: str, patterns: Sequence[str]) -> bool:
     return False
 
 
+# Clients send few distinct Host values: each is judged once, not on every request.
+_MAX_REMEMBERED = 256
+
+
 class TrustedHostMiddleware:
     def __init__(self, app: ASGIApp, patterns: Sequence[str]) -> None:
         self.app = app
-        self.patterns = tuple(patterns)
+        self.patterns = tuple(pattern.lower() for pattern in patterns)
+        self._judged: dict[str, bool] = {}
+
+    def _trusted(self, header: str) -> bool:
+        verdict = self._judged.get(header)
+        if verdict is None:
+            verdict = is_trusted(header, self.patterns)
+            if len(self._judged) < _MAX_REMEMBERED:
+                self._judged[header] = verdict
+        return verdict
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -65,7 +77,7 @@ class TrustedHostMiddleware:
             if name == b"host":
                 header = value.decode("latin-1")
                 break
-        if is_trusted(header, self.patterns):
+        if self._trusted(header):
             await self.app(scope, receive, send)
             return
         refusal = InvalidRequest(

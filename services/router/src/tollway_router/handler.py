@@ -276,12 +276,11 @@ class Handler:
         credential = await self.credentials.resolve(
             attempt.model, deployment, infer.tenant, attempt.choice.api_key
         )
-        # What a provider may echo back in its error text: the key it was sent, header values.
-        own = [*deployment.headers.values(), *([credential.value] if credential else [])]
         try:
             await self._exchange(attempt, deployment, call, credential)
         except TollwayError as exc:
-            scrub(exc, own)
+            # What a provider may echo back in its error text: the key it was sent, headers.
+            scrub(exc, [*deployment.headers.values(), *([credential.value] if credential else [])])
             raise
 
     async def _exchange(
