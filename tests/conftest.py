@@ -12,7 +12,7 @@ import pytest
 from tests.support.configs import TEST_KEY, gateway_config
 from tests.support.fake_openai_server import FakeOpenAIServer
 from tests.support.nats import start_test_nats
-from tests.support.stack import Stack
+from tests.support.stack import Stack, open_stack
 from tollway_cli.servers import NatsServer, RedisServer, start_redis
 
 pytest_plugins = ["tests.support.matrix_plugin"]
@@ -82,12 +82,7 @@ def module_stack(
     """What `stack` starts, once for a whole module; tests use it through `shared_stack`."""
     workdir = tmp_path_factory.mktemp("stack")
     with ExitStack() as cleanup:
-        nats = start_test_nats(workdir / "nats")
-        cleanup.callback(nats.stop)
-        redis = start_redis(workdir / "redis")
-        cleanup.callback(redis.stop)
-        stack = Stack(nats=nats, redis=redis, workdir=workdir)
-        cleanup.callback(stack.stop)
+        stack = open_stack(workdir, cleanup)
         stack.apply(gateway_config(workdir, module_upstream.base_url))
         stack.start_router()
         stack.start_edge()

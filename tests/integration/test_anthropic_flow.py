@@ -11,11 +11,9 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 from tests.support.fake_anthropic_server import FakeAnthropicServer
-from tests.support.nats import start_test_nats
 from tests.support.openai_schema import validate_openai
-from tests.support.stack import Stack
+from tests.support.stack import Stack, open_stack
 
-from tollway_cli.servers import start_redis
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import Deployment, ModelAlias
 
@@ -53,12 +51,7 @@ def module_claude_stack(
     (workdir / "upstream").write_text(UPSTREAM_KEY)
     with ExitStack() as cleanup:
         upstream = cleanup.enter_context(FakeAnthropicServer())
-        nats = start_test_nats(workdir / "nats")
-        cleanup.callback(nats.stop)
-        redis = start_redis(workdir / "redis")
-        cleanup.callback(redis.stop)
-        stack = Stack(nats=nats, redis=redis, workdir=workdir)
-        cleanup.callback(stack.stop)
+        stack = open_stack(workdir, cleanup)
         models = ["claude", *(f"claude-{case}" for _, case, _ in ERROR_CASES)]
         stack.apply(
             TollwayConfig(

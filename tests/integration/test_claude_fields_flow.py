@@ -15,11 +15,9 @@ import pytest
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam
 from tests.support.fake_anthropic_server import FakeAnthropicServer
-from tests.support.nats import start_test_nats
 from tests.support.openai_schema import validate_openai
-from tests.support.stack import Stack
+from tests.support.stack import Stack, open_stack
 
-from tollway_cli.servers import start_redis
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import Deployment, ModelAlias
 
@@ -99,12 +97,7 @@ def fields_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Sta
     (workdir / "upstream").write_text("sk-ant-test-fields")
     with ExitStack() as cleanup:
         upstream = cleanup.enter_context(FakeAnthropicServer())
-        nats = start_test_nats(workdir / "nats")
-        cleanup.callback(nats.stop)
-        redis = start_redis(workdir / "redis")
-        cleanup.callback(redis.stop)
-        stack = Stack(nats=nats, redis=redis, workdir=workdir)
-        cleanup.callback(stack.stop)
+        stack = open_stack(workdir, cleanup)
         stack.apply(
             TollwayConfig(
                 models=[

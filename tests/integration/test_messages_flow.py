@@ -19,11 +19,9 @@ from anthropic import AsyncAnthropic
 from tests.support.analytics import wait_for_usage
 from tests.support.anthropic_schema import validate_anthropic, validate_anthropic_event
 from tests.support.fake_anthropic_server import COUNTED_TOKENS, FakeAnthropicServer
-from tests.support.nats import start_test_nats
 from tests.support.polling import eventually
-from tests.support.stack import Stack
+from tests.support.stack import Stack, open_stack
 
-from tollway_cli.servers import start_redis
 from tollway_common.config_file import BootstrapKey, TollwayConfig
 from tollway_common.control import Budget, Deployment, Limits, ModelAlias, Price
 
@@ -77,12 +75,7 @@ def module_messages_stack(
         upstream = cleanup.enter_context(
             FakeAnthropicServer(keys={"": UPSTREAM_KEY, "contoso-east": FOUNDRY_KEY})
         )
-        nats = start_test_nats(workdir / "nats")
-        cleanup.callback(nats.stop)
-        redis = start_redis(workdir / "redis")
-        cleanup.callback(redis.stop)
-        stack = Stack(nats=nats, redis=redis, workdir=workdir)
-        cleanup.callback(stack.stop)
+        stack = open_stack(workdir, cleanup)
         foundry = Deployment(
             name="foundry",
             provider="anthropic",

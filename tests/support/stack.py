@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Coroutine
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from tests.support.nats import start_test_nats
 from tollway_admin.config_sync import apply_config_once
 from tollway_cli.processes import ManagedProcess, spawn_module, wait_for_log, wait_until_ready
-from tollway_cli.servers import NatsServer, RedisServer, free_port
+from tollway_cli.servers import NatsServer, RedisServer, free_port, start_redis
 from tollway_common.bus_permissions import Service
 from tollway_common.config_file import TollwayConfig
 
@@ -24,6 +26,18 @@ FAST_FAILURE_ENV = {
 }
 # No test router may ask a real instance metadata service for a managed identity token.
 NO_IMDS_ENV = {"TOLLWAY_ROUTER_IMDS_URL": "http://127.0.0.1:9/metadata/identity/oauth2/token"}
+
+
+def open_stack(workdir: Path, cleanup: ExitStack) -> Stack:
+    """A stack with its own nats-server and redis-server, no service started yet; `cleanup`
+    stops the services, then Redis, then NATS."""
+    nats = start_test_nats(workdir / "nats")
+    cleanup.callback(nats.stop)
+    redis = start_redis(workdir / "redis")
+    cleanup.callback(redis.stop)
+    stack = Stack(nats=nats, redis=redis, workdir=workdir)
+    cleanup.callback(stack.stop)
+    return stack
 
 
 def run_async(coro: Coroutine[Any, Any, T]) -> T:
