@@ -22,6 +22,7 @@ INCOMPLETE = {"length": "max_output_tokens", "content_filter": "content_filter"}
 # Where the Claude adapter puts the signature of its thinking; it rides back to the client
 # as the reasoning item's `encrypted_content` and returns as `reasoning_signature`.
 SIGNATURE_FIELD = "reasoning_signature"
+_NOT_NULL = ("prompt_cache_key", "safety_identifier", "usage", "user")
 
 
 def new_id(prefix: str) -> str:
@@ -143,8 +144,9 @@ def response_object(
     incomplete: str | None = None,
     completed_at: int | None = None,
 ) -> Json:
-    """The Response: what was produced (`output`, `usage`, `status`) and the request echoed."""
-    return {
+    """The Response: what was produced (`output`, `usage`, `status`) and the request echoed.
+    Fields OpenAI's spec does not let be null are left out when there is nothing to say."""
+    response: Json = {
         "id": response_id,
         "object": "response",
         "created_at": created_at,
@@ -172,6 +174,10 @@ def response_object(
         "user": asked.user,
         "metadata": asked.metadata,
     }
+    for name in _NOT_NULL:
+        if response[name] is None:
+            del response[name]
+    return response
 
 
 def closing_status(finish_reason: Any, output: list[Json]) -> tuple[str, str | None]:

@@ -338,7 +338,10 @@ class ResponsesStream:
         item.done = function_call_item(item.id, item.call_id, item.name, arguments, status)
         return [
             self._event(
-                "response.function_call_arguments.done", **self._where(item), arguments=arguments
+                "response.function_call_arguments.done",
+                **self._where(item),
+                name=item.name,
+                arguments=arguments,
             ),
             self._event("response.output_item.done", output_index=item.index, item=item.done),
         ]
