@@ -401,7 +401,12 @@ def _tool_choice(raw: Any, names: set[str]) -> tuple[Any, set[str] | None]:
     """Chat's tool_choice, and the names `allowed_tools` narrows the tools to (None: all)."""
     if raw in ("auto", "none", "required"):
         return raw, None
-    choice = _object(raw, "tool_choice")
+    if not isinstance(raw, dict):
+        raise InvalidRequest(
+            "tool_choice must be auto, none, required or {type: function, name}.",
+            param="tool_choice",
+        )
+    choice: Mapping[str, Any] = raw
     kind = choice.get("type")
     if kind == "function":
         name = _string(choice.get("name"), "tool_choice.name")
@@ -428,12 +433,8 @@ def _tool_choice(raw: Any, names: set[str]) -> tuple[Any, set[str] | None]:
                 )
             allowed.add(str(listed))
         return mode, allowed
-    if isinstance(kind, str):
-        raise InvalidRequest(
-            f"tool_choice: choosing the {kind!r} tool {_NOT_SERVED}.", param="tool_choice.type"
-        )
     raise InvalidRequest(
-        "tool_choice must be auto, none, required or {type: function, name}.", param="tool_choice"
+        f"tool_choice: choosing the {kind!r} tool {_NOT_SERVED}.", param="tool_choice.type"
     )
 
 
