@@ -190,9 +190,7 @@ def sdk_final_response(chunks: list[ChunkOut], **params: Any) -> Response:
     def serve(request: httpx2.Request) -> httpx2.Response:
         return httpx2.Response(200, content=stream, headers={"content-type": "text/event-stream"})
 
-    with _sdk_client(serve).responses.stream(
-        **({"model": "m", "input": "hi"} | params)
-    ) as events:
+    with _sdk_client(serve).responses.stream(**({"model": "m", "input": "hi"} | params)) as events:
         for _ in events:
             pass
         return events.get_final_response()

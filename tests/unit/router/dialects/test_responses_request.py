@@ -429,6 +429,7 @@ REFUSED = [
     ({"input": _item(type="web_search_call", id="ws_1")}, "input[0].type", "web_search_call"),
     ({"input": 5}, "input", "array"),
     ({"input": []}, "input", "at least one"),
+    ({"input": _item(role="user", content=[])}, "input", "at least one"),
     ({"input": ["hi"]}, "input[0]", "object"),
     ({"input": _item(foo=1)}, "input[0].type", "type or a role"),
     ({"input": _item(role="tool", content="x")}, "input[0].role", "one of"),
@@ -504,6 +505,6 @@ def test_a_built_in_tool_is_refused_saying_where_it_is_served(kind: str) -> None
     [adapter, *_] = CHAT_ADAPTERS
     with pytest.raises(InvalidRequest) as refused:
         _chat(adapter, tools=[{"type": kind}])
-    assert f"the {kind!r} tool is served only on OpenAI and Azure OpenAI deployments" in (
+    assert f"the {kind!r} tool can be used only on OpenAI and Azure OpenAI deployments" in (
         refused.value.message
     )

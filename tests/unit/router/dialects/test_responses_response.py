@@ -231,7 +231,7 @@ def test_claudes_thinking_keeps_its_signature_as_encrypted_content() -> None:
         "message",
         "function_call",
     ]
-    reasoning, message, call = response["output"]
+    reasoning, _message, call = response["output"]
     assert reasoning["content"][0]["text"].startswith("The user wants Oslo's weather")
     assert reasoning["encrypted_content"].startswith("EqQBCgIYAhIM")
     assert (call["call_id"], call["name"], orjson.loads(call["arguments"])) == (
@@ -240,7 +240,8 @@ def test_claudes_thinking_keeps_its_signature_as_encrypted_content() -> None:
         {"city": "Oslo"},
     )
     assert response["usage"]["output_tokens"] == 120
-    assert usage is not None and usage.completion_tokens == 120
+    assert usage is not None
+    assert usage.completion_tokens == 120
 
 
 def test_claudes_refusal_is_an_incomplete_response_for_its_content_filter() -> None:

@@ -106,7 +106,8 @@ def test_a_text_stream_is_one_message_item_and_the_sdk_reads_it(adapter: Adapter
     assert final.output_text == text
     assert final.status == "completed"
     assert final.model == "claude-sonnet-4-5"
-    assert final.usage is not None and final.usage.output_tokens > 0
+    assert final.usage is not None
+    assert final.usage.output_tokens > 0
     assert chunks[-1].usage is not None
     assert final.usage.output_tokens == chunks[-1].usage.completion_tokens
 
@@ -173,7 +174,7 @@ def test_reasoning_text_and_a_tool_call_split_mid_json_become_three_items(
     ]
     assert pieces == ['{"city": ', '"Os', 'lo"}']
     final = sdk_final_response(chunks, tools=[WEATHER])
-    reasoning, message, call = final.output
+    reasoning, _message, call = final.output
     assert reasoning.type == "reasoning"
     assert reasoning.content is not None
     assert reasoning.content[0].text == "The user wants the weather in Oslo."
@@ -205,7 +206,8 @@ def test_claudes_streams_through_the_claude_chat_adapter_read_back_whole(case: s
     events = _checked(chunks)
     final = sdk_final_response(chunks, tools=[WEATHER])
     assert final.output_text == _text_deltas(events)
-    assert final.usage is not None and final.usage.output_tokens > 0
+    assert final.usage is not None
+    assert final.usage.output_tokens > 0
     if case == "thinking_stream":
         [reasoning] = [item for item in final.output if item.type == "reasoning"]
         # Claude's signature rides back as encrypted_content, for the next turn's thinking.

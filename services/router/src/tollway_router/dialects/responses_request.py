@@ -35,7 +35,10 @@ _OPENAI_ONLY_FIELDS = {
     "conversation": "stored conversations",
     "context_management": "server-side context management",
 }
-_NOT_SERVED = "is served only on OpenAI and Azure OpenAI deployments, and this model is not"
+_NOT_SERVED = (
+    "can be used only on OpenAI and Azure OpenAI deployments, and this model is served by "
+    "another provider"
+)
 
 
 def to_chat(body: Mapping[str, Any], facts: RequestFacts) -> Json:
@@ -191,8 +194,8 @@ def _item(talk: _Conversation, raw: Any, where: str) -> None:
         )
     elif isinstance(kind, str):
         raise InvalidRequest(
-            f"{where}: input items of type {kind!r} belong to OpenAI's built-in tools, and "
-            f"that {_NOT_SERVED}.",
+            f"{where}: input items of type {kind!r} belong to OpenAI's built-in tools, which "
+            f"{_NOT_SERVED}.",
             param=f"{where}.type",
         )
     else:
@@ -225,6 +228,8 @@ def _message(talk: _Conversation, item: Mapping[str, Any], where: str) -> None:
         _user_part(part, f"{where}.content[{j}]")
         for j, part in enumerate(_list(content, f"{where}.content"))
     ]
+    if not parts:
+        return  # nothing to say: chat refuses an empty list of parts
     if len(parts) == 1 and parts[0]["type"] == "text":
         talk.add({"role": "user", "content": parts[0]["text"]})
     else:
@@ -433,9 +438,7 @@ def _tool_choice(raw: Any, names: set[str]) -> tuple[Any, set[str] | None]:
                 )
             allowed.add(str(listed))
         return mode, allowed
-    raise InvalidRequest(
-        f"tool_choice: choosing the {kind!r} tool {_NOT_SERVED}.", param="tool_choice.type"
-    )
+    raise InvalidRequest(f"tool_choice: the tool {kind!r} {_NOT_SERVED}.", param="tool_choice.type")
 
 
 def _add_reasoning(body: Mapping[str, Any], chat: Json) -> None:
