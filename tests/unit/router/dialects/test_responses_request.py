@@ -474,6 +474,7 @@ REFUSED = [
         "OpenAI",
     ),
     ({"tools": [WEATHER], "tool_choice": "any"}, "tool_choice", "auto, none, required"),
+    ({"tools": [WEATHER], "tool_choice": {"name": "f"}}, "tool_choice.type", "function or"),
     (
         {"tools": [{"type": "function", "name": "f", "parameters": "x"}]},
         "tools[0].parameters",

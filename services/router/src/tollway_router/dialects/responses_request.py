@@ -438,6 +438,10 @@ def _tool_choice(raw: Any, names: set[str]) -> tuple[Any, set[str] | None]:
                 )
             allowed.add(str(listed))
         return mode, allowed
+    if not isinstance(kind, str):
+        raise InvalidRequest(
+            "tool_choice.type must be function or allowed_tools.", param="tool_choice.type"
+        )
     raise InvalidRequest(f"tool_choice: the tool {kind!r} {_NOT_SERVED}.", param="tool_choice.type")
 
 
