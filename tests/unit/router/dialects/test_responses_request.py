@@ -462,7 +462,6 @@ REFUSED = [
     ({"instructions": ["x"]}, "instructions", "string"),
     ({"temperature": "hot"}, "temperature", "number"),
     ({"top_p": 2}, "top_p", "number"),
-    ({"max_output_tokens": 0}, "max_output_tokens", "positive"),
     (
         {"tools": [WEATHER], "tool_choice": {"type": "function", "name": "nope"}},
         "tool_choice.name",

@@ -51,9 +51,8 @@ def to_chat(body: Mapping[str, Any], facts: RequestFacts) -> Json:
         if body.get(name) is not None:
             raise InvalidRequest(f"{name}: {what} {_NOT_SERVED}.", param=name)
     chat: Json = {"model": body.get("model"), "messages": _conversation(body)}
-    bound = _max_output_tokens(body, facts)
-    if bound is not None:
-        chat["max_completion_tokens"] = bound
+    if facts.max_tokens is not None:
+        chat["max_completion_tokens"] = facts.max_tokens
     _copy_sampling(body, chat)
     _add_tools(body, chat)
     _add_reasoning(body, chat)
@@ -98,15 +97,6 @@ def _json(value: Any, where: str) -> str:
         raise InvalidRequest(
             f"{where} is not JSON that can be sent on: {exc}", param=where
         ) from exc
-
-
-def _max_output_tokens(body: Mapping[str, Any], facts: RequestFacts) -> int | None:
-    value = body.get("max_output_tokens")
-    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-        raise InvalidRequest(
-            "max_output_tokens must be a positive whole number.", param="max_output_tokens"
-        )
-    return facts.max_tokens if facts.max_tokens is not None else value
 
 
 # --- the conversation ---------------------------------------------------------------------
