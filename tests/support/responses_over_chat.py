@@ -182,6 +182,15 @@ def sdk_request_body(**params: Any) -> dict[str, Any]:
     return body
 
 
+def sdk_response(response: Mapping[str, Any]) -> Response:
+    """A Response as the openai SDK's `responses.create` returns it to the client."""
+
+    def serve(request: httpx2.Request) -> httpx2.Response:
+        return httpx2.Response(200, content=orjson.dumps(response))
+
+    return _sdk_client(serve).responses.create(model="m", input="hi")
+
+
 def sdk_final_response(chunks: list[ChunkOut], **params: Any) -> Response:
     """The published chunks read by the openai SDK's own stream accumulator (served to it over
     an in-memory transport, as the edge writes them)."""

@@ -18,6 +18,7 @@ from tests.support.responses_over_chat import (
     CHAT_ADAPTERS,
     check_response,
     response_for,
+    sdk_response,
 )
 
 from tollway_common.contract import Usage
@@ -99,6 +100,23 @@ def test_a_recorded_completion_becomes_a_completed_response_echoing_the_request(
         "metadata": {},
     }
     assert usage == Usage(prompt_tokens=9, completion_tokens=3, total_tokens=12)
+
+
+@adapters
+def test_the_sdk_reads_the_text_and_calls_of_a_translated_response(adapter: Adapter[Any]) -> None:
+    call = {
+        "id": "call_1",
+        "type": "function",
+        "function": {"name": "get_weather", "arguments": '{"city":"Oslo"}'},
+    }
+    completion = _completion({"content": "Checking.", "tool_calls": [call]}, "tool_calls")
+    response, _ = response_for(adapter, {**ASKED, "tools": [WEATHER]}, completion)
+    read = sdk_response(response)
+    assert read.output_text == "Checking."
+    [function_call] = [item for item in read.output if item.type == "function_call"]
+    assert (function_call.call_id, function_call.arguments) == ("call_1", '{"city":"Oslo"}')
+    assert read.usage is not None
+    assert read.usage.total_tokens == 15
 
 
 @adapters
