@@ -106,9 +106,9 @@ def _json(value: Any, where: str) -> str:
 class _Conversation:
     """Chat messages built item by item. An assistant message stays open while the items of
     one assistant turn follow each other (reasoning, then text, then function calls, as a
-    response's output lists them), so they become one chat message; tool results wait in
-    `images` for the images they returned (a chat tool message carries text only), which go
-    in one user message after the run of tool messages."""
+    response's output lists them), so they become one chat message. Images that tool results
+    returned wait in `images` (a chat tool message carries text only) and go in one user
+    message after the run of tool messages."""
 
     out: list[Json] = field(default_factory=list)
     assistant: Json | None = None
