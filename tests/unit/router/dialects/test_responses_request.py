@@ -508,3 +508,56 @@ def test_a_built_in_tool_is_refused_saying_where_it_is_served(kind: str) -> None
     assert f"the {kind!r} tool can be used only on OpenAI and Azure OpenAI deployments" in (
         refused.value.message
     )
+
+
+def test_a_full_request_reaches_claude_through_its_chat_adapter() -> None:
+    schema = {
+        "type": "object",
+        "properties": {"a": {"type": "string"}},
+        "required": ["a"],
+        "additionalProperties": False,
+    }
+    body = sdk_request_body(
+        model="claude-sonnet-4-5",
+        max_output_tokens=2000,
+        instructions="Be brief.",
+        input=[
+            {"role": "developer", "content": "Answer in French."},
+            {
+                "role": "user",
+                "content": [
+                    {"type": "input_text", "text": "Hi"},
+                    {"type": "input_image", "image_url": PNG, "detail": "auto"},
+                ],
+            },
+        ],
+        tools=[WEATHER],
+        parallel_tool_calls=False,
+        reasoning={"effort": "medium"},
+        text={"format": {"type": "json_schema", "name": "x", "schema": schema, "strict": True}},
+        safety_identifier="u1",
+        stream=True,
+    )
+    claude = upstream_body(ANTHROPIC, body)
+    assert claude["system"] == [
+        {"type": "text", "text": "Be brief."},
+        {"type": "text", "text": "Answer in French."},
+    ]
+    assert claude["messages"] == [
+        {
+            "role": "user",
+            "content": [
+                {"type": "text", "text": "Hi"},
+                {
+                    "type": "image",
+                    "source": {"type": "base64", "media_type": "image/png", "data": "iVBORw0KGgo="},
+                },
+            ],
+        }
+    ]
+    assert claude["max_tokens"] == 2000
+    assert [tool["name"] for tool in claude["tools"]] == ["get_weather"]
+    assert claude["tool_choice"] == {"type": "auto", "disable_parallel_tool_use": True}
+    assert claude["output_config"]["format"] == {"type": "json_schema", "schema": schema}
+    assert claude["metadata"] == {"user_id": "u1"}
+    assert claude["stream"] is True
