@@ -14,9 +14,10 @@ from typing import Any
 
 from tollway_common.contract import Endpoint
 from tollway_common.providers import Provider
-from tollway_router.providers import anthropic, azure_openai, fake, openai, openai_responses
+from tollway_router.providers import anthropic, azure_openai, fake, openai
 from tollway_router.providers.adapter import Adapter
 from tollway_router.providers.anthropic.native import NATIVE_ADAPTER
+from tollway_router.providers.openai import responses as openai_responses
 
 REGISTRY: dict[Provider, Adapter[Any]] = {
     adapter.type: adapter
