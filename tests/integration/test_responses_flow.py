@@ -47,7 +47,8 @@ async def test_a_response_is_passed_through_stored_and_metered(
         response = raw.parse()
         validate_openai("Response", raw.http_response.json())
         assert response.output_text == f"{fake_responses.GREETING} Hello"
-        assert (response.store, response.previous_response_id) == (True, None)
+        answered = raw.http_response.json()
+        assert (answered["store"], answered["previous_response_id"]) == (True, None)
         [sent] = shared_upstream.requests
         assert sent.path == "/v1/responses"
         assert sent.json["store"] is False
@@ -82,7 +83,7 @@ async def test_a_stream_is_typed_events_and_is_stored_when_it_completes(
         assert [e.sequence_number for e in events] == list(range(len(events)))
         text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
         assert text == f"{fake_responses.GREETING} Hi there"
-        assert completed.response.store is True
+        assert completed.response.to_dict()["store"] is True
         # Stored before the closing event left: readable the moment the stream ends.
         assert await client.responses.retrieve(completed.response.id) == completed.response
 
