@@ -28,11 +28,12 @@ from tollway_common.contract import (
     ResponseStoreOp,
     ResponseStoreQuery,
 )
+from tollway_common.errors import InvalidRequest
 from tollway_router.providers.adapter import ChunkOut
 from tollway_router.responses.answers import StoreAnswers
 from tollway_router.responses.records import Share
 from tollway_router.responses.session import ResponseSession
-from tollway_router.responses.store import PreviousResponseNotFound, ResponseStore, open_bucket
+from tollway_router.responses.store import ResponseStore, open_bucket
 
 pytestmark = pytest.mark.integration
 
@@ -144,7 +145,7 @@ async def test_someone_elses_or_a_missing_previous_response_is_not_found(
     session = ResponseSession(
         store, _infer({"model": "gpt", "input": "x", "previous_response_id": previous}, STRANGER)
     )
-    with pytest.raises(PreviousResponseNotFound) as raised:
+    with pytest.raises(InvalidRequest) as raised:
         await session.expand()
     body = raised.value.body()
     assert (raised.value.status, body.code, body.param) == (

@@ -56,7 +56,8 @@ class ResponseSession:
         conversation so far (the id stays, so the answer can echo it).
 
         Raises:
-            PreviousResponseNotFound: the id names nothing the caller may continue.
+            InvalidRequest: the id names nothing the caller may continue
+                (`previous_response_not_found`).
         """
         if self.previous_id is None:
             return self.infer

@@ -31,16 +31,14 @@ _MESSAGE_OVERHEAD = 4096
 _STORABLE_ID = re.compile(r"[A-Za-z0-9_-]{1,200}")
 
 
-class PreviousResponseNotFound(InvalidRequest):
+def previous_response_not_found(response_id: str) -> InvalidRequest:
     """OpenAI's answer for a `previous_response_id` it cannot use (missing, expired, deleted, or
     someone else's: the caller is never told which)."""
-
-    def __init__(self, response_id: str) -> None:
-        super().__init__(
-            f"Previous response with id '{response_id}' not found.",
-            param="previous_response_id",
-            code="previous_response_not_found",
-        )
+    return InvalidRequest(
+        f"Previous response with id '{response_id}' not found.",
+        param="previous_response_id",
+        code="previous_response_not_found",
+    )
 
 
 async def open_bucket(js: JetStreamContext, ttl_s: float, replicas: int) -> KeyValue:
@@ -103,8 +101,8 @@ class ResponseStore:
         """The record `response_id` names and every one it continues, newest first.
 
         Raises:
-            PreviousResponseNotFound: a record on the way is missing or not `reader`'s.
-            InvalidRequest: the chain is longer than MAX_CHAIN.
+            InvalidRequest: a record on the way is missing or not `reader`'s
+                (`previous_response_not_found`), or the chain is longer than MAX_CHAIN.
         """
         records: list[StoredResponse] = []
         next_id: str | None = response_id
@@ -117,7 +115,7 @@ class ResponseStore:
                 )
             record = await self.get(next_id, reader)
             if record is None:
-                raise PreviousResponseNotFound(response_id)
+                raise previous_response_not_found(response_id)
             records.append(record)
             next_id = record.previous_response_id
         return records
