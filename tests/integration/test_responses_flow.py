@@ -196,6 +196,9 @@ async def test_cancel_and_background_are_refused(shared_stack: Stack, api_key: s
             await client.responses.cancel("resp_any")
         with pytest.raises(openai.BadRequestError) as background:
             await client.responses.create(model="gpt-test", input="x", background=True)
+        with pytest.raises(openai.BadRequestError) as replay:
+            await client.responses.retrieve("resp_any", stream=True)
+    assert replay.value.param == "stream"
     assert cancel.value.param == "response_id"
     assert background.value.param == "background"
     assert "background responses are not supported" in background.value.message

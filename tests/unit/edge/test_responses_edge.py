@@ -22,6 +22,7 @@ from tollway_edge.body import parse_body
 from tollway_edge.errors import failure_event
 from tollway_edge.policy import Level
 from tollway_edge.request_facts import read_facts, upstream_body
+from tollway_edge.routes import responses as store_routes
 
 RESPONSES = dialects.for_endpoint(Endpoint.RESPONSES)
 
@@ -134,3 +135,35 @@ def test_an_error_before_the_first_byte_is_an_openai_error_body() -> None:
             "code": "invalid_value",
         }
     }
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("limit", "0"),
+        ("limit", "101"),
+        ("limit", "ten"),
+        ("limit", "-1"),
+        ("order", "newest"),
+        ("after", "msg 1"),
+        ("after", "x" * 161),
+    ],
+)
+def test_bad_input_item_paging_is_a_400_naming_the_parameter(name: str, value: str) -> None:
+    read = {
+        "limit": store_routes._limit,
+        "order": store_routes._order,
+        "after": store_routes._after,
+    }
+    with pytest.raises(InvalidRequest) as refused:
+        read[name](value)
+    assert refused.value.param == name
+
+
+def test_input_item_paging_defaults_as_openai_does() -> None:
+    assert (store_routes._limit(None), store_routes._order(None), store_routes._after(None)) == (
+        20,
+        "desc",
+        "",
+    )
+    assert (store_routes._limit("100"), store_routes._order("asc")) == (100, "asc")

@@ -36,6 +36,14 @@ _JSON = "application/json"
 
 @router.get("/{response_id}")
 async def get_response(request: Request, response_id: str) -> Response:
+    if request.query_params.get("stream", "false").lower() != "false":
+        runtime: Runtime = request.app.state.runtime
+        await authenticate(request.headers, runtime.catalog, runtime.oidc)
+        raise InvalidRequest(
+            "A stored response is read whole on this gateway; leave out 'stream' (replaying "
+            "a response's events is for background responses, which it does not run).",
+            param="stream",
+        )
     return await _ask(request, ResponseStoreOp.GET, response_id)
 
 
