@@ -137,7 +137,7 @@ def parse_stream_event(event: SseEvent, state: StreamState) -> list[ChunkOut]:
             state.done = True
             response = payload.get("response")
             usage = parse_usage(response.get("usage") if isinstance(response, dict) else None)
-            return [ChunkOut(data=frame(kind, data.encode()), usage=usage or Usage())]
+            return [ChunkOut(data=frame(kind, data.encode()), usage=usage)]
     # A delta's size stands in for its text, used only if the stream stops before usage.
     chars = len(data) if kind.endswith(".delta") else 0
     return [ChunkOut(data=frame(kind, data.encode()), output_chars=chars)]
