@@ -270,3 +270,24 @@ async def test_legacy_completions_and_embeddings_are_served(
     paths = [r.path for r in azure_stack.sent()]
     prefix = f"/openai/deployments/{DEPLOYMENT}" if model == "azure-deployments" else "/openai/v1"
     assert paths == [f"{prefix}/completions", f"{prefix}/embeddings"]
+
+
+async def test_responses_pass_through_on_azures_v1_path(azure_stack: AzureStack) -> None:
+    """A deployment whose chat takes the dated paths still gets Responses on the v1 path."""
+    azure_stack.sent()
+    async with azure_stack.client() as client:
+        raw = await client.responses.with_raw_response.create(
+            model="azure-deployments", input="Hello Azure"
+        )
+        validate_openai("Response", raw.http_response.json())
+        first = raw.parse()
+        stream = await client.responses.create(
+            model="azure-deployments", previous_response_id=first.id, input="Again", stream=True
+        )
+        events = [event async for event in stream]
+    assert events[-1].type == "response.completed"
+    sent = azure_stack.sent()
+    assert [r.path for r in sent] == ["/openai/v1/responses"] * 2
+    assert all(r.headers["api-key"] == AZURE_KEY for r in sent)
+    assert all((r.json["model"], r.json["store"]) == (DEPLOYMENT, False) for r in sent)
+    assert len(sent[1].json["input"]) == 3

@@ -119,6 +119,19 @@ async def test_the_edge_cannot_write_keys(nats_server: NatsServer) -> None:
         await edge.refused("publish", subject)
 
 
+@pytest.mark.parametrize("service", [Service.EDGE, Service.ADMIN, Service.METERING])
+async def test_only_routers_read_or_write_stored_responses(
+    nats_server: NatsServer, service: Service
+) -> None:
+    async with connected(nats_server, service) as other:
+        read = f"$JS.API.DIRECT.GET.KV_{contract.KV_RESPONSES}.$KV.{contract.KV_RESPONSES}.resp_1"
+        await other.nc.publish(read, b"")
+        await other.refused("publish", read)
+        write = f"$KV.{contract.KV_RESPONSES}.resp_1"
+        await other.nc.publish(write, b"{}")
+        await other.refused("publish", write)
+
+
 async def test_the_edge_cannot_read_other_clients_prompts(nats_server: NatsServer) -> None:
     async with connected(nats_server, Service.EDGE) as edge:
         await edge.nc.subscribe(contract.INFER_WILDCARD)

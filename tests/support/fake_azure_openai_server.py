@@ -6,6 +6,7 @@ bodies). Every request it receives is checked against OpenAI's request schema.""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.support import fixtures
+from tests.support import fake_responses, fixtures
 from tests.support.fake_token_server import FakeTokenServer
 from tests.support.openai_schema import validate_openai_request
 from tests.support.threaded_server import ServedInThread, ThreadedServer
@@ -27,6 +28,7 @@ _ENDPOINTS = {
     "chat/completions": Endpoint.CHAT_COMPLETIONS,
     "completions": Endpoint.COMPLETIONS,
     "embeddings": Endpoint.EMBEDDINGS,
+    "responses": Endpoint.RESPONSES,
 }
 _SAFE = {"filtered": False, "severity": "safe"}
 _FILTERS = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
@@ -118,6 +120,8 @@ class FakeAzureOpenAIServer(ServedInThread):
             return _json(_NOT_FOUND, 400)
         if not self._authorised(request):
             return _json(_DENIED, 401)
+        if endpoint is Endpoint.RESPONSES and deployment is not None:
+            return _json(_NOT_FOUND, 404)  # Azure serves Responses on its v1 path only
         if (deployment or body.get("model")) not in self.deployments:
             return _json(
                 {
@@ -133,12 +137,22 @@ class FakeAzureOpenAIServer(ServedInThread):
                 "azure_openai", "error_400_content_filter", "response.json"
             )
             return Response(recorded, status_code=400, media_type="application/json")
+        if endpoint is Endpoint.RESPONSES:
+            return _responses(body)
         reply = demo_server.respond(f"/{request.path_params['endpoint']}", body)
         if reply.is_stream:
             return StreamingResponse(_azure_stream(reply.events), media_type="text/event-stream")
         return Response(
             _azure_body(reply.body), status_code=reply.status, media_type="application/json"
         )
+
+
+def _responses(body: dict[str, Any]) -> Response:
+    now = int(time.time())
+    if body.get("stream") is not True:
+        return _json(fake_responses.response(body, now), 200)
+    frames = fake_responses.sse(fake_responses.events(body, now))
+    return StreamingResponse(iter(frames), media_type="text/event-stream")
 
 
 def _json(body: dict[str, Any], status: int) -> Response:

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
+from tests.support import fake_responses
 from tests.support.openai_schema import validate_openai_request
 from tests.support.threaded_server import ServedInThread, ThreadedServer
 from tollway_common.contract import Endpoint
@@ -30,6 +31,7 @@ _PATHS = {
     "/v1/completions": Endpoint.COMPLETIONS,
     "/v1/embeddings": Endpoint.EMBEDDINGS,
     "/v1/moderations": Endpoint.MODERATIONS,
+    "/v1/responses": Endpoint.RESPONSES,
 }
 MODERATION_CATEGORIES = (
     "hate",
@@ -193,6 +195,8 @@ class FakeOpenAIServer(ServedInThread):
             await asyncio.sleep(fault.delay_s)
         if _PATHS[request.url.path] is Endpoint.MODERATIONS:
             return Response(orjson.dumps(moderation(body)), media_type="application/json")
+        if _PATHS[request.url.path] is Endpoint.RESPONSES:
+            return self._responses(body, fault)
         reply = demo_server.respond(request.url.path, body)
         if not reply.is_stream:
             return Response(reply.body, status_code=reply.status, media_type="application/json")
@@ -206,6 +210,24 @@ class FakeOpenAIServer(ServedInThread):
             events = events[:3]
         reset = fault is not None and fault.kind == "reset_stream"
         return StreamingResponse(self._stream(events, delay, reset), media_type="text/event-stream")
+
+    def _responses(self, body: dict[str, Any], fault: Fault | None) -> Response:
+        now = int(time.time())
+        if body.get("stream") is not True:
+            answer = fake_responses.response(body, now)
+            return Response(orjson.dumps(answer), media_type="application/json")
+        frames = fake_responses.sse(fake_responses.events(body, now))
+        if fault is not None and fault.kind in ("truncated_stream", "reset_stream"):
+            frames = frames[:3]
+        reset = fault is not None and fault.kind == "reset_stream"
+        return StreamingResponse(self._frames(tuple(frames), reset), media_type="text/event-stream")
+
+    async def _frames(self, frames: tuple[bytes, ...], reset: bool) -> AsyncIterator[bytes]:
+        for frame in frames:
+            yield frame
+        if reset:
+            raise ConnectionResetError("fake upstream breaks the stream off")
+        self.stream_completed.set()
 
     def _take_fault(self) -> Fault | None:
         fault = self.fault

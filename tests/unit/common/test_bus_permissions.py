@@ -48,8 +48,19 @@ def _contract_names(prefix: str = "", suffix: str = "") -> list[str]:
 def test_every_bucket_has_a_writer_and_a_reader(bucket: str) -> None:
     writers = [s for s in Service if _may(s, "publish", f"$KV.{bucket}.key")]
     readers = [s for s in Service if _may(s, "publish", f"$JS.API.DIRECT.GET.KV_{bucket}.x")]
-    assert Service.ADMIN in writers
+    # Stored responses are data plane: routers keep them, admin never touches them.
+    assert (Service.ROUTER if bucket == contract.KV_RESPONSES else Service.ADMIN) in writers
     assert set(writers) <= set(readers)
+
+
+def test_only_routers_keep_stored_responses_and_only_edges_ask_for_them() -> None:
+    bucket = contract.KV_RESPONSES
+    assert [s for s in Service if _may(s, "publish", f"$KV.{bucket}.resp_1")] == [Service.ROUTER]
+    readers = [s for s in Service if _may(s, "publish", f"$JS.API.DIRECT.GET.KV_{bucket}.x")]
+    assert readers == [Service.ROUTER]
+    subject = contract.RESPONSES_STORE_SUBJECT
+    assert [s for s in Service if _may(s, "publish", subject)] == [Service.EDGE]
+    assert [s for s in Service if _may(s, "subscribe", subject)] == [Service.ROUTER]
 
 
 @pytest.mark.parametrize("subject", _contract_names(suffix="_SUBJECT"))
@@ -128,7 +139,8 @@ def test_the_server_config_has_every_service_and_no_anonymous_user() -> None:
     for service in Service:
         assert f'{{user: "{service.value}", password: "pw-{service.value}"' in text
     assert '"allow": ["a"]' in text
-    assert text.count("allow_responses") == 1
+    # Metering answers analytics queries, routers the response store's.
+    assert text.count("allow_responses") == 2
 
 
 def test_a_password_may_be_an_environment_reference() -> None:

@@ -24,6 +24,7 @@ MODELS: list[type[BaseModel]] = [
     contract.AnalyticsQuery,
     contract.AnalyticsReply,
     contract.DeploymentHealth,
+    contract.ResponseStoreQuery,
 ]
 
 

@@ -38,6 +38,10 @@ from tollway_edge.body import parse_body
         ("/openai/models", AzurePath("/v1/models")),
         ("/openai/files", AzurePath("/v1/files")),
         ("/openai/v1", AzurePath("/v1")),
+        # What `AzureOpenAI(...).responses` calls: Azure's Responses API is not per deployment.
+        ("/openai/responses", AzurePath("/v1/responses")),
+        ("/openai/v1/responses", AzurePath("/v1/responses")),
+        ("/openai/responses/resp_1/input_items", AzurePath("/v1/responses/resp_1/input_items")),
     ],
 )
 def test_azure_paths_read_as_openai_paths(path: str, expected: AzurePath) -> None:

@@ -19,6 +19,10 @@ SERVED = {
     "moderations",
     "models",
     "models/{model}",
+    "responses",
+    "responses/{response_id}",
+    "responses/{response_id}/cancel",
+    "responses/{response_id}/input_items",
 }
 _PATH_LITERAL = re.compile(
     r'(?:path_template\(|_(?:get|post|put|patch|delete|get_api_list)\(\s*)"/([^"]+)"'
@@ -55,7 +59,7 @@ def test_every_path_the_openai_sdk_calls_is_served_or_named() -> None:
         ("POST", "/v1/images/generations", "image generation"),
         ("POST", "/v1/audio/speech", "audio"),
         ("GET", "/v1/files", "files"),
-        ("POST", "/v1/responses", "the Responses API"),
+        ("POST", "/v1/responses/compact", "compacting responses"),
         ("GET", "/v1/chat/completions", "stored chat completions"),
         ("GET", "/v1/fine_tuning/jobs/ftjob-1/events", "fine-tuning"),
     ],

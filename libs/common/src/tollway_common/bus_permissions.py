@@ -119,6 +119,7 @@ PERMISSIONS: Mapping[Service, Permissions] = {
             contract.USAGE_SUBJECT,
             contract.ALERTS_SUBJECT,
             contract.analytics_subject("summary"),
+            contract.RESPONSES_STORE_SUBJECT,
             contract.presence_subject(Service.EDGE),
             *_stream_reader(contract.ALERTS_STREAM),
             *(subject for bucket in EDGE_BUCKETS for subject in _kv_reader(bucket)),
@@ -136,8 +137,16 @@ PERMISSIONS: Mapping[Service, Permissions] = {
             *_kv_reader(contract.KV_MODELS),
             # Routers share what they learn about deployment health through this bucket.
             *_kv_writer(contract.KV_HEALTH),
+            # Stored Responses API answers: routers alone keep and read them.
+            *_kv_writer(contract.KV_RESPONSES),
         ),
-        subscribe=(contract.INFER_WILDCARD, contract.CANCEL_WILDCARD),
+        subscribe=(
+            contract.INFER_WILDCARD,
+            contract.CANCEL_WILDCARD,
+            contract.RESPONSES_STORE_SUBJECT,
+        ),
+        # Answers the edges' response store queries on their request inboxes.
+        allow_responses=True,
     ),
     Service.METERING: Permissions(
         publish=(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from enum import StrEnum
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, SerializationInfo, field_serializer
 
@@ -32,6 +32,9 @@ class Endpoint(StrEnum):
     MESSAGES_COUNT_TOKENS = "messages_count_tokens"
     # OpenAI's moderation classifier: passed through, no output tokens.
     MODERATIONS = "moderations"
+    # OpenAI's Responses API; served natively by OpenAI and Azure OpenAI deployments,
+    # translated to and from chat for the others. Tollway stores the responses itself.
+    RESPONSES = "responses"
 
 
 def infer_subject(endpoint: Endpoint) -> str:
@@ -57,6 +60,11 @@ AUDIT_SUBJECT = f"{_PREFIX}.audit"
 # Redacted request and response bodies, only for callers whose policy logs them.
 BODIES_SUBJECT = f"{_PREFIX}.bodies"
 ALERTS_SUBJECT = f"{_PREFIX}.alerts"
+
+
+# Stored Responses API objects, read and deleted by edges on a caller's behalf; routers answer
+# in their queue group (`ResponseStoreQuery` in, the JSON body or an `ErrorReply` out).
+RESPONSES_STORE_SUBJECT = f"{_PREFIX}.responses.store"
 
 
 def analytics_subject(query: str) -> str:
@@ -98,6 +106,9 @@ KV_BUDGETS = "tollway_budgets"
 # Deployment and credential health, written by routers (and by admin for operator overrides),
 # watched by every router replica and by admin. Keyed by `health_key(alias, deployment, cred)`.
 KV_HEALTH = "tollway_health"
+# Stored Responses API responses and their inputs (`previous_response_id`, GET
+# /v1/responses/{id}), keyed by response id; only routers read or write it, with a TTL.
+KV_RESPONSES = "tollway_responses"
 # Admin UI sessions signed out before they expired, keyed by session id; only admin reads it.
 KV_ADMIN_SESSIONS = "tollway_admin_sessions"
 
@@ -256,6 +267,30 @@ class ErrorReply(_Wire):
     error: OpenAIErrorBody
     retry_after: float | None = None
     should_retry: bool | None = None
+
+
+class ResponseStoreOp(StrEnum):
+    """What an edge asks of the response store for a caller."""
+
+    GET = "get"
+    DELETE = "delete"
+    INPUT_ITEMS = "input_items"
+
+
+class ResponseStoreQuery(_Wire):
+    """One read or delete of a stored response on behalf of `principal`, who must own it.
+    `after`, `limit` and `order` page `input_items` as OpenAI's `input_items.list` does."""
+
+    op: ResponseStoreOp
+    response_id: str
+    principal: Principal
+    after: str = ""
+    limit: int = Field(default=20, ge=1, le=100)
+    order: Literal["asc", "desc"] = "desc"
+
+
+def decode_response_store_query(data: bytes) -> ResponseStoreQuery:
+    return ResponseStoreQuery.model_validate_json(data)
 
 
 class UsageSource(StrEnum):

@@ -24,8 +24,11 @@ _OPENAI_ENDPOINTS = frozenset(
 )
 # An endpoint a provider lacks natively is still served, translated, by a provider that serves
 # the endpoint named here: the router's `dialects/` turns the request into that endpoint's
-# request and its answer back (Anthropic Messages over OpenAI chat).
-TRANSLATED_OVER: dict[Endpoint, Endpoint] = {Endpoint.MESSAGES: Endpoint.CHAT_COMPLETIONS}
+# request and its answer back (Anthropic Messages, OpenAI Responses over OpenAI chat).
+TRANSLATED_OVER: dict[Endpoint, Endpoint] = {
+    Endpoint.MESSAGES: Endpoint.CHAT_COMPLETIONS,
+    Endpoint.RESPONSES: Endpoint.CHAT_COMPLETIONS,
+}
 
 
 class Provider(StrEnum):
@@ -82,12 +85,13 @@ FACTS: dict[Provider, ProviderFacts] = {
         transport=Transport.HTTP,
         tracing_name="openai",
         # Azure OpenAI has no moderation endpoint (its content filters sit in every call).
-        endpoints=_OPENAI_ENDPOINTS | {Endpoint.MODERATIONS},
+        # Responses is passed through natively (with `store: false`: Tollway keeps them).
+        endpoints=_OPENAI_ENDPOINTS | {Endpoint.MODERATIONS, Endpoint.RESPONSES},
     ),
     Provider.AZURE_OPENAI: ProviderFacts(
         transport=Transport.HTTP,
         tracing_name="azure.ai.openai",
-        endpoints=_OPENAI_ENDPOINTS,
+        endpoints=_OPENAI_ENDPOINTS | {Endpoint.RESPONSES},
         entra_scope="https://cognitiveservices.azure.com/.default",
     ),
     Provider.ANTHROPIC: ProviderFacts(

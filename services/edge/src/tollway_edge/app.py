@@ -13,7 +13,7 @@ from tollway_edge import fast_path
 from tollway_edge.errors import install_error_handlers
 from tollway_edge.fast_path import InferenceFastPath
 from tollway_edge.lifespan import lifespan
-from tollway_edge.routes import health, key_info, models, unserved
+from tollway_edge.routes import health, key_info, models, responses, unserved
 from tollway_edge.settings import EdgeSettings
 
 
@@ -28,6 +28,7 @@ def create_app(settings: EdgeSettings) -> ASGIApp:
     app.state.settings = settings
     app.include_router(models.router)
     app.include_router(key_info.router)
+    app.include_router(responses.router)
     app.include_router(health.router)
     unserved.install(app)
     install_error_handlers(app)

@@ -7,7 +7,8 @@ clients reach the same /v1 routes as every other client (`fast_path.py` applies 
 - `/openai/v1/deployments/{deployment}/...`: the same; `AzureOpenAI(base_url=".../openai/v1/")`
   sends this form.
 - `/openai/v1/...`: Azure's v1 API, which OpenAI clients call with the model in the body.
-- `/openai/...` otherwise: Azure's paths outside a deployment (models, files, batches...).
+- `/openai/...` otherwise: Azure's paths outside a deployment (models, files, batches, and the
+  Responses API: `AzureOpenAI(...).responses` calls `/openai/responses?api-version=...`).
 
 `api-version` is accepted and not acted on, since Tollway answers the same whatever version a
 client names; when it is missing the request is served all the same (Azure answers a bare 404).

@@ -32,6 +32,9 @@ class Head(BaseModel):
     stream: bool | None = False
     stream_options: StreamOptions | None = None
 
+    def refuse_unserved(self) -> None:
+        """Raise InvalidRequest for a well-formed field asking what Tollway does not offer."""
+
 
 class ChatHead(Head):
     messages: list[dict[str, Any]] = Field(min_length=1)
@@ -84,6 +87,30 @@ class MessagesHead(CountTokensHead):
     metadata: Metadata | None = None
 
 
+# A Responses id as Tollway (and OpenAI) mint them; anything else cannot name a stored one.
+RESPONSE_ID_PATTERN = r"^resp_[A-Za-z0-9_-]{1,128}$"
+
+
+class ResponsesHead(Head):
+    """OpenAI's `/v1/responses`: the prompt (`input`, `instructions`), the token bound, and
+    what the edge must refuse or the router must act on (`previous_response_id`, `store`)."""
+
+    input: str | list[dict[str, Any]] | None = None
+    instructions: str | list[dict[str, Any]] | None = None
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    previous_response_id: str | None = Field(default=None, pattern=RESPONSE_ID_PATTERN)
+    store: bool | None = None
+    background: bool | None = None
+
+    def refuse_unserved(self) -> None:
+        if self.background:
+            raise InvalidRequest(
+                "background responses are not supported; leave 'background' out and wait for "
+                "the answer, or stream it.",
+                param="background",
+            )
+
+
 _HEADS: dict[Endpoint, type[Head]] = {
     Endpoint.CHAT_COMPLETIONS: ChatHead,
     Endpoint.COMPLETIONS: CompletionHead,
@@ -91,6 +118,7 @@ _HEADS: dict[Endpoint, type[Head]] = {
     Endpoint.MODERATIONS: ModerationHead,
     Endpoint.MESSAGES: MessagesHead,
     Endpoint.MESSAGES_COUNT_TOKENS: CountTokensHead,
+    Endpoint.RESPONSES: ResponsesHead,
 }
 
 
@@ -145,6 +173,7 @@ def parse_body(
         head = _HEADS[endpoint].model_validate(body)
     except ValidationError as exc:
         raise _invalid(exc, body) from exc
+    head.refuse_unserved()
     return body, head
 
 

@@ -51,12 +51,12 @@ def failure_response(exc: Exception, request_id: str, dialect: Dialect = OPENAI)
     return dialect.error_response(error.status, error.body(), request_id, error.headers())
 
 
-def failure_event(exc: Exception, dialect: Dialect = OPENAI) -> bytes:
-    """Any failure after a stream has begun, as its last SSE event."""
+def failure_event(exc: Exception, dialect: Dialect = OPENAI, sent: int = 0) -> bytes:
+    """Any failure after a stream has begun (with `sent` events), as its last SSE event."""
     if isinstance(exc, ReplyError):
-        return dialect.error_event(exc.reply.status, exc.reply.error)
+        return dialect.error_event(exc.reply.status, exc.reply.error, sent)
     error = exc if isinstance(exc, TollwayError) else last_resort(exc)
-    return dialect.error_event(error.status, error.body())
+    return dialect.error_event(error.status, error.body(), sent)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -28,6 +28,7 @@ ROUTES = {
     "/v1/moderations": Endpoint.MODERATIONS,
     "/v1/messages": Endpoint.MESSAGES,
     "/v1/messages/count_tokens": Endpoint.MESSAGES_COUNT_TOKENS,
+    "/v1/responses": Endpoint.RESPONSES,
 }
 AZURE = azure_paths.PREFIX
 

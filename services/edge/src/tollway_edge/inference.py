@@ -256,7 +256,7 @@ async def _relay_stream(
                 usage, served_model = final.usage, final.served_model
             elif reply.kind is ReplyKind.ERROR:
                 error = contract.decode_error_reply(reply.data)
-                yield dialect.error_event(error.status, error.error)
+                yield dialect.error_event(error.status, error.error, relayed)
                 return
         if dialect.done:
             yield dialect.done
@@ -265,7 +265,7 @@ async def _relay_stream(
     except Exception as exc:
         if isinstance(exc, RouterLost):
             await fallback_usage.publish_estimate(runtime.js, infer, exc, relayed)
-        yield failure_event(exc, dialect)
+        yield failure_event(exc, dialect, relayed)
     finally:
         runtime.gate.settle_later(ticket, usage, relayed, served_model)
         with contextlib.suppress(Exception):

@@ -26,6 +26,7 @@ TOKEN_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     # Anthropic requires it; a thinking budget must fit inside it (`_largest_bound`).
     Endpoint.MESSAGES: ("max_tokens",),
     Endpoint.MESSAGES_COUNT_TOKENS: (),
+    Endpoint.RESPONSES: ("max_output_tokens",),
 }
 # Token fields other endpoints honour that this one does not: not counted here, so not sent
 # either, in case an OpenAI-compatible server honours them anyway.
@@ -36,6 +37,7 @@ UNCOUNTED_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.MODERATIONS: (),
     Endpoint.MESSAGES: (),
     Endpoint.MESSAGES_COUNT_TOKENS: (),
+    Endpoint.RESPONSES: (),
 }
 # The fields asking the upstream for several answers, each bounded by the token field: `n`,
 # and on completions `best_of`, the candidates generated (and billed) to return `n` of them.
@@ -46,6 +48,7 @@ ANSWER_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.MODERATIONS: (),
     Endpoint.MESSAGES: (),
     Endpoint.MESSAGES_COUNT_TOKENS: (),
+    Endpoint.RESPONSES: (),
 }
 # Endpoints no one is billed for (Anthropic does not bill token counting): they count as a
 # request toward request and concurrency limits, and reserve no tokens or cost.
@@ -73,6 +76,11 @@ def read_facts(
             max_tokens=_largest_bound(endpoint, body),
             prompt_tokens=_estimate_messages_tokens(body),
             betas=read_betas(beta_header),
+        )
+    if endpoint is Endpoint.RESPONSES:
+        return RequestFacts(
+            max_tokens=_largest_bound(endpoint, body),
+            prompt_tokens=_estimate_responses_tokens(body),
         )
     return RequestFacts(
         max_tokens=_largest_bound(endpoint, body),
@@ -140,6 +148,28 @@ def _estimate_messages_tokens(body: dict[str, Any]) -> int:
     """A Messages prompt: the system prompt, every turn's blocks and the tool definitions."""
     text = sum(_chars(body.get(key)) for key in ("system", "messages", "tools"))
     return max(1, text // CHARS_PER_TOKEN) if text else 0
+
+
+def _estimate_responses_tokens(body: dict[str, Any]) -> int:
+    """A Responses prompt: `instructions` and `input` (a string, or items whose text parts,
+    tool call arguments and tool outputs reach the model). Earlier turns named by
+    `previous_response_id` are the router's to add; the estimate cannot see them."""
+    text = sum(_response_chars(body.get(key)) for key in ("instructions", "input"))
+    return max(1, text // CHARS_PER_TOKEN) if text else 0
+
+
+# The item and part fields of a Responses input whose text reaches the model.
+_RESPONSE_TEXT_FIELDS = ("text", "content", "output", "arguments", "summary")
+
+
+def _response_chars(node: Any) -> int:
+    if isinstance(node, str):
+        return len(node)
+    if isinstance(node, list):
+        return sum(_response_chars(item) for item in node)
+    if isinstance(node, dict):
+        return sum(_response_chars(node[key]) for key in _RESPONSE_TEXT_FIELDS if key in node)
+    return 0
 
 
 # The block fields whose text reaches the model; the rest (ids, signatures, base64 data,

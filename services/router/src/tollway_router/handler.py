@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from tollway_common.contract import FinalReply, InferRequest
+from tollway_common.contract import Endpoint, FinalReply, InferRequest
 from tollway_common.control import Deployment, ModelAlias, kv_key_for_alias
 from tollway_common.errors import (
     InternalError,
@@ -34,6 +34,8 @@ from tollway_router.credentials.resolve import Credential, Credentials, for_tena
 from tollway_router.providers.adapter import HttpCall
 from tollway_router.providers.errors import scrub
 from tollway_router.replies import Heartbeats, Replier
+from tollway_router.responses.session import ResponseSession
+from tollway_router.responses.store import ResponseStore
 from tollway_router.routing.candidates import Choice, Chooser
 from tollway_router.routing.health import HealthBoard
 from tollway_router.routing.load import LoadBoard
@@ -60,6 +62,8 @@ class Serving:
     replier: Replier
     outcome: Outcome
     started: float
+    # A Responses API request's conversation and storage; None on every other endpoint.
+    session: ResponseSession | None = None
 
     def elapsed_ms(self) -> float:
         return (time.monotonic() - self.started) * 1000
@@ -95,6 +99,7 @@ class Handler:
     router_id: str
     heartbeats: Heartbeats
     body_log: BodyLog | None = None
+    responses: ResponseStore | None = None
     load: LoadBoard = field(default_factory=LoadBoard)
     chooser: Chooser = field(init=False)
     rand: Callable[[], float] = random.random
@@ -113,6 +118,9 @@ class Handler:
         try:
             timeout = max(0.0, infer.deadline_ms / 1000 - time.time())
             async with asyncio.timeout(timeout):
+                if infer.endpoint is Endpoint.RESPONSES and self.responses is not None:
+                    serving.session = ResponseSession(self.responses, infer)
+                    serving.infer = await serving.session.expand()
                 await self._serve(serving)
         except TollwayError as exc:
             await self._fail(serving, exc)
@@ -308,7 +316,10 @@ class Handler:
                 outcome.usage = parsed.usage
                 outcome.upstream_model = parsed.upstream_model or deployment.model
                 outcome.ttft_ms = serving.elapsed_ms()
-                await replier.chunk(parsed.body)
+                body = parsed.body
+                if serving.session is not None:
+                    body = await serving.session.answered(body)
+                await replier.chunk(body)
             # Still inside the upstream context: the body and `final` go out back to back, in
             # one socket write, so the edge wakes once for the whole answer.
             await replier.final(
@@ -337,7 +348,10 @@ class Handler:
                         continue
                     if outcome.ttft_ms is None:
                         outcome.ttft_ms = serving.elapsed_ms()
-                    await serving.replier.chunk(chunk.data)
+                    data = chunk.data
+                    if serving.session is not None:
+                        data = await serving.session.relay(chunk)
+                    await serving.replier.chunk(data)
         if not adapter.stream_complete(state):
             name = attempt.deployment.name
             raise UpstreamUnavailable(

@@ -42,6 +42,12 @@ UPSTREAM_TIME_TO_FIRST_TOKEN = Histogram(
     ["model", "deployment"],
     buckets=LATENCY_BUCKETS,
 )
+RESPONSES_NOT_STORED = Counter(
+    "tollway_router_responses_not_stored",
+    "Responses API answers that were served but could not be stored for later reads, by "
+    "reason (too_large, bad_id, error).",
+    ["reason"],
+)
 IN_FLIGHT = Gauge(
     "tollway_router_requests_in_flight",
     "Requests this router is serving now (it leaves the queue group at max_inflight).",

@@ -23,6 +23,8 @@ from tollway_router.credentials.resolve import Credentials
 from tollway_router.credentials.token_cache import TokenCache
 from tollway_router.handler import Handler
 from tollway_router.replies import Heartbeats
+from tollway_router.responses.answers import StoreAnswers
+from tollway_router.responses.store import ResponseStore, open_bucket
 from tollway_router.routing.health import HealthBoard
 from tollway_router.settings import RouterSettings
 from tollway_router.upstream.client import Upstream
@@ -48,6 +50,8 @@ async def run(settings: RouterSettings) -> None:
     health_kv = await nats_client.ensure_kv(js, contract.KV_HEALTH, settings.nats.replicas)
     health = HealthBoard(health_kv, router_id, settings.invalid_probe_after_s)
     await health.start()
+    responses_kv = await open_bucket(js, settings.responses.ttl_s, settings.nats.replicas)
+    responses = ResponseStore(responses_kv, settings.responses.share, nc.max_payload)
     body_log = await BodyLog.open(settings.nats, settings.body_log, f"tollway-router-{router_id}")
     upstream = Upstream(
         settings.connect_timeout_s, settings.max_connections, settings.foundry_base_url
@@ -68,6 +72,7 @@ async def run(settings: RouterSettings) -> None:
         router_id=router_id,
         heartbeats=heartbeats,
         body_log=body_log,
+        responses=responses,
     )
     deployments = [d for m in models.items.values() for d in m.deployments]
     await asyncio.to_thread(upstream.warm_up, deployments)
@@ -78,6 +83,8 @@ async def run(settings: RouterSettings) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
     await worker.start()
+    store_answers = StoreAnswers(nc, responses)
+    await store_answers.start()
     announcer = Announcer(nc, "router", lambda: nc.is_connected)
     announcer.start()
     sweeper = asyncio.create_task(
@@ -92,6 +99,7 @@ async def run(settings: RouterSettings) -> None:
     monitor.stopping()
     await announcer.stop()
     log.info("router stopping", extra={"inflight": worker.inflight})
+    await store_answers.stop()
     await worker.shutdown(settings.drain_grace_s)
     await heartbeats.stop()
     await body_log.close()

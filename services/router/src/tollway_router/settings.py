@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tollway_common.settings import LogSettings, MonitorSettings, NatsSettings
 from tollway_router.body_log.redaction import custom_rules
+from tollway_router.responses.records import Share
 
 FOUNDRY_BASE_URL = "https://{resource}.services.ai.azure.com/anthropic/"
 IMDS_TOKEN_URL = "http://169.254.169.254/metadata/identity/oauth2/token"
@@ -61,6 +62,17 @@ class BodyLogSettings(BaseModel):
         return value
 
 
+class ResponsesSettings(BaseModel):
+    """The Responses API store (`TOLLWAY_ROUTER_RESPONSES__TTL_S`, `__SHARE`)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    # How long a stored response (and the conversation it continues) can be read or continued.
+    ttl_s: float = Field(default=30 * 24 * 3600.0, gt=0)
+    # Who may read a stored response besides the key (or OIDC user) that made it.
+    share: Share = Share.KEY
+
+
 class RouterSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOLLWAY_ROUTER_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -80,6 +92,7 @@ class RouterSettings(BaseSettings):
     invalid_probe_after_s: float = Field(default=300.0, gt=0)
     idle_sweep_interval_s: float = Field(default=60.0, gt=0)
     body_log: BodyLogSettings = BodyLogSettings()
+    responses: ResponsesSettings = ResponsesSettings()
     # Where a Foundry resource's Claude lives; `{resource}` is replaced by a validated resource
     # name (one DNS label). Tests point it at a loopback fake.
     foundry_base_url: str = FOUNDRY_BASE_URL

@@ -36,6 +36,8 @@ OPERATION = {
     Endpoint.MESSAGES: "chat",
     # Not a GenAI operation of the conventions; named as Anthropic's API names it.
     Endpoint.MESSAGES_COUNT_TOKENS: "count_tokens",
+    # OpenAI's Responses API generates a chat answer, as the conventions count it.
+    Endpoint.RESPONSES: "chat",
 }
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

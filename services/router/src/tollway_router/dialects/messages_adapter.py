@@ -26,6 +26,7 @@ from tollway_router import providers
 from tollway_router.dialects.messages_request import to_chat
 from tollway_router.dialects.messages_response import Asked, to_message
 from tollway_router.dialects.messages_stream import Event, MessagesStream
+from tollway_router.dialects.responses_adapter import responses_over_chat
 from tollway_router.providers import REGISTRY
 from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, ParsedResponse, SseEvent
 
@@ -109,4 +110,7 @@ def messages_over_chat(
 Translator = Callable[[Adapter[Any], InferRequest, Deployment], Adapter[Any]]
 # One translator per endpoint `tollway_common.providers.TRANSLATED_OVER` names (a unit test
 # keeps the two tables in step).
-TRANSLATORS: dict[Endpoint, Translator] = {Endpoint.MESSAGES: messages_over_chat}
+TRANSLATORS: dict[Endpoint, Translator] = {
+    Endpoint.MESSAGES: messages_over_chat,
+    Endpoint.RESPONSES: responses_over_chat,
+}
