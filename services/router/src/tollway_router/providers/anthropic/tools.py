@@ -85,7 +85,14 @@ def _tool(tool: Any, i: int, where: str = "tools") -> Block:
             f"{where}[{i}].function.parameters must be a JSON schema object.",
             param=f"{where}[{i}].function.parameters",
         )
-    converted: Block = {"name": name, "input_schema": schema}
+    if schema.get("type", "object") != "object":
+        raise InvalidRequest(
+            f"{where}[{i}].function.parameters must describe an object: Claude's tools take "
+            "their arguments as one JSON object.",
+            param=f"{where}[{i}].function.parameters",
+        )
+    # A schema without `type` is valid JSON Schema to OpenAI; Anthropic requires it.
+    converted: Block = {"name": name, "input_schema": {"type": "object", **schema}}
     description = function.get("description")
     if isinstance(description, str) and description:
         converted["description"] = description
