@@ -27,13 +27,17 @@ def _require_packages() -> None:
     )
 
 
-def run_node(args: list[str], env: Mapping[str, str] | None = None) -> str:
-    """What a Node script printed on stdout; a failed run raises AssertionError with its stderr."""
+def run_node(
+    args: list[str], env: Mapping[str, str] | None = None, stdin: str | None = None
+) -> str:
+    """What a Node script printed on stdout; a failed run raises AssertionError with its stderr.
+    The script sees only `env`: no proxy variable of the caller's reaches a loopback test."""
     _require_packages()
     result = subprocess.run(
         [str(NODE), *args],
         cwd=NODE_CLIENTS,
         env=dict(env or {}),
+        input=stdin,
         capture_output=True,
         text=True,
         timeout=_TIMEOUT_S,
@@ -43,6 +47,8 @@ def run_node(args: list[str], env: Mapping[str, str] | None = None) -> str:
     return result.stdout
 
 
-def run_node_json(args: list[str], env: Mapping[str, str] | None = None) -> Any:
+def run_node_json(
+    args: list[str], env: Mapping[str, str] | None = None, stdin: str | None = None
+) -> Any:
     """The one JSON document a Node script printed on stdout."""
-    return json.loads(run_node(args, env))
+    return json.loads(run_node(args, env, stdin))
