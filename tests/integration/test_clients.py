@@ -5,6 +5,8 @@ OpenAI's spec; the `AzureOpenAI` client has its own module (test_azure_ingress.p
 
 from __future__ import annotations
 
+import base64
+import struct
 from typing import Any
 
 import pytest
@@ -42,9 +44,12 @@ def test_node_sdk_streams_chat_with_a_usage_chunk(shared_stack: Stack, api_key: 
     assert assembled["choices"][0]["finish_reason"] == "stop"
 
 
-def test_node_sdk_embeds_in_its_default_and_float_encodings(
-    shared_stack: Stack, api_key: str
-) -> None:
+def _float32s(encoded: str) -> list[float]:
+    raw = base64.b64decode(encoded)
+    return list(struct.unpack(f"<{len(raw) // 4}f", raw))
+
+
+def test_node_sdk_embeds_in_every_encoding(shared_stack: Stack, api_key: str) -> None:
     result = _node(shared_stack, api_key, "embeddings")
     for name in ("decoded", "floats"):
         validate_openai("CreateEmbeddingResponse", result[name])
@@ -54,6 +59,8 @@ def test_node_sdk_embeds_in_its_default_and_float_encodings(
     assert floats[0] != floats[1]
     # base64 carries float32: the same vectors to float32 precision.
     assert decoded == [pytest.approx(vector, abs=1e-6) for vector in floats]
+    wire = [_float32s(item["embedding"]) for item in result["base64"]["data"]]
+    assert wire == [pytest.approx(vector, abs=1e-6) for vector in floats]
     assert result["floats"]["usage"]["prompt_tokens"] == 2
 
 

@@ -38,7 +38,9 @@ async function embeddings() {
   // With no encoding_format the SDK asks for base64 and decodes it to numbers itself.
   const decoded = await client.embeddings.create({ model, input });
   const floats = await client.embeddings.create({ model, input, encoding_format: "float" });
-  return { decoded, floats };
+  // Asked for explicitly, base64 comes back as sent on the wire.
+  const base64 = await client.embeddings.create({ model, input, encoding_format: "base64" });
+  return { decoded, floats, base64 };
 }
 
 async function responsesStream() {
