@@ -1,6 +1,7 @@
 """Real clients other than the openai Python SDK against one stack: the openai Node SDK (chat
-streaming, embeddings, Responses streaming, run by `tests/clients/node/smoke.mjs`) and
-LangChain's `ChatOpenAI` and `OpenAIEmbeddings`. What the clients hand back is checked against
+streaming, embeddings, Responses streaming, run by `tests/clients/node/smoke.mjs`), the
+anthropic TypeScript SDK (`anthropic_smoke.mjs`) and LangChain's `ChatOpenAI` and
+`OpenAIEmbeddings`. What the clients hand back is checked against
 OpenAI's spec; the `AzureOpenAI` client has its own module (test_azure_ingress.py)."""
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage
 from langchain_core.tools import tool
 from langchain_openai import ChatOpenAI, OpenAIEmbeddings
 from pydantic import SecretStr
+from tests.support.anthropic_schema import validate_anthropic, validate_anthropic_event
 from tests.support.node import run_node_json
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
@@ -83,6 +85,31 @@ def test_node_sdk_streams_a_response(shared_stack: Stack, api_key: str) -> None:
     assert completed["usage"]["output_tokens"] > 0
     assert result["final_text"] == text
     validate_openai("Response", result["final"])
+
+
+def test_anthropic_typescript_sdk_streams_a_message(shared_stack: Stack, api_key: str) -> None:
+    env = {"TOLLWAY_EDGE_URL": shared_stack.edge_url, "TOLLWAY_API_KEY": api_key}
+    result = run_node_json(
+        ["anthropic_smoke.mjs", "messages-stream"], {**env, "TOLLWAY_MODEL": DEMO}
+    )
+    events = result["events"]
+    for event in events:
+        validate_anthropic_event(event)
+    types = [event["type"] for event in events]
+    assert types[0] == "message_start"
+    assert types[-1] == "message_stop"
+    text = "".join(
+        event["delta"]["text"]
+        for event in events
+        if event["type"] == "content_block_delta" and event["delta"]["type"] == "text_delta"
+    )
+    assert "Stream from the anthropic SDK" in text
+    [delta] = [event for event in events if event["type"] == "message_delta"]
+    assert delta["delta"]["stop_reason"] == "end_turn"
+    assert delta["usage"]["output_tokens"] > 0
+    final = result["final"]
+    validate_anthropic("Message", final)
+    assert [block["text"] for block in final["content"]] == [text]
 
 
 def _chat(stack: Stack, key: str, **options: Any) -> ChatOpenAI:
