@@ -17,6 +17,12 @@ SERVED = {
     "completions",
     "embeddings",
     "moderations",
+    "images/generations",
+    "images/edits",
+    "images/variations",
+    "audio/transcriptions",
+    "audio/translations",
+    "audio/speech",
     "models",
     "models/{model}",
 }
@@ -52,8 +58,10 @@ def test_every_path_the_openai_sdk_calls_is_served_or_named() -> None:
 @pytest.mark.parametrize(
     ("method", "path", "capability"),
     [
-        ("POST", "/v1/images/generations", "image generation"),
-        ("POST", "/v1/audio/speech", "audio"),
+        ("GET", "/v1/images/generations", "POST /v1/images/generations"),
+        ("GET", "/v1/audio/speech", "POST /v1/audio/speech"),
+        ("POST", "/v1/audio/voices", "custom voices"),
+        ("GET", "/v1/rerank", "POST /v1/rerank is served"),
         ("GET", "/v1/files", "files"),
         ("POST", "/v1/responses", "the Responses API"),
         ("GET", "/v1/chat/completions", "stored chat completions"),

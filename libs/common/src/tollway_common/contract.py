@@ -32,6 +32,16 @@ class Endpoint(StrEnum):
     MESSAGES_COUNT_TOKENS = "messages_count_tokens"
     # OpenAI's moderation classifier: passed through, no output tokens.
     MODERATIONS = "moderations"
+    # Images, audio and reranking: passed through to the providers that offer them. The
+    # edits, variations, transcriptions and translations arrive as multipart forms, carried
+    # in `InferRequest.body` as `multipart_form.py` describes; speech answers audio bytes.
+    IMAGES_GENERATIONS = "images_generations"
+    IMAGES_EDITS = "images_edits"
+    IMAGES_VARIATIONS = "images_variations"
+    AUDIO_TRANSCRIPTIONS = "audio_transcriptions"
+    AUDIO_TRANSLATIONS = "audio_translations"
+    AUDIO_SPEECH = "audio_speech"
+    RERANK = "rerank"
 
 
 def infer_subject(endpoint: Endpoint) -> str:
@@ -119,13 +129,17 @@ class ReplyKind(StrEnum):
 
     `chunk` bodies are OpenAI JSON written to the client as they are (an SSE chunk, or the
     whole response body when the client did not stream); `final` ends a successful reply;
-    `error` ends a failed one; `heartbeat` only proves the router is alive.
+    `error` ends a failed one; `heartbeat` only proves the router is alive; `head` opens a
+    relayed (non-JSON) answer.
     """
 
     CHUNK = "chunk"
     FINAL = "final"
     ERROR = "error"
     HEARTBEAT = "heartbeat"
+    # Opens an answer relayed as the upstream sent it (audio, a plain-text transcript): its
+    # body is the `content-type`, and the chunks after it are raw bytes, not OpenAI JSON.
+    HEAD = "head"
 
 
 # --- wire models ----------------------------------------------------------------------------
@@ -239,6 +253,11 @@ class Usage(_Wire):
     cached_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    # The units images and audio are billed in, beside (or instead of) tokens: images made,
+    # seconds of audio heard, characters of text spoken.
+    images: int = 0
+    audio_seconds: float = 0.0
+    characters: int = 0
 
 
 class FinalReply(_Wire):
@@ -302,6 +321,10 @@ class UsageEvent(_Wire):
     credential: str = ""
     # One entry per upstream call: "deployment[/credential]:ok" or ":<error code>".
     attempts: list[str] = Field(default_factory=list)
+    # Media units (`Usage.images`, `audio_seconds`, `characters`).
+    images: int = 0
+    audio_seconds: float = 0.0
+    characters: int = 0
 
 
 class AuditActor(_Wire):
@@ -477,6 +500,9 @@ class UsageRow(_Wire):
     retries: int = 0
     fallbacks: int = 0
     trace_id: str = ""
+    images: int = 0
+    audio_seconds: float = 0.0
+    characters: int = 0
 
 
 class AnalyticsReply(_Wire):

@@ -26,6 +26,13 @@ ROUTES = {
     "/v1/completions": Endpoint.COMPLETIONS,
     "/v1/embeddings": Endpoint.EMBEDDINGS,
     "/v1/moderations": Endpoint.MODERATIONS,
+    "/v1/images/generations": Endpoint.IMAGES_GENERATIONS,
+    "/v1/images/edits": Endpoint.IMAGES_EDITS,
+    "/v1/images/variations": Endpoint.IMAGES_VARIATIONS,
+    "/v1/audio/transcriptions": Endpoint.AUDIO_TRANSCRIPTIONS,
+    "/v1/audio/translations": Endpoint.AUDIO_TRANSLATIONS,
+    "/v1/audio/speech": Endpoint.AUDIO_SPEECH,
+    "/v1/rerank": Endpoint.RERANK,
     "/v1/messages": Endpoint.MESSAGES,
     "/v1/messages/count_tokens": Endpoint.MESSAGES_COUNT_TOKENS,
 }

@@ -16,6 +16,17 @@ from tollway_common.contract import Endpoint, RequestFacts
 from tollway_common.errors import InvalidRequest
 from tollway_common.usage_estimate import CHARS_PER_TOKEN
 
+# Images, audio and reranking: nothing in them bounds an answer in tokens (an image's count
+# is `n`, which the upstream bills per image, not per token).
+MEDIA_ENDPOINTS = (
+    Endpoint.IMAGES_GENERATIONS,
+    Endpoint.IMAGES_EDITS,
+    Endpoint.IMAGES_VARIATIONS,
+    Endpoint.AUDIO_TRANSCRIPTIONS,
+    Endpoint.AUDIO_TRANSLATIONS,
+    Endpoint.AUDIO_SPEECH,
+    Endpoint.RERANK,
+)
 # Every field that bounds the answer on each endpoint, the one the edge fills in first. A
 # client that sends several is held to the largest: the upstream may honour any of them.
 TOKEN_FIELDS: dict[Endpoint, tuple[str, ...]] = {
@@ -23,6 +34,7 @@ TOKEN_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.COMPLETIONS: ("max_tokens",),
     Endpoint.EMBEDDINGS: (),
     Endpoint.MODERATIONS: (),
+    **dict.fromkeys(MEDIA_ENDPOINTS, ()),
     # Anthropic requires it; a thinking budget must fit inside it (`_largest_bound`).
     Endpoint.MESSAGES: ("max_tokens",),
     Endpoint.MESSAGES_COUNT_TOKENS: (),
@@ -34,6 +46,7 @@ UNCOUNTED_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.COMPLETIONS: ("max_completion_tokens",),
     Endpoint.EMBEDDINGS: (),
     Endpoint.MODERATIONS: (),
+    **dict.fromkeys(MEDIA_ENDPOINTS, ()),
     Endpoint.MESSAGES: (),
     Endpoint.MESSAGES_COUNT_TOKENS: (),
 }
@@ -44,6 +57,7 @@ ANSWER_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.COMPLETIONS: ("n", "best_of"),
     Endpoint.EMBEDDINGS: (),
     Endpoint.MODERATIONS: (),
+    **dict.fromkeys(MEDIA_ENDPOINTS, ()),
     Endpoint.MESSAGES: (),
     Endpoint.MESSAGES_COUNT_TOKENS: (),
 }
@@ -127,7 +141,7 @@ def estimate_prompt_tokens(body: dict[str, Any]) -> int:
             text += sum(
                 len(str(part.get("text", ""))) for part in content if isinstance(part, dict)
             )
-    for key in ("prompt", "input"):
+    for key in ("prompt", "input", "query", "documents"):
         value = body.get(key)
         if isinstance(value, str):
             text += len(value)

@@ -36,6 +36,14 @@ OPERATION = {
     Endpoint.MESSAGES: "chat",
     # Not a GenAI operation of the conventions; named as Anthropic's API names it.
     Endpoint.MESSAGES_COUNT_TOKENS: "count_tokens",
+    # No operations of the conventions either: named for what they do.
+    Endpoint.IMAGES_GENERATIONS: "image_generation",
+    Endpoint.IMAGES_EDITS: "image_edit",
+    Endpoint.IMAGES_VARIATIONS: "image_variation",
+    Endpoint.AUDIO_TRANSCRIPTIONS: "transcription",
+    Endpoint.AUDIO_TRANSLATIONS: "translation",
+    Endpoint.AUDIO_SPEECH: "speech",
+    Endpoint.RERANK: "rerank",
 }
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 
