@@ -249,20 +249,25 @@ class FakeOpenAIServer(ServedInThread):
         return StreamingResponse(self._stream(events, delay, reset), media_type="text/event-stream")
 
     async def _serve_media(self, request: Request) -> Response:
+        if request.url.path not in _MEDIA_FORMS:
+            return await self._answer_media(request, orjson.loads(await request.body()), None)
+        form = await request.form()
+        try:
+            return await self._answer_media(request, await _form_record(form), form)
+        finally:
+            await form.close()
+
+    async def _answer_media(
+        self, request: Request, body: dict[str, Any], form: FormData | None
+    ) -> Response:
         path = request.url.path
-        form: FormData | None = None
-        if path in _MEDIA_FORMS:
-            form = await request.form()
-            body = await _form_record(form)
-        else:
-            body = orjson.loads(await request.body())
-            schema = _MEDIA_JSON[path]
-            if schema is not None:
-                try:
-                    validate_openai(schema, body)
-                except AssertionError as exc:
-                    self.schema_errors.append(f"{path}: {exc}")
-                    return Response(orjson.dumps(_default_error(400)), status_code=400)
+        schema = _MEDIA_JSON.get(path)
+        if schema is not None:
+            try:
+                validate_openai(schema, body)
+            except AssertionError as exc:
+                self.schema_errors.append(f"{path}: {exc}")
+                return Response(orjson.dumps(_default_error(400)), status_code=400)
         self.requests.append(RecordedRequest(path, dict(request.headers), body))
         fault = self._take_fault()
         if fault is not None and fault.kind == "status":
@@ -271,8 +276,7 @@ class FakeOpenAIServer(ServedInThread):
             return fake_media.speech(body)
         if path == "/v1/rerank":
             return Response(orjson.dumps(fake_media.rerank(body)), media_type="application/json")
-        if path.startswith("/v1/audio/"):
-            assert form is not None
+        if form is not None and path.startswith("/v1/audio/"):
             return await fake_media.transcript(form, translation=path.endswith("translations"))
         answer = fake_media.images(
             str(body.get("model") or "dall-e-2"),
