@@ -76,10 +76,6 @@ async def parse_form(
     if model is not None:
         body["model"] = model
     head_type, file_field = _FORMS[endpoint]
-    if not any(key in body for key in (file_field, file_field + "[]")):
-        raise InvalidRequest(
-            f"Missing required parameter: '{file_field}' (a file in the form).", param=file_field
-        )
     scalars = {key: value for key, value in body.items() if isinstance(value, str)}
     for key, value in body.items():
         if key in head_type.model_fields and not isinstance(value, str):
@@ -88,6 +84,10 @@ async def parse_form(
         head = head_type.model_validate(scalars)
     except ValidationError as exc:
         raise invalid(exc, scalars) from exc
+    if not any(key in body for key in (file_field, file_field + "[]")):
+        raise InvalidRequest(
+            f"Missing required parameter: '{file_field}' (a file in the form).", param=file_field
+        )
     return body, head
 
 
