@@ -8,6 +8,7 @@ from __future__ import annotations
 import base64
 from collections.abc import Awaitable, Callable, Iterator
 from contextlib import ExitStack
+from decimal import Decimal
 from pathlib import Path
 from typing import Literal, cast
 
@@ -23,7 +24,7 @@ from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack, open_stack
 
 from tollway_common.contract import Endpoint, UsageRow
-from tollway_common.control import Deployment, ModelAlias
+from tollway_common.control import Deployment, ModelAlias, Price
 
 # Alias -> the upstream model its one deployment names.
 MEDIA_MODELS = {
@@ -34,6 +35,24 @@ MEDIA_MODELS = {
     "reranker": "bge-reranker-v2-m3",
 }
 AUDIO = b"RIFF" + bytes(2044)  # 2 KiB: the fake hears two seconds
+# OpenAI's prices for DALL-E 2 (1024x1024), whisper-1 and tts-1.
+PRICES = [
+    Price(
+        model="dalle",
+        input_per_mtok=Decimal(0),
+        output_per_mtok=Decimal(0),
+        per_image=Decimal("0.02"),
+    ),
+    Price(
+        model="whisper",
+        input_per_mtok=Decimal(0),
+        output_per_mtok=Decimal(0),
+        per_audio_minute=Decimal("0.006"),
+    ),
+    Price(
+        model="tts", input_per_mtok=Decimal(0), output_per_mtok=Decimal(0), per_mchar=Decimal(15)
+    ),
+]
 
 
 def _media_models(workdir: Path, base_url: str) -> list[ModelAlias]:
@@ -63,7 +82,8 @@ def media_stack(
         stack = open_stack(workdir, cleanup)
         (workdir / "secrets").mkdir()
         models = _media_models(workdir, module_upstream.base_url)
-        stack.apply(gateway_config(workdir, module_upstream.base_url, models))
+        config = gateway_config(workdir, module_upstream.base_url, models)
+        stack.apply(config.model_copy(update={"prices": PRICES}))
         stack.start_router()
         stack.start_edge()
         stack.start_metering()
@@ -116,6 +136,7 @@ async def test_image_generation_passes_through_and_is_metered_in_images_and_toke
     assert _units(rows[gpt.headers["x-request-id"]]) == ("images_generations", 2, 0.0, 0, 50, 544)
     assert _units(rows[dalle.headers["x-request-id"]])[:3] == ("images_generations", 3, 0.0)
     assert rows[dalle.headers["x-request-id"]].completion_tokens == 0
+    assert Decimal(rows[dalle.headers["x-request-id"]].cost) == 3 * Decimal("0.02")
 
 
 async def test_an_image_edit_uploads_its_files_as_a_multipart_form(
@@ -182,6 +203,7 @@ async def test_a_transcription_in_json_is_metered_in_audio_seconds(
     }
     rows = await _rows(media_stack, [raw.headers["x-request-id"]])
     assert _units(rows[raw.headers["x-request-id"]])[:3] == ("audio_transcriptions", 0, 2.0)
+    assert Decimal(rows[raw.headers["x-request-id"]].cost) == 2 * Decimal("0.006") / 60
 
 
 @pytest.mark.parametrize("response_format", ["text", "srt", "vtt"])
@@ -243,6 +265,7 @@ async def test_speech_is_audio_bytes_streamed_and_metered_in_characters(
     rows = await _rows(media_stack, [whole.headers["x-request-id"], streamed_id])
     for request_id in (whole.headers["x-request-id"], streamed_id):
         assert _units(rows[request_id])[:4] == ("audio_speech", 0, 0.0, len(text))
+        assert Decimal(rows[request_id].cost) == len(text) * Decimal(15) / 1_000_000
 
 
 async def test_rerank_passes_through_in_the_vllm_shape(

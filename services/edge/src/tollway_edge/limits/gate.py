@@ -27,7 +27,7 @@ from tollway_common.errors import (
     RateLimited,
     TollwayError,
 )
-from tollway_common.pricing import MICRO, cost_of, to_micro_units, worst_case_cost
+from tollway_common.pricing import MICRO, cost_of, media_cost, to_micro_units, worst_case_cost
 from tollway_edge import metrics
 from tollway_edge.admission import check_model
 from tollway_edge.auth import Caller
@@ -235,6 +235,7 @@ class LimitGate:
                     usage.cached_read_tokens,
                     usage.cache_write_tokens,
                 )
+                + media_cost(ticket.price, usage.images, usage.audio_seconds, usage.characters)
             )
         amounts = amounts_for(reserved.checks, usage.total_tokens, used_cost)
         totals = await self._limiter.settle(reserved, amounts)

@@ -5,6 +5,7 @@ the usage each answer reports, in tokens or in the units the provider bills thes
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -96,4 +97,5 @@ def _count(value: Any) -> int:
 def _seconds(value: Any) -> float:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return 0.0
-    return max(0.0, float(value))
+    seconds = float(value)
+    return seconds if math.isfinite(seconds) and seconds > 0 else 0.0
