@@ -22,7 +22,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from tests.support import fake_media
-from tests.support.openai_schema import validate_openai, validate_openai_request
+from tests.support.openai_schema import validate_openai_request
 from tests.support.threaded_server import ServedInThread, ThreadedServer
 from tollway_common.contract import Endpoint
 from tollway_router.upstream import demo_server
@@ -48,11 +48,11 @@ MODERATION_CATEGORIES = (
     "violence",
     "violence/graphic",
 )
-# Image, audio and rerank paths (`fake_media.py` answers them), with the request schema a
-# JSON one is checked against; the multipart ones are read as forms.
+# Image, audio and rerank paths (`fake_media.py` answers them): the JSON ones with the endpoint
+# whose OpenAI request schema checks them (rerank is not OpenAI's), the others read as forms.
 _MEDIA_JSON = {
-    "/v1/images/generations": "CreateImageRequest",
-    "/v1/audio/speech": "CreateSpeechRequest",
+    "/v1/images/generations": Endpoint.IMAGES_GENERATIONS,
+    "/v1/audio/speech": Endpoint.AUDIO_SPEECH,
     "/v1/rerank": None,
 }
 _MEDIA_FORMS = (
@@ -261,10 +261,10 @@ class FakeOpenAIServer(ServedInThread):
         self, request: Request, body: dict[str, Any], form: FormData | None
     ) -> Response:
         path = request.url.path
-        schema = _MEDIA_JSON.get(path)
-        if schema is not None:
+        endpoint = _MEDIA_JSON.get(path)
+        if endpoint is not None:
             try:
-                validate_openai(schema, body)
+                validate_openai_request(endpoint, body)
             except AssertionError as exc:
                 self.schema_errors.append(f"{path}: {exc}")
                 return Response(orjson.dumps(_default_error(400)), status_code=400)

@@ -16,6 +16,8 @@ REQUEST_SCHEMAS = {
     Endpoint.COMPLETIONS: "CreateCompletionRequest",
     Endpoint.EMBEDDINGS: "CreateEmbeddingRequest",
     Endpoint.MODERATIONS: "CreateModerationRequest",
+    Endpoint.IMAGES_GENERATIONS: "CreateImageRequest",
+    Endpoint.AUDIO_SPEECH: "CreateSpeechRequest",
 }
 
 
