@@ -19,7 +19,7 @@ from openai import AsyncAzureOpenAI, AsyncOpenAI
 from tests.support import fake_media
 from tests.support.analytics import wait_for_usage
 from tests.support.configs import UPSTREAM_SECRET, gateway_config
-from tests.support.fake_openai_server import FakeOpenAIServer
+from tests.support.fake_openai_server import FakeOpenAIServer, Fault
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack, open_stack
 
@@ -32,6 +32,8 @@ MEDIA_MODELS = {
     "dalle": "dall-e-2",
     "whisper": "whisper-1",
     "tts": "tts-1",
+    # Its own deployment, so the failure a test provokes leaves the others' health alone.
+    "tts-failing": "tts-1",
     "reranker": "bge-reranker-v2-m3",
 }
 AUDIO = b"RIFF" + bytes(2044)  # 2 KiB: the fake hears two seconds
@@ -266,6 +268,32 @@ async def test_speech_is_audio_bytes_streamed_and_metered_in_characters(
     for request_id in (whole.headers["x-request-id"], streamed_id):
         assert _units(rows[request_id])[:4] == ("audio_speech", 0, 0.0, len(text))
         assert Decimal(rows[request_id].cost) == len(text) * Decimal(15) / 1_000_000
+
+
+async def _read_into(response: httpx.Response, pieces: list[bytes]) -> None:
+    async for piece in response.aiter_bytes():
+        pieces.append(piece)
+
+
+async def test_speech_that_breaks_off_midway_is_broken_off_for_the_client_too(
+    media_stack: Stack, api_key: str, shared_upstream: FakeOpenAIServer
+) -> None:
+    shared_upstream.fault = Fault(kind="reset_stream")
+    body = {"model": "tts-failing", "voice": "alloy", "input": "Tollway speaks." * 20}
+    headers = {"authorization": f"Bearer {api_key}"}
+    received: list[bytes] = []
+    async with (
+        httpx.AsyncClient(base_url=media_stack.base_url, headers=headers) as http,
+        http.stream("POST", "/audio/speech", json=body) as response,
+    ):
+        assert response.status_code == 200
+        request_id = response.headers["x-request-id"]
+        with pytest.raises(httpx.RemoteProtocolError):
+            await _read_into(response, received)
+    # What arrived is the start of the audio, and the client knows it is not the whole.
+    assert fake_media.speech_audio(body["input"]).startswith(b"".join(received))
+    rows = await _rows(media_stack, [request_id])
+    assert (rows[request_id].endpoint, rows[request_id].status_code) == ("audio_speech", 502)
 
 
 async def test_rerank_passes_through_in_the_vllm_shape(

@@ -78,13 +78,16 @@ async def transcript(form: FormData, translation: bool) -> Response:
     return Response(orjson.dumps(answer), media_type="application/json")
 
 
-def speech(body: dict[str, Any]) -> StreamingResponse:
+def speech(body: dict[str, Any], broken: bool = False) -> StreamingResponse:
+    """`broken`: break the connection off after the first piece, as a failing upstream does."""
     response_format = str(body.get("response_format") or "mp3")
     audio = speech_audio(str(body["input"]))
 
     async def pieces() -> AsyncIterator[bytes]:
         for start in range(0, len(audio), SPEECH_PIECE_BYTES):
             yield audio[start : start + SPEECH_PIECE_BYTES]
+            if broken:
+                raise ConnectionResetError("fake upstream breaks the audio off")
 
     return StreamingResponse(pieces(), media_type=AUDIO_TYPES[response_format])
 

@@ -273,7 +273,9 @@ class FakeOpenAIServer(ServedInThread):
         if fault is not None and fault.kind == "status":
             return _fault_response(fault)
         if path == "/v1/audio/speech":
-            return fake_media.speech(body)
+            return fake_media.speech(
+                body, broken=fault is not None and fault.kind == "reset_stream"
+            )
         if path == "/v1/rerank":
             return Response(orjson.dumps(fake_media.rerank(body)), media_type="application/json")
         if form is not None and path.startswith("/v1/audio/"):
