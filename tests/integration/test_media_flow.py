@@ -23,8 +23,9 @@ from tests.support.fake_openai_server import FakeOpenAIServer, Fault
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack, open_stack
 
+from tollway_common.config_file import BootstrapKey
 from tollway_common.contract import Endpoint, UsageRow
-from tollway_common.control import Deployment, ModelAlias, Price
+from tollway_common.control import Budget, Deployment, ModelAlias, Price
 
 # Alias -> the upstream model its one deployment names.
 MEDIA_MODELS = {
@@ -37,6 +38,7 @@ MEDIA_MODELS = {
     "reranker": "bge-reranker-v2-m3",
 }
 AUDIO = b"RIFF" + bytes(2044)  # 2 KiB: the fake hears two seconds
+BUDGETED_KEY = "sk-tollway-budgeted-0123456789abcdef"
 # OpenAI's prices for DALL-E 2 (1024x1024), whisper-1 and tts-1.
 PRICES = [
     Price(
@@ -85,7 +87,21 @@ def media_stack(
         (workdir / "secrets").mkdir()
         models = _media_models(workdir, module_upstream.base_url)
         config = gateway_config(workdir, module_upstream.base_url, models)
-        stack.apply(config.model_copy(update={"prices": PRICES}))
+        (workdir / "secrets" / "budgeted-key").write_text(BUDGETED_KEY)
+        budgeted = BootstrapKey(
+            name="budgeted",
+            secret=f"file:{workdir / 'secrets' / 'budgeted-key'}",
+            budget_ids=["images"],
+        )
+        stack.apply(
+            config.model_copy(
+                update={
+                    "prices": PRICES,
+                    "budgets": [Budget(budget_id="images", amount=Decimal("0.05"))],
+                    "keys": [*config.keys, budgeted],
+                }
+            )
+        )
         stack.start_router()
         stack.start_edge()
         stack.start_metering()
@@ -139,6 +155,17 @@ async def test_image_generation_passes_through_and_is_metered_in_images_and_toke
     assert _units(rows[dalle.headers["x-request-id"]])[:3] == ("images_generations", 3, 0.0)
     assert rows[dalle.headers["x-request-id"]].completion_tokens == 0
     assert Decimal(rows[dalle.headers["x-request-id"]].cost) == 3 * Decimal("0.02")
+
+
+async def test_a_budget_reserves_the_images_a_request_asks_for(media_stack: Stack) -> None:
+    # The budget holds 0.05: three images at 0.02 cannot fit, two can.
+    client = AsyncOpenAI(base_url=media_stack.base_url, api_key=BUDGETED_KEY, max_retries=0)
+    async with client:
+        with pytest.raises(openai.RateLimitError) as refused:
+            await client.images.generate(model="dalle", prompt="a lighthouse", n=3)
+        images = await client.images.generate(model="dalle", prompt="a lighthouse", n=2)
+    assert refused.value.code == "insufficient_quota"
+    assert len(images.data or []) == 2
 
 
 async def test_an_image_edit_uploads_its_files_as_a_multipart_form(

@@ -207,14 +207,18 @@ class RequestFacts(_Wire):
     writes (`n`, or `best_of` on completions), each up to `max_tokens`. `prompt_tokens` is the
     prompt's size estimated at about four characters a token. `betas` are the `anthropic-beta`
     header values a Messages client sent; the router forwards only those the serving deployment
-    allows (`Deployment.anthropic_betas`). An edge older than these fields sends none: the router
-    then sees no bound, one answer, a zero estimate and no betas.
+    allows (`Deployment.anthropic_betas`). `images` is how many images an image request asks
+    for and `characters` how many characters a speech request speaks: a budget reserves their
+    cost ahead (`Price.per_image`, `per_mchar`). An edge older than these fields sends none: the
+    router then sees no bound, one answer, a zero estimate, no betas and no media units.
     """
 
     max_tokens: int | None = None
     answers: int = Field(default=1, ge=1)
     prompt_tokens: int = 0
     betas: tuple[str, ...] = ()
+    images: int = Field(default=0, ge=0)
+    characters: int = Field(default=0, ge=0)
 
     @property
     def output_tokens(self) -> int | None:

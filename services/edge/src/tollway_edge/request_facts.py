@@ -27,6 +27,9 @@ MEDIA_ENDPOINTS = (
     Endpoint.AUDIO_SPEECH,
     Endpoint.RERANK,
 )
+IMAGE_ENDPOINTS = frozenset(
+    {Endpoint.IMAGES_GENERATIONS, Endpoint.IMAGES_EDITS, Endpoint.IMAGES_VARIATIONS}
+)
 # Every field that bounds the answer on each endpoint, the one the edge fills in first. A
 # client that sends several is held to the largest: the upstream may honour any of them.
 TOKEN_FIELDS: dict[Endpoint, tuple[str, ...]] = {
@@ -92,7 +95,25 @@ def read_facts(
         max_tokens=_largest_bound(endpoint, body),
         answers=_largest(body, ANSWER_FIELDS[endpoint]) or 1,
         prompt_tokens=estimate_prompt_tokens(body),
+        images=_images(endpoint, body),
+        characters=_spoken(endpoint, body),
     )
+
+
+def _images(endpoint: Endpoint, body: dict[str, Any]) -> int:
+    """The images an image request asks for: `n`, a number in JSON or its text in a form
+    (`body.py` and `forms.py` have checked it), one when absent."""
+    if endpoint not in IMAGE_ENDPOINTS:
+        return 0
+    n = body.get("n")
+    if isinstance(n, str) and n.strip().isdigit():
+        return int(n)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
+
+
+def _spoken(endpoint: Endpoint, body: dict[str, Any]) -> int:
+    text = body.get("input")
+    return len(text) if endpoint is Endpoint.AUDIO_SPEECH and isinstance(text, str) else 0
 
 
 def _largest_bound(endpoint: Endpoint, body: dict[str, Any]) -> int | None:

@@ -130,7 +130,16 @@ class LimitGate:
         # Every answer may use max_tokens: `n` answers reserve n times as much.
         most = facts.output_tokens or 0
         tokens = prompt + most
-        cost = to_micro_units(worst_case_cost(price, prompt, most)) if price else 0
+        # Images and speech cost their units too, known from the request; audio heard is not
+        # known until the upstream has heard it, so it is charged at settlement alone.
+        cost = (
+            to_micro_units(
+                worst_case_cost(price, prompt, most)
+                + media_cost(price, facts.images, 0.0, facts.characters)
+            )
+            if price
+            else 0
+        )
         demand = Demand(
             request_id=request_id,
             model=alias,
