@@ -252,6 +252,25 @@ async def test_a_transcript_in_text_comes_back_as_the_upstream_wrote_it(
         assert raw.http_response.text.startswith("WEBVTT")
 
 
+async def test_a_streamed_transcript_reaches_the_client_as_the_upstreams_events(
+    client: AsyncOpenAI,
+) -> None:
+    async with client:
+        stream = await client.audio.transcriptions.create(
+            model="whisper", file=("talk.wav", AUDIO, "audio/wav"), stream=True
+        )
+        events = [event async for event in stream]
+    for event in events:
+        validate_openai(
+            "CreateTranscriptionResponseStreamEvent", event.model_dump(exclude_unset=True)
+        )
+    *deltas, done = events
+    assert {event.type for event in deltas} == {"transcript.text.delta"}
+    assert done.type == "transcript.text.done"
+    text = f"Heard {len(AUDIO)} bytes of talk.wav."
+    assert "".join(getattr(event, "delta", "") for event in deltas) == done.text == text
+
+
 async def test_a_translation_is_served_and_verbose_json_meters_its_duration(
     client: AsyncOpenAI, media_stack: Stack
 ) -> None:

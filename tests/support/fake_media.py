@@ -4,7 +4,8 @@ gives them (`fake_openai_server.py`): deterministic, in the real wire formats.
 - images: `data` of `n` images, `b64_json` for the GPT image models (with token `usage`, as
   they report) and for `response_format=b64_json`, else a `url` (DALL-E, which reports none);
 - transcriptions and translations: `json` (a transcription adds duration `usage`),
-  `verbose_json` (with `duration`), or the text itself for `text`, `srt` and `vtt`;
+  `verbose_json` (with `duration`), the text itself for `text`, `srt` and `vtt`, or with
+  `stream=true` gpt-4o-transcribe's events (a delta per word, then the text with its usage);
 - speech: audio bytes of the asked format, 64 bytes per character spoken, streamed in pieces;
 - rerank: vLLM's answer (`results` by relevance, `usage.total_tokens`).
 """
@@ -64,6 +65,8 @@ async def transcript(form: FormData, translation: bool) -> Response:
     seconds = round(size / 1024 * SECONDS_PER_KILOBYTE, 3)
     text = f"{'Translated' if translation else 'Heard'} {size} bytes of {upload.filename}."
     response_format = str(form.get("response_format") or "json")
+    if form.get("stream") == "true":
+        return StreamingResponse(_transcript_events(text), media_type="text/event-stream")
     if response_format == "text":
         return Response(text + "\n", media_type="text/plain")
     if response_format in ("srt", "vtt"):
@@ -76,6 +79,21 @@ async def transcript(form: FormData, translation: bool) -> Response:
     elif not translation:
         answer["usage"] = {"type": "duration", "seconds": seconds}
     return Response(orjson.dumps(answer), media_type="application/json")
+
+
+async def _transcript_events(text: str) -> AsyncIterator[bytes]:
+    """gpt-4o-transcribe's stream: a delta per word, then the whole text with token usage."""
+    words = text.split(" ")
+    for index, word in enumerate(words):
+        delta = word if index == len(words) - 1 else word + " "
+        yield b"data: " + orjson.dumps({"type": "transcript.text.delta", "delta": delta}) + b"\n\n"
+    usage = {"type": "tokens", "input_tokens": 20, "output_tokens": len(words)}
+    done = {
+        "type": "transcript.text.done",
+        "text": text,
+        "usage": {**usage, "total_tokens": 20 + len(words)},
+    }
+    yield b"data: " + orjson.dumps(done) + b"\n\n"
 
 
 def speech(body: dict[str, Any], broken: bool = False) -> StreamingResponse:
