@@ -194,13 +194,16 @@ async def test_a_missing_key_is_refused_before_anything_else(shared_stack: Stack
     validate_openai("ErrorResponse", response.json())
 
 
-async def test_an_operation_the_gateway_lacks_names_it(shared_stack: Stack, api_key: str) -> None:
+async def test_an_operation_the_models_provider_lacks_names_it(
+    shared_stack: Stack, api_key: str
+) -> None:
+    # Image generation is served on a deployment path; the demo model's provider has none.
     async with _azure(shared_stack, api_key) as client:
-        with pytest.raises(openai.NotFoundError) as refused:
+        with pytest.raises(openai.BadRequestError) as refused:
             await client.images.generate(model="tollway-demo", prompt="a tollbooth")
     validate_openai("ErrorResponse", refused.value.response.json())
     assert refused.value.code == "unsupported_endpoint"
-    assert "image generation" in refused.value.message
+    assert "images_generations" in refused.value.message
 
 
 async def test_an_entra_style_token_from_a_token_provider_is_taken(

@@ -13,6 +13,7 @@ import openai
 import pytest
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
+from tests.support import fake_media
 from tests.support.fake_azure_openai_server import FakeAzureOpenAIServer
 from tests.support.fake_token_server import IDENTITY_HEADER, FakeTokenServer
 from tests.support.nats import start_test_nats
@@ -291,3 +292,45 @@ async def test_responses_pass_through_on_azures_v1_path(azure_stack: AzureStack)
     assert all(r.headers["api-key"] == AZURE_KEY for r in sent)
     assert all((r.json["model"], r.json["store"]) == (DEPLOYMENT, False) for r in sent)
     assert len(sent[1].json["input"]) == 3
+
+
+async def test_images_and_audio_reach_azure_on_its_deployment_paths(
+    azure_stack: AzureStack,
+) -> None:
+    azure_stack.sent()
+    audio = b"RIFF" + bytes(1020)
+    async with azure_stack.client() as client:
+        images = await client.images.with_raw_response.generate(
+            model="azure-deployments", prompt="a harbour", n=2
+        )
+        heard = await client.audio.transcriptions.with_raw_response.create(
+            model="azure-deployments", file=("talk.wav", audio, "audio/wav")
+        )
+        spoken = await client.audio.speech.with_raw_response.create(
+            model="azure-deployments", voice="alloy", input="Hello Azure"
+        )
+    validate_openai("ImagesResponse", images.http_response.json())
+    validate_openai("CreateTranscriptionResponseJson", heard.http_response.json())
+    assert heard.parse().text == f"Heard {len(audio)} bytes of talk.wav."
+    assert spoken.http_response.content == fake_media.speech_audio("Hello Azure")
+    sent = azure_stack.sent()
+    prefix = f"/openai/deployments/{DEPLOYMENT}"
+    assert [r.path for r in sent] == [
+        f"{prefix}/images/generations",
+        f"{prefix}/audio/transcriptions",
+        f"{prefix}/audio/speech",
+    ]
+    assert all(r.headers["api-key"] == AZURE_KEY for r in sent)
+    assert sent[1].json == {"model": DEPLOYMENT}  # the form's text fields
+
+
+async def test_image_variations_are_refused_on_azure_naming_the_endpoint(
+    azure_stack: AzureStack,
+) -> None:
+    async with azure_stack.client() as client:
+        with pytest.deprecated_call(), pytest.raises(openai.BadRequestError) as refused:
+            await client.images.create_variation(
+                model="azure-deployments", image=("a.png", fake_media.PNG, "image/png")
+            )
+    assert refused.value.code == "unsupported_endpoint"
+    assert "images_variations" in refused.value.message

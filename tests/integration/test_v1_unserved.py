@@ -15,15 +15,13 @@ def _client(stack: Stack, key: str) -> AsyncOpenAI:
     return AsyncOpenAI(base_url=stack.base_url, api_key=key, max_retries=0)
 
 
-async def test_image_generation_names_the_missing_capability(
-    shared_stack: Stack, api_key: str
-) -> None:
+async def test_vector_stores_name_the_missing_capability(shared_stack: Stack, api_key: str) -> None:
     async with _client(shared_stack, api_key) as client:
         with pytest.raises(openai.NotFoundError) as refused:
-            await client.images.generate(model="tollway-demo", prompt="a tollbooth")
+            await client.vector_stores.list()
     validate_openai("ErrorResponse", refused.value.response.json())
     assert refused.value.code == "unsupported_endpoint"
-    assert "image generation" in refused.value.message
+    assert "vector stores" in refused.value.message
     assert refused.value.response.headers["x-request-id"]
 
 
@@ -37,17 +35,20 @@ async def test_listing_stored_chat_completions_names_the_capability(
     assert "stored chat completions" in refused.value.message
 
 
-async def test_audio_speech_names_the_capability(shared_stack: Stack, api_key: str) -> None:
+async def test_custom_voices_name_the_capability(shared_stack: Stack, api_key: str) -> None:
+    # Speech, transcriptions and translations are served; the rest of /v1/audio is not.
     async with _client(shared_stack, api_key) as client:
         with pytest.raises(openai.NotFoundError) as refused:
-            await client.audio.speech.create(model="tts-1", voice="alloy", input="hi")
+            await client.audio.voices.create(
+                audio_sample=("me.wav", b"RIFF", "audio/wav"), consent="cons_1", name="me"
+            )
     assert refused.value.code == "unsupported_endpoint"
-    assert "audio" in refused.value.message
+    assert "custom voices" in refused.value.message
 
 
 async def test_an_unserved_endpoint_asks_for_a_key_first(shared_stack: Stack) -> None:
     async with httpx.AsyncClient(base_url=shared_stack.base_url) as http:
-        missing = await http.post("/images/generations", json={"prompt": "x"})
+        missing = await http.post("/audio/voices", json={"name": "x"})
         wrong = await http.get(
             "/fine_tuning/jobs", headers={"authorization": "Bearer sk-not-a-key-0123456789"}
         )

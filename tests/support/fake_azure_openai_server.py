@@ -16,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.support import fake_responses, fixtures
+from tests.support import fake_media, fake_responses, fixtures
 from tests.support.fake_token_server import FakeTokenServer
 from tests.support.openai_schema import validate_openai_request
 from tests.support.threaded_server import ServedInThread, ThreadedServer
@@ -30,6 +30,8 @@ _ENDPOINTS = {
     "embeddings": Endpoint.EMBEDDINGS,
     "responses": Endpoint.RESPONSES,
 }
+# Azure's image and audio operations under a deployment (`fake_media.py` answers them).
+_MEDIA = ("images/generations", "audio/transcriptions", "audio/speech")
 _SAFE = {"filtered": False, "severity": "safe"}
 _FILTERS = {"hate": _SAFE, "self_harm": _SAFE, "sexual": _SAFE, "violence": _SAFE}
 _PROMPT_FILTER = {
@@ -106,6 +108,8 @@ class FakeAzureOpenAIServer(ServedInThread):
         return issued is not None and issued.scope == SCOPE
 
     async def _serve(self, request: Request, deployment: str | None) -> Response:
+        if request.path_params["endpoint"] in _MEDIA:
+            return await self._serve_media(request, deployment)
         endpoint = _ENDPOINTS.get(request.path_params["endpoint"])
         if endpoint is None:
             return _json(_NOT_FOUND, 404)
@@ -145,6 +149,35 @@ class FakeAzureOpenAIServer(ServedInThread):
         return Response(
             _azure_body(reply.body), status_code=reply.status, media_type="application/json"
         )
+
+    async def _serve_media(self, request: Request, deployment: str | None) -> Response:
+        """Azure's image and audio operations, answered as OpenAI answers them."""
+        operation = request.path_params["endpoint"]
+        form = await request.form() if operation.startswith("audio/transcriptions") else None
+        try:
+            body: dict[str, Any] = (
+                {name: value for name, value in form.items() if isinstance(value, str)}
+                if form is not None
+                else orjson.loads(await request.body())
+            )
+            self.requests.append(
+                AzureRequest(
+                    request.url.path, dict(request.query_params), dict(request.headers), body
+                )
+            )
+            if not self._authorised(request):
+                return _json(_DENIED, 401)
+            if (deployment or body.get("model")) not in self.deployments:
+                return _json(_NOT_FOUND, 404)
+            if form is not None:
+                return await fake_media.transcript(form, translation=False)
+            if operation == "audio/speech":
+                return fake_media.speech(body)
+            answer = fake_media.images("dall-e-3", int(body.get("n") or 1), "b64_json")
+            return _json(answer, 200)
+        finally:
+            if form is not None:
+                await form.close()
 
 
 def _responses(body: dict[str, Any]) -> Response:

@@ -16,11 +16,12 @@ from typing import Any, Literal
 
 import orjson
 from starlette.applications import Starlette
+from starlette.datastructures import FormData, UploadFile
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
-from tests.support import fake_responses
+from tests.support import fake_media, fake_responses
 from tests.support.openai_schema import validate_openai_request
 from tests.support.threaded_server import ServedInThread, ThreadedServer
 from tollway_common.contract import Endpoint
@@ -47,6 +48,19 @@ MODERATION_CATEGORIES = (
     "sexual/minors",
     "violence",
     "violence/graphic",
+)
+# Image, audio and rerank paths (`fake_media.py` answers them): the JSON ones with the endpoint
+# whose OpenAI request schema checks them (rerank is not OpenAI's), the others read as forms.
+_MEDIA_JSON = {
+    "/v1/images/generations": Endpoint.IMAGES_GENERATIONS,
+    "/v1/audio/speech": Endpoint.AUDIO_SPEECH,
+    "/v1/rerank": None,
+}
+_MEDIA_FORMS = (
+    "/v1/images/edits",
+    "/v1/images/variations",
+    "/v1/audio/transcriptions",
+    "/v1/audio/translations",
 )
 _SLOW_STREAM_CHUNKS = 100
 
@@ -132,6 +146,28 @@ def moderation(body: dict[str, Any]) -> dict[str, Any]:
     return {"id": "modr-fake-1", "model": str(body.get("model") or ""), "results": results}
 
 
+async def _form_record(form: FormData) -> dict[str, Any]:
+    """A form as a test reads it: text fields as they came (a list when repeated), a file as
+    its name, content type and size."""
+    record: dict[str, Any] = {}
+    for name, item in form.multi_items():
+        value: Any = item
+        if isinstance(item, UploadFile):
+            data = await item.read()
+            await item.seek(0)
+            value = {
+                "filename": item.filename,
+                "content_type": item.content_type,
+                "size": len(data),
+            }
+        if name in record:
+            previous = record[name]
+            record[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+        else:
+            record[name] = value
+    return record
+
+
 class FakeOpenAIServer(ServedInThread):
     """`with FakeOpenAIServer() as server:` serves `server.base_url` (`http://127.0.0.1:PORT/v1`)
     from a thread with its own event loop; set `server.fault` to misbehave."""
@@ -149,6 +185,10 @@ class FakeOpenAIServer(ServedInThread):
         self.revoked: set[str] = set()
         self._faults_served = 0
         routes = [Route(path, self._serve, methods=["POST"]) for path in _PATHS]
+        routes += [
+            Route(path, self._serve_media, methods=["POST"])
+            for path in (*_MEDIA_JSON, *_MEDIA_FORMS)
+        ]
         routes.append(Route("/v1/models", self._models, methods=["GET"]))
         self._server = ThreadedServer(Starlette(routes=routes), "fake OpenAI server")
         self.port = self._server.port
@@ -228,6 +268,45 @@ class FakeOpenAIServer(ServedInThread):
         if reset:
             raise ConnectionResetError("fake upstream breaks the stream off")
         self.stream_completed.set()
+
+    async def _serve_media(self, request: Request) -> Response:
+        if request.url.path not in _MEDIA_FORMS:
+            return await self._answer_media(request, orjson.loads(await request.body()), None)
+        form = await request.form()
+        try:
+            return await self._answer_media(request, await _form_record(form), form)
+        finally:
+            await form.close()
+
+    async def _answer_media(
+        self, request: Request, body: dict[str, Any], form: FormData | None
+    ) -> Response:
+        path = request.url.path
+        endpoint = _MEDIA_JSON.get(path)
+        if endpoint is not None:
+            try:
+                validate_openai_request(endpoint, body)
+            except AssertionError as exc:
+                self.schema_errors.append(f"{path}: {exc}")
+                return Response(orjson.dumps(_default_error(400)), status_code=400)
+        self.requests.append(RecordedRequest(path, dict(request.headers), body))
+        fault = self._take_fault()
+        if fault is not None and fault.kind == "status":
+            return _fault_response(fault)
+        if path == "/v1/audio/speech":
+            return fake_media.speech(
+                body, broken=fault is not None and fault.kind == "reset_stream"
+            )
+        if path == "/v1/rerank":
+            return Response(orjson.dumps(fake_media.rerank(body)), media_type="application/json")
+        if form is not None and path.startswith("/v1/audio/"):
+            return await fake_media.transcript(form, translation=path.endswith("translations"))
+        answer = fake_media.images(
+            str(body.get("model") or "dall-e-2"),
+            int(body.get("n") or 1),
+            body.get("response_format"),
+        )
+        return Response(orjson.dumps(answer), media_type="application/json")
 
     def _take_fault(self) -> Fault | None:
         fault = self.fault

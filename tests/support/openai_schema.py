@@ -17,6 +17,8 @@ REQUEST_SCHEMAS = {
     Endpoint.EMBEDDINGS: "CreateEmbeddingRequest",
     Endpoint.MODERATIONS: "CreateModerationRequest",
     Endpoint.RESPONSES: "CreateResponse",
+    Endpoint.IMAGES_GENERATIONS: "CreateImageRequest",
+    Endpoint.AUDIO_SPEECH: "CreateSpeechRequest",
 }
 # The Responses API's answers: a whole response, one stream event, a page of input items.
 RESPONSE_SCHEMA = "Response"

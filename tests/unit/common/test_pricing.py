@@ -9,7 +9,7 @@ import pytest
 
 from tollway_common.budget_periods import current_period
 from tollway_common.control import Budget, BudgetPeriod, Price
-from tollway_common.pricing import cost_of, to_micro_units, worst_case_cost
+from tollway_common.pricing import cost_of, media_cost, to_micro_units, worst_case_cost
 
 PRICE = Price(
     model="m",
@@ -78,3 +78,24 @@ def test_custom_periods_repeat_from_their_start() -> None:
     )
     start, end = current_period(budget, datetime(2026, 11, 22, 15, tzinfo=UTC))
     assert (start.day, end.day) == (21, 1)
+
+
+def test_images_audio_and_characters_cost_at_their_own_prices() -> None:
+    price = Price(
+        model="m",
+        input_per_mtok=Decimal(5),
+        output_per_mtok=Decimal(40),
+        per_image=Decimal("0.04"),
+        per_audio_minute=Decimal("0.006"),
+        per_mchar=Decimal(15),
+    )
+    # 3 images, 12.5 seconds heard, 2000 characters spoken.
+    expected = 3 * Decimal("0.04") + Decimal("12.5") / 60 * Decimal("0.006") + Decimal("0.03")
+    assert media_cost(price, 3, 12.5, 2000) == expected
+
+
+def test_media_units_without_a_price_cost_nothing_and_a_bad_duration_is_ignored() -> None:
+    assert media_cost(PRICE, 3, 12.5, 2000) == 0
+    price = PRICE.model_copy(update={"per_audio_minute": Decimal(1)})
+    assert media_cost(price, 0, float("inf"), 0) == 0
+    assert media_cost(price, 0, -5.0, 0) == 0

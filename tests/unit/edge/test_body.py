@@ -34,6 +34,13 @@ def test_stream_options_are_read() -> None:
         (b'{"model":"m"}', Endpoint.COMPLETIONS, "Missing required parameter", "prompt"),
         (b'{"model":"m","input":{}}', Endpoint.EMBEDDINGS, "Invalid value", "input"),
         (b'{"model":"","messages":[{}]}', Endpoint.CHAT_COMPLETIONS, "Invalid value", "model"),
+        (b'{"model":"m"}', Endpoint.IMAGES_GENERATIONS, "Missing required parameter", "prompt"),
+        (b'{"model":"m","prompt":"p","n":11}', Endpoint.IMAGES_GENERATIONS, "Invalid", "n"),
+        (b'{"model":"m","input":"hi"}', Endpoint.AUDIO_SPEECH, "Missing", "voice"),
+        (b'{"model":"m","input":7,"voice":"a"}', Endpoint.AUDIO_SPEECH, "Invalid value", "input"),
+        (b'{"model":"m","query":"q","documents":[]}', Endpoint.RERANK, "Invalid", "documents"),
+        (b'{"model":"m","query":"q","documents":[7]}', Endpoint.RERANK, "Invalid", "documents[0]"),
+        (b'{"model":"m","documents":["d"]}', Endpoint.RERANK, "Missing", "query"),
     ],
 )
 def test_bad_bodies_say_what_and_where(

@@ -100,3 +100,23 @@ def test_a_token_field_the_endpoint_does_not_count_is_not_sent() -> None:
     sent = upstream_body(body, Endpoint.COMPLETIONS, asked, asked)
     assert sent == {"model": "m", "prompt": "hi", "max_tokens": 5}
     assert "max_completion_tokens" in body, "the client's body is left as it came"
+
+
+@pytest.mark.parametrize(
+    ("endpoint", "fields", "images", "characters"),
+    [
+        (Endpoint.IMAGES_GENERATIONS, {"prompt": "a cat", "n": 3}, 3, 0),
+        (Endpoint.IMAGES_GENERATIONS, {"prompt": "a cat"}, 1, 0),
+        # A form carries n as text.
+        (Endpoint.IMAGES_EDITS, {"prompt": "a cat", "n": "4"}, 4, 0),
+        (Endpoint.IMAGES_VARIATIONS, {}, 1, 0),
+        (Endpoint.AUDIO_SPEECH, {"input": "Hello there", "voice": "alloy"}, 0, 11),
+        (Endpoint.AUDIO_TRANSCRIPTIONS, {"prompt": "names: Ann"}, 0, 0),
+        (Endpoint.CHAT_COMPLETIONS, {"messages": HI, "n": 3}, 0, 0),
+    ],
+)
+def test_images_asked_for_and_characters_to_speak_are_counted(
+    endpoint: Endpoint, fields: dict[str, Any], images: int, characters: int
+) -> None:
+    facts = read_facts(endpoint, {"model": "m", **fields})
+    assert (facts.images, facts.characters) == (images, characters)

@@ -67,6 +67,9 @@ def test_usage_row_lists_every_column_in_order() -> None:
         served_model="gpt-4o",
         credential="k2",
         attempts=["openai-east/k1:upstream_rate_limited", "openai-west/k2:ok"],
+        images=2,
+        audio_seconds=12.5,
+        characters=300,
     )
     row = dict(zip(USAGE_COLUMNS, usage_row(event, PRICED), strict=True))
 
@@ -112,6 +115,9 @@ def test_usage_row_lists_every_column_in_order() -> None:
         "served_model": "gpt-4o",
         "credential": "k2",
         "attempts": ["openai-east/k1:upstream_rate_limited", "openai-west/k2:ok"],
+        "images": 2,
+        "audio_seconds": 12.5,
+        "characters": 300,
     }
 
 
@@ -201,6 +207,9 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         1,
         1,
         "4bf92f3577b34da6a3ce929d0e0e4736",
+        4,
+        61.5,
+        120,
     )
 
     assert to_usage_row(values) == UsageRow(
@@ -238,6 +247,9 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         retries=1,
         fallbacks=1,
         trace_id="4bf92f3577b34da6a3ce929d0e0e4736",
+        images=4,
+        audio_seconds=61.5,
+        characters=120,
     )
 
 

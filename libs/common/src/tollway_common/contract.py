@@ -35,6 +35,16 @@ class Endpoint(StrEnum):
     # OpenAI's Responses API; served natively by OpenAI and Azure OpenAI deployments,
     # translated to and from chat for the others. Tollway stores the responses itself.
     RESPONSES = "responses"
+    # Images, audio and reranking: passed through to the providers that offer them. The
+    # edits, variations, transcriptions and translations arrive as multipart forms, carried
+    # in `InferRequest.body` as `tollway_common.forms` describes; speech answers audio bytes.
+    IMAGES_GENERATIONS = "images_generations"
+    IMAGES_EDITS = "images_edits"
+    IMAGES_VARIATIONS = "images_variations"
+    AUDIO_TRANSCRIPTIONS = "audio_transcriptions"
+    AUDIO_TRANSLATIONS = "audio_translations"
+    AUDIO_SPEECH = "audio_speech"
+    RERANK = "rerank"
 
 
 def infer_subject(endpoint: Endpoint) -> str:
@@ -130,13 +140,17 @@ class ReplyKind(StrEnum):
 
     `chunk` bodies are OpenAI JSON written to the client as they are (an SSE chunk, or the
     whole response body when the client did not stream); `final` ends a successful reply;
-    `error` ends a failed one; `heartbeat` only proves the router is alive.
+    `error` ends a failed one; `heartbeat` only proves the router is alive; `head` opens a
+    relayed (non-JSON) answer.
     """
 
     CHUNK = "chunk"
     FINAL = "final"
     ERROR = "error"
     HEARTBEAT = "heartbeat"
+    # Opens an answer relayed as the upstream sent it (audio, a plain-text transcript): its
+    # body is the `content-type`, and the chunks after it are raw bytes, not OpenAI JSON.
+    HEAD = "head"
 
 
 # --- wire models ----------------------------------------------------------------------------
@@ -204,14 +218,18 @@ class RequestFacts(_Wire):
     writes (`n`, or `best_of` on completions), each up to `max_tokens`. `prompt_tokens` is the
     prompt's size estimated at about four characters a token. `betas` are the `anthropic-beta`
     header values a Messages client sent; the router forwards only those the serving deployment
-    allows (`Deployment.anthropic_betas`). An edge older than these fields sends none: the router
-    then sees no bound, one answer, a zero estimate and no betas.
+    allows (`Deployment.anthropic_betas`). `images` is how many images an image request asks
+    for and `characters` how many characters a speech request speaks: a budget reserves their
+    cost ahead (`Price.per_image`, `per_mchar`). An edge older than these fields sends none: the
+    router then sees no bound, one answer, a zero estimate, no betas and no media units.
     """
 
     max_tokens: int | None = None
     answers: int = Field(default=1, ge=1)
     prompt_tokens: int = 0
     betas: tuple[str, ...] = ()
+    images: int = Field(default=0, ge=0)
+    characters: int = Field(default=0, ge=0)
 
     @property
     def output_tokens(self) -> int | None:
@@ -250,6 +268,11 @@ class Usage(_Wire):
     cached_read_tokens: int = 0
     cache_write_tokens: int = 0
     reasoning_tokens: int = 0
+    # The units images and audio are billed in, beside (or instead of) tokens: images made,
+    # seconds of audio heard, characters of text spoken.
+    images: int = 0
+    audio_seconds: float = 0.0
+    characters: int = 0
 
 
 class FinalReply(_Wire):
@@ -337,6 +360,10 @@ class UsageEvent(_Wire):
     credential: str = ""
     # One entry per upstream call: "deployment[/credential]:ok" or ":<error code>".
     attempts: list[str] = Field(default_factory=list)
+    # Media units (`Usage.images`, `audio_seconds`, `characters`).
+    images: int = 0
+    audio_seconds: float = 0.0
+    characters: int = 0
 
 
 class AuditActor(_Wire):
@@ -512,6 +539,9 @@ class UsageRow(_Wire):
     retries: int = 0
     fallbacks: int = 0
     trace_id: str = ""
+    images: int = 0
+    audio_seconds: float = 0.0
+    characters: int = 0
 
 
 class AnalyticsReply(_Wire):

@@ -602,13 +602,18 @@ class UserRecord(_Record):
 
 class Price(_Record):
     """What one model alias costs, per million tokens, in `currency`. Cached reads and cache
-    writes fall back to the input price when unset. `version` names the price in usage rows."""
+    writes fall back to the input price when unset. Image and audio models may also cost per
+    image made, per minute of audio heard and per million characters spoken (unset: those
+    units cost nothing beyond the tokens). `version` names the price in usage rows."""
 
     model: str
     input_per_mtok: Decimal = Field(ge=0)
     output_per_mtok: Decimal = Field(ge=0)
     cached_read_per_mtok: Decimal | None = Field(default=None, ge=0)
     cache_write_per_mtok: Decimal | None = Field(default=None, ge=0)
+    per_image: Decimal | None = Field(default=None, ge=0)
+    per_audio_minute: Decimal | None = Field(default=None, ge=0)
+    per_mchar: Decimal | None = Field(default=None, ge=0)
     currency: str = "USD"
     version: str = ""
     managed_by: str = ""

@@ -6,6 +6,7 @@ are priced at their own rates and taken out of the plain input share, never coun
 
 from __future__ import annotations
 
+import math
 from decimal import ROUND_CEILING, Decimal
 
 from tollway_common.control import Price
@@ -41,6 +42,20 @@ def cost_of(
         + completion_tokens * price.output_per_mtok
     )
     return total / PER
+
+
+def media_cost(price: Price, images: int, audio_seconds: float, characters: int) -> Decimal:
+    """The cost of the units images and audio are billed in, on top of any tokens: images
+    made, minutes of audio heard (to the millisecond), characters spoken."""
+    total = Decimal(0)
+    if price.per_image is not None:
+        total += images * price.per_image
+    if price.per_audio_minute is not None and math.isfinite(audio_seconds) and audio_seconds > 0:
+        # Through its shortest decimal form, so 12.5 s is 12.5 exactly, not the float's tail.
+        total += Decimal(repr(audio_seconds)) / 60 * price.per_audio_minute
+    if price.per_mchar is not None:
+        total += characters * price.per_mchar / PER
+    return total
 
 
 def worst_case_cost(price: Price, prompt_tokens: int, max_completion_tokens: int) -> Decimal:

@@ -22,6 +22,18 @@ from tollway_common.contract import Endpoint
 _OPENAI_ENDPOINTS = frozenset(
     {Endpoint.CHAT_COMPLETIONS, Endpoint.COMPLETIONS, Endpoint.EMBEDDINGS}
 )
+# What Azure OpenAI deployments of image and audio models serve (Azure has no image
+# variations); OpenAI serves all of them.
+_AZURE_MEDIA_ENDPOINTS = frozenset(
+    {
+        Endpoint.IMAGES_GENERATIONS,
+        Endpoint.IMAGES_EDITS,
+        Endpoint.AUDIO_TRANSCRIPTIONS,
+        Endpoint.AUDIO_TRANSLATIONS,
+        Endpoint.AUDIO_SPEECH,
+    }
+)
+_OPENAI_MEDIA_ENDPOINTS = _AZURE_MEDIA_ENDPOINTS | {Endpoint.IMAGES_VARIATIONS}
 # An endpoint a provider lacks natively is still served, translated, by a provider that serves
 # the endpoint named here: the router's `dialects/` turns the request into that endpoint's
 # request and its answer back (Anthropic Messages, OpenAI Responses over OpenAI chat).
@@ -86,12 +98,17 @@ FACTS: dict[Provider, ProviderFacts] = {
         tracing_name="openai",
         # Azure OpenAI has no moderation endpoint (its content filters sit in every call).
         # Responses is passed through natively (with `store: false`: Tollway keeps them).
-        endpoints=_OPENAI_ENDPOINTS | {Endpoint.MODERATIONS, Endpoint.RESPONSES},
+        # OpenAI has no rerank endpoint either: `rerank` is for the OpenAI-compatible servers
+        # that offer one at `{api_base}/rerank` (vLLM, Jina, Cohere-compatible ones); OpenAI
+        # itself answers it with a 404, which reaches the client as an upstream error.
+        endpoints=_OPENAI_ENDPOINTS
+        | _OPENAI_MEDIA_ENDPOINTS
+        | {Endpoint.MODERATIONS, Endpoint.RERANK, Endpoint.RESPONSES},
     ),
     Provider.AZURE_OPENAI: ProviderFacts(
         transport=Transport.HTTP,
         tracing_name="azure.ai.openai",
-        endpoints=_OPENAI_ENDPOINTS | {Endpoint.RESPONSES},
+        endpoints=_OPENAI_ENDPOINTS | _AZURE_MEDIA_ENDPOINTS | {Endpoint.RESPONSES},
         entra_scope="https://cognitiveservices.azure.com/.default",
     ),
     Provider.ANTHROPIC: ProviderFacts(

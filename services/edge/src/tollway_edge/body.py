@@ -59,6 +59,27 @@ class ModerationHead(Head):
     input: str | list[str] | list[dict[str, Any]]
 
 
+class ImageGenerationHead(Head):
+    prompt: str = Field(min_length=1)
+    n: int | None = Field(default=None, ge=1, le=10)
+
+
+class SpeechHead(Head):
+    # The text to speak; OpenAI takes up to 4096 characters.
+    input: str = Field(min_length=1, max_length=4096)
+    # A built-in voice's name, or `{"id": ...}` for a custom one.
+    voice: str | dict[str, Any]
+
+
+class RerankHead(Head):
+    """The reranking body vLLM, Jina and Cohere-compatible servers take."""
+
+    query: str = Field(min_length=1)
+    documents: list[str | dict[str, Any]] = Field(min_length=1, max_length=10_000)
+    top_n: int | None = Field(default=None, ge=1)
+    return_documents: bool | None = None
+
+
 class Thinking(BaseModel):
     model_config = ConfigDict(extra="allow", strict=True)
 
@@ -116,6 +137,9 @@ _HEADS: dict[Endpoint, type[Head]] = {
     Endpoint.COMPLETIONS: CompletionHead,
     Endpoint.EMBEDDINGS: EmbeddingHead,
     Endpoint.MODERATIONS: ModerationHead,
+    Endpoint.IMAGES_GENERATIONS: ImageGenerationHead,
+    Endpoint.AUDIO_SPEECH: SpeechHead,
+    Endpoint.RERANK: RerankHead,
     Endpoint.MESSAGES: MessagesHead,
     Endpoint.MESSAGES_COUNT_TOKENS: CountTokensHead,
     Endpoint.RESPONSES: ResponsesHead,
@@ -172,7 +196,7 @@ def parse_body(
     try:
         head = _HEADS[endpoint].model_validate(body)
     except ValidationError as exc:
-        raise _invalid(exc, body) from exc
+        raise invalid(exc, body) from exc
     head.refuse_unserved()
     return body, head
 
@@ -199,7 +223,7 @@ def _container(value: Any) -> bool:
     return isinstance(value, dict | list)
 
 
-def _invalid(exc: ValidationError, body: dict[str, Any]) -> InvalidRequest:
+def invalid(exc: ValidationError, body: dict[str, Any]) -> InvalidRequest:
     first = exc.errors()[0]
     missing = first["type"] == "missing"
     param = _param_path(body, first["loc"], missing)

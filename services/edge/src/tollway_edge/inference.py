@@ -28,13 +28,15 @@ from tollway_common.contract import (
     Usage,
 )
 from tollway_common.errors import InvalidRequest, PayloadTooLarge, RouterLost
-from tollway_edge import dialects, fallback_usage, policy, sse, token_count
+from tollway_common.forms import FORM_ENDPOINTS
+from tollway_edge import dialects, fallback_usage, policy, relay, sse, token_count
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller, UnknownKey, authenticate, presented_key
 from tollway_edge.body import Head, parse_body, read_body
 from tollway_edge.client_info import client_info, client_key
 from tollway_edge.dispatch import ClientGone, Reply
 from tollway_edge.errors import ReplyError, failure_event
+from tollway_edge.forms import parse_form
 from tollway_edge.limits.gate import Ticket
 from tollway_edge.request_facts import read_facts, upstream_body, writes_tokens
 from tollway_edge.runtime import Runtime
@@ -59,7 +61,11 @@ async def handle(
     settings = runtime.settings
     raw = await read_body(request, settings.max_body_bytes, settings.http.body_timeout_s)
     runtime.mux.check_size(len(raw))
-    body, head = parse_body(raw, endpoint, settings.max_json_depth, model=path_model)
+    if endpoint in FORM_ENDPOINTS:
+        content_type = request.headers.get("content-type", "")
+        body, head = await parse_form(raw, content_type, endpoint, model=path_model)
+    else:
+        body, head = parse_body(raw, endpoint, settings.max_json_depth, model=path_model)
     asked = read_facts(endpoint, body, request.headers.get("anthropic-beta"))
     tenant: Tenant | None = None
     if isinstance(identity, UnknownKey):
@@ -180,6 +186,11 @@ async def _dispatch(
             outcome.streaming = True
             events = _relay_stream(first, replies, runtime, infer, ticket)
             return sse.SseResponse(events, watcher.cancel, headers)
+        if first.kind is ReplyKind.HEAD:
+            # Audio or a plain-text transcript: relayed as it comes, settled when it ends.
+            outcome.streaming = True
+            chunks = relay.relay_bytes(replies, runtime, infer, ticket)
+            return relay.BytesResponse(first.data.decode(), chunks, watcher.cancel, headers)
         payload = await _collect(first, replies, outcome, ticket.active)
         return Response(payload, media_type=_JSON, headers=headers)
     except ClientGone:

@@ -16,6 +16,20 @@ from tollway_common.contract import Endpoint, RequestFacts
 from tollway_common.errors import InvalidRequest
 from tollway_common.usage_estimate import CHARS_PER_TOKEN
 
+# Images, audio and reranking: nothing in them bounds an answer in tokens (an image's count
+# is `n`, which the upstream bills per image, not per token).
+MEDIA_ENDPOINTS = (
+    Endpoint.IMAGES_GENERATIONS,
+    Endpoint.IMAGES_EDITS,
+    Endpoint.IMAGES_VARIATIONS,
+    Endpoint.AUDIO_TRANSCRIPTIONS,
+    Endpoint.AUDIO_TRANSLATIONS,
+    Endpoint.AUDIO_SPEECH,
+    Endpoint.RERANK,
+)
+IMAGE_ENDPOINTS = frozenset(
+    {Endpoint.IMAGES_GENERATIONS, Endpoint.IMAGES_EDITS, Endpoint.IMAGES_VARIATIONS}
+)
 # Every field that bounds the answer on each endpoint, the one the edge fills in first. A
 # client that sends several is held to the largest: the upstream may honour any of them.
 TOKEN_FIELDS: dict[Endpoint, tuple[str, ...]] = {
@@ -23,6 +37,7 @@ TOKEN_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.COMPLETIONS: ("max_tokens",),
     Endpoint.EMBEDDINGS: (),
     Endpoint.MODERATIONS: (),
+    **dict.fromkeys(MEDIA_ENDPOINTS, ()),
     # Anthropic requires it; a thinking budget must fit inside it (`_largest_bound`).
     Endpoint.MESSAGES: ("max_tokens",),
     Endpoint.MESSAGES_COUNT_TOKENS: (),
@@ -35,6 +50,7 @@ UNCOUNTED_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.COMPLETIONS: ("max_completion_tokens",),
     Endpoint.EMBEDDINGS: (),
     Endpoint.MODERATIONS: (),
+    **dict.fromkeys(MEDIA_ENDPOINTS, ()),
     Endpoint.MESSAGES: (),
     Endpoint.MESSAGES_COUNT_TOKENS: (),
     Endpoint.RESPONSES: (),
@@ -46,6 +62,7 @@ ANSWER_FIELDS: dict[Endpoint, tuple[str, ...]] = {
     Endpoint.COMPLETIONS: ("n", "best_of"),
     Endpoint.EMBEDDINGS: (),
     Endpoint.MODERATIONS: (),
+    **dict.fromkeys(MEDIA_ENDPOINTS, ()),
     Endpoint.MESSAGES: (),
     Endpoint.MESSAGES_COUNT_TOKENS: (),
     Endpoint.RESPONSES: (),
@@ -86,7 +103,25 @@ def read_facts(
         max_tokens=_largest_bound(endpoint, body),
         answers=_largest(body, ANSWER_FIELDS[endpoint]) or 1,
         prompt_tokens=estimate_prompt_tokens(body),
+        images=_images(endpoint, body),
+        characters=_spoken(endpoint, body),
     )
+
+
+def _images(endpoint: Endpoint, body: dict[str, Any]) -> int:
+    """The images an image request asks for: `n`, a number in JSON or its text in a form
+    (`body.py` and `forms.py` have checked it), one when absent."""
+    if endpoint not in IMAGE_ENDPOINTS:
+        return 0
+    n = body.get("n")
+    if isinstance(n, str) and n.strip().isdigit():
+        return int(n)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 0 else 1
+
+
+def _spoken(endpoint: Endpoint, body: dict[str, Any]) -> int:
+    text = body.get("input")
+    return len(text) if endpoint is Endpoint.AUDIO_SPEECH and isinstance(text, str) else 0
 
 
 def _largest_bound(endpoint: Endpoint, body: dict[str, Any]) -> int | None:
@@ -135,7 +170,7 @@ def estimate_prompt_tokens(body: dict[str, Any]) -> int:
             text += sum(
                 len(str(part.get("text", ""))) for part in content if isinstance(part, dict)
             )
-    for key in ("prompt", "input"):
+    for key in ("prompt", "input", "query", "documents"):
         value = body.get(key)
         if isinstance(value, str):
             text += len(value)

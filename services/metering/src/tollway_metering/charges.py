@@ -8,7 +8,7 @@ from decimal import Decimal
 from tollway_common.contract import UsageEvent
 from tollway_common.control import Price, kv_key_for_alias
 from tollway_common.kv_mirror import KvMirror
-from tollway_common.pricing import cost_of
+from tollway_common.pricing import cost_of, media_cost
 
 # ClickHouse Decimal(18, 9): nine places after the point.
 _PLACES = Decimal("0.000000001")
@@ -34,7 +34,7 @@ def charge(event: UsageEvent, price: Price | None) -> Charge:
         event.completion_tokens,
         event.cached_read_tokens,
         event.cache_write_tokens,
-    )
+    ) + media_cost(price, event.images, event.audio_seconds, event.characters)
     return Charge(cost.quantize(_PLACES), price.currency, price.version, False)
 
 

@@ -63,6 +63,9 @@ USAGE_COLUMNS: tuple[str, ...] = (
     "served_model",
     "credential",
     "attempts",
+    "images",
+    "audio_seconds",
+    "characters",
 )
 
 # Which event of a request ReplacingMergeTree keeps: the router's real usage over the edge's
@@ -105,6 +108,9 @@ USAGE_ROW_SELECT: tuple[str, ...] = (
     "retries",
     "fallbacks",
     "trace_id",
+    "images",
+    "audio_seconds",
+    "characters",
 )
 
 _UINT16_MAX = 2**16 - 1
@@ -168,6 +174,9 @@ def usage_row(event: UsageEvent, charge: Charge) -> list[Any]:
         event.served_model,
         event.credential,
         list(event.attempts),
+        _clamp(event.images, _UINT32_MAX),
+        max(0.0, event.audio_seconds),
+        _clamp(event.characters, _UINT32_MAX),
     ]
 
 

@@ -47,6 +47,7 @@ from tollway_router.usage import Outcome, build_event, publish_usage
 log = logging.getLogger(__name__)
 
 CLIENT_CLOSED_REQUEST = 499
+_RELAY_PIECE_BYTES = 64 * 1024
 _FALLBACK_LISTS = {
     Failure.CONTEXT_LENGTH: "context_window_fallbacks",
     Failure.CONTENT_POLICY: "content_policy_fallbacks",
@@ -311,6 +312,8 @@ class Handler:
                 raise adapter.parse_error(response.status, response.headers, await response.read())
             if call.stream:
                 await self._relay_stream(attempt, response)
+            elif call.relay:
+                await self._relay_bytes(attempt, response)
             else:
                 parsed = adapter.parse_response(infer.endpoint, await response.read(), deployment)
                 outcome.usage = parsed.usage
@@ -332,6 +335,20 @@ class Handler:
                     served_model=attempt.model.name,
                 )
             )
+
+    async def _relay_bytes(self, attempt: Attempt, response: UpstreamResponse) -> None:
+        """An answer that is not OpenAI JSON (audio, a plain-text transcript): its content
+        type first, then its bytes as they arrive, never the whole file held here."""
+        serving, adapter = attempt.serving, attempt.choice.adapter
+        content_type = response.headers.get("content-type") or "application/octet-stream"
+        await serving.replier.head(content_type)
+        async for data in response.chunks():
+            if serving.outcome.ttft_ms is None:
+                serving.outcome.ttft_ms = serving.elapsed_ms()
+            # A socket read may hold more than a NATS message should carry.
+            for start in range(0, len(data), _RELAY_PIECE_BYTES):
+                await serving.replier.raw(data[start : start + _RELAY_PIECE_BYTES])
+        serving.outcome.usage = adapter.relayed_usage(serving.infer.endpoint, serving.infer.body)
 
     async def _relay_stream(self, attempt: Attempt, response: UpstreamResponse) -> None:
         serving, adapter = attempt.serving, attempt.choice.adapter

@@ -37,6 +37,14 @@ class Replier:
         if self._capture is not None:
             self._capture.add(data)
 
+    async def head(self, content_type: str) -> None:
+        """Open an answer relayed as bytes: the chunks that follow are its `content_type`."""
+        await self._publish(ReplyKind.HEAD, content_type.encode())
+
+    async def raw(self, data: bytes) -> None:
+        """A piece of a relayed answer: bytes, not JSON, so no body log captures it."""
+        await self._publish(ReplyKind.CHUNK, data)
+
     async def final(self, reply: FinalReply) -> None:
         await self._publish(ReplyKind.FINAL, contract.encode(reply))
 

@@ -38,6 +38,14 @@ OPERATION = {
     Endpoint.MESSAGES_COUNT_TOKENS: "count_tokens",
     # OpenAI's Responses API generates a chat answer, as the conventions count it.
     Endpoint.RESPONSES: "chat",
+    # No operations of the conventions either: named for what they do.
+    Endpoint.IMAGES_GENERATIONS: "image_generation",
+    Endpoint.IMAGES_EDITS: "image_edit",
+    Endpoint.IMAGES_VARIATIONS: "image_variation",
+    Endpoint.AUDIO_TRANSCRIPTIONS: "transcription",
+    Endpoint.AUDIO_TRANSLATIONS: "translation",
+    Endpoint.AUDIO_SPEECH: "speech",
+    Endpoint.RERANK: "rerank",
 }
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 

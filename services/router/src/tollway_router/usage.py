@@ -102,6 +102,9 @@ def build_event(
         cached_read_tokens=usage.cached_read_tokens,
         cache_write_tokens=usage.cache_write_tokens,
         reasoning_tokens=usage.reasoning_tokens,
+        images=usage.images,
+        audio_seconds=usage.audio_seconds,
+        characters=usage.characters,
         upstream_latency_ms=(
             None if outcome.upstream_latency_ms is None else round(outcome.upstream_latency_ms, 3)
         ),

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tollway_common.contract import BodyEvent, Endpoint, InferRequest, Principal, ResolvedRoute
+from tollway_common.forms import FormFile
 from tollway_router.body_log.capture import BodyCapture, body_event, cut, stream_text, wanted
 from tollway_router.body_log.redaction import Redactor
 from tollway_router.settings import BodyLogMode
@@ -129,3 +130,23 @@ def test_a_cut_never_splits_a_character(text: str, limit: int) -> None:
     assert len(result.encode()) <= limit or not was_cut
     assert text.startswith(result)
     assert was_cut == (len(text.encode()) > limit)
+
+
+def test_an_uploaded_file_is_logged_as_its_name_type_and_size() -> None:
+    audio = FormFile("talk.wav", "audio/wav", bytes(3000))
+    infer = _infer(stream=False).model_copy(
+        update={
+            "endpoint": Endpoint.AUDIO_TRANSCRIPTIONS,
+            "body": {
+                "model": "whisper",
+                "prompt": "mail ann@example.com",
+                "file": audio.as_value(),
+            },
+        }
+    )
+    capture = BodyCapture(limit=10_000)
+    capture.add(b'{"text": "hello"}')
+    event = body_event(infer, capture, 200, REDACTOR, max_body_bytes=10_000)
+    logged = orjson.loads(event.request_body)
+    assert logged["file"] == {"filename": "talk.wav", "content_type": "audio/wav", "bytes": 3000}
+    assert "ann@example.com" not in logged["prompt"]

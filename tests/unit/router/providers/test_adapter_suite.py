@@ -31,7 +31,9 @@ from tollway_router.upstream.sse_decoder import SseDecoder
 
 PROVIDERS_DIR = Path(providers.__file__).parent
 # What every provider shares: the registry, the adapter interface and the error ladder.
-SHARED_MODULES = {"__init__", "adapter", "errors"}
+# Not providers: the interface, the error ladder, and the helpers of the OpenAI wire that
+# OpenAI and Azure OpenAI share (multipart forms, the media endpoints' answers).
+SHARED_MODULES = {"__init__", "adapter", "errors", "multipart", "openai_media"}
 # A provider is a module `<type>.py` or, once it outgrows one file, a package `<type>/`.
 PROVIDER_MODULES = {p.stem for p in PROVIDERS_DIR.glob("*.py") if p.stem not in SHARED_MODULES} | {
     p.parent.name for p in PROVIDERS_DIR.glob("*/__init__.py")

@@ -27,7 +27,7 @@ from tollway_common.errors import (
     RateLimited,
     TollwayError,
 )
-from tollway_common.pricing import MICRO, cost_of, to_micro_units, worst_case_cost
+from tollway_common.pricing import MICRO, cost_of, media_cost, to_micro_units, worst_case_cost
 from tollway_edge import metrics
 from tollway_edge.admission import check_model
 from tollway_edge.auth import Caller
@@ -130,7 +130,16 @@ class LimitGate:
         # Every answer may use max_tokens: `n` answers reserve n times as much.
         most = facts.output_tokens or 0
         tokens = prompt + most
-        cost = to_micro_units(worst_case_cost(price, prompt, most)) if price else 0
+        # Images and speech cost their units too, known from the request; audio heard is not
+        # known until the upstream has heard it, so it is charged at settlement alone.
+        cost = (
+            to_micro_units(
+                worst_case_cost(price, prompt, most)
+                + media_cost(price, facts.images, 0.0, facts.characters)
+            )
+            if price
+            else 0
+        )
         demand = Demand(
             request_id=request_id,
             model=alias,
@@ -235,6 +244,7 @@ class LimitGate:
                     usage.cached_read_tokens,
                     usage.cache_write_tokens,
                 )
+                + media_cost(ticket.price, usage.images, usage.audio_seconds, usage.characters)
             )
         amounts = amounts_for(reserved.checks, usage.total_tokens, used_cost)
         totals = await self._limiter.settle(reserved, amounts)

@@ -22,7 +22,11 @@ from tollway_edge.runtime import Runtime
 UNSERVED: dict[str, str] = {
     "agents": "agents",
     "assistants": "assistants",
-    "audio": "audio (speech, transcriptions and translations)",
+    # Before "audio", which would match them too.
+    "audio/voice_consents": "custom voice consents",
+    "audio/voices": "custom voices",
+    "audio": "this audio operation (POST /v1/audio/speech, /transcriptions and /translations "
+    "are served)",
     "batches": "batches",
     "chat/completions": "stored chat completions",
     "chatkit": "ChatKit",
@@ -36,12 +40,13 @@ UNSERVED: dict[str, str] = {
     "files": "files",
     "fine-tunes": "fine-tuning",
     "fine_tuning": "fine-tuning",
-    "images": "image generation and editing",
+    "images": "this image operation (POST /v1/images/generations, /edits and /variations are "
+    "served)",
     "live": "live sessions",
     "organization": "the organization administration API",
     "projects": "projects",
     "realtime": "the Realtime API",
-    "rerank": "reranking",
+    "rerank": "reranking by this method (POST /v1/rerank is served)",
     "responses/compact": "compacting responses",
     "responses/input_tokens": "counting a response's input tokens",
     "safety": "safety checks",

@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from tollway_common.contract import BodyEvent, InferRequest
+from tollway_common.forms import FORM_ENDPOINTS, read_file
 from tollway_router.body_log.redaction import Redactor
 from tollway_router.settings import BodyLogMode
 
@@ -140,6 +141,23 @@ def _response_text(
         return redactor.text(raw.decode(errors="replace"), counts)
 
 
+def _without_files(infer: InferRequest) -> dict[str, Any]:
+    """The request body with each uploaded file (megabytes of base64 audio or images) as its
+    name, type and size: the log keeps what was asked, not the media."""
+    if infer.endpoint not in FORM_ENDPOINTS:
+        return infer.body
+    return {name: _file_summary(value) for name, value in infer.body.items()}
+
+
+def _file_summary(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_file_summary(item) for item in value]
+    file = read_file(value)
+    if file is None:
+        return value
+    return {"filename": file.filename, "content_type": file.content_type, "bytes": len(file.data)}
+
+
 def body_event(
     infer: InferRequest,
     capture: BodyCapture,
@@ -149,7 +167,7 @@ def body_event(
 ) -> BodyEvent:
     """Redact first, then cut: a cut never leaves half a secret behind unredacted."""
     counts: dict[str, int] = {}
-    body: Any = redactor.json(infer.body, counts)
+    body: Any = redactor.json(_without_files(infer), counts)
     request, request_cut = cut(orjson.dumps(body).decode(), max_body_bytes)
     response, response_cut = cut(_response_text(infer, capture, redactor, counts), max_body_bytes)
     return BodyEvent(

@@ -29,6 +29,9 @@ class HttpCall:
     stream: bool
     headers: Mapping[str, str] = field(default_factory=dict)
     query: Mapping[str, str] = field(default_factory=dict)
+    # The answer is not OpenAI JSON (audio, a plain-text transcript): the router relays the
+    # upstream's bytes and content type as they come, and takes usage from `relayed_usage`.
+    relay: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,4 +78,8 @@ class Adapter(Generic[StateT]):
     auth_header: Callable[[str], tuple[str, str]] = lambda secret: (
         "authorization",
         f"Bearer {secret}",
+    )
+    # The usage of a relayed answer (`HttpCall.relay`), from the client's body alone.
+    relayed_usage: Callable[[Endpoint, Mapping[str, Any]], Usage | None] = lambda endpoint, body: (
+        None
     )

@@ -17,7 +17,7 @@ import orjson
 from tollway_common.contract import Endpoint, RequestFacts
 from tollway_common.control import Deployment
 from tollway_common.providers import Provider
-from tollway_router.providers import openai
+from tollway_router.providers import openai, openai_media
 from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, SseEvent
 
 DEFAULT_API_VERSION = "2024-10-21"
@@ -59,5 +59,6 @@ ADAPTER: Adapter[openai.StreamState] = Adapter(
     parse_stream_event=parse_stream_event,
     parse_error=openai.parse_error,
     stream_complete=openai.stream_complete,
+    relayed_usage=openai_media.relayed_usage,
     auth_header=lambda secret: ("api-key", secret),
 )

@@ -16,7 +16,9 @@ import orjson
 from tollway_common.contract import Endpoint, RequestFacts, Usage
 from tollway_common.control import Deployment
 from tollway_common.errors import TollwayError, UpstreamUnavailable
+from tollway_common.forms import FORM_ENDPOINTS
 from tollway_common.providers import Provider
+from tollway_router.providers import multipart, openai_media
 from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, ParsedResponse, SseEvent
 from tollway_router.providers.errors import ErrorDetail, classify, from_response
 
@@ -25,8 +27,21 @@ PATHS = {
     Endpoint.COMPLETIONS: "/completions",
     Endpoint.EMBEDDINGS: "/embeddings",
     Endpoint.MODERATIONS: "/moderations",
+    Endpoint.IMAGES_GENERATIONS: "/images/generations",
+    Endpoint.IMAGES_EDITS: "/images/edits",
+    Endpoint.IMAGES_VARIATIONS: "/images/variations",
+    Endpoint.AUDIO_TRANSCRIPTIONS: "/audio/transcriptions",
+    Endpoint.AUDIO_TRANSLATIONS: "/audio/translations",
+    Endpoint.AUDIO_SPEECH: "/audio/speech",
+    # Not OpenAI's: the rerank endpoint of OpenAI-compatible servers (vLLM, Jina).
+    Endpoint.RERANK: "/rerank",
 }
 _STREAMABLE = {Endpoint.CHAT_COMPLETIONS, Endpoint.COMPLETIONS}
+# The endpoints that report usage in OpenAI's token fields (`prompt_tokens`, ...); the
+# media and rerank endpoints have their own (`openai_media.answer_usage`).
+_TOKEN_ENDPOINTS = frozenset(
+    {Endpoint.CHAT_COMPLETIONS, Endpoint.COMPLETIONS, Endpoint.EMBEDDINGS, Endpoint.MODERATIONS}
+)
 # An error inside a 200 (stream event or body) has no HTTP status; infer one from its type.
 _TYPE_STATUS = {
     "invalid_request_error": 400,
@@ -57,7 +72,20 @@ def build_request(
             **(options if isinstance(options, dict) else {}),
             "include_usage": True,
         }
-    return HttpCall(method="POST", path=PATHS[endpoint], body=orjson.dumps(upstream), stream=stream)
+    relay = openai_media.relays(endpoint, body)
+    if endpoint in FORM_ENDPOINTS:
+        form, content_type = multipart.encode(upstream)
+        return HttpCall(
+            method="POST",
+            path=PATHS[endpoint],
+            body=form,
+            stream=False,
+            headers={"content-type": content_type},
+            relay=relay,
+        )
+    return HttpCall(
+        method="POST", path=PATHS[endpoint], body=orjson.dumps(upstream), stream=stream, relay=relay
+    )
 
 
 def parse_usage(raw: Any) -> Usage | None:
@@ -96,9 +124,14 @@ def parse_response(endpoint: Endpoint, body: bytes, target: Deployment) -> Parse
         raise UpstreamUnavailable(f"Deployment '{target.name}' answered with a non-object body.")
     if parsed.get("error") is not None:
         raise error_payload(parsed["error"], "in a 200 response")
+    usage = (
+        parse_usage(parsed.get("usage"))
+        if endpoint in _TOKEN_ENDPOINTS
+        else openai_media.answer_usage(endpoint, parsed)
+    )
     return ParsedResponse(
         body=body,
-        usage=parse_usage(parsed.get("usage")),
+        usage=usage,
         upstream_model=str(parsed.get("model") or ""),
     )
 
@@ -219,4 +252,5 @@ ADAPTER: Adapter[StreamState] = Adapter(
     parse_stream_event=parse_stream_event,
     parse_error=parse_error,
     stream_complete=stream_complete,
+    relayed_usage=openai_media.relayed_usage,
 )
