@@ -21,7 +21,7 @@ $(UV):
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$((n + 1)))
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
-.PHONY: help install browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick translation-matrix screenshots clean
+.PHONY: help install browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick translation-matrix screenshots dist images clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -75,5 +75,22 @@ translation-matrix: install ## run the provider proof tests, then rebuild docs/t
 screenshots: install browser ## refresh docs/screenshots from the admin UI browser tests
 	TOLLWAY_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/e2e/test_admin_ui.py
 
+dist: install ## build a wheel and an sdist of every package into dist/ (the release's Python side)
+	rm -rf dist
+	$(UV) build --all-packages --out-dir dist
+	ls dist
+
+IMAGE_REGISTRY ?= tollway
+IMAGE_TAG ?= $(shell $(PY) -c "from tollway_common import __version__; print(__version__)")
+SERVICE_PORTS := edge:8080 router:9090 metering:9090 admin:8081
+
+images: install ## build the four service images from deploy/Dockerfile, tagged $(IMAGE_REGISTRY)/<service>:$(IMAGE_TAG)
+	@for pair in $(SERVICE_PORTS); do \
+	  service=$${pair%%:*}; port=$${pair##*:}; \
+	  docker build -f deploy/Dockerfile --build-arg SERVICE=$$service --build-arg PORT=$$port \
+	    --build-arg VERSION=$(IMAGE_TAG) --build-arg REVISION=$$(git rev-parse --short HEAD) \
+	    -t $(IMAGE_REGISTRY)/$$service:$(IMAGE_TAG) . || exit 1; \
+	done
+
 clean: ## remove the virtualenv, caches and local data
-	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .tollway
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .tollway dist
