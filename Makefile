@@ -21,7 +21,7 @@ $(UV):
 PYTEST_WORKERS ?= $(shell n=$$(nproc 2>/dev/null || echo 2); echo $$((n + 1)))
 PYTEST_PARALLEL := -n $(PYTEST_WORKERS) --dist loadfile
 
-.PHONY: help install browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick translation-matrix screenshots version dist images chart chart-push clean
+.PHONY: help install browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick translation-matrix screenshots version dist cli-smoke images chart chart-push clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -85,6 +85,9 @@ dist: install ## build a wheel and an sdist of every package into dist/ (the rel
 	rm -rf dist
 	$(UV) build --all-packages --out-dir dist
 	ls dist
+
+cli-smoke: dist ## install the built CLI with `uv tool install` and serve from an empty folder (.ci/cli-smoke)
+	UV=$(UV) .ci/cli-smoke dist
 
 IMAGE_REGISTRY ?= tollway
 IMAGE_TAG ?= $(VERSION)

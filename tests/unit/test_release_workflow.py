@@ -1,7 +1,8 @@
-"""The release workflow (.github/workflows/release.yml) cannot run here; it is checked
-offline: valid against GitHub's workflow schema, triggered by a version tag, every shell step
-parses, every `make` call names a target of the Makefile, and a dry run of those targets with
-the workflow's arguments builds and pushes what a release needs."""
+"""The GitHub workflows (.github/workflows: ci.yml, release.yml) cannot run here; they are
+checked offline: valid against GitHub's workflow schema, every shell step parses, every
+`make` call names a target of the Makefile and every script exists; the release is triggered
+by a version tag, and a dry run of its targets with the workflow's arguments builds and pushes
+what a release needs."""
 
 from __future__ import annotations
 
@@ -19,24 +20,30 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).parents[2]
+WORKFLOWS = sorted((ROOT / ".github/workflows").glob("*.yml"))
 WORKFLOW = ROOT / ".github/workflows/release.yml"
 VERSION = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["version"]
 
 
-def _workflow() -> dict[Any, Any]:
-    document = yaml.safe_load(WORKFLOW.read_text())
+def _workflow(path: Path = WORKFLOW) -> dict[Any, Any]:
+    document = yaml.safe_load(path.read_text())
     assert isinstance(document, dict)
     # YAML 1.1 reads the key `on` as True; GitHub reads it as "on".
     document["on"] = document.pop(True)
     return document
 
 
-def _steps() -> list[tuple[str, dict[str, Any]]]:
-    return [(name, step) for name, job in _workflow()["jobs"].items() for step in job["steps"]]
+def _steps(path: Path = WORKFLOW) -> list[tuple[str, dict[str, Any]]]:
+    jobs = _workflow(path)["jobs"].items()
+    return [(name, step) for name, job in jobs for step in job["steps"]]
 
 
-def _runs() -> list[tuple[str, str]]:
-    return [(name, step["run"]) for name, step in _steps() if "run" in step]
+def _all_steps() -> list[tuple[str, dict[str, Any]]]:
+    return [(f"{path.stem}/{job}", step) for path in WORKFLOWS for job, step in _steps(path)]
+
+
+def _runs(path: Path = WORKFLOW) -> list[tuple[str, str]]:
+    return [(name, step["run"]) for name, step in _steps(path) if "run" in step]
 
 
 def _make_targets() -> set[str]:
@@ -44,10 +51,10 @@ def _make_targets() -> set[str]:
     return set(re.findall(r"^([a-z][a-z-]*):", text, flags=re.MULTILINE))
 
 
-def _make_calls() -> list[tuple[str, list[str]]]:
+def _make_calls(path: Path = WORKFLOW) -> list[tuple[str, list[str]]]:
     """`make` invocations in the run steps: (job, arguments), ${{ }} expressions as words."""
     calls = []
-    for job, script in _runs():
+    for job, script in _runs(path):
         text = re.sub(r"\$\{\{[^}]*\}\}", "EXPR", script.replace("\\\n", " "))
         for line in text.splitlines():
             words = shlex.split(line, comments=True)
@@ -57,14 +64,19 @@ def _make_calls() -> list[tuple[str, list[str]]]:
     return calls
 
 
-def test_the_workflow_is_valid_for_github() -> None:
+def test_there_are_the_ci_and_release_workflows() -> None:
+    assert [path.name for path in WORKFLOWS] == ["ci.yml", "release.yml"]
+
+
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_the_workflow_is_valid_for_github(path: Path) -> None:
     schema_file = (
         resources.files("check_jsonschema") / "builtin_schemas/vendor/github-workflows.json"
     )
     schema = json.loads(schema_file.read_text())
     errors = [
         f"{'/'.join(map(str, error.absolute_path))}: {error.message}"
-        for error in jsonschema.Draft7Validator(schema).iter_errors(_workflow())
+        for error in jsonschema.Draft7Validator(schema).iter_errors(_workflow(path))
     ]
     assert not errors
 
@@ -81,16 +93,32 @@ def test_a_version_tag_starts_it_and_the_tag_must_match_the_version() -> None:
     assert printed.stdout.strip() == VERSION
 
 
-def test_every_make_call_names_a_target() -> None:
+@pytest.mark.parametrize("path", WORKFLOWS, ids=lambda p: p.name)
+def test_every_make_call_names_a_target_and_every_script_exists(path: Path) -> None:
     targets = _make_targets()
-    calls = _make_calls()
-    assert calls
-    for job, args in calls:
+    for job, args in _make_calls(path):
         named = [a for a in args if not a.startswith("-") and "=" not in a]
         assert named, f"{job}: make without a target"
         assert set(named) <= targets, f"{job}: no target {set(named) - targets}"
-    called = {a for _, args in calls for a in args}
-    assert {"test", "dist", "images", "chart-push"} <= called
+    for job, script in _runs(path):
+        for program in re.findall(r"(?:^|\s)(\.ci/[\w-]+)", script):
+            assert (ROOT / program).is_file(), f"{job}: {program} does not exist"
+
+
+def test_the_release_tests_then_publishes_wheels_images_and_the_chart() -> None:
+    called = {a for _, args in _make_calls() for a in args}
+    assert {"test", "cli-smoke", "images", "chart-push"} <= called
+    # cli-smoke builds the wheels it checks and the release attaches
+    assert re.search(r"^cli-smoke: dist\b", (ROOT / "Makefile").read_text(), re.MULTILINE)
+
+
+def test_ci_runs_every_test_with_docker_required_and_the_installed_cli() -> None:
+    jobs = _workflow(ROOT / ".github/workflows/ci.yml")["jobs"]
+    assert jobs["test"]["env"]["TOLLWAY_REQUIRE_DOCKER"] == "1"
+    assert [s["run"] for s in jobs["test"]["steps"] if "run" in s] == [".ci/run"]
+    assert [s["run"] for s in jobs["cli"]["steps"] if "run" in s] == ["make cli-smoke"]
+    clickhouse_test = (ROOT / "tests/integration/test_clickhouse_server.py").read_text()
+    assert 'os.environ.get("TOLLWAY_REQUIRE_DOCKER")' in clickhouse_test
 
 
 def test_jobs_wait_for_the_checks_and_only_publishers_may_write() -> None:
@@ -108,7 +136,7 @@ def test_jobs_wait_for_the_checks_and_only_publishers_may_write() -> None:
     assert jobs["wheels"]["permissions"]["contents"] == "write"
 
 
-@pytest.mark.parametrize(("job", "step"), _steps(), ids=lambda v: str(v)[:30])
+@pytest.mark.parametrize(("job", "step"), _all_steps(), ids=lambda v: str(v)[:30])
 def test_every_action_is_pinned_and_every_script_parses(job: str, step: dict[str, Any]) -> None:
     if "uses" in step:
         assert re.fullmatch(r"[\w.-]+/[\w.-]+@(v\d+(\.\d+)*|[0-9a-f]{40})", step["uses"]), job
@@ -151,3 +179,9 @@ def test_the_chart_target_packages_the_locked_chart_and_pushes_it() -> None:
     assert f"helm push dist/tollway-{VERSION}.tgz oci://ghcr.io/acme/charts" in script
     chart = yaml.safe_load((ROOT / "deploy/k8s/tollway/Chart.yaml").read_text())
     assert chart["version"] == VERSION, "helm package names the archive by the chart version"
+
+
+def test_the_cli_smoke_script_parses() -> None:
+    script = ROOT / ".ci/cli-smoke"
+    assert script.stat().st_mode & 0o111, "executable"
+    subprocess.run(["bash", "-n", str(script)], check=True)
