@@ -6,13 +6,13 @@ engine runs offline, so the queries are checked by their parts."""
 from __future__ import annotations
 
 import json
-import re
 from typing import Any
 
 import pytest
 import yaml
 from prometheus_client import REGISTRY
-from tests.unit.deploy.support import COMPOSE_DIR, ROOT, SERVICES
+from tests.unit.deploy.promql import documented_metrics, problems
+from tests.unit.deploy.support import COMPOSE_DIR, SERVICES
 
 # Importing the metrics modules registers every metric the services define.
 from tollway_admin import metrics as _admin_metrics  # noqa: F401
@@ -24,47 +24,6 @@ from tollway_router import metrics as _router_metrics  # noqa: F401
 
 BOARD = COMPOSE_DIR / "grafana/dashboards/tollway-operations.json"
 DATASOURCE = {"type": "prometheus", "uid": "tollway-prometheus"}
-# Labels Prometheus adds to every series it scrapes, and the bucket bound of histograms.
-SCRAPE_LABELS = {"job", "instance"}
-# Prometheus' own series beside the services' ones.
-BUILTIN = {"up": set[str]()}
-_SELECTOR = re.compile(r"\b([a-z_][a-z0-9_]*)\s*(\{[^}]*\})?")
-_MATCHER = re.compile(r'([a-z_]+)\s*(=~|!~|!=|=)\s*"([^"]*)"')
-_BY = re.compile(r"\bby\s*\(([^)]*)\)")
-_FUNCTIONS = {
-    "sum", "max", "min", "avg", "count", "by", "rate", "increase", "histogram_quantile",
-    "on", "ignoring", "without",
-}  # fmt: skip
-
-
-def _documented() -> dict[str, tuple[str, set[str]]]:
-    """docs/metrics.md's tables: name -> (type, labels)."""
-    found: dict[str, tuple[str, set[str]]] = {}
-    for line in (ROOT / "docs/metrics.md").read_text().splitlines():
-        row = re.match(r"^\| `(tollway_[a-z_]+)` \| (\w+) \|([^|]*)\|", line)
-        if row:
-            labels = re.sub(r"\([^)]*\)", "", row.group(3))
-            found[row.group(1)] = (row.group(2), set(re.findall(r"`([a-z_]+)`", labels)))
-    return found
-
-
-DOCUMENTED = _documented()
-
-
-def _series(documented: dict[str, tuple[str, set[str]]]) -> dict[str, set[str]]:
-    """Every series name a query may read, with its labels (histograms: _bucket with `le`,
-    _sum, _count)."""
-    series: dict[str, set[str]] = {name: set(labels) for name, labels in BUILTIN.items()}
-    for name, (kind, labels) in documented.items():
-        if kind == "histogram":
-            series[f"{name}_bucket"] = labels | {"le"}
-            series[f"{name}_sum"] = series[f"{name}_count"] = labels
-        else:
-            series[name] = labels
-    return series
-
-
-SERIES = _series(DOCUMENTED)
 
 
 def _board() -> dict[str, Any]:
@@ -84,13 +43,13 @@ def _jobs() -> set[str]:
 
 def test_the_documented_metrics_are_the_ones_the_code_registers() -> None:
     registered = {
-        collector._name: (collector._type, set(collector._labelnames))  # type: ignore[attr-defined]
+        collector._name: (collector._type, frozenset(collector._labelnames))  # type: ignore[attr-defined]
         for collector in list(REGISTRY._collector_to_names)
         if getattr(collector, "_name", "").startswith("tollway_")
     }
     for name, (kind, labels) in registered.items():
         doc_name = f"{name}_total" if kind == "counter" else name
-        assert DOCUMENTED[doc_name] == (kind, labels), name
+        assert documented_metrics()[doc_name] == (kind, labels), name
 
 
 def test_the_board_reads_prometheus_and_is_well_formed() -> None:
@@ -126,32 +85,22 @@ def test_the_board_answers_the_operations_questions() -> None:
 def test_every_query_reads_documented_series_and_their_labels(
     panel: str, target: dict[str, Any]
 ) -> None:
-    expr = target["expr"]
-    names: set[str] = set()
-    labels: set[str] = set(SCRAPE_LABELS)
-    for name, matchers in _SELECTOR.findall(expr):
-        if (
-            name in _FUNCTIONS
-            or name in ("le",)
-            or not (name.startswith("tollway_") or name in BUILTIN)
-        ):
-            continue
-        assert name in SERIES, f"{panel}: {name} is not in docs/metrics.md"
-        names.add(name)
-        labels |= SERIES[name]
-        for label, _, value in _MATCHER.findall(matchers):
-            assert label in SERIES[name] | SCRAPE_LABELS, f"{panel}: {name} has no {label}"
-            if label == "job":
-                assert set(value.split("|")) <= _jobs(), f"{panel}: no scrape job {value}"
-    assert names, f"{panel}: reads no series"
-    grouped: set[str] = set()
-    for by in _BY.findall(expr):
-        group = {label.strip() for label in by.split(",")}
-        assert group <= labels, f"{panel}: groups by {group - labels}"
-        grouped |= group
-    legend = set(re.findall(r"\{\{\s*(\w+)\s*\}\}", target["legendFormat"]))
-    assert legend <= (grouped or labels), f"{panel}: legend names {legend - grouped}"
+    assert problems(target["expr"], [target["legendFormat"]], _jobs()) == [], panel
 
 
 def test_every_service_is_a_scrape_job() -> None:
     assert _jobs() == set(SERVICES)
+
+
+def test_the_checker_finds_unknown_series_labels_and_dropped_legend_labels() -> None:
+    assert problems("rate(tollway_nope_total[5m])") == [
+        "tollway_nope_total is not in docs/metrics.md",
+        "reads no series",
+    ]
+    expr = 'sum by (foo) (rate(tollway_http_requests_total{stauts="5..", job="edg"}[5m]))'
+    assert problems(expr, ["{{ $labels.model }}"], {"edge"}) == [
+        "tollway_http_requests_total has no label stauts",
+        "no scrape job edg",
+        "groups by ['foo'], which no series carries",
+        "'{{ $labels.model }}' names ['model'], which the query drops",
+    ]
