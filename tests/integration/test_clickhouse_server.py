@@ -71,6 +71,9 @@ def _docker_engine_missing() -> str | None:
 
 _MISSING = _docker_engine_missing()
 if _MISSING is not None:
+    if os.environ.get("TOLLWAY_REQUIRE_DOCKER"):
+        # CI (.github/workflows/ci.yml) has Docker: there a skip would hide the server path.
+        pytest.fail(f"TOLLWAY_REQUIRE_DOCKER is set but {_MISSING}", pytrace=False)
     pytest.skip(_MISSING, allow_module_level=True)
 
 

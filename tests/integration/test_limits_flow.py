@@ -274,6 +274,14 @@ async def test_budget_alerts_reach_the_webhook_and_downshift_keeps_serving(
         assert hook.attempts >= 2
         assert {r["kind"] for r in hook.received} <= {"budget_soft_limit", "budget_exceeded"}
         assert hook.received[0]["budget_id"] == "tiny"
+
+        async def admin_counted_each_alert_once() -> None:
+            metrics = (await limits.admin.get("/metrics")).text
+            for kind in ("budget_soft_limit", "budget_exceeded"):
+                assert f'tollway_alerts_total{{kind="{kind}"}} 1.0' in metrics
+
+        # The chart's budget alert rules read this counter.
+        await eventually(admin_counted_each_alert_once, "admin counts the alerts it delivers")
     finally:
         hook.server.stop()
 

@@ -29,6 +29,7 @@ from tests.unit.deploy.support import (
     SERVICES,
     build_args,
     check_settings,
+    env_of,
     load_compose,
     read_env_file,
     read_image,
@@ -37,7 +38,7 @@ from tests.unit.deploy.support import (
 from tollway_common.bus_permissions import Service, server_authorization
 from tollway_common.config_file import load_config
 
-INFRA = ("nats", "redis", "clickhouse", "grafana")
+INFRA = ("nats", "redis", "clickhouse", "prometheus", "grafana")
 # Runs once before NATS and Redis start and exits: it makes the stack's secrets.
 ONE_SHOT = ("secrets",)
 ENV_EXAMPLE = COMPOSE_DIR / ".env.example"
@@ -102,9 +103,10 @@ def test_infrastructure_images_are_official_and_pinned(services: dict[str, Any],
         "nats",
         "redis",
         "clickhouse/clickhouse-server",
+        "prom/prometheus",
         "grafana/grafana",
     }
-    assert tag[:1].isdigit(), "a version tag, not latest"
+    assert tag.removeprefix("v")[:1].isdigit(), "a version tag, not latest"
 
 
 @pytest.mark.parametrize("name", SERVICES)
@@ -359,9 +361,8 @@ def test_clickhouse_setting_names_exist_in_clickhouse() -> None:
 
 def test_grafana_provisions_the_clickhouse_datasource(services: dict[str, Any]) -> None:
     grafana = services["grafana"]
-    assert "grafana-clickhouse-datasource" in grafana["environment"][
-        "GF_PLUGINS_PREINSTALL_SYNC"
-    ].split(",")
+    plugins = grafana["environment"]["GF_PLUGINS_PREINSTALL_SYNC"].split(",")
+    assert "grafana-clickhouse-datasource@4.11.2" in plugins, "pinned: air-gapped installs"
     provisioning = yaml.safe_load(
         (COMPOSE_DIR / "grafana/provisioning/datasources/clickhouse.yaml").read_text()
     )
@@ -505,3 +506,64 @@ def test_the_nats_tls_override_puts_every_service_on_tls(
     assert settings.nats.url == "tls://nats:4222"
     ca = str(settings.nats.tls_ca_file)
     assert any(v.endswith(f":{ca}:ro") for v in merged["services"][name]["volumes"])
+
+
+def test_the_grafana_plugin_pin_is_one_variable_the_example_names(
+    services: dict[str, Any],
+) -> None:
+    """Offline installs replace it with `<id>@<version>@<mirror url>` (docs/deploy.md)."""
+    example = read_env_file(ENV_EXAMPLE)["GRAFANA_CLICKHOUSE_PLUGIN"]
+    assert re.fullmatch(r"grafana-clickhouse-datasource@\d+\.\d+\.\d+", example)
+    assert services["grafana"]["environment"]["GF_PLUGINS_PREINSTALL_SYNC"] == example
+    mirrored = load_compose({"GRAFANA_CLICKHOUSE_PLUGIN": f"{example}@http://mirror/ch.zip"})
+    plugin = mirrored["services"]["grafana"]["environment"]["GF_PLUGINS_PREINSTALL_SYNC"]
+    assert plugin == f"{example}@http://mirror/ch.zip"
+
+
+def _metrics_port(services: dict[str, Any], name: str) -> int:
+    """Where each service serves /metrics in compose, from its own settings."""
+    env = services[name].get("environment", {})
+    if name == "edge":
+        return int(env["TOLLWAY_EDGE_METRICS__PORT"])
+    if name == "admin":
+        return int(env["TOLLWAY_ADMIN_PORT"])
+    _, stages = read_image(name)
+    image_env = env_of(stages[-1].all("ENV"))
+    return int(image_env[f"TOLLWAY_{name.upper()}_MONITOR__PORT"])
+
+
+def test_prometheus_scrapes_every_service_on_its_metrics_port(services: dict[str, Any]) -> None:
+    config = yaml.safe_load((COMPOSE_DIR / "prometheus/prometheus.yml").read_text())
+    targets = {
+        job["job_name"]: [t for static in job["static_configs"] for t in static["targets"]]
+        for job in config["scrape_configs"]
+    }
+    assert targets == {name: [f"{name}:{_metrics_port(services, name)}"] for name in SERVICES}
+    mounts = dict(v.split(":")[:2] for v in services["prometheus"]["volumes"] if v.startswith("."))
+    assert mounts["./prometheus/prometheus.yml"] == "/etc/prometheus/prometheus.yml"
+    assert "--config.file=/etc/prometheus/prometheus.yml" in services["prometheus"]["command"]
+
+
+def test_prometheus_evaluates_the_charts_alert_rules(services: dict[str, Any]) -> None:
+    config = yaml.safe_load((COMPOSE_DIR / "prometheus/prometheus.yml").read_text())
+    (pattern,) = config["rule_files"]
+    mounts = dict(v.split(":")[:2] for v in services["prometheus"]["volumes"] if v.startswith("."))
+    (source,) = [src for src, target in mounts.items() if Path(target).match(pattern)]
+    assert (COMPOSE_DIR / source).resolve() == (ROOT / "deploy/k8s/tollway/files/alerts.yaml")
+    rules = yaml.safe_load((COMPOSE_DIR / source).read_text())
+    (group,) = rules["groups"]
+    assert group["rules"]
+    assert all({"alert", "expr"} <= set(rule) for rule in group["rules"])
+
+
+def test_grafana_provisions_the_prometheus_datasource(services: dict[str, Any]) -> None:
+    provisioning = yaml.safe_load(
+        (COMPOSE_DIR / "grafana/provisioning/datasources/prometheus.yaml").read_text()
+    )
+    (source,) = provisioning["datasources"]
+    assert (source["type"], source["uid"]) == ("prometheus", "tollway-prometheus")
+    host, port = urlsplit(source["url"]).hostname, urlsplit(source["url"]).port
+    assert host == "prometheus"
+    assert f"127.0.0.1:9099:{port}" in services["prometheus"]["ports"]
+    assert source["isDefault"] is False, "ClickHouse stays the default"
+    assert services["grafana"]["depends_on"]["prometheus"]["condition"] == "service_healthy"

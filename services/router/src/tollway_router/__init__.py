@@ -1,1 +1,5 @@
-__version__ = "0.1.0"
+from importlib.metadata import version
+
+# The installed distribution's version: pyproject.toml is its one home (tests/unit/test_release.py
+# keeps every package, the chart and the changelog on the same number).
+__version__ = version("tollway-router")
