@@ -263,7 +263,10 @@ async def test_legacy_completions_and_embeddings_are_served(
         completion = await client.completions.with_raw_response.create(
             model=model, prompt="Say hi", max_tokens=5
         )
-        embedding = await client.embeddings.with_raw_response.create(model=model, input="hi")
+        # Floats, so the body is the spec's shape (the SDK's default asks for base64).
+        embedding = await client.embeddings.with_raw_response.create(
+            model=model, input="hi", encoding_format="float"
+        )
     validate_openai("CreateCompletionResponse", completion.http_response.json())
     validate_openai("CreateEmbeddingResponse", embedding.http_response.json())
     assert completion.parse().choices[0].text
