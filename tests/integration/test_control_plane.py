@@ -268,7 +268,9 @@ async def _audit_events(nats_url: str) -> list[contract.AuditEvent]:
         while True:
             try:
                 batch = await subscription.fetch(100, timeout=0.5)
-            except nats.errors.TimeoutError:
+            # nats-py raises its own TimeoutError or asyncio's, depending on where the wait
+            # ran out; both are TimeoutError.
+            except TimeoutError:
                 return events
             events.extend(contract.decode_audit_event(message.data) for message in batch)
     finally:
