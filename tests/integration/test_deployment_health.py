@@ -59,7 +59,7 @@ async def _audit_actions(nats_url: str) -> list[tuple[str, str]]:
         while True:
             try:
                 batch = await subscription.fetch(100, timeout=0.5)
-            except nats.errors.TimeoutError:
+            except TimeoutError:  # nats-py's or asyncio's, by where the wait ran out
                 return found
             for message in batch:
                 event = contract.decode_audit_event(message.data)
