@@ -48,8 +48,21 @@ def _contract_names(prefix: str = "", suffix: str = "") -> list[str]:
 def test_every_bucket_has_a_writer_and_a_reader(bucket: str) -> None:
     writers = [s for s in Service if _may(s, "publish", f"$KV.{bucket}.key")]
     readers = [s for s in Service if _may(s, "publish", f"$JS.API.DIRECT.GET.KV_{bucket}.x")]
-    assert Service.ADMIN in writers
+    if bucket in (contract.KV_BATCHES, contract.KV_FILES):
+        # Clients' own data: the edge writes what they create, routers what batches produce.
+        assert writers == [Service.EDGE, Service.ROUTER]
+    else:
+        assert Service.ADMIN in writers
     assert set(writers) <= set(readers)
+
+
+def test_only_the_edge_queues_batch_lines_and_only_routers_store_results() -> None:
+    lines = contract.batch_lines_subject("batch_1")
+    results = contract.batch_results_subject("batch_1", ok=True)
+    assert [s for s in Service if _may(s, "publish", lines)] == [Service.EDGE]
+    assert [s for s in Service if _may(s, "publish", results)] == [Service.ROUTER]
+    chunk = f"$O.{contract.OBJECT_FILES}.C.abc"
+    assert [s for s in Service if _may(s, "publish", chunk)] == [Service.EDGE, Service.ROUTER]
 
 
 @pytest.mark.parametrize("subject", _contract_names(suffix="_SUBJECT"))
@@ -65,6 +78,7 @@ def test_every_event_subject_has_a_publisher(subject: str) -> None:
         (contract.BODIES_STREAM, contract.BODIES_DURABLE),
         (contract.ALERTS_STREAM, contract.ALERTS_METERING_DURABLE),
         (contract.ALERTS_STREAM, contract.ALERTS_WEBHOOK_DURABLE),
+        (contract.BATCH_LINES_STREAM, contract.BATCH_LINES_DURABLE),
     ],
 )
 def test_every_durable_has_a_consumer_that_may_fetch_and_ack(stream: str, durable: str) -> None:

@@ -19,6 +19,12 @@ SERVED = {
     "moderations",
     "models",
     "models/{model}",
+    "files",
+    "files/{file_id}",
+    "files/{file_id}/content",
+    "batches",
+    "batches/{batch_id}",
+    "batches/{batch_id}/cancel",
 }
 _PATH_LITERAL = re.compile(
     r'(?:path_template\(|_(?:get|post|put|patch|delete|get_api_list)\(\s*)"/([^"]+)"'
@@ -54,7 +60,7 @@ def test_every_path_the_openai_sdk_calls_is_served_or_named() -> None:
     [
         ("POST", "/v1/images/generations", "image generation"),
         ("POST", "/v1/audio/speech", "audio"),
-        ("GET", "/v1/files", "files"),
+        ("GET", "/v1/vector_stores", "vector stores"),
         ("POST", "/v1/responses", "the Responses API"),
         ("GET", "/v1/chat/completions", "stored chat completions"),
         ("GET", "/v1/fine_tuning/jobs/ftjob-1/events", "fine-tuning"),

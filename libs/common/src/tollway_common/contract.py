@@ -59,6 +59,27 @@ BODIES_SUBJECT = f"{_PREFIX}.bodies"
 ALERTS_SUBJECT = f"{_PREFIX}.alerts"
 
 
+def batch_lines_subject(batch_id: str) -> str:
+    """Where a batch's input lines wait for a router (work-queue stream `BATCH_LINES_STREAM`)."""
+    return f"{_PREFIX}.batch.lines.{batch_id}"
+
+
+BATCH_LINES_WILDCARD = f"{_PREFIX}.batch.lines.*"
+
+
+def batch_results_subject(batch_id: str, ok: bool) -> str:
+    """Where a router stores one line's result: `.ok` for a 2xx answer, `.failed` otherwise, so
+    the stream's per-subject counts are the batch's progress."""
+    return f"{_PREFIX}.batch.results.{batch_id}.{'ok' if ok else 'failed'}"
+
+
+def batch_results_filter(batch_id: str) -> str:
+    return f"{_PREFIX}.batch.results.{batch_id}.*"
+
+
+BATCH_RESULTS_WILDCARD = f"{_PREFIX}.batch.results.>"
+
+
 def analytics_subject(query: str) -> str:
     return f"{_PREFIX}.analytics.{query}"
 
@@ -88,6 +109,10 @@ ALERTS_METERING_DURABLE = "metering-alerts"
 ALERTS_STREAM = "TOLLWAY_ALERTS"
 ALERTS_WEBHOOK_DURABLE = "admin-webhooks"
 
+BATCH_LINES_STREAM = "TOLLWAY_BATCH_LINES"
+BATCH_LINES_DURABLE = "router-batch-lines"
+BATCH_RESULTS_STREAM = "TOLLWAY_BATCH_RESULTS"
+
 KV_MODELS = "tollway_models"
 KV_KEYS = "tollway_keys"
 KV_ORGS = "tollway_orgs"
@@ -100,6 +125,11 @@ KV_BUDGETS = "tollway_budgets"
 KV_HEALTH = "tollway_health"
 # Admin UI sessions signed out before they expired, keyed by session id; only admin reads it.
 KV_ADMIN_SESSIONS = "tollway_admin_sessions"
+# Batch records (`tollway_common.batches.BatchRecord`) and file records, keyed
+# `<owner>.<id>`; the files' contents live in the object store `OBJECT_FILES` under their id.
+KV_BATCHES = "tollway_batches"
+KV_FILES = "tollway_file_records"
+OBJECT_FILES = "tollway_files"
 
 # --- headers --------------------------------------------------------------------------------
 
@@ -226,6 +256,8 @@ class InferRequest(_Wire):
     log_bodies: bool | None = None
     tenant: TenantCredential | None = Field(default=None, repr=False)
     facts: RequestFacts = RequestFacts()
+    # Set when the request is one line of a batch (`/v1/batches`), served by a router's drain.
+    batch_id: str = ""
 
 
 class Usage(_Wire):
@@ -302,6 +334,8 @@ class UsageEvent(_Wire):
     credential: str = ""
     # One entry per upstream call: "deployment[/credential]:ok" or ":<error code>".
     attempts: list[str] = Field(default_factory=list)
+    # The batch the request was a line of; charged at the batch price where one is set.
+    batch_id: str = ""
 
 
 class AuditActor(_Wire):
@@ -477,6 +511,7 @@ class UsageRow(_Wire):
     retries: int = 0
     fallbacks: int = 0
     trace_id: str = ""
+    batch_id: str = ""
 
 
 class AnalyticsReply(_Wire):
@@ -560,6 +595,40 @@ class Presence(_Wire):
     started_at_ms: int
     at_ms: int
     ready: bool = True
+
+
+class BatchLine(_Wire):
+    """One line of a batch on the work queue, checked and admitted by the edge: everything a
+    router needs to serve it as the batch's owner without reading the input file again."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+
+    batch_id: str
+    owner: str
+    line_no: int = Field(ge=1)
+    custom_id: str
+    endpoint: Endpoint
+    principal: Principal
+    alias: str
+    body: dict[str, Any]
+    facts: RequestFacts = RequestFacts()
+    log_bodies: bool | None = None
+    client: ClientInfo = ClientInfo()
+
+
+class BatchResult(_Wire):
+    """One line's entry of the output or error file, OpenAI's batch output line as `line`."""
+
+    line_no: int
+    line: dict[str, Any]
+
+
+def decode_batch_line(data: bytes) -> BatchLine:
+    return BatchLine.model_validate_json(data)
+
+
+def decode_batch_result(data: bytes) -> BatchResult:
+    return BatchResult.model_validate_json(data)
 
 
 def decode_presence(data: bytes) -> Presence:

@@ -602,13 +602,17 @@ class UserRecord(_Record):
 
 class Price(_Record):
     """What one model alias costs, per million tokens, in `currency`. Cached reads and cache
-    writes fall back to the input price when unset. `version` names the price in usage rows."""
+    writes fall back to the input price when unset; batch lines cost `batch_multiplier` times
+    as much when it is set. `version` names the price in usage rows."""
 
     model: str
     input_per_mtok: Decimal = Field(ge=0)
     output_per_mtok: Decimal = Field(ge=0)
     cached_read_per_mtok: Decimal | None = Field(default=None, ge=0)
     cache_write_per_mtok: Decimal | None = Field(default=None, ge=0)
+    # What a batch line (`/v1/batches`) costs as a share of the price above (OpenAI's batch
+    # API: 0.5); unset, batch lines cost what live requests do.
+    batch_multiplier: Decimal | None = Field(default=None, ge=0)
     currency: str = "USD"
     version: str = ""
     managed_by: str = ""

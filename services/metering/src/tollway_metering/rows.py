@@ -63,6 +63,7 @@ USAGE_COLUMNS: tuple[str, ...] = (
     "served_model",
     "credential",
     "attempts",
+    "batch_id",
 )
 
 # Which event of a request ReplacingMergeTree keeps: the router's real usage over the edge's
@@ -105,6 +106,7 @@ USAGE_ROW_SELECT: tuple[str, ...] = (
     "retries",
     "fallbacks",
     "trace_id",
+    "batch_id",
 )
 
 _UINT16_MAX = 2**16 - 1
@@ -168,6 +170,7 @@ def usage_row(event: UsageEvent, charge: Charge) -> list[Any]:
         event.served_model,
         event.credential,
         list(event.attempts),
+        event.batch_id,
     ]
 
 

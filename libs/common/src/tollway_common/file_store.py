@@ -1,0 +1,94 @@
+"""Where files live: contents in the JetStream object store `OBJECT_FILES` (chunked, so a
+large upload is never one NATS message), records in KV `KV_FILES` keyed `<owner>.<file id>`.
+The edge stores uploads and serves them; routers store batch output files. The records and
+their shapes are `batches.py`'s.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import BinaryIO
+
+from nats.js import JetStreamContext
+from nats.js.api import ObjectMeta, ObjectStoreConfig, StorageType
+from nats.js.errors import KeyNotFoundError, NotFoundError, ObjectNotFoundError
+from nats.js.kv import KeyValue
+from nats.js.object_store import ObjectStore
+
+from tollway_common import contract, nats_client
+from tollway_common.batches import FileRecord, record_key
+
+
+class FileStore:
+    def __init__(self, records: KeyValue, objects: ObjectStore) -> None:
+        self._records = records
+        self._objects = objects
+
+    @classmethod
+    async def open(cls, js: JetStreamContext, replicas: int) -> FileStore:
+        records = await nats_client.ensure_kv(js, contract.KV_FILES, replicas)
+        try:
+            objects = await js.object_store(contract.OBJECT_FILES)
+        except NotFoundError:
+            config = ObjectStoreConfig(
+                bucket=contract.OBJECT_FILES, storage=StorageType.FILE, replicas=replicas
+            )
+            objects = await js.create_object_store(contract.OBJECT_FILES, config=config)
+        return cls(records, objects)
+
+    async def put(self, record: FileRecord, data: bytes | BinaryIO) -> FileRecord:
+        """Store the contents, then the record: a file is listed only once it is whole."""
+        info = await self._objects.put(record.id, data, meta=ObjectMeta(name=record.id))  # type: ignore[arg-type]
+        stored = record.model_copy(update={"bytes": info.size})
+        await self._records.put(
+            record_key(record.owner, record.id), stored.model_dump_json().encode()
+        )
+        return stored
+
+    async def get(self, owner: str, file_id: str) -> FileRecord | None:
+        """The owner's file `file_id`; None when it has none by that id."""
+        if not _valid_id(file_id):
+            return None
+        try:
+            entry = await self._records.get(record_key(owner, file_id))
+        except KeyNotFoundError:
+            return None
+        if not entry.value:
+            return None
+        return FileRecord.model_validate_json(entry.value)
+
+    async def list(self, owner: str) -> list[FileRecord]:
+        """The owner's files, oldest first."""
+        watcher = await self._records.watch(f"{owner}.*", ignore_deletes=True)
+        found: list[FileRecord] = []
+        try:
+            async for entry in watcher:
+                if entry is None:
+                    break
+                if entry.value:
+                    found.append(FileRecord.model_validate_json(entry.value))
+        finally:
+            await watcher.stop()  # type: ignore[no-untyped-call]
+        return sorted(found, key=lambda record: (record.created_at, record.id))
+
+    async def read(self, record: FileRecord, into: BinaryIO) -> None:
+        """Write the file's contents into `into`, chunk by chunk."""
+        if record.bytes == 0:
+            return
+        await self._objects.get(record.id, writeinto=into)  # type: ignore[arg-type]
+
+    async def read_bytes(self, record: FileRecord) -> bytes:
+        if record.bytes == 0:
+            return b""
+        result = await self._objects.get(record.id)
+        return bytes(result.data or b"")
+
+    async def delete(self, record: FileRecord) -> None:
+        """Forget the record first: from then on nobody can reach the contents."""
+        await self._records.delete(record_key(record.owner, record.id))
+        with contextlib.suppress(ObjectNotFoundError, NotFoundError):
+            await self._objects.delete(record.id)
+
+
+def _valid_id(file_id: str) -> bool:
+    return file_id.startswith("file-") and file_id[5:].isalnum() and len(file_id) <= 64
