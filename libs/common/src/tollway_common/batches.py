@@ -79,7 +79,7 @@ class FileRecord(_Record):
     team_id: str = ""
 
     def openai(self) -> dict[str, Any]:
-        return {
+        shown: dict[str, Any] = {
             "id": self.id,
             "object": "file",
             "bytes": self.bytes,
@@ -87,8 +87,10 @@ class FileRecord(_Record):
             "filename": self.filename,
             "purpose": self.purpose,
             "status": self.status,
-            "expires_at": self.expires_at,
         }
+        if self.expires_at is not None:
+            shown["expires_at"] = self.expires_at
+        return shown
 
 
 class BatchStatus(StrEnum):
@@ -146,8 +148,9 @@ class BatchRecord(_Record):
     model: str | None = None
 
     def openai(self) -> dict[str, Any]:
-        shown = self.model_dump(mode="json", exclude={"owner", "principal"})
-        return {"object": "batch", "errors": None, **shown}
+        # OpenAI leaves out what has not happened (its schema allows no nulls there).
+        shown = self.model_dump(mode="json", exclude={"owner", "principal"}, exclude_none=True)
+        return {"object": "batch", **shown}
 
 
 def output_line(

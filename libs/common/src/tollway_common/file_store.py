@@ -6,7 +6,10 @@ their shapes are `batches.py`'s.
 
 from __future__ import annotations
 
+import base64
 import contextlib
+import hashlib
+import io
 from typing import BinaryIO
 
 from nats.js import JetStreamContext
@@ -18,9 +21,12 @@ from nats.js.object_store import ObjectStore
 from tollway_common import contract, nats_client
 from tollway_common.batches import FileRecord, record_key
 
+_STREAM = f"OBJ_{contract.OBJECT_FILES}"
+
 
 class FileStore:
-    def __init__(self, records: KeyValue, objects: ObjectStore) -> None:
+    def __init__(self, js: JetStreamContext, records: KeyValue, objects: ObjectStore) -> None:
+        self._js = js
         self._records = records
         self._objects = objects
 
@@ -34,7 +40,7 @@ class FileStore:
                 bucket=contract.OBJECT_FILES, storage=StorageType.FILE, replicas=replicas
             )
             objects = await js.create_object_store(contract.OBJECT_FILES, config=config)
-        return cls(records, objects)
+        return cls(js, records, objects)
 
     async def put(self, record: FileRecord, data: bytes | BinaryIO) -> FileRecord:
         """Store the contents, then the record: a file is listed only once it is whole."""
@@ -72,16 +78,35 @@ class FileStore:
         return sorted(found, key=lambda record: (record.created_at, record.id))
 
     async def read(self, record: FileRecord, into: BinaryIO) -> None:
-        """Write the file's contents into `into`, chunk by chunk."""
+        """Write the file's contents into `into`, chunk by chunk, checking their digest.
+
+        nats-py's `ObjectStore.get` looks the stream up by subject first
+        (`$JS.API.STREAM.NAMES`, which no service may call): this reads the chunks from the
+        stream it names instead."""
         if record.bytes == 0:
             return
-        await self._objects.get(record.id, writeinto=into)  # type: ignore[arg-type]
+        info = await self._objects.get_info(record.id)
+        if not info.nuid or not info.digest:
+            raise ObjectNotFoundError
+        subject = f"$O.{contract.OBJECT_FILES}.C.{info.nuid}"
+        sub = await self._js.subscribe(subject, stream=_STREAM, ordered_consumer=True)
+        digest = hashlib.sha256()
+        try:
+            async for msg in sub.messages:
+                digest.update(msg.data)
+                into.write(msg.data)
+                if msg.metadata.num_pending == 0:
+                    break
+        finally:
+            await sub.unsubscribe()
+        expected = info.digest.split("=", 1)[1] if "=" in info.digest else info.digest
+        if base64.urlsafe_b64encode(digest.digest()).decode().rstrip("=") != expected.rstrip("="):
+            raise ValueError(f"file {record.id}: its contents do not match their digest")
 
     async def read_bytes(self, record: FileRecord) -> bytes:
-        if record.bytes == 0:
-            return b""
-        result = await self._objects.get(record.id)
-        return bytes(result.data or b"")
+        buffer = io.BytesIO()
+        await self.read(record, buffer)
+        return buffer.getvalue()
 
     async def delete(self, record: FileRecord) -> None:
         """Forget the record first: from then on nobody can reach the contents."""
