@@ -193,21 +193,21 @@ class BatchDrain:
                 return
             # The attempt whose result is kept is the one metered.
             await asyncio.shield(publish_usage(self._js, event))
-            ok, output = _output(line, event.request_id, collector)
+            ok, output = output_of(line, event.request_id, collector)
             await self._results.store(line, ok=ok, output=output)
         await self._results.progress(line, redelivered=delivered > 1)
         await msg.ack()
 
     async def _answer(self, line: BatchLine) -> tuple[Collector, UsageEvent] | None:
         handler = self._handler
-        infer = _infer_request(line, self._settings.line_timeout_s)
+        infer = infer_request_for(line, self._settings.line_timeout_s)
         capture = handler.body_log.capture_for(infer) if handler.body_log is not None else None
         collector = Collector(self._nc, handler.router_id, capture)
         event = await handler.answer(infer, collector, capture, meter=False)
         return collector, event
 
 
-def _infer_request(line: BatchLine, timeout_s: float) -> InferRequest:
+def infer_request_for(line: BatchLine, timeout_s: float) -> InferRequest:
     now = time.time()
     return InferRequest(
         request_id=line_request_id(line.batch_id, line.line_no),
@@ -224,7 +224,9 @@ def _infer_request(line: BatchLine, timeout_s: float) -> InferRequest:
     )
 
 
-def _output(line: BatchLine, request_id: str, collector: Collector) -> tuple[bool, dict[str, Any]]:
+def output_of(
+    line: BatchLine, request_id: str, collector: Collector
+) -> tuple[bool, dict[str, Any]]:
     """Whether the line succeeded, and its output line: the upstream's answer, or the error
     a live client would have received, with its status."""
     error = collector.error_reply

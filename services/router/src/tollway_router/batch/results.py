@@ -71,7 +71,7 @@ class Results:
             return
         counts = await self.counts(line.batch_id, record.request_counts.total)
         record = await self._batches.update(
-            line.owner, line.batch_id, lambda current: _counted(current, counts)
+            line.owner, line.batch_id, lambda current: grown_counts(current, counts)
         )
         if record is not None and counts.done >= counts.total:
             await self.finalise(record, counts, take_over=redelivered)
@@ -81,7 +81,7 @@ class Results:
 
         def claim(current: BatchRecord) -> BatchRecord | None:
             nonlocal won
-            claimed = _claim(current, take_over)
+            claimed = claim_finalising(current, take_over)
             won = claimed is not None
             return claimed
 
@@ -154,7 +154,7 @@ class Results:
         return file.id
 
 
-def _counted(current: BatchRecord, counts: RequestCounts) -> BatchRecord | None:
+def grown_counts(current: BatchRecord, counts: RequestCounts) -> BatchRecord | None:
     known = current.request_counts
     if counts.completed <= known.completed and counts.failed <= known.failed:
         return None
@@ -166,7 +166,7 @@ def _counted(current: BatchRecord, counts: RequestCounts) -> BatchRecord | None:
     return current.model_copy(update={"request_counts": grown})
 
 
-def _claim(current: BatchRecord, take_over: bool) -> BatchRecord | None:
+def claim_finalising(current: BatchRecord, take_over: bool) -> BatchRecord | None:
     """`finalizing`, from a running batch, or from a claim whose router has gone quiet (or
     died: `take_over`, its line came back)."""
     now = int(time.time())
