@@ -26,6 +26,7 @@ from tests.support.stack import Stack, open_stack
 from tollway_cli.processes import ManagedProcess
 from tollway_common import contract
 from tollway_common.contract import AnalyticsQuery, UsageRow
+from tollway_common.control import Deployment, ModelAlias, RetryPolicy
 
 BATCH_ROUTER_ENV = {
     "TOLLWAY_ROUTER_BATCH__CONCURRENCY": "4",
@@ -42,7 +43,22 @@ def batch_stack(
     workdir = tmp_path_factory.mktemp("batches")
     with ExitStack() as cleanup:
         stack = open_stack(workdir, cleanup)
-        stack.apply(gateway_config(workdir, module_upstream.base_url))
+        flaky = ModelAlias(
+            name="gpt-flaky",
+            deployments=[
+                Deployment(
+                    name="fake-openai-flaky",
+                    provider="openai",
+                    model="gpt-4o-mini",
+                    api_base=module_upstream.base_url,
+                    api_key=f"file:{workdir / 'secrets' / 'upstream'}",
+                    cooldown_s=0.3,
+                )
+            ],
+            # No retry inside the router: a 429 reaches the batch drain, which waits it out.
+            retry=RetryPolicy(max_attempts=1),
+        )
+        stack.apply(gateway_config(workdir, module_upstream.base_url, [flaky]))
         stack.start_metering()
         stack.start_router(**BATCH_ROUTER_ENV)
         stack.start_edge()
@@ -227,6 +243,27 @@ async def test_a_cancelled_batch_skips_what_it_has_not_sent(
         assert skipped
         assert all(line["error"]["code"] == "batch_cancelled" for line in skipped)
         assert done.request_counts.completed < 40
+
+
+async def test_a_line_refused_with_429_waits_and_is_metered_once(
+    batch_stack: Stack, shared_upstream: FakeOpenAIServer
+) -> None:
+    shared_upstream.fault = Fault(kind="status", status=429, times=2)
+    async with _client(batch_stack) as client:
+        source = await client.files.create(
+            file=("in.jsonl", _jsonl([_chat_line("flaky", "gpt-flaky", "hi")])), purpose="batch"
+        )
+        batch = await client.batches.create(
+            input_file_id=source.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        done = await _finished(client, batch.id)
+        assert done.status == "completed"
+        [line] = await _lines(client, done.output_file_id)
+    assert line["response"]["status_code"] == 200
+    assert len(shared_upstream.requests) == 3
+    # The refused attempts are not metered: one row, the answer's.
+    [row] = await _usage_rows(batch_stack, {line["response"]["request_id"]})
+    assert (row.status_code, row.batch_id) == (200, batch.id)
 
 
 async def test_a_router_killed_mid_batch_loses_and_doubles_no_line(

@@ -7,11 +7,14 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from nats.js import JetStreamContext
 from nats.js.errors import KeyNotFoundError, KeyWrongLastSequenceError
 from nats.js.kv import KeyValue
 
+from tollway_common import contract
 from tollway_common.batches import BatchRecord, record_key
 from tollway_common.errors import Conflict
+from tollway_common.owned_records import owned_values
 
 # A change that finds the record changed under it reads it again; this many times at most.
 CAS_ATTEMPTS = 50
@@ -20,7 +23,8 @@ Change = Callable[[BatchRecord], BatchRecord | None]
 
 
 class BatchStore:
-    def __init__(self, kv: KeyValue) -> None:
+    def __init__(self, js: JetStreamContext, kv: KeyValue) -> None:
+        self._js = js
         self.kv = kv
 
     async def create(self, record: BatchRecord) -> None:
@@ -40,17 +44,8 @@ class BatchStore:
         return BatchRecord.model_validate_json(entry.value) if entry.value else None
 
     async def list(self, owner: str) -> list[BatchRecord]:
-        watcher = await self.kv.watch(f"{owner}.*", ignore_deletes=True)
-        found: list[BatchRecord] = []
-        try:
-            async for entry in watcher:
-                if entry is None:
-                    break
-                if entry.value:
-                    found.append(BatchRecord.model_validate_json(entry.value))
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
-        return found
+        values = await owned_values(self._js, contract.KV_BATCHES, self.kv, owner)
+        return [BatchRecord.model_validate_json(value) for value in values]
 
     async def update(self, owner: str, batch_id: str, change: Change) -> BatchRecord | None:
         """Apply `change` (the record -> its new version, or None to leave it) with

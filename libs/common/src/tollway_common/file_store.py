@@ -20,6 +20,7 @@ from nats.js.object_store import ObjectStore
 
 from tollway_common import contract, nats_client
 from tollway_common.batches import FileRecord, record_key
+from tollway_common.owned_records import owned_values
 
 _STREAM = f"OBJ_{contract.OBJECT_FILES}"
 
@@ -65,16 +66,8 @@ class FileStore:
 
     async def list(self, owner: str) -> list[FileRecord]:
         """The owner's files, oldest first."""
-        watcher = await self._records.watch(f"{owner}.*", ignore_deletes=True)
-        found: list[FileRecord] = []
-        try:
-            async for entry in watcher:
-                if entry is None:
-                    break
-                if entry.value:
-                    found.append(FileRecord.model_validate_json(entry.value))
-        finally:
-            await watcher.stop()  # type: ignore[no-untyped-call]
+        values = await owned_values(self._js, contract.KV_FILES, self._records, owner)
+        found = [FileRecord.model_validate_json(value) for value in values]
         return sorted(found, key=lambda record: (record.created_at, record.id))
 
     async def read(self, record: FileRecord, into: BinaryIO) -> None:

@@ -84,7 +84,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await nats_client.ensure_alerts_stream(js, settings.nats.replicas)
     await nats_client.ensure_batch_streams(js, settings.nats.replicas)
     files = await FileStore.open(js, settings.nats.replicas)
-    batches = BatchStore(await bucket(contract.KV_BATCHES))
+    batches = BatchStore(js, await bucket(contract.KV_BATCHES))
     gate = LimitGate(catalog, redis, AlertPublisher(js, redis), settings.limits)
     salt = settings.configured_ip_salt()
     if salt is None:

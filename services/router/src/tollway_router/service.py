@@ -119,7 +119,7 @@ async def _batch_drain(
 ) -> BatchDrain:
     replicas = settings.nats.replicas
     await nats_client.ensure_batch_streams(js, replicas)
-    batches = BatchStore(await nats_client.ensure_kv(js, contract.KV_BATCHES, replicas))
+    batches = BatchStore(js, await nats_client.ensure_kv(js, contract.KV_BATCHES, replicas))
     files = await FileStore.open(js, replicas)
     drain = BatchDrain(nc, js, handler, Results(js, batches, files), batches, settings.batch)
     await drain.start()

@@ -42,7 +42,7 @@ from tollway_edge.batch_input import Admitted, CheckedLine, read_lines
 from tollway_edge.body import Head, read_body
 from tollway_edge.client_info import client_info
 from tollway_edge.request_facts import read_facts, upstream_body
-from tollway_edge.routes.files import caller_and_store, owned_file
+from tollway_edge.routes.files import caller_and_store, list_page, owned_file
 from tollway_edge.runtime import Runtime
 
 router = APIRouter(prefix="/v1")
@@ -156,15 +156,7 @@ async def list_batches(
     if after is not None and after in ids:
         records = records[ids.index(after) + 1 :]
     page = records[:limit]
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": [record.openai() for record in page],
-            "first_id": page[0].id if page else None,
-            "last_id": page[-1].id if page else None,
-            "has_more": len(records) > len(page),
-        }
-    )
+    return JSONResponse(list_page([record.openai() for record in page], len(records) > len(page)))
 
 
 @router.get("/batches/{batch_id}")

@@ -12,7 +12,7 @@ import tempfile
 import time
 import unicodedata
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from starlette.datastructures import UploadFile
@@ -95,15 +95,7 @@ async def list_files(
     if after is not None and after in ids:
         records = records[ids.index(after) + 1 :]
     page = records[:limit]
-    return JSONResponse(
-        {
-            "object": "list",
-            "data": [record.openai() for record in page],
-            "first_id": page[0].id if page else None,
-            "last_id": page[-1].id if page else None,
-            "has_more": len(records) > len(page),
-        }
-    )
+    return JSONResponse(list_page([record.openai() for record in page], len(records) > len(page)))
 
 
 @router.get("/files/{file_id}")
@@ -179,3 +171,12 @@ def _too_large(limit: int) -> PayloadTooLarge:
         f"The file is larger than this gateway accepts ({limit} bytes); ask the operator to "
         "raise TOLLWAY_EDGE_MAX_FILE_BYTES."
     )
+
+
+def list_page(data: list[dict[str, Any]], has_more: bool) -> dict[str, Any]:
+    """OpenAI's cursor page; `first_id` and `last_id` only when there is a first and a last."""
+    page: dict[str, Any] = {"object": "list", "data": data, "has_more": has_more}
+    if data:
+        page["first_id"] = data[0]["id"]
+        page["last_id"] = data[-1]["id"]
+    return page
