@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from decimal import Decimal
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
@@ -223,7 +224,7 @@ async def _refuse_spent_budget(caller: Caller, runtime: Runtime) -> None:
     """Refuse a batch while a budget over the caller is spent, as a live request is refused."""
     for status in await runtime.gate.budget_status(caller):
         spent = status["spent"]
-        if spent is not None and float(spent) >= float(status["amount"]):
+        if spent is not None and Decimal(spent) >= Decimal(status["amount"]):
             raise BudgetExceeded(
                 f"The {status['owner']} reached its budget '{status['budget_id']}' of "
                 f"{status['amount']} {status['currency']}; no batch can start before it resets."
