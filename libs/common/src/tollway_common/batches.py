@@ -146,6 +146,8 @@ class BatchRecord(_Record):
     request_counts: RequestCounts = RequestCounts()
     metadata: dict[str, str] | None = None
     model: str | None = None
+    # Why a `failed` batch failed: OpenAI's `{"object": "list", "data": [{code, message}]}`.
+    errors: dict[str, Any] | None = None
 
     def openai(self) -> dict[str, Any]:
         # OpenAI leaves out what has not happened (its schema allows no nulls there).

@@ -135,7 +135,12 @@ async def create_batch(request: Request) -> Response:
             f"Lines {', '.join(map(str, too_large[:20]))} are larger than this gateway can queue "
             f"({limit} bytes each)."
         )
-    await _queue(runtime, record.id, lines, payloads)
+    try:
+        await _queue(runtime, record.id, lines, payloads)
+    except Exception:
+        # Lines already queued are skipped by the routers once the batch is `failed`.
+        await batches.update(record.owner, record.id, _failed)
+        raise
     started = record.model_copy(
         update={"status": BatchStatus.IN_PROGRESS, "in_progress_at": int(time.time())}
     )
@@ -250,6 +255,17 @@ async def _queue(
                 )
             )
         )
+
+
+def _failed(current: BatchRecord) -> BatchRecord:
+    error = {"code": "queueing_failed", "message": "The batch's requests could not be queued."}
+    return current.model_copy(
+        update={
+            "status": BatchStatus.FAILED,
+            "failed_at": int(time.time()),
+            "errors": {"object": "list", "data": [error]},
+        }
+    )
 
 
 def _started(current: BatchRecord, started: BatchRecord) -> BatchRecord | None:

@@ -171,8 +171,8 @@ class BatchDrain:
     async def _serve(self, line: BatchLine, msg: Msg) -> None:
         delivered = msg.metadata.num_delivered
         record = await self._batches.get(line.owner, line.batch_id)
-        if record is None:
-            # The batch is gone (its record deleted): nothing is waiting for this line.
+        if record is None or record.status is BatchStatus.FAILED:
+            # Nothing waits for this line: the batch is gone, or failed while being queued.
             await msg.ack()
             return
         if record.status in (BatchStatus.CANCELLING, BatchStatus.CANCELLED):
