@@ -29,11 +29,13 @@ from tollway_common.contract import AnalyticsQuery, UsageRow
 from tollway_common.control import Deployment, ModelAlias, RetryPolicy
 
 BATCH_ROUTER_ENV = {
+    "TOLLWAY_ROUTER_DRAIN_GRACE_S": "5",
     "TOLLWAY_ROUTER_BATCH__CONCURRENCY": "4",
     "TOLLWAY_ROUTER_BATCH__ACK_WAIT_S": "2",
     "TOLLWAY_ROUTER_BATCH__RETRY_DELAY_S": "0.2",
 }
 _WAIT_S = 45.0
+MAX_FILE_BYTES = 1_000_000
 
 
 @pytest.fixture(scope="module")
@@ -61,7 +63,7 @@ def batch_stack(
         stack.apply(gateway_config(workdir, module_upstream.base_url, [flaky]))
         stack.start_metering()
         stack.start_router(**BATCH_ROUTER_ENV)
-        stack.start_edge()
+        stack.start_edge(TOLLWAY_EDGE_MAX_FILE_BYTES=str(MAX_FILE_BYTES))
         yield stack
 
 
@@ -131,6 +133,12 @@ async def test_files_are_stored_listed_read_and_deleted_by_their_owner_only(
         with pytest.raises(openai.BadRequestError) as refused:
             await client.files.create(file=("x.txt", b"x"), purpose="nonsense")  # type: ignore[arg-type]
         validate_openai("ErrorResponse", refused.value.response.json())
+        with pytest.raises(openai.APIStatusError) as too_large:
+            await client.files.create(
+                file=("big.bin", b"x" * (MAX_FILE_BYTES + 1)), purpose="user_data"
+            )
+        assert too_large.value.status_code == 413
+        validate_openai("ErrorResponse", too_large.value.response.json())
 
 
 async def test_a_batch_completes_with_an_output_and_an_error_file(
@@ -298,6 +306,27 @@ async def test_a_router_killed_mid_batch_loses_and_doubles_no_line(
     rows = await _usage_rows(batch_stack, request_ids)
     assert sorted(row.request_id for row in rows) == sorted(request_ids)
     assert {row.batch_id for row in rows} == {batch.id}
+
+
+async def test_a_router_stopped_with_sigterm_hands_back_its_lines_within_its_grace(
+    batch_stack: Stack, shared_upstream: FakeOpenAIServer
+) -> None:
+    shared_upstream.fault = Fault(kind="slow_start", delay_s=0.2)
+    lines = [_chat_line(f"drain-{n}", "gpt-test", f"line {n}") for n in range(30)]
+    async with _client(batch_stack) as client:
+        source = await client.files.create(file=("in.jsonl", _jsonl(lines)), purpose="batch")
+        batch = await client.batches.create(
+            input_file_id=source.id, endpoint="/v1/chat/completions", completion_window="24h"
+        )
+        await _until_progress(client, batch.id, at_least=4)
+        # A clean exit (0), not the SIGKILL `stop` sends after 15 s: the lines in hand finished
+        # or went back within the 5 s drain grace.
+        assert await asyncio.to_thread(_router(batch_stack).stop, 15) == 0
+        await asyncio.to_thread(batch_stack.start_router, "router-3", **BATCH_ROUTER_ENV)
+        done = await _finished(client, batch.id)
+        assert done.request_counts is not None
+        assert (done.request_counts.completed, done.request_counts.failed) == (30, 0)
+        assert len(await _lines(client, done.output_file_id)) == 30
 
 
 def _router(stack: Stack) -> ManagedProcess:
