@@ -30,9 +30,6 @@ class BatchStore:
     async def create(self, record: BatchRecord) -> None:
         await self.kv.create(record_key(record.owner, record.id), record.model_dump_json().encode())
 
-    async def remove(self, record: BatchRecord) -> None:
-        await self.kv.delete(record_key(record.owner, record.id))
-
     async def get(self, owner: str, batch_id: str) -> BatchRecord | None:
         """The owner's batch `batch_id`; None when it has none by that id."""
         if not (batch_id.startswith("batch_") and batch_id[6:].isalnum() and len(batch_id) < 64):

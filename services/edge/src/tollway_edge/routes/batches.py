@@ -78,16 +78,15 @@ async def create_batch(request: Request) -> Response:
             "be uploaded with purpose 'batch'.",
             param="input_file_id",
         )
-    raw = await store.read_bytes(source)
+    await _refuse_spent_budget(caller, runtime)
     lines = read_lines(
-        raw,
+        await store.read_bytes(source),
         ask.endpoint,
         endpoint,
         lambda body, head: _admitted(caller, runtime, endpoint, body, head),
         max_lines=settings.max_batch_lines,
         max_depth=settings.max_json_depth,
     )
-    await _refuse_spent_budget(caller, runtime)
     now = int(time.time())
     principal = caller.principal
     record = BatchRecord(
@@ -103,8 +102,33 @@ async def create_batch(request: Request) -> Response:
         metadata=ask.metadata,
         model=lines[0].alias,
     )
+    payloads = _payloads(request, runtime, caller, record, endpoint, lines)
     batches = _batches(runtime)
     await batches.create(record)
+    try:
+        await _queue(runtime, record.id, lines, payloads)
+    except Exception:
+        # Lines already queued are skipped by the routers once the batch is `failed`.
+        await batches.update(record.owner, record.id, _failed)
+        raise
+    started = record.model_copy(
+        update={"status": BatchStatus.IN_PROGRESS, "in_progress_at": int(time.time())}
+    )
+    # A router may already have counted progress: only move on from `validating`.
+    stored = await batches.update(record.owner, record.id, lambda now: _started(now, started))
+    return JSONResponse((stored or started).openai())
+
+
+def _payloads(
+    request: Request,
+    runtime: Runtime,
+    caller: Caller,
+    record: BatchRecord,
+    endpoint: Endpoint,
+    lines: list[CheckedLine],
+) -> list[bytes]:
+    """Each line as the routers receive it; a line too large for one NATS message is refused
+    before anything is stored."""
     client = client_info(request, runtime.client_ip_salt)
     log_bodies = policy.effective(caller.levels).log_bodies
     payloads = [
@@ -115,7 +139,7 @@ async def create_batch(request: Request) -> Response:
                 line_no=line.line_no,
                 custom_id=line.custom_id,
                 endpoint=endpoint,
-                principal=principal,
+                principal=caller.principal,
                 alias=line.alias,
                 body=line.body,
                 facts=line.facts,
@@ -130,23 +154,12 @@ async def create_batch(request: Request) -> Response:
         line.line_no for line, data in zip(lines, payloads, strict=True) if len(data) > limit
     ]
     if too_large:
-        await batches.remove(record)
         raise PayloadTooLarge(
             f"Lines {', '.join(map(str, too_large[:20]))} are larger than this gateway can queue "
-            f"({limit} bytes each)."
+            f"({limit} bytes each).",
+            param="input_file_id",
         )
-    try:
-        await _queue(runtime, record.id, lines, payloads)
-    except Exception:
-        # Lines already queued are skipped by the routers once the batch is `failed`.
-        await batches.update(record.owner, record.id, _failed)
-        raise
-    started = record.model_copy(
-        update={"status": BatchStatus.IN_PROGRESS, "in_progress_at": int(time.time())}
-    )
-    # A router may already have counted progress: only move on from `validating`.
-    stored = await batches.update(record.owner, record.id, lambda now: _started(now, started))
-    return JSONResponse((stored or started).openai())
+    return payloads
 
 
 @router.get("/batches")

@@ -47,6 +47,10 @@ log = logging.getLogger(__name__)
 # Upstream answers that mean "later", not "never": the line waits and is tried again.
 RETRY_STATUSES = frozenset({429, 503})
 _FETCH_WAIT_S = 1.0
+# Statuses a batch reaches only once every line has its result.
+_EVERY_LINE_ANSWERED = frozenset(
+    {BatchStatus.FINALIZING, BatchStatus.COMPLETED, BatchStatus.CANCELLED, BatchStatus.EXPIRED}
+)
 
 
 def consumer_config(settings: BatchSettings) -> ConsumerConfig:
@@ -175,17 +179,16 @@ class BatchDrain:
             # Nothing waits for this line: the batch is gone, or failed while being queued.
             await msg.ack()
             return
-        if record.status in (BatchStatus.CANCELLING, BatchStatus.CANCELLED):
+        # A batch past `cancelling` has every line's result: a line still arriving came back
+        # after its router died between storing the result and acking it; it is only counted.
+        if record.status is BatchStatus.CANCELLING:
             message = "The batch was cancelled before this request was sent."
             skipped = skipped_line(
                 line.batch_id, line.line_no, line.custom_id, CANCELLED_CODE, message
             )
             await self._results.store(line, ok=False, output=skipped)
-        else:
-            served = await self._answer(line)
-            if served is None:
-                return
-            collector, event = served
+        elif record.status not in _EVERY_LINE_ANSWERED:
+            collector, event = await self._answer(line)
             error = collector.error_reply
             retry = error is not None and error.status in RETRY_STATUSES
             if retry and delivered < self._settings.max_attempts:
@@ -198,7 +201,7 @@ class BatchDrain:
         await self._results.progress(line, redelivered=delivered > 1)
         await msg.ack()
 
-    async def _answer(self, line: BatchLine) -> tuple[Collector, UsageEvent] | None:
+    async def _answer(self, line: BatchLine) -> tuple[Collector, UsageEvent]:
         handler = self._handler
         infer = infer_request_for(line, self._settings.line_timeout_s)
         capture = handler.body_log.capture_for(infer) if handler.body_log is not None else None
