@@ -9,6 +9,7 @@ import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import ExitStack
+from decimal import Decimal
 from typing import Any
 
 import nats
@@ -26,7 +27,8 @@ from tests.support.stack import Stack, open_stack
 from tollway_cli.processes import ManagedProcess
 from tollway_common import contract
 from tollway_common.contract import AnalyticsQuery, UsageRow
-from tollway_common.control import Deployment, ModelAlias, RetryPolicy
+from tollway_common.control import Deployment, ModelAlias, Price, RetryPolicy
+from tollway_common.pricing import cost_of
 
 BATCH_ROUTER_ENV = {
     "TOLLWAY_ROUTER_DRAIN_GRACE_S": "5",
@@ -36,6 +38,14 @@ BATCH_ROUTER_ENV = {
 }
 _WAIT_S = 45.0
 MAX_FILE_BYTES = 1_000_000
+# Batch lines of gpt-flaky cost half its price, as on OpenAI's batch API.
+FLAKY_PRICE = Price(
+    model="gpt-flaky",
+    input_per_mtok=Decimal("2"),
+    output_per_mtok=Decimal("8"),
+    batch_multiplier=Decimal("0.5"),
+    version="v1",
+)
 
 
 @pytest.fixture(scope="module")
@@ -60,7 +70,8 @@ def batch_stack(
             # No retry inside the router: a 429 reaches the batch drain, which waits it out.
             retry=RetryPolicy(max_attempts=1),
         )
-        stack.apply(gateway_config(workdir, module_upstream.base_url, [flaky]))
+        config = gateway_config(workdir, module_upstream.base_url, [flaky])
+        stack.apply(config.model_copy(update={"prices": [FLAKY_PRICE]}))
         stack.start_metering()
         stack.start_router(**BATCH_ROUTER_ENV)
         stack.start_edge(TOLLWAY_EDGE_MAX_FILE_BYTES=str(MAX_FILE_BYTES))
@@ -269,9 +280,12 @@ async def test_a_line_refused_with_429_waits_and_is_metered_once(
         [line] = await _lines(client, done.output_file_id)
     assert line["response"]["status_code"] == 200
     assert len(shared_upstream.requests) == 3
-    # The refused attempts are not metered: one row, the answer's.
+    # The refused attempts are not metered: one row, the answer's, at the batch price.
     [row] = await _usage_rows(batch_stack, {line["response"]["request_id"]})
     assert (row.status_code, row.batch_id) == (200, batch.id)
+    usage = line["response"]["body"]["usage"]
+    live = cost_of(FLAKY_PRICE, usage["prompt_tokens"], usage["completion_tokens"])
+    assert Decimal(row.cost) == live / 2
 
 
 async def test_a_router_killed_mid_batch_loses_and_doubles_no_line(
