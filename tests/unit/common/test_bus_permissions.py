@@ -122,9 +122,17 @@ def test_each_service_reads_only_its_own_inbox() -> None:
 
 
 def test_no_service_may_delete_or_purge_a_stream() -> None:
+    streams = (contract.USAGE_STREAM, contract.BATCH_LINES_STREAM, contract.BATCH_RESULTS_STREAM)
     for service in Service:
         for verb in ("DELETE", "PURGE"):
-            assert not _may(service, "publish", f"$JS.API.STREAM.{verb}.{contract.USAGE_STREAM}")
+            for stream in streams:
+                assert not _may(service, "publish", f"$JS.API.STREAM.{verb}.{stream}")
+
+
+def test_only_the_files_object_store_is_purged_and_only_by_its_writers() -> None:
+    # Replacing or deleting an object purges its old chunks (nats-py's object store).
+    purge = f"$JS.API.STREAM.PURGE.OBJ_{contract.OBJECT_FILES}"
+    assert [s for s in Service if _may(s, "publish", purge)] == [Service.EDGE, Service.ROUTER]
 
 
 def test_no_wildcard_reaches_the_whole_bus() -> None:
