@@ -291,7 +291,7 @@ async def test_a_line_refused_with_429_waits_and_is_metered_once(
 async def test_a_router_killed_mid_batch_loses_and_doubles_no_line(
     batch_stack: Stack, shared_upstream: FakeOpenAIServer
 ) -> None:
-    shared_upstream.fault = Fault(kind="slow_start", delay_s=0.03)
+    shared_upstream.fault = Fault(kind="slow_start", delay_s=0.05)
     count = 200
     lines = [_chat_line(f"line-{n}", "gpt-test", f"request {n}") for n in range(count)]
     async with _client(batch_stack) as client:
