@@ -48,8 +48,12 @@ def _contract_names(prefix: str = "", suffix: str = "") -> list[str]:
 def test_every_bucket_has_a_writer_and_a_reader(bucket: str) -> None:
     writers = [s for s in Service if _may(s, "publish", f"$KV.{bucket}.key")]
     readers = [s for s in Service if _may(s, "publish", f"$JS.API.DIRECT.GET.KV_{bucket}.x")]
-    # Stored responses are data plane: routers keep them, admin never touches them.
-    assert (Service.ROUTER if bucket == contract.KV_RESPONSES else Service.ADMIN) in writers
+    if bucket in (contract.KV_BATCHES, contract.KV_FILES):
+        # Clients' own data: the edge writes what they create, routers what batches produce.
+        assert writers == [Service.EDGE, Service.ROUTER]
+    else:
+        # Stored responses are data plane: routers keep them, admin never touches them.
+        assert (Service.ROUTER if bucket == contract.KV_RESPONSES else Service.ADMIN) in writers
     assert set(writers) <= set(readers)
 
 
@@ -61,6 +65,15 @@ def test_only_routers_keep_stored_responses_and_only_edges_ask_for_them() -> Non
     subject = contract.RESPONSES_STORE_SUBJECT
     assert [s for s in Service if _may(s, "publish", subject)] == [Service.EDGE]
     assert [s for s in Service if _may(s, "subscribe", subject)] == [Service.ROUTER]
+
+
+def test_only_the_edge_queues_batch_lines_and_only_routers_store_results() -> None:
+    lines = contract.batch_lines_subject("batch_1")
+    results = contract.batch_results_subject("batch_1", ok=True)
+    assert [s for s in Service if _may(s, "publish", lines)] == [Service.EDGE]
+    assert [s for s in Service if _may(s, "publish", results)] == [Service.ROUTER]
+    chunk = f"$O.{contract.OBJECT_FILES}.C.abc"
+    assert [s for s in Service if _may(s, "publish", chunk)] == [Service.EDGE, Service.ROUTER]
 
 
 @pytest.mark.parametrize("subject", _contract_names(suffix="_SUBJECT"))
@@ -76,6 +89,7 @@ def test_every_event_subject_has_a_publisher(subject: str) -> None:
         (contract.BODIES_STREAM, contract.BODIES_DURABLE),
         (contract.ALERTS_STREAM, contract.ALERTS_METERING_DURABLE),
         (contract.ALERTS_STREAM, contract.ALERTS_WEBHOOK_DURABLE),
+        (contract.BATCH_LINES_STREAM, contract.BATCH_LINES_DURABLE),
     ],
 )
 def test_every_durable_has_a_consumer_that_may_fetch_and_ack(stream: str, durable: str) -> None:
@@ -119,9 +133,17 @@ def test_each_service_reads_only_its_own_inbox() -> None:
 
 
 def test_no_service_may_delete_or_purge_a_stream() -> None:
+    streams = (contract.USAGE_STREAM, contract.BATCH_LINES_STREAM, contract.BATCH_RESULTS_STREAM)
     for service in Service:
         for verb in ("DELETE", "PURGE"):
-            assert not _may(service, "publish", f"$JS.API.STREAM.{verb}.{contract.USAGE_STREAM}")
+            for stream in streams:
+                assert not _may(service, "publish", f"$JS.API.STREAM.{verb}.{stream}")
+
+
+def test_only_the_files_object_store_is_purged_and_only_by_its_writers() -> None:
+    # Replacing or deleting an object purges its old chunks (nats-py's object store).
+    purge = f"$JS.API.STREAM.PURGE.OBJ_{contract.OBJECT_FILES}"
+    assert [s for s in Service if _may(s, "publish", purge)] == [Service.EDGE, Service.ROUTER]
 
 
 def test_no_wildcard_reaches_the_whole_bus() -> None:

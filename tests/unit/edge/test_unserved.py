@@ -29,6 +29,12 @@ SERVED = {
     "responses/{response_id}",
     "responses/{response_id}/cancel",
     "responses/{response_id}/input_items",
+    "files",
+    "files/{file_id}",
+    "files/{file_id}/content",
+    "batches",
+    "batches/{batch_id}",
+    "batches/{batch_id}/cancel",
 }
 _PATH_LITERAL = re.compile(
     r'(?:path_template\(|_(?:get|post|put|patch|delete|get_api_list)\(\s*)"/([^"]+)"'
@@ -66,7 +72,7 @@ def test_every_path_the_openai_sdk_calls_is_served_or_named() -> None:
         ("GET", "/v1/audio/speech", "POST /v1/audio/speech"),
         ("POST", "/v1/audio/voices", "custom voices"),
         ("GET", "/v1/rerank", "POST /v1/rerank is served"),
-        ("GET", "/v1/files", "files"),
+        ("GET", "/v1/vector_stores", "vector stores"),
         ("POST", "/v1/responses/compact", "compacting responses"),
         ("GET", "/v1/chat/completions", "stored chat completions"),
         ("GET", "/v1/fine_tuning/jobs/ftjob-1/events", "fine-tuning"),

@@ -70,6 +70,7 @@ def test_usage_row_lists_every_column_in_order() -> None:
         images=2,
         audio_seconds=12.5,
         characters=300,
+        batch_id="batch_0123",
     )
     row = dict(zip(USAGE_COLUMNS, usage_row(event, PRICED), strict=True))
 
@@ -118,6 +119,7 @@ def test_usage_row_lists_every_column_in_order() -> None:
         "images": 2,
         "audio_seconds": 12.5,
         "characters": 300,
+        "batch_id": "batch_0123",
     }
 
 
@@ -135,6 +137,20 @@ def test_cost_is_exact_and_a_model_without_a_price_is_flagged() -> None:
     assert priced == Charge(expected, "USD", "v7", False)
     assert charge(_event(), None) == UNPRICED
     assert UNPRICED.unpriced
+
+
+def test_a_batch_line_costs_the_batch_share_of_the_price_where_one_is_set() -> None:
+    price = Price(
+        model="gpt-4o-mini",
+        input_per_mtok=Decimal("0.15"),
+        output_per_mtok=Decimal("0.60"),
+        batch_multiplier=Decimal("0.5"),
+    )
+    live = charge(_event(), price)
+    line = charge(_event(batch_id="batch_1"), price)
+    assert line.cost == live.cost / 2
+    unset = price.model_copy(update={"batch_multiplier": None})
+    assert charge(_event(batch_id="batch_1"), unset).cost == live.cost
 
 
 def test_the_routers_event_outranks_the_edges_estimate() -> None:
@@ -210,6 +226,7 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         4,
         61.5,
         120,
+        "batch_0123",
     )
 
     assert to_usage_row(values) == UsageRow(
@@ -250,6 +267,7 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         images=4,
         audio_seconds=61.5,
         characters=120,
+        batch_id="batch_0123",
     )
 
 

@@ -79,6 +79,23 @@ def _kv_writer(bucket: str) -> tuple[str, ...]:
     return (*_kv_reader(bucket), f"$KV.{bucket}.>")
 
 
+def _object_store(bucket: str) -> tuple[str, ...]:
+    """Read, write and delete objects: chunks and metadata under `$O.<bucket>.>`, the last
+    metadata by subject, an ordered consumer to read chunks, a purge to drop replaced ones."""
+    stream = f"OBJ_{bucket}"
+    return (
+        *_stream_reader(stream),
+        f"{_API}.STREAM.MSG.GET.{stream}",
+        f"{_API}.STREAM.PURGE.{stream}",
+        f"{_API}.CONSUMER.CREATE.{stream}",
+        f"{_API}.CONSUMER.CREATE.{stream}.>",
+        f"{_API}.CONSUMER.INFO.{stream}.>",
+        f"{_API}.CONSUMER.DELETE.{stream}.>",
+        f"$JS.FC.{stream}.>",
+        f"$O.{bucket}.>",
+    )
+
+
 def _pull_consumer(stream: str, durable: str) -> tuple[str, ...]:
     """Create-or-update one durable pull consumer, fetch from it and ack what it delivers."""
     return (
@@ -123,6 +140,13 @@ PERMISSIONS: Mapping[Service, Permissions] = {
             contract.presence_subject(Service.EDGE),
             *_stream_reader(contract.ALERTS_STREAM),
             *(subject for bucket in EDGE_BUCKETS for subject in _kv_reader(bucket)),
+            # Files and batches: uploads, batch records, and each batch's lines queued.
+            *_object_store(contract.OBJECT_FILES),
+            *_kv_writer(contract.KV_FILES),
+            *_kv_writer(contract.KV_BATCHES),
+            contract.BATCH_LINES_WILDCARD,
+            *_stream_reader(contract.BATCH_LINES_STREAM),
+            *_stream_reader(contract.BATCH_RESULTS_STREAM),
         ),
         subscribe=(EDGE_REPLIES,),
     ),
@@ -139,6 +163,15 @@ PERMISSIONS: Mapping[Service, Permissions] = {
             *_kv_writer(contract.KV_HEALTH),
             # Stored Responses API answers: routers alone keep and read them.
             *_kv_writer(contract.KV_RESPONSES),
+            # Batches: drain the lines, store each result, count progress, write the output.
+            *_stream_reader(contract.BATCH_LINES_STREAM),
+            *_pull_consumer(contract.BATCH_LINES_STREAM, contract.BATCH_LINES_DURABLE),
+            contract.BATCH_RESULTS_WILDCARD,
+            *_stream_reader(contract.BATCH_RESULTS_STREAM),
+            f"{_API}.STREAM.MSG.GET.{contract.BATCH_RESULTS_STREAM}",
+            *_kv_writer(contract.KV_BATCHES),
+            *_kv_writer(contract.KV_FILES),
+            *_object_store(contract.OBJECT_FILES),
         ),
         subscribe=(
             contract.INFER_WILDCARD,

@@ -77,6 +77,27 @@ ALERTS_SUBJECT = f"{_PREFIX}.alerts"
 RESPONSES_STORE_SUBJECT = f"{_PREFIX}.responses.store"
 
 
+def batch_lines_subject(batch_id: str) -> str:
+    """Where a batch's input lines wait for a router (work-queue stream `BATCH_LINES_STREAM`)."""
+    return f"{_PREFIX}.batch.lines.{batch_id}"
+
+
+BATCH_LINES_WILDCARD = f"{_PREFIX}.batch.lines.*"
+
+
+def batch_results_subject(batch_id: str, ok: bool) -> str:
+    """Where a router stores one line's result: `.ok` for a 2xx answer, `.failed` otherwise, so
+    the stream's per-subject counts are the batch's progress."""
+    return f"{_PREFIX}.batch.results.{batch_id}.{'ok' if ok else 'failed'}"
+
+
+def batch_results_filter(batch_id: str) -> str:
+    return f"{_PREFIX}.batch.results.{batch_id}.*"
+
+
+BATCH_RESULTS_WILDCARD = f"{_PREFIX}.batch.results.>"
+
+
 def analytics_subject(query: str) -> str:
     return f"{_PREFIX}.analytics.{query}"
 
@@ -106,6 +127,10 @@ ALERTS_METERING_DURABLE = "metering-alerts"
 ALERTS_STREAM = "TOLLWAY_ALERTS"
 ALERTS_WEBHOOK_DURABLE = "admin-webhooks"
 
+BATCH_LINES_STREAM = "TOLLWAY_BATCH_LINES"
+BATCH_LINES_DURABLE = "router-batch-lines"
+BATCH_RESULTS_STREAM = "TOLLWAY_BATCH_RESULTS"
+
 KV_MODELS = "tollway_models"
 KV_KEYS = "tollway_keys"
 KV_ORGS = "tollway_orgs"
@@ -121,6 +146,11 @@ KV_HEALTH = "tollway_health"
 KV_RESPONSES = "tollway_responses"
 # Admin UI sessions signed out before they expired, keyed by session id; only admin reads it.
 KV_ADMIN_SESSIONS = "tollway_admin_sessions"
+# Batch records (`tollway_common.batches.BatchRecord`) and file records, keyed
+# `<owner>.<id>`; the files' contents live in the object store `OBJECT_FILES` under their id.
+KV_BATCHES = "tollway_batches"
+KV_FILES = "tollway_file_records"
+OBJECT_FILES = "tollway_files"
 
 # --- headers --------------------------------------------------------------------------------
 
@@ -255,6 +285,8 @@ class InferRequest(_Wire):
     log_bodies: bool | None = None
     tenant: TenantCredential | None = Field(default=None, repr=False)
     facts: RequestFacts = RequestFacts()
+    # Set when the request is one line of a batch (`/v1/batches`), served by a router's drain.
+    batch_id: str = ""
 
 
 class Usage(_Wire):
@@ -364,6 +396,8 @@ class UsageEvent(_Wire):
     images: int = 0
     audio_seconds: float = 0.0
     characters: int = 0
+    # The batch the request was a line of; charged at the batch price where one is set.
+    batch_id: str = ""
 
 
 class AuditActor(_Wire):
@@ -542,6 +576,7 @@ class UsageRow(_Wire):
     images: int = 0
     audio_seconds: float = 0.0
     characters: int = 0
+    batch_id: str = ""
 
 
 class AnalyticsReply(_Wire):
@@ -625,6 +660,40 @@ class Presence(_Wire):
     started_at_ms: int
     at_ms: int
     ready: bool = True
+
+
+class BatchLine(_Wire):
+    """One line of a batch on the work queue, checked and admitted by the edge: everything a
+    router needs to serve it as the batch's owner without reading the input file again."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", hide_input_in_errors=True)
+
+    batch_id: str
+    owner: str
+    line_no: int = Field(ge=1)
+    custom_id: str
+    endpoint: Endpoint
+    principal: Principal
+    alias: str
+    body: dict[str, Any]
+    facts: RequestFacts = RequestFacts()
+    log_bodies: bool | None = None
+    client: ClientInfo = ClientInfo()
+
+
+class BatchResult(_Wire):
+    """One line's entry of the output or error file, OpenAI's batch output line as `line`."""
+
+    line_no: int
+    line: dict[str, Any]
+
+
+def decode_batch_line(data: bytes) -> BatchLine:
+    return BatchLine.model_validate_json(data)
+
+
+def decode_batch_result(data: bytes) -> BatchResult:
+    return BatchResult.model_validate_json(data)
 
 
 def decode_presence(data: bytes) -> Presence:

@@ -604,7 +604,8 @@ class Price(_Record):
     """What one model alias costs, per million tokens, in `currency`. Cached reads and cache
     writes fall back to the input price when unset. Image and audio models may also cost per
     image made, per minute of audio heard and per million characters spoken (unset: those
-    units cost nothing beyond the tokens). `version` names the price in usage rows."""
+    units cost nothing beyond the tokens). Batch lines cost `batch_multiplier` times as much
+    when it is set. `version` names the price in usage rows."""
 
     model: str
     input_per_mtok: Decimal = Field(ge=0)
@@ -614,6 +615,9 @@ class Price(_Record):
     per_image: Decimal | None = Field(default=None, ge=0)
     per_audio_minute: Decimal | None = Field(default=None, ge=0)
     per_mchar: Decimal | None = Field(default=None, ge=0)
+    # What a batch line (`/v1/batches`) costs as a share of the price above (OpenAI's batch
+    # API: 0.5); unset, batch lines cost what live requests do.
+    batch_multiplier: Decimal | None = Field(default=None, ge=0)
     currency: str = "USD"
     version: str = ""
     managed_by: str = ""

@@ -28,6 +28,10 @@ USAGE_DEDUP_WINDOW_S = 600
 # Bodies hold prompts: kept in the stream only as long as metering may take to store them.
 BODIES_RETENTION_S = 24 * 3600
 BODIES_MAX_BYTES = 1024**3
+# A batch's lines and results outlive its 24 h completion window by a margin; a result
+# published again after a router died before acking its line is dropped within this window.
+BATCH_RETENTION_S = 3 * 24 * 3600
+BATCH_RESULTS_DEDUP_WINDOW_S = 2 * 3600
 
 
 async def connect(
@@ -156,6 +160,28 @@ async def ensure_bodies_stream(js: JetStreamContext, replicas: int) -> None:
     )
 
 
+async def ensure_batch_streams(js: JetStreamContext, replicas: int) -> None:
+    """Create or update the batch streams: the lines as a work queue (each line is removed once
+    a router acks it; `Nats-Msg-Id` `<batch>:<line>` makes a retried creation add nothing), and
+    the results, one per line, deduplicated the same way."""
+    await _ensure_stream(
+        js,
+        contract.BATCH_LINES_STREAM,
+        contract.BATCH_LINES_WILDCARD,
+        replicas,
+        max_age_s=BATCH_RETENTION_S,
+        retention=RetentionPolicy.WORK_QUEUE,
+    )
+    await _ensure_stream(
+        js,
+        contract.BATCH_RESULTS_STREAM,
+        contract.BATCH_RESULTS_WILDCARD,
+        replicas,
+        max_age_s=BATCH_RETENTION_S,
+        dedup_window_s=BATCH_RESULTS_DEDUP_WINDOW_S,
+    )
+
+
 async def _ensure_stream(
     js: JetStreamContext,
     name: str,
@@ -163,17 +189,19 @@ async def _ensure_stream(
     replicas: int,
     max_age_s: int = USAGE_RETENTION_S,
     max_bytes: int | None = None,
+    retention: RetentionPolicy = RetentionPolicy.LIMITS,
+    dedup_window_s: int = USAGE_DEDUP_WINDOW_S,
 ) -> None:
     config = StreamConfig(
         name=name,
         subjects=[subject],
-        retention=RetentionPolicy.LIMITS,
+        retention=retention,
         storage=StorageType.FILE,
         num_replicas=replicas,
         max_age=max_age_s,
         max_bytes=max_bytes,
         discard=DiscardPolicy.OLD,
-        duplicate_window=USAGE_DEDUP_WINDOW_S,
+        duplicate_window=dedup_window_s,
     )
     # Create first: a stream that exists with the same configuration is left as it is, so a
     # service allowed only to create (docs/security-nats.md) starts; its owner updates it.

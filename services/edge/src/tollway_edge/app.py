@@ -13,7 +13,7 @@ from tollway_edge import fast_path
 from tollway_edge.errors import install_error_handlers
 from tollway_edge.fast_path import InferenceFastPath
 from tollway_edge.lifespan import lifespan
-from tollway_edge.routes import health, key_info, models, responses, unserved
+from tollway_edge.routes import batches, files, health, key_info, models, responses, unserved
 from tollway_edge.settings import EdgeSettings
 
 
@@ -30,6 +30,8 @@ def create_app(settings: EdgeSettings) -> ASGIApp:
     app.include_router(key_info.router)
     app.include_router(responses.router)
     app.include_router(health.router)
+    app.include_router(files.router)
+    app.include_router(batches.router)
     unserved.install(app)
     install_error_handlers(app)
     instrument_fastapi(app)

@@ -14,6 +14,7 @@ from fastapi import FastAPI
 from nats.js.kv import KeyValue
 
 from tollway_common import contract, metrics, nats_client
+from tollway_common.batch_store import BatchStore
 from tollway_common.bus_permissions import Service
 from tollway_common.control import (
     Budget,
@@ -23,6 +24,7 @@ from tollway_common.control import (
     decode_model_alias,
     decode_price,
 )
+from tollway_common.file_store import FileStore
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.oidc import OidcVerifier
 from tollway_common.presence import Announcer
@@ -80,6 +82,9 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     await mux.start(nc)
     redis = redis_client.connect(settings.redis)
     await nats_client.ensure_alerts_stream(js, settings.nats.replicas)
+    await nats_client.ensure_batch_streams(js, settings.nats.replicas)
+    files = await FileStore.open(js, settings.nats.replicas)
+    batches = BatchStore(js, await bucket(contract.KV_BATCHES))
     gate = LimitGate(catalog, redis, AlertPublisher(js, redis), settings.limits)
     salt = settings.configured_ip_salt()
     if salt is None:
@@ -99,6 +104,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         oidc=oidc,
         gate=gate,
         client_ip_salt=salt,
+        files=files,
+        batches=batches,
     )
     announcer = Announcer(nc, "edge", lambda: nc.is_connected)
     announcer.start()

@@ -9,6 +9,8 @@ from nats.aio.client import Client
 from nats.js import JetStreamContext
 from redis.asyncio import Redis
 
+from tollway_common.batch_store import BatchStore
+from tollway_common.file_store import FileStore
 from tollway_edge.auth import TokenAuth
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
@@ -29,3 +31,6 @@ class Runtime:
     oidc: TokenAuth | None = None
     # The configured salt, read once (lifespan), else random for this process.
     client_ip_salt: bytes = field(default_factory=lambda: secrets.token_bytes(16))
+    # Files and batch records (`/v1/files`, `/v1/batches`); None where a test runs without.
+    files: FileStore | None = None
+    batches: BatchStore | None = None

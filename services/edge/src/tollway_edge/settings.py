@@ -93,6 +93,10 @@ class EdgeSettings(BaseSettings):
     # The salt read from a file at start instead (compose generates one).
     client_ip_salt_file: Path | None = None
     idle_timeout_s: float = Field(default=5.0, gt=0)
+    # Files (`/v1/files`): the largest upload, apart from the inference body limit above.
+    max_file_bytes: int = Field(default=200 * 1024 * 1024, gt=0)
+    # Batches (`/v1/batches`): the most lines one input file may hold (OpenAI's limit).
+    max_batch_lines: int = Field(default=50_000, ge=1)
     # /metrics (TOLLWAY_EDGE_METRICS__ENABLED, __HOST, __PORT).
     metrics: MetricsSettings = MetricsSettings()
     # With several workers: the folder where each keeps its metrics for /metrics to sum

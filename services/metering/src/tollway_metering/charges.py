@@ -35,6 +35,8 @@ def charge(event: UsageEvent, price: Price | None) -> Charge:
         event.cached_read_tokens,
         event.cache_write_tokens,
     ) + media_cost(price, event.images, event.audio_seconds, event.characters)
+    if event.batch_id and price.batch_multiplier is not None:
+        cost *= price.batch_multiplier
     return Charge(cost.quantize(_PLACES), price.currency, price.version, False)
 
 

@@ -66,6 +66,7 @@ USAGE_COLUMNS: tuple[str, ...] = (
     "images",
     "audio_seconds",
     "characters",
+    "batch_id",
 )
 
 # Which event of a request ReplacingMergeTree keeps: the router's real usage over the edge's
@@ -111,6 +112,7 @@ USAGE_ROW_SELECT: tuple[str, ...] = (
     "images",
     "audio_seconds",
     "characters",
+    "batch_id",
 )
 
 _UINT16_MAX = 2**16 - 1
@@ -177,6 +179,7 @@ def usage_row(event: UsageEvent, charge: Charge) -> list[Any]:
         _clamp(event.images, _UINT32_MAX),
         max(0.0, event.audio_seconds),
         _clamp(event.characters, _UINT32_MAX),
+        event.batch_id,
     ]
 
 

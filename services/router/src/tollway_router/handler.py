@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 
-from tollway_common.contract import Endpoint, FinalReply, InferRequest
+from tollway_common.contract import Endpoint, FinalReply, InferRequest, UsageEvent
 from tollway_common.control import Deployment, ModelAlias, kv_key_for_alias
 from tollway_common.errors import (
     InternalError,
@@ -29,6 +29,7 @@ from tollway_common.errors import (
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.log import request_id_var
 from tollway_router import metrics, spans
+from tollway_router.body_log.capture import BodyCapture
 from tollway_router.body_log.publisher import BodyLog
 from tollway_router.credentials.resolve import Credential, Credentials, for_tenant
 from tollway_router.providers.adapter import HttpCall
@@ -109,10 +110,23 @@ class Handler:
         self.chooser = Chooser(self.health, self.load)
 
     async def serve(self, infer: InferRequest, reply_to: str) -> None:
+        """Serve a live request, replying on the edge's inbox `reply_to`."""
+        capture = self.body_log.capture_for(infer) if self.body_log is not None else None
+        await self.answer(infer, Replier(self.nc, reply_to, self.router_id, capture), capture)
+
+    async def answer(
+        self,
+        infer: InferRequest,
+        replier: Replier,
+        capture: BodyCapture | None = None,
+        *,
+        meter: bool = True,
+    ) -> UsageEvent:
+        """Serve `infer`, replying through `replier` (an edge's inbox, or a batch line's
+        `Collector`); its usage event is published unless `meter` is false (the batch drain
+        decides then whether an attempt is the one to meter)."""
         request_id_var.set(infer.request_id)
         started = time.monotonic()
-        capture = self.body_log.capture_for(infer) if self.body_log is not None else None
-        replier = Replier(self.nc, reply_to, self.router_id, capture)
         self.heartbeats.opened(replier)
         serving = Serving(infer, replier, Outcome(), started)
         outcome = serving.outcome
@@ -142,10 +156,12 @@ class Handler:
             event = build_event(infer, outcome, serving.elapsed_ms(), self.router_id)
             metrics.observe_request(event)
             spans.record_result(event)
-            # Shielded: a cancelled request still owes its usage event.
-            await asyncio.shield(publish_usage(self.js, event))
+            if meter:
+                # Shielded: a cancelled request still owes its usage event.
+                await asyncio.shield(publish_usage(self.js, event))
             if capture is not None and self.body_log is not None:
                 self.body_log.submit(infer, capture, outcome.status_code)
+        return event
 
     async def _fail(self, serving: Serving, exc: TollwayError) -> None:
         outcome = serving.outcome

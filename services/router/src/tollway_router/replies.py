@@ -71,6 +71,30 @@ class Replier:
             await self._nc.publish(self._subject, b"", headers=_HEARTBEAT_HEADERS)
 
 
+class Collector(Replier):
+    """Stands in for an edge's inbox where no client waits (a batch line): keeps the answer's
+    body and its end instead of publishing them. It counts what it is given as `Replier`
+    does, so "nothing sent yet" means the same to retries and fallbacks."""
+
+    def __init__(self, nc: Client, router_id: str, capture: BodyCapture | None = None) -> None:
+        super().__init__(nc, "", router_id, capture)
+        self.body = b""
+        self.final_reply: FinalReply | None = None
+        self.error_reply: ErrorReply | None = None
+
+    async def _publish(self, kind: ReplyKind, data: bytes) -> None:
+        self._seq += 1
+        if kind is ReplyKind.CHUNK:
+            self.body = data
+        elif kind is ReplyKind.FINAL:
+            self.final_reply = contract.decode_final_reply(data)
+        elif kind is ReplyKind.ERROR:
+            self.error_reply = contract.decode_error_reply(data)
+
+    async def heartbeat(self) -> None:
+        return None
+
+
 _HEARTBEAT_HEADERS = {contract.HEADER_KIND: ReplyKind.HEARTBEAT.value}
 
 

@@ -8,9 +8,14 @@ import os
 import signal
 import socket
 
+from nats.aio.client import Client
+from nats.js import JetStreamContext
+
 from tollway_common import contract, nats_client
+from tollway_common.batch_store import BatchStore
 from tollway_common.bus_permissions import Service
 from tollway_common.control import ModelAlias, decode_model_alias
+from tollway_common.file_store import FileStore
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.metrics import announce_build
 from tollway_common.monitor_server import MonitorServer
@@ -18,6 +23,8 @@ from tollway_common.presence import Announcer
 from tollway_common.secret_policy import SecretPolicy
 from tollway_common.secret_refs import SecretResolver
 from tollway_router import metrics
+from tollway_router.batch.drain import BatchDrain
+from tollway_router.batch.results import Results
 from tollway_router.body_log.publisher import BodyLog
 from tollway_router.credentials.resolve import Credentials
 from tollway_router.credentials.token_cache import TokenCache
@@ -77,6 +84,7 @@ async def run(settings: RouterSettings) -> None:
     deployments = [d for m in models.items.values() for d in m.deployments]
     await asyncio.to_thread(upstream.warm_up, deployments)
     worker = Worker(nc, handler, settings.max_inflight)
+    drain = await _batch_drain(nc, js, handler, settings) if settings.batch.enabled else None
     metrics.IN_FLIGHT.set_function(lambda: worker.inflight)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -100,6 +108,9 @@ async def run(settings: RouterSettings) -> None:
     await announcer.stop()
     log.info("router stopping", extra={"inflight": worker.inflight})
     await store_answers.stop()
+    if drain is not None:
+        # First, while NATS is still up: a line finished in the grace period is acked.
+        await drain.stop(settings.drain_grace_s)
     await worker.shutdown(settings.drain_grace_s)
     await heartbeats.stop()
     await body_log.close()
@@ -109,6 +120,18 @@ async def run(settings: RouterSettings) -> None:
     await credentials.close()
     await monitor.stop()
     log.info("router stopped")
+
+
+async def _batch_drain(
+    nc: Client, js: JetStreamContext, handler: Handler, settings: RouterSettings
+) -> BatchDrain:
+    replicas = settings.nats.replicas
+    await nats_client.ensure_batch_streams(js, replicas)
+    batches = BatchStore(js, await nats_client.ensure_kv(js, contract.KV_BATCHES, replicas))
+    files = await FileStore.open(js, replicas)
+    drain = BatchDrain(nc, js, handler, Results(js, batches, files), batches, settings.batch)
+    await drain.start()
+    return drain
 
 
 async def _sweep_idle(health: HealthBoard, models: KvMirror[ModelAlias], every_s: float) -> None:

@@ -73,6 +73,24 @@ class ResponsesSettings(BaseModel):
     share: Share = Share.KEY
 
 
+class BatchSettings(BaseModel):
+    """How this router drains batch lines (`/v1/batches`): at most `concurrency` lines at
+    once, of them at most `per_model` for one model alias; a line the upstream refuses with
+    429 or 503 waits `retry_delay_s` (times its attempt) and is tried again, up to
+    `max_attempts` deliveries. `ack_wait_s` is how long a router that died holding a line
+    keeps it from the others; a line in progress keeps extending it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    enabled: bool = True
+    concurrency: int = Field(default=16, ge=1)
+    per_model: int = Field(default=8, ge=1)
+    max_attempts: int = Field(default=5, ge=1)
+    retry_delay_s: float = Field(default=10.0, ge=0)
+    ack_wait_s: float = Field(default=60.0, ge=1)
+    line_timeout_s: float = Field(default=600.0, gt=0)
+
+
 class RouterSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOLLWAY_ROUTER_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -93,6 +111,8 @@ class RouterSettings(BaseSettings):
     idle_sweep_interval_s: float = Field(default=60.0, gt=0)
     body_log: BodyLogSettings = BodyLogSettings()
     responses: ResponsesSettings = ResponsesSettings()
+    # TOLLWAY_ROUTER_BATCH__CONCURRENCY and so on.
+    batch: BatchSettings = BatchSettings()
     # Where a Foundry resource's Claude lives; `{resource}` is replaced by a validated resource
     # name (one DNS label). Tests point it at a loopback fake.
     foundry_base_url: str = FOUNDRY_BASE_URL

@@ -115,6 +115,7 @@ def build_event(
         credential=outcome.credential,
         attempts=outcome.attempts,
         trace_id=tracing.current_trace_id(),
+        batch_id=infer.batch_id,
     )
 
 

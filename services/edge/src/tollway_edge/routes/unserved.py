@@ -27,7 +27,6 @@ UNSERVED: dict[str, str] = {
     "audio/voices": "custom voices",
     "audio": "this audio operation (POST /v1/audio/speech, /transcriptions and /translations "
     "are served)",
-    "batches": "batches",
     "chat/completions": "stored chat completions",
     "chatkit": "ChatKit",
     "containers": "containers",
@@ -37,7 +36,6 @@ UNSERVED: dict[str, str] = {
     "edits": "edits (retired by OpenAI; use chat completions)",
     "engines": "engines (retired by OpenAI; use GET /v1/models)",
     "evals": "evals",
-    "files": "files",
     "fine-tunes": "fine-tuning",
     "fine_tuning": "fine-tuning",
     "images": "this image operation (POST /v1/images/generations, /edits and /variations are "

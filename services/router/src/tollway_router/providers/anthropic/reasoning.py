@@ -49,7 +49,7 @@ def plan_reasoning(
 def _effort(value: Any) -> str | None:
     if value is None or value == "none":
         return None
-    if value not in THINKING_BUDGETS:
+    if not isinstance(value, str) or value not in THINKING_BUDGETS:
         raise InvalidRequest(
             f"reasoning_effort must be one of none, {', '.join(THINKING_BUDGETS)}.",
             param="reasoning_effort",
