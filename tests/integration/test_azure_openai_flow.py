@@ -276,6 +276,10 @@ async def test_legacy_completions_and_embeddings_are_served(
     assert paths == [f"{prefix}/completions", f"{prefix}/embeddings"]
 
 
+@pytest.mark.proves("responses_native", "azure_openai")
+@pytest.mark.proves("responses_create", "azure_openai")
+@pytest.mark.proves("responses_stream", "azure_openai")
+@pytest.mark.proves("responses_previous", "azure_openai")
 async def test_responses_pass_through_on_azures_v1_path(azure_stack: AzureStack) -> None:
     """A deployment whose chat takes the dated paths still gets Responses on the v1 path."""
     azure_stack.sent()
@@ -285,6 +289,7 @@ async def test_responses_pass_through_on_azures_v1_path(azure_stack: AzureStack)
         )
         validate_openai("Response", raw.http_response.json())
         first = raw.parse()
+        assert await client.responses.retrieve(first.id) == first
         stream = await client.responses.create(
             model="azure-deployments", previous_response_id=first.id, input="Again", stream=True
         )

@@ -22,10 +22,12 @@ from tests.support import fake_responses
 from tests.support.configs import LIMITED_KEY
 from tests.support.fake_openai_server import FakeOpenAIServer, Fault
 from tests.support.openai_schema import validate_openai
+from tests.support.responses_over_chat import EVENT_SCHEMAS
 from tests.support.stack import Stack
 from tests.support.usage_stream import usage_events
 
 from tollway_common.contract import Endpoint
+from tollway_router.upstream import demo_server
 
 WEATHER: FunctionToolParam = {
     "type": "function",
@@ -39,6 +41,9 @@ def _client(stack: Stack, key: str) -> AsyncOpenAI:
     return AsyncOpenAI(base_url=stack.base_url, api_key=key, max_retries=0)
 
 
+@pytest.mark.proves("responses_native", "openai")
+@pytest.mark.proves("responses_create", "openai")
+@pytest.mark.proves("responses_metered", "openai")
 async def test_a_response_is_passed_through_stored_and_metered(
     shared_stack: Stack, api_key: str, shared_upstream: FakeOpenAIServer
 ) -> None:
@@ -71,6 +76,7 @@ async def test_a_response_is_passed_through_stored_and_metered(
     )
 
 
+@pytest.mark.proves("responses_stream", "openai")
 async def test_a_stream_is_typed_events_and_is_stored_when_it_completes(
     shared_stack: Stack, api_key: str
 ) -> None:
@@ -88,6 +94,7 @@ async def test_a_stream_is_typed_events_and_is_stored_when_it_completes(
         assert await client.responses.retrieve(completed.response.id) == completed.response
 
 
+@pytest.mark.proves("responses_stream", "openai")
 async def test_the_raw_stream_is_valid_events_ending_without_a_done_marker(
     shared_stack: Stack, api_key: str
 ) -> None:
@@ -108,6 +115,8 @@ async def test_the_raw_stream_is_valid_events_ending_without_a_done_marker(
         validate_openai("ResponseStreamEvent", event)
 
 
+@pytest.mark.proves("responses_tools", "openai")
+@pytest.mark.proves("responses_previous", "openai")
 async def test_a_function_call_is_continued_with_its_output_by_previous_response_id(
     shared_stack: Stack, api_key: str, shared_upstream: FakeOpenAIServer
 ) -> None:
@@ -204,6 +213,7 @@ async def test_cancel_and_background_are_refused(shared_stack: Stack, api_key: s
     assert "background responses are not supported" in background.value.message
 
 
+@pytest.mark.proves("responses_stream_error", "openai")
 async def test_a_stream_cut_off_upstream_ends_with_the_sdks_error_event(
     shared_stack: Stack, api_key: str, shared_upstream: FakeOpenAIServer
 ) -> None:
@@ -230,6 +240,10 @@ async def test_the_azure_client_reaches_responses(shared_stack: Stack, api_key: 
         assert (await client.responses.retrieve(response.id)).id == response.id
 
 
+@pytest.mark.proves("responses_translated", "fake")
+@pytest.mark.proves("responses_create", "fake")
+@pytest.mark.proves("responses_previous", "fake")
+@pytest.mark.proves("responses_metered", "fake")
 async def test_a_chat_only_deployment_serves_responses_translated(
     shared_stack: Stack, api_key: str
 ) -> None:
@@ -238,6 +252,7 @@ async def test_a_chat_only_deployment_serves_responses_translated(
         first = raw.parse()
         validate_openai("Response", raw.http_response.json())
         assert "Hello" in first.output_text
+        assert await client.responses.retrieve(first.id) == first
         second = await client.responses.create(
             model="tollway-demo", previous_response_id=first.id, input="Again"
         )
@@ -252,3 +267,37 @@ async def test_a_chat_only_deployment_serves_responses_translated(
         "demo-fake",
         200,
     )
+    assert first.usage is not None
+    assert (event.prompt_tokens, event.completion_tokens, event.usage_estimated) == (
+        first.usage.input_tokens,
+        first.usage.output_tokens,
+        False,
+    )
+
+
+@pytest.mark.proves("responses_stream", "fake")
+@pytest.mark.proves("responses_tools", "fake")
+async def test_the_demo_model_streams_a_tool_call_that_its_output_continues(
+    shared_stack: Stack, api_key: str
+) -> None:
+    async with _client(shared_stack, api_key) as client:
+        stream = await client.responses.create(
+            model="tollway-demo", input="Oslo", tools=[WEATHER], stream=True
+        )
+        events = [event async for event in stream]
+        for event in events:
+            validate_openai(EVENT_SCHEMAS[event.type], event.to_dict())
+        assert [event.sequence_number for event in events] == list(range(len(events)))
+        completed = events[-1]
+        assert completed.type == "response.completed"
+        [call] = completed.response.output
+        assert call.type == "function_call"
+        assert (call.name, call.arguments) == ("get_weather", '{"query":"Oslo"}')
+        async with client.responses.stream(
+            model="tollway-demo",
+            previous_response_id=completed.response.id,
+            input=[{"type": "function_call_output", "call_id": call.call_id, "output": "sunny"}],
+            tools=[WEATHER],
+        ) as answer:
+            second = await answer.get_final_response()
+    assert second.output_text == f"{demo_server.GREETING} Oslo"

@@ -1,4 +1,5 @@
-"""The features of issue 3 ("Anthropic, Azure AI Foundry and Azure OpenAI"), by id.
+"""The features of issue 3 ("Anthropic, Azure AI Foundry and Azure OpenAI") and of issue 24 (the
+Responses API on every kind of deployment), by id.
 
 A test that shows a feature for a provider says so with `@pytest.mark.proves("<id>",
 "<provider>")` (in the shared adapter suite the provider is the `adapter` parameter).
@@ -28,6 +29,7 @@ _TRANSLATION = "Translation, OpenAI chat <-> Anthropic Messages"
 _USAGE = "Usage, stop reasons and errors"
 _MESSAGES = "Translation, Anthropic Messages -> OpenAI chat (deployments that speak only chat)"
 _SUITE = "Shared adapter suite (every provider in the registry)"
+_RESPONSES = "The Responses API (`/v1/responses` through the openai SDK's `responses.create`)"
 
 FEATURES: tuple[Feature, ...] = (
     Feature(
@@ -280,6 +282,53 @@ FEATURES: tuple[Feature, ...] = (
         "usage asked of the deployment, sent on `message_delta`, metered exactly",
     ),
     Feature(
+        "responses_native",
+        _RESPONSES,
+        "served natively: the request goes upstream as sent, with the deployment's model, "
+        "`store: false` and no `previous_response_id`",
+    ),
+    Feature(
+        "responses_translated",
+        _RESPONSES,
+        "served translated over the deployment's chat adapter (`dialects/responses_*`)",
+    ),
+    Feature(
+        "responses_create",
+        _RESPONSES,
+        "a `Response` valid against OpenAI's spec and the SDK's type, stored for `retrieve`",
+    ),
+    Feature(
+        "responses_metered",
+        _RESPONSES,
+        "metered with the endpoint `responses` and the tokens the answer shows",
+    ),
+    Feature(
+        "responses_stream",
+        _RESPONSES,
+        "streamed: typed events `response.created` ... `response.completed`, read by the SDK",
+    ),
+    Feature(
+        "responses_tools",
+        _RESPONSES,
+        "function tools -> `function_call` items; `function_call_output` items sent back",
+    ),
+    Feature(
+        "responses_previous",
+        _RESPONSES,
+        "`previous_response_id`: the stored conversation sent upstream whole",
+    ),
+    Feature(
+        "responses_reasoning",
+        _RESPONSES,
+        "Claude's signed thinking -> a `reasoning` item with `encrypted_content`, sent back as a "
+        "`thinking` block next turn",
+    ),
+    Feature(
+        "responses_stream_error",
+        _RESPONSES,
+        "a failure mid-stream ends the stream with the SDK's `error` event",
+    ),
+    Feature(
         "sdk_stack", _SUITE, "Through the whole stack with the official `openai` SDK as the client"
     ),
     Feature("suite_text_stream", _SUITE, "text stream: valid chunks, one id, role first"),
@@ -334,4 +383,6 @@ PROOF_PATHS = (
     "tests/integration/test_messages_over_chat.py",
     "tests/integration/test_claude_contract.py",
     "tests/integration/test_claude_fields_flow.py",
+    "tests/integration/test_responses_flow.py",
+    "tests/integration/test_responses_on_claude.py",
 )
