@@ -19,7 +19,8 @@ import orjson
 from tollway_common.anthropic_sse import frame
 from tollway_common.contract import Endpoint, InferRequest, RequestFacts
 from tollway_common.control import Deployment
-from tollway_common.errors import UpstreamUnavailable
+from tollway_common.errors import InvalidRequest, UpstreamUnavailable
+from tollway_router.dialects.responses_params import responses_param
 from tollway_router.dialects.responses_request import to_chat
 from tollway_router.dialects.responses_response import Asked, to_response
 from tollway_router.dialects.responses_stream import Event, ResponsesStream
@@ -42,7 +43,7 @@ def responses_over_chat(
     def build_request(
         endpoint: Endpoint, body: Mapping[str, Any], facts: RequestFacts, target: Deployment
     ) -> HttpCall:
-        return chat.build_request(Endpoint.CHAT_COMPLETIONS, to_chat(body, facts), facts, target)
+        return _chat_call(chat, body, facts, target)
 
     def parse_response(endpoint: Endpoint, body: bytes, target: Deployment) -> ParsedResponse:
         parsed = chat.parse_response(Endpoint.CHAT_COMPLETIONS, body, target)
@@ -97,3 +98,15 @@ def responses_over_chat(
         stream_complete=stream_complete,
         auth_header=chat.auth_header,
     )
+
+
+def _chat_call(
+    chat: Adapter[Any], body: Mapping[str, Any], facts: RequestFacts, target: Deployment
+) -> HttpCall:
+    request = to_chat(body, facts)  # its refusals name Responses fields already
+    try:
+        return chat.build_request(Endpoint.CHAT_COMPLETIONS, request, facts, target)
+    except InvalidRequest as refused:
+        # The client sent Responses fields, not the chat fields the adapter's refusal names.
+        refused.param = responses_param(body, refused.param)
+        raise

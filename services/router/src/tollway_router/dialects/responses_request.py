@@ -50,7 +50,7 @@ def to_chat(body: Mapping[str, Any], facts: RequestFacts) -> Json:
     for name, what in _OPENAI_ONLY_FIELDS.items():
         if body.get(name) is not None:
             raise InvalidRequest(f"{name}: {what} {_NOT_SERVED}.", param=name)
-    chat: Json = {"model": body.get("model"), "messages": _conversation(body)}
+    chat: Json = {"model": body.get("model"), "messages": conversation(body).out}
     if facts.max_tokens is not None:
         chat["max_completion_tokens"] = facts.max_tokens
     _copy_sampling(body, chat)
@@ -103,68 +103,94 @@ def _json(value: Any, where: str) -> str:
 
 
 @dataclass
-class _Conversation:
+class Origin:
+    """Where a chat message came from in the Responses request (`instructions`, `input` or
+    `input[i]`: its first item), and where each of its tool calls did."""
+
+    where: str
+    calls: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Conversation:
     """Chat messages built item by item. An assistant message stays open while the items of
     one assistant turn follow each other (reasoning, then text, then function calls, as a
     response's output lists them), so they become one chat message. Images that tool results
     returned wait in `images` (a chat tool message carries text only) and go in one user
-    message after the run of tool messages."""
+    message after the run of tool messages. `origins[i]` says where `out[i]` came from."""
 
     out: list[Json] = field(default_factory=list)
+    origins: list[Origin] = field(default_factory=list)
     assistant: Json | None = None
+    assistant_origin: Origin | None = None
     images: list[Json] = field(default_factory=list)
+    images_origin: str = ""
 
-    def add(self, message: Json) -> None:
+    def add(self, message: Json, where: str) -> None:
         self.close()
-        self.out.append(message)
+        self._append(message, Origin(where))
 
-    def tool_result(self, message: Json, images: list[Json]) -> None:
+    def tool_result(self, message: Json, images: list[Json], where: str) -> None:
         self._close_assistant()
-        self.out.append(message)
+        self._append(message, Origin(where))
+        if images and not self.images:
+            self.images_origin = where
         self.images += images
 
-    def open_assistant(self) -> Json:
+    def open_assistant(self, where: str) -> Json:
         if self.assistant is None:
             self._flush_images()
             self.assistant = {"role": "assistant", "content": None}
+            self.assistant_origin = Origin(where)
         return self.assistant
+
+    def call(self, call: Json, where: str) -> None:
+        self.open_assistant(where).setdefault("tool_calls", []).append(call)
+        if self.assistant_origin is not None:
+            self.assistant_origin.calls.append(where)
 
     def close(self) -> None:
         self._close_assistant()
         self._flush_images()
 
+    def _append(self, message: Json, origin: Origin) -> None:
+        self.out.append(message)
+        self.origins.append(origin)
+
     def _close_assistant(self) -> None:
         message, self.assistant = self.assistant, None
+        origin, self.assistant_origin = self.assistant_origin, None
         # Reasoning alone is no chat message: chat has no empty assistant turn.
         if message is not None and (message["content"] is not None or "tool_calls" in message):
-            self.out.append(message)
+            self._append(message, origin or Origin("input"))
 
     def _flush_images(self) -> None:
         if self.images:
-            self.out.append({"role": "user", "content": self.images})
+            self._append({"role": "user", "content": self.images}, Origin(self.images_origin))
             self.images = []
 
 
-def _conversation(body: Mapping[str, Any]) -> list[Json]:
-    talk = _Conversation()
+def conversation(body: Mapping[str, Any]) -> Conversation:
+    """The chat messages of `instructions` and `input`, and where each came from."""
+    talk = Conversation()
     instructions = body.get("instructions")
     if instructions is not None:
         text = _string(instructions, "instructions")
         if text:
-            talk.add({"role": "system", "content": text})
+            talk.add({"role": "system", "content": text}, "instructions")
     raw = body.get("input")
     if isinstance(raw, str):
-        talk.add({"role": "user", "content": raw})
+        talk.add({"role": "user", "content": raw}, "input")
     elif raw is not None:
         for i, item in enumerate(_list(raw, "input")):
             _item(talk, item, f"input[{i}]")
     talk.close()
     if not any(message["role"] != "system" for message in talk.out):
         raise InvalidRequest("input must hold at least one message.", param="input")
-    return talk.out
+    return talk
 
 
-def _item(talk: _Conversation, raw: Any, where: str) -> None:
+def _item(talk: Conversation, raw: Any, where: str) -> None:
     item = _object(raw, where)
     kind = item.get("type")
     if kind == "message" or (kind is None and "role" in item):
@@ -192,7 +218,7 @@ def _item(talk: _Conversation, raw: Any, where: str) -> None:
         raise InvalidRequest(f"{where} must have a type or a role.", param=f"{where}.type")
 
 
-def _message(talk: _Conversation, item: Mapping[str, Any], where: str) -> None:
+def _message(talk: Conversation, item: Mapping[str, Any], where: str) -> None:
     role = item.get("role")
     if role not in ROLES:
         raise InvalidRequest(
@@ -201,18 +227,18 @@ def _message(talk: _Conversation, item: Mapping[str, Any], where: str) -> None:
     content = item.get("content")
     if role == "assistant":
         text = _text(content, f"{where}.content")
-        message = talk.open_assistant()
+        message = talk.open_assistant(where)
         if "tool_calls" in message:
             # Text after the turn's calls starts a new turn.
             talk.close()
-            message = talk.open_assistant()
+            message = talk.open_assistant(where)
         message["content"] = (message["content"] or "") + text
         return
     if role in ("system", "developer"):
-        talk.add({"role": "system", "content": _text(content, f"{where}.content")})
+        talk.add({"role": "system", "content": _text(content, f"{where}.content")}, where)
         return
     if isinstance(content, str):
-        talk.add({"role": "user", "content": content})
+        talk.add({"role": "user", "content": content}, where)
         return
     parts = [
         _user_part(part, f"{where}.content[{j}]")
@@ -221,9 +247,9 @@ def _message(talk: _Conversation, item: Mapping[str, Any], where: str) -> None:
     if not parts:
         return  # nothing to say: chat refuses an empty list of parts
     if len(parts) == 1 and parts[0]["type"] == "text":
-        talk.add({"role": "user", "content": parts[0]["text"]})
+        talk.add({"role": "user", "content": parts[0]["text"]}, where)
     else:
-        talk.add({"role": "user", "content": parts})
+        talk.add({"role": "user", "content": parts}, where)
 
 
 def _text(content: Any, where: str) -> str:
@@ -282,7 +308,7 @@ def _image(part: Mapping[str, Any], where: str) -> Json:
     return {"type": "image_url", "image_url": image}
 
 
-def _function_call(talk: _Conversation, item: Mapping[str, Any], where: str) -> None:
+def _function_call(talk: Conversation, item: Mapping[str, Any], where: str) -> None:
     arguments = item.get("arguments")
     call = {
         "id": _string(item.get("call_id"), f"{where}.call_id"),
@@ -292,10 +318,10 @@ def _function_call(talk: _Conversation, item: Mapping[str, Any], where: str) -> 
             "arguments": _string(arguments, f"{where}.arguments"),
         },
     }
-    talk.open_assistant().setdefault("tool_calls", []).append(call)
+    talk.call(call, where)
 
 
-def _function_call_output(talk: _Conversation, item: Mapping[str, Any], where: str) -> None:
+def _function_call_output(talk: Conversation, item: Mapping[str, Any], where: str) -> None:
     call_id = _string(item.get("call_id"), f"{where}.call_id")
     output = item.get("output")
     images: list[Json] = []
@@ -310,10 +336,10 @@ def _function_call_output(talk: _Conversation, item: Mapping[str, Any], where: s
             else:
                 images.append(part)
         text = "\n\n".join(texts)
-    talk.tool_result({"role": "tool", "tool_call_id": call_id, "content": text}, images)
+    talk.tool_result({"role": "tool", "tool_call_id": call_id, "content": text}, images, where)
 
 
-def _reasoning(talk: _Conversation, item: Mapping[str, Any], where: str) -> None:
+def _reasoning(talk: Conversation, item: Mapping[str, Any], where: str) -> None:
     """Reasoning goes on only as the Claude adapter takes it back: its text with the signature
     (`encrypted_content`, as `responses_response.py` writes it) in `reasoning_content` and
     `reasoning_signature`. Any other reasoning is dropped: chat has no field for it, and a
@@ -327,7 +353,7 @@ def _reasoning(talk: _Conversation, item: Mapping[str, Any], where: str) -> None
         talk.assistant["content"] is not None or "tool_calls" in talk.assistant
     ):
         talk.close()  # reasoning opens a new assistant turn
-    message = talk.open_assistant()
+    message = talk.open_assistant(where)
     if texts and isinstance(signature, str) and signature:
         message["reasoning_content"] = "".join(texts)
         message["reasoning_signature"] = signature
