@@ -51,13 +51,15 @@ REQUEST_FACTS = ROOT / "services/edge/src/tollway_edge/request_facts.py"
 # Where a token field may still be named: the edge's body check (it validates them), the
 # demo server, which stands in for an upstream and reads its own request as one would, and the
 # Messages and Responses -> chat translations, which write chat's field from the facts' bound;
-# the Claude rule table, which names every OpenAI field to say what becomes of it and reads none.
+# the Claude rule table, which names every OpenAI field to say what becomes of it and reads none;
+# and the Responses refusal namer, which names chat's fields to say which Responses field each was.
 TOKEN_FIELD_READERS = {
     REQUEST_FACTS,
     ROOT / "services/edge/src/tollway_edge/body.py",
     ROOT / "services/router/src/tollway_router/upstream/demo_server.py",
     ROOT / "services/router/src/tollway_router/dialects/messages_request.py",
     ROOT / "services/router/src/tollway_router/dialects/responses_request.py",
+    ROOT / "services/router/src/tollway_router/dialects/responses_params.py",
     ROOT / "services/router/src/tollway_router/providers/anthropic/fields.py",
 }
 
