@@ -10,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import ExitStack
 from typing import Any
 
+import openai
 import pytest
 from openai import AsyncOpenAI
 from openai.types.responses import FunctionToolParam, Response, ResponseErrorEvent
@@ -373,3 +374,27 @@ async def test_claude_failing_mid_stream_ends_the_stream_with_the_sdks_error_eve
     assert error.code == "upstream_overloaded"
     text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
     assert text == "Hel"
+
+
+async def test_what_claude_cannot_take_is_a_400_naming_the_responses_field(
+    claude: Stack, upstream: FakeAnthropicServer
+) -> None:
+    async with _client(claude) as client:
+        with pytest.raises(openai.BadRequestError) as refused:
+            await client.responses.create(
+                model=ALIAS,
+                input=[
+                    {"role": "user", "content": "Weather?"},
+                    {
+                        "type": "function_call",
+                        "call_id": "c1",
+                        "name": "get_weather",
+                        "arguments": "[",
+                    },
+                    {"type": "function_call_output", "call_id": "c1", "output": "sunny"},
+                ],
+                tools=[WEATHER],
+            )
+    validate_openai("ErrorResponse", refused.value.response.json())
+    assert (refused.value.code, refused.value.param) == ("invalid_value", "input[1].arguments")
+    assert upstream.requests == []
