@@ -483,6 +483,10 @@ class UsageFilter(_Wire):
     org_id: str = ""
     model_alias: str = ""
     provider: str = ""
+    deployment: str = ""
+    # A pool credential's name (`Credential.name`); names repeat across deployments, so pair it
+    # with `deployment` to mean one account.
+    credential: str = ""
     errors_only: bool = False
 
 
@@ -497,7 +501,19 @@ class AnalyticsQuery(_Wire):
     after_request_id: str = ""
 
 
-SUMMARY_DIMENSIONS = ("key_id", "user_id", "team_id", "org_id", "model_alias", "provider")
+# `credential` groups by deployment and credential together (`<deployment>/<credential>`, or
+# the deployment alone where it has a single key): a credential's name is unique only within
+# its deployment.
+SUMMARY_DIMENSIONS = (
+    "key_id",
+    "user_id",
+    "team_id",
+    "org_id",
+    "model_alias",
+    "provider",
+    "deployment",
+    "credential",
+)
 
 
 class SummaryQuery(_Wire):

@@ -1,5 +1,5 @@
-"""The usage explorer: cost and requests grouped by team, key, model, provider, org or user
-over a time window, with CSV, JSON lines and FOCUS exports."""
+"""The usage explorer: cost and requests grouped by team, key, model, provider, org, user,
+deployment or credential over a time window, with CSV, JSON lines and FOCUS exports."""
 
 from __future__ import annotations
 
@@ -29,6 +29,8 @@ _GROUP_LABELS = {
     "provider": "Provider",
     "org_id": "Organisation",
     "user_id": "User",
+    "deployment": "Deployment",
+    "credential": "Credential",
 }
 
 
@@ -41,6 +43,7 @@ def _usage_filter(request: Request) -> tuple[UsageFilter, int]:
             since_ms=since,
             team_id=params.get("team_id", ""),
             model_alias=params.get("model_alias", ""),
+            deployment=params.get("deployment", ""),
         ),
         hours,
     )
@@ -63,7 +66,12 @@ async def usage_page(request: Request) -> Response:
         unavailable = exc.message
     labels = [row.group or "(none)" for row in rows]
     export = urlencode(
-        {"since_ms": flt.since_ms, "team_id": flt.team_id, "model_alias": flt.model_alias}
+        {
+            "since_ms": flt.since_ms,
+            "team_id": flt.team_id,
+            "model_alias": flt.model_alias,
+            "deployment": flt.deployment,
+        }
     )
     return page(
         request,
@@ -72,9 +80,11 @@ async def usage_page(request: Request) -> Response:
         rows=rows,
         hours=hours,
         group_by=group_by,
+        groups=list(_GROUP_LABELS.items()),
         group_label=_GROUP_LABELS[group_by],
         team_id=flt.team_id,
         model_alias=flt.model_alias,
+        deployment=flt.deployment,
         unavailable=unavailable,
         export_query=export,
         cost_chart=bar_chart(
@@ -104,5 +114,6 @@ async def usage_export(request: Request) -> Response:
         since_ms=int(params.get("since_ms", "0") or 0),
         team_id=params.get("team_id", ""),
         model_alias=params.get("model_alias", ""),
+        deployment=params.get("deployment", ""),
     )
     return await usage_api.export_usage(request, identity, flt, fmt)
