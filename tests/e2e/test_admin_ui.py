@@ -150,7 +150,7 @@ def test_sign_in_issue_use_and_revoke_a_key(
     assert export.ok
     assert export.text().startswith("BilledCost,EffectiveCost")
     assert key_id in export.text()
-    page.get_by_label("By").select_option("deployment")
+    page.get_by_label("By", exact=True).select_option("deployment")
     page.get_by_role("button", name="Show").click()
     expect(page.get_by_role("columnheader", name="Deployment")).to_be_visible()
     expect(page.get_by_role("row").filter(has_text="demo-fake")).to_be_visible()
