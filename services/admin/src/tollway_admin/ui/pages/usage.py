@@ -1,9 +1,11 @@
 """The usage explorer: cost and requests grouped by team, key, model, provider, org, user,
-deployment or credential over a time window, with CSV, JSON lines and FOCUS exports."""
+deployment or credential over a time window (keys, teams, users and orgs by name, their ids on
+hover), requests, tokens and cost per hour or day, with CSV, JSON lines and FOCUS exports."""
 
 from __future__ import annotations
 
 import time
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 from urllib.parse import urlencode
@@ -14,7 +16,8 @@ from starlette.responses import Response
 from tollway_admin import read_scope
 from tollway_admin.analytics_client import ask
 from tollway_admin.routes import usage as usage_api
-from tollway_admin.ui import session
+from tollway_admin.routes.common import store_of
+from tollway_admin.ui import session, usage_names
 from tollway_admin.ui.charts import bar_chart
 from tollway_admin.ui.render import page
 from tollway_common.contract import SummaryQuery, SummaryReply, SummaryRow, UsageFilter
@@ -57,14 +60,20 @@ async def usage_page(request: Request) -> Response:
     if group_by not in _GROUP_LABELS:
         group_by = "team_id"
     rows: list[SummaryRow] = []
+    over_time: list[SummaryRow] = []
+    bucket = "hour" if hours <= 48 else "day"
     unavailable = ""
     try:
         flt = read_scope.usage_filter(identity, flt)
         query = SummaryQuery(filter=flt, group_by=group_by, order_by="cost", limit=50)
         rows = (await ask(request.app.state.nc, "summary", query, SummaryReply)).rows
+        per_bucket = SummaryQuery(filter=flt, bucket=bucket, order_by="time", limit=1000)
+        over_time = (await ask(request.app.state.nc, "summary", per_bucket, SummaryReply)).rows
     except TollwayError as exc:
         unavailable = exc.message
-    labels = [row.group or "(none)" for row in rows]
+    names = usage_names.names(store_of(request), group_by, [row.group for row in rows])
+    labels = [names.get(row.group) or row.group or "(none)" for row in rows]
+    times = [_bucket_label(row.bucket_ms, bucket) for row in over_time]
     export = urlencode(
         {
             "since_ms": flt.since_ms,
@@ -78,6 +87,7 @@ async def usage_page(request: Request) -> Response:
         "usage.html",
         "Usage",
         rows=rows,
+        names=names,
         hours=hours,
         group_by=group_by,
         groups=list(_GROUP_LABELS.items()),
@@ -97,7 +107,21 @@ async def usage_page(request: Request) -> Response:
             labels,
             [float(row.requests) for row in rows],
         ),
+        time_charts=[
+            bar_chart(f"Requests per {bucket}", times, [float(row.requests) for row in over_time]),
+            bar_chart(
+                f"Tokens per {bucket}",
+                times,
+                [float(row.prompt_tokens + row.completion_tokens) for row in over_time],
+            ),
+            bar_chart(f"Cost per {bucket}", times, [float(Decimal(row.cost)) for row in over_time]),
+        ],
     )
+
+
+def _bucket_label(bucket_ms: int, bucket: str) -> str:
+    when = datetime.fromtimestamp(bucket_ms / 1000, UTC)
+    return when.strftime("%m-%d %H:00" if bucket == "hour" else "%Y-%m-%d")
 
 
 @router.get("/usage/export")
