@@ -145,7 +145,7 @@ def test_sign_in_issue_use_and_revoke_a_key(
     expect(usage_row).to_contain_text(str(reply.usage.prompt_tokens))
     # The key by its name, its id on hover.
     expect(usage_row.get_by_title(key_id)).to_have_text("browser-app")
-    for chart in ("Requests per hour", "Tokens per hour", "Cost per hour"):
+    for chart in ("Requests per hour by key", "Tokens per hour by key", "Cost per hour by key"):
         expect(page.get_by_role("img", name=chart)).to_be_visible()
     page.screenshot(path=shots / "usage.png", full_page=True)
     export = page.request.get(

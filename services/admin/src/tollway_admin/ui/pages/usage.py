@@ -5,6 +5,7 @@ hover), requests, tokens and cost per hour or day, with CSV, JSON lines and FOCU
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
@@ -18,7 +19,7 @@ from tollway_admin.analytics_client import ask
 from tollway_admin.routes import usage as usage_api
 from tollway_admin.routes.common import store_of
 from tollway_admin.ui import session, usage_names
-from tollway_admin.ui.charts import bar_chart
+from tollway_admin.ui.charts import STACK_SERIES, bar_chart, stacked_bar_chart
 from tollway_admin.ui.render import page
 from tollway_common.contract import SummaryQuery, SummaryReply, SummaryRow, UsageFilter
 from tollway_common.errors import TollwayError
@@ -67,13 +68,16 @@ async def usage_page(request: Request) -> Response:
         flt = read_scope.usage_filter(identity, flt)
         query = SummaryQuery(filter=flt, group_by=group_by, order_by="cost", limit=50)
         rows = (await ask(request.app.state.nc, "summary", query, SummaryReply)).rows
-        per_bucket = SummaryQuery(filter=flt, bucket=bucket, order_by="time", limit=1000)
-        over_time = (await ask(request.app.state.nc, "summary", per_bucket, SummaryReply)).rows
+        split = SummaryQuery(
+            filter=flt, group_by=group_by, bucket=bucket, order_by="time", limit=10_000
+        )
+        over_time = (await ask(request.app.state.nc, "summary", split, SummaryReply)).rows
     except TollwayError as exc:
         unavailable = exc.message
     names = usage_names.names(store_of(request), group_by, [row.group for row in rows])
     labels = [names.get(row.group) or row.group or "(none)" for row in rows]
-    times = [_bucket_label(row.bucket_ms, bucket) for row in over_time]
+    leaders = [row.group for row in rows[: STACK_SERIES - 1]]
+    split_by = _GROUP_LABELS[group_by].lower()
     export = urlencode(
         {
             "since_ms": flt.since_ms,
@@ -108,15 +112,46 @@ async def usage_page(request: Request) -> Response:
             [float(row.requests) for row in rows],
         ),
         time_charts=[
-            bar_chart(f"Requests per {bucket}", times, [float(row.requests) for row in over_time]),
-            bar_chart(
-                f"Tokens per {bucket}",
-                times,
-                [float(row.prompt_tokens + row.completion_tokens) for row in over_time],
-            ),
-            bar_chart(f"Cost per {bucket}", times, [float(Decimal(row.cost)) for row in over_time]),
+            stacked_bar_chart(
+                f"{what} per {bucket} by {split_by}",
+                *_stacked(over_time, leaders, names, bucket, measure),
+            )
+            for what, measure in _MEASURES.items()
         ],
     )
+
+
+# What the charts over time show of each row.
+_MEASURES: dict[str, Callable[[SummaryRow], float]] = {
+    "Requests": lambda row: float(row.requests),
+    "Tokens": lambda row: float(row.prompt_tokens + row.completion_tokens),
+    "Cost": lambda row: float(Decimal(row.cost)),
+}
+# The series of every group outside the leading ones (no group id can hold a NUL).
+_REST = "\x00rest"
+
+
+def _stacked(
+    rows: list[SummaryRow],
+    leaders: list[str],
+    names: dict[str, str],
+    bucket: str,
+    measure: Callable[[SummaryRow], float],
+) -> tuple[list[str], list[tuple[str, list[float]]]]:
+    """Bucket labels, and one series per leading group (the largest spenders) plus one for
+    all the others, each with a value per bucket."""
+    buckets = sorted({row.bucket_ms for row in rows})
+    index = {bucket_ms: i for i, bucket_ms in enumerate(buckets)}
+    series = {group: [0.0] * len(buckets) for group in [*leaders, _REST]}
+    for row in rows:
+        group = row.group if row.group in leaders else _REST
+        series[group][index[row.bucket_ms]] += measure(row)
+    named = [
+        ("others" if group == _REST else names.get(group) or group or "(none)", values)
+        for group, values in series.items()
+        if group != _REST or any(values)
+    ]
+    return [_bucket_label(b, bucket) for b in buckets], named
 
 
 def _bucket_label(bucket_ms: int, bucket: str) -> str:
