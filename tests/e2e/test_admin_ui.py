@@ -138,11 +138,15 @@ def test_sign_in_issue_use_and_revoke_a_key(
     key_id = page.locator("td").filter(has_text="browser-app").locator("small").inner_text()
 
     page.get_by_role("link", name="Usage").click()
-    page.get_by_label("By").select_option("key_id")
+    page.get_by_label("By", exact=True).select_option("key_id")
     page.get_by_role("button", name="Show").click()
-    _reload_until(page, key_id)
-    usage_row = page.get_by_role("row").filter(has_text=key_id)
+    usage_row = page.get_by_role("row").filter(has_text="browser-app")
+    _reload_until(page, usage_row)
     expect(usage_row).to_contain_text(str(reply.usage.prompt_tokens))
+    # The key by its name, its id on hover.
+    expect(usage_row.get_by_title(key_id)).to_have_text("browser-app")
+    for chart in ("Requests per hour by key", "Tokens per hour by key", "Cost per hour by key"):
+        expect(page.get_by_role("img", name=chart)).to_be_visible()
     page.screenshot(path=shots / "usage.png", full_page=True)
     export = page.request.get(
         page.url.replace("/admin/usage?", "/admin/usage/export?format=focus&")
@@ -150,6 +154,10 @@ def test_sign_in_issue_use_and_revoke_a_key(
     assert export.ok
     assert export.text().startswith("BilledCost,EffectiveCost")
     assert key_id in export.text()
+    page.get_by_label("By", exact=True).select_option("deployment")
+    page.get_by_role("button", name="Show").click()
+    expect(page.get_by_role("columnheader", name="Deployment")).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text="demo-fake")).to_be_visible()
 
     page.goto("/admin/keys")
     assert secret not in page.content(), "the secret is never shown again"

@@ -12,7 +12,7 @@ import pytest
 from tests.support.router_harness import InProcessRouter, in_process_router
 
 from tollway_cli.servers import NatsServer
-from tollway_common.contract import Endpoint, InferRequest, Principal, ResolvedRoute
+from tollway_common.contract import Capability, Endpoint, InferRequest, Principal, ResolvedRoute
 from tollway_common.control import Credential, Deployment, ModelAlias, RoutingStrategy
 from tollway_common.errors import ContextLengthExceeded, InvalidRequest, UpstreamUnavailable
 from tollway_edge.request_facts import read_facts
@@ -34,7 +34,17 @@ MODELS = {
     "tiny": ModelAlias(name="tiny", deployments=[_deployment("small", context_window=16)]),
     "off": ModelAlias(name="off", deployments=[_deployment("zero", weight=0)]),
     "claude": ModelAlias(name="claude", deployments=[_deployment("c", provider="anthropic")]),
+    "mixed": ModelAlias(
+        name="mixed",
+        strategy=RoutingStrategy.PRIORITY,
+        deployments=[
+            _deployment("blind", capabilities={"vision": False}),
+            _deployment("seeing", priority=1, capabilities={"tools": False}),
+        ],
+    ),
 }
+IMAGE = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+TOOL = {"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}
 
 
 def _infer(alias: str, endpoint: Endpoint = Endpoint.CHAT_COMPLETIONS, **body: Any) -> InferRequest:
@@ -117,3 +127,40 @@ async def test_a_model_whose_deployments_all_weigh_nothing_is_unavailable(
     error = found.error(MODELS["off"], None)
     assert isinstance(error, UpstreamUnavailable)
     assert "no deployment with a weight above zero" in error.message
+
+
+async def test_a_request_goes_to_a_deployment_that_can_serve_its_content(
+    router: InProcessRouter,
+) -> None:
+    chooser, model = router.handler.chooser, MODELS["mixed"]
+    seeing = _infer("mixed", messages=[{"role": "user", "content": [IMAGE]}])
+    choice = chooser.choose(model, seeing, set())
+    assert isinstance(choice, Choice)
+    assert choice.deployment.name == "seeing"
+    choice = chooser.choose(model, _infer("mixed", tools=[TOOL]), set())
+    assert isinstance(choice, Choice)
+    assert choice.deployment.name == "blind"
+    # Text alone: the strategy decides (priority: "blind" first).
+    choice = chooser.choose(model, _infer("mixed"), set())
+    assert isinstance(choice, Choice)
+    assert choice.deployment.name == "blind"
+
+
+async def test_content_no_deployment_can_serve_is_a_400_naming_the_capability(
+    router: InProcessRouter,
+) -> None:
+    both = _infer("mixed", messages=[{"role": "user", "content": [IMAGE]}], tools=[TOOL])
+    found = router.handler.chooser.choose(MODELS["mixed"], both, set())
+    assert isinstance(found, Unavailable)
+    assert [(d.name, lacks) for d, lacks in found.incapable] == [
+        ("blind", (Capability.VISION,)),
+        ("seeing", (Capability.TOOLS,)),
+    ]
+    error = found.error(MODELS["mixed"], None)
+    assert isinstance(error, InvalidRequest)
+    assert error.status == 400
+    assert error.code_override == "unsupported_capability"
+    assert error.param == "messages"
+    assert "no deployment that can serve images and tools (capability vision, tools)" in (
+        error.message
+    )

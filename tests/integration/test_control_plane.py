@@ -197,6 +197,28 @@ async def test_writes_are_validated_and_compare_and_set(control: Control) -> Non
         assert refused["message"] == (
             "Input should be 'openai', 'azure_openai', 'anthropic' or 'fake'"
         )
+    unknown_flag = {
+        "name": "m",
+        "deployments": [
+            {"name": "d", "provider": "fake", "model": "x", "capabilities": {"eyes": True}}
+        ],
+    }
+    refused = _error(await admin.post("/api/v1/models", json=unknown_flag), 400, "invalid_value")
+    assert refused["error"]["param"] == "deployments.0.capabilities.eyes"
+    declared = {
+        "name": "seeing",
+        "deployments": [
+            {"name": "s", "provider": "fake", "model": "x", "capabilities": {"vision": False}}
+        ],
+    }
+    assert (await admin.post("/api/v1/models", json=declared)).status_code == 201
+    shown = (await admin.get("/api/v1/models/seeing")).json()["deployments"][0]
+    assert shown["capabilities"] == {
+        "vision": False,
+        "tools": None,
+        "thinking": None,
+        "structured_outputs": None,
+    }
 
     assert (await admin.post("/api/v1/orgs", json={"org_id": "o1"})).status_code == 201
     _error(await admin.post("/api/v1/orgs", json={"org_id": "o1"}), 409, "conflict")

@@ -67,13 +67,28 @@ def _event(
     )
 
 
+# Deployments: "east" with a pool of two upstream keys, "west" and "local" with one key each.
+EAST_A = {"deployment": "east", "credential": "a"}
+EAST_B = {"deployment": "east", "credential": "b"}
 EVENTS = [
     # team ml: two priced requests in the first hour, one error in the second
-    _event("ml", "k1", "gpt", 1_000, 1000, 500, cached_read_tokens=400, latency_ms=100.0),
-    _event("ml", "k1", "gpt", 2_000, 2000, 1000, latency_ms=300.0),
-    _event("ml", "k2", "gpt", HOUR_MS + 5, 100, 0, status_code=500, latency_ms=900.0),
+    _event("ml", "k1", "gpt", 1_000, 1000, 500, cached_read_tokens=400, latency_ms=100.0, **EAST_A),
+    _event("ml", "k1", "gpt", 2_000, 2000, 1000, latency_ms=300.0, **EAST_B),
+    _event(
+        "ml", "k2", "gpt", HOUR_MS + 5, 100, 0, status_code=500, latency_ms=900.0, deployment="west"
+    ),
     # team web: one request to a model with no price
-    _event("web", "k3", "llama", HOUR_MS + 10, 50, 50, latency_ms=50.0, ttft_ms=None),
+    _event(
+        "web",
+        "k3",
+        "llama",
+        HOUR_MS + 10,
+        50,
+        50,
+        latency_ms=50.0,
+        ttft_ms=None,
+        deployment="local",
+    ),
 ]
 
 
@@ -170,6 +185,24 @@ async def test_usage_is_priced_and_summarised_exactly(
         (START_MS, 2),
         (START_MS + HOUR_MS, 1),
     ]
+    by_deployment = await _summary(nc, SummaryQuery(group_by="deployment", order_by="cost"))
+    assert [(row.group, row.requests) for row in by_deployment.rows] == [
+        ("east", 2),
+        ("west", 1),
+        ("local", 1),
+    ]
+    assert Decimal(by_deployment.rows[0].cost) == _cost(1000, 500, 400) + _cost(2000, 1000)
+    by_credential = await _summary(nc, SummaryQuery(group_by="credential", order_by="cost"))
+    assert [(row.group, Decimal(row.cost)) for row in by_credential.rows] == [
+        ("east/b", _cost(2000, 1000)),
+        ("east/a", _cost(1000, 500, 400)),
+        ("west", _cost(100, 0)),
+        ("local", Decimal(0)),
+    ]
+    one_key = await _summary(
+        nc, SummaryQuery(filter=UsageFilter(deployment="east", credential="a"), group_by="key_id")
+    )
+    assert [(row.group, row.prompt_tokens) for row in one_key.rows] == [("k1", 1000)]
     errors = await _summary(nc, SummaryQuery(filter=UsageFilter(errors_only=True)))
     assert [row.requests for row in errors.rows] == [1]
     refused = await nc.request(

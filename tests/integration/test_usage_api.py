@@ -75,6 +75,13 @@ async def test_summaries_and_exports_agree_with_the_answers(stack: Stack) -> Non
         assert Decimal(str(rows[0]["cost"])) == expected
         mine = (await edge.get("/key/info")).json()["usage_this_month"]
         assert (mine["requests"], Decimal(mine["cost"])) == (3, expected), "the key holder's view"
+        for dimension in ("deployment", "credential"):
+            by = await admin.get("/api/v1/usage/summary", params={**params, "group_by": dimension})
+            # The demo deployment has one key, so its credential is the deployment itself.
+            assert [(r["group"], r["requests"]) for r in by.json()["data"]] == [("demo-fake", 3)]
+        elsewhere: dict[str, str | int] = {"since_ms": since_ms, "deployment": "another"}
+        assert (await admin.get("/api/v1/usage/summary", params=elsewhere)).json()["data"] == []
+        assert (await admin.get("/api/v1/usage/export", params=elsewhere)).text.count("\n") == 1
         burn = (await admin.get("/api/v1/usage/burn-down", params={"since_ms": since_ms})).json()
         assert Decimal(burn["data"][-1]["cumulative"]) == expected
 
@@ -82,6 +89,7 @@ async def test_summaries_and_exports_agree_with_the_answers(stack: Stack) -> Non
         assert exported.headers["content-type"].startswith("text/csv")
         records = list(csv.DictReader(io.StringIO(exported.text)))
         assert len(records) == 3
+        assert {(r["deployment"], r["credential"]) for r in records} == {("demo-fake", "")}
         assert sum(Decimal(r["cost"]) for r in records) == expected
         lines = (
             await admin.get(

@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import re
 
-from tollway_admin.ui.charts import burn_down_chart
+from tollway_admin.ui.charts import burn_down_chart, stacked_bar_chart
 
 DAY = 86_400_000
 
@@ -45,3 +45,31 @@ def test_no_spend_is_a_flat_line_at_zero_and_titles_are_escaped() -> None:
     assert "<title>&lt;b&gt;</title>" in svg
     (path,) = re.findall(r'<path class="spent" d="([^"]+)"', svg)
     assert path == "M8.0,112.0H312.0"  # now past the end is drawn at the end
+
+
+def test_a_stacked_bar_splits_each_bucket_by_series_and_names_them() -> None:
+    svg = str(
+        stacked_bar_chart(
+            "Requests per hour by key",
+            ["12-07 09:00", "12-07 10:00"],
+            [("browser-app", [3.0, 1.0]), ("others", [1.0, 0.0])],
+        )
+    )
+    assert svg.startswith('<svg class="chart stacked" role="img"')
+    assert "<title>Requests per hour by key</title>" in svg
+    # A legend entry per series, a segment per non-zero value, the total after each bar.
+    assert re.findall(r"<text x=\"\d+\" y=\"15\">([^<]+)</text>", svg) == ["browser-app", "others"]
+    bars = r'<rect class="s(\d)" x="[0-9.]+" y="\d+" width="([0-9.]+)" height="18"'
+    segments = re.findall(bars, svg)
+    assert [(series, float(width)) for series, width in segments] == [
+        ("0", 292.5),
+        ("1", 97.5),
+        ("0", 97.5),
+    ]
+    assert "<title>browser-app: 3</title>" in svg
+    assert ">4</text>" in svg
+    assert ">1</text>" in svg
+
+
+def test_a_stacked_chart_of_nothing_is_empty() -> None:
+    assert str(stacked_bar_chart("Cost per day by team", [], [("others", [])])) == ""

@@ -75,6 +75,7 @@ USAGE = [
         latency_ms=800.0,
         upstream_latency_ms=700.0,
         retries=1,
+        credential="pool-a",
     ),
     _usage(
         2,
@@ -87,6 +88,7 @@ USAGE = [
         cost="0.015",
         latency_ms=1200.0,
         upstream_latency_ms=1100.0,
+        credential="pool-b",
     ),
     _usage(
         3,
@@ -400,6 +402,14 @@ TABLE_COLUMNS = {
         "cost",
     ],
     "Top spenders (keys)": ["key_id", "key_name", "team_id", "requests", "cost"],
+    "Cost by deployment and credential": [
+        "deployment",
+        "credential",
+        "requests",
+        "errors",
+        "tokens",
+        "cost",
+    ],
     "Budget alerts": [
         "owner",
         "budget_id",
@@ -445,3 +455,15 @@ def test_a_team_is_set_against_its_budget(results: dict[str, dict[str, Any]]) ->
     assert rows["ml"]["spend"] == pytest.approx(0.02275)
     assert rows["ml"]["used"] == pytest.approx(0.02275 / 0.02)
     assert rows["web"]["budget"] == 0, "no alert yet: the limit is not known"
+
+
+def test_cost_splits_by_deployment_and_by_each_credential_of_a_pool(
+    results: dict[str, dict[str, Any]],
+) -> None:
+    table = results["all/tollway-cost: Cost by deployment and credential"]["data"]
+    east = {row["credential"]: row for row in table if row["deployment"] == "gpt-4o-east"}
+    assert east["pool-b"]["cost"] == pytest.approx(0.015)
+    assert (east["pool-a"]["requests"], east["pool-a"]["tokens"]) == (1, 1500)
+    assert (east[""]["requests"], east[""]["errors"]) == (2, 1), "single-key requests"
+    series = results["all/tollway-cost: Cost by deployment"]["data"]
+    assert {row["deployment"] for row in series} == {"gpt-4o-east", "llama-east", "claude-east"}

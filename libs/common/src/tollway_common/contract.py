@@ -236,6 +236,16 @@ class TenantCredential(_Wire):
         return value.get_secret_value() if wire else str(value)
 
 
+class Capability(StrEnum):
+    """What a request's content may need of the model that serves it, beyond text in and out;
+    a deployment declares which it has (`Deployment.capabilities`)."""
+
+    VISION = "vision"  # images among the input
+    TOOLS = "tools"  # tool (function) definitions
+    THINKING = "thinking"  # a reasoning effort or thinking budget
+    STRUCTURED_OUTPUTS = "structured_outputs"  # an answer held to a JSON schema
+
+
 class RequestFacts(_Wire):
     """What the edge read from the client's body, once, and decided about it, so the router
     never reads the body for them again.
@@ -250,8 +260,10 @@ class RequestFacts(_Wire):
     header values a Messages client sent; the router forwards only those the serving deployment
     allows (`Deployment.anthropic_betas`). `images` is how many images an image request asks
     for and `characters` how many characters a speech request speaks: a budget reserves their
-    cost ahead (`Price.per_image`, `per_mchar`). An edge older than these fields sends none: the
-    router then sees no bound, one answer, a zero estimate, no betas and no media units.
+    cost ahead (`Price.per_image`, `per_mchar`). `needs` are the capabilities the content asks
+    of the model (images, tools, a JSON schema, thinking): the router skips deployments without
+    them. An edge older than these fields sends none: the router then sees no bound, one
+    answer, a zero estimate, no betas, no media units and no needs.
     """
 
     max_tokens: int | None = None
@@ -260,6 +272,7 @@ class RequestFacts(_Wire):
     betas: tuple[str, ...] = ()
     images: int = Field(default=0, ge=0)
     characters: int = Field(default=0, ge=0)
+    needs: tuple[Capability, ...] = ()
 
     @property
     def output_tokens(self) -> int | None:
@@ -470,6 +483,10 @@ class UsageFilter(_Wire):
     org_id: str = ""
     model_alias: str = ""
     provider: str = ""
+    deployment: str = ""
+    # A pool credential's name (`Credential.name`); names repeat across deployments, so pair it
+    # with `deployment` to mean one account.
+    credential: str = ""
     errors_only: bool = False
 
 
@@ -484,7 +501,19 @@ class AnalyticsQuery(_Wire):
     after_request_id: str = ""
 
 
-SUMMARY_DIMENSIONS = ("key_id", "user_id", "team_id", "org_id", "model_alias", "provider")
+# `credential` groups by deployment and credential together (`<deployment>/<credential>`, or
+# the deployment alone where it has a single key): a credential's name is unique only within
+# its deployment.
+SUMMARY_DIMENSIONS = (
+    "key_id",
+    "user_id",
+    "team_id",
+    "org_id",
+    "model_alias",
+    "provider",
+    "deployment",
+    "credential",
+)
 
 
 class SummaryQuery(_Wire):

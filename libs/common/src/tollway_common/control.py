@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from tollway_common.contract import Capability
 from tollway_common.providers import FACTS, OAuth, Provider, providers_with
 
 SECRET_REF_PATTERN = re.compile(r"^(env:[A-Za-z_][A-Za-z0-9_]*|file:/.+)\Z")
@@ -175,6 +176,18 @@ def is_foundry_host(api_base: str | None) -> bool:
     return bool(host) and str(host).endswith(FOUNDRY_HOST_SUFFIX)
 
 
+class DeclaredCapabilities(_Record):
+    """What an operator says a deployment can or cannot do; a flag left unset keeps the default
+    for its provider and model family (`tollway_common.providers`)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    vision: bool | None = None
+    tools: bool | None = None
+    thinking: bool | None = None
+    structured_outputs: bool | None = None
+
+
 class Deployment(_Record):
     """One upstream place that serves a model alias."""
 
@@ -242,6 +255,12 @@ class Deployment(_Record):
     auth: UpstreamAuth | None = Field(
         default=None, description="OAuth credentials (Entra ID) instead of a static api_key."
     )
+    capabilities: DeclaredCapabilities = Field(
+        default_factory=DeclaredCapabilities,
+        description="What it can serve beyond text (vision, tools, thinking, "
+        "structured_outputs: true or false each); unset flags follow the provider and model "
+        "family. Routing skips a deployment that lacks what a request's content needs.",
+    )
     anthropic_betas: list[str] = Field(
         default_factory=list,
         max_length=64,
@@ -297,6 +316,17 @@ class Deployment(_Record):
         if len(names) != len(set(names)):
             raise ValueError("credential names must be unique within a deployment")
         return self
+
+    def can(self) -> frozenset[Capability]:
+        """What this deployment can serve: its family's defaults, with the declared flags."""
+        found = set(FACTS[self.provider].capabilities(self.base_model or self.model))
+        for capability in Capability:
+            declared = getattr(self.capabilities, capability.value)
+            if declared is True:
+                found.add(capability)
+            elif declared is False:
+                found.discard(capability)
+        return frozenset(found)
 
     def credential_pool(self) -> list[Credential]:
         """The keys to use in turn: the pool, or the single `api_key` (perhaps none at all)."""

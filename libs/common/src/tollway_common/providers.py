@@ -5,10 +5,11 @@ what is true of a provider outside its wire translation.
 config file loads, at `tollway apply` and by the admin API, naming the allowed values.
 `FACTS` answers every provider-specific question the services ask: which transport the router
 sends the call through, the Entra scope it asks tokens for, the name on tracing spans, whether
-it may be reached on Azure AI Foundry, takes OAuth tokens, takes per-request tenancy, and which
-endpoints it serves, natively or by translation. The router's `tollway_router.providers.REGISTRY`
-pairs each provider with its adapter (the pure translation); nothing else names a provider
-(guarded by `tests/unit/test_layout.py`).
+it may be reached on Azure AI Foundry, takes OAuth tokens, takes per-request tenancy, which
+endpoints it serves, natively or by translation, and what each model family can do (images,
+tools, thinking, structured outputs) when a deployment declares nothing. The router's
+`tollway_router.providers.REGISTRY` pairs each provider with its adapter (the pure
+translation); nothing else names a provider (guarded by `tests/unit/test_layout.py`).
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
+from fnmatch import fnmatchcase
 
-from tollway_common.contract import Endpoint
+from tollway_common.contract import Capability, Endpoint
 
 _OPENAI_ENDPOINTS = frozenset(
     {Endpoint.CHAT_COMPLETIONS, Endpoint.COMPLETIONS, Endpoint.EMBEDDINGS}
@@ -41,6 +43,48 @@ TRANSLATED_OVER: dict[Endpoint, Endpoint] = {
     Endpoint.MESSAGES: Endpoint.CHAT_COMPLETIONS,
     Endpoint.RESPONSES: Endpoint.CHAT_COMPLETIONS,
 }
+
+# What a model family can do, by model-name glob (lowercase, first match wins; a name may carry
+# a cloud's prefix, so each glob may start anywhere in it). A name no row knows can do
+# everything, as the router treated every deployment before capabilities existed: an operator
+# declares what a local or unlisted model cannot (`Deployment.capabilities`). Sources: the
+# OpenAI and Anthropic model pages; Claude's thinking rows agree with the router's
+# `providers/anthropic/capabilities.py` (tested), and its structured outputs on chat are served
+# natively or through a forced tool, so every tool-taking Claude has them.
+Families = tuple[tuple[str, frozenset[Capability]], ...]
+EVERYTHING = frozenset(Capability)
+_VISION, _TOOLS, _THINKING, _SCHEMA = (
+    Capability.VISION,
+    Capability.TOOLS,
+    Capability.THINKING,
+    Capability.STRUCTURED_OUTPUTS,
+)
+_OPENAI_FAMILIES: Families = (
+    ("*embedding*", frozenset()),
+    ("gpt-3.5*", frozenset({_TOOLS})),
+    ("gpt-35*", frozenset({_TOOLS})),  # Azure OpenAI spells it so
+    ("gpt-4o*", frozenset({_VISION, _TOOLS, _SCHEMA})),
+    ("gpt-4.1*", frozenset({_VISION, _TOOLS, _SCHEMA})),
+    ("gpt-4.5*", frozenset({_VISION, _TOOLS, _SCHEMA})),
+    ("gpt-4-turbo*", frozenset({_VISION, _TOOLS})),
+    ("gpt-4*", frozenset({_TOOLS})),
+    ("gpt-5*-chat*", frozenset({_VISION, _TOOLS, _SCHEMA})),
+    ("o1-mini*", frozenset({_THINKING})),
+    ("o1-preview*", frozenset({_THINKING})),
+    ("o3-mini*", frozenset({_TOOLS, _THINKING, _SCHEMA})),
+)
+_CLAUDE_FAMILIES: Families = (
+    ("claude-3-7-sonnet*", EVERYTHING),
+    ("claude-3-*", frozenset({_VISION, _TOOLS, _SCHEMA})),
+)
+
+
+def family_capabilities(families: Families, model: str) -> frozenset[Capability]:
+    name = model.lower()
+    for pattern, found in families:
+        if fnmatchcase(name, f"*{pattern}"):
+            return found
+    return EVERYTHING
 
 
 class Provider(StrEnum):
@@ -80,6 +124,12 @@ class ProviderFacts:
     foundry: bool = False
     # May serve models with `tenancy: per_request` (the tenant names a Foundry resource).
     takes_tenancy: bool = False
+    # What its model families can do (`family_capabilities`); empty: every model everything.
+    families: Families = ()
+
+    def capabilities(self, model: str) -> frozenset[Capability]:
+        """What `model` can do on this provider when its deployment declares nothing."""
+        return family_capabilities(self.families, model)
 
     def serves(self, endpoint: Endpoint) -> bool:
         """Natively (`endpoints`) or through a translation (`translates`)."""
@@ -104,12 +154,14 @@ FACTS: dict[Provider, ProviderFacts] = {
         endpoints=_OPENAI_ENDPOINTS
         | _OPENAI_MEDIA_ENDPOINTS
         | {Endpoint.MODERATIONS, Endpoint.RERANK, Endpoint.RESPONSES},
+        families=_OPENAI_FAMILIES,
     ),
     Provider.AZURE_OPENAI: ProviderFacts(
         transport=Transport.HTTP,
         tracing_name="azure.ai.openai",
         endpoints=_OPENAI_ENDPOINTS | _AZURE_MEDIA_ENDPOINTS | {Endpoint.RESPONSES},
         entra_scope="https://cognitiveservices.azure.com/.default",
+        families=_OPENAI_FAMILIES,
     ),
     Provider.ANTHROPIC: ProviderFacts(
         transport=Transport.ANTHROPIC_SDK,
@@ -127,6 +179,7 @@ FACTS: dict[Provider, ProviderFacts] = {
         oauth=OAuth.FOUNDRY_ONLY,
         foundry=True,
         takes_tenancy=True,
+        families=_CLAUDE_FAMILIES,
     ),
     Provider.FAKE: ProviderFacts(
         transport=Transport.IN_PROCESS, tracing_name="fake", endpoints=_OPENAI_ENDPOINTS

@@ -68,6 +68,7 @@ def focus_values(row: UsageRow) -> list[object]:
             "tollway.key_id": row.key_id,
             "tollway.user_id": row.user_id,
             "tollway.org_id": row.org_id,
+            "tollway.credential": row.credential,
             "tollway.request_id": row.request_id,
             "tollway.unpriced": row.unpriced,
         }

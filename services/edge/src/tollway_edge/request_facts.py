@@ -1,6 +1,7 @@
 """The facts about a request that policy, limits and the router act on, read once from the
 client's body (`body.py` has checked it): the most tokens each answer may use, how many
-answers the upstream writes, and the prompt's estimated size. Checks hand back what they
+answers the upstream writes, the prompt's estimated size, and what its content needs of the
+model (`request_needs.py`). Checks hand back what they
 decide about them; `upstream_body` is the one place that writes a decision back into the body
 the router receives.
 """
@@ -15,6 +16,7 @@ import orjson
 from tollway_common.contract import Endpoint, RequestFacts
 from tollway_common.errors import InvalidRequest
 from tollway_common.usage_estimate import CHARS_PER_TOKEN
+from tollway_edge.request_needs import read_needs
 
 # Images, audio and reranking: nothing in them bounds an answer in tokens (an image's count
 # is `n`, which the upstream bills per image, not per token).
@@ -93,11 +95,13 @@ def read_facts(
             max_tokens=_largest_bound(endpoint, body),
             prompt_tokens=_estimate_messages_tokens(body),
             betas=read_betas(beta_header),
+            needs=read_needs(endpoint, body),
         )
     if endpoint is Endpoint.RESPONSES:
         return RequestFacts(
             max_tokens=_largest_bound(endpoint, body),
             prompt_tokens=_estimate_responses_tokens(body),
+            needs=read_needs(endpoint, body),
         )
     return RequestFacts(
         max_tokens=_largest_bound(endpoint, body),
@@ -105,6 +109,7 @@ def read_facts(
         prompt_tokens=estimate_prompt_tokens(body),
         images=_images(endpoint, body),
         characters=_spoken(endpoint, body),
+        needs=read_needs(endpoint, body),
     )
 
 

@@ -15,6 +15,10 @@ _ORDERS = {
     "requests": "requests DESC, grp",
 }
 _FILTER_COLUMNS = (*SUMMARY_DIMENSIONS,)
+# The SQL a dimension groups by, where it is not the column of that name.
+_GROUP_EXPRESSIONS = {
+    "credential": "if(credential = '', deployment, concat(deployment, '/', credential))",
+}
 
 
 class QueryError(ValueError):
@@ -52,7 +56,7 @@ def summary_sql(table: str, query: SummaryQuery) -> tuple[str, dict[str, Any]]:
         if query.bucket
         else "toInt64(0)"
     )
-    group = query.group_by or "''"
+    group = _GROUP_EXPRESSIONS.get(query.group_by, query.group_by) or "''"
     where = usage_where(query.filter, parameters)
     sql = f"""
         SELECT

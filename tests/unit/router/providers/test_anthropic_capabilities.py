@@ -17,7 +17,7 @@ from tests.support.anthropic_schema import (
 )
 
 from tollway_common import errors
-from tollway_common.contract import Endpoint, RequestFacts
+from tollway_common.contract import Capability, Endpoint, RequestFacts
 from tollway_common.control import Deployment
 from tollway_router.providers.anthropic import request, response
 from tollway_router.providers.anthropic.capabilities import (
@@ -245,3 +245,11 @@ def test_a_native_structured_answer_comes_back_as_plain_content() -> None:
     assert choice["message"]["content"] == '{"answer": "Oslo"}'
     assert choice["finish_reason"] == "stop"
     assert "tool_calls" not in choice["message"]
+
+
+@pytest.mark.parametrize("model", _sdk_models())
+def test_routing_thinks_a_claude_can_think_where_the_translation_asks_it_to(model: str) -> None:
+    """Routing's defaults (`tollway_common.providers`) agree with this table on thinking, so a
+    request with a reasoning effort is never routed to a model whose translation drops it."""
+    routed = Deployment(name="c", provider="anthropic", model=model).can()
+    assert (Capability.THINKING in routed) == (capabilities(model).thinking is not Thinking.NONE)

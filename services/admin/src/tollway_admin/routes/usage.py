@@ -31,6 +31,8 @@ def _usage_filter(
     org_id: str = "",
     model_alias: str = "",
     provider: str = "",
+    deployment: str = "",
+    credential: str = "",
     errors_only: bool = False,
 ) -> UsageFilter:
     return UsageFilter(
@@ -42,6 +44,8 @@ def _usage_filter(
         org_id=org_id,
         model_alias=model_alias,
         provider=provider,
+        deployment=deployment,
+        credential=credential,
         errors_only=errors_only,
     )
 

@@ -1,6 +1,6 @@
-"""Small SVG charts rendered on the server (bars, and a budget's burn-down as a step line): no
-chart library, works offline, and screen readers get the figures from the title and the table
-or text next to each chart."""
+"""Small SVG charts rendered on the server (bars, stacked bars, and a budget's burn-down as a
+step line): no chart library, works offline, and screen readers get the figures from the title
+and the table or text next to each chart."""
 
 from __future__ import annotations
 
@@ -30,6 +30,48 @@ def bar_chart(title: str, labels: Sequence[str], values: Sequence[float], unit: 
     return Markup(
         f'<svg class="chart" role="img" viewBox="0 0 {_WIDTH} {height}" '
         f'aria-label="{escape(title)}"><title>{escape(title)}</title>{"".join(bars)}</svg>'
+    )
+
+
+# Segment colours of a stacked chart (`s0`..`s5` in tollway.css): the largest five and the rest.
+STACK_SERIES = 6
+_LEGEND = 22
+
+
+def stacked_bar_chart(
+    title: str, labels: Sequence[str], series: Sequence[tuple[str, Sequence[float]]]
+) -> Markup:
+    """One bar per label split into one segment per series (at most `STACK_SERIES`), with a
+    legend on top; each segment names its series and value on hover."""
+    totals = [sum(values[i] for _, values in series) for i in range(len(labels))]
+    if not totals:
+        return Markup("")
+    top = max(max(totals), 1e-12)
+    height = _LEGEND + len(labels) * (_BAR + _GAP) + _GAP
+    span = _WIDTH - _LABEL - 90
+    legend = "".join(
+        f'<rect class="s{j}" x="{8 + j * 104}" y="6" width="10" height="10"></rect>'
+        f'<text x="{22 + j * 104}" y="15">{escape(name[:14])}</text>'
+        for j, (name, _) in enumerate(series[:STACK_SERIES])
+    )
+    bars = []
+    for i, (label, total) in enumerate(zip(labels, totals, strict=True)):
+        y = _LEGEND + _GAP + i * (_BAR + _GAP)
+        bars.append(f'<text x="{_LABEL - 6}" y="{y + 13}" text-anchor="end">{escape(label)}</text>')
+        x = float(_LABEL)
+        for j, (name, values) in enumerate(series[:STACK_SERIES]):
+            if values[i] <= 0:
+                continue
+            width = span * values[i] / top
+            bars.append(
+                f'<rect class="s{j}" x="{x:.1f}" y="{y}" width="{width:.1f}" height="{_BAR}">'
+                f"<title>{escape(name)}: {values[i]:,.6g}</title></rect>"
+            )
+            x += width
+        bars.append(f'<text x="{x + 6:.1f}" y="{y + 13}">{total:,.6g}</text>')
+    return Markup(
+        f'<svg class="chart stacked" role="img" viewBox="0 0 {_WIDTH} {height}" '
+        f'aria-label="{escape(title)}"><title>{escape(title)}</title>{legend}{"".join(bars)}</svg>'
     )
 
 

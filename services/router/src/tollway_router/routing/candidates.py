@@ -1,7 +1,9 @@
 """Which deployment and credential the next attempt goes to, or why none can take it.
 
-Deployments with weight 0, without the endpoint, too small for the prompt, switched off, cooling
-down, with every credential rejected or with an open circuit are left out; among the rest, one
+Deployments with weight 0, without the endpoint, without a capability the request's content
+needs (`RequestFacts.needs`: images, tools, thinking, structured outputs), too small for the
+prompt, switched off, cooling down, with every credential rejected or with an open circuit are
+left out; among the rest, one
 not yet tried by this request is preferred, and the alias's strategy picks (`selection.py`).
 When nothing is left, `Unavailable` says why, in the error the client should see.
 """
@@ -11,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from tollway_common.contract import HealthState, InferRequest, RequestFacts
+from tollway_common.contract import Capability, HealthState, InferRequest, RequestFacts
 from tollway_common.control import Deployment, ModelAlias, RoutingStrategy
 from tollway_common.errors import (
     ContextLengthExceeded,
@@ -43,6 +45,8 @@ class Unavailable:
     """No deployment of the alias can take the request now, and why."""
 
     unsupported: list[Deployment] = field(default_factory=list)
+    # Each deployment left out for lacking what the request needs, with what it lacks.
+    incapable: list[tuple[Deployment, tuple[Capability, ...]]] = field(default_factory=list)
     too_small: list[Deployment] = field(default_factory=list)
     set_aside: list[tuple[Deployment, Availability]] = field(default_factory=list)
     weightless: list[Deployment] = field(default_factory=list)
@@ -62,6 +66,8 @@ class Unavailable:
             return last
         if self.too_small:
             return self._too_small_error(model)
+        if self.incapable:
+            return self._incapable_error(model)
         if self.unsupported and not self.weightless:
             d = self.unsupported[0]
             return InvalidRequest(
@@ -99,6 +105,17 @@ class Unavailable:
             return last
         return UpstreamUnavailable(message, retry_after=wait)
 
+    def _incapable_error(self, model: ModelAlias) -> TollwayError:
+        lacking = [c for c in Capability if any(c in missing for _, missing in self.incapable)]
+        names = " and ".join(_CAPABILITY_NAMES[c] for c in lacking)
+        return InvalidRequest(
+            f"Model '{model.name}' has no deployment that can serve {names} (capability "
+            f"{', '.join(c.value for c in lacking)}); leave that out of the request or use a "
+            "model whose deployments have it.",
+            param=_CAPABILITY_PARAMS[lacking[0]],
+            code="unsupported_capability",
+        )
+
     def _too_small_error(self, model: ModelAlias) -> TollwayError:
         largest = max(d.context_window or 0 for d in self.too_small)
         size = self.size
@@ -111,8 +128,30 @@ class Unavailable:
         )
 
 
+# How a 400 names a capability the request needs, and the field it points at.
+_CAPABILITY_NAMES = {
+    Capability.VISION: "images",
+    Capability.TOOLS: "tools",
+    Capability.THINKING: "thinking (reasoning)",
+    Capability.STRUCTURED_OUTPUTS: "structured outputs (a JSON schema)",
+}
+_CAPABILITY_PARAMS = {
+    Capability.VISION: "messages",
+    Capability.TOOLS: "tools",
+    Capability.THINKING: "reasoning_effort",
+    Capability.STRUCTURED_OUTPUTS: "response_format",
+}
+
+
 def request_size(facts: RequestFacts) -> RequestSize:
     return RequestSize(prompt_tokens=facts.prompt_tokens, max_tokens=facts.max_tokens)
+
+
+def _lacks(deployment: Deployment, needs: tuple[Capability, ...]) -> tuple[Capability, ...]:
+    if not needs:
+        return ()
+    can = deployment.can()
+    return tuple(need for need in needs if need not in can)
 
 
 class Chooser:
@@ -138,6 +177,10 @@ class Chooser:
                 continue
             if not FACTS[deployment.provider].serves(infer.endpoint):
                 unavailable.unsupported.append(deployment)
+                continue
+            missing = _lacks(deployment, infer.facts.needs)
+            if missing:
+                unavailable.incapable.append((deployment, missing))
                 continue
             if (
                 size is not None

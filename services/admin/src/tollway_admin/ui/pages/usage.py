@@ -1,9 +1,12 @@
-"""The usage explorer: cost and requests grouped by team, key, model, provider, org or user
-over a time window, with CSV, JSON lines and FOCUS exports."""
+"""The usage explorer: cost and requests grouped by team, key, model, provider, org, user,
+deployment or credential over a time window (keys, teams, users and orgs by name, their ids on
+hover), requests, tokens and cost per hour or day, with CSV, JSON lines and FOCUS exports."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Literal
 from urllib.parse import urlencode
@@ -14,8 +17,9 @@ from starlette.responses import Response
 from tollway_admin import read_scope
 from tollway_admin.analytics_client import ask
 from tollway_admin.routes import usage as usage_api
-from tollway_admin.ui import session
-from tollway_admin.ui.charts import bar_chart
+from tollway_admin.routes.common import store_of
+from tollway_admin.ui import session, usage_names
+from tollway_admin.ui.charts import STACK_SERIES, bar_chart, stacked_bar_chart
 from tollway_admin.ui.render import page
 from tollway_common.contract import SummaryQuery, SummaryReply, SummaryRow, UsageFilter
 from tollway_common.errors import TollwayError
@@ -29,6 +33,8 @@ _GROUP_LABELS = {
     "provider": "Provider",
     "org_id": "Organisation",
     "user_id": "User",
+    "deployment": "Deployment",
+    "credential": "Credential",
 }
 
 
@@ -41,6 +47,7 @@ def _usage_filter(request: Request) -> tuple[UsageFilter, int]:
             since_ms=since,
             team_id=params.get("team_id", ""),
             model_alias=params.get("model_alias", ""),
+            deployment=params.get("deployment", ""),
         ),
         hours,
     )
@@ -54,27 +61,44 @@ async def usage_page(request: Request) -> Response:
     if group_by not in _GROUP_LABELS:
         group_by = "team_id"
     rows: list[SummaryRow] = []
+    over_time: list[SummaryRow] = []
+    bucket = "hour" if hours <= 48 else "day"
     unavailable = ""
     try:
         flt = read_scope.usage_filter(identity, flt)
         query = SummaryQuery(filter=flt, group_by=group_by, order_by="cost", limit=50)
         rows = (await ask(request.app.state.nc, "summary", query, SummaryReply)).rows
+        split = SummaryQuery(
+            filter=flt, group_by=group_by, bucket=bucket, order_by="time", limit=10_000
+        )
+        over_time = (await ask(request.app.state.nc, "summary", split, SummaryReply)).rows
     except TollwayError as exc:
         unavailable = exc.message
-    labels = [row.group or "(none)" for row in rows]
+    names = usage_names.names(store_of(request), group_by, [row.group for row in rows])
+    labels = [names.get(row.group) or row.group or "(none)" for row in rows]
+    leaders = [row.group for row in rows[: STACK_SERIES - 1]]
+    split_by = _GROUP_LABELS[group_by].lower()
     export = urlencode(
-        {"since_ms": flt.since_ms, "team_id": flt.team_id, "model_alias": flt.model_alias}
+        {
+            "since_ms": flt.since_ms,
+            "team_id": flt.team_id,
+            "model_alias": flt.model_alias,
+            "deployment": flt.deployment,
+        }
     )
     return page(
         request,
         "usage.html",
         "Usage",
         rows=rows,
+        names=names,
         hours=hours,
         group_by=group_by,
+        groups=list(_GROUP_LABELS.items()),
         group_label=_GROUP_LABELS[group_by],
         team_id=flt.team_id,
         model_alias=flt.model_alias,
+        deployment=flt.deployment,
         unavailable=unavailable,
         export_query=export,
         cost_chart=bar_chart(
@@ -87,7 +111,52 @@ async def usage_page(request: Request) -> Response:
             labels,
             [float(row.requests) for row in rows],
         ),
+        time_charts=[
+            stacked_bar_chart(
+                f"{what} per {bucket} by {split_by}",
+                *_stacked(over_time, leaders, names, bucket, measure),
+            )
+            for what, measure in _MEASURES.items()
+        ],
     )
+
+
+# What the charts over time show of each row.
+_MEASURES: dict[str, Callable[[SummaryRow], float]] = {
+    "Requests": lambda row: float(row.requests),
+    "Tokens": lambda row: float(row.prompt_tokens + row.completion_tokens),
+    "Cost": lambda row: float(Decimal(row.cost)),
+}
+# The series of every group outside the leading ones (no group id can hold a NUL).
+_REST = "\x00rest"
+
+
+def _stacked(
+    rows: list[SummaryRow],
+    leaders: list[str],
+    names: dict[str, str],
+    bucket: str,
+    measure: Callable[[SummaryRow], float],
+) -> tuple[list[str], list[tuple[str, list[float]]]]:
+    """Bucket labels, and one series per leading group (the largest spenders) plus one for
+    all the others, each with a value per bucket."""
+    buckets = sorted({row.bucket_ms for row in rows})
+    index = {bucket_ms: i for i, bucket_ms in enumerate(buckets)}
+    series = {group: [0.0] * len(buckets) for group in [*leaders, _REST]}
+    for row in rows:
+        group = row.group if row.group in leaders else _REST
+        series[group][index[row.bucket_ms]] += measure(row)
+    named = [
+        ("others" if group == _REST else names.get(group) or group or "(none)", values)
+        for group, values in series.items()
+        if group != _REST or any(values)
+    ]
+    return [_bucket_label(b, bucket) for b in buckets], named
+
+
+def _bucket_label(bucket_ms: int, bucket: str) -> str:
+    when = datetime.fromtimestamp(bucket_ms / 1000, UTC)
+    return when.strftime("%m-%d %H:00" if bucket == "hour" else "%Y-%m-%d")
 
 
 @router.get("/usage/export")
@@ -104,5 +173,6 @@ async def usage_export(request: Request) -> Response:
         since_ms=int(params.get("since_ms", "0") or 0),
         team_id=params.get("team_id", ""),
         model_alias=params.get("model_alias", ""),
+        deployment=params.get("deployment", ""),
     )
     return await usage_api.export_usage(request, identity, flt, fmt)
