@@ -80,6 +80,8 @@ class ProviderFacts:
     foundry: bool = False
     # May serve models with `tenancy: per_request` (the tenant names a Foundry resource).
     takes_tenancy: bool = False
+    # The provider's id in the built-in price catalog (genai-prices); None: never priced by it.
+    catalog_id: str | None = None
 
     def serves(self, endpoint: Endpoint) -> bool:
         """Natively (`endpoints`) or through a translation (`translates`)."""
@@ -104,12 +106,14 @@ FACTS: dict[Provider, ProviderFacts] = {
         endpoints=_OPENAI_ENDPOINTS
         | _OPENAI_MEDIA_ENDPOINTS
         | {Endpoint.MODERATIONS, Endpoint.RERANK, Endpoint.RESPONSES},
+        catalog_id="openai",
     ),
     Provider.AZURE_OPENAI: ProviderFacts(
         transport=Transport.HTTP,
         tracing_name="azure.ai.openai",
         endpoints=_OPENAI_ENDPOINTS | _AZURE_MEDIA_ENDPOINTS | {Endpoint.RESPONSES},
         entra_scope="https://cognitiveservices.azure.com/.default",
+        catalog_id="azure",
     ),
     Provider.ANTHROPIC: ProviderFacts(
         transport=Transport.ANTHROPIC_SDK,
@@ -127,6 +131,7 @@ FACTS: dict[Provider, ProviderFacts] = {
         oauth=OAuth.FOUNDRY_ONLY,
         foundry=True,
         takes_tenancy=True,
+        catalog_id="anthropic",
     ),
     Provider.FAKE: ProviderFacts(
         transport=Transport.IN_PROCESS, tracing_name="fake", endpoints=_OPENAI_ENDPOINTS
