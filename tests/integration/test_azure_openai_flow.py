@@ -1,7 +1,9 @@
 """Azure OpenAI through the whole stack: the official openai SDK in front, a fake Azure OpenAI
 resource behind the router (both path forms, `api-key` and Entra ID tokens from a fake token
-service). Every request Azure receives is checked against OpenAI's request schema by the
-fake, and every response, chunk and error the client gets against OpenAI's response schema."""
+service, hand-written grants and azure-identity's credentials: AKS Workload Identity against
+the fake authority over HTTPS, App Service managed identity). Every request Azure receives is
+checked against OpenAI's request schema by the fake, and every response, chunk and error the
+client gets against OpenAI's response schema."""
 
 from __future__ import annotations
 
@@ -14,6 +16,7 @@ import pytest
 from openai import AsyncOpenAI
 from openai.types.chat import ChatCompletionMessageParam, ChatCompletionToolParam
 from tests.support import fake_media
+from tests.support.certificates import loopback_certificate
 from tests.support.fake_azure_openai_server import FakeAzureOpenAIServer
 from tests.support.fake_token_server import IDENTITY_HEADER, FakeTokenServer
 from tests.support.nats import start_test_nats
@@ -27,6 +30,10 @@ from tollway_common.control import Deployment, ModelAlias
 KEY = "sk-tollway-azure-test-0123456789abcd"
 AZURE_KEY = "azure-key-never-logged-0123456789ab"
 CLIENT_ID = "22222222-3333-4444-5555-666666666666"
+# The AKS Workload Identity webhook's environment: a client, a tenant, a projected token file.
+WORKLOAD_CLIENT_ID = "33333333-4444-5555-6666-777777777777"
+WORKLOAD_TENANT_ID = "fabrikam.onmicrosoft.com"
+SERVICE_ACCOUNT_TOKEN = "eyJ.fake-projected-service-account-token.sig"
 CLIENT_SECRET = "azure-client-secret-never-logged-77"
 DEPLOYMENT = "gpt-4o-prod"
 HELLO: list[ChatCompletionMessageParam] = [{"role": "user", "content": "Hello Azure"}]
@@ -74,6 +81,8 @@ def _models(azure_url: str, tokens_url: str, secrets: Path) -> list[ModelAlias]:
         model("azure-entra", auth=entra),
         model("azure-entra-refused", auth={**entra, "client_secret": f"file:{secrets / 'wrong'}"}),
         model("azure-managed-identity", auth={"type": "entra_managed_identity"}, api_version="v1"),
+        model("azure-workload", auth={"type": "azure_identity", "credential": "workload"}),
+        model("azure-identity-managed", auth={"type": "azure_identity", "credential": "managed"}),
         model("azure-wrong-key", api_key=f"file:{secrets / 'wrong'}"),
     ]
 
@@ -90,9 +99,18 @@ def azure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureStack
         "wrong": "not-a-valid-secret-000",
     }.items():
         (secrets / name).write_text(value)
+    (secrets / "service-account-token").write_text(SERVICE_ACCOUNT_TOKEN)
+    certificate = loopback_certificate(workdir / "tls")
     nats, redis = start_test_nats(workdir / "nats"), start_redis(workdir / "redis")
     with (
         FakeTokenServer(clients={CLIENT_ID: CLIENT_SECRET}) as tokens,
+        # azure-identity takes only an https authority: a second face of the same service
+        # (one book of issued tokens), over TLS the router is told to trust.
+        FakeTokenServer(
+            federated={WORKLOAD_CLIENT_ID: SERVICE_ACCOUNT_TOKEN},
+            tls=certificate,
+            issued=tokens.issued,
+        ) as authority,
         FakeAzureOpenAIServer(frozenset({DEPLOYMENT}), AZURE_KEY, tokens) as azure,
     ):
         stack = Stack(nats=nats, redis=redis, workdir=workdir)
@@ -104,12 +122,18 @@ def azure_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AzureStack
                 )
             )
             stack.start_router(
-                IDENTITY_ENDPOINT=f"{tokens.url}/msi/token", IDENTITY_HEADER=IDENTITY_HEADER
+                IDENTITY_ENDPOINT=f"{tokens.url}/msi/token",
+                IDENTITY_HEADER=IDENTITY_HEADER,
+                AZURE_AUTHORITY_HOST=authority.url,
+                AZURE_CLIENT_ID=WORKLOAD_CLIENT_ID,
+                AZURE_TENANT_ID=WORKLOAD_TENANT_ID,
+                AZURE_FEDERATED_TOKEN_FILE=str(secrets / "service-account-token"),
+                SSL_CERT_FILE=str(certificate[0]),
             )
             stack.start_edge()
             yield AzureStack(stack, azure, tokens)
             logs = stack.logs()
-            for secret in (AZURE_KEY, CLIENT_SECRET, *tokens.issued):
+            for secret in (AZURE_KEY, CLIENT_SECRET, SERVICE_ACCOUNT_TOKEN, *tokens.issued):
                 assert secret not in logs, "an upstream secret or token reached a log"
         finally:
             stack.stop()
@@ -187,6 +211,33 @@ async def test_the_routers_managed_identity_token_is_sent_as_the_bearer(
 ) -> None:
     azure_stack.sent()
     await _chat(azure_stack, "azure-managed-identity")
+    [first, _] = azure_stack.sent()
+    issued = azure_stack.tokens.issued_for(first.headers["authorization"].removeprefix("Bearer "))
+    assert issued is not None
+    assert issued.grant == "identity_endpoint"
+
+
+async def test_an_aks_workload_identity_token_from_azure_identity_is_the_bearer(
+    azure_stack: AzureStack,
+) -> None:
+    """azure-identity's WorkloadIdentityCredential: the projected service account token is
+    exchanged at the (HTTPS) authority for the workload's client, and that token reaches Azure."""
+    azure_stack.sent()
+    await _chat(azure_stack, "azure-workload")
+    [first, second] = azure_stack.sent()
+    token = first.headers["authorization"].removeprefix("Bearer ")
+    assert second.headers["authorization"] == first.headers["authorization"], "cached"
+    issued = azure_stack.tokens.issued_for(token)
+    assert issued is not None
+    assert (issued.grant, issued.client_id) == ("client_assertion", WORKLOAD_CLIENT_ID)
+    assert issued.scope == "https://cognitiveservices.azure.com/.default"
+
+
+async def test_a_managed_identity_token_from_azure_identity_is_the_bearer(
+    azure_stack: AzureStack,
+) -> None:
+    azure_stack.sent()
+    await _chat(azure_stack, "azure-identity-managed")
     [first, _] = azure_stack.sent()
     issued = azure_stack.tokens.issued_for(first.headers["authorization"].removeprefix("Bearer "))
     assert issued is not None

@@ -1,5 +1,6 @@
 """A fake Entra ID / OAuth 2.0 token service on loopback: the v2.0 token endpoint
-(client-credentials and refresh-token grants, rotating refresh tokens) and the managed identity
+(client-credentials grants with a secret or a federated assertion as AKS Workload Identity sends
+one, refresh-token grants with rotating refresh tokens) and the managed identity
 endpoints (IMDS, App Service IDENTITY_ENDPOINT, MSI_ENDPOINT), each speaking its real wire
 format. Fake upstreams ask it whether a bearer token they receive was issued, and for what.
 """
@@ -11,6 +12,7 @@ import secrets
 import threading
 import time
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -21,6 +23,7 @@ from starlette.routing import Route
 from tests.support.threaded_server import ServedInThread, ThreadedServer
 
 IDENTITY_HEADER = "fake-identity-header-4b1d"
+_JWT_BEARER = "urn:ietf:params:oauth:client-assertion-type:jwt-bearer"
 MSI_SECRET = "fake-msi-secret-77c0"
 
 
@@ -43,11 +46,15 @@ class TokenRequestSeen:
 class FakeTokenServer(ServedInThread):
     """`clients` maps client ids to their secrets; `refresh_tokens` the refresh tokens it will
     take (each is replaced by a new one when used); `reply_headers` ride on every token answer.
-    Set `fail_with` to answer every request with that status, and clear `gate` to hold answers
-    until the test sets it again."""
+    `federated` maps client ids to the federated token (a Kubernetes service account token) each
+    signs in with. `tls` (certificate, key) serves HTTPS, as an Entra authority must be for
+    azure-identity. Set `fail_with` to answer every request with that status, and clear `gate`
+    to hold answers until the test sets it again."""
 
     clients: dict[str, str] = field(default_factory=dict)
     refresh_tokens: dict[str, str] = field(default_factory=dict)
+    federated: dict[str, str] = field(default_factory=dict)
+    tls: tuple[Path, Path] | None = None
     expires_in: int = 3600
     fail_with: int | None = None
     requests: list[TokenRequestSeen] = field(default_factory=list)
@@ -67,12 +74,13 @@ class FakeTokenServer(ServedInThread):
                 Route("/MSI/token", self._legacy_msi, methods=["GET"]),
             ]
         )
-        self._server = ThreadedServer(app, "fake token server")
+        self._server = ThreadedServer(app, "fake token server", self.tls)
         self.port = self._server.port
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        scheme = "https" if self.tls else "http"
+        return f"{scheme}://127.0.0.1:{self.port}"
 
     def _before_stop(self) -> None:
         self.gate.set()
@@ -103,7 +111,16 @@ class FakeTokenServer(ServedInThread):
             return refused
         client_id = form.get("client_id", "")
         grant = form.get("grant_type")
-        if grant == "client_credentials":
+        if grant == "client_credentials" and form.get("client_assertion_type") == _JWT_BEARER:
+            expected = self.federated.get(client_id)
+            if expected is None or form.get("client_assertion") != expected:
+                return _oauth_error(
+                    401,
+                    "invalid_client",
+                    "AADSTS700213: No matching federated identity record found.",
+                )
+            grant = "client_assertion"
+        elif grant == "client_credentials":
             if self.clients.get(client_id) != form.get("client_secret"):
                 return _oauth_error(
                     401, "invalid_client", "AADSTS7000215: Invalid client secret provided."

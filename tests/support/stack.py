@@ -24,6 +24,13 @@ FAST_FAILURE_ENV = {
     "TOLLWAY_ROUTER_HEARTBEAT_INTERVAL_S": "0.3",
     "TOLLWAY_EDGE_IDLE_TIMEOUT_S": "2",
 }
+# Fake upstreams answer under real model names (gpt-4o-mini): tests that assert costs or
+# unpriced usage set their prices themselves, so the built-in catalog is off unless a test
+# turns it on (`start_edge(TOLLWAY_EDGE_LIMITS__PRICE_CATALOG="true")`, and metering's).
+NO_CATALOG_ENV = {
+    "TOLLWAY_EDGE_LIMITS__PRICE_CATALOG": "false",
+    "TOLLWAY_METERING_PRICE_CATALOG": "false",
+}
 # No test router may ask a real instance metadata service for a managed identity token.
 NO_IMDS_ENV = {"TOLLWAY_ROUTER_IMDS_URL": "http://127.0.0.1:9/metadata/identity/oauth2/token"}
 
@@ -116,6 +123,7 @@ class Stack:
                 "TOLLWAY_EDGE_PORT": str(self.edge_port),
                 "TOLLWAY_EDGE_METRICS__PORT": str(self.edge_metrics_port),
                 **FAST_FAILURE_ENV,
+                **NO_CATALOG_ENV,
                 **env,
             },
             self.workdir / "logs",
@@ -154,6 +162,7 @@ class Stack:
             {
                 **self.nats.env(Service.METERING),
                 "TOLLWAY_METERING_CLICKHOUSE_DSN": f"chdb://{self.workdir / 'clickhouse'}",
+                **NO_CATALOG_ENV,
                 **env,
             },
             self.workdir / "logs",

@@ -6,6 +6,7 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from pathlib import Path
 from types import TracebackType
 from typing import ClassVar, Self
 
@@ -16,7 +17,8 @@ _START_TIMEOUT_S = 10.0
 
 
 class ThreadedServer:
-    def __init__(self, app: ASGIApp, name: str) -> None:
+    def __init__(self, app: ASGIApp, name: str, tls: tuple[Path, Path] | None = None) -> None:
+        """`tls`: (certificate, key) files to serve HTTPS with."""
         self.name = name
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -30,6 +32,8 @@ class ThreadedServer:
                 log_level="warning",
                 lifespan="off",
                 timeout_graceful_shutdown=1,
+                ssl_certfile=tls[0] if tls else None,
+                ssl_keyfile=tls[1] if tls else None,
             )
         )
         self._thread = threading.Thread(

@@ -80,9 +80,9 @@ def build_args(service: str) -> dict[str, str]:
     return {"SERVICE": service, "PORT": str(image_port(service))}
 
 
-def read_image(service: str) -> tuple[dict[str, str], list[Stage]]:
-    """deploy/Dockerfile as built for `service`."""
-    return read_dockerfile(DOCKERFILE, build_args(service))
+def read_image(service: str, extras: str = "") -> tuple[dict[str, str], list[Stage]]:
+    """deploy/Dockerfile as built for `service` (with `--build-arg EXTRAS=<extras>`)."""
+    return read_dockerfile(DOCKERFILE, {**build_args(service), "EXTRAS": extras})
 
 
 def read_dockerfile(
@@ -137,9 +137,27 @@ def read_dockerfile(
 
 
 def _substitute(text: str, values: Mapping[str, str]) -> str:
-    for name, value in values.items():
-        text = text.replace(f"${{{name}}}", value)
+    """`${NAME}`, `${NAME:-word}` and `${NAME:+word}` of the given build args (the Dockerfile
+    modifiers); other variables stay as written."""
+
+    def replace(match: re.Match[str]) -> str:
+        name, op, word = match.group("name"), match.group("op"), match.group("word")
+        if name not in values:
+            return match.group(0)
+        value = values[name]
+        if op == ":-":
+            return value or word
+        if op == ":+":
+            return word if value else ""
+        return value
+
+    # innermost first: `${EXTRAS:+--extra "${EXTRAS}"}` holds a variable in its word
+    while (replaced := _BUILD_ARG.sub(replace, text)) != text:
+        text = replaced
     return text
+
+
+_BUILD_ARG = re.compile(r"\$\{(?P<name>\w+)(?:(?P<op>:[-+])(?P<word>[^{}]*))?\}")
 
 
 def env_of(instructions: list[Instruction]) -> dict[str, str]:

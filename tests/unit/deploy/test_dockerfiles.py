@@ -122,10 +122,13 @@ def test_image_dependencies_are_the_service_closure_in_the_lock(service: str) ->
 
 
 def test_the_chdb_extra_brings_embedded_clickhouse_to_metering_only() -> None:
-    _, stages = _stages("metering")
-    builder = next(stage for stage in stages if stage.name == "builder")
-    syncs = [run.args for run in builder.all("RUN") if "uv sync" in run.args]
-    assert all('${EXTRAS:+--extra "${EXTRAS}"}' in command for command in syncs)
+    for extras, wanted in (("", ""), ("chdb", "--extra chdb")):
+        _, stages = read_image("metering", extras)
+        builder = next(stage for stage in stages if stage.name == "builder")
+        syncs = [run.args.replace('"', "") for run in builder.all("RUN") if "uv sync" in run.args]
+        assert len(syncs) == 2
+        assert all(("--extra" in command) == bool(wanted) for command in syncs)
+        assert all(wanted in command for command in syncs)
     assert "chdb" in _lock_closure("tollway-metering", ("chdb",))
     assert "chdb" in _lock_closure("tollway-cli"), "tollway run embeds chDB"
 
@@ -198,7 +201,23 @@ def test_runtime_env_is_valid_for_the_service(
         assert monitor.enabled, "probes and Prometheus need the monitor server"
         assert (monitor.host, monitor.port) == ("0.0.0.0", MONITOR_PORT)
     if service == "metering":
-        assert settings.clickhouse_dsn.startswith("chdb:///var/lib/tollway/")
+        # no ClickHouse to point at: compose and Helm set the server DSN, and without one
+        # metering stops at start with one line saying to set it (test_chdb_optional)
+        assert settings.clickhouse_dsn == ""
+
+
+def test_only_a_metering_image_with_chdb_defaults_to_embedded_clickhouse(
+    clean_environ: pytest.MonkeyPatch,
+) -> None:
+    _, stages = read_image("metering", "chdb")
+    runtime = stages[-1]
+    env = env_of(runtime.all("ENV"))
+    settings: Any = check_settings("metering", env, clean_environ)
+    workdir = runtime.all("WORKDIR")[-1].args
+    assert settings.clickhouse_dsn == f"chdb://{workdir}/clickhouse", "in the user's home"
+    created = " ".join(run.args for run in runtime.all("RUN"))
+    assert f"--home-dir {workdir}" in created, "the user owns it: writable"
+    assert "--create-home" in created
 
 
 @pytest.mark.parametrize("service", SERVICES)

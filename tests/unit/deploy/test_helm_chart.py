@@ -64,6 +64,15 @@ SCENARIOS: dict[str, dict[str, Any]] = {
         "serviceAccount": {"create": False},
         "existingConfigMap": "my-tollway-config",
     },
+    "aks-workload-identity": {
+        "router": {
+            "azureWorkloadIdentity": {
+                "enabled": True,
+                "clientId": "33333333-4444-5555-6666-777777777777",
+                "tenantId": "fabrikam.onmicrosoft.com",
+            }
+        }
+    },
     "own-secrets-closed-egress": {
         "adminSecret": "tollway-admin",
         "clientKeysSecret": "tollway-client-keys",
@@ -869,3 +878,37 @@ def test_every_alert_reads_documented_series_and_the_issue_alerts_exist(
     } <= set(rules)
     assert 'kind="budget_soft_limit"' in rules["TollwayBudgetNearLimit"]["expr"]
     assert 'kind="budget_exceeded"' in rules["TollwayBudgetExhausted"]["expr"]
+
+
+def test_aks_workload_identity_is_the_routers_alone(
+    rendered: dict[str, list[dict[str, Any]]],
+) -> None:
+    documents = rendered["aks-workload-identity"]
+    accounts = by_kind(documents, "ServiceAccount")
+    router_account = accounts["tollway-router"]
+    assert router_account["metadata"]["annotations"] == {
+        "azure.workload.identity/client-id": "33333333-4444-5555-6666-777777777777",
+        "azure.workload.identity/tenant-id": "fabrikam.onmicrosoft.com",
+    }
+    assert router_account["automountServiceAccountToken"] is False
+    for service in SERVICES:
+        template = _deployment(documents, service)["spec"]["template"]
+        label = template["metadata"]["labels"].get("azure.workload.identity/use")
+        account = template["spec"]["serviceAccountName"]
+        if service == "router":
+            assert (label, account) == ("true", "tollway-router")
+        else:
+            assert (label, account) == (None, "tollway"), "only the router signs in to Azure"
+    default_templates = [
+        _deployment(rendered["default"], service)["spec"]["template"] for service in SERVICES
+    ]
+    assert "tollway-router" not in by_kind(rendered["default"], "ServiceAccount")
+    assert all(
+        "azure.workload.identity/use" not in template["metadata"]["labels"]
+        for template in default_templates
+    )
+
+
+def test_aks_workload_identity_needs_the_client_id() -> None:
+    with pytest.raises((helm.HelmValuesError, helm.HelmRenderError), match="clientId"):
+        render_chart({"router": {"azureWorkloadIdentity": {"enabled": True}}})

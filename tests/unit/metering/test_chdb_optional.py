@@ -1,5 +1,6 @@
 """chDB is an optional extra of tollway-metering: a `chdb://` DSN without it is refused with a
-message that says what to set, before anything else starts; a server DSN never needs it."""
+message that says what to set, before anything else starts; a server DSN never needs it. No DSN
+at all (the default image's) is refused the same way."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import sys
 
 import pytest
 
-from tollway_metering.warehouse import ChdbMissing, open_client, require_chdb
+from tollway_metering.warehouse import ChdbMissing, DsnMissing, open_client, require_chdb
 
 
 def test_a_chdb_dsn_without_chdb_says_what_to_do(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -17,11 +18,22 @@ def test_a_chdb_dsn_without_chdb_says_what_to_do(monkeypatch: pytest.MonkeyPatch
         open_client("chdb:///tmp/never-made")
 
 
+@pytest.mark.parametrize("dsn", ["", "  "])
+def test_an_empty_dsn_says_what_to_set(dsn: str) -> None:
+    with pytest.raises(DsnMissing, match=r"is empty: point it at a ClickHouse server"):
+        open_client(dsn)
+
+
 def test_chdb_is_found_where_it_is_installed() -> None:
     require_chdb()  # the development environment has the extra (through tollway-cli)
 
 
-def test_the_metering_process_exits_with_that_message() -> None:
+@pytest.mark.parametrize(
+    ("dsn", "said"),
+    [("chdb:///tmp/never-made", "names embedded chDB"), ("", "is empty")],
+    ids=["chdb-missing", "no-dsn"],
+)
+def test_the_metering_process_exits_with_that_message(dsn: str, said: str) -> None:
     """The process: one log line and exit status 2, not a traceback."""
     script = (
         "import sys; sys.modules['chdb'] = None\n"
@@ -29,7 +41,7 @@ def test_the_metering_process_exits_with_that_message() -> None:
         "main()\n"
     )
     env = {
-        "TOLLWAY_METERING_CLICKHOUSE_DSN": "chdb:///tmp/never-made",
+        "TOLLWAY_METERING_CLICKHOUSE_DSN": dsn,
         "TOLLWAY_METERING_LOG__JSON_FORMAT": "false",
         "PATH": "/usr/bin:/bin",
     }
@@ -37,5 +49,6 @@ def test_the_metering_process_exits_with_that_message() -> None:
         [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 2, result.stderr
+    assert said in result.stdout + result.stderr
     assert "point it at a ClickHouse server" in result.stdout + result.stderr
     assert "Traceback" not in result.stderr

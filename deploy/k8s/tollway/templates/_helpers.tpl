@@ -47,6 +47,16 @@ app.kubernetes.io/component: {{ .service }}
 app.kubernetes.io/component: {{ .service }}
 {{- end }}
 
+{{/* The router's ServiceAccount when it signs in with AKS Workload Identity. */}}
+{{- define "tollway.routerServiceAccountName" -}}
+{{- printf "%s-router" (include "tollway.fullname" .) | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/* Whether this service's pods sign in with AKS Workload Identity (the router, when on). */}}
+{{- define "tollway.workloadIdentity" -}}
+{{- if and (eq .service "router") .root.Values.router.azureWorkloadIdentity.enabled }}true{{ end }}
+{{- end }}
+
 {{- define "tollway.serviceAccountName" -}}
 {{- if .Values.serviceAccount.create }}
 {{- default (include "tollway.fullname" .) .Values.serviceAccount.name }}
@@ -171,7 +181,12 @@ are printed as integers. */}}
 {{/* Pod-level fields every service shares. */}}
 {{- define "tollway.podCommon" -}}
 {{- $values := index .root.Values .service -}}
+{{- if include "tollway.workloadIdentity" . }}
+serviceAccountName: {{ include "tollway.routerServiceAccountName" .root }}
+{{- else }}
 serviceAccountName: {{ include "tollway.serviceAccountName" .root }}
+{{- end }}
+# The AKS Workload Identity webhook mounts its own projected token where it is on.
 automountServiceAccountToken: false
 securityContext:
   {{- toYaml .root.Values.podSecurityContext | nindent 2 }}
@@ -208,6 +223,9 @@ labels:
   {{- include "tollway.selectorLabels" . | nindent 2 }}
   app.kubernetes.io/part-of: tollway
   app.kubernetes.io/version: {{ .root.Chart.AppVersion | quote }}
+  {{- if include "tollway.workloadIdentity" . }}
+  azure.workload.identity/use: "true"
+  {{- end }}
   {{- with $values.podLabels }}
   {{- toYaml . | nindent 2 }}
   {{- end }}

@@ -125,6 +125,19 @@ class EntraManagedIdentity(_Auth):
     client_id: str | None = None
 
 
+class AzureIdentity(_Auth):
+    """Tokens from azure-identity's credentials: `default` (DefaultAzureCredential: environment
+    service principal, AKS Workload Identity, managed identity, then developer sign-ins such as
+    the Azure CLI), `workload` (AKS Workload Identity: AZURE_FEDERATED_TOKEN_FILE,
+    AZURE_CLIENT_ID, AZURE_TENANT_ID), `managed` (the machine's managed identity) or `cli` (the
+    developer's `az login`). `client_id` and `tenant_id` override the environment's."""
+
+    type: Literal["azure_identity"]
+    credential: Literal["default", "workload", "managed", "cli"] = "default"
+    client_id: str | None = Field(default=None, min_length=1, max_length=128)
+    tenant_id: str | None = Field(default=None, pattern=r"^[A-Za-z0-9.-]{1,128}$")
+
+
 class OAuthClientCredentials(_Auth):
     """Any OAuth 2.0 token endpoint, client-credentials grant."""
 
@@ -166,7 +179,11 @@ class OAuthRefreshToken(_Auth):
 
 
 UpstreamAuth = Annotated[
-    EntraClientCredentials | EntraManagedIdentity | OAuthClientCredentials | OAuthRefreshToken,
+    EntraClientCredentials
+    | EntraManagedIdentity
+    | AzureIdentity
+    | OAuthClientCredentials
+    | OAuthRefreshToken,
     Field(discriminator="type"),
 ]
 

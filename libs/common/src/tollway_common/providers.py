@@ -126,6 +126,8 @@ class ProviderFacts:
     takes_tenancy: bool = False
     # What its model families can do (`family_capabilities`); empty: every model everything.
     families: Families = ()
+    # The provider's id in the built-in price catalog (genai-prices); None: never priced by it.
+    catalog_id: str | None = None
 
     def capabilities(self, model: str) -> frozenset[Capability]:
         """What `model` can do on this provider when its deployment declares nothing."""
@@ -155,6 +157,7 @@ FACTS: dict[Provider, ProviderFacts] = {
         | _OPENAI_MEDIA_ENDPOINTS
         | {Endpoint.MODERATIONS, Endpoint.RERANK, Endpoint.RESPONSES},
         families=_OPENAI_FAMILIES,
+        catalog_id="openai",
     ),
     Provider.AZURE_OPENAI: ProviderFacts(
         transport=Transport.HTTP,
@@ -162,6 +165,7 @@ FACTS: dict[Provider, ProviderFacts] = {
         endpoints=_OPENAI_ENDPOINTS | _AZURE_MEDIA_ENDPOINTS | {Endpoint.RESPONSES},
         entra_scope="https://cognitiveservices.azure.com/.default",
         families=_OPENAI_FAMILIES,
+        catalog_id="azure",
     ),
     Provider.ANTHROPIC: ProviderFacts(
         transport=Transport.ANTHROPIC_SDK,
@@ -180,6 +184,7 @@ FACTS: dict[Provider, ProviderFacts] = {
         foundry=True,
         takes_tenancy=True,
         families=_CLAUDE_FAMILIES,
+        catalog_id="anthropic",
     ),
     Provider.FAKE: ProviderFacts(
         transport=Transport.IN_PROCESS, tracing_name="fake", endpoints=_OPENAI_ENDPOINTS

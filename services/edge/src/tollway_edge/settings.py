@@ -38,6 +38,9 @@ class LimitsSettings(BaseModel):
     on_redis_error: RedisFailureModes = RedisFailureModes()
     # A model with no price under a budget: allow it and raise an alarm, or refuse it.
     unpriced_model: Literal["allow", "refuse"] = "allow"
+    # An alias the operator has not priced takes the built-in catalog's price (genai-prices) of
+    # the dearest model its deployments run; off: it is unpriced until priced in admin.
+    price_catalog: bool = True
     # Reserved, and sent upstream, when a limited request names no max_tokens.
     default_max_tokens: int = Field(default=4096, gt=0)
 

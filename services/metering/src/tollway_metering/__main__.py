@@ -11,7 +11,7 @@ import uvloop
 from tollway_common.log import setup_logging
 from tollway_metering.service import run
 from tollway_metering.settings import MeteringSettings
-from tollway_metering.warehouse import ChdbMissing
+from tollway_metering.warehouse import WarehouseNotConfigured
 
 
 def main() -> None:
@@ -20,7 +20,7 @@ def main() -> None:
     asyncio.set_event_loop_policy(uvloop.EventLoopPolicy())
     try:
         asyncio.run(run(settings))
-    except ChdbMissing as exc:
+    except WarehouseNotConfigured as exc:
         # A configuration mistake, not a crash: one line that says what to change.
         logging.getLogger("tollway_metering").error(str(exc))
         sys.exit(2)

@@ -1,4 +1,5 @@
-"""What each usage event costs, from the price table in the control plane (KV, live)."""
+"""What each usage event costs, from the price table in the control plane (KV, live), or from
+the built-in catalog (tollway_common.price_catalog) for an alias the operator has not priced."""
 
 from __future__ import annotations
 
@@ -6,8 +7,9 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from tollway_common.contract import UsageEvent
-from tollway_common.control import Price, kv_key_for_alias
+from tollway_common.control import Price
 from tollway_common.kv_mirror import KvMirror
+from tollway_common.price_catalog import PriceCatalog, price_for
 from tollway_common.pricing import cost_of, media_cost
 
 # ClickHouse Decimal(18, 9): nine places after the point.
@@ -41,10 +43,13 @@ def charge(event: UsageEvent, price: Price | None) -> Charge:
 
 
 class PriceBook:
-    def __init__(self, prices: KvMirror[Price]) -> None:
+    def __init__(self, prices: KvMirror[Price], catalog: PriceCatalog | None = None) -> None:
         self._prices = prices
+        self._catalog = catalog
 
     def charge(self, event: UsageEvent) -> Charge:
-        """At the price of the alias that answered: a fallback's, when one did."""
+        """At the price of the alias that answered (a fallback's, when one did), else at the
+        catalog's price of the model the upstream says answered."""
         alias = event.served_model or event.model_alias
-        return charge(event, self._prices.items.get(kv_key_for_alias(alias)))
+        target = (event.provider, event.upstream_model)
+        return charge(event, price_for(self._prices.items, alias, self._catalog, [target]))

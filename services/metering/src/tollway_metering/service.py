@@ -14,6 +14,7 @@ from tollway_common.kv_mirror import KvMirror
 from tollway_common.metrics import announce_build
 from tollway_common.monitor_server import MonitorServer
 from tollway_common.presence import Announcer
+from tollway_common.price_catalog import PriceCatalog
 from tollway_metering.analytics import AnalyticsResponder
 from tollway_metering.charges import PriceBook
 from tollway_metering.consumer import (
@@ -63,7 +64,9 @@ async def run(settings: MeteringSettings) -> None:
     responder = AnalyticsResponder(nc, warehouse)
     await responder.start()
     feeds = (
-        usage_feed(warehouse, PriceBook(prices)),
+        usage_feed(
+            warehouse, PriceBook(prices, PriceCatalog() if settings.price_catalog else None)
+        ),
         audit_feed(warehouse),
         bodies_feed(warehouse),
         alerts_feed(warehouse),

@@ -25,6 +25,9 @@ class MeteringSettings(BaseSettings):
     clickhouse_dsn: str = "chdb://.tollway/clickhouse"
     # The DSN read from a file at start instead (compose writes one with its generated password).
     clickhouse_dsn_file: Path | None = None
+    # Price an alias the operator has not priced from the built-in catalog (genai-prices) by
+    # the model its upstream answered with; off: such usage is unpriced until priced in admin.
+    price_catalog: bool = True
     database: str = Field(default="tollway", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
     batch_size: int = Field(default=500, ge=1)
     fetch_timeout_s: float = Field(default=1.0, gt=0)

@@ -65,7 +65,15 @@ def is_chdb(dsn: str) -> bool:
     return dsn.startswith(_CHDB_SCHEME)
 
 
-class ChdbMissing(RuntimeError):
+class WarehouseNotConfigured(RuntimeError):
+    """A DSN metering cannot open as configured: a setting to change, not a crash."""
+
+
+class DsnMissing(WarehouseNotConfigured):
+    """No DSN at all (the default image sets none: it has no ClickHouse to point at)."""
+
+
+class ChdbMissing(WarehouseNotConfigured):
     """A `chdb://` DSN where chDB is not installed (the images leave it out)."""
 
 
@@ -82,6 +90,12 @@ def require_chdb() -> None:
 
 def open_client(dsn: str) -> Any:
     """Blocking: a clickhouse-connect sync client (chDB allows no async client)."""
+    if not dsn.strip():
+        raise DsnMissing(
+            "TOLLWAY_METERING_CLICKHOUSE_DSN is empty: point it at a ClickHouse server "
+            "(http://user:password@host:8123), or at embedded chDB (chdb:///path) where "
+            "tollway-metering[chdb] is installed (images: build with --build-arg EXTRAS=chdb)"
+        )
     if not is_chdb(dsn):
         return clickhouse_connect.get_client(dsn=dsn)
     require_chdb()

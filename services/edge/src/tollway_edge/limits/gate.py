@@ -27,6 +27,7 @@ from tollway_common.errors import (
     RateLimited,
     TollwayError,
 )
+from tollway_common.price_catalog import PriceCatalog, price_for
 from tollway_common.pricing import MICRO, cost_of, media_cost, to_micro_units, worst_case_cost
 from tollway_edge import metrics
 from tollway_edge.admission import check_model
@@ -75,7 +76,14 @@ class LimitGate:
         self._limiter = Limiter(redis, settings.on_redis_error)
         self._alerts = alerts
         self._settings = settings
+        self._prices = PriceCatalog() if settings.price_catalog else None
         self._settling: set[asyncio.Task[None]] = set()
+
+    def price_of(self, model: ModelAlias) -> Price | None:
+        """The operator's price of the alias, else the catalog's for the dearest model its
+        deployments run (budgets reserve the worst case), else None: unpriced."""
+        targets = [(d.provider.value, d.base_model or d.model) for d in model.deployments]
+        return price_for(self._catalog.prices.items, model.name, self._prices, targets)
 
     def owners(self, caller: Caller, exempt: frozenset[str] = frozenset()) -> list[Owner]:
         """The levels with limits or budgets; budgets in `exempt` are left out (a request
@@ -119,7 +127,7 @@ class LimitGate:
         if not owners:
             return Ticket(model, facts)
         alias = model.name
-        price = self._catalog.prices.items.get(kv_key_for_alias(alias))
+        price = self.price_of(model)
         has_budget = any(o.budgets for o in owners)
         if has_budget and price is None:
             await self._unpriced(alias)
@@ -218,7 +226,8 @@ class LimitGate:
         if not ticket.active:
             return
         if served_model and served_model != ticket.alias:
-            served_price = self._catalog.prices.items.get(kv_key_for_alias(served_model))
+            served = self._catalog.models.items.get(kv_key_for_alias(served_model))
+            served_price = self.price_of(served) if served is not None else None
             ticket.price = served_price or ticket.price
         if usage is None:
             usage = Usage(

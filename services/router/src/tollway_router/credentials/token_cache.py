@@ -17,9 +17,10 @@ from urllib.parse import urlsplit
 
 import aiohttp
 
-from tollway_common.control import UpstreamAuth
+from tollway_common.control import AzureIdentity, UpstreamAuth
 from tollway_common.errors import UpstreamAuthFailed, UpstreamUnavailable
 from tollway_common.secret_refs import SecretNotFound, SecretResolver
+from tollway_router.credentials.azure_identity import AzureCredentials
 from tollway_router.credentials.token_grants import (
     Token,
     TokenRefused,
@@ -51,6 +52,7 @@ class TokenCache:
         self._refresh_tokens: dict[_Key, str] = {}
         self._inflight: dict[_Key, asyncio.Task[Token]] = {}
         self._session: aiohttp.ClientSession | None = None
+        self._azure = AzureCredentials()
 
     async def token(self, auth: UpstreamAuth, scope: str, deployment: str) -> str:
         """A valid access token for `scope`; `deployment` only names the caller in errors."""
@@ -80,6 +82,10 @@ class TokenCache:
 
     async def _fetch(self, key: _Key, deployment: str) -> Token:
         auth, scope = key
+        if isinstance(auth, AzureIdentity):
+            token = await self._from_azure_identity(auth, scope, deployment)
+            self._tokens[key] = token
+            return token
         try:
             request = token_request(
                 auth, scope, self._secrets.resolve, self._identity, self._refresh_tokens.get(key)
@@ -108,6 +114,20 @@ class TokenCache:
             self._refresh_tokens[key] = token.refresh_token
         return token
 
+    async def _from_azure_identity(self, auth: AzureIdentity, scope: str, deployment: str) -> Token:
+        try:
+            return await self._azure.token(auth, scope, self._clock())
+        except TokenRefused as exc:
+            raise UpstreamAuthFailed(
+                f"azure-identity ({auth.credential}) could not sign in for deployment "
+                f"'{deployment}': {exc}. This is a gateway configuration problem, not your key."
+            ) from exc
+        except TokenUnavailable as exc:
+            raise UpstreamUnavailable(
+                f"Could not get an access token for deployment '{deployment}' through "
+                f"azure-identity ({auth.credential}): {exc}."
+            ) from exc
+
     async def _send(self, request: TokenRequest) -> tuple[int, bytes]:
         if self._session is None:
             # One session fetches every tenant's tokens: it keeps no cookie a token endpoint sets.
@@ -126,5 +146,6 @@ class TokenCache:
     async def close(self) -> None:
         for task in list(self._inflight.values()):
             task.cancel()
+        await self._azure.close()
         if self._session is not None:
             await self._session.close()

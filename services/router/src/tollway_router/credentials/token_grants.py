@@ -18,6 +18,7 @@ from typing import Any
 import orjson
 
 from tollway_common.control import (
+    AzureIdentity,
     EntraClientCredentials,
     EntraManagedIdentity,
     OAuthClientCredentials,
@@ -92,6 +93,8 @@ def token_request(
         if auth.client_secret is not None:
             form["client_secret"] = secret(auth.client_secret)
         return TokenRequest("POST", auth.token_url, _FORM_HEADERS, form)
+    if isinstance(auth, AzureIdentity):
+        raise TypeError("azure_identity tokens come from azure-identity (azure_identity.py)")
     return _managed_identity(auth, scope, identity)
 
 
