@@ -129,6 +129,15 @@ def _windows(
     return windows
 
 
+def _cut_by(row: Row, faults: list[Fault]) -> int:
+    """The window (1-based fault index; 0 the baseline) of the first kill after `row`'s
+    request was received."""
+    for index, fault in enumerate(faults):
+        if fault.killed_at >= row.received_at:
+            return index + 1
+    return len(faults)
+
+
 def report(
     settings: Settings,
     answers: list[Judged],
@@ -140,14 +149,9 @@ def report(
     seen = {j.answer.request_id for j in answers if j.answer.request_id}
     orphans = orphan_rows(rows, seen)
     per_fault = []
-    for name, fault, inside in _windows(answers, faults):
-        end = next(
-            (f.killed_at for f in faults if fault is None or f.killed_at > fault.killed_at), None
-        )
-        start = fault.killed_at if fault is not None else 0.0
-        window_orphans = [
-            row for row in orphans if start <= row.received_at < (end or float("inf"))
-        ]
+    for index, (name, fault, inside) in enumerate(_windows(answers, faults)):
+        # A row no client saw an id for was cut by the first kill after it was received.
+        window_orphans = [row for row in orphans if _cut_by(row, faults) == index]
         per_fault.append(
             {
                 "fault": name,
@@ -185,8 +189,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| fault | requests | errors | in flight | in outage | after recovery | malformed "
         "| restart s | errors until s | answered / one row | tokens differ "
-        "| failed with row 200 | rows without client id |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|---|",
+        "| failed with row 200 | failed rows priced | rows without client id |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in result["faults"]:
         c, m = entry["clients"], entry["metering"]
@@ -195,7 +199,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {c.get('in_outage', '-')} | {c.get('after_recovery', '-')} | {c['malformed']} "
             f"| {c.get('restart_s', '-')} | {c.get('errors_ended_until_s', '-')} "
             f"| {m['answered']} / {m['answered_with_one_row']} | {m['answered_tokens_differ']} "
-            f"| {m['failed_rows_status_200']} | {m['rows_without_client_id']} |"
+            f"| {m['failed_rows_status_200']} | {m['failed_rows_priced']} "
+            f"| {m['rows_without_client_id']} |"
         )
     w = result["totals"]["warehouse"]
     lines += [

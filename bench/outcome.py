@@ -17,7 +17,7 @@ class Verdict(StrEnum):
     ERROR_BODY = "error-body"
     # A stream that ended with an error event in the client's shape.
     ERROR_EVENT = "error-event"
-    # A stream that stopped without its end marker or an error event.
+    # A stream that stopped without its end marker or an error event, or any body cut short.
     CUT = "cut"
     # No HTTP answer (connection refused or reset before the head).
     TRANSPORT = "transport"
@@ -55,6 +55,9 @@ class Judged:
 def judge(answer: Answer) -> Judged:
     if answer.status == 0:
         return Judged(answer, Verdict.TRANSPORT)
+    if answer.transport_error and not answer.complete:
+        # The head came, then the connection broke or the client's timeout hit mid-body.
+        return Judged(answer, Verdict.CUT)
     if answer.stream and answer.status == 200:
         return _judge_stream(answer)
     document = _json(answer.body)

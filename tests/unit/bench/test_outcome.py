@@ -70,3 +70,9 @@ def test_a_plain_answer_is_ok_with_its_usage() -> None:
     body = orjson.dumps({"object": "list", "usage": {"prompt_tokens": 3, "total_tokens": 3}})
     judged = judge(_answer(False, 200, body))
     assert (judged.verdict, judged.prompt_tokens, judged.completion_tokens) == (Verdict.OK, 3, 0)
+
+
+def test_a_body_cut_by_the_timeout_is_cut_not_malformed() -> None:
+    answer = _answer(False, 503, b'{"error": {"mess', complete=False)
+    answer.transport_error = "TimeoutError"
+    assert judge(answer).verdict is Verdict.CUT
