@@ -3,9 +3,9 @@ router, metering, admin, nats-server and redis-server are SIGKILLed in turn and 
 then, per fault, what the clients saw, how long recovery took and whether the bill matches the
 answers request id by request id. Writes bench/results/chaos-<time>.json and .md.
 
-Settings (environment): CHAOS_RATE (30 requests/s), CHAOS_PERIOD_S (15 s per fault),
-CHAOS_LEAD_S (10 s of quiet traffic first), CHAOS_DOWN_S (1 s between kill and restart, the
-supervisor's first back-off), CHAOS_TARGETS (comma-separated; all six by default).
+Settings (environment): CHAOS_RATE (30 requests/s), CHAOS_PERIOD_S (15 s of traffic after
+each restart), CHAOS_LEAD_S (10 s of quiet traffic first), CHAOS_DOWN_S (1 s between kill and
+restart, the supervisor's first back-off), CHAOS_TARGETS (comma-separated; all six by default).
 """
 
 from __future__ import annotations
@@ -56,30 +56,29 @@ class Settings:
         ).split(",")
     )
 
-    @property
-    def duration_s(self) -> float:
-        return self.lead_s + self.period_s * len(self.targets)
 
-
-async def _faults(stack: ChaosStack, settings: Settings, started: float) -> list[Fault]:
+async def _faults(stack: ChaosStack, settings: Settings) -> list[Fault]:
+    """After the lead, each target in turn: SIGKILL, the down time, a restart, then a quiet
+    period with the process back, so that no fault overlaps the last one's recovery."""
     faults: list[Fault] = []
-    for index, target in enumerate(settings.targets):
-        at = started + settings.lead_s + index * settings.period_s
-        await asyncio.sleep(max(0.0, at - time.time()))
+    await asyncio.sleep(settings.lead_s)
+    for target in settings.targets:
         killed_at = time.time()
         await asyncio.to_thread(stack.kill, target)
         await asyncio.sleep(settings.down_s)
         await asyncio.to_thread(stack.restart, target)
         faults.append(Fault(target, killed_at, time.time()))
         print(f"  {target}: killed, ready again after {time.time() - killed_at:.2f} s", flush=True)
+        await asyncio.sleep(settings.period_s)
     return faults
 
 
 async def _drive(stack: ChaosStack, settings: Settings) -> tuple[list[Judged], list[Fault]]:
     traffic = Traffic(stack.edge_port, KEY, kinds(CHAT_MODEL, EMBED_MODEL))
-    started = time.time()
-    faults_task = asyncio.create_task(_faults(stack, settings, started))
-    await traffic.run(settings.rate, settings.duration_s)
+    stop = asyncio.Event()
+    faults_task = asyncio.create_task(_faults(stack, settings))
+    faults_task.add_done_callback(lambda _: stop.set())
+    await traffic.run_until(settings.rate, stop)
     faults = await faults_task
     return traffic.answers, faults
 
@@ -182,7 +181,7 @@ def report(
 def markdown(result: dict[str, Any]) -> str:
     settings = result["settings"]
     lines = [
-        f"Rate {settings['rate']:g} req/s, {settings['period_s']:g} s per fault, "
+        f"Rate {settings['rate']:g} req/s, {settings['period_s']:g} s after each restart, "
         f"{settings['down_s']:g} s down before each restart; "
         f"{result['totals']['clients']['requests']} requests; "
         f"usage settled: {result['usage_settled']}.",
@@ -224,7 +223,7 @@ def main() -> None:
     workdir = Path(tempfile.mkdtemp(prefix="tollway-chaos-"))
     stack = ChaosStack(workdir)
     print(
-        f"chaos: {settings.rate:g} req/s for {settings.duration_s:g} s, "
+        f"chaos: {settings.rate:g} req/s, {settings.period_s:g} s after each restart, "
         f"killing {', '.join(settings.targets)}; logs in {workdir}",
         flush=True,
     )

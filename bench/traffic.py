@@ -78,6 +78,24 @@ class Traffic:
     async def run(self, rate: float, duration_s: float) -> None:
         await on_schedule(rate, duration_s, self._one)
 
+    async def run_until(self, rate: float, stop: asyncio.Event) -> None:
+        """Start requests `rate` times a second, each at its scheduled time, until `stop` is
+        set; then wait (bounded) for those in flight."""
+        tasks: set[asyncio.Task[None]] = set()
+        start = time.perf_counter() + 0.05
+        index = 0
+        while not stop.is_set():
+            scheduled = start + index / rate
+            delay = scheduled - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            task = asyncio.create_task(self._one(scheduled))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
+            index += 1
+        if tasks:
+            await asyncio.wait(tasks, timeout=REQUEST_TIMEOUT_S + 5)
+
     async def _one(self, scheduled: float) -> None:
         kind = self._order[self._sent % len(self._order)]
         self._sent += 1
