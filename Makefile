@@ -128,7 +128,7 @@ chart-push: chart ## push the packaged chart to $(CHART_REGISTRY) (an OCI regist
 clean: ## remove the virtualenv, caches and local data
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .tollway dist
 
-chaos: install ## SIGKILL each service and server in turn under a mixed load; per-fault errors, recovery and metering balance (about 2 minutes); see docs/chaos.md
+chaos: install ## SIGKILL each service and server in turn under a mixed load; per-fault errors, recovery and metering balance (2-4 minutes); see docs/chaos.md
 	$(PY) -m bench.chaos
 
 soak: install ## a mixed load at 100 req/s for 30 minutes (SOAK_MINUTES, SOAK_RATE) with RSS, descriptors and latency every minute; see docs/soak.md
