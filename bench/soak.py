@@ -1,0 +1,241 @@
+"""`make soak`: the chaos stack without the chaos: a mixed load (chat, Messages, embeddings, half
+streams) at a fixed rate for a long time, with each service's RSS, open descriptors and CPU,
+and the clients' latency, reported every minute. After the warm-up, memory and descriptors must
+stay within 10 % of their first post-warm-up value, and no request may fail. Writes
+bench/results/soak-<time>.json and .md.
+
+Settings (environment): SOAK_MINUTES (30), SOAK_RATE (100 requests/s), SOAK_WARMUP_MINUTES (2).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import statistics
+import sys
+import tempfile
+import time
+from collections import Counter
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+from bench.chaos_stack import CHAT_MODEL, EMBED_MODEL, KEY, ChaosStack
+from bench.load import percentile
+from bench.outcome import Judged
+from bench.traffic import Traffic, kinds
+
+RESULTS = Path(__file__).parent / "results"
+FLAT_WITHIN = 0.10
+SAMPLE_EVERY_S = 5.0
+
+
+@dataclass
+class Settings:
+    minutes: float = float(os.environ.get("SOAK_MINUTES", "30"))
+    rate: float = float(os.environ.get("SOAK_RATE", "100"))
+    warmup_minutes: int = int(os.environ.get("SOAK_WARMUP_MINUTES", "2"))
+
+
+def _sample(stack: ChaosStack) -> dict[str, dict[str, float]]:
+    """Per process tree: RSS (MiB), open descriptors, CPU seconds so far."""
+    found: dict[str, dict[str, float]] = {}
+    for name, processes in stack.service_processes().items():
+        rss = fds = cpu = 0.0
+        for process in processes:
+            try:
+                rss += process.memory_info().rss / (1 << 20)
+                fds += process.num_fds()
+                times = process.cpu_times()
+                cpu += times.user + times.system
+            except psutil.NoSuchProcess:
+                continue
+        found[name] = {"rss_mib": round(rss, 1), "fds": fds, "cpu_s": round(cpu, 1)}
+    return found
+
+
+def _latency(answers: list[Judged], since: float, until: float) -> dict[str, Any]:
+    window = [j for j in answers if since <= j.answer.ended < until]
+    by_kind: dict[str, Any] = {}
+    for kind in sorted({j.answer.kind for j in window}):
+        ms = [
+            (j.answer.ended - j.answer.started) * 1000
+            for j in window
+            if j.answer.kind == kind and j.ok
+        ]
+        by_kind[kind] = {
+            "p50_ms": round(percentile(ms, 50), 1),
+            "p99_ms": round(percentile(ms, 99), 1),
+        }
+    failed = [j for j in window if not j.ok]
+    return {
+        "requests": len(window),
+        "errors": len(failed),
+        "error_kinds": dict(Counter(f"{j.verdict}:{j.answer.status}" for j in failed)),
+        "latency": by_kind,
+    }
+
+
+def _median(samples: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, float]]:
+    """The median of each measure over a minute's samples (one sample is noisy: descriptors
+    come and go with the connections in flight)."""
+    found: dict[str, dict[str, float]] = {}
+    for name in samples[-1]:
+        found[name] = {
+            measure: statistics.median(s[name][measure] for s in samples if name in s)
+            for measure in samples[-1][name]
+        }
+    return found
+
+
+async def _run(stack: ChaosStack, settings: Settings) -> list[dict[str, Any]]:
+    traffic = Traffic(stack.edge_port, KEY, kinds(CHAT_MODEL, EMBED_MODEL))
+    load = asyncio.create_task(traffic.run(settings.rate, settings.minutes * 60))
+    minutes: list[dict[str, Any]] = []
+    started = time.time()
+    loop = asyncio.get_running_loop()
+    while not load.done():
+        samples: list[dict[str, dict[str, float]]] = []
+        since = started + 60 * len(minutes)
+        while not load.done() and time.time() < since + 60:
+            samples.append(await loop.run_in_executor(None, _sample, stack))
+            await asyncio.wait(
+                {load}, timeout=min(SAMPLE_EVERY_S, max(0.0, since + 60 - time.time()))
+            )
+        until = time.time()
+        minute = {
+            "minute": len(minutes) + 1,
+            "full": until - since >= 59,
+            "load_1m": round(os.getloadavg()[0], 1),
+            "services": _median(samples),
+            **_latency(traffic.answers, since, until),
+        }
+        minutes.append(minute)
+        print(_minute_line(minute), flush=True)
+    await load
+    return minutes
+
+
+def _minute_line(minute: dict[str, Any]) -> str:
+    services = " ".join(
+        f"{name} {values['rss_mib']:.0f}MiB/{values['fds']:.0f}fd"
+        for name, values in minute["services"].items()
+    )
+    return (
+        f"  min {minute['minute']}: {minute['requests']} req, {minute['errors']} err, "
+        f"load {minute['load_1m']} | {services}"
+    )
+
+
+def flatness(minutes: list[dict[str, Any]], warmup: int) -> dict[str, Any]:
+    """Each service's RSS and descriptors (a minute's median) in the last full minute against
+    the first full minute after the warm-up; flat when within FLAT_WITHIN."""
+    full = [m for m in minutes if m["full"]]
+    if len(full) <= warmup + 1:
+        return {"checked": False, "reason": "too short to compare after the warm-up"}
+    first, last = full[warmup], full[-1]
+    services: dict[str, Any] = {}
+    for name, start in first["services"].items():
+        end = last["services"].get(name)
+        if end is None:
+            continue
+        growth = {
+            measure: round((end[measure] - start[measure]) / start[measure], 3)
+            for measure in ("rss_mib", "fds")
+            if start[measure]
+        }
+        services[name] = {
+            "rss_mib": [start["rss_mib"], end["rss_mib"]],
+            "fds": [start["fds"], end["fds"]],
+            "growth": growth,
+            "flat": all(abs(value) <= FLAT_WITHIN for value in growth.values()),
+        }
+    return {
+        "checked": True,
+        "from_minute": first["minute"],
+        "to_minute": last["minute"],
+        "services": services,
+        "flat": all(entry["flat"] for entry in services.values()),
+    }
+
+
+def markdown(result: dict[str, Any]) -> str:
+    settings = result["settings"]
+    lines = [
+        f"{settings['minutes']:g} minutes at {settings['rate']:g} req/s "
+        f"(warm-up {settings['warmup_minutes']} min): {result['requests']} requests, "
+        f"{result['errors']} errors.",
+        "",
+        "| minute | requests | errors | load | "
+        + " | ".join(f"{name} RSS MiB / fds" for name in result["minutes"][0]["services"])
+        + " | chat p50/p99 ms | chat-stream p50/p99 ms |",
+        "|---|---|---|---|" + "---|" * len(result["minutes"][0]["services"]) + "---|---|",
+    ]
+    for minute in result["minutes"]:
+        cells = " | ".join(
+            f"{values['rss_mib']:.0f} / {values['fds']:.0f}"
+            for values in minute["services"].values()
+        )
+        latency = minute["latency"]
+
+        def pair(kind: str, latency: dict[str, Any] = latency) -> str:
+            entry = latency.get(kind)
+            return f"{entry['p50_ms']} / {entry['p99_ms']}" if entry else "-"
+
+        lines.append(
+            f"| {minute['minute']} | {minute['requests']} | {minute['errors']} "
+            f"| {minute['load_1m']} | {cells} | {pair('chat')} | {pair('chat-stream')} |"
+        )
+    flat = result["flatness"]
+    if flat["checked"]:
+        growth = ", ".join(
+            f"{name} RSS {entry['growth'].get('rss_mib', 0):+.1%} fds "
+            f"{entry['growth'].get('fds', 0):+.1%}"
+            for name, entry in flat["services"].items()
+        )
+        lines += [
+            "",
+            f"Minute {flat['from_minute']} to {flat['to_minute']}: {growth}; "
+            f"flat within 10 %: {flat['flat']}.",
+        ]
+    else:
+        lines += ["", f"Flatness not checked: {flat['reason']}."]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    settings = Settings()
+    workdir = Path(tempfile.mkdtemp(prefix="tollway-soak-"))
+    stack = ChaosStack(workdir)
+    print(
+        f"soak: {settings.rate:g} req/s for {settings.minutes:g} min; logs in {workdir}", flush=True
+    )
+    try:
+        stack.start()
+        minutes = asyncio.run(_run(stack, settings))
+    finally:
+        stack.stop()
+    result = {
+        "settings": asdict(settings),
+        "machine": {"cpus": os.cpu_count()},
+        "requests": sum(m["requests"] for m in minutes),
+        "errors": sum(m["errors"] for m in minutes),
+        "minutes": minutes,
+        "flatness": flatness(minutes, settings.warmup_minutes),
+    }
+    RESULTS.mkdir(exist_ok=True)
+    stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
+    (RESULTS / f"soak-{stamp}.json").write_text(json.dumps(result, indent=2) + "\n")
+    text = markdown(result)
+    (RESULTS / f"soak-{stamp}.md").write_text(text)
+    print(text)
+    print(f"wrote bench/results/soak-{stamp}.json and .md")
+    failed = result["errors"] or not result["flatness"].get("flat", True)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
