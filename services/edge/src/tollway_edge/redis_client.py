@@ -3,13 +3,19 @@ a Sentinel-managed primary, or a Redis Cluster (`TOLLWAY_EDGE_REDIS__MODE`)."""
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
+from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
+from redis.backoff import ExponentialWithJitterBackoff
+from redis.exceptions import RedisError
 
 from tollway_common.settings import RedisSettings, parse_addresses
+
+log = logging.getLogger(__name__)
 
 # What the limiter, the alert markers and the health watch talk to: both answer the same
 # commands and run the same scripts (every script's keys share one hash tag).
@@ -17,6 +23,7 @@ RedisClient = Redis | RedisCluster
 
 _CONNECT_TIMEOUT_S = 2.0
 _HEALTH_CHECK_INTERVAL_S = 10
+_RETRIES = 1
 
 
 def credentials(settings: RedisSettings) -> dict[str, Any]:
@@ -58,10 +65,14 @@ def connection_options(settings: RedisSettings) -> tuple[str, dict[str, Any]]:
 
 
 def _timeouts(settings: RedisSettings) -> dict[str, Any]:
+    """Bounded waits. One quick retry covers a pooled connection that a restart or a failover
+    closed; redis-py's default (ten, backing off to a second) would hold a request for
+    seconds while Redis is away, where the configured failure mode should answer at once."""
     return {
         "socket_connect_timeout": _CONNECT_TIMEOUT_S,
         "socket_timeout": settings.timeout_s,
         "health_check_interval": _HEALTH_CHECK_INTERVAL_S,
+        "retry": Retry(ExponentialWithJitterBackoff(base=0.01, cap=0.05), _RETRIES),
     }
 
 
@@ -75,6 +86,18 @@ def connect(settings: RedisSettings) -> RedisClient:
     return Redis.from_url(url, **_timeouts(settings), **options)
 
 
+async def warm_up(client: RedisClient) -> None:
+    """Load a cluster's slot map before traffic: left to the first commands, concurrent ones
+    race its initialisation and some fail on connections it replaces. An unreachable cluster
+    is only logged; the first command tries again and the failure modes answer meanwhile."""
+    if not isinstance(client, RedisCluster):
+        return
+    try:
+        await client.initialize()
+    except (RedisError, OSError) as exc:
+        log.warning("redis cluster not reachable at start: %s", exc)
+
+
 def _cluster(settings: RedisSettings) -> RedisCluster:
     nodes = [ClusterNode(host, port) for host, port in parse_addresses(settings.cluster_nodes, "")]
     ssl = {"ssl": True} | tls_options(settings) if settings.tls else {}
@@ -86,6 +109,18 @@ def _cluster(settings: RedisSettings) -> RedisCluster:
         **credentials(settings),
         **ssl,
     )
+
+
+class _SentinelPrimary(Redis):
+    """The primary's client that also closes its connections to the sentinels."""
+
+    sentinel: Sentinel | None = None
+
+    async def aclose(self, close_connection_pool: bool | None = None) -> None:
+        await super().aclose(close_connection_pool)
+        if self.sentinel is not None:
+            for client in self.sentinel.sentinels:
+                await client.aclose()
 
 
 def _sentinel_primary(settings: RedisSettings) -> Redis:
@@ -102,7 +137,12 @@ def _sentinel_primary(settings: RedisSettings) -> Redis:
         parse_addresses(settings.sentinels, ""),
         sentinel_kwargs=sentinel_auth | ssl,
     )
-    primary: Redis = sentinel.master_for(
-        settings.master_name, **_timeouts(settings), **credentials(settings), **ssl
+    primary: _SentinelPrimary = sentinel.master_for(
+        settings.master_name,
+        redis_class=_SentinelPrimary,
+        **_timeouts(settings),
+        **credentials(settings),
+        **ssl,
     )
+    primary.sentinel = sentinel
     return primary
