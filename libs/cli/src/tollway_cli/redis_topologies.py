@@ -186,7 +186,7 @@ def _start_sentinel(data_dir: Path, primary_port: int, master_name: str, quorum:
 def _replica_in_sync(port: int) -> bool:
     with _client(port) as client:
         info = client.info("replication")
-    return info.get("master_link_status") == "up"
+    return bool(info.get("master_link_status") == "up")
 
 
 def _sentinel_ready(port: int, master_name: str, peers: int) -> bool:

@@ -114,12 +114,12 @@ def _cluster(settings: RedisSettings) -> RedisCluster:
 class _SentinelPrimary(Redis):
     """The primary's client that also closes its connections to the sentinels."""
 
-    sentinel: Sentinel | None = None
+    sentinel_client: Sentinel | None = None
 
     async def aclose(self, close_connection_pool: bool | None = None) -> None:
         await super().aclose(close_connection_pool)
-        if self.sentinel is not None:
-            for client in self.sentinel.sentinels:
+        if self.sentinel_client is not None:
+            for client in self.sentinel_client.sentinels:
                 await client.aclose()
 
 
@@ -144,5 +144,5 @@ def _sentinel_primary(settings: RedisSettings) -> Redis:
         **credentials(settings),
         **ssl,
     )
-    primary.sentinel = sentinel
+    primary.sentinel_client = sentinel
     return primary
