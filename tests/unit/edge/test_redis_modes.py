@@ -36,7 +36,7 @@ def test_each_mode_needs_its_addresses() -> None:
     with pytest.raises(ValidationError, match="master_name"):
         RedisSettings(mode="sentinel", sentinels="127.0.0.1:26379", master_name="")
     with pytest.raises(ValidationError):
-        RedisSettings(mode="replicated")  # type: ignore[arg-type]
+        RedisSettings(mode="replicated")
     assert RedisSettings().mode == "standalone"
 
 
