@@ -58,7 +58,7 @@ def _unavailable(kind: str, mode: str) -> float:
 
 
 @pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
+async def redis(redis_server: RedisServer) -> AsyncIterator[redis_client.RedisClient]:
     client = redis_client.connect(RedisSettings(url=redis_server.url))
     try:
         yield client

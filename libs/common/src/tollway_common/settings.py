@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -45,7 +45,18 @@ class RedisSettings(_Block):
     optional.
     """
 
+    # standalone: one server at `url`. sentinel: the primary that `sentinels` know as
+    # `master_name`, found again after a failover. cluster: a Redis Cluster reached through
+    # `cluster_nodes` (any reachable seed finds the rest).
+    mode: Literal["standalone", "sentinel", "cluster"] = "standalone"
     url: str = "redis://127.0.0.1:6379/0"
+    # host:port pairs separated by commas.
+    sentinels: str = ""
+    master_name: str = "mymaster"
+    # The sentinels' own password, when they have one (`requirepass` in sentinel.conf).
+    sentinel_password: SecretStr = SecretStr("")
+    # host:port pairs separated by commas.
+    cluster_nodes: str = ""
     # A limits call slower than this counts as Redis being unavailable.
     timeout_s: float = Field(default=0.5, gt=0)
     username: str = ""
@@ -56,9 +67,38 @@ class RedisSettings(_Block):
     tls_cert_file: Path | None = None
     tls_key_file: Path | None = None
 
+    @model_validator(mode="after")
+    def _addresses_for_the_mode(self) -> RedisSettings:
+        if self.mode == "sentinel":
+            parse_addresses(self.sentinels, "sentinels")
+            if not self.master_name:
+                raise ValueError("sentinel mode needs a master_name")
+        if self.mode == "cluster":
+            parse_addresses(self.cluster_nodes, "cluster_nodes")
+        return self
+
     @property
     def tls(self) -> bool:
         return self.url.startswith("rediss://") or self.tls_ca_file is not None
+
+
+def parse_addresses(text: str, what: str) -> list[tuple[str, int]]:
+    """`host:port,host:port` as pairs; at least one, each port in range.
+
+    Raises:
+        ValueError: the list is empty or an entry is not host:port.
+    """
+    pairs: list[tuple[str, int]] = []
+    for entry in (part.strip() for part in text.split(",")):
+        if not entry:
+            continue
+        host, sep, port = entry.rpartition(":")
+        if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+            raise ValueError(f"{what}: {entry!r} is not host:port")
+        pairs.append((host.strip("[]"), int(port)))
+    if not pairs:
+        raise ValueError(f"{what}: give at least one host:port")
+    return pairs
 
 
 class LogSettings(_Block):

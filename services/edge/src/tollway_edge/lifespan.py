@@ -81,6 +81,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     )
     await mux.start(nc)
     redis = redis_client.connect(settings.redis)
+    await redis_client.warm_up(redis)
     await nats_client.ensure_alerts_stream(js, settings.nats.replicas)
     await nats_client.ensure_batch_streams(js, settings.nats.replicas)
     files = await FileStore.open(js, settings.nats.replicas)

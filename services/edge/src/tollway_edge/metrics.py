@@ -9,8 +9,9 @@ import asyncio
 import contextlib
 
 from prometheus_client import Counter, Gauge
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
+
+from tollway_edge.redis_client import RedisClient
 
 LIMIT_REFUSALS = Counter(
     "tollway_limit_refusals",
@@ -42,7 +43,9 @@ def record_refusal(dimension: str, owner: str) -> None:
     LIMIT_REFUSALS.labels(dimension, owner.split(" ", 1)[0]).inc()
 
 
-async def watch_redis(redis: Redis, timeout_s: float, interval_s: float = _PING_INTERVAL_S) -> None:
+async def watch_redis(
+    redis: RedisClient, timeout_s: float, interval_s: float = _PING_INTERVAL_S
+) -> None:
     """Keep REDIS_CONNECTED current: requests of callers without limits never touch Redis, so
     their traffic says nothing about it."""
     while True:

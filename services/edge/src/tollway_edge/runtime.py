@@ -7,7 +7,6 @@ from dataclasses import dataclass, field
 
 from nats.aio.client import Client
 from nats.js import JetStreamContext
-from redis.asyncio import Redis
 
 from tollway_common.batch_store import BatchStore
 from tollway_common.file_store import FileStore
@@ -15,6 +14,7 @@ from tollway_edge.auth import TokenAuth
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
 from tollway_edge.limits.gate import LimitGate
+from tollway_edge.redis_client import RedisClient
 from tollway_edge.settings import EdgeSettings
 
 
@@ -24,7 +24,7 @@ class Runtime:
     edge_id: str
     nc: Client
     js: JetStreamContext
-    redis: Redis
+    redis: RedisClient
     mux: ReplyMux
     catalog: Catalog
     gate: LimitGate

@@ -8,13 +8,13 @@ import logging
 import time
 
 from nats.js import JetStreamContext
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from tollway_common import contract
 from tollway_common.contract import Alert, AlertKind
 from tollway_common.control import Budget
 from tollway_edge.limits.plan import Check
+from tollway_edge.redis_client import RedisClient
 
 log = logging.getLogger(__name__)
 
@@ -22,7 +22,7 @@ _HOUR_MS = 3_600_000
 
 
 class AlertPublisher:
-    def __init__(self, js: JetStreamContext, redis: Redis) -> None:
+    def __init__(self, js: JetStreamContext, redis: RedisClient) -> None:
         self._js = js
         self._redis = redis
 

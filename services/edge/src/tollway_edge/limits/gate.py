@@ -14,7 +14,6 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from tollway_common.budget_periods import current_period
@@ -38,6 +37,7 @@ from tollway_edge.limits.headers import refusal_headers, success_headers
 from tollway_edge.limits.limiter import Limiter, Refused, Reserved
 from tollway_edge.limits.plan import Demand, Dimension, Owner, hash_tag, plan
 from tollway_edge.limits.plan import settlement_amounts as amounts_for
+from tollway_edge.redis_client import RedisClient
 from tollway_edge.request_facts import UNBILLED, bounded, writes_tokens
 from tollway_edge.settings import LimitsSettings
 
@@ -69,7 +69,7 @@ class Ticket:
 
 class LimitGate:
     def __init__(
-        self, catalog: Catalog, redis: Redis, alerts: AlertPublisher, settings: LimitsSettings
+        self, catalog: Catalog, redis: RedisClient, alerts: AlertPublisher, settings: LimitsSettings
     ) -> None:
         self._catalog = catalog
         self._redis = redis

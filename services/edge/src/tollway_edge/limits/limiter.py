@@ -6,13 +6,13 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from tollway_common.errors import LimitsUnavailable
 from tollway_edge import metrics
 from tollway_edge.limits.plan import Check, Dimension
 from tollway_edge.limits.scripts import RESERVE, SETTLE
+from tollway_edge.redis_client import RedisClient
 from tollway_edge.settings import RedisFailureModes
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def _args(
 
 
 class Limiter:
-    def __init__(self, redis: Redis, modes: RedisFailureModes) -> None:
+    def __init__(self, redis: RedisClient, modes: RedisFailureModes) -> None:
         self._reserve = redis.register_script(RESERVE)
         self._settle = redis.register_script(SETTLE)
         self._modes = modes
