@@ -5,6 +5,7 @@ off."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
@@ -149,3 +150,19 @@ async def test_the_edge_signs_in_to_a_redis_that_requires_a_password(
     finally:
         for client in (signed_in, anonymous, wrong):
             await client.aclose()
+
+
+async def test_a_burst_larger_than_the_pool_waits_for_connections_instead_of_failing(
+    redis_server: RedisServer,
+) -> None:
+    """Eight admissions at once through a pool of two: each waits its turn (within the Redis
+    timeout) and none is refused or degraded for want of a connection."""
+    client = redis_client.connect(
+        RedisSettings(url=redis_server.url, max_connections=2, timeout_s=2.0)
+    )
+    try:
+        gate = LimitGate(_world(), client, RecordingAlerts(), LimitsSettings())
+        tickets = await asyncio.gather(*(_admit(gate, BUDGETED) for _ in range(8)))
+        assert all(t.reserved is not None and not t.reserved.degraded for t in tickets)
+    finally:
+        await client.aclose()

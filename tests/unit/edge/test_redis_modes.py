@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from pydantic import SecretStr, ValidationError
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 
 from tollway_common.settings import RedisSettings, parse_addresses
 from tollway_edge import redis_client
@@ -107,5 +107,15 @@ async def test_standalone_mode_keeps_the_url_and_tls_files(tmp_path: Path) -> No
     try:
         assert isinstance(client, Redis)
         assert client.connection_pool.connection_kwargs["db"] == 2
+    finally:
+        await client.aclose()
+
+
+async def test_standalone_mode_waits_for_a_busy_pool_within_the_timeout() -> None:
+    client = redis_client.connect(RedisSettings(timeout_s=0.25, max_connections=7))
+    try:
+        pool = client.connection_pool
+        assert isinstance(pool, BlockingConnectionPool)
+        assert (pool.max_connections, pool.timeout) == (7, 0.25)
     finally:
         await client.aclose()

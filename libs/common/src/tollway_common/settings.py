@@ -59,6 +59,9 @@ class RedisSettings(_Block):
     cluster_nodes: str = ""
     # A limits call slower than this counts as Redis being unavailable.
     timeout_s: float = Field(default=0.5, gt=0)
+    # Connections one edge process keeps (standalone mode); a call finding them all busy
+    # waits for one up to `timeout_s` instead of failing at once.
+    max_connections: int = Field(default=128, ge=1)
     username: str = ""
     password: SecretStr = SecretStr("")
     # The password read from a file at connect time.

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from redis.asyncio import Redis, RedisCluster
+from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
@@ -83,7 +83,16 @@ def connect(settings: RedisSettings) -> RedisClient:
     if settings.mode == "sentinel":
         return _sentinel_primary(settings)
     url, options = connection_options(settings)
-    return Redis.from_url(url, **_timeouts(settings), **options)
+    # Blocking: under a burst, a call waits (bounded) for a free connection; redis-py's default
+    # pool raises "Too many connections" at once, dropping settlements and failing budgets.
+    pool = BlockingConnectionPool.from_url(
+        url,
+        max_connections=settings.max_connections,
+        timeout=settings.timeout_s,
+        **_timeouts(settings),
+        **options,
+    )
+    return Redis.from_pool(pool)
 
 
 async def warm_up(client: RedisClient) -> None:
