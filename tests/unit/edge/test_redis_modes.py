@@ -114,6 +114,7 @@ async def test_standalone_mode_keeps_the_url_and_tls_files(tmp_path: Path) -> No
 async def test_standalone_mode_waits_for_a_busy_pool_within_the_timeout() -> None:
     client = redis_client.connect(RedisSettings(timeout_s=0.25, max_connections=7))
     try:
+        assert isinstance(client, Redis)
         pool = client.connection_pool
         assert isinstance(pool, BlockingConnectionPool)
         assert (pool.max_connections, pool.timeout) == (7, 0.25)
