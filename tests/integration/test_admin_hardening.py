@@ -20,12 +20,18 @@ ADMIN_TOKEN = "tw-admin-hardening-token-0123456789"
 CHAT = {"messages": [{"role": "user", "content": "hi"}]}
 
 
-@pytest.fixture
-async def admin(stack: Stack) -> AsyncIterator[httpx.AsyncClient]:
+@pytest.fixture(scope="module")
+def admin_url(module_stack: Stack) -> str:
+    """One admin for the module's tests that only talk to admin: each writes records of its
+    own names, so none sees another's."""
     # Plain http on loopback: the session cookie must not require https here.
-    url = stack.start_admin(ADMIN_TOKEN, TOLLWAY_ADMIN_COOKIE_SECURE="false")
+    return module_stack.start_admin(ADMIN_TOKEN, TOLLWAY_ADMIN_COOKIE_SECURE="false")
+
+
+@pytest.fixture
+async def admin(admin_url: str) -> AsyncIterator[httpx.AsyncClient]:
     async with httpx.AsyncClient(
-        base_url=url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+        base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
     ) as client:
         yield client
 

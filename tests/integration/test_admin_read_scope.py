@@ -3,7 +3,7 @@ only (admins everything), and never a key hash from the config export."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 
 import httpx
@@ -25,31 +25,48 @@ class Readers:
     keys: dict[str, str]  # team -> key id
 
 
-@pytest.fixture
-async def readers(stack: Stack) -> AsyncIterator[Readers]:
+@dataclass
+class Setup:
+    url: str
+    issuer: LocalIssuer
+    keys: dict[str, str]  # team -> key id
+
+
+@pytest.fixture(scope="module")
+def setup(module_stack: Stack) -> Iterator[Setup]:
+    """Admin with org 'acme', teams 'ml' and 'search' and a key each, once for the module: the
+    tests only read, or issue a key of no team, which no reader of team 'ml' may see."""
     with LocalIssuer() as issuer:
-        url = stack.start_admin(
+        url = module_stack.start_admin(
             ADMIN_TOKEN,
             TOLLWAY_ADMIN_OIDC__ISSUER=issuer.url,
             TOLLWAY_ADMIN_OIDC__AUDIENCE=AUDIENCE,
         )
-        viewer = issuer.token({"roles": ["viewer"], "team": "ml"}, sub="viewer-1")
-        lead = issuer.token({"roles": ["team-admin"], "team": "ml"}, sub="lead-1")
-
-        def client(token: str) -> httpx.AsyncClient:
-            return httpx.AsyncClient(base_url=url, headers={"authorization": f"Bearer {token}"})
-
-        async with client(ADMIN_TOKEN) as admin, client(viewer) as v, client(lead) as t:
+        with httpx.Client(
+            base_url=url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+        ) as admin:
             keys = {}
-            made = await admin.post("/api/v1/orgs", json={"org_id": "acme"})
+            made = admin.post("/api/v1/orgs", json={"org_id": "acme"})
             assert made.status_code == 201, made.text
             for team in ("ml", "search"):
-                made = await admin.post("/api/v1/teams", json={"team_id": team, "org_id": "acme"})
+                made = admin.post("/api/v1/teams", json={"team_id": team, "org_id": "acme"})
                 assert made.status_code == 201, made.text
-                issued = await admin.post("/api/v1/keys", json={"name": team, "team_id": team})
+                issued = admin.post("/api/v1/keys", json={"name": team, "team_id": team})
                 assert issued.status_code == 201, issued.text
                 keys[team] = issued.json()["key_id"]
-            yield Readers(admin, v, t, keys)
+        yield Setup(url, issuer, keys)
+
+
+@pytest.fixture
+async def readers(setup: Setup) -> AsyncIterator[Readers]:
+    viewer = setup.issuer.token({"roles": ["viewer"], "team": "ml"}, sub="viewer-1")
+    lead = setup.issuer.token({"roles": ["team-admin"], "team": "ml"}, sub="lead-1")
+
+    def client(token: str) -> httpx.AsyncClient:
+        return httpx.AsyncClient(base_url=setup.url, headers={"authorization": f"Bearer {token}"})
+
+    async with client(ADMIN_TOKEN) as admin, client(viewer) as v, client(lead) as t:
+        yield Readers(admin, v, t, setup.keys)
 
 
 async def test_viewers_and_team_admins_list_only_their_teams_keys(readers: Readers) -> None:

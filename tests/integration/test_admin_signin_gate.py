@@ -9,6 +9,7 @@ import time
 
 import httpx
 import nats
+import pytest
 from nats.aio.msg import Msg
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
@@ -18,9 +19,17 @@ from tollway_common.contract import analytics_subject
 ADMIN_TOKEN = "tw-admin-gate-test-0123456789"
 
 
-async def test_an_anonymous_page_view_asks_metering_nothing(stack: Stack) -> None:
-    url = stack.start_admin(ADMIN_TOKEN)
-    nc = await nats.connect(stack.nats.url_as("test"))
+@pytest.fixture(scope="module")
+def admin_url(module_stack: Stack) -> str:
+    """One admin for the module: neither test changes anything in it."""
+    return module_stack.start_admin(ADMIN_TOKEN)
+
+
+async def test_an_anonymous_page_view_asks_metering_nothing(
+    module_stack: Stack, admin_url: str
+) -> None:
+    url = admin_url
+    nc = await nats.connect(module_stack.nats.url_as("test"))
     asked: list[str] = []
 
     async def record(msg: Msg) -> None:
@@ -53,8 +62,8 @@ def _response_head(port: int, request: bytes) -> bytes:
         return received
 
 
-async def test_an_anonymous_api_call_is_refused_before_its_body_is_read(stack: Stack) -> None:
-    url = stack.start_admin(ADMIN_TOKEN)
+async def test_an_anonymous_api_call_is_refused_before_its_body_is_read(admin_url: str) -> None:
+    url = admin_url
     port = int(url.rsplit(":", 1)[1])
     # A head announcing a megabyte that never comes: the refusal cannot wait for the body.
     head = (

@@ -55,12 +55,22 @@ class Control:
         return time.monotonic() - started
 
 
+@pytest.fixture(scope="module")
+def control_plane(module_stack: Stack) -> tuple[str, list[str]]:
+    """A second edge and admin on the module's stack, once: each test writes records of its
+    own names. Admin's URL and both edges'."""
+    first = module_stack.edge_url
+    module_stack.start_edge(name="edge-2")
+    admin_url = module_stack.start_admin(ADMIN_TOKEN)
+    return admin_url, [first, module_stack.edge_url]
+
+
 @pytest.fixture
-async def control(stack: Stack) -> AsyncIterator[Control]:
-    first = stack.edge_url
-    stack.start_edge(name="edge-2")
-    admin_url = stack.start_admin(ADMIN_TOKEN)
-    control = Control(stack, admin_url, [first, stack.edge_url])
+async def control(
+    module_stack: Stack, control_plane: tuple[str, list[str]]
+) -> AsyncIterator[Control]:
+    admin_url, edge_urls = control_plane
+    control = Control(module_stack, admin_url, edge_urls)
     yield control
     await control.admin.aclose()
 
@@ -327,17 +337,17 @@ async def test_changes_are_audited_and_no_secret_is_stored_or_logged(control: Co
 
 async def test_a_key_holder_sees_their_own_scopes_and_limits(control: Control) -> None:
     admin = control.admin
-    assert (await admin.post("/api/v1/orgs", json={"org_id": "acme"})).status_code == 201
-    team = {"team_id": "ml", "org_id": "acme", "limits": {"rpm": 600}}
+    assert (await admin.post("/api/v1/orgs", json={"org_id": "initech"})).status_code == 201
+    team = {"team_id": "data", "org_id": "initech", "limits": {"rpm": 600}}
     assert (await admin.post("/api/v1/teams", json=team)).status_code == 201
-    budget = {"budget_id": "monthly-ml", "amount": "25.00"}
+    budget = {"budget_id": "monthly-data", "amount": "25.00"}
     assert (await admin.post("/api/v1/budgets", json=budget)).status_code == 201
     body = {
         "name": "self",
-        "team_id": "ml",
+        "team_id": "data",
         "policy": {"allow_models": ["tollway-demo"]},
         "limits": {"rpm": 60, "tpm": 10000},
-        "budget_ids": ["monthly-ml"],
+        "budget_ids": ["monthly-data"],
     }
     created = await admin.post("/api/v1/keys", json=body)
     assert created.status_code == 201, created.text
@@ -351,14 +361,14 @@ async def test_a_key_holder_sees_their_own_scopes_and_limits(control: Control) -
     assert response.status_code == 200, response.text
     info = response.json()
     assert info["key"]["key_id"] == issued["key_id"]
-    assert info["principal"]["team_id"] == "ml"
-    assert info["principal"]["org_id"] == "acme"
+    assert info["principal"]["team_id"] == "data"
+    assert info["principal"]["org_id"] == "initech"
     assert info["policies"][0] == {"level": "key 'self'", "allow_models": ["tollway-demo"]}
     assert info["limits"] == {"key": {"rpm": 60, "tpm": 10000}, "team": {"rpm": 600}, "org": {}}
     (budget,) = info["budgets"]
     assert (budget["owner"], budget["budget_id"], budget["amount"]) == (
         "key 'self'",
-        "monthly-ml",
+        "monthly-data",
         "25.00",
     )
     assert budget["spent"] == "0", "tollway-demo has no price here, so nothing is charged"

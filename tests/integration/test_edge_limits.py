@@ -24,10 +24,15 @@ _LIMITS = {
 }
 
 
-@pytest.fixture
-def limited_edge(stack: Stack) -> tuple[str, int]:
-    stack.start_edge("edge-limited", **_LIMITS)
-    return "127.0.0.1", stack.edge_port
+@pytest.fixture(scope="module")
+def limited_edge(module_stack: Stack) -> tuple[str, int]:
+    """A second edge with tight limits on the module's stack; the stack's own edge stays the
+    one `shared_stack` tests talk to. The limit tests never reach an upstream."""
+    plain = module_stack.edge_port, module_stack.edge_metrics_port
+    module_stack.start_edge("edge-limited", **_LIMITS)
+    limited = module_stack.edge_port
+    module_stack.edge_port, module_stack.edge_metrics_port = plain
+    return "127.0.0.1", limited
 
 
 def _closed_while_trickling(sock: socket.socket, pieces: Iterator[bytes]) -> bool:
@@ -126,10 +131,10 @@ def test_a_normal_request_still_passes_the_limits(
 
 
 @pytest.mark.parametrize("depth", [65, 260, 1000])
-async def test_deeply_nested_json_is_400(stack: Stack, api_key: str, depth: int) -> None:
+async def test_deeply_nested_json_is_400(shared_stack: Stack, api_key: str, depth: int) -> None:
     nested = "[" * depth + "]" * depth
     body = json.dumps(CHAT)[:-1] + f', "metadata_x": {nested}}}'
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post(
             "/chat/completions",
             content=body,
@@ -138,10 +143,10 @@ async def test_deeply_nested_json_is_400(stack: Stack, api_key: str, depth: int)
     _check(response, 400, "invalid_value")
 
 
-async def test_json_at_the_depth_limit_passes(stack: Stack, api_key: str) -> None:
+async def test_json_at_the_depth_limit_passes(shared_stack: Stack, api_key: str) -> None:
     depth = 63  # the body object itself is the 64th level
     body = {**CHAT, "metadata_x": json.loads("[" * depth + "]" * depth)}
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post(
             "/chat/completions", json=body, headers={"authorization": f"Bearer {api_key}"}
         )
@@ -149,8 +154,10 @@ async def test_json_at_the_depth_limit_passes(stack: Stack, api_key: str) -> Non
 
 
 @pytest.mark.parametrize("field", ["max_completion_tokens", "max_tokens", "n"])
-async def test_a_non_numeric_token_field_is_400(stack: Stack, api_key: str, field: str) -> None:
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+async def test_a_non_numeric_token_field_is_400(
+    shared_stack: Stack, api_key: str, field: str
+) -> None:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post(
             "/chat/completions",
             json={**CHAT, field: "abc"},
@@ -160,14 +167,14 @@ async def test_a_non_numeric_token_field_is_400(stack: Stack, api_key: str, fiel
 
 
 async def test_a_body_that_outgrows_the_bus_when_re_encoded_is_413(
-    stack: Stack, api_key: str
+    shared_stack: Stack, api_key: str
 ) -> None:
     # 5 bytes each as sent, 19 once re-encoded (1000000000000000.0): 2.5 MB, under the body
     # limit and the bus's 8 MB payload as sent, becomes 9.5 MB.
     numbers = ",".join(["1E15"] * 500_000)
     body = json.dumps(CHAT)[:-1] + f', "metadata_x": [{numbers}]}}'
     assert len(body) < 3 * 1024 * 1024
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post(
             "/chat/completions",
             content=body,

@@ -1,17 +1,60 @@
 """Failures between the processes: no router, a router that dies, a client that leaves,
-upstreams that refuse or hang. Each ends with the right OpenAI error, never a hang."""
+upstreams that refuse or hang. Each ends with the right OpenAI error, never a hang.
+
+A test that stops or kills a process takes a stack of its own; the upstream faults share the
+module's, each on a model of its own, because a fault leaves its deployment cooling down or
+set aside for the next request."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterator
+from contextlib import ExitStack
+from pathlib import Path
 
 import httpx
 import orjson
+import pytest
+from tests.support.configs import gateway_config
 from tests.support.fake_openai_server import FakeOpenAIServer, Fault
 from tests.support.openai_schema import validate_openai
-from tests.support.stack import Stack
+from tests.support.stack import Stack, open_stack
+
+from tollway_common.control import Deployment, ModelAlias
 
 UPSTREAM_CHAT = {"model": "gpt-test", "messages": [{"role": "user", "content": "hello"}]}
+# One alias (and deployment) per upstream fault on the shared stack.
+FAULT_MODELS = ("gpt-gone", "gpt-429", "gpt-500", "gpt-401", "gpt-thinking", "gpt-cut")
+
+
+def _fault_model(alias: str, workdir: Path, upstream: FakeOpenAIServer) -> ModelAlias:
+    deployment = Deployment(
+        name=f"fake-openai-{alias}",
+        provider="openai",
+        model="gpt-4o-mini",
+        api_base=upstream.base_url,
+        api_key=f"file:{workdir / 'secrets' / 'upstream'}",
+    )
+    return ModelAlias(name=alias, deployments=[deployment])
+
+
+@pytest.fixture(scope="module")
+def module_stack(
+    tmp_path_factory: pytest.TempPathFactory, module_upstream: FakeOpenAIServer
+) -> Iterator[Stack]:
+    """conftest's `module_stack`, with the FAULT_MODELS too."""
+    workdir = tmp_path_factory.mktemp("stack")
+    with ExitStack() as cleanup:
+        stack = open_stack(workdir, cleanup)
+        faults = [_fault_model(alias, workdir, module_upstream) for alias in FAULT_MODELS]
+        stack.apply(gateway_config(workdir, module_upstream.base_url, extra_models=faults))
+        stack.start_router()
+        stack.start_edge()
+        yield stack
+
+
+def _on(alias: str, **body: object) -> dict[str, object]:
+    return {**UPSTREAM_CHAT, "model": alias, **body}
 
 
 def _auth(key: str) -> dict[str, str]:
@@ -60,29 +103,29 @@ async def test_router_killed_mid_stream_client_gets_error_event(
 
 
 async def test_client_disconnect_cancels_the_upstream_request(
-    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+    shared_stack: Stack, api_key: str, shared_upstream: FakeOpenAIServer
 ) -> None:
-    fake_upstream.fault = Fault(kind="slow_stream", delay_s=0.1)
+    shared_upstream.fault = Fault(kind="slow_stream", delay_s=0.1)
     async with (
-        httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client,
+        httpx.AsyncClient(base_url=shared_stack.base_url, timeout=30) as client,
         client.stream(
             "POST",
             "/chat/completions",
-            json={**UPSTREAM_CHAT, "stream": True},
+            json=_on("gpt-gone", stream=True),
             headers=_auth(api_key),
         ) as response,
     ):
         async for line in response.aiter_lines():
             if line.startswith("data: "):
                 break
-    cancelled = await asyncio.to_thread(fake_upstream.stream_cancelled.wait, 10)
+    cancelled = await asyncio.to_thread(shared_upstream.stream_cancelled.wait, 10)
     assert cancelled, "the upstream stream was not closed after the client left"
 
 
 async def test_upstream_429_is_429_with_its_retry_after(
-    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+    shared_stack: Stack, api_key: str, shared_upstream: FakeOpenAIServer
 ) -> None:
-    fake_upstream.fault = Fault(
+    shared_upstream.fault = Fault(
         kind="status",
         status=429,
         headers={"retry-after": "7"},
@@ -95,9 +138,9 @@ async def test_upstream_429_is_429_with_its_retry_after(
             }
         },
     )
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post(
-            "/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key)
+            "/chat/completions", json=_on("gpt-429"), headers=_auth(api_key)
         )
     assert response.status_code == 429
     assert response.headers["retry-after"] == "7"
@@ -106,9 +149,9 @@ async def test_upstream_429_is_429_with_its_retry_after(
 
 
 async def test_upstream_500_is_502(
-    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+    shared_stack: Stack, api_key: str, shared_upstream: FakeOpenAIServer
 ) -> None:
-    fake_upstream.fault = Fault(
+    shared_upstream.fault = Fault(
         kind="status",
         status=500,
         body={
@@ -120,9 +163,9 @@ async def test_upstream_500_is_502(
             }
         },
     )
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post(
-            "/chat/completions", json={**UPSTREAM_CHAT, "stream": True}, headers=_auth(api_key)
+            "/chat/completions", json=_on("gpt-500", stream=True), headers=_auth(api_key)
         )
     assert response.status_code == 502
     validate_openai("ErrorResponse", response.json())
@@ -130,9 +173,9 @@ async def test_upstream_500_is_502(
 
 
 async def test_upstream_rejecting_our_secret_is_502_not_401(
-    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+    shared_stack: Stack, api_key: str, shared_upstream: FakeOpenAIServer
 ) -> None:
-    fake_upstream.fault = Fault(
+    shared_upstream.fault = Fault(
         kind="status",
         status=401,
         body={
@@ -144,9 +187,9 @@ async def test_upstream_rejecting_our_secret_is_502_not_401(
             }
         },
     )
-    async with httpx.AsyncClient(base_url=stack.base_url) as client:
+    async with httpx.AsyncClient(base_url=shared_stack.base_url) as client:
         response = await client.post(
-            "/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key)
+            "/chat/completions", json=_on("gpt-401"), headers=_auth(api_key)
         )
     assert response.status_code == 502
     assert response.headers["x-should-retry"] == "false"
@@ -155,13 +198,13 @@ async def test_upstream_rejecting_our_secret_is_502_not_401(
 
 
 async def test_upstream_that_hangs_is_504(
-    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+    shared_stack: Stack, api_key: str, shared_upstream: FakeOpenAIServer
 ) -> None:
-    fake_upstream.fault = Fault(kind="hang")
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+    shared_upstream.fault = Fault(kind="hang")
+    async with httpx.AsyncClient(base_url=shared_stack.base_url, timeout=30) as client:
         response = await client.post(
             "/chat/completions",
-            json={**UPSTREAM_CHAT, "model": "gpt-impatient"},
+            json=_on("gpt-impatient"),
             headers=_auth(api_key),
         )
     assert response.status_code == 504
@@ -170,14 +213,14 @@ async def test_upstream_that_hangs_is_504(
 
 
 async def test_heartbeats_keep_a_request_alive_while_the_upstream_thinks(
-    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+    shared_stack: Stack, api_key: str, shared_upstream: FakeOpenAIServer
 ) -> None:
     # Silent for longer than the edge's idle timeout (2 s here): only the router's
     # heartbeats tell the edge this request is still being served.
-    fake_upstream.fault = Fault(kind="slow_start", delay_s=3.5)
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+    shared_upstream.fault = Fault(kind="slow_start", delay_s=3.5)
+    async with httpx.AsyncClient(base_url=shared_stack.base_url, timeout=30) as client:
         response = await client.post(
-            "/chat/completions", json=UPSTREAM_CHAT, headers=_auth(api_key)
+            "/chat/completions", json=_on("gpt-thinking"), headers=_auth(api_key)
         )
     assert response.status_code == 200, response.text
     validate_openai("CreateChatCompletionResponse", response.json())
@@ -208,12 +251,12 @@ async def test_router_sigterm_finishes_in_flight_stream(
 
 
 async def test_upstream_stream_cut_short_ends_with_an_error_not_done(
-    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+    shared_stack: Stack, api_key: str, shared_upstream: FakeOpenAIServer
 ) -> None:
-    fake_upstream.fault = Fault(kind="truncated_stream")
-    async with httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client:
+    shared_upstream.fault = Fault(kind="truncated_stream")
+    async with httpx.AsyncClient(base_url=shared_stack.base_url, timeout=30) as client:
         response = await client.post(
-            "/chat/completions", json={**UPSTREAM_CHAT, "stream": True}, headers=_auth(api_key)
+            "/chat/completions", json=_on("gpt-cut", stream=True), headers=_auth(api_key)
         )
     payloads = [line[6:] for line in response.text.split("\n") if line.startswith("data: ")]
     assert "[DONE]" not in payloads, "a cut-short answer must never look complete"

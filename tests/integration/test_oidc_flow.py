@@ -51,13 +51,22 @@ def _oidc_env(prefix: str, issuer: LocalIssuer, audience: str = AUDIENCE) -> dic
     }
 
 
+@pytest.fixture(scope="module")
+def module_records(module_stack: Stack, module_upstream: FakeOpenAIServer) -> Stack:
+    """The module's stack with org 'acme' and its teams 'ml' and 'guests' (which may use only
+    gpt-test). Each test brings its own issuer, so the edges and admins it starts are its own."""
+    config = gateway_config(module_stack.workdir, module_upstream.base_url)
+    module_stack.apply(config.model_copy(update=RECORDS))
+    return module_stack
+
+
 @pytest.fixture
-def records(stack: Stack, tmp_path: Path, fake_upstream: FakeOpenAIServer) -> Stack:
-    """The stack with org 'acme' and its teams 'ml' and 'guests' (which may use only
-    gpt-test)."""
-    config = gateway_config(tmp_path, fake_upstream.base_url).model_copy(update=RECORDS)
-    stack.apply(config)
-    return stack
+def records(module_records: Stack) -> Iterator[Stack]:
+    """`module_records`; the edges and admins a test starts stop when it ends."""
+    started = len(module_records.processes)
+    yield module_records
+    for process in module_records.processes[started:]:
+        process.stop()
 
 
 @pytest.fixture
@@ -193,9 +202,11 @@ async def test_the_tokens_team_policy_applies(
 
 
 async def test_admin_accepts_tokens_for_its_audience_by_role(
-    stack: Stack, issuer: LocalIssuer
+    records: Stack, issuer: LocalIssuer
 ) -> None:
-    admin_url = stack.start_admin(ADMIN_TOKEN, **_oidc_env("TOLLWAY_ADMIN", issuer, ADMIN_AUDIENCE))
+    admin_url = records.start_admin(
+        ADMIN_TOKEN, **_oidc_env("TOLLWAY_ADMIN", issuer, ADMIN_AUDIENCE)
+    )
     viewer = issuer.token({"roles": ["viewer"]}, sub="viewer-1", aud=ADMIN_AUDIENCE)
     administrator = issuer.token({"roles": ["admin"]}, sub="admin-1", aud=ADMIN_AUDIENCE)
     nobody = issuer.token({"roles": ["reader-of-other-things"]}, aud=ADMIN_AUDIENCE)
@@ -217,9 +228,9 @@ async def test_admin_accepts_tokens_for_its_audience_by_role(
 
 
 async def test_admin_with_a_role_mapping_counts_only_mapped_roles(
-    stack: Stack, issuer: LocalIssuer
+    records: Stack, issuer: LocalIssuer
 ) -> None:
-    admin_url = stack.start_admin(
+    admin_url = records.start_admin(
         ADMIN_TOKEN,
         **_oidc_env("TOLLWAY_ADMIN", issuer, ADMIN_AUDIENCE),
         TOLLWAY_ADMIN_OIDC_ADMIN_ROLES='{"Tollway.Admin": "admin"}',
@@ -232,14 +243,14 @@ async def test_admin_with_a_role_mapping_counts_only_mapped_roles(
 
 
 async def test_admin_takes_any_audience_only_when_told_and_says_so(
-    stack: Stack, issuer: LocalIssuer
+    records: Stack, issuer: LocalIssuer
 ) -> None:
-    admin_url = stack.start_admin(
+    admin_url = records.start_admin(
         ADMIN_TOKEN,
         TOLLWAY_ADMIN_OIDC__ISSUER=issuer.url,
         TOLLWAY_ADMIN_OIDC__ALLOW_ANY_AUDIENCE="true",
     )
-    wait_for_log(stack.processes[-1], "are accepted for any audience (allow_any_audience)")
+    wait_for_log(records.processes[-1], "are accepted for any audience (allow_any_audience)")
     anyone = issuer.token({"roles": ["viewer"]}, aud="api://another-app")
     async with httpx.AsyncClient(base_url=admin_url) as admin:
         assert (await admin.get("/api/v1/orgs", headers=_bearer(anyone))).status_code == 200
