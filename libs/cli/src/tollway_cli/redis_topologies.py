@@ -56,7 +56,11 @@ def start_redis_cluster(data_dir: Path, size: int = 3) -> RedisClusterServers:
     nodes: list[RedisServer] = []
     cluster = RedisClusterServers(nodes)
     try:
+        bus_ports: list[int] = []
         for index in range(size):
+            # Its own bus port: the default (port + 10000) does not exist for a kernel-chosen
+            # port above 55535, and the node refuses to start.
+            bus_ports.append(free_port())
             nodes.append(
                 start_redis(
                     data_dir / f"node{index}",
@@ -64,6 +68,7 @@ def start_redis_cluster(data_dir: Path, size: int = 3) -> RedisClusterServers:
                         *("--cluster-enabled", "yes"),
                         *("--cluster-config-file", "nodes.conf"),
                         *("--cluster-node-timeout", "2000"),
+                        *("--cluster-port", str(bus_ports[-1])),
                     ),
                 )
             )
@@ -71,8 +76,8 @@ def start_redis_cluster(data_dir: Path, size: int = 3) -> RedisClusterServers:
             first, last = index * SLOTS // size, (index + 1) * SLOTS // size - 1
             with _client(node.port) as client:
                 client.execute_command("CLUSTER", "ADDSLOTSRANGE", first, last)
-                for peer in nodes[:index]:
-                    client.execute_command("CLUSTER", "MEET", "127.0.0.1", peer.port)
+                for peer, bus_port in zip(nodes[:index], bus_ports, strict=False):
+                    client.execute_command("CLUSTER", "MEET", "127.0.0.1", peer.port, bus_port)
         for node in nodes:
             _wait_until(
                 lambda node=node: _cluster_ready(node.port, size),  # type: ignore[misc]
