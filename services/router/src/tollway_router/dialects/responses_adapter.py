@@ -11,92 +11,30 @@ whole Response: the response store reads the finished response from exactly that
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
-import orjson
-
-from tollway_common.anthropic_sse import frame
 from tollway_common.contract import Endpoint, InferRequest, RequestFacts
 from tollway_common.control import Deployment
-from tollway_common.errors import InvalidRequest, UpstreamUnavailable
+from tollway_common.errors import InvalidRequest
+from tollway_router.dialects.over_chat import over_chat
 from tollway_router.dialects.responses_params import responses_param
 from tollway_router.dialects.responses_request import to_chat
 from tollway_router.dialects.responses_response import Asked, to_response
-from tollway_router.dialects.responses_stream import Event, ResponsesStream
-from tollway_router.providers.adapter import Adapter, ChunkOut, HttpCall, ParsedResponse, SseEvent
-
-
-@dataclass(slots=True)
-class _State:
-    chat: Any
-    responses: ResponsesStream
-    # Output characters of chat chunks that made no event yet (the usage estimate counts them).
-    chars: int = 0
+from tollway_router.dialects.responses_stream import ResponsesStream
+from tollway_router.providers.adapter import Adapter, HttpCall
 
 
 def responses_over_chat(
     chat: Adapter[Any], infer: InferRequest, deployment: Deployment
-) -> Adapter[_State]:
+) -> Adapter[Any]:
     asked = Asked.of(infer.body)
-
-    def build_request(
-        endpoint: Endpoint, body: Mapping[str, Any], facts: RequestFacts, target: Deployment
-    ) -> HttpCall:
-        return _chat_call(chat, body, facts, target)
-
-    def parse_response(endpoint: Endpoint, body: bytes, target: Deployment) -> ParsedResponse:
-        parsed = chat.parse_response(Endpoint.CHAT_COMPLETIONS, body, target)
-        try:
-            completion = orjson.loads(parsed.body)
-        except orjson.JSONDecodeError as exc:
-            raise UpstreamUnavailable(
-                f"Deployment '{target.name}' answered with a body that is not JSON."
-            ) from exc
-        if not isinstance(completion, dict):
-            raise UpstreamUnavailable(
-                f"Deployment '{target.name}' answered with a body that is not a JSON object."
-            )
-        response = to_response(completion, parsed.usage, asked, target.name)
-        return ParsedResponse(orjson.dumps(response), parsed.usage, parsed.upstream_model)
-
-    def new_stream_state() -> _State:
-        return _State(chat.new_stream_state(), ResponsesStream(asked, deployment.name))
-
-    def parse_stream_event(event: SseEvent, state: _State) -> list[ChunkOut]:
-        events: list[Event] = []
-        for chunk in chat.parse_stream_event(event, state.chat):
-            state.chars += chunk.output_chars
-            events += state.responses.feed(orjson.loads(chunk.data), chunk.usage)
-        closing = chat.stream_complete(state.chat) and not state.responses.finished
-        if closing:
-            events += state.responses.finish()
-        frames = [frame(kind, orjson.dumps(body)) for kind, body in events]
-        if not frames:
-            return []
-        out = [ChunkOut(data) for data in frames]
-        out[0] = ChunkOut(frames[0], output_chars=state.chars)
-        state.chars = 0
-        if closing:
-            # The usage rides on the closing event, which carries the whole Response.
-            last = out[-1]
-            out[-1] = ChunkOut(
-                last.data, usage=state.responses.usage, output_chars=last.output_chars
-            )
-        return out
-
-    def stream_complete(state: _State) -> bool:
-        return state.responses.finished
-
-    return Adapter(
-        type=chat.type,
-        build_request=build_request,
-        parse_response=parse_response,
-        new_stream_state=new_stream_state,
-        parse_stream_event=parse_stream_event,
-        parse_error=chat.parse_error,
-        stream_complete=stream_complete,
-        auth_header=chat.auth_header,
+    return over_chat(
+        chat,
+        build_call=lambda body, facts, target: _chat_call(chat, body, facts, target),
+        to_answer=lambda completion, usage, target: to_response(
+            completion, usage, asked, target.name
+        ),
+        new_stream=lambda: ResponsesStream(asked, deployment.name),
     )
 
 
