@@ -12,7 +12,7 @@ from typing import Any, TypeVar
 from pydantic import ValidationError
 
 from tollway_admin.ui.form_values import FieldErrors, collect, field_errors, names, text
-from tollway_common.control import OrgRecord, Policy, TeamRecord
+from tollway_common.control import Limits, OrgRecord, Policy, TeamRecord
 
 Owner = TypeVar("Owner", OrgRecord, TeamRecord)
 
@@ -70,36 +70,37 @@ def _policy(values: Mapping[str, str]) -> Policy:
         raise field_errors(exc, {f: f for f in (*LIST_FIELDS, *NUMBER_FIELDS)}) from None
 
 
-def with_policy(record: Owner, values: Mapping[str, str]) -> Owner:
-    """`record` with the form's name, policy and requests/tokens per minute (its other limits,
-    budgets and metadata as they were)."""
-    policy_problem: FieldErrors | None = None
-    policy = record.policy
-    try:
-        policy = _policy(values)
-    except FieldErrors as exc:
-        policy_problem = exc
-    limits = record.limits.model_dump(mode="json")
-    limit_problems: list[FieldErrors] = []
+def _limits(record: OrgRecord | TeamRecord, values: Mapping[str, str]) -> Limits:
+    data = record.limits.model_dump(mode="json")
+    problems: list[FieldErrors] = []
     for field in LIMIT_FIELDS:
         try:
-            limits[field] = text(values, field, 32) or None
+            data[field] = text(values, field, 32) or None
         except FieldErrors as exc:
-            limit_problems.append(exc)
-    name_problem: FieldErrors | None = None
+            problems.append(exc)
+    collect(*problems)
     try:
-        name = text(values, "name", 256)
-    except FieldErrors as exc:
-        name_problem, name = exc, record.name
-    collect(policy_problem, name_problem, *limit_problems)
-    data = record.model_dump(mode="json")
-    data.update(name=name, policy=policy.model_dump(mode="json"), limits=limits)
-    try:
-        return type(record).model_validate(data)
+        return Limits.model_validate(data)
     except ValidationError as exc:
-        raise field_errors(
-            exc, {"name": "name", **{f"limits.{f}": f for f in LIMIT_FIELDS}}
-        ) from None
+        raise field_errors(exc, {f: f for f in LIMIT_FIELDS}) from None
+
+
+def with_policy(record: Owner, values: Mapping[str, str]) -> Owner:
+    """`record` with the form's name, policy and requests/tokens per minute (its other limits,
+    budgets and metadata as they were). Every field's problem is reported at once."""
+    found: dict[str, Any] = {}
+    problems: list[FieldErrors] = []
+    for part, read in (
+        ("policy", lambda: _policy(values)),
+        ("limits", lambda: _limits(record, values)),
+        ("name", lambda: text(values, "name", 256)),
+    ):
+        try:
+            found[part] = read()
+        except FieldErrors as exc:
+            problems.append(exc)
+    collect(*problems)
+    return record.model_copy(update=found)
 
 
 def policy_text(policy: Policy) -> str:
