@@ -584,7 +584,7 @@ def test_a_model_is_created_from_the_browser_and_serves_through_the_sdk(
     page.get_by_role("link", name="Models").click()
     page.get_by_role("link", name="New model").click()
     page.get_by_label("Model name").fill("browser-made")
-    page.get_by_label("Deployment name").fill("browser-east")
+    page.get_by_label("Deployment name", exact=True).fill("browser-east")
     page.get_by_label("Provider").select_option("openai")
     page.get_by_label("Upstream model").fill("gpt-4o-mini")
     page.get_by_label("Endpoint URL").fill(shared_upstream.base_url)
@@ -643,7 +643,7 @@ def test_a_model_is_created_from_the_browser_and_serves_through_the_sdk(
 
     page.goto("/admin/models/browser-made/edit")
     page.get_by_role("link", name="Add a deployment").click()
-    page.get_by_label("Deployment name").fill("browser-west")
+    page.get_by_label("Deployment name", exact=True).fill("browser-west")
     page.get_by_label("Upstream model").fill("gpt-4o")
     page.get_by_label("Endpoint URL").fill(shared_upstream.base_url)
     page.get_by_label("API key (secret reference)").fill(reference)
