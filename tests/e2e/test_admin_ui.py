@@ -5,6 +5,7 @@ Screenshots of every page land in TOLLWAY_SCREENSHOTS (docs/screenshots via
 
 from __future__ import annotations
 
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -13,10 +14,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from openai import APIStatusError, AuthenticationError, OpenAI
+from openai import APIStatusError, AuthenticationError, NotFoundError, OpenAI
 from playwright.sync_api import Browser, Locator, Page, expect
 from tests.support.browser import chromium, screenshot_dir
-from tests.support.configs import TEST_KEY
+from tests.support.configs import TEST_KEY, UPSTREAM_SECRET
+from tests.support.fake_openai_server import FakeOpenAIServer
 from tests.support.oidc_issuer import LocalIssuer
 from tests.support.stack import Stack, run_async
 from tests.support.usage_stream import health_records, put_health
@@ -564,3 +566,269 @@ def test_sign_in_through_the_issuers_login_page(browser: Browser, shared_stack: 
         replay = page.request.get(f"{admin_url}/admin/oidc/callback?code=x&state=y")
         assert "/admin/login" in replay.url, "a callback that did not start here is refused"
         page.close()
+
+
+def test_a_model_is_created_from_the_browser_and_serves_through_the_sdk(
+    page: Page,
+    shared_stack: Stack,
+    shared_upstream: FakeOpenAIServer,
+    admin_url: str,
+    tmp_path: Path,
+) -> None:
+    """A new model with its deployment, secret reference, capabilities and price; then a
+    second deployment on it and an alias of it, each previewed before it is stored."""
+    shots = screenshot_dir(tmp_path / "screenshots")
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    reference = f"file:{shared_stack.workdir / 'secrets' / 'upstream'}"
+    _sign_in(page)
+    page.get_by_role("link", name="Models").click()
+    page.get_by_role("link", name="New model").click()
+    page.get_by_label("Model name").fill("browser-made")
+    page.get_by_label("Deployment name", exact=True).fill("browser-east")
+    page.get_by_label("Provider").select_option("openai")
+    page.get_by_label("Upstream model").fill("gpt-4o-mini")
+    page.get_by_label("Endpoint URL").fill(shared_upstream.base_url)
+    raw_key = "sk-typed-into-the-page-0123456789"
+    page.get_by_label("API key (secret reference)").fill(raw_key)
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#err-d-api_key")).to_contain_text("never the secret itself")
+    expect(page.get_by_label("API key (secret reference)")).to_have_value("")
+    assert raw_key not in page.content(), "a key typed into the page is never echoed"
+    page.get_by_label("API key (secret reference)").fill("env:HOME")
+    page.get_by_role("button", name="Preview").click()
+    expect(page.locator("#err-d-api_key")).to_contain_text("is not allowed")
+
+    page.get_by_label("API key (secret reference)").fill(reference)
+    page.get_by_label("Vision").select_option("yes")
+    page.get_by_label("Input", exact=True).fill("1")
+    page.get_by_label("Output", exact=True).fill("2")
+    page.get_by_label("Per image made").fill("0.04")
+    page.get_by_label("Batch multiplier").fill("0.5")
+    page.get_by_role("button", name="Preview").click()
+    stored = page.get_by_label("The new model")
+    expect(stored).to_contain_text('+  "name": "browser-made"')
+    expect(stored).to_contain_text(f'+      "api_key": "{reference}"')
+    expect(stored).to_contain_text('+        "vision": true')
+    expect(page.get_by_label("Changes to the price")).to_contain_text('+  "per_image": "0.04"')
+    page.screenshot(path=shots / "model-new.png", full_page=True)
+    assert api.get("/api/v1/models/browser-made").status_code == 404, "not saved yet"
+
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Model browser-made created")
+    expect(page.get_by_role("row").filter(has_text="browser-made")).to_contain_text("browser-east")
+    model = api.get("/api/v1/models/browser-made").json()
+    (deployment,) = model["deployments"]
+    assert (deployment["name"], deployment["api_key"]) == ("browser-east", reference)
+    assert deployment["capabilities"]["vision"] is True
+    price = api.get("/api/v1/prices/browser-made").json()
+    assert (price["per_image"], price["batch_multiplier"]) == ("0.04", "0.5")
+    assert price["version"]
+
+    client = OpenAI(base_url=shared_stack.base_url, api_key=TEST_KEY, max_retries=0)
+    deadline = time.monotonic() + 5.0
+    while True:  # the edge's catalog picks the new model up from its KV watch
+        try:
+            reply = client.chat.completions.create(
+                model="browser-made", messages=[{"role": "user", "content": "made in a browser"}]
+            )
+            break
+        except NotFoundError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+    client.close()
+    assert reply.choices[0].message.content
+    sent = shared_upstream.requests[-1]
+    assert sent.headers["authorization"] == f"Bearer {UPSTREAM_SECRET}"
+
+    page.goto("/admin/models/browser-made/edit")
+    page.get_by_role("link", name="Add a deployment").click()
+    page.get_by_label("Deployment name", exact=True).fill("browser-west")
+    page.get_by_label("Upstream model").fill("gpt-4o")
+    page.get_by_label("Endpoint URL").fill(shared_upstream.base_url)
+    page.get_by_label("API key (secret reference)").fill(reference)
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_label("Changes to the model")).to_contain_text(
+        '+      "name": "browser-west"'
+    )
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("browser-west added to browser-made")
+    model = api.get("/api/v1/models/browser-made").json()
+    assert [d["name"] for d in model["deployments"]] == ["browser-east", "browser-west"]
+
+    page.goto("/admin/models/new-alias")
+    page.get_by_label("Alias", exact=True).fill("browser-alias")
+    page.get_by_label("Stands for").select_option("browser-made")
+    page.get_by_label("Copy the model's price").check()
+    page.get_by_role("button", name="Preview").click()
+    expect(page.get_by_label("The new alias")).to_contain_text(
+        '+      "name": "browser-east-browser-alias"'
+    )
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("Alias browser-alias of browser-made")
+    alias = api.get("/api/v1/models/browser-alias").json()
+    assert [d["name"] for d in alias["deployments"]] == [
+        "browser-east-browser-alias",
+        "browser-west-browser-alias",
+    ]
+    assert api.get("/api/v1/prices/browser-alias").json()["per_image"] == "0.04"
+    api.close()
+
+
+def test_a_viewer_sees_the_new_model_form_but_cannot_create(
+    browser: Browser, shared_stack: Stack
+) -> None:
+    with LocalIssuer() as issuer:
+        admin_url = shared_stack.start_admin(
+            ADMIN_TOKEN,
+            TOLLWAY_ADMIN_COOKIE_SECURE="false",
+            TOLLWAY_ADMIN_OIDC__ISSUER=issuer.url,
+            TOLLWAY_ADMIN_OIDC__AUDIENCE="api://tollway-admin",
+            TOLLWAY_ADMIN_OIDC_CLIENT_ID="tollway-admin-ui",
+        )
+        issuer.login_claims = {"sub": "vera", "roles": ["viewer"]}
+        with _page(browser, admin_url) as page:
+            page.goto("/admin/login")
+            page.get_by_role("link", name="Sign in with your organisation (OIDC)").click()
+            expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+            page.goto("/admin/models/new")
+            expect(page.get_by_text("Creating a model needs the 'admin' role.")).to_be_visible()
+            expect(page.get_by_role("button", name="Preview")).to_have_count(0)
+            csrf = page.locator('input[name="csrf"]').first.input_value()
+            forged = page.request.post(
+                f"{admin_url}/admin/models/new",
+                form={
+                    "csrf": csrf,
+                    "action": "save",
+                    "name": "viewer-made",
+                    "d.name": "viewer-fake",
+                    "d.provider": "fake",
+                    "d.model": "demo-1",
+                },
+            )
+            assert forged.status == 403
+            assert "needs the &#39;admin&#39; role" in forged.text()
+            policy = page.request.post(
+                f"{admin_url}/admin/teams/anything/policy", form={"csrf": csrf}
+            )
+            assert policy.status == 403
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert api.get("/api/v1/models/viewer-made").status_code == 404
+    api.close()
+
+
+def test_a_team_policy_is_edited_with_errors_next_to_their_fields(
+    page: Page, shared_stack: Stack, admin_url: str, tmp_path: Path
+) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert api.post("/api/v1/orgs", json={"org_id": "initech", "name": "Initech"}).is_success
+    assert api.post("/api/v1/teams", json={"team_id": "tps", "org_id": "initech"}).is_success
+    key = api.post(
+        "/api/v1/keys", json={"name": "tps-app", "team_id": "tps", "org_id": "initech"}
+    ).json()
+    _sign_in(page)
+    page.get_by_role("link", name="Teams").click()
+    page.get_by_role("link", name="Edit the policy of team tps").click()
+    page.get_by_label("Max tokens per request").fill("0")
+    page.get_by_label("Requests per minute").fill("fast")
+    with page.expect_response(lambda r: r.request.method == "POST") as answer:
+        page.get_by_role("button", name="Preview").click()
+    assert answer.value.status == 400, "a bad value is the client's error"
+    expect(page.locator("#err-max_tokens_cap")).to_contain_text("greater than 0")
+    expect(page.locator("#err-rpm")).to_contain_text("integer")
+    expect(page.get_by_label("Requests per minute")).to_have_attribute("aria-invalid", "true")
+
+    page.get_by_label("Max tokens per request").fill("64")
+    page.get_by_label("Requests per minute").fill("600")
+    page.get_by_label("Allowed models").fill("tollway-demo")
+    page.get_by_role("button", name="Preview").click()
+    diff = page.get_by_label("Changes to the team")
+    expect(diff).to_contain_text('+    "max_tokens_cap": 64')
+    expect(diff).to_contain_text('+    "rpm": 600')
+    page.screenshot(path=shots / "policy-edit.png", full_page=True)
+    assert api.get("/api/v1/teams/tps").json()["policy"]["max_tokens_cap"] is None
+    page.get_by_role("button", name="Save").click()
+    expect(page.get_by_role("status")).to_contain_text("The policy of team tps was saved")
+    expect(page.get_by_role("row").filter(has_text="Initech").first).to_be_visible()
+    expect(page.get_by_role("row").filter(has_text="tps").first).to_contain_text(
+        "models tollway-demo; ≤ 64 tokens"
+    )
+    team = api.get("/api/v1/teams/tps").json()
+    assert (team["policy"]["allow_models"], team["limits"]["rpm"]) == (["tollway-demo"], 600)
+    api.close()
+
+    client = OpenAI(base_url=shared_stack.base_url, api_key=key["key"], max_retries=0)
+    deadline = time.monotonic() + 1.0
+    with pytest.raises(APIStatusError, match="does not allow model 'gpt-test'"):  # noqa: PT012
+        while time.monotonic() < deadline:
+            client.chat.completions.create(
+                model="gpt-test", messages=[{"role": "user", "content": "outside the policy"}]
+            )
+            time.sleep(0.02)
+    client.close()
+
+
+def test_the_audit_log_is_filtered_and_downloaded_with_the_filter(
+    page: Page, admin_url: str, tmp_path: Path
+) -> None:
+    shots = screenshot_dir(tmp_path / "screenshots")
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    assert api.post("/api/v1/orgs", json={"org_id": "umbrella"}).is_success
+    assert api.put("/api/v1/orgs/umbrella", json={"org_id": "umbrella", "name": "U"}).is_success
+    api.close()
+    today = time.strftime("%Y-%m-%d", time.gmtime())
+    _sign_in(page)
+    page.get_by_role("link", name="Audit log").click()
+    page.get_by_label("From (UTC)").fill(today)
+    page.get_by_label("To (UTC, inclusive)").fill(today)
+    page.get_by_label("Action").fill("org.update")
+    page.get_by_role("button", name="Filter").click()
+    rows = page.get_by_role("row").filter(has_text="umbrella")
+    _reload_until(page, rows)
+    expect(rows).to_have_count(1)
+    expect(rows).to_contain_text("org.update")
+    actions = page.locator("tbody tr td:nth-child(3)").all_inner_texts()
+    assert set(actions) == {"org.update"}, actions
+    page.screenshot(path=shots / "audit-filtered.png", full_page=True)
+
+    csv_link = page.get_by_role("link", name="CSV")
+    export = page.request.get(str(csv_link.get_attribute("href")))
+    assert export.ok
+    header, *lines = export.text().splitlines()
+    assert header.startswith("at,actor_kind,actor_id,action")
+    assert {line.split(",")[3] for line in lines} == {"org.update"}
+    assert any(",umbrella," in line for line in lines)
+    jsonl = page.request.get(str(page.get_by_role("link", name="JSON lines").get_attribute("href")))
+    events = [json.loads(line) for line in jsonl.text().splitlines()]
+    assert {event["action"] for event in events} == {"org.update"}
+    assert len(events) == len(lines)
+
+    page.get_by_label("From (UTC)").fill("2020-01-02")
+    page.get_by_label("To (UTC, inclusive)").fill("2020-01-01")
+    with page.expect_response(lambda r: "/admin/audit?" in r.url) as answer:
+        page.get_by_role("button", name="Filter").click()
+    assert answer.value.status == 400
+    expect(page.locator("#err-to")).to_contain_text("on or after")
+    refused = page.request.get(f"{admin_url}/admin/audit/export?from=not-a-date&format=csv")
+    assert refused.status == 400
+
+
+NEW_FORMS = [
+    "/admin/models/new",
+    "/admin/models/new-alias",
+    "/admin/models/gpt-test/deployments/new",
+]
+
+
+def test_the_new_forms_fit_a_phone_screen(browser: Browser, admin_url: str) -> None:
+    context = browser.new_context(base_url=admin_url, viewport={"width": 390, "height": 844})
+    try:
+        page = context.new_page()
+        _sign_in(page)
+        for path in NEW_FORMS:
+            page.goto(path)
+            assert _overflow(page) == 0, path
+            assert _unlabelled(page) == [], f"{path}: every field has a label"
+    finally:
+        context.close()

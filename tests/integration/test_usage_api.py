@@ -115,3 +115,12 @@ async def test_summaries_and_exports_agree_with_the_answers(stack: Stack) -> Non
         audit = await eventually(audited, "metering stores the price's audit event")
         assert audit["data"][0]["action"] == "price.create"
         assert audit["data"][0]["actor"]["kind"] == "bootstrap"
+        # The export takes the listing's filter: only the price's event, here as CSV.
+        audit_csv = await admin.get(
+            "/api/v1/audit/export", params={"resource_type": "price", "format": "csv"}
+        )
+        assert audit_csv.headers["content-type"].startswith("text/csv")
+        exported_events = list(csv.DictReader(io.StringIO(audit_csv.text)))
+        assert [(e["action"], e["resource_id"]) for e in exported_events] == [
+            (event["action"], event["resource_id"]) for event in audit["data"]
+        ]

@@ -118,3 +118,41 @@ async def usage_focus(rows: AsyncIterator[UsageRow]) -> AsyncIterator[bytes]:
 async def audit_jsonl(events: Iterable[AuditEvent]) -> AsyncIterator[bytes]:
     for event in events:
         yield orjson.dumps(event.model_dump(mode="json")) + b"\n"
+
+
+AUDIT_CSV_COLUMNS = (
+    "at",
+    "actor_kind",
+    "actor_id",
+    "action",
+    "resource_type",
+    "resource_id",
+    "before",
+    "after",
+    "event_id",
+)
+
+
+def audit_csv_values(event: AuditEvent) -> list[object]:
+    """One audit event as CSV cells: the time in ISO 8601 (UTC), the records as JSON."""
+    at = datetime.fromtimestamp(event.at_ms / 1000, UTC).isoformat(timespec="milliseconds")
+    records = [
+        None if record is None else orjson.dumps(record, option=orjson.OPT_SORT_KEYS).decode()
+        for record in (event.before, event.after)
+    ]
+    return [
+        at.replace("+00:00", "Z"),
+        event.actor.kind,
+        event.actor.id,
+        event.action,
+        event.resource_type,
+        event.resource_id,
+        *records,
+        event.event_id,
+    ]
+
+
+async def audit_csv(events: Iterable[AuditEvent]) -> AsyncIterator[bytes]:
+    yield csv_line(AUDIT_CSV_COLUMNS)
+    for event in events:
+        yield csv_line(audit_csv_values(event))

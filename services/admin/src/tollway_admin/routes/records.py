@@ -127,16 +127,25 @@ async def replace(
     return record, written
 
 
+def prepare_create(
+    request: Request, resource: Resource[Any], body: BaseModel, identity: AdminIdentity
+) -> BaseModel:
+    """Every check a create passes before it writes (the UI's preview runs exactly these):
+    the secret policy, the caller's role, no dangling reference or duplicate deployment.
+    Returns the record as it would be stored. The store refuses an id already taken."""
+    record = _checked_model(request, _stamped(body, None), None)
+    _require_write(identity, resource, record)
+    before = store_of(request).state()
+    after = _state_with(before, resource, resource.public_id(record), record)
+    refuse_new_problems(before, after, conflict=False)
+    return record
+
+
 async def create(
     request: Request, resource: Resource[Any], body: BaseModel, identity: AdminIdentity
 ) -> tuple[BaseModel, int]:
-    record = _checked_model(request, _stamped(body, None), None)
-    _require_write(identity, resource, record)
-    store = store_of(request)
-    before = store.state()
-    after = _state_with(before, resource, resource.public_id(record), record)
-    refuse_new_problems(before, after, conflict=False)
-    return record, await store.create(resource, record, identity.actor)
+    record = prepare_create(request, resource, body, identity)
+    return record, await store_of(request).create(resource, record, identity.actor)
 
 
 def records_router(resource: Resource[Any]) -> APIRouter:

@@ -10,7 +10,7 @@ from starlette.responses import StreamingResponse
 
 from tollway_admin import exports, read_scope
 from tollway_admin.analytics_client import ask, usage_rows
-from tollway_admin.security import Viewer
+from tollway_admin.security import AdminIdentity, Viewer
 from tollway_common.contract import (
     AuditQuery,
     AuditReply,
@@ -148,13 +148,46 @@ async def audit(
 
 @router.get("/audit/export")
 async def export_audit(
-    request: Request, identity: Viewer, since_ms: int = 0, until_ms: int = 0
+    request: Request,
+    identity: Viewer,
+    since_ms: int = 0,
+    until_ms: int = 0,
+    actor_id: str = "",
+    action: str = "",
+    resource_type: str = "",
+    resource_id: str = "",
+    format: Literal["jsonl", "csv"] = "jsonl",
 ) -> StreamingResponse:
+    """The audit events the filter selects (the same parameters as `GET /audit`), newest first,
+    as JSON lines or CSV."""
+    query = AuditQuery(
+        since_ms=since_ms,
+        until_ms=until_ms,
+        actor_id=actor_id,
+        action=action,
+        resource_type=resource_type,
+        resource_id=resource_id,
+        limit=AUDIT_EXPORT_ROWS,
+    )
+    return await audit_download(request, identity, query, format)
+
+
+AUDIT_EXPORT_ROWS = 100_000
+
+
+async def audit_download(
+    request: Request, identity: AdminIdentity, query: AuditQuery, format: Literal["jsonl", "csv"]
+) -> StreamingResponse:
+    """An audit export of what `query` selects; the API's export and the UI's download both
+    answer through this."""
     read_scope.check_audit_reader(identity)
-    query = AuditQuery(since_ms=since_ms, until_ms=until_ms, limit=100_000)
     answer = await ask(request.app.state.nc, "audit", query, AuditReply)
+    body = (
+        exports.audit_csv(answer.events) if format == "csv" else exports.audit_jsonl(answer.events)
+    )
+    media = "text/csv" if format == "csv" else "application/x-ndjson"
     return StreamingResponse(
-        exports.audit_jsonl(answer.events),
-        media_type="application/x-ndjson",
-        headers={"content-disposition": 'attachment; filename="tollway-audit.jsonl"'},
+        body,
+        media_type=media,
+        headers={"content-disposition": f'attachment; filename="tollway-audit.{format}"'},
     )

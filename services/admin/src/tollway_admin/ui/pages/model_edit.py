@@ -1,7 +1,7 @@
 """Edit a model alias from the browser: strategy, fallbacks, each deployment's upstream model,
-weight and priority (or its removal), and the alias's price. A preview shows the diff of what
-would be stored; saving writes it through the same checks as the JSON API's PUT, compare-and-set
-against the revision the form was opened at."""
+weight and priority (or its removal), and the alias's price (every unit `Price` knows). A
+preview shows the diff of what would be stored; saving writes it through the same checks as
+the JSON API's PUT, compare-and-set against the revision the form was opened at."""
 
 from __future__ import annotations
 
@@ -16,15 +16,16 @@ from tollway_admin.resources import MODELS, PRICES
 from tollway_admin.routes import records
 from tollway_admin.routes.common import store_of
 from tollway_admin.ui import session
-from tollway_admin.ui.forms import first_error, read_form
-from tollway_admin.ui.render import back, page, record_diff
+from tollway_admin.ui.form_values import FieldErrors
+from tollway_admin.ui.forms import first_error, form_page, form_revision, read_form
+from tollway_admin.ui.model_forms import price_from, price_values
+from tollway_admin.ui.render import back, record_diff
 from tollway_common.control import ModelAlias, Price, RoutingStrategy
 from tollway_common.errors import InvalidRequest, PermissionDenied, TollwayError
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 _LISTS = ("fallbacks", "context_window_fallbacks", "content_policy_fallbacks")
-_PRICE_FIELDS = ("input_per_mtok", "output_per_mtok", "currency")
 
 
 def _values(model: ModelAlias, price: Price | None) -> dict[str, str]:
@@ -37,8 +38,7 @@ def _values(model: ModelAlias, price: Price | None) -> dict[str, str]:
         values[f"d{index}.model"] = deployment.model
         values[f"d{index}.weight"] = str(deployment.weight)
         values[f"d{index}.priority"] = str(deployment.priority)
-    if price is not None:
-        values.update({name: str(getattr(price, name)) for name in _PRICE_FIELDS})
+    values.update(price_values(price))
     return values
 
 
@@ -65,34 +65,22 @@ def _edited(model: ModelAlias, values: dict[str, str]) -> ModelAlias:
         raise InvalidRequest(first_error(exc)) from None
 
 
-def _edited_price(name: str, price: Price | None, values: dict[str, str]) -> Price | None:
-    """The price the form asks for; None when it names none (an empty price is left alone)."""
-    if not values.get("input_per_mtok") and not values.get("output_per_mtok"):
-        return None
-    data = price.model_dump(mode="json") if price is not None else {"model": name}
-    data["currency"] = values.get("currency") or "USD"
-    data["input_per_mtok"] = values.get("input_per_mtok") or "0"
-    data["output_per_mtok"] = values.get("output_per_mtok") or "0"
-    try:
-        edited = Price.model_validate(data)
-    except ValidationError as exc:
-        raise InvalidRequest(f"price {first_error(exc)}") from None
-    if price is not None and edited.model_copy(update={"version": ""}) == price.model_copy(
-        update={"version": ""}
-    ):
-        return price
-    return edited.model_copy(update={"version": ""})  # a changed price gets a new version
-
-
-def _render(request: Request, name: str, values: dict[str, str], **context: Any) -> Response:
+def _render(
+    request: Request,
+    name: str,
+    values: dict[str, str],
+    problem: Exception | None = None,
+    **context: Any,
+) -> Response:
     model = store_of(request).find(MODELS, name)
-    return page(
+    return form_page(
         request,
         "model_edit.html",
         "Models",
+        values,
+        problem,
         name=name,
         model=model,
-        values=values,
         strategies=[s.value for s in RoutingStrategy],
         **context,
     )
@@ -118,19 +106,18 @@ async def edit(name: str, request: Request) -> Response:
         model, _ = await store.read(MODELS, name)
         price = store.find(PRICES, name)
         edited = _edited(model, values)
-        new_price = _edited_price(name, price, values)
+        new_price = price_from(name, values, price)
         checked, _ = await records.prepare_replace(request, MODELS, name, edited, identity)
         if values.get("action") != "save":
             diff = record_diff(model, checked)
             price_diff = record_diff(price, new_price) if new_price is not price else ""
             return _render(request, name, values, diff=diff, price_diff=price_diff)
-        expected = int(values.get("revision") or 0)
-        await records.replace(request, MODELS, name, edited, identity, expected)
+        await records.replace(request, MODELS, name, edited, identity, form_revision(values))
         if new_price is not None and new_price is not price:
             if price is None:
                 await records.create(request, PRICES, new_price, identity)
             else:
                 await records.replace(request, PRICES, name, new_price, identity)
-    except TollwayError as exc:
-        return _render(request, name, values, error=exc.message)
+    except (FieldErrors, TollwayError) as exc:
+        return _render(request, name, values, exc)
     return back(f"/admin/models/{quote(name)}/history", notice=f"{name} saved.")

@@ -1,4 +1,5 @@
-"""Organisations and teams: list with their limits, budgets and keys; create."""
+"""Organisations and teams: list with their policies, limits, budgets and keys; create (the
+policy editor is `policy_edit.py`)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from starlette.responses import Response
 from tollway_admin.resources import KEYS, ORGS, TEAMS
 from tollway_admin.routes.common import store_of
 from tollway_admin.ui.forms import create_record
+from tollway_admin.ui.policy_form import policy_text
 from tollway_admin.ui.render import page
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
@@ -26,6 +28,7 @@ async def teams_page(request: Request) -> Response:
         orgs=store.all(ORGS),
         teams=store.all(TEAMS),
         key_counts=counts,
+        policy=policy_text,
     )
 
 
