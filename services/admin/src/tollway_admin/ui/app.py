@@ -21,6 +21,7 @@ from tollway_admin.ui.pages import (
     model_edit,
     models,
     overview,
+    requests,
     signin,
     teams,
     usage,
@@ -66,6 +67,7 @@ def install_ui(app: FastAPI, settings: AdminSettings) -> None:
         models,
         model_edit,
         usage,
+        requests,
         audit,
     ):
         app.include_router(page.router)
