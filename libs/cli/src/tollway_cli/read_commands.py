@@ -62,7 +62,7 @@ def _limit(value: str) -> int:
 
 
 def _request_id(value: str) -> str:
-    if not REQUEST_ID_PATTERN.match(value):
+    if value and not REQUEST_ID_PATTERN.match(value):
         raise argparse.ArgumentTypeError(
             "a request id holds 1-128 letters, digits and . _ : - (as in x-request-id)"
         )
