@@ -26,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from tollway_cli import __version__, config_check, exit_codes, read_commands
+from tollway_cli import __version__, config_check, debug_mode, exit_codes, read_commands
 from tollway_cli.admin_client import (
     ADMIN_URL_ENV,
     DEFAULT_ADMIN_URL,
@@ -76,6 +76,13 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=9092,
         help="the edge's /metrics (off the API port)",
+    )
+    run.add_argument(
+        "--debug",
+        action="store_true",
+        default=debug_mode.requested(os.environ),
+        help="debug logs everywhere, every caller's redacted bodies stored "
+        f"(or {debug_mode.DEBUG_ENV}=1)",
     )
 
     connection = Parser(add_help=False)
@@ -214,6 +221,7 @@ def _run(args: argparse.Namespace) -> int:
         router_monitor_port=args.router_monitor_port,
         metering_monitor_port=args.metering_monitor_port,
         edge_metrics_port=args.edge_metrics_port,
+        debug=args.debug,
     )
     try:
         return Launcher(options).run()

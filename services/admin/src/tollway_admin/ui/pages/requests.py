@@ -3,6 +3,7 @@ request's page (attempts, timings, usage, cost, stored events and the redacted b
 
 from __future__ import annotations
 
+import json
 import time
 from typing import Any
 from urllib.parse import urlencode
@@ -27,6 +28,15 @@ _MAX_FIELD = 200
 def _hours(text: str) -> int:
     known = {str(hours) for hours, _ in HOURS}
     return int(text) if text in known else 24
+
+
+def readable(body: str) -> str:
+    """A stored JSON body indented for reading; one cut to the size limit, or a stream's
+    assembled text, as it is."""
+    try:
+        return json.dumps(json.loads(body), indent=2, ensure_ascii=False)
+    except ValueError:
+        return body
 
 
 @router.get("/requests")
@@ -87,5 +97,6 @@ async def request_page(request: Request, request_id: str) -> Response:
         detail=detail,
         usage=usage,
         attempts=request_log.attempts_of(usage) if usage else [],
+        readable=readable,
         unavailable=problem,
     )
