@@ -23,7 +23,7 @@ REQUEST = {
 
 
 def test_a_table_pads_every_column_to_its_widest_cell() -> None:
-    rows = [{"a": "x", "b": 1}, {"a": "longer", "b": None}]
+    rows: list[dict[str, object]] = [{"a": "x", "b": 1}, {"a": "longer", "b": None}]
     assert table(rows, [field("A", "a"), field("BEE", "b")]) == (
         "A       BEE\nx       1\nlonger  -\n"
     )
