@@ -832,3 +832,54 @@ def test_the_new_forms_fit_a_phone_screen(browser: Browser, admin_url: str) -> N
             assert _unlabelled(page) == [], f"{path}: every field has a label"
     finally:
         context.close()
+
+
+def test_an_operator_finds_a_request_and_reads_its_page(
+    page: Page, shared_stack: Stack, admin_url: str, tmp_path: Path
+) -> None:
+    """The request log: search by request id, open the request, read its attempts, cost and
+    the redacted bodies its key's policy logged; both pages fit a phone."""
+    shots = screenshot_dir(tmp_path / "screenshots")
+    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    key = api.post(
+        "/api/v1/keys", json={"name": "logged-in-browser", "policy": {"log_bodies": True}}
+    ).json()
+    api.close()
+    client = OpenAI(base_url=shared_stack.base_url, api_key=key["key"], max_retries=0)
+    raw = client.chat.completions.with_raw_response.create(
+        model="tollway-demo",
+        messages=[{"role": "user", "content": "write to ann@example.com please"}],
+    )
+    client.close()
+    request_id = raw.headers["x-request-id"]
+    assert raw.parse().choices[0].message.content
+
+    _sign_in(page)
+    page.get_by_role("link", name="Requests").click()
+    page.get_by_label("Request id").fill(request_id[:18])
+    page.get_by_role("button", name="Search").click()
+    link = page.get_by_role("link", name=request_id)
+    _reload_until(page, link)
+    row = page.get_by_role("row").filter(has=link)
+    expect(row).to_contain_text("tollway-demo")
+    expect(row).to_contain_text(key["key_id"])
+    page.screenshot(path=shots / "requests.png", full_page=True)
+
+    link.click()
+    expect(page.get_by_role("heading", name="Request", exact=True)).to_be_visible()
+    _reload_until(page, page.get_by_label("Request body"))  # bodies arrive on their own stream
+    facts = page.get_by_label("Request", exact=True)
+    expect(facts).to_contain_text(request_id)
+    expect(facts).to_contain_text("tollway-demo")
+    attempts = page.get_by_role("table").filter(has_text="Attempts")
+    expect(attempts).to_contain_text("demo-fake")
+    expect(attempts).to_contain_text("ok")
+    expect(page.get_by_label("Request body")).to_contain_text("[REDACTED:email]")
+    expect(page.get_by_role("main")).not_to_contain_text("ann@example.com")
+    page.screenshot(path=shots / "request.png", full_page=True)
+
+    page.set_viewport_size({"width": 390, "height": 844})
+    for path in (f"/admin/requests?request_id={request_id}", f"/admin/requests/{request_id}"):
+        page.goto(path)
+        assert _overflow(page) == 0, path
+        assert _unlabelled(page) == [], f"{path}: every field has a label"

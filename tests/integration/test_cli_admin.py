@@ -82,7 +82,7 @@ async def test_apply_export_and_key_commands(stack: Stack, tmp_path: Path) -> No
                 headers={"authorization": f"Bearer {key}"},
             )
             assert response.status_code == 200, response.text
-    listed = _json(_tollway(admin_url, "keys", "list"))
+    listed = _json(_tollway(admin_url, "keys", "list", "--output", "json"))
     assert {"cli-app", "from-cli"} <= {key["name"] for key in listed["data"]}
     revoked = _json(_tollway(admin_url, "keys", "revoke", created["key_id"]))
     assert revoked["revoked_at"] > 0
@@ -97,5 +97,5 @@ async def test_apply_export_and_key_commands(stack: Stack, tmp_path: Path) -> No
     assert "price cli-model" in pruned["deleted"]
 
     bad = _tollway(admin_url, "keys", "list", token="wrong")
-    assert bad.returncode == 1
+    assert bad.returncode == 2, "admin refused the token (docs/operations.md, exit codes)"
     assert "401" in bad.stderr

@@ -23,6 +23,8 @@ MODELS: list[type[BaseModel]] = [
     contract.UsageEvent,
     contract.AnalyticsQuery,
     contract.AnalyticsReply,
+    contract.RequestLogQuery,
+    contract.RequestDetailReply,
     contract.DeploymentHealth,
     contract.ResponseStoreQuery,
 ]

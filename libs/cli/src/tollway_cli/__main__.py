@@ -4,8 +4,15 @@ tollway run                      the whole gateway on this machine (no Docker ne
 tollway apply -f tollway.yaml    declare orgs, teams, users, models, prices and keys
 tollway export                   the control plane as one document (keys by hash)
 tollway keys create|list|show|rotate|revoke
+tollway requests / request <id>  the request log, and one request's attempts and bodies
+tollway usage / models           usage and cost, the model catalog
+tollway config validate FILE     check a config document as admin's loader would
 tollway paths                    the config file and data folder `run` uses here
 tollway --version
+
+Read commands print tables, or the API's JSON with `--output json`. Exit codes are in
+`exit_codes.py` (0 ok, 1 invalid input, 2 admin unreachable or refusing the token, 3 admin
+or metering failed).
 """
 
 from __future__ import annotations
@@ -19,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from tollway_cli import __version__
+from tollway_cli import __version__, config_check, debug_mode, exit_codes, read_commands
 from tollway_cli.admin_client import (
     ADMIN_URL_ENV,
     DEFAULT_ADMIN_URL,
@@ -28,14 +35,16 @@ from tollway_cli.admin_client import (
     default_token,
     with_hashed_keys,
 )
+from tollway_cli.command_line import Parser
 from tollway_cli.launcher import AlreadyRunning, Launcher, LaunchOptions
 from tollway_cli.locations import current_locations, ensure_config
+from tollway_cli.output import as_json
 from tollway_common.config_file import ConfigError, load_config
 from tollway_common.secret_refs import SecretNotFound
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="tollway", description="Tollway LLM gateway")
+    parser = Parser(prog="tollway", description="Tollway LLM gateway")
     parser.add_argument("--version", action="version", version=f"tollway {__version__}")
     commands = parser.add_subparsers(dest="command", required=True)
     run = commands.add_parser("run", help="run the whole gateway locally (no Docker needed)")
@@ -68,8 +77,15 @@ def _parser() -> argparse.ArgumentParser:
         default=9092,
         help="the edge's /metrics (off the API port)",
     )
+    run.add_argument(
+        "--debug",
+        action="store_true",
+        default=debug_mode.requested(os.environ),
+        help="debug logs everywhere, every caller's redacted bodies stored "
+        f"(or {debug_mode.DEBUG_ENV}=1)",
+    )
 
-    connection = argparse.ArgumentParser(add_help=False)
+    connection = Parser(add_help=False)
     connection.add_argument("--admin-url", default=os.environ.get(ADMIN_URL_ENV, DEFAULT_ADMIN_URL))
     connection.add_argument(
         "--data-dir", type=Path, help="where `run` keeps its token (as `tollway paths` shows)"
@@ -97,29 +113,47 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--org", default="")
     create.add_argument("--models", help="comma-separated allow list (globs allowed)")
     create.add_argument("--expires-at", type=int, default=0, help="Unix seconds")
-    actions.add_parser("list", help="list usable keys", parents=[connection])
-    for action in ("show", "revoke"):
-        actions.add_parser(action, parents=[connection]).add_argument("key_id")
+    output = read_commands.output_options()
+    actions.add_parser("list", help="list usable keys", parents=[connection, output])
+    actions.add_parser("show", help="one key", parents=[connection, output]).add_argument("key_id")
+    actions.add_parser("revoke", parents=[connection]).add_argument("key_id")
     rotate = actions.add_parser(
         "rotate", help="issue a replacement; the old key expires later", parents=[connection]
     )
     rotate.add_argument("key_id")
     rotate.add_argument("--grace", type=int, default=3600, help="seconds the old key still works")
+    read_commands.add_read_commands(commands, [connection, output])
+    config = commands.add_parser("config", help="work with config documents")
+    config_actions = config.add_subparsers(dest="action", required=True)
+    validate = config_actions.add_parser(
+        "validate", help="check a document as admin's config loader does", parents=[output]
+    )
+    validate.add_argument("file", type=Path)
     commands.add_parser("paths", help="print the config file and data folder `run` uses here")
     return parser
+
+
+def _is_read(args: argparse.Namespace) -> bool:
+    return args.command in ("requests", "request", "usage", "models") or (
+        args.command == "keys" and args.action in ("list", "show")
+    )
 
 
 def _admin(args: argparse.Namespace) -> int:
     data_dir = args.data_dir or current_locations().data_dir
     client = AdminClient(args.admin_url, default_token(data_dir))
     try:
+        if _is_read(args):
+            answer, as_table = read_commands.read(client, args)
+            sys.stdout.write(as_json(answer) + "\n" if args.output == "json" else as_table(answer))
+            return exit_codes.OK
         result = _admin_call(client, args)
     except AdminError as exc:
         print(f"tollway: {exc}", file=sys.stderr)
-        return 1
+        return exit_codes.of_admin_error(exc)
     except (ConfigError, SecretNotFound, OSError) as exc:
         print(f"tollway: {exc}", file=sys.stderr)
-        return 1
+        return exit_codes.INVALID
     finally:
         client.close()
     if args.command == "export":
@@ -155,10 +189,6 @@ def _admin_call(client: AdminClient, args: argparse.Namespace) -> Any:
         if args.models:
             body["policy"] = {"allow_models": [m.strip() for m in args.models.split(",")]}
         return client.call("POST", "/api/v1/keys", json=body)
-    if args.action == "list":
-        return client.call("GET", "/api/v1/keys")
-    if args.action == "show":
-        return client.call("GET", f"/api/v1/keys/{args.key_id}")
     if args.action == "rotate":
         return client.call(
             "POST", f"/api/v1/keys/{args.key_id}/rotate", json={"grace_s": args.grace}
@@ -191,6 +221,7 @@ def _run(args: argparse.Namespace) -> int:
         router_monitor_port=args.router_monitor_port,
         metering_monitor_port=args.metering_monitor_port,
         edge_metrics_port=args.edge_metrics_port,
+        debug=args.debug,
     )
     try:
         return Launcher(options).run()
@@ -205,6 +236,8 @@ def main(argv: list[str] | None = None) -> int:
         return _run(args)
     if args.command == "paths":
         return _paths()
+    if args.command == "config":
+        return config_check.validate(args.file, args.output)
     return _admin(args)
 
 

@@ -18,7 +18,11 @@ DEFAULT_ADMIN_URL = "http://127.0.0.1:8081"
 
 
 class AdminError(Exception):
-    pass
+    """Admin could not be reached (`status` None) or answered with an error status."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def default_token(data_dir: Path) -> str | None:
@@ -63,5 +67,5 @@ class AdminClient:
                 message = response.json()["error"]["message"]
             except (ValueError, KeyError, TypeError):
                 message = response.text
-            raise AdminError(f"{response.status_code}: {message}")
+            raise AdminError(f"{response.status_code}: {message}", response.status_code)
         return response.json() if response.content else None

@@ -16,6 +16,7 @@ from pathlib import Path
 from types import FrameType
 from typing import IO
 
+from tollway_cli import debug_mode
 from tollway_cli.bus_credentials import BusCredentials
 from tollway_cli.devkey import (
     ADMIN_TOKEN_ENV,
@@ -52,6 +53,7 @@ class LaunchOptions:
     router_monitor_port: int = 9090
     metering_monitor_port: int = 9091
     edge_metrics_port: int = 9092
+    debug: bool = False
 
 
 class AlreadyRunning(LaunchError):
@@ -109,6 +111,8 @@ class Launcher:
     _admin_token = ""
 
     def _start_all(self) -> None:
+        if self.options.debug:
+            _report(debug_mode.WARNING)
         ports = (
             (self.options.port, "edge", "port"),
             (self.options.admin_port, "admin", "admin-port"),
@@ -187,6 +191,8 @@ class Launcher:
         for name, module, env in specs:
             extra = key_secrets if name == "admin" else ()
             own = {**service_env(name, os.environ, policy, extra), **env}
+            if self.options.debug:
+                own.update(debug_mode.service_settings(name))
             print(f"tollway: starting {name} ...", flush=True)
             service = self.supervisor.start(name, _service_starter(name, module, own, logs))
             started.append(service)
@@ -248,6 +254,8 @@ class Launcher:
             "Press Ctrl-C to stop.\n",
             flush=True,
         )
+        if self.options.debug:
+            _report(debug_mode.WARNING)
 
     def _supervise(self) -> int:
         while not self._stop_requested:

@@ -613,6 +613,56 @@ class AnalyticsReply(_Wire):
     error: str = ""
 
 
+# What the request log's `status` filter takes besides an exact code ("429"): a class of codes,
+# `ok` for 2xx and `error` for 4xx and 5xx.
+REQUEST_STATUS_CLASSES = ("ok", "error", "2xx", "3xx", "4xx", "5xx")
+
+
+class RequestLogQuery(_Wire):
+    """Ask metering for recent requests, newest first, one row per request (the deduplicated
+    usage rows). `status` is one of REQUEST_STATUS_CLASSES or a code; `request_id_prefix`
+    matches the start of the id. Page with `before` = the last row's (received_at_ms,
+    request_id)."""
+
+    filter: UsageFilter = UsageFilter()
+    status: str = ""
+    request_id_prefix: str = ""
+    limit: int = 50
+    before_ms: int = 0
+    before_request_id: str = ""
+
+
+class RequestLogReply(_Wire):
+    rows: list[UsageRow] = Field(default_factory=list)
+    error: str = ""
+
+
+class RequestRecord(_Wire):
+    """One stored usage event of a request as it was written, before deduplication: the
+    router's (`source` router, real usage) and, where a router died, the edge's estimate."""
+
+    source: str
+    row: UsageRow
+    router_id: str = ""
+    key_name: str = ""
+    upstream_latency_ms: float | None = None
+    inserted_at_ms: int = 0
+
+
+class RequestDetailQuery(_Wire):
+    """Ask metering for everything stored about one request: its usage events and its
+    (redacted) bodies, within `filter` (the reader's scope)."""
+
+    request_id: str
+    filter: UsageFilter = UsageFilter()
+
+
+class RequestDetailReply(_Wire):
+    records: list[RequestRecord] = Field(default_factory=list)
+    bodies: list[BodyEvent] = Field(default_factory=list)
+    error: str = ""
+
+
 class HealthState(StrEnum):
     """Where one deployment (or one credential of it) stands.
 

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 import os
+import re
 import time
 import uuid
+
+# What a request id a reader names may look like (the request log's filter and detail): the
+# edge's are UUIDs; batch lines and older ids keep to this alphabet too.
+REQUEST_ID_PATTERN = re.compile(r"^[A-Za-z0-9._:-]{1,128}\Z")
 
 
 def new_request_id() -> str:

@@ -15,7 +15,7 @@ from tollway_admin.apply import apply_document
 from tollway_admin.config_sync import file_actor, watch_config_file
 from tollway_admin.deployment_health import HealthBoard
 from tollway_admin.oidc_roles import oidc_identifier
-from tollway_admin.routes import config, deployment_health, keys, records, usage
+from tollway_admin.routes import config, deployment_health, keys, records, requests, usage
 from tollway_admin.security import AdminIdentity, Viewer
 from tollway_admin.security_headers import SecurityHeadersMiddleware
 from tollway_admin.settings import AdminSettings
@@ -122,6 +122,7 @@ def create_app(settings: AdminSettings) -> FastAPI:
         app.include_router(router)
     app.include_router(config.router)
     app.include_router(usage.router)
+    app.include_router(requests.router)
 
     @app.get("/api/v1/whoami", tags=["session"])
     async def whoami(identity: Viewer) -> dict[str, object]:

@@ -20,6 +20,10 @@ from tollway_common.contract import (
     AuditReply,
     BodyQuery,
     BodyReply,
+    RequestDetailQuery,
+    RequestDetailReply,
+    RequestLogQuery,
+    RequestLogReply,
     SummaryQuery,
     SummaryReply,
 )
@@ -32,6 +36,8 @@ USAGE_QUERY = "usage"
 SUMMARY_QUERY = "summary"
 AUDIT_QUERY = "audit"
 BODIES_QUERY = "bodies"
+REQUESTS_QUERY = "requests"
+REQUEST_QUERY = "request"
 
 Answer = Callable[[bytes], Awaitable[BaseModel]]
 Q = TypeVar("Q", bound=BaseModel)
@@ -48,6 +54,8 @@ class AnalyticsResponder:
             SUMMARY_QUERY: self._summary,
             AUDIT_QUERY: self._audit,
             BODIES_QUERY: self._bodies,
+            REQUESTS_QUERY: self._requests,
+            REQUEST_QUERY: self._request,
         }
 
     async def start(self) -> None:
@@ -84,8 +92,19 @@ class AnalyticsResponder:
     async def _bodies(self, data: bytes) -> BodyReply:
         return await _answer("bodies", data, BodyQuery, BodyReply, self._body_events)
 
+    async def _requests(self, data: bytes) -> RequestLogReply:
+        return await _answer("requests", data, RequestLogQuery, RequestLogReply, self._log_rows)
+
+    async def _request(self, data: bytes) -> RequestDetailReply:
+        return await _answer(
+            "request", data, RequestDetailQuery, RequestDetailReply, self._warehouse.request_detail
+        )
+
     async def _rows(self, query: AnalyticsQuery) -> AnalyticsReply:
         return AnalyticsReply(rows=await self._warehouse.query_usage(query))
+
+    async def _log_rows(self, query: RequestLogQuery) -> RequestLogReply:
+        return RequestLogReply(rows=await self._warehouse.request_log(query))
 
     async def _summary_rows(self, query: SummaryQuery) -> SummaryReply:
         return SummaryReply(rows=await self._warehouse.summary(query))

@@ -18,6 +18,9 @@ from tollway_common.contract import (
     AuditQuery,
     BodyEvent,
     BodyQuery,
+    RequestDetailQuery,
+    RequestDetailReply,
+    RequestLogQuery,
     SummaryQuery,
     SummaryRow,
     UsageEvent,
@@ -26,6 +29,12 @@ from tollway_common.contract import (
 from tollway_metering.charges import Charge
 from tollway_metering.migrations import Retention, apply_body_retention, apply_migrations
 from tollway_metering.queries import audit_sql, summary_sql, usage_where
+from tollway_metering.request_log import (
+    request_bodies_sql,
+    request_detail_sql,
+    request_log_sql,
+    to_request_records,
+)
 from tollway_metering.rows import (
     ALERT_COLUMNS,
     AUDIT_COLUMNS,
@@ -203,6 +212,20 @@ class Warehouse:
         sql += " ORDER BY received_at, request_id LIMIT {limit:UInt32}"
         result = await asyncio.to_thread(self._client.query, sql, parameters=parameters)
         return [to_usage_row(values) for values in result.result_rows]
+
+    async def request_log(self, query: RequestLogQuery) -> list[UsageRow]:
+        sql, parameters = request_log_sql(self._table, query)
+        result = await asyncio.to_thread(self._client.query, sql, parameters=parameters)
+        return [to_usage_row(values) for values in result.result_rows]
+
+    async def request_detail(self, query: RequestDetailQuery) -> RequestDetailReply:
+        sql, parameters = request_detail_sql(self._table, query)
+        result = await asyncio.to_thread(self._client.query, sql, parameters=parameters)
+        records = to_request_records(result.result_rows)
+        sql, parameters = request_bodies_sql(f"{self._database}.request_bodies", query)
+        result = await asyncio.to_thread(self._client.query, sql, parameters=parameters)
+        bodies = [to_body_event(values) for values in result.result_rows]
+        return RequestDetailReply(records=records, bodies=bodies)
 
     async def summary(self, query: SummaryQuery) -> list[SummaryRow]:
         sql, parameters = summary_sql(self._table, query)

@@ -23,6 +23,7 @@ from tollway_admin.ui.pages import (
     models,
     overview,
     policy_edit,
+    requests,
     signin,
     teams,
     usage,
@@ -70,6 +71,7 @@ def install_ui(app: FastAPI, settings: AdminSettings) -> None:
         model_edit,
         policy_edit,
         usage,
+        requests,
         audit,
     ):
         app.include_router(page.router)

@@ -46,6 +46,12 @@ class BodyLog:
     async def open(cls, nats: NatsSettings, settings: BodyLogSettings, name: str) -> BodyLog:
         if settings.mode is BodyLogMode.OFF:
             return cls(settings)
+        if settings.mode is BodyLogMode.ALL:
+            log.warning(
+                "body_log.mode is 'all': the redacted bodies of every caller whose policy does "
+                "not say log_bodies: false are stored (debug mode sets this; turn it off on a "
+                "shared gateway)"
+            )
         nc = await nats_client.connect(nats, f"{name}-bodies", service=Service.ROUTER)
         await nats_client.ensure_bodies_stream(nc.jetstream(), nats.replicas)
         body_log = cls(settings, nc)
