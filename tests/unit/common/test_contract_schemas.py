@@ -25,6 +25,8 @@ MODELS: list[type[BaseModel]] = [
     contract.AnalyticsReply,
     contract.DeploymentHealth,
     contract.ResponseStoreQuery,
+    contract.ClientSessionQuery,
+    contract.ClientSessionsReply,
 ]
 
 
