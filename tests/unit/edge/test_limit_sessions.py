@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tollway_common.contract import ClientSession
-from tollway_edge.limits.sessions import index_key, listing, read_session, session_key
+from tollway_edge.limits.sessions import index_key, listing, read_session, session_key, text
 
 NOW = 1_800_000_000_000
 
@@ -17,11 +17,11 @@ def test_keys_carry_the_callers_hash_tag() -> None:
 
 def test_a_session_counts_only_requests_not_yet_expired() -> None:
     fields = {
-        b"since": b"1799999990000",
-        b"agent": b"OpenAI/Python 2.8.1",
-        b"r:req-1": str(NOW + 1000).encode(),
-        b"r:req-2": str(NOW + 5000).encode(),
-        b"r:req-crashed": str(NOW - 1).encode(),
+        "since": "1799999990000",
+        "agent": "OpenAI/Python 2.8.1",
+        "r:req-1": str(NOW + 1000),
+        "r:req-2": str(NOW + 5000),
+        "r:req-crashed": str(NOW - 1),
     }
     assert read_session("key_1", "c1", fields, NOW) == ClientSession(
         key_id="key_1",
@@ -50,3 +50,7 @@ def test_the_busiest_sessions_list_first_then_the_oldest() -> None:
     new = ClientSession(key_id="k", client="b", since_ms=2, in_flight=1)
     busy = ClientSession(key_id="k", client="c", since_ms=3, in_flight=4)
     assert listing([new, None, old, busy]) == [busy, old, new]
+
+
+def test_replies_read_as_text_decoded_or_not() -> None:
+    assert (text(b"r:req-1"), text("r:req-1")) == ("r:req-1", "r:req-1")

@@ -59,12 +59,14 @@ class SessionDesk:
         now = await self._now_ms()
         await self._redis.zremrangebyscore(index, "-inf", now)
         members = await self._redis.zrange(index, 0, -1)
-        clients = [m.decode() if isinstance(m, bytes) else str(m) for m in members]
+        clients = [sessions.text(m) for m in members if isinstance(m, bytes | str)]
         hashes = await asyncio.gather(
             *(self._redis.hgetall(sessions.session_key(tag, key_id, c)) for c in clients)
         )
         found = [
-            sessions.read_session(key_id, client, fields, now)
+            sessions.read_session(
+                key_id, client, {sessions.text(k): sessions.text(v) for k, v in fields.items()}, now
+            )
             for client, fields in zip(clients, hashes, strict=True)
         ]
         ended = [client for client, session in zip(clients, found, strict=True) if not session]

@@ -35,16 +35,16 @@ def index_key(tag: str, key_id: str) -> str:
     return f"tw:{{{tag}}}:key:{key_id}:sessions"
 
 
-def _text(value: bytes | str) -> str:
+def text(value: bytes | str) -> str:
+    """A Redis reply as text, whether the client decodes replies or not."""
     return value.decode() if isinstance(value, bytes) else value
 
 
 def read_session(
-    key_id: str, client: str, fields: Mapping[bytes | str, bytes | str], now_ms: int
+    key_id: str, client: str, values: Mapping[str, str], now_ms: int
 ) -> ClientSession | None:
     """The session as its hash holds it, counting only requests not yet expired; None when
     nothing is in flight and no revocation holds (the session has ended)."""
-    values = {_text(name): _text(value) for name, value in fields.items()}
     in_flight = sum(
         1
         for name, value in values.items()
