@@ -136,9 +136,12 @@ async def test_sessions_are_limited_listed_revoked_and_end_with_their_requests(
         assert "revoked" in refused_claude.value.message
         assert (await b.chat.completions.create(model=MODEL, messages=HELLO)).choices
 
-        page = await _key_page(admin, key_id)
+        page = await _revoke_from_the_key_page(admin, key_id, client_a, 3600)
         assert "client-a" in page
-        assert client_a in page
+        assert f"Client {client_a} refused with this key for 3600 s." in page
+        (longer,) = await _sessions(admin, key_id)
+        assert longer["revoked_until_ms"] > after["revoked_until_ms"] + 3_000_000
+        after = longer
 
         for stream in a_streams:
             await stream.close()
@@ -152,13 +155,22 @@ async def test_sessions_are_limited_listed_revoked_and_end_with_their_requests(
     await eventually(nothing_in_flight, "client-a's requests end")
 
 
-async def _key_page(admin: httpx.AsyncClient, key_id: str) -> str:
-    async with httpx.AsyncClient(base_url=str(admin.base_url)) as browser:
+async def _revoke_from_the_key_page(
+    admin: httpx.AsyncClient, key_id: str, client: str, seconds: int
+) -> str:
+    """Sign in, find the client on the key's page, press its revoke button; the page after."""
+    async with httpx.AsyncClient(base_url=str(admin.base_url), follow_redirects=True) as browser:
         signed_in = await browser.post("/admin/login", data={"token": ADMIN_TOKEN})
-        assert signed_in.status_code == 303, signed_in.text
+        assert signed_in.status_code == 200, signed_in.text
         page = await browser.get(f"/admin/keys/{key_id}")
-        assert page.status_code == 200, page.headers.get("location")
-        return page.text
+        assert page.status_code == 200
+        action = f"/admin/keys/{key_id}/sessions/{client}/revoke"
+        assert f'action="{action}"' in page.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+        assert csrf is not None
+        after = await browser.post(action, data={"csrf": csrf.group(1), "seconds": str(seconds)})
+        assert after.status_code == 200
+        return after.text
 
 
 async def test_revoking_checks_its_input_and_unknown_sessions(
