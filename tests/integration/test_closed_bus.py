@@ -7,7 +7,7 @@ import asyncio
 import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import nats
 import pytest
@@ -15,7 +15,7 @@ from nats.aio.client import Client
 from tests.support.polling import eventually
 
 from tollway_cli.servers import NatsServer
-from tollway_common import contract
+from tollway_common import contract, nats_client
 from tollway_common.bus_permissions import (
     CONTROL_PLANE_BUCKETS,
     EDGE_REPLIES,
@@ -200,3 +200,22 @@ async def test_only_the_edge_reads_its_replies(nats_server: NatsServer) -> None:
         await edge.nc.subscribe(reply)
         await edge.nc.flush()
         assert edge.errors == []
+
+
+async def test_a_service_that_may_only_create_a_stream_starts_on_an_older_one(
+    nats_server: NatsServer,
+) -> None:
+    """An upgrade that changes a stream's settings: the router (create only) keeps the stream
+    as it is and starts; metering (its owner) then updates it."""
+    async with connected(nats_server, Service.METERING) as metering:
+        js = metering.nc.jetstream()
+        await nats_client.ensure_usage_stream(js, replicas=1)
+        older = (await js.stream_info(contract.USAGE_STREAM)).config
+        await js.update_stream(replace(older, duplicate_window=60.0))
+        async with connected(nats_server, Service.ROUTER) as router:
+            await nats_client.ensure_usage_stream(router.nc.jetstream(), replicas=1)
+            kept = (await js.stream_info(contract.USAGE_STREAM)).config
+            assert kept.duplicate_window == 60.0
+        await nats_client.ensure_usage_stream(js, replicas=1)
+        updated = (await js.stream_info(contract.USAGE_STREAM)).config
+        assert updated.duplicate_window == nats_client.USAGE_DEDUP_WINDOW_S

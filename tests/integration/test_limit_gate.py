@@ -15,7 +15,14 @@ from tests.support.edge_fakes import RecordingAlerts, ScriptedMux, catalog, post
 
 from tollway_cli.servers import RedisServer
 from tollway_common import contract, http_metrics
-from tollway_common.contract import Endpoint, FinalReply, Principal, ReplyKind, RequestFacts
+from tollway_common.contract import (
+    ClientInfo,
+    Endpoint,
+    FinalReply,
+    Principal,
+    ReplyKind,
+    RequestFacts,
+)
 from tollway_common.control import (
     Budget,
     Deployment,
@@ -32,6 +39,8 @@ from tollway_edge.catalog import Catalog
 from tollway_edge.limits.gate import LimitGate
 from tollway_edge.request_facts import read_facts
 from tollway_edge.settings import LimitsSettings
+
+CLIENT = ClientInfo(ip_hash="ip", user_agent="tests")
 
 DEMO = ModelAlias(name="demo", deployments=[Deployment(name="d", provider="fake", model="m")])
 CHEAP = ModelAlias(name="cheap", deployments=[Deployment(name="c", provider="fake", model="m")])
@@ -65,7 +74,7 @@ def _gate(world: Catalog, redis: Redis) -> LimitGate:
 async def _admit(gate: LimitGate, record: KeyRecord, body: dict[str, Any]) -> Any:
     facts = read_facts(Endpoint.CHAT_COMPLETIONS, body)
     return await gate.admit(
-        _caller(record), Endpoint.CHAT_COMPLETIONS, DEMO, facts, "req-1", "client", 30
+        _caller(record), Endpoint.CHAT_COMPLETIONS, DEMO, facts, "req-1", CLIENT, 30
     )
 
 

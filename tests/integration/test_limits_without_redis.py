@@ -18,7 +18,7 @@ from redis.asyncio import Redis
 from tests.support.edge_fakes import RecordingAlerts, catalog
 
 from tollway_cli.servers import RedisServer, start_redis
-from tollway_common.contract import Endpoint, Principal
+from tollway_common.contract import ClientInfo, Endpoint, Principal
 from tollway_common.control import Budget, KeyRecord, Limits, ModelAlias, Price
 from tollway_common.errors import LimitsUnavailable
 from tollway_common.settings import RedisSettings
@@ -28,6 +28,8 @@ from tollway_edge.catalog import Catalog
 from tollway_edge.limits.gate import LimitGate, Ticket
 from tollway_edge.request_facts import read_facts
 from tollway_edge.settings import LimitsSettings, RedisFailureModes
+
+CLIENT = ClientInfo(ip_hash="ip", user_agent="tests")
 
 DEMO = ModelAlias(name="demo", deployments=[{"name": "d", "provider": "fake", "model": "m"}])
 PRICE = Price(model="demo", input_per_mtok=Decimal(1), output_per_mtok=Decimal(1))
@@ -48,7 +50,7 @@ async def _admit(gate: LimitGate, record: KeyRecord) -> Ticket:
     body: dict[str, Any] = {"model": "demo", "messages": [{"role": "user", "content": "hi"}]}
     facts = read_facts(Endpoint.CHAT_COMPLETIONS, body)
     caller = Caller(principal=Principal(key_id=record.key_id), levels=(), key=record)
-    return await gate.admit(caller, Endpoint.CHAT_COMPLETIONS, DEMO, facts, "req", "client", 30)
+    return await gate.admit(caller, Endpoint.CHAT_COMPLETIONS, DEMO, facts, "req", CLIENT, 30)
 
 
 def _unavailable(kind: str, mode: str) -> float:

@@ -34,7 +34,7 @@ from tollway_cli.redis_topologies import (
 )
 from tollway_cli.servers import NatsServer, RedisServer
 from tollway_common.config_file import BootstrapKey
-from tollway_common.contract import Endpoint, Principal, Usage
+from tollway_common.contract import ClientInfo, Endpoint, Principal, Usage
 from tollway_common.control import Budget, KeyRecord, Limits, ModelAlias, Price
 from tollway_common.errors import BudgetExceeded, LimitsUnavailable, RateLimited
 from tollway_common.settings import RedisSettings
@@ -44,6 +44,8 @@ from tollway_edge.limits.gate import LimitGate, Ticket
 from tollway_edge.limits.plan import hash_tag
 from tollway_edge.request_facts import read_facts
 from tollway_edge.settings import LimitsSettings
+
+CLIENT = ClientInfo(ip_hash="ip", user_agent="tests")
 
 DEMO = ModelAlias(name="demo", deployments=[{"name": "d", "provider": "fake", "model": "m"}])
 # A dollar per thousand tokens: every request has a visible cost in micro-dollars.
@@ -68,7 +70,7 @@ async def _admit(gate: LimitGate, record: KeyRecord, request_id: str) -> Ticket:
     }
     facts = read_facts(Endpoint.CHAT_COMPLETIONS, body)
     return await gate.admit(
-        _caller(record), Endpoint.CHAT_COMPLETIONS, DEMO, facts, request_id, "client", 30
+        _caller(record), Endpoint.CHAT_COMPLETIONS, DEMO, facts, request_id, CLIENT, 30
     )
 
 

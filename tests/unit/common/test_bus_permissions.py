@@ -67,6 +67,12 @@ def test_only_routers_keep_stored_responses_and_only_edges_ask_for_them() -> Non
     assert [s for s in Service if _may(s, "subscribe", subject)] == [Service.ROUTER]
 
 
+def test_only_admin_asks_about_client_sessions_and_only_edges_answer() -> None:
+    subject = contract.CLIENT_SESSIONS_SUBJECT
+    assert [s for s in Service if _may(s, "publish", subject)] == [Service.ADMIN]
+    assert [s for s in Service if _may(s, "subscribe", subject)] == [Service.EDGE]
+
+
 def test_only_the_edge_queues_batch_lines_and_only_routers_store_results() -> None:
     lines = contract.batch_lines_subject("batch_1")
     results = contract.batch_results_subject("batch_1", ok=True)
@@ -161,8 +167,9 @@ def test_the_server_config_has_every_service_and_no_anonymous_user() -> None:
     for service in Service:
         assert f'{{user: "{service.value}", password: "pw-{service.value}"' in text
     assert '"allow": ["a"]' in text
-    # Metering answers analytics queries, routers the response store's.
-    assert text.count("allow_responses") == 2
+    # Metering answers analytics queries, routers the response store's, edges admin's
+    # client session queries.
+    assert text.count("allow_responses") == 3
 
 
 def test_a_password_may_be_an_environment_reference() -> None:

@@ -27,6 +27,8 @@ MODELS: list[type[BaseModel]] = [
     contract.RequestDetailReply,
     contract.DeploymentHealth,
     contract.ResponseStoreQuery,
+    contract.ClientSessionQuery,
+    contract.ClientSessionsReply,
 ]
 
 

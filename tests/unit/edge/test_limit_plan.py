@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
@@ -14,6 +15,7 @@ from tollway_edge.limits.plan import (
     Demand,
     Dimension,
     Owner,
+    SessionOf,
     effective_rates,
     hash_tag,
     plan,
@@ -137,3 +139,33 @@ def test_success_headers_report_the_tightest_check() -> None:
         "x-ratelimit-remaining-tokens": "0",
         "x-ratelimit-reset-tokens": "1m0s",
     }
+
+
+SESSION = SessionOf(key_id="k", key_label="key 'k'", user_agent="claude-cli/2.0")
+
+
+def test_a_keys_client_is_a_session_where_a_level_limits_parallel_requests_per_client() -> None:
+    team = Owner("team", "t", "team 't'", Limits(max_parallel_per_client=2))
+    demand = replace(DEMAND, session=SESSION)
+    checks = plan([team], "org:o", demand)
+    assert [(c.kind, c.key, c.member, c.note) for c in checks[:2]] == [
+        ("session", "tw:{org:o}:key:k:sess:abc", "req-1", "claude-cli/2.0"),
+        ("sessions", "tw:{org:o}:key:k:sessions", "abc", ""),
+    ]
+    assert [c.dimension for c in checks] == [
+        Dimension.SESSION,
+        Dimension.SESSION,
+        Dimension.CLIENT_PARALLEL,
+    ]
+    assert settlement_amounts(checks, 10, 10) == [0, 0, 0]
+
+
+def test_no_session_without_a_per_client_limit_a_key_or_a_client() -> None:
+    key = Owner("key", "k", "key 'k'", Limits(rpm=10, max_parallel=3))
+    assert all(c.kind not in ("session", "sessions") for c in plan([key], "t", DEMAND))
+    assert plan([key], "t", replace(DEMAND, session=SESSION)) == plan([key], "t", DEMAND)
+    per_client = Owner("key", "k", "key 'k'", Limits(max_parallel_per_client=1))
+    jwt_caller = plan([per_client], "t", DEMAND)
+    assert [c.dimension for c in jwt_caller] == [Dimension.CLIENT_PARALLEL]
+    anonymous = replace(DEMAND, session=SESSION, client_hash="")
+    assert plan([per_client], "t", anonymous) == []

@@ -148,7 +148,9 @@ PERMISSIONS: Mapping[Service, Permissions] = {
             *_stream_reader(contract.BATCH_LINES_STREAM),
             *_stream_reader(contract.BATCH_RESULTS_STREAM),
         ),
-        subscribe=(EDGE_REPLIES,),
+        # Answers admin's listings and revocations of client sessions (edges' queue group).
+        subscribe=(EDGE_REPLIES, contract.CLIENT_SESSIONS_SUBJECT),
+        allow_responses=True,
     ),
     Service.ROUTER: Permissions(
         publish=(
@@ -201,6 +203,7 @@ PERMISSIONS: Mapping[Service, Permissions] = {
         publish=(
             contract.AUDIT_SUBJECT,
             contract.analytics_subject("*"),
+            contract.CLIENT_SESSIONS_SUBJECT,
             contract.presence_subject(Service.ADMIN),
             *_stream_owner(contract.USAGE_STREAM),
             *_stream_owner(contract.AUDIT_STREAM),

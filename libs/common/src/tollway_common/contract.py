@@ -76,6 +76,11 @@ ALERTS_SUBJECT = f"{_PREFIX}.alerts"
 # in their queue group (`ResponseStoreQuery` in, the JSON body or an `ErrorReply` out).
 RESPONSES_STORE_SUBJECT = f"{_PREFIX}.responses.store"
 
+# A virtual key's client sessions (per-client concurrency, held in the edges' Redis): admin lists
+# and revokes them through any edge, in the edges' queue group (`ClientSessionQuery` in,
+# `ClientSessionsReply` out).
+CLIENT_SESSIONS_SUBJECT = f"{_PREFIX}.client_sessions"
+
 
 def batch_lines_subject(batch_id: str) -> str:
     """Where a batch's input lines wait for a router (work-queue stream `BATCH_LINES_STREAM`)."""
@@ -116,6 +121,7 @@ def reply_inbox_prefix(edge_id: str) -> str:
 
 ROUTER_QUEUE_GROUP = "tollway-router"
 METERING_QUEUE_GROUP = "tollway-metering"
+EDGE_QUEUE_GROUP = "tollway-edge"
 
 USAGE_STREAM = "TOLLWAY_USAGE"
 USAGE_DURABLE = "metering-usage"
@@ -359,6 +365,52 @@ class ResponseStoreQuery(_Wire):
 
 def decode_response_store_query(data: bytes) -> ResponseStoreQuery:
     return ResponseStoreQuery.model_validate_json(data)
+
+
+class ClientSessionOp(StrEnum):
+    LIST = "list"
+    REVOKE = "revoke"
+
+
+# A client is `client_key` at the edge: 16 hex digits of a hash of its IP hash and user agent.
+_CLIENT_PATTERN = r"^[0-9a-f]{16}$"
+
+
+class ClientSessionQuery(_Wire):
+    """List a key's client sessions, or revoke one for `revoke_s` seconds."""
+
+    op: ClientSessionOp
+    key_id: str = Field(min_length=1, max_length=128)
+    client: str = Field(default="", pattern=rf"{_CLIENT_PATTERN}|^$")
+    revoke_s: int = Field(default=900, ge=1, le=86_400)
+
+
+class ClientSession(_Wire):
+    """One client of a key with requests in flight (or revoked): who, since when, how many."""
+
+    key_id: str
+    client: str
+    user_agent: str = ""
+    since_ms: int = 0
+    in_flight: int = 0
+    revoked_until_ms: int = 0
+
+
+class ClientSessionsReply(_Wire):
+    """The key's sessions, busiest first, or an error: `status` 404 for an unknown key or
+    session, 503 when Redis cannot be reached."""
+
+    sessions: list[ClientSession] = Field(default_factory=list)
+    status: int = 200
+    error: str = ""
+
+
+def decode_client_session_query(data: bytes) -> ClientSessionQuery:
+    return ClientSessionQuery.model_validate_json(data)
+
+
+def decode_client_sessions_reply(data: bytes) -> ClientSessionsReply:
+    return ClientSessionsReply.model_validate_json(data)
 
 
 class UsageSource(StrEnum):

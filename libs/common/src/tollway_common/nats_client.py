@@ -208,7 +208,27 @@ async def _ensure_stream(
     try:
         await js.add_stream(config)
     except nats.js.errors.BadRequestError:
+        await _update_or_keep(js, config)
+
+
+async def _update_or_keep(js: JetStreamContext, config: StreamConfig) -> None:
+    """The stream exists with another configuration: an older release's, or one another
+    service is creating at this moment. Its owner updates it; a service allowed only to create
+    it (nats-server answers its update with silence: a timeout) goes on with the stream as it
+    is, rather than failing to start.
+
+    Raises:
+        nats.errors.Error: the update failed and the stream is not there either.
+    """
+    try:
         await js.update_stream(config)
+    except nats.errors.Error as exc:
+        await js.stream_info(str(config.name))
+        log.warning(
+            "stream %s kept with its configuration (%s); its owner updates it",
+            config.name,
+            type(exc).__name__,
+        )
 
 
 async def ensure_kv(

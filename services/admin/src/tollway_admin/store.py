@@ -63,6 +63,11 @@ class ControlStore:
         for mirror in self._mirrors.values():
             await mirror.stop()
 
+    @property
+    def audit(self) -> AuditLog:
+        """For actions that are no control-plane write (a client session revoked)."""
+        return self._audit
+
     def bucket(self, resource: Resource[Any]) -> KeyValue:
         return self._buckets[resource.bucket]
 

@@ -33,7 +33,7 @@ from tollway_edge import dialects, fallback_usage, policy, relay, sse, token_cou
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller, UnknownKey, authenticate, presented_key
 from tollway_edge.body import Head, parse_body, read_body
-from tollway_edge.client_info import client_info, client_key
+from tollway_edge.client_info import client_info
 from tollway_edge.dispatch import ClientGone, Reply
 from tollway_edge.errors import ReplyError, failure_event
 from tollway_edge.forms import parse_form
@@ -85,7 +85,7 @@ async def handle(
         model,
         facts,
         request_id,
-        client_key(client),
+        client,
         runtime.settings.request_timeout_s,
     )
     # A budget may have downshifted the request to another model.

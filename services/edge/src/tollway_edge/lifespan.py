@@ -36,6 +36,7 @@ from tollway_edge.dispatch import ReplyMux
 from tollway_edge.limits.alerts import AlertPublisher
 from tollway_edge.limits.gate import LimitGate
 from tollway_edge.runtime import Runtime
+from tollway_edge.session_answers import SessionAnswers, SessionDesk
 from tollway_edge.settings import EdgeSettings
 
 log = logging.getLogger(__name__)
@@ -108,6 +109,8 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         files=files,
         batches=batches,
     )
+    session_answers = SessionAnswers(nc, SessionDesk(catalog, redis))
+    await session_answers.start()
     announcer = Announcer(nc, "edge", lambda: nc.is_connected)
     announcer.start()
     metrics.announce_build("edge")
@@ -117,6 +120,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     finally:
         await edge_metrics.stop_watching(redis_watch)
         await announcer.stop()
+        await session_answers.stop()
         await mux.stop()
         await gate.drain()
         for mirror in catalog.mirrors():

@@ -6,6 +6,7 @@ A team-admin sets only what its team allows (`key_scope`).
 
 from __future__ import annotations
 
+import re
 import secrets
 import time
 from typing import Any
@@ -14,6 +15,7 @@ from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from tollway_admin import key_scope, read_scope
+from tollway_admin.client_sessions import list_sessions, revoke_session
 from tollway_admin.key_expiry import expiry_refusal
 from tollway_admin.references import ControlState
 from tollway_admin.resources import KEYS, TEAMS, new_key_id
@@ -64,6 +66,20 @@ class KeyRotate(BaseModel):
     grace_s: int = Field(
         default=3600, ge=0, le=30 * 86400, description="How long the old key keeps working."
     )
+
+
+class SessionRevoke(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seconds: int = Field(
+        default=900,
+        ge=1,
+        le=86_400,
+        description="How long the client is refused with this key (at most a day).",
+    )
+
+
+_CLIENT = re.compile(r"[0-9a-f]{16}")
 
 
 def new_secret() -> str:
@@ -264,6 +280,39 @@ async def revoke_key(key_id: str, request: Request, identity: Viewer) -> dict[st
         KEYS, revoked, expected_revision(request, revision), identity.actor
     )
     return _view(revoked, revision)
+
+
+@router.get("/{key_id}/sessions")
+async def list_key_sessions(key_id: str, request: Request, identity: Viewer) -> dict[str, Any]:
+    """The key's clients with requests in flight (or revoked), where a per-client concurrency
+    limit applies to it; read from the edges."""
+    record, _ = await _read(request, key_id)
+    if not read_scope.can_read_key(identity, record):
+        raise NotFound(f"There is no key '{key_id}'.")
+    found = await list_sessions(request.app.state.nc, key_id)
+    return {"object": "list", "data": [session.model_dump(mode="json") for session in found]}
+
+
+@router.post("/{key_id}/sessions/{client}/revoke")
+async def revoke_key_session(
+    key_id: str,
+    client: str,
+    request: Request,
+    identity: Viewer,
+    body: SessionRevoke | None = None,
+) -> dict[str, Any]:
+    """Refuse the client's next requests with this key (403 `session_revoked`) for `seconds`;
+    requests in flight finish."""
+    if not _CLIENT.fullmatch(client):
+        raise InvalidRequest("A client is 16 hex digits, as the key's sessions list it.")
+    record, _ = await _read(request, key_id)
+    _require_write(identity, record.team_id)
+    seconds = (body or SessionRevoke()).seconds
+    store = store_of(request)
+    found = await revoke_session(
+        request.app.state.nc, store.audit, identity.actor, key_id, client, seconds
+    )
+    return {"object": "list", "data": [session.model_dump(mode="json") for session in found]}
 
 
 @router.delete("/{key_id}", status_code=204)

@@ -17,7 +17,7 @@ from typing import Any
 from redis.exceptions import RedisError
 
 from tollway_common.budget_periods import current_period
-from tollway_common.contract import Endpoint, RequestFacts, Usage
+from tollway_common.contract import ClientInfo, Endpoint, RequestFacts, Usage
 from tollway_common.control import Budget, ModelAlias, Price, kv_key_for_alias
 from tollway_common.errors import (
     BudgetExceeded,
@@ -32,10 +32,11 @@ from tollway_edge import metrics
 from tollway_edge.admission import check_model
 from tollway_edge.auth import Caller
 from tollway_edge.catalog import Catalog
+from tollway_edge.client_info import client_key
 from tollway_edge.limits.alerts import AlertPublisher
 from tollway_edge.limits.headers import refusal_headers, success_headers
 from tollway_edge.limits.limiter import Limiter, Refused, Reserved
-from tollway_edge.limits.plan import Demand, Dimension, Owner, hash_tag, plan
+from tollway_edge.limits.plan import Demand, Dimension, Owner, SessionOf, hash_tag, plan
 from tollway_edge.limits.plan import settlement_amounts as amounts_for
 from tollway_edge.redis_client import RedisClient
 from tollway_edge.request_facts import UNBILLED, bounded, writes_tokens
@@ -119,7 +120,7 @@ class LimitGate:
         model: ModelAlias,
         facts: RequestFacts,
         request_id: str,
-        client: str,
+        client: ClientInfo,
         timeout_s: float,
         exempt: frozenset[str] = frozenset(),
     ) -> Ticket:
@@ -153,9 +154,10 @@ class LimitGate:
             model=alias,
             tokens=tokens,
             cost_micro=cost,
-            client_hash=client,
+            client_hash=client_key(client),
             slot_ttl_ms=int(timeout_s * 1000) + 5000,
             now=datetime.now(UTC),
+            session=_session_of(caller, client),
         )
         checks = plan(owners, hash_tag(caller.principal), demand)
         outcome = await self._limiter.reserve(checks)
@@ -179,7 +181,7 @@ class LimitGate:
         budget: Budget,
         facts: RequestFacts,
         request_id: str,
-        client: str,
+        client: ClientInfo,
         timeout_s: float,
         exempt: frozenset[str],
     ) -> Ticket:
@@ -298,8 +300,25 @@ class LimitGate:
             await asyncio.gather(*self._settling, return_exceptions=True)
 
 
+def _session_of(caller: Caller, client: ClientInfo) -> SessionOf | None:
+    """Virtual keys' clients have sessions; OIDC callers and Foundry tenants have none."""
+    key = caller.key
+    if key is None:
+        return None
+    return SessionOf(key.key_id, f"key '{key.name}'", client.user_agent)
+
+
 def _refusal(refused: Refused, tokens: int) -> TollwayError:
     check = refused.check
+    if check.dimension is Dimension.SESSION:
+        until = datetime.now(UTC).timestamp() + refused.retry_after_ms / 1000
+        shown = datetime.fromtimestamp(until, UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        return PermissionDenied(
+            f"A gateway administrator revoked this client's session on the {check.owner} "
+            f"until {shown}: requests from this client (its IP address and user agent) with "
+            "this key are refused until then. Ask your gateway operator if you need access.",
+            code="session_revoked",
+        )
     if check.dimension is Dimension.BUDGET:
         budget = check.budget
         assert budget is not None

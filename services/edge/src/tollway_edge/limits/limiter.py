@@ -41,6 +41,7 @@ _KIND = {
     Dimension.TOKENS: "tokens",
     Dimension.PARALLEL: "concurrency",
     Dimension.CLIENT_PARALLEL: "concurrency",
+    Dimension.SESSION: "concurrency",
     Dimension.BUDGET: "budgets",
 }
 

@@ -17,6 +17,7 @@ from enum import StrEnum
 from tollway_common.budget_periods import current_period
 from tollway_common.contract import Principal
 from tollway_common.control import Budget, Limits, RateLimit
+from tollway_edge.limits.sessions import index_key, session_key
 
 # Budget counters outlive their period by a day so a late settlement still finds them.
 _BUDGET_GRACE_MS = 86_400_000
@@ -28,6 +29,8 @@ class Dimension(StrEnum):
     BUDGET = "budget"
     PARALLEL = "parallel"
     CLIENT_PARALLEL = "client_parallel"
+    # A client session (`sessions.py`): tracked, and refused while an operator revoked it.
+    SESSION = "session"
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +45,15 @@ class Owner:
 
 
 @dataclass(frozen=True, slots=True)
+class SessionOf:
+    """The virtual key a client's requests make a session of, and the client's user agent."""
+
+    key_id: str
+    key_label: str
+    user_agent: str
+
+
+@dataclass(frozen=True, slots=True)
 class Demand:
     request_id: str
     model: str
@@ -50,6 +62,7 @@ class Demand:
     client_hash: str
     slot_ttl_ms: int
     now: datetime
+    session: SessionOf | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +77,8 @@ class Check:
     dimension: Dimension
     model: str | None = None
     budget: Budget | None = field(default=None, compare=False)
+    # Text a session check stores with the session (the user agent).
+    note: str = ""
 
     def args(self, amount: int | None = None) -> list[str | int]:
         return [
@@ -72,6 +87,7 @@ class Check:
             self.amount if amount is None else amount,
             self.ttl_ms,
             self.member,
+            self.note,
         ]
 
 
@@ -161,9 +177,44 @@ def _budget_check(prefix: str, owner: Owner, budget: Budget, demand: Demand) -> 
     )
 
 
+def session_checks(owners: Sequence[Owner], tag: str, demand: Demand) -> list[Check]:
+    """The session of a key's client, where some level limits parallel requests per client:
+    its hash (refused while revoked) and the key's index of sessions."""
+    session = demand.session
+    if session is None or not demand.client_hash:
+        return []
+    if not any(owner.limits.max_parallel_per_client for owner in owners):
+        return []
+    client = demand.client_hash
+    return [
+        Check(
+            "session",
+            session_key(tag, session.key_id, client),
+            0,
+            1,
+            demand.slot_ttl_ms,
+            demand.request_id,
+            session.key_label,
+            Dimension.SESSION,
+            note=session.user_agent,
+        ),
+        Check(
+            "sessions",
+            index_key(tag, session.key_id),
+            0,
+            1,
+            demand.slot_ttl_ms,
+            client,
+            session.key_label,
+            Dimension.SESSION,
+        ),
+    ]
+
+
 def plan(owners: Sequence[Owner], tag: str, demand: Demand) -> list[Check]:
-    """Every check the request must pass, narrowest owner first."""
-    checks: list[Check] = []
+    """Every check the request must pass: the client's session first (a revoked client hears
+    that, not a rate limit), then narrowest owner first."""
+    checks = session_checks(owners, tag, demand)
     for owner, (rpm, tpm) in zip(owners, effective_rates(owners), strict=True):
         prefix = f"tw:{{{tag}}}:{owner.kind}:{owner.id}"
         checks += _rate_checks(prefix, owner, RateLimit(rpm=rpm, tpm=tpm), demand, None)

@@ -4,7 +4,7 @@ they also run on Redis Cluster.
 
 ARGV[1] is the time in ms, or 0 to take Redis's own clock (what the edge always sends; tests
 pass explicit times to compare with a reference model). ARGV[2] is the number of checks; then
-per check: kind, limit, amount, ttl_ms, member.
+per check: kind, limit, amount, ttl_ms, member, note.
 
 - `rate`: GCRA over one minute. The key holds the theoretical arrival time (TAT, ms); an
   admission of `amount` (1 for a request, n for tokens) moves it by amount * 60000 / limit and
@@ -13,6 +13,9 @@ per check: kind, limit, amount, ttl_ms, member.
 - `budget`: a counter of micro-units spent and reserved this period; refused past `limit`.
 - `slot`: a sorted set of in-flight request ids scored by their expiry, so a slot left by a
   crashed process frees itself.
+- `session`: a client session's hash (`sessions.py`): refused while its `revoked` time is
+  ahead; otherwise the request joins it (`r:<member>`), with the user agent (`note`).
+- `sessions`: the key's index of sessions, the client (`member`) scored by its latest expiry.
 
 RESERVE commits only if every check passes and returns, per check, the remaining capacity and
 (ms until the rate bucket is full | the budget's new total). SETTLE applies the difference
@@ -39,7 +42,7 @@ RESERVE = (
 local pending = {}
 local out = {1}
 for i = 1, n do
-  local a = 2 + (i - 1) * 5
+  local a = 2 + (i - 1) * 6
   local kind, limit, amount = ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   if kind == 'rate' then
     if amount > limit then return {0, i, -1} end
@@ -54,6 +57,14 @@ for i = 1, n do
     if spent + amount > limit then return {0, i, -1} end
     out[#out + 1] = limit - spent - amount
     out[#out + 1] = spent + amount
+  elseif kind == 'session' then
+    local revoked = tonumber(redis.call('HGET', KEYS[i], 'revoked') or 0)
+    if revoked > now then return {0, i, revoked - now} end
+    out[#out + 1] = 0
+    out[#out + 1] = 0
+  elseif kind == 'sessions' then
+    out[#out + 1] = 0
+    out[#out + 1] = 0
   else
     redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
     local busy = redis.call('ZCARD', KEYS[i])
@@ -63,13 +74,32 @@ for i = 1, n do
   end
 end
 for i = 1, n do
-  local a = 2 + (i - 1) * 5
+  local a = 2 + (i - 1) * 6
   local kind, amount, ttl = ARGV[a + 1], tonumber(ARGV[a + 3]), tonumber(ARGV[a + 4])
   if kind == 'rate' then
     redis.call('SET', KEYS[i], pending[i], 'PX', math.ceil(pending[i] - now) + period)
   elseif kind == 'budget' then
     redis.call('INCRBY', KEYS[i], amount)
     redis.call('PEXPIRE', KEYS[i], ttl)
+  elseif kind == 'session' then
+    local fields = redis.call('HGETALL', KEYS[i])
+    local live = 0
+    for f = 1, #fields, 2 do
+      if string.sub(fields[f], 1, 2) == 'r:' then
+        if tonumber(fields[f + 1]) > now then
+          live = live + 1
+        else
+          redis.call('HDEL', KEYS[i], fields[f])
+        end
+      end
+    end
+    if live == 0 then redis.call('HSET', KEYS[i], 'since', now) end
+    redis.call('HSET', KEYS[i], 'r:' .. ARGV[a + 5], now + ttl, 'agent', ARGV[a + 6])
+    if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
+  elseif kind == 'sessions' then
+    redis.call('ZREMRANGEBYSCORE', KEYS[i], '-inf', now)
+    redis.call('ZADD', KEYS[i], 'GT', now + ttl, ARGV[a + 5])
+    if redis.call('PTTL', KEYS[i]) < ttl then redis.call('PEXPIRE', KEYS[i], ttl) end
   else
     redis.call('ZADD', KEYS[i], now + ttl, ARGV[a + 5])
     redis.call('PEXPIRE', KEYS[i], ttl)
@@ -84,7 +114,7 @@ SETTLE = (
     + """
 local out = {}
 for i = 1, n do
-  local a = 2 + (i - 1) * 5
+  local a = 2 + (i - 1) * 6
   local kind, limit, delta = ARGV[a + 1], tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
   if kind == 'rate' then
     if delta ~= 0 then
@@ -109,6 +139,19 @@ for i = 1, n do
       redis.call('SET', KEYS[i], total, 'KEEPTTL')
     end
     out[#out + 1] = total
+  elseif kind == 'session' then
+    -- The session ends with its last request, unless a revocation still holds.
+    redis.call('HDEL', KEYS[i], 'r:' .. ARGV[a + 5])
+    local busy = false
+    for _, name in ipairs(redis.call('HKEYS', KEYS[i])) do
+      if string.sub(name, 1, 2) == 'r:' then busy = true end
+    end
+    if not busy and tonumber(redis.call('HGET', KEYS[i], 'revoked') or 0) <= now then
+      redis.call('DEL', KEYS[i])
+    end
+    out[#out + 1] = 0
+  elseif kind == 'sessions' then
+    out[#out + 1] = 0
   else
     redis.call('ZREM', KEYS[i], ARGV[a + 5])
     out[#out + 1] = 0
@@ -117,3 +160,20 @@ end
 return out
 """
 )
+
+# Revoke a client session (KEYS[1], its hash; KEYS[2], the key's index of sessions) for
+# ARGV[2] ms: 0 when there is no such session, else until when (ms) it is revoked. Both keys
+# are kept at least that long, so the revocation outlives the session's last request.
+REVOKE_SESSION = """
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local span = tonumber(ARGV[2])
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local untl = now + span
+redis.call('HSET', KEYS[1], 'revoked', untl)
+redis.call('ZADD', KEYS[2], 'GT', untl, ARGV[1])
+for i = 1, 2 do
+  if redis.call('PTTL', KEYS[i]) < span then redis.call('PEXPIRE', KEYS[i], span) end
+end
+return untl
+"""

@@ -1,5 +1,6 @@
 """One key: its owner and status, an edit form for its allowed models, limits and budgets
-(through the API's PATCH), and its daily requests and cost over the last two weeks."""
+(through the API's PATCH), its daily requests and cost over the last two weeks, and its client
+sessions (per-client concurrency, read from the edges) with a revoke button each."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from starlette.responses import Response
 
 from tollway_admin import read_scope
 from tollway_admin.analytics_client import ask
+from tollway_admin.client_sessions import list_sessions
 from tollway_admin.resources import BUDGETS, KEYS
 from tollway_admin.routes import keys as key_api
 from tollway_admin.routes.common import store_of
@@ -21,13 +23,21 @@ from tollway_admin.ui import session
 from tollway_admin.ui.charts import bar_chart
 from tollway_admin.ui.forms import first_error, read_form
 from tollway_admin.ui.render import back, page
-from tollway_common.contract import SummaryQuery, SummaryReply, SummaryRow, UsageFilter
+from tollway_common.contract import (
+    ClientSession,
+    SummaryQuery,
+    SummaryReply,
+    SummaryRow,
+    UsageFilter,
+)
 from tollway_common.control import KeyRecord
 from tollway_common.errors import InvalidRequest, NotFound, TollwayError
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
 CHART_DAYS = 14
+# (seconds, label) a client session may be revoked for from this page.
+REVOKE_CHOICES = ((900, "15 minutes"), (3600, "1 hour"), (86_400, "1 day"))
 
 
 async def _daily(request: Request, key_id: str) -> tuple[list[SummaryRow], str]:
@@ -37,6 +47,13 @@ async def _daily(request: Request, key_id: str) -> tuple[list[SummaryRow], str]:
     )
     try:
         return (await ask(request.app.state.nc, "summary", query, SummaryReply)).rows, ""
+    except TollwayError as exc:
+        return [], exc.message
+
+
+async def _sessions(request: Request, key: KeyRecord) -> tuple[list[ClientSession], str]:
+    try:
+        return await list_sessions(request.app.state.nc, key.key_id), ""
     except TollwayError as exc:
         return [], exc.message
 
@@ -55,12 +72,16 @@ async def key_page(key_id: str, request: Request) -> Response:
     except TollwayError as exc:
         return back("/admin/keys", error=exc.message)
     rows, unavailable = await _daily(request, key_id)
+    sessions, sessions_unavailable = await _sessions(request, key)
     labels = [datetime.fromtimestamp(r.bucket_ms / 1000, UTC).strftime("%m-%d") for r in rows]
     context: dict[str, Any] = {
         "key": key,
         "budgets": store_of(request).all(BUDGETS),
         "rows": rows,
         "unavailable": unavailable,
+        "sessions": sessions,
+        "sessions_unavailable": sessions_unavailable,
+        "revoke_choices": REVOKE_CHOICES,
         "requests_chart": bar_chart(
             f"Requests per day by {key.name}", labels, [float(r.requests) for r in rows]
         ),
@@ -104,3 +125,19 @@ async def edit_key(key_id: str, request: Request) -> Response:
     except TollwayError as exc:
         return back(here, error=exc.message)
     return back(here, notice=f"Key {key.name} saved.")
+
+
+@router.post("/keys/{key_id}/sessions/{client}/revoke")
+async def revoke_session(key_id: str, client: str, request: Request) -> Response:
+    identity = session.current(request)
+    values = await read_form(request)
+    here = f"/admin/keys/{key_id}"
+    try:
+        seconds = int(values.get("seconds", "900"))
+        body = key_api.SessionRevoke(seconds=seconds)
+        await key_api.revoke_key_session(key_id, client, request, identity, body)
+    except ValueError:
+        return back(here, error="Choose how long to revoke the session for.")
+    except TollwayError as exc:
+        return back(here, error=exc.message)
+    return back(here, notice=f"Client {client} refused with this key for {seconds} s.")
