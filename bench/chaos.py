@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -218,7 +219,13 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # SIGTERM stops the stack like Ctrl-C does, so no server outlives the run.
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = Settings()
     workdir = Path(tempfile.mkdtemp(prefix="tollway-chaos-"))
     stack = ChaosStack(workdir)

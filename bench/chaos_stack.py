@@ -14,6 +14,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -251,9 +252,11 @@ class ChaosStack:
         return found
 
     def stop(self) -> None:
-        """Services first (metering flushes), then the servers; each by its own pid."""
-        order = [*reversed(SERVICES), "upstream", "redis-server", "nats-server"]
-        for name in order:
+        """Services first, together (metering flushes), then the servers; each by its own pid."""
+        services = [self.processes[name] for name in SERVICES if name in self.processes]
+        with ThreadPoolExecutor(max_workers=len(services) or 1) as pool:
+            list(pool.map(lambda process: process.stop(STOP_TIMEOUT_S), services))
+        for name in ("upstream", "redis-server", "nats-server"):
             process = self.processes.get(name)
             if process is not None:
                 process.stop(STOP_TIMEOUT_S)

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import signal
 import statistics
 import sys
 import tempfile
@@ -91,10 +92,11 @@ def _median(samples: list[dict[str, dict[str, float]]]) -> dict[str, dict[str, f
     return found
 
 
-async def _run(stack: ChaosStack, settings: Settings) -> list[dict[str, Any]]:
+async def _run(stack: ChaosStack, settings: Settings, minutes: list[dict[str, Any]]) -> None:
+    """Drive the load, appending each minute's figures to `minutes` as it ends (so an
+    interrupted run still reports the minutes it finished)."""
     traffic = Traffic(stack.edge_port, KEY, kinds(CHAT_MODEL, EMBED_MODEL))
     load = asyncio.create_task(traffic.run(settings.rate, settings.minutes * 60))
-    minutes: list[dict[str, Any]] = []
     started = time.time()
     loop = asyncio.get_running_loop()
     while not load.done():
@@ -116,7 +118,6 @@ async def _run(stack: ChaosStack, settings: Settings) -> list[dict[str, Any]]:
         minutes.append(minute)
         print(_minute_line(minute), flush=True)
     await load
-    return minutes
 
 
 def _minute_line(minute: dict[str, Any]) -> str:
@@ -206,20 +207,34 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
+
+
 def main() -> None:
+    # SIGTERM ends the run like Ctrl-C: the stack is stopped and the minutes so far reported.
+    signal.signal(signal.SIGTERM, _interrupt)
     settings = Settings()
     workdir = Path(tempfile.mkdtemp(prefix="tollway-soak-"))
     stack = ChaosStack(workdir)
     print(
         f"soak: {settings.rate:g} req/s for {settings.minutes:g} min; logs in {workdir}", flush=True
     )
+    minutes: list[dict[str, Any]] = []
+    interrupted = False
     try:
         stack.start()
-        minutes = asyncio.run(_run(stack, settings))
+        asyncio.run(_run(stack, settings, minutes))
+    except KeyboardInterrupt:
+        interrupted = True
+        print("soak: interrupted; stopping the stack", flush=True)
     finally:
         stack.stop()
+    if not minutes:
+        sys.exit(130 if interrupted else 1)
     result = {
         "settings": asdict(settings),
+        "interrupted": interrupted,
         "machine": {"cpus": os.cpu_count()},
         "requests": sum(m["requests"] for m in minutes),
         "errors": sum(m["errors"] for m in minutes),
@@ -233,7 +248,7 @@ def main() -> None:
     (RESULTS / f"soak-{stamp}.md").write_text(text)
     print(text)
     print(f"wrote bench/results/soak-{stamp}.json and .md")
-    failed = result["errors"] or not result["flatness"].get("flat", True)
+    failed = interrupted or result["errors"] or not result["flatness"].get("flat", True)
     sys.exit(1 if failed else 0)
 
 
