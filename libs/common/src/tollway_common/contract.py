@@ -606,6 +606,8 @@ class UsageRow(_Wire):
     audio_seconds: float = 0.0
     characters: int = 0
     batch_id: str = ""
+    # What an estimate would cost at the price; never part of `cost` (docs/metering.md).
+    estimated_cost: str = "0"
 
 
 class AnalyticsReply(_Wire):

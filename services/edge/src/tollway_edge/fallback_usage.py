@@ -1,6 +1,8 @@
-"""When a router dies mid-request it never publishes the usage event; the edge writes an
-estimated one so the request is still metered. Metering prefers the router's event if both
-arrive (a router that was only cut off from this edge)."""
+"""When the edge loses the router of a request (the router died, NATS went away), the client
+gets an error the router may never learn of: the edge publishes what the client got, with an
+estimate of the usage. Metering merges it with the router's event when that arrives too (the
+router's tokens and cost, this event's status), and keeps it alone, priced at 0, when none
+does (docs/adr/0020-what-a-usage-row-says.md)."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from tollway_common import contract
 from tollway_common.contract import InferRequest, UsageEvent, UsageSource
 from tollway_common.errors import TollwayError
 from tollway_common.ids import usage_msg_id
+from tollway_edge.dispatch import Unanswered
 
 log = logging.getLogger(__name__)
 
@@ -20,8 +23,9 @@ log = logging.getLogger(__name__)
 async def publish_estimate(
     js: JetStreamContext, infer: InferRequest, error: TollwayError, chunks_relayed: int
 ) -> None:
-    prompt = infer.facts.prompt_tokens
-    # One streamed chunk carries about one token.
+    # A request no router ever answered (not even a heartbeat) reached no upstream as far as
+    # this edge knows: nothing to estimate. Otherwise one streamed chunk is about one token.
+    prompt = 0 if isinstance(error, Unanswered) else infer.facts.prompt_tokens
     event = UsageEvent(
         request_id=infer.request_id,
         received_at_ms=infer.received_at_ms,
@@ -34,7 +38,7 @@ async def publish_estimate(
         prompt_tokens=prompt,
         completion_tokens=chunks_relayed,
         total_tokens=prompt + chunks_relayed,
-        usage_estimated=True,
+        usage_estimated=bool(prompt or chunks_relayed),
         latency_ms=round(time.time() * 1000 - infer.received_at_ms, 3),
         stream=infer.stream,
         source=UsageSource.EDGE,

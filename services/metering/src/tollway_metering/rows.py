@@ -67,11 +67,33 @@ USAGE_COLUMNS: tuple[str, ...] = (
     "audio_seconds",
     "characters",
     "batch_id",
+    "estimated_cost",
 )
+USAGE_INDEX = {name: index for index, name in enumerate(USAGE_COLUMNS)}
 
-# Which event of a request ReplacingMergeTree keeps: the router's real usage over the edge's
-# estimate.
-SOURCE_RANK = {UsageSource.ROUTER: 2, UsageSource.EDGE: 1}
+# Which row of a request ReplacingMergeTree keeps: the one that knows most. The edge's estimate
+# (the router was lost), the router's real usage, or both merged (reconcile.py): the router's
+# charge with the status the edge saw its client get.
+RANK_EDGE, RANK_ROUTER, RANK_MERGED = 1, 2, 3
+SOURCE_RANK = {UsageSource.ROUTER: RANK_ROUTER, UsageSource.EDGE: RANK_EDGE}
+MERGED_SOURCE = "router+edge"
+
+# What `usage_retractions` takes of a replaced row: what the rollups sum and group by.
+RETRACTION_COLUMNS: tuple[str, ...] = (
+    "request_id",
+    "received_at",
+    "key_id",
+    "team_id",
+    "org_id",
+    "model_alias",
+    "provider",
+    "status_code",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost",
+    "currency",
+    "unpriced",
+)
 
 # What `query_usage` selects, in UsageRow field order.
 USAGE_ROW_SELECT: tuple[str, ...] = (
@@ -113,6 +135,7 @@ USAGE_ROW_SELECT: tuple[str, ...] = (
     "audio_seconds",
     "characters",
     "batch_id",
+    "toString(estimated_cost) AS estimated_cost",
 )
 
 _UINT16_MAX = 2**16 - 1
@@ -180,11 +203,13 @@ def usage_row(event: UsageEvent, charge: Charge) -> list[Any]:
         max(0.0, event.audio_seconds),
         _clamp(event.characters, _UINT32_MAX),
         event.batch_id,
+        charge.estimated_cost,
     ]
 
 
-def usage_rows(events: Sequence[UsageEvent], charges: Sequence[Charge]) -> list[list[Any]]:
-    return [usage_row(event, charge) for event, charge in zip(events, charges, strict=True)]
+def retraction_row(row: Sequence[Any]) -> list[Any]:
+    """A stored row (in `USAGE_COLUMNS` order) as `usage_retractions` takes it."""
+    return [row[USAGE_INDEX[name]] for name in RETRACTION_COLUMNS]
 
 
 AUDIT_COLUMNS: tuple[str, ...] = (

@@ -43,11 +43,10 @@ from tollway_router.routing.load import LoadBoard
 from tollway_router.routing.retries import Failure, backoff_s, classify, may_retry
 from tollway_router.upstream.client import Upstream, UpstreamResponse
 from tollway_router.upstream.sse_decoder import SseDecoder
-from tollway_router.usage import Outcome, build_event, publish_usage
+from tollway_router.usage import CLIENT_CLOSED_REQUEST, Outcome, build_event, publish_usage
 
 log = logging.getLogger(__name__)
 
-CLIENT_CLOSED_REQUEST = 499
 _RELAY_PIECE_BYTES = 64 * 1024
 _FALLBACK_LISTS = {
     Failure.CONTEXT_LENGTH: "context_window_fallbacks",
