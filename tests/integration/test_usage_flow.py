@@ -72,7 +72,7 @@ async def test_failed_and_abandoned_requests_are_metered_too(
     # Providers do not charge a failed call: nothing estimated, nothing priced.
     failed_row = rows[ids[0]]
     assert (failed_row.prompt_tokens, failed_row.completion_tokens) == (0, 0)
-    assert (failed_row.usage_estimated, Decimal(failed_row.cost)) == (False, 0)
+    assert (failed_row.usage_estimated, Decimal(failed_row.cost)) == (False, Decimal(0))
     # The abandoned stream's usage is an estimate: flagged, its price kept apart from cost.
     abandoned_row = rows[ids[1]]
     assert abandoned_row.usage_estimated is True
@@ -171,4 +171,4 @@ async def test_a_request_no_router_answered_is_not_billed_a_prompt(
     validate_openai("ErrorResponse", response.json())
     [row] = await wait_for_usage(stack.nats.url_as("test"), [response.headers["x-request-id"]])
     assert (row.status_code, row.error_code) == (502, "router_lost")
-    assert (row.prompt_tokens, row.completion_tokens, Decimal(row.cost)) == (0, 0, 0)
+    assert (row.prompt_tokens, row.completion_tokens, Decimal(row.cost)) == (0, 0, Decimal(0))

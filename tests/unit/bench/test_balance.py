@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bench.balance import Fault, Row, client_report, metering_report, orphan_rows, warehouse_report
+from bench.balance import (
+    Fault,
+    Rollup,
+    Row,
+    client_report,
+    metering_report,
+    orphan_rows,
+    warehouse_report,
+)
 from bench.outcome import Answer, Judged, Verdict
 
 _FAULT = Fault("router", killed_at=100.0, ready_at=105.0)
@@ -76,11 +84,15 @@ def test_the_warehouse_report_counts_priced_estimates_and_rollup_drift() -> None
         "b": _row("b", usage_estimated=True, cost=Decimal(0)),
         "c": _row("c", raw_copies=2),
     }
-    assert warehouse_report(rows, rollup_requests=4) == {
+    rollup = Rollup(requests=4, prompt_tokens=20, completion_tokens=15, cost=Decimal("0.0025"))
+    assert warehouse_report(rows, rollup) == {
         "billing_rows": 3,
         "ids_with_raw_duplicates": 1,
         "estimated_rows": 2,
         "estimated_rows_priced": 1,
+        "rows_by_source": {"router": 3},
         "rollup_requests": 4,
         "rollup_minus_billing": 1,
+        "rollup_tokens_minus_billing": 5,
+        "rollup_cost_minus_billing": "0.0005",
     }
