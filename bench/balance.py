@@ -161,7 +161,5 @@ def warehouse_report(rows: dict[str, Row], rollup: Rollup) -> dict[str, Any]:
         "rollup_tokens_minus_billing": rollup.prompt_tokens
         + rollup.completion_tokens
         - sum(row.prompt_tokens + row.completion_tokens for row in billed),
-        "rollup_cost_minus_billing": str(
-            rollup.cost - sum((row.cost for row in billed), Decimal(0))
-        ),
+        "rollup_cost_minus_billing": str(rollup.cost - billed_cost),
     }
