@@ -6,10 +6,12 @@ import asyncio
 import os
 import signal
 from collections import Counter
+from collections.abc import Callable
 from decimal import Decimal
 
 import httpx
 import orjson
+import pytest
 from tests.support.analytics import wait_for_usage
 from tests.support.fake_openai_server import FakeOpenAIServer, Fault
 from tests.support.nats import start_test_nats
@@ -132,7 +134,7 @@ async def test_nats_killed_mid_stream_bills_what_the_client_got_and_what_was_cha
         assert last["error"]["code"] == "router_lost"
         await asyncio.to_thread(fake_upstream.stream_completed.wait, 30)
         request_id = sse.headers["x-request-id"]
-        row = await _row_once_merged(stack, request_id)
+        row = await _row_once(stack, request_id, lambda row: bool(row.provider), "router usage")
         assert (row.status_code, row.error_code) == (502, "router_lost")
         assert row.provider == "openai", "the router's event: what the upstream charged"
         assert row.completion_tokens > len(events), "the whole answer was generated"
@@ -142,14 +144,17 @@ async def test_nats_killed_mid_stream_bills_what_the_client_got_and_what_was_cha
             stack.nats.stop()
 
 
-async def _row_once_merged(stack: Stack, request_id: str) -> UsageRow:
-    """The row once the router's event has joined the edge's (bounded wait)."""
+async def _row_once(
+    stack: Stack, request_id: str, ready: Callable[[UsageRow], bool], what: str
+) -> UsageRow:
+    """The request's row once `ready` holds for it (bounded wait): a second event for a
+    request may come some time after the first."""
     for _ in range(300):
         [row] = await wait_for_usage(stack.nats.url_as("test"), [request_id])
-        if row.provider:
+        if ready(row):
             return row
         await asyncio.sleep(0.1)
-    raise AssertionError(f"the router's usage never arrived: {row}")
+    raise AssertionError(f"{what} never arrived: {row}")
 
 
 async def test_a_request_no_router_answered_is_not_billed_a_prompt(
@@ -172,3 +177,34 @@ async def test_a_request_no_router_answered_is_not_billed_a_prompt(
     [row] = await wait_for_usage(stack.nats.url_as("test"), [response.headers["x-request-id"]])
     assert (row.status_code, row.error_code) == (502, "router_lost")
     assert (row.prompt_tokens, row.completion_tokens, Decimal(row.cost)) == (0, 0, Decimal(0))
+
+
+async def test_edge_killed_mid_stream_bills_a_cut_not_a_200(
+    stack: Stack, api_key: str, fake_upstream: FakeOpenAIServer
+) -> None:
+    """The router finishes the answer; its `final` finds no edge, so nats-server says "no
+    responders" and the router's usage says the client got the answer cut short."""
+    stack.start_metering()
+    fake_upstream.fault = Fault(kind="slow_stream", delay_s=0.02)
+    edge = next(p for p in stack.processes if p.name == "edge")
+    body = {"model": "gpt-test", "messages": [{"role": "user", "content": "hello"}], "stream": True}
+    request_ids: list[str] = []
+
+    async def read_until_the_edge_dies() -> None:
+        async with (
+            httpx.AsyncClient(base_url=stack.base_url, timeout=30) as client,
+            client.stream("POST", "/chat/completions", json=body, headers=_auth(api_key)) as sse,
+        ):
+            request_ids.append(sse.headers["x-request-id"])
+            async for line in sse.aiter_lines():
+                if line.startswith("data: "):
+                    edge.kill()
+
+    with pytest.raises(httpx.TransportError):
+        await read_until_the_edge_dies()
+    [request_id] = request_ids
+    assert await asyncio.to_thread(fake_upstream.stream_completed.wait, 30)
+    row = await _row_once(stack, request_id, lambda row: row.status_code != 200, "the cut")
+    assert (row.status_code, row.error_type, row.error_code) == (499, "client_cut", "edge_lost")
+    assert (row.provider, row.usage_estimated) == ("openai", False)
+    assert row.completion_tokens > 0, "the provider charged the whole answer"

@@ -125,3 +125,16 @@ def test_a_retraction_carries_what_the_rollups_sum_and_group_by() -> None:
     retraction = dict(zip(RETRACTION_COLUMNS, retraction_row(list(row.values())), strict=True))
 
     assert retraction == {name: row[name] for name in RETRACTION_COLUMNS}
+
+
+def test_the_routers_correction_for_a_cut_answer_replaces_its_first_event() -> None:
+    first = _router()
+    corrected = _router(status_code=499, error_type="client_cut", client_cut=True)
+    stored = {"r1": usage_row(first, REAL)}
+
+    result = plan([corrected], [REAL], stored)
+
+    row = _as_dict(result.rows[0])
+    assert (row["status_code"], row["source_rank"], row["cost"]) == (499, RANK_MERGED, REAL.cost)
+    assert result.retractions == [retraction_row(usage_row(first, REAL))]
+    assert plan([first], [REAL], {"r1": result.rows[0]}) == Plan(skipped=1)

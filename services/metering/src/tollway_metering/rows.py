@@ -73,7 +73,8 @@ USAGE_INDEX = {name: index for index, name in enumerate(USAGE_COLUMNS)}
 
 # Which row of a request ReplacingMergeTree keeps: the one that knows most. The edge's estimate
 # (the router was lost), the router's real usage, or both merged (reconcile.py): the router's
-# charge with the status the edge saw its client get.
+# charge with the status the edge saw its client get, or the router's event corrected when its
+# answer found no edge (`client_cut`).
 RANK_EDGE, RANK_ROUTER, RANK_MERGED = 1, 2, 3
 SOURCE_RANK = {UsageSource.ROUTER: RANK_ROUTER, UsageSource.EDGE: RANK_EDGE}
 MERGED_SOURCE = "router+edge"
@@ -181,8 +182,8 @@ def usage_row(event: UsageEvent, charge: Charge) -> list[Any]:
         event.ttft_ms,
         event.stream,
         event.router_id,
-        event.source.value,
-        SOURCE_RANK[event.source],
+        MERGED_SOURCE if event.client_cut else event.source.value,
+        RANK_MERGED if event.client_cut else SOURCE_RANK[event.source],
         _clamp(event.cached_read_tokens, _UINT32_MAX),
         _clamp(event.cache_write_tokens, _UINT32_MAX),
         _clamp(event.reasoning_tokens, _UINT32_MAX),

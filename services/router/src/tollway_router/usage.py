@@ -138,7 +138,9 @@ async def publish_usage(
     """Publish until JetStream acknowledges or `window_s` has passed; the message id makes a
     retried publish harmless."""
     payload = contract.encode(event)
-    headers = {contract.HEADER_MSG_ID: usage_msg_id(event.request_id, event.source.value)}
+    # A corrected event (`client_cut`) must not be taken for a repeat of the first one.
+    source = event.source.value + ("-cut" if event.client_cut else "")
+    headers = {contract.HEADER_MSG_ID: usage_msg_id(event.request_id, source)}
     deadline = time.monotonic() + window_s
     attempt = 0
     while True:
