@@ -133,7 +133,12 @@ def metering_report(answers: list[Judged], rows: dict[str, Row]) -> dict[str, An
         "failed_rows": len(failed_rows),
         # A client that got an error but a row that says 200: billed as if it had succeeded.
         "failed_rows_status_200": sum(1 for row in failed_rows if row.status_code == 200),
+        # Priced at the provider's charge (the router's usage): true, the provider billed it.
         "failed_rows_priced": sum(1 for row in failed_rows if row.cost > 0),
+        # Priced from an estimate: never right.
+        "failed_rows_estimate_priced": sum(
+            1 for row in failed_rows if row.cost > 0 and row.usage_estimated
+        ),
         "failed_without_request_id": sum(
             1 for j in answers if not j.ok and not j.answer.request_id
         ),

@@ -195,7 +195,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| fault | requests | errors | in flight | in outage | after recovery | malformed "
         "| restart s | errors until s | answered / one row | tokens differ "
-        "| failed with row 200 | failed rows priced | rows without client id |",
+        "| failed with row 200 | failed rows priced (from estimates) "
+        "| rows without client id (of them 200) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in result["faults"]:
@@ -206,7 +207,8 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {c.get('restart_s', '-')} | {c.get('errors_ended_until_s', '-')} "
             f"| {m['answered']} / {m['answered_with_one_row']} | {m['answered_tokens_differ']} "
             f"| {m['failed_rows_status_200']} | {m['failed_rows_priced']} "
-            f"| {m['rows_without_client_id']} |"
+            f"({m['failed_rows_estimate_priced']}) | {m['rows_without_client_id']} "
+            f"({m['rows_without_client_id_status_200']}) |"
         )
     w = result["totals"]["warehouse"]
     lines += [

@@ -73,6 +73,13 @@ def test_a_failed_request_billed_as_200_is_counted() -> None:
     assert report["failed_without_request_id"] == 1
 
 
+def test_a_failed_request_priced_from_an_estimate_is_told_from_a_real_charge() -> None:
+    answers = [_judged("a", Verdict.ERROR_EVENT), _judged("b", Verdict.CUT)]
+    rows = {"a": _row("a", status=502), "b": _row("b", status=502, usage_estimated=True)}
+    report = metering_report(answers, rows)
+    assert (report["failed_rows_priced"], report["failed_rows_estimate_priced"]) == (2, 1)
+
+
 def test_rows_no_client_saw_are_orphans() -> None:
     rows = {"a": _row("a"), "z": _row("z")}
     assert [row.request_id for row in orphan_rows(rows, {"a"})] == ["z"]
