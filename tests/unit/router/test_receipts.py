@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import asyncio
+
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 
@@ -95,3 +97,18 @@ async def test_what_waits_for_a_503_is_forgotten_after_a_while() -> None:
 
     assert published == []
     assert receipts.settle(EVENT.model_copy(update={"request_id": "r2"})).client_cut is False
+
+
+async def test_stop_drops_a_correction_that_cannot_land_in_time() -> None:
+    started = asyncio.Event()
+
+    async def publish(event: UsageEvent) -> None:
+        started.set()
+        await asyncio.sleep(3600)
+
+    receipts = Receipts(Client(), publish, _Clock())
+    receipts.settle(EVENT)
+    await receipts._on_receipt(_no_responders(receipts, "r1"))
+    await started.wait()
+
+    await receipts.stop(grace_s=0.01)

@@ -12,12 +12,14 @@ The normal case costs a few bytes on the `final` and a dictionary entry for a fe
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Coroutine
 from typing import Any
 
+import nats.errors
 from nats.aio.client import Client
 from nats.aio.msg import Msg
 from nats.aio.subscription import Subscription
@@ -68,11 +70,17 @@ class Receipts:
         self._prefix = self._nc.new_inbox()
         self._sub = await self._nc.subscribe(f"{self._prefix}.*", cb=self._on_receipt)
 
-    async def stop(self) -> None:
+    async def stop(self, grace_s: float = WAIT_S) -> None:
+        """Give corrections still being published `grace_s` to land, then drop them."""
         if self._sub is not None:
-            await self._sub.unsubscribe()
+            # A drained connection has already taken the subscription away.
+            with contextlib.suppress(nats.errors.Error):
+                await self._sub.unsubscribe()
         if self._tasks:
-            await asyncio.gather(*self._tasks, return_exceptions=True)
+            _, late = await asyncio.wait(self._tasks, timeout=grace_s)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
 
     def reply_to(self, request_id: str) -> str:
         return f"{self._prefix}.{request_id}"
