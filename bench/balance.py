@@ -37,6 +37,18 @@ class Row:
     cost: Decimal
     # How many raw rows (before ClickHouse merges duplicates) carry this id.
     raw_copies: int = 1
+    # Whose event the row is: "router", "edge" (an estimate) or "router+edge" (merged).
+    source: str = "router"
+
+
+@dataclass(frozen=True)
+class Rollup:
+    """The per-minute rollup's totals over the whole run."""
+
+    requests: int
+    prompt_tokens: int
+    completion_tokens: int
+    cost: Decimal
 
 
 def client_report(answers: list[Judged], fault: Fault | None) -> dict[str, Any]:
@@ -121,7 +133,12 @@ def metering_report(answers: list[Judged], rows: dict[str, Row]) -> dict[str, An
         "failed_rows": len(failed_rows),
         # A client that got an error but a row that says 200: billed as if it had succeeded.
         "failed_rows_status_200": sum(1 for row in failed_rows if row.status_code == 200),
+        # Priced at the provider's charge (the router's usage): true, the provider billed it.
         "failed_rows_priced": sum(1 for row in failed_rows if row.cost > 0),
+        # Priced from an estimate: never right.
+        "failed_rows_estimate_priced": sum(
+            1 for row in failed_rows if row.cost > 0 and row.usage_estimated
+        ),
         "failed_without_request_id": sum(
             1 for j in answers if not j.ok and not j.answer.request_id
         ),
@@ -134,13 +151,20 @@ def orphan_rows(rows: dict[str, Row], seen_ids: set[str]) -> list[Row]:
     return [row for row in rows.values() if row.request_id not in seen_ids]
 
 
-def warehouse_report(rows: dict[str, Row], rollup_requests: int) -> dict[str, Any]:
+def warehouse_report(rows: dict[str, Row], rollup: Rollup) -> dict[str, Any]:
     estimated = [row for row in rows.values() if row.usage_estimated]
+    billed = rows.values()
+    billed_cost = sum((row.cost for row in billed), Decimal(0))
     return {
         "billing_rows": len(rows),
-        "ids_with_raw_duplicates": sum(1 for row in rows.values() if row.raw_copies > 1),
+        "ids_with_raw_duplicates": sum(1 for row in billed if row.raw_copies > 1),
         "estimated_rows": len(estimated),
         "estimated_rows_priced": sum(1 for row in estimated if row.cost > 0),
-        "rollup_requests": rollup_requests,
-        "rollup_minus_billing": rollup_requests - len(rows),
+        "rows_by_source": dict(Counter(row.source for row in billed)),
+        "rollup_requests": rollup.requests,
+        "rollup_minus_billing": rollup.requests - len(rows),
+        "rollup_tokens_minus_billing": rollup.prompt_tokens
+        + rollup.completion_tokens
+        - sum(row.prompt_tokens + row.completion_tokens for row in billed),
+        "rollup_cost_minus_billing": str(rollup.cost - billed_cost),
     }

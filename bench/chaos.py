@@ -24,6 +24,7 @@ from typing import Any
 
 from bench.balance import (
     Fault,
+    Rollup,
     Row,
     client_report,
     metering_report,
@@ -84,7 +85,7 @@ async def _drive(stack: ChaosStack, settings: Settings) -> tuple[list[Judged], l
     return traffic.answers, faults
 
 
-def _read_rows(folder: Path) -> tuple[dict[str, Row], int]:
+def _read_rows(folder: Path) -> tuple[dict[str, Row], Rollup]:
     copies = {
         request_id: int(count)
         for request_id, count in query_warehouse(
@@ -103,16 +104,22 @@ def _read_rows(folder: Path) -> tuple[dict[str, Row], int]:
             completion_tokens=int(record[5]),
             cost=Decimal(record[6]),
             raw_copies=copies.get(record[0], 1),
+            source=record[7],
         )
         for record in query_warehouse(
             folder,
             "SELECT request_id, toUnixTimestamp64Milli(received_at), status_code, "
-            "usage_estimated, prompt_tokens, completion_tokens, toString(cost) "
+            "usage_estimated, prompt_tokens, completion_tokens, toString(cost), source "
             "FROM tollway.usage_requests FINAL",
         )
     }
-    rollup = query_warehouse(folder, "SELECT countMerge(requests) FROM tollway.usage_minute")
-    return rows, int(rollup[0][0]) if rollup else 0
+    [totals] = query_warehouse(
+        folder,
+        "SELECT sumMerge(requests), sumMerge(prompt_tokens), sumMerge(completion_tokens), "
+        "toString(sumMerge(cost)) FROM tollway.usage_minute",
+    )
+    rollup = Rollup(int(totals[0]), int(totals[1]), int(totals[2]), Decimal(totals[3]))
+    return rows, rollup
 
 
 def _windows(
@@ -143,7 +150,7 @@ def report(
     answers: list[Judged],
     faults: list[Fault],
     rows: dict[str, Row],
-    rollup_requests: int,
+    rollup: Rollup,
     settled: bool,
 ) -> dict[str, Any]:
     seen = {j.answer.request_id for j in answers if j.answer.request_id}
@@ -173,7 +180,7 @@ def report(
             "clients": client_report(answers, None),
             "metering": metering_report(answers, rows),
             "rows_without_client_id": len(orphans),
-            "warehouse": warehouse_report(rows, rollup_requests),
+            "warehouse": warehouse_report(rows, rollup),
         },
         "faults": per_fault,
     }
@@ -189,7 +196,8 @@ def markdown(result: dict[str, Any]) -> str:
         "",
         "| fault | requests | errors | in flight | in outage | after recovery | malformed "
         "| restart s | errors until s | answered / one row | tokens differ "
-        "| failed with row 200 | failed rows priced | rows without client id |",
+        "| failed with row 200 | failed rows priced (from estimates) "
+        "| rows without client id (of them 200) |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for entry in result["faults"]:
@@ -200,15 +208,18 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {c.get('restart_s', '-')} | {c.get('errors_ended_until_s', '-')} "
             f"| {m['answered']} / {m['answered_with_one_row']} | {m['answered_tokens_differ']} "
             f"| {m['failed_rows_status_200']} | {m['failed_rows_priced']} "
-            f"| {m['rows_without_client_id']} |"
+            f"({m['failed_rows_estimate_priced']}) | {m['rows_without_client_id']} "
+            f"({m['rows_without_client_id_status_200']}) |"
         )
     w = result["totals"]["warehouse"]
     lines += [
         "",
         f"Warehouse: {w['billing_rows']} billing rows, {w['estimated_rows']} estimated "
         f"({w['estimated_rows_priced']} of them priced), {w['ids_with_raw_duplicates']} ids with "
-        f"raw duplicates merged away, per-minute rollup counts {w['rollup_requests']} requests "
-        f"({w['rollup_minus_billing']:+d} against billing).",
+        f"raw duplicates merged away, rows by source {w['rows_by_source']}; per-minute rollup "
+        f"counts {w['rollup_requests']} requests ({w['rollup_minus_billing']:+d} against "
+        f"billing), tokens {w['rollup_tokens_minus_billing']:+d}, cost "
+        f"{w['rollup_cost_minus_billing']} against billing.",
     ]
     kinds_line = ", ".join(
         f"{entry['fault']}: {entry['clients']['by_verdict']}"

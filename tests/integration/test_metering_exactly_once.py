@@ -9,6 +9,7 @@ import collections
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import nats
 import nats.errors
@@ -22,7 +23,14 @@ from tollway_cli.processes import ManagedProcess, spawn_module
 from tollway_cli.servers import NatsServer
 from tollway_common import contract, nats_client
 from tollway_common.bus_permissions import Service
-from tollway_common.contract import AnalyticsQuery, Endpoint, Principal, UsageEvent, UsageRow
+from tollway_common.contract import (
+    AnalyticsQuery,
+    Endpoint,
+    Principal,
+    UsageEvent,
+    UsageRow,
+    UsageSource,
+)
 from tollway_common.ids import new_request_id, usage_msg_id
 
 pytestmark = pytest.mark.integration
@@ -116,7 +124,7 @@ async def _publish(js: JetStreamContext, events: list[UsageEvent]) -> None:
         await js.publish(
             contract.USAGE_SUBJECT,
             contract.encode(event),
-            headers={contract.HEADER_MSG_ID: usage_msg_id(event.request_id)},
+            headers={contract.HEADER_MSG_ID: usage_msg_id(event.request_id, event.source.value)},
         )
 
 
@@ -229,6 +237,81 @@ async def test_metering_killed_between_insert_and_ack_loses_and_doubles_nothing(
     await _wait_all_acked(js, restarted)
     await _stored_once(nc, restarted, events + later)
     assert restarted.stop(timeout=20) == 0, restarted.log()[-4000:]
+
+    # The redelivered batch wrote nothing again, so the rollups count what billing counts.
+    (raw,) = query_folder(metering.folder(), "SELECT count() FROM tollway.usage_requests")
+    assert int(raw[0]) == len(events + later)
+    assert _rollup_totals(metering.folder()) == _billing_totals(metering.folder())
+
+
+def _billing_totals(folder: Path) -> list[list[Any]]:
+    return query_folder(
+        folder,
+        "SELECT count(), countIf(status_code >= 400), sum(prompt_tokens), "
+        "sum(completion_tokens), toString(sum(toDecimal128(cost, 9))) "
+        "FROM tollway.usage_requests FINAL",
+    )
+
+
+def _rollup_totals(folder: Path) -> list[list[Any]]:
+    minute = query_folder(
+        folder,
+        "SELECT sumMerge(requests), sumMerge(errors), sumMerge(prompt_tokens), "
+        "sumMerge(completion_tokens), toString(sumMerge(cost)) FROM tollway.usage_minute",
+    )
+    daily = query_folder(
+        folder, "SELECT sum(requests), toString(sum(cost)) FROM tollway.cost_daily"
+    )
+    assert [daily[0][0], daily[0][1]] == [minute[0][0], minute[0][4]]
+    return minute
+
+
+def _client_cut(event: UsageEvent) -> UsageEvent:
+    """The edge's event for a request whose router it lost: the client got a 502."""
+    return event.model_copy(
+        update={
+            "source": UsageSource.EDGE,
+            "status_code": 502,
+            "error_type": "server_error",
+            "error_code": "router_lost",
+            "provider": "",
+            "deployment": "",
+            "completion_tokens": 2,
+            "total_tokens": event.prompt_tokens + 2,
+            "usage_estimated": True,
+        }
+    )
+
+
+async def test_the_edges_event_merges_with_the_routers_in_either_order(
+    js_client: tuple[Client, JetStreamContext], metering: _Metering
+) -> None:
+    nc, js = js_client
+    router_first = [_event(index) for index in range(4)]
+    edge_first = [_event(index) for index in range(4, 7)]
+    answered = [_event(index) for index in range(7, 10)]
+    process = await metering.start()
+
+    await _publish(js, router_first + answered)
+    await _stored_once(nc, process, router_first + answered)
+    await _publish(js, [_client_cut(event) for event in router_first + edge_first])
+    await _stored_rows(nc, process, {event.request_id for event in edge_first})
+    await _publish(js, edge_first)
+    await _wait_all_acked(js, process)
+    rows = {
+        row.request_id: row
+        for row in await _stored_once(nc, process, router_first + edge_first + answered)
+    }
+    assert process.stop(timeout=20) == 0, process.log()[-4000:]
+
+    for event in router_first + edge_first:
+        # What the client got (the edge's 502), what the provider charged (the router's usage).
+        row = rows[event.request_id]
+        assert (row.status_code, row.error_code) == (502, "router_lost")
+        assert (row.prompt_tokens, row.completion_tokens) == (event.prompt_tokens, 5)
+        assert (row.provider, row.usage_estimated) == ("fake", False)
+    assert {rows[event.request_id].status_code for event in answered} == {200}
+    assert _rollup_totals(metering.folder()) == _billing_totals(metering.folder())
 
 
 async def _publish_until_acked(js: JetStreamContext, event: UsageEvent) -> None:

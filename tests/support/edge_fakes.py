@@ -29,6 +29,7 @@ from tollway_common.control import (
 from tollway_common.kv_mirror import KvMirror
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import Reply, ReplyMux
+from tollway_edge.fallback_usage import Estimates
 from tollway_edge.limits.alerts import AlertPublisher
 from tollway_edge.limits.gate import LimitGate
 from tollway_edge.limits.plan import Check
@@ -135,6 +136,7 @@ def runtime(
         gate=gate
         if gate is not None
         else LimitGate(catalog, redis, RecordingAlerts(), edge_settings.limits),
+        estimates=Estimates(nc.jetstream()),
     )
 
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from bench.balance import Fault, Row, client_report, metering_report, orphan_rows, warehouse_report
+from bench.balance import (
+    Fault,
+    Rollup,
+    Row,
+    client_report,
+    metering_report,
+    orphan_rows,
+    warehouse_report,
+)
 from bench.outcome import Answer, Judged, Verdict
 
 _FAULT = Fault("router", killed_at=100.0, ready_at=105.0)
@@ -65,6 +73,13 @@ def test_a_failed_request_billed_as_200_is_counted() -> None:
     assert report["failed_without_request_id"] == 1
 
 
+def test_a_failed_request_priced_from_an_estimate_is_told_from_a_real_charge() -> None:
+    answers = [_judged("a", Verdict.ERROR_EVENT), _judged("b", Verdict.CUT)]
+    rows = {"a": _row("a", status=502), "b": _row("b", status=502, usage_estimated=True)}
+    report = metering_report(answers, rows)
+    assert (report["failed_rows_priced"], report["failed_rows_estimate_priced"]) == (2, 1)
+
+
 def test_rows_no_client_saw_are_orphans() -> None:
     rows = {"a": _row("a"), "z": _row("z")}
     assert [row.request_id for row in orphan_rows(rows, {"a"})] == ["z"]
@@ -76,11 +91,15 @@ def test_the_warehouse_report_counts_priced_estimates_and_rollup_drift() -> None
         "b": _row("b", usage_estimated=True, cost=Decimal(0)),
         "c": _row("c", raw_copies=2),
     }
-    assert warehouse_report(rows, rollup_requests=4) == {
+    rollup = Rollup(requests=4, prompt_tokens=20, completion_tokens=15, cost=Decimal("0.0025"))
+    assert warehouse_report(rows, rollup) == {
         "billing_rows": 3,
         "ids_with_raw_duplicates": 1,
         "estimated_rows": 2,
         "estimated_rows_priced": 1,
+        "rows_by_source": {"router": 3},
         "rollup_requests": 4,
         "rollup_minus_billing": 1,
+        "rollup_tokens_minus_billing": 5,
+        "rollup_cost_minus_billing": "0.0005",
     }

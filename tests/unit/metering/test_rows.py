@@ -120,6 +120,7 @@ def test_usage_row_lists_every_column_in_order() -> None:
         "audio_seconds": 12.5,
         "characters": 300,
         "batch_id": "batch_0123",
+        "estimated_cost": Decimal(0),
     }
 
 
@@ -151,6 +152,16 @@ def test_a_batch_line_costs_the_batch_share_of_the_price_where_one_is_set() -> N
     assert line.cost == live.cost / 2
     unset = price.model_copy(update={"batch_multiplier": None})
     assert charge(_event(batch_id="batch_1"), unset).cost == live.cost
+
+
+def test_an_estimate_is_never_priced_as_real_its_price_is_kept_apart() -> None:
+    price = Price(model="gpt-4o-mini", input_per_mtok=Decimal("1"), output_per_mtok=Decimal("2"))
+    real = charge(_event(), price)
+
+    estimated = charge(_event(usage_estimated=True), price)
+
+    assert real.cost == (12 * Decimal(1) + 30 * Decimal(2)) / 1_000_000
+    assert estimated == Charge(Decimal(0), "USD", "", False, estimated_cost=real.cost)
 
 
 def test_the_routers_event_outranks_the_edges_estimate() -> None:
@@ -227,6 +238,7 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         61.5,
         120,
         "batch_0123",
+        "0.0001",
     )
 
     assert to_usage_row(values) == UsageRow(
@@ -268,6 +280,7 @@ def test_to_usage_row_reads_the_selected_columns_in_order() -> None:
         audio_seconds=61.5,
         characters=120,
         batch_id="batch_0123",
+        estimated_cost="0.0001",
     )
 
 

@@ -463,6 +463,10 @@ class UsageEvent(_Wire):
     characters: int = 0
     # The batch the request was a line of; charged at the batch price where one is set.
     batch_id: str = ""
+    # The router's event corrected: the answer's `final` found no edge to take it (the edge
+    # had died), so the client got it cut short or not at all. The status says so; the tokens
+    # stay what the provider charged.
+    client_cut: bool = False
 
 
 class AuditActor(_Wire):
@@ -658,6 +662,8 @@ class UsageRow(_Wire):
     audio_seconds: float = 0.0
     characters: int = 0
     batch_id: str = ""
+    # What an estimate would cost at the price; never part of `cost` (docs/metering.md).
+    estimated_cost: str = "0"
 
 
 class AnalyticsReply(_Wire):

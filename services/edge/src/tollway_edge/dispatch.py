@@ -45,6 +45,11 @@ class ClientGone(Exception):
     """The client disconnected while its request was waiting for replies."""
 
 
+class Unanswered(RouterLost):
+    """The router was lost before any router said a word about the request (no reply, no
+    heartbeat): as far as this edge knows it reached no router, so it reached no upstream."""
+
+
 class _Lost:
     """Queued into every open request when the edge loses NATS: replies may have been lost."""
 
@@ -134,8 +139,15 @@ class ReplyMux:
             reply = f"{self._prefix}.{token}"
             await self.nc.publish(subject, payload, reply=reply, headers=headers)
             expected_seq = 0
+            heard = False
             while True:
-                msg = await self._next(queue, deadline)
+                try:
+                    msg = await self._next(queue, deadline)
+                except RouterLost as exc:
+                    if heard:
+                        raise
+                    raise Unanswered(exc.message) from exc
+                heard = True
                 kind, seq = _kind_and_seq(msg)
                 if kind is None:
                     finished = True

@@ -29,7 +29,7 @@ from tollway_common.contract import (
 )
 from tollway_common.errors import InvalidRequest, PayloadTooLarge, RouterLost
 from tollway_common.forms import FORM_ENDPOINTS
-from tollway_edge import dialects, fallback_usage, policy, relay, sse, token_count
+from tollway_edge import dialects, policy, relay, sse, token_count
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller, UnknownKey, authenticate, presented_key
 from tollway_edge.body import Head, parse_body, read_body
@@ -198,7 +198,7 @@ async def _dispatch(
     except StopAsyncIteration:
         raise RouterLost("The router ended the reply without an answer.") from None
     except RouterLost as exc:
-        await fallback_usage.publish_estimate(runtime.js, infer, exc, chunks_relayed=0)
+        runtime.estimates.submit(infer, exc, chunks_relayed=0)
         raise
     finally:
         if not outcome.streaming:
@@ -275,7 +275,7 @@ async def _relay_stream(
         return
     except Exception as exc:
         if isinstance(exc, RouterLost):
-            await fallback_usage.publish_estimate(runtime.js, infer, exc, relayed)
+            runtime.estimates.submit(infer, exc, relayed)
         yield failure_event(exc, dialect, relayed)
     finally:
         runtime.gate.settle_later(ticket, usage, relayed, served_model)

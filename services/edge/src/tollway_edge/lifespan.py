@@ -33,6 +33,7 @@ from tollway_edge import redis_client
 from tollway_edge.auth import TokenAuth
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
+from tollway_edge.fallback_usage import Estimates
 from tollway_edge.limits.alerts import AlertPublisher
 from tollway_edge.limits.gate import LimitGate
 from tollway_edge.runtime import Runtime
@@ -95,6 +96,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
             "only; set one (the same on every edge)"
         )
         salt = secrets.token_bytes(16)
+    estimates = Estimates(js)
     app.state.runtime = Runtime(
         settings=settings,
         edge_id=edge_id,
@@ -105,6 +107,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         catalog=catalog,
         oidc=oidc,
         gate=gate,
+        estimates=estimates,
         client_ip_salt=salt,
         files=files,
         batches=batches,
@@ -123,6 +126,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         await session_answers.stop()
         await mux.stop()
         await gate.drain()
+        await estimates.drain()
         for mirror in catalog.mirrors():
             await mirror.stop()
         if oidc is not None:

@@ -16,7 +16,7 @@ from collections.abc import AsyncGenerator, AsyncIterator, Callable
 from tollway_common import contract
 from tollway_common.contract import InferRequest, ReplyKind, Usage
 from tollway_common.errors import RouterLost
-from tollway_edge import fallback_usage, sse
+from tollway_edge import sse
 from tollway_edge.dispatch import ClientGone, Reply
 from tollway_edge.limits.gate import Ticket
 from tollway_edge.runtime import Runtime
@@ -66,7 +66,7 @@ async def relay_bytes(
         raise
     except Exception as exc:
         if isinstance(exc, RouterLost):
-            await fallback_usage.publish_estimate(runtime.js, infer, exc, chunks_relayed=0)
+            runtime.estimates.submit(infer, exc, chunks_relayed=0)
         log.warning("relayed answer failed after %d chunks: %s", relayed, exc)
         raise RelayBroken(str(exc)) from exc
     finally:

@@ -13,6 +13,7 @@ from tollway_common.file_store import FileStore
 from tollway_edge.auth import TokenAuth
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
+from tollway_edge.fallback_usage import Estimates
 from tollway_edge.limits.gate import LimitGate
 from tollway_edge.redis_client import RedisClient
 from tollway_edge.settings import EdgeSettings
@@ -28,6 +29,8 @@ class Runtime:
     mux: ReplyMux
     catalog: Catalog
     gate: LimitGate
+    # The edge's usage events for requests whose router it lost (fallback_usage.py).
+    estimates: Estimates
     oidc: TokenAuth | None = None
     # The configured salt, read once (lifespan), else random for this process.
     client_ip_salt: bytes = field(default_factory=lambda: secrets.token_bytes(16))

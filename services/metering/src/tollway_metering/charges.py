@@ -18,10 +18,15 @@ _PLACES = Decimal("0.000000001")
 
 @dataclass(frozen=True, slots=True)
 class Charge:
+    """What a row is billed. `cost` is what the provider's reported usage costs at the price;
+    an estimate (`usage_estimated`) is never priced as real: its cost is 0 and the price of
+    the estimate is `estimated_cost`, which no total sums."""
+
     cost: Decimal
     currency: str
     price_version: str
     unpriced: bool
+    estimated_cost: Decimal = Decimal(0)
 
 
 UNPRICED = Charge(Decimal(0), "", "", True)
@@ -39,7 +44,10 @@ def charge(event: UsageEvent, price: Price | None) -> Charge:
     ) + media_cost(price, event.images, event.audio_seconds, event.characters)
     if event.batch_id and price.batch_multiplier is not None:
         cost *= price.batch_multiplier
-    return Charge(cost.quantize(_PLACES), price.currency, price.version, False)
+    cost = cost.quantize(_PLACES)
+    if event.usage_estimated:
+        return Charge(Decimal(0), price.currency, price.version, False, estimated_cost=cost)
+    return Charge(cost, price.currency, price.version, False)
 
 
 class PriceBook:

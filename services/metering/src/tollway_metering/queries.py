@@ -3,9 +3,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from tollway_common.contract import SUMMARY_DIMENSIONS, AuditQuery, SummaryQuery, UsageFilter
+from tollway_common.contract import (
+    SUMMARY_DIMENSIONS,
+    AuditQuery,
+    SummaryQuery,
+    UsageEvent,
+    UsageFilter,
+)
 
 MAX_ROWS = 100_000
 _BUCKETS = {"minute": "toStartOfMinute", "hour": "toStartOfHour", "day": "toStartOfDay"}
@@ -41,6 +48,31 @@ def usage_where(flt: UsageFilter, parameters: dict[str, Any]) -> list[str]:
     if flt.errors_only:
         clauses.append("status_code >= 400")
     return clauses
+
+
+def stored_rows_sql(
+    table: str, columns: Sequence[str], events: Sequence[UsageEvent]
+) -> tuple[str, dict[str, Any]]:
+    """The best stored row (highest `source_rank`) of each request in `events`. The orgs and
+    the time range narrow the read to the parts and granules that can hold them (the table is
+    ordered by org first and partitioned by month); the bloom filter on request_id does the
+    rest."""
+    parameters: dict[str, Any] = {
+        "ids": sorted({event.request_id for event in events}),
+        "orgs": sorted({event.principal.org_id for event in events}),
+        "since_ms": min(event.received_at_ms for event in events),
+        "until_ms": max(event.received_at_ms for event in events),
+    }
+    sql = f"""
+        SELECT {", ".join(columns)} FROM {table}
+        WHERE org_id IN {{orgs:Array(String)}}
+          AND received_at >= fromUnixTimestamp64Milli({{since_ms:Int64}}, 'UTC')
+          AND received_at <= fromUnixTimestamp64Milli({{until_ms:Int64}}, 'UTC')
+          AND request_id IN {{ids:Array(String)}}
+        ORDER BY request_id, source_rank DESC
+        LIMIT 1 BY request_id
+    """
+    return sql, parameters
 
 
 def summary_sql(table: str, query: SummaryQuery) -> tuple[str, dict[str, Any]]:

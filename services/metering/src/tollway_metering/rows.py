@@ -67,11 +67,34 @@ USAGE_COLUMNS: tuple[str, ...] = (
     "audio_seconds",
     "characters",
     "batch_id",
+    "estimated_cost",
 )
+USAGE_INDEX = {name: index for index, name in enumerate(USAGE_COLUMNS)}
 
-# Which event of a request ReplacingMergeTree keeps: the router's real usage over the edge's
-# estimate.
-SOURCE_RANK = {UsageSource.ROUTER: 2, UsageSource.EDGE: 1}
+# Which row of a request ReplacingMergeTree keeps: the one that knows most. The edge's estimate
+# (the router was lost), the router's real usage, or both merged (reconcile.py): the router's
+# charge with the status the edge saw its client get, or the router's event corrected when its
+# answer found no edge (`client_cut`).
+RANK_EDGE, RANK_ROUTER, RANK_MERGED = 1, 2, 3
+SOURCE_RANK = {UsageSource.ROUTER: RANK_ROUTER, UsageSource.EDGE: RANK_EDGE}
+MERGED_SOURCE = "router+edge"
+
+# What `usage_retractions` takes of a replaced row: what the rollups sum and group by.
+RETRACTION_COLUMNS: tuple[str, ...] = (
+    "request_id",
+    "received_at",
+    "key_id",
+    "team_id",
+    "org_id",
+    "model_alias",
+    "provider",
+    "status_code",
+    "prompt_tokens",
+    "completion_tokens",
+    "cost",
+    "currency",
+    "unpriced",
+)
 
 # What `query_usage` selects, in UsageRow field order.
 USAGE_ROW_SELECT: tuple[str, ...] = (
@@ -113,6 +136,7 @@ USAGE_ROW_SELECT: tuple[str, ...] = (
     "audio_seconds",
     "characters",
     "batch_id",
+    "toString(estimated_cost) AS estimated_cost",
 )
 
 _UINT16_MAX = 2**16 - 1
@@ -158,8 +182,8 @@ def usage_row(event: UsageEvent, charge: Charge) -> list[Any]:
         event.ttft_ms,
         event.stream,
         event.router_id,
-        event.source.value,
-        SOURCE_RANK[event.source],
+        MERGED_SOURCE if event.client_cut else event.source.value,
+        RANK_MERGED if event.client_cut else SOURCE_RANK[event.source],
         _clamp(event.cached_read_tokens, _UINT32_MAX),
         _clamp(event.cache_write_tokens, _UINT32_MAX),
         _clamp(event.reasoning_tokens, _UINT32_MAX),
@@ -180,11 +204,13 @@ def usage_row(event: UsageEvent, charge: Charge) -> list[Any]:
         max(0.0, event.audio_seconds),
         _clamp(event.characters, _UINT32_MAX),
         event.batch_id,
+        charge.estimated_cost,
     ]
 
 
-def usage_rows(events: Sequence[UsageEvent], charges: Sequence[Charge]) -> list[list[Any]]:
-    return [usage_row(event, charge) for event, charge in zip(events, charges, strict=True)]
+def retraction_row(row: Sequence[Any]) -> list[Any]:
+    """A stored row (in `USAGE_COLUMNS` order) as `usage_retractions` takes it."""
+    return [row[USAGE_INDEX[name]] for name in RETRACTION_COLUMNS]
 
 
 AUDIT_COLUMNS: tuple[str, ...] = (

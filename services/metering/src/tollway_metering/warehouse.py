@@ -28,7 +28,8 @@ from tollway_common.contract import (
 )
 from tollway_metering.charges import Charge
 from tollway_metering.migrations import Retention, apply_body_retention, apply_migrations
-from tollway_metering.queries import audit_sql, summary_sql, usage_where
+from tollway_metering.queries import audit_sql, stored_rows_sql, summary_sql, usage_where
+from tollway_metering.reconcile import Plan, plan
 from tollway_metering.request_log import (
     request_bodies_sql,
     request_detail_sql,
@@ -40,14 +41,15 @@ from tollway_metering.rows import (
     AUDIT_COLUMNS,
     BODY_COLUMNS,
     BODY_SELECT,
+    RETRACTION_COLUMNS,
     USAGE_COLUMNS,
+    USAGE_INDEX,
     USAGE_ROW_SELECT,
     alert_row,
     audit_row,
     body_row,
     to_body_event,
     to_usage_row,
-    usage_rows,
 )
 
 _CHDB_SCHEME = "chdb:"
@@ -141,16 +143,35 @@ class Warehouse:
         )
         return applied
 
-    async def insert_usage(self, events: Sequence[UsageEvent], charges: Sequence[Charge]) -> None:
+    async def insert_usage(self, events: Sequence[UsageEvent], charges: Sequence[Charge]) -> Plan:
+        """Write what the batch adds to the rows stored for its requests (reconcile.py): a
+        redelivered event writes nothing, a late one merges, a replaced row is retracted."""
         if not events:
-            return
-        await asyncio.to_thread(
-            self._client.insert,
-            self._table,
-            usage_rows(events, charges),
-            column_names=list(USAGE_COLUMNS),
-            settings=_INSERT_SETTINGS,
-        )
+            return Plan()
+        return await asyncio.to_thread(self._write_usage, events, charges)
+
+    def _write_usage(self, events: Sequence[UsageEvent], charges: Sequence[Charge]) -> Plan:
+        sql, parameters = stored_rows_sql(self._table, USAGE_COLUMNS, events)
+        rows = self._client.query(sql, parameters=parameters).result_rows
+        stored = {row[USAGE_INDEX["request_id"]]: row for row in rows}
+        written = plan(events, charges, stored)
+        # The rows first: a crash before the retractions leaves a replaced row counted in the
+        # rollups (as before this existed), never a row subtracted twice.
+        if written.rows:
+            self._client.insert(
+                self._table,
+                written.rows,
+                column_names=list(USAGE_COLUMNS),
+                settings=_INSERT_SETTINGS,
+            )
+        if written.retractions:
+            self._client.insert(
+                f"{self._database}.usage_retractions",
+                written.retractions,
+                column_names=list(RETRACTION_COLUMNS),
+                settings=_INSERT_SETTINGS,
+            )
+        return written
 
     async def insert_audit(self, events: Sequence[AuditEvent]) -> None:
         if not events:

@@ -34,6 +34,7 @@ from tollway_router.body_log.publisher import BodyLog
 from tollway_router.credentials.resolve import Credential, Credentials, for_tenant
 from tollway_router.providers.adapter import HttpCall
 from tollway_router.providers.errors import scrub
+from tollway_router.receipts import Receipts
 from tollway_router.replies import Heartbeats, Replier
 from tollway_router.responses.session import ResponseSession
 from tollway_router.responses.store import ResponseStore
@@ -43,11 +44,10 @@ from tollway_router.routing.load import LoadBoard
 from tollway_router.routing.retries import Failure, backoff_s, classify, may_retry
 from tollway_router.upstream.client import Upstream, UpstreamResponse
 from tollway_router.upstream.sse_decoder import SseDecoder
-from tollway_router.usage import Outcome, build_event, publish_usage
+from tollway_router.usage import CLIENT_CLOSED_REQUEST, Outcome, build_event, publish_usage
 
 log = logging.getLogger(__name__)
 
-CLIENT_CLOSED_REQUEST = 499
 _RELAY_PIECE_BYTES = 64 * 1024
 _FALLBACK_LISTS = {
     Failure.CONTEXT_LENGTH: "context_window_fallbacks",
@@ -102,6 +102,7 @@ class Handler:
     heartbeats: Heartbeats
     body_log: BodyLog | None = None
     responses: ResponseStore | None = None
+    receipts: Receipts | None = None
     load: LoadBoard = field(default_factory=LoadBoard)
     chooser: Chooser = field(init=False)
     rand: Callable[[], float] = random.random
@@ -112,7 +113,9 @@ class Handler:
     async def serve(self, infer: InferRequest, reply_to: str) -> None:
         """Serve a live request, replying on the edge's inbox `reply_to`."""
         capture = self.body_log.capture_for(infer) if self.body_log is not None else None
-        await self.answer(infer, Replier(self.nc, reply_to, self.router_id, capture), capture)
+        receipt = self.receipts.reply_to(infer.request_id) if self.receipts is not None else ""
+        replier = Replier(self.nc, reply_to, self.router_id, capture, receipt)
+        await self.answer(infer, replier, capture)
 
     async def answer(
         self,
@@ -154,6 +157,8 @@ class Handler:
         finally:
             self.heartbeats.closed(replier)
             event = build_event(infer, outcome, serving.elapsed_ms(), self.router_id)
+            if self.receipts is not None and replier.receipt and outcome.status_code < 400:
+                event = self.receipts.settle(event)
             metrics.observe_request(event)
             spans.record_result(event)
             if meter:

@@ -19,13 +19,20 @@ from tollway_router.body_log.capture import BodyCapture
 
 class Replier:
     def __init__(
-        self, nc: Client, subject: str, router_id: str, capture: BodyCapture | None = None
+        self,
+        nc: Client,
+        subject: str,
+        router_id: str,
+        capture: BodyCapture | None = None,
+        receipt: str = "",
     ) -> None:
         self._nc = nc
         self._subject = subject
         self._router_id = router_id
         self._seq = 0
         self._capture = capture
+        # Where nats-server says so if no edge takes the `final` (receipts.py).
+        self.receipt = receipt
 
     @property
     def started(self) -> bool:
@@ -46,7 +53,7 @@ class Replier:
         await self._publish(ReplyKind.CHUNK, data)
 
     async def final(self, reply: FinalReply) -> None:
-        await self._publish(ReplyKind.FINAL, contract.encode(reply))
+        await self._publish(ReplyKind.FINAL, contract.encode(reply), self.receipt)
 
     async def error(self, exc: TollwayError) -> None:
         reply = ErrorReply(
@@ -59,12 +66,12 @@ class Replier:
         if self._capture is not None:
             self._capture.error = contract.encode(reply.error)
 
-    async def _publish(self, kind: ReplyKind, data: bytes) -> None:
+    async def _publish(self, kind: ReplyKind, data: bytes, reply: str = "") -> None:
         headers = contract.reply_headers(kind, self._seq)
         if self._seq == 0:
             headers[contract.HEADER_ROUTER] = self._router_id
         self._seq += 1
-        await self._nc.publish(self._subject, data, headers=headers)
+        await self._nc.publish(self._subject, data, reply=reply, headers=headers)
 
     async def heartbeat(self) -> None:
         with contextlib.suppress(Exception):
@@ -82,7 +89,7 @@ class Collector(Replier):
         self.final_reply: FinalReply | None = None
         self.error_reply: ErrorReply | None = None
 
-    async def _publish(self, kind: ReplyKind, data: bytes) -> None:
+    async def _publish(self, kind: ReplyKind, data: bytes, reply: str = "") -> None:
         self._seq += 1
         if kind is ReplyKind.CHUNK:
             self.body = data

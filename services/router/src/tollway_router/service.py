@@ -29,12 +29,14 @@ from tollway_router.body_log.publisher import BodyLog
 from tollway_router.credentials.resolve import Credentials
 from tollway_router.credentials.token_cache import TokenCache
 from tollway_router.handler import Handler
+from tollway_router.receipts import Receipts
 from tollway_router.replies import Heartbeats
 from tollway_router.responses.answers import StoreAnswers
 from tollway_router.responses.store import ResponseStore, open_bucket
 from tollway_router.routing.health import HealthBoard
 from tollway_router.settings import RouterSettings
 from tollway_router.upstream.client import Upstream
+from tollway_router.usage import publish_usage
 from tollway_router.worker import Worker
 
 log = logging.getLogger(__name__)
@@ -69,6 +71,8 @@ async def run(settings: RouterSettings) -> None:
     metrics.watch_catalog(lambda: models.items, lambda: health.mirror.items.values())
     heartbeats = Heartbeats(settings.heartbeat_interval_s)
     heartbeats.start()
+    receipts = Receipts(nc, lambda event: publish_usage(js, event))
+    await receipts.start()
     handler = Handler(
         nc=nc,
         js=js,
@@ -80,6 +84,7 @@ async def run(settings: RouterSettings) -> None:
         heartbeats=heartbeats,
         body_log=body_log,
         responses=responses,
+        receipts=receipts,
     )
     deployments = [d for m in models.items.values() for d in m.deployments]
     await asyncio.to_thread(upstream.warm_up, deployments)
@@ -113,6 +118,7 @@ async def run(settings: RouterSettings) -> None:
         await drain.stop(settings.drain_grace_s)
     await worker.shutdown(settings.drain_grace_s)
     await heartbeats.stop()
+    await receipts.stop()
     await body_log.close()
     await models.stop()
     await health.stop()

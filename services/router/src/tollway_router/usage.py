@@ -27,6 +27,9 @@ _BACKOFF_FIRST_S = 0.2
 _BACKOFF_MAX_S = 2.0
 # Of a long run of failed attempts, the first and every tenth are logged.
 _LOG_EVERY = 10
+# A client that left: the upstream call was cancelled, possibly after the provider began to
+# charge for it, so its usage is estimated rather than taken as nothing.
+CLIENT_CLOSED_REQUEST = 499
 
 
 @dataclass
@@ -62,10 +65,20 @@ class Outcome:
         self.upstream_latency_ms = None
 
 
+# The usage of a request the provider did not charge for.
+NOTHING_CHARGED = Usage()
+
+
 def settle_usage(outcome: Outcome, prompt: int) -> Usage:
-    """The reported usage, or an estimate from the edge's `prompt` estimate and the output."""
+    """The reported usage; nothing for a call that failed before producing anything (providers
+    do not charge failed calls, and a request that reached no upstream cost nothing); else an
+    estimate from the edge's `prompt` estimate and the output, flagged (metering never prices
+    it as real)."""
     if outcome.usage is not None:
         return outcome.usage
+    failed = outcome.status_code >= 400 and outcome.status_code != CLIENT_CLOSED_REQUEST
+    if failed and outcome.output_chars == 0:
+        return NOTHING_CHARGED
     completion = estimate_completion_tokens(outcome.output_chars)
     return Usage(
         prompt_tokens=prompt,
@@ -125,7 +138,9 @@ async def publish_usage(
     """Publish until JetStream acknowledges or `window_s` has passed; the message id makes a
     retried publish harmless."""
     payload = contract.encode(event)
-    headers = {contract.HEADER_MSG_ID: usage_msg_id(event.request_id, event.source.value)}
+    # A corrected event (`client_cut`) must not be taken for a repeat of the first one.
+    source = event.source.value + ("-cut" if event.client_cut else "")
+    headers = {contract.HEADER_MSG_ID: usage_msg_id(event.request_id, source)}
     deadline = time.monotonic() + window_s
     attempt = 0
     while True:
