@@ -279,6 +279,7 @@ async def in_process_router(
     js = nc.jetstream()
     models_mirror: KvMirror[ModelAlias] | None = None
     health: HealthBoard | None = None
+    handler: Handler | None = None
     upstream = upstream or ScriptedUpstream()
     try:
         await nats_client.ensure_usage_stream(nc.jetstream(), 1)
@@ -307,6 +308,8 @@ async def in_process_router(
         )
         yield InProcessRouter(nc, handler, usage)
     finally:
+        if handler is not None:
+            await handler.usage.close(5.0)  # usage events still waiting for their acks
         await upstream.close()  # the pooled connections to unscripted deployments
         if health is not None:
             await health.stop()

@@ -43,7 +43,8 @@ from tollway_router.routing.load import LoadBoard
 from tollway_router.routing.retries import Failure, backoff_s, classify, may_retry
 from tollway_router.upstream.client import Upstream, UpstreamResponse
 from tollway_router.upstream.sse_decoder import SseDecoder
-from tollway_router.usage import Outcome, build_event, publish_usage
+from tollway_router.usage import Outcome, build_event
+from tollway_router.usage_publisher import UsagePublisher
 
 log = logging.getLogger(__name__)
 
@@ -104,10 +105,12 @@ class Handler:
     responses: ResponseStore | None = None
     load: LoadBoard = field(default_factory=LoadBoard)
     chooser: Chooser = field(init=False)
+    usage: UsagePublisher = field(init=False)
     rand: Callable[[], float] = random.random
 
     def __post_init__(self) -> None:
         self.chooser = Chooser(self.health, self.load)
+        self.usage = UsagePublisher(self.nc)
 
     async def serve(self, infer: InferRequest, reply_to: str) -> None:
         """Serve a live request, replying on the edge's inbox `reply_to`."""
@@ -158,7 +161,7 @@ class Handler:
             spans.record_result(event)
             if meter:
                 # Shielded: a cancelled request still owes its usage event.
-                await asyncio.shield(publish_usage(self.js, event))
+                await asyncio.shield(self.usage.submit(event))
             if capture is not None and self.body_log is not None:
                 self.body_log.submit(infer, capture, outcome.status_code)
         return event
