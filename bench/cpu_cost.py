@@ -3,6 +3,8 @@ code on a busy machine where wall-clock figures are noise: the same fixed-rate l
 time, and each service's process CPU divided by the work it did.
 
 Run: python -m bench.cpu_cost [seconds per load, default 10] [repeats, default 2]
+(BENCH_STREAM_DELAY_MS, default 10, paces the upstream's stream chunks; 0 sends them back to
+back, as a fast model's tokens arrive.)
 
 Plain requests run closed-loop (c=32, saturation: the issue's "CPU per request"); streams are
 20 clients streaming 20 chunks 10 ms apart, and per chunk is a stream's CPU over its chunks
@@ -11,6 +13,7 @@ Plain requests run closed-loop (c=32, saturation: the issue's "CPU per request")
 
 from __future__ import annotations
 
+import os
 import statistics
 import sys
 import tempfile
@@ -34,7 +37,7 @@ async def _measure(stack: BenchStack, stream: bool, duration_s: float) -> dict[s
     with ResourceWatch(stack.service_processes()) as watch:
         result: LoadResult
         if stream:
-            stream_s = STREAM_CHUNKS * stack.stream_delay_ms / 1000
+            stream_s = max(STREAM_CHUNKS * stack.stream_delay_ms / 1000, 0.01)
             result = await closed_loop(target, STREAMS, duration_s, stagger_s=stream_s)
         else:
             result = await closed_loop(target, PLAIN_CLIENTS, duration_s)
@@ -75,7 +78,10 @@ def main() -> int:
     repeats = int(sys.argv[2]) if len(sys.argv) > 2 else 2
     # A shared machine can take a while to import and start every service.
     bench_stack.READY_TIMEOUT_S = 120.0
-    stack = BenchStack(Path(tempfile.mkdtemp(prefix="tollway-cpu-")))
+    stack = BenchStack(
+        Path(tempfile.mkdtemp(prefix="tollway-cpu-")),
+        stream_delay_ms=float(os.environ.get("BENCH_STREAM_DELAY_MS", "10")),
+    )
     try:
         stack.start()
         print(f"stack up; logs in {stack.workdir}", flush=True)

@@ -257,6 +257,8 @@ class InProcessRouter:
             seqs.append(int(headers[contract.HEADER_SEQ]))
             if kind is ReplyKind.CHUNK:
                 chunks.append(message.data)
+            elif kind is ReplyKind.CHUNKS:
+                chunks.extend(contract.split_chunks(message.data, headers[contract.HEADER_SIZES]))
             elif kind is ReplyKind.FINAL:
                 final = contract.decode_final_reply(message.data)
             else:

@@ -374,20 +374,31 @@ class Handler:
         infer, outcome = serving.infer, serving.outcome
         decoder = SseDecoder()
         state = adapter.new_stream_state()
-        async for data in response.chunks():
-            for event in decoder.feed(data):
-                for chunk in adapter.parse_stream_event(event, state):
-                    if chunk.usage is not None:
-                        outcome.usage = chunk.usage
-                    outcome.output_chars += chunk.output_chars
-                    if chunk.usage_only and not infer.include_usage:
-                        continue
-                    if outcome.ttft_ms is None:
-                        outcome.ttft_ms = serving.elapsed_ms()
-                    data = chunk.data
-                    if serving.session is not None:
-                        data = await serving.session.relay(chunk)
-                    await serving.replier.chunk(data)
+        # One upstream read holds every event that was ready: its chunks go out as one reply
+        # message. A chunk is never held for a later read (the next read could wait).
+        ready: list[bytes] = []
+        try:
+            async for data in response.chunks():
+                for event in decoder.feed(data):
+                    for chunk in adapter.parse_stream_event(event, state):
+                        if chunk.usage is not None:
+                            outcome.usage = chunk.usage
+                        outcome.output_chars += chunk.output_chars
+                        if chunk.usage_only and not infer.include_usage:
+                            continue
+                        if outcome.ttft_ms is None:
+                            outcome.ttft_ms = serving.elapsed_ms()
+                        data = chunk.data
+                        if serving.session is not None:
+                            data = await serving.session.relay(chunk)
+                        ready.append(data)
+                if ready:
+                    await serving.replier.chunks(ready)
+                    ready = []
+        except Exception:
+            if ready:  # what came before the failure in the same read still reaches the client
+                await serving.replier.chunks(ready)
+            raise
         if not adapter.stream_complete(state):
             name = attempt.deployment.name
             raise UpstreamUnavailable(
