@@ -393,8 +393,8 @@ class Handler:
                             data = await serving.session.relay(chunk)
                         ready.append(data)
                 if ready:
-                    await serving.replier.chunks(ready)
-                    ready = []
+                    sent, ready = ready, []
+                    await serving.replier.chunks(sent)
         except Exception:
             if ready:  # what came before the failure in the same read still reaches the client
                 await serving.replier.chunks(ready)
