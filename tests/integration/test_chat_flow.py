@@ -5,11 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 import httpx
+import nats
 import orjson
+from nats.aio.msg import Msg
+from openai import AsyncOpenAI
 from tests.support.configs import LIMITED_KEY, UPSTREAM_SECRET
-from tests.support.fake_openai_server import FakeOpenAIServer
+from tests.support.fake_openai_server import FakeOpenAIServer, Fault
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
+
+from tollway_common import contract
 
 CHAT = {"model": "tollway-demo", "messages": [{"role": "user", "content": "Hi there"}]}
 
@@ -53,6 +58,43 @@ async def test_streamed_chat_completion_sends_chunks_then_done(
     assert all(chunk["choices"] for chunk in chunks), "no usage chunk unless the client asks"
     text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
     assert "Hi there" in text
+
+
+async def test_stream_events_that_arrive_together_reach_the_sdk_whole_and_in_order(
+    shared_stack: Stack, shared_upstream: FakeOpenAIServer, api_key: str
+) -> None:
+    """The upstream sends its whole stream in one write: the router relays its chunks as one
+    `chunks` reply, and the client still gets every chunk, in order, then the end."""
+    kinds: list[str] = []
+
+    async def watch(msg: Msg) -> None:
+        kinds.append((msg.headers or {}).get(contract.HEADER_KIND, ""))
+
+    watcher = await nats.connect(shared_stack.nats.url_as("test"))
+    await watcher.subscribe(f"{contract.reply_inbox_prefix('*')}.*", cb=watch)
+    await watcher.flush()
+    shared_upstream.fault = Fault(kind="burst_stream", times=1)
+    client = AsyncOpenAI(base_url=shared_stack.base_url, api_key=api_key, max_retries=0)
+    try:
+        stream = await client.chat.completions.create(
+            model="gpt-test",
+            messages=[{"role": "user", "content": "Hi there"}],
+            stream=True,
+            stream_options={"include_usage": True},
+        )
+        chunks = [chunk async for chunk in stream]
+        await watcher.flush()
+    finally:
+        await client.close()
+        await watcher.close()
+    for chunk in chunks:
+        validate_openai("CreateChatCompletionStreamResponse", chunk.to_dict())
+    text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
+    assert "Hi there" in text
+    assert chunks[-1].usage is not None, "usage last, as asked"
+    assert not chunks[-1].choices
+    assert contract.ReplyKind.CHUNKS.value in kinds, kinds
+    assert contract.ReplyKind.CHUNK.value not in kinds, "all of the burst in one message"
 
 
 async def test_stream_usage_chunk_only_when_client_asks(shared_stack: Stack, api_key: str) -> None:

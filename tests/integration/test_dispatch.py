@@ -94,6 +94,38 @@ async def test_replies_come_in_order_and_heartbeats_are_skipped(wire: Wire) -> N
     assert request.headers[contract.HEADER_REQUEST_ID] == "req-1"
 
 
+async def _chunks_router(wire: Wire, sizes: str) -> None:
+    """A router that answers with "one" and "two" as one `chunks` reply, then `final`."""
+
+    async def serve(msg: Msg) -> None:
+        assert msg.reply
+        chunks = {
+            contract.HEADER_KIND: ReplyKind.CHUNKS.value,
+            contract.HEADER_SEQ: "0",
+            contract.HEADER_SIZES: sizes,
+        }
+        await wire.nc.publish(msg.reply, b"onetwo", headers=chunks)
+        final = {contract.HEADER_KIND: ReplyKind.FINAL.value, contract.HEADER_SEQ: "1"}
+        await wire.nc.publish(msg.reply, b"{}", headers=final)
+
+    await wire.nc.subscribe(SUBJECT, cb=serve)
+    await wire.nc.flush()
+
+
+async def test_chunks_that_came_together_are_split_back_in_order(wire: Wire) -> None:
+    await _chunks_router(wire, "3,3")
+    assert [reply async for reply in _replies(wire)] == [
+        Reply(ReplyKind.CHUNKS, b"onetwo", (b"one", b"two")),
+        Reply(ReplyKind.FINAL, b"{}"),
+    ]
+
+
+async def test_chunks_that_do_not_match_their_sizes_abort_the_request(wire: Wire) -> None:
+    await _chunks_router(wire, "3,4")
+    with pytest.raises(RouterLost, match="do not match their sizes"):
+        await anext(_replies(wire))
+
+
 async def test_an_error_reply_ends_the_replies(wire: Wire) -> None:
     await _router(wire, (ReplyKind.ERROR, 0, b"{}"), (ReplyKind.CHUNK, 1, b"late"))
     assert [reply async for reply in _replies(wire)] == [Reply(ReplyKind.ERROR, b"{}")]

@@ -147,6 +147,23 @@ async def test_a_stream_broken_after_its_first_chunk_ends_with_an_error_never_sp
         assert served.usage.status_code == 502
 
 
+async def test_chunks_read_together_with_an_error_event_still_reach_the_client_first(
+    nats_server: NatsServer,
+) -> None:
+    """One upstream read holds a chunk and then an error event: the chunk is on its way
+    before the error, so the request is not retried elsewhere (that would splice answers)."""
+    chunk = first_event_only().stream[0]
+    error = b'data: {"error": {"message": "overloaded", "type": "server_error"}}\n\n'
+    east = [Scripted(stream=(chunk + error,))]
+    async with _router(nats_server, east=east, west=[answer()]) as router:
+        served = await router.serve("pair", STREAM)
+        assert len(served.chunks) == 1
+        assert served.error is not None
+        assert served.final is None
+        assert router.upstream.called == ["east"]
+        assert served.seqs == [0, 1]
+
+
 async def test_a_client_error_is_neither_retried_nor_sent_to_a_fallback(
     nats_server: NatsServer,
 ) -> None:

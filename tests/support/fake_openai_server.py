@@ -72,9 +72,18 @@ class Fault:
     `slow_start`: say nothing for `delay_s`, then answer normally.
     `slow_stream`: stream about 100 chunks `delay_s` apart. `truncated_stream`: send the first
     chunks of a stream, then close the connection cleanly without `[DONE]`. `reset_stream`:
-    send the first chunks, then break the connection off mid-body."""
+    send the first chunks, then break the connection off mid-body. `burst_stream`: send the
+    whole stream in one write, as a fast model's events arrive together."""
 
-    kind: Literal["status", "hang", "slow_start", "slow_stream", "truncated_stream", "reset_stream"]
+    kind: Literal[
+        "status",
+        "hang",
+        "slow_start",
+        "slow_stream",
+        "truncated_stream",
+        "reset_stream",
+        "burst_stream",
+    ]
     status: int = 500
     headers: dict[str, str] = field(default_factory=dict)
     body: dict[str, Any] | bytes | None = None
@@ -240,7 +249,9 @@ class FakeOpenAIServer(ServedInThread):
         reply = demo_server.respond(request.url.path, body)
         if not reply.is_stream:
             return Response(reply.body, status_code=reply.status, media_type="application/json")
-        events = reply.events
+        return self._stream_response(reply.events, fault)
+
+    def _stream_response(self, events: tuple[bytes, ...], fault: Fault | None) -> Response:
         delay = 0.0
         if fault is not None and fault.kind == "slow_stream":
             filler = events[1:2] * _SLOW_STREAM_CHUNKS
@@ -249,7 +260,13 @@ class FakeOpenAIServer(ServedInThread):
         if fault is not None and fault.kind in ("truncated_stream", "reset_stream"):
             events = events[:3]
         reset = fault is not None and fault.kind == "reset_stream"
+        if fault is not None and fault.kind == "burst_stream":
+            return self._burst(events)
         return StreamingResponse(self._stream(events, delay, reset), media_type="text/event-stream")
+
+    def _burst(self, events: tuple[bytes, ...]) -> Response:
+        self.stream_completed.set()
+        return Response(demo_server.sse_bytes(events), media_type="text/event-stream")
 
     def _responses(self, body: dict[str, Any], fault: Fault | None) -> Response:
         now = int(time.time())

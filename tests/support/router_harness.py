@@ -257,6 +257,8 @@ class InProcessRouter:
             seqs.append(int(headers[contract.HEADER_SEQ]))
             if kind is ReplyKind.CHUNK:
                 chunks.append(message.data)
+            elif kind is ReplyKind.CHUNKS:
+                chunks.extend(contract.split_chunks(message.data, headers[contract.HEADER_SIZES]))
             elif kind is ReplyKind.FINAL:
                 final = contract.decode_final_reply(message.data)
             else:
@@ -279,6 +281,7 @@ async def in_process_router(
     js = nc.jetstream()
     models_mirror: KvMirror[ModelAlias] | None = None
     health: HealthBoard | None = None
+    handler: Handler | None = None
     upstream = upstream or ScriptedUpstream()
     try:
         await nats_client.ensure_usage_stream(nc.jetstream(), 1)
@@ -307,6 +310,8 @@ async def in_process_router(
         )
         yield InProcessRouter(nc, handler, usage)
     finally:
+        if handler is not None:
+            await handler.usage.close(5.0)  # usage events still waiting for their acks
         await upstream.close()  # the pooled connections to unscripted deployments
         if health is not None:
             await health.stop()

@@ -110,6 +110,20 @@ def test_reply_headers_carry_kind_and_sequence() -> None:
     }
 
 
+def test_chunks_ready_together_travel_in_one_body_and_split_back() -> None:
+    pieces = [b'{"a":1}', b"", '{"b":"\u00e9"}'.encode()]
+    body, sizes = contract.chunks_body(pieces)
+    assert sizes == "7,0,10"
+    assert contract.split_chunks(body, sizes) == pieces
+
+
+@pytest.mark.parametrize("sizes", ["7,0,11", "7,0,9", "7,x", "-1,18", ""])
+def test_chunks_that_do_not_match_their_sizes_are_refused(sizes: str) -> None:
+    body, _ = contract.chunks_body([b'{"a":1}', b"", '{"b":"\u00e9"}'.encode()])
+    with pytest.raises(ValueError, match="sizes"):
+        contract.split_chunks(body, sizes)
+
+
 TENANT_KEY = "foundry-tenant-key-0123456789abcdef"
 
 

@@ -163,6 +163,8 @@ OBJECT_FILES = "tollway_files"
 HEADER_REQUEST_ID = "Tollway-Request-Id"
 HEADER_KIND = "Tollway-Kind"
 HEADER_SEQ = "Tollway-Seq"
+# On a `chunks` reply: the byte length of each chunk in its body, comma-separated.
+HEADER_SIZES = "Tollway-Sizes"
 HEADER_ROUTER = "Tollway-Router"
 HEADER_TRACEPARENT = "traceparent"
 HEADER_MSG_ID = "Nats-Msg-Id"
@@ -175,7 +177,10 @@ class ReplyKind(StrEnum):
     """What one reply message on an edge inbox carries.
 
     `chunk` bodies are OpenAI JSON written to the client as they are (an SSE chunk, or the
-    whole response body when the client did not stream); `final` ends a successful reply;
+    whole response body when the client did not stream); `chunks` carries several stream
+    chunks that were ready together, back to back, their lengths in `Tollway-Sizes` (one
+    message, one header parse and one client write for them all; edge and router ship it
+    together: an edge that predates it cannot read it); `final` ends a successful reply;
     `error` ends a failed one; `heartbeat` only proves the router is alive; `head` opens a
     relayed (non-JSON) answer.
     """
@@ -187,6 +192,7 @@ class ReplyKind(StrEnum):
     # Opens an answer relayed as the upstream sent it (audio, a plain-text transcript): its
     # body is the `content-type`, and the chunks after it are raw bytes, not OpenAI JSON.
     HEAD = "head"
+    CHUNKS = "chunks"
 
 
 # --- wire models ----------------------------------------------------------------------------
@@ -887,3 +893,25 @@ def decode_analytics_reply(data: bytes) -> AnalyticsReply:
 
 def reply_headers(kind: ReplyKind, seq: int) -> dict[str, str]:
     return {HEADER_KIND: kind.value, HEADER_SEQ: str(seq)}
+
+
+def chunks_body(pieces: list[bytes]) -> tuple[bytes, str]:
+    """A `chunks` reply's body and its `Tollway-Sizes` header value."""
+    return b"".join(pieces), ",".join(str(len(piece)) for piece in pieces)
+
+
+def split_chunks(body: bytes, sizes: str) -> list[bytes]:
+    """The chunks of a `chunks` reply; ValueError when the sizes do not add up to the body."""
+    pieces: list[bytes] = []
+    start = 0
+    for size in sizes.split(","):
+        if not size.isdigit():
+            raise ValueError(f"a chunks reply has unreadable sizes: {sizes!r}")
+        end = start + int(size)
+        if end > len(body):
+            raise ValueError("a chunks reply is shorter than its sizes say")
+        pieces.append(body[start:end])
+        start = end
+    if start != len(body):
+        raise ValueError("a chunks reply is longer than its sizes say")
+    return pieces

@@ -39,6 +39,8 @@ _ENVELOPE_MARGIN = 16 * 1024
 class Reply:
     kind: ReplyKind
     data: bytes
+    # A `chunks` reply's chunks (its `data` is them back to back).
+    pieces: tuple[bytes, ...] = ()
 
 
 class ClientGone(Exception):
@@ -162,6 +164,9 @@ class ReplyMux:
                         f" got {seq}); the request was aborted."
                     )
                 expected_seq += 1
+                if kind is ReplyKind.CHUNKS:
+                    yield Reply(kind, msg.data, _pieces(msg))
+                    continue
                 if kind in (ReplyKind.FINAL, ReplyKind.ERROR):
                     finished = True
                 yield Reply(kind, msg.data)
@@ -203,6 +208,16 @@ class ReplyMux:
     async def _cancel(self, request_id: str) -> None:
         with contextlib.suppress(Exception):
             await self.nc.publish(contract.cancel_subject(request_id), b"")
+
+
+def _pieces(msg: Msg) -> tuple[bytes, ...]:
+    sizes = (msg.headers or {}).get(contract.HEADER_SIZES, "")
+    try:
+        return tuple(contract.split_chunks(msg.data, sizes))
+    except ValueError:
+        raise RouterLost(
+            "The router sent chunks that do not match their sizes; the request was aborted."
+        ) from None
 
 
 def _kind_and_seq(msg: Msg) -> tuple[ReplyKind | None, int]:

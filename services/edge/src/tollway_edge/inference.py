@@ -224,10 +224,10 @@ def _encoded(infer: InferRequest, runtime: Runtime) -> bytes:
 async def _collect(
     first: Reply, replies: AsyncGenerator[Reply, None], outcome: Outcome, want_usage: bool
 ) -> bytes:
-    payload = first.data if first.kind is ReplyKind.CHUNK else b""
+    payload = _last_chunk(first)
     async for reply in replies:
-        if reply.kind is ReplyKind.CHUNK:
-            payload = reply.data
+        if reply.kind in (ReplyKind.CHUNK, ReplyKind.CHUNKS):
+            payload = _last_chunk(reply)
         elif reply.kind is ReplyKind.FINAL and want_usage:
             final = contract.decode_final_reply(reply.data)
             outcome.usage = final.usage
@@ -238,6 +238,12 @@ async def _collect(
     if not payload:
         raise RouterLost("The router finished without a response body.")
     return payload
+
+
+def _last_chunk(reply: Reply) -> bytes:
+    if reply.kind is ReplyKind.CHUNKS:
+        return reply.pieces[-1]
+    return reply.data if reply.kind is ReplyKind.CHUNK else b""
 
 
 async def _relay_stream(
@@ -258,10 +264,17 @@ async def _relay_stream(
         if first.kind is ReplyKind.CHUNK:
             relayed += 1
             yield event(first.data)
+        elif first.kind is ReplyKind.CHUNKS:
+            relayed += len(first.pieces)
+            yield b"".join(map(event, first.pieces))
         async for reply in replies:
             if reply.kind is ReplyKind.CHUNK:
                 relayed += 1
                 yield event(reply.data)
+            elif reply.kind is ReplyKind.CHUNKS:
+                # Chunks that were ready together go to the client in one write.
+                relayed += len(reply.pieces)
+                yield b"".join(map(event, reply.pieces))
             elif reply.kind is ReplyKind.FINAL and ticket.active:
                 final = contract.decode_final_reply(reply.data)
                 usage, served_model = final.usage, final.served_model

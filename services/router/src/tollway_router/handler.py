@@ -44,7 +44,8 @@ from tollway_router.routing.load import LoadBoard
 from tollway_router.routing.retries import Failure, backoff_s, classify, may_retry
 from tollway_router.upstream.client import Upstream, UpstreamResponse
 from tollway_router.upstream.sse_decoder import SseDecoder
-from tollway_router.usage import CLIENT_CLOSED_REQUEST, Outcome, build_event, publish_usage
+from tollway_router.usage import CLIENT_CLOSED_REQUEST, Outcome, build_event
+from tollway_router.usage_publisher import UsagePublisher
 
 log = logging.getLogger(__name__)
 
@@ -105,10 +106,12 @@ class Handler:
     receipts: Receipts | None = None
     load: LoadBoard = field(default_factory=LoadBoard)
     chooser: Chooser = field(init=False)
+    usage: UsagePublisher = field(init=False)
     rand: Callable[[], float] = random.random
 
     def __post_init__(self) -> None:
         self.chooser = Chooser(self.health, self.load)
+        self.usage = UsagePublisher(self.nc)
 
     async def serve(self, infer: InferRequest, reply_to: str) -> None:
         """Serve a live request, replying on the edge's inbox `reply_to`."""
@@ -163,7 +166,7 @@ class Handler:
             spans.record_result(event)
             if meter:
                 # Shielded: a cancelled request still owes its usage event.
-                await asyncio.shield(publish_usage(self.js, event))
+                await asyncio.shield(self.usage.submit(event))
             if capture is not None and self.body_log is not None:
                 self.body_log.submit(infer, capture, outcome.status_code)
         return event
@@ -376,20 +379,31 @@ class Handler:
         infer, outcome = serving.infer, serving.outcome
         decoder = SseDecoder()
         state = adapter.new_stream_state()
-        async for data in response.chunks():
-            for event in decoder.feed(data):
-                for chunk in adapter.parse_stream_event(event, state):
-                    if chunk.usage is not None:
-                        outcome.usage = chunk.usage
-                    outcome.output_chars += chunk.output_chars
-                    if chunk.usage_only and not infer.include_usage:
-                        continue
-                    if outcome.ttft_ms is None:
-                        outcome.ttft_ms = serving.elapsed_ms()
-                    data = chunk.data
-                    if serving.session is not None:
-                        data = await serving.session.relay(chunk)
-                    await serving.replier.chunk(data)
+        # One upstream read holds every event that was ready: its chunks go out as one reply
+        # message. A chunk is never held for a later read (the next read could wait).
+        ready: list[bytes] = []
+        try:
+            async for data in response.chunks():
+                for event in decoder.feed(data):
+                    for chunk in adapter.parse_stream_event(event, state):
+                        if chunk.usage is not None:
+                            outcome.usage = chunk.usage
+                        outcome.output_chars += chunk.output_chars
+                        if chunk.usage_only and not infer.include_usage:
+                            continue
+                        if outcome.ttft_ms is None:
+                            outcome.ttft_ms = serving.elapsed_ms()
+                        data = chunk.data
+                        if serving.session is not None:
+                            data = await serving.session.relay(chunk)
+                        ready.append(data)
+                if ready:
+                    sent, ready = ready, []
+                    await serving.replier.chunks(sent)
+        except Exception:
+            if ready:  # what came before the failure in the same read still reaches the client
+                await serving.replier.chunks(ready)
+            raise
         if not adapter.stream_complete(state):
             name = attempt.deployment.name
             raise UpstreamUnavailable(

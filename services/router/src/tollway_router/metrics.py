@@ -52,6 +52,10 @@ IN_FLIGHT = Gauge(
     "tollway_router_requests_in_flight",
     "Requests this router is serving now (it leaves the queue group at max_inflight).",
 )
+USAGE_UNACKNOWLEDGED = Gauge(
+    "tollway_router_usage_events_unacknowledged",
+    "Usage events published and not yet acknowledged by JetStream (retried until they are).",
+)
 RETRIES = Counter(
     "tollway_router_retries",
     "Upstream calls that failed and were tried again (on the same or another deployment or "

@@ -44,6 +44,17 @@ class Replier:
         if self._capture is not None:
             self._capture.add(data)
 
+    async def chunks(self, pieces: list[bytes]) -> None:
+        """Stream chunks that were ready together: one message for all of them."""
+        if len(pieces) == 1:
+            await self.chunk(pieces[0])
+            return
+        body, sizes = contract.chunks_body(pieces)
+        await self._publish(ReplyKind.CHUNKS, body, sizes)
+        if self._capture is not None:
+            for piece in pieces:
+                self._capture.add(piece)
+
     async def head(self, content_type: str) -> None:
         """Open an answer relayed as bytes: the chunks that follow are its `content_type`."""
         await self._publish(ReplyKind.HEAD, content_type.encode())
@@ -53,7 +64,7 @@ class Replier:
         await self._publish(ReplyKind.CHUNK, data)
 
     async def final(self, reply: FinalReply) -> None:
-        await self._publish(ReplyKind.FINAL, contract.encode(reply), self.receipt)
+        await self._publish(ReplyKind.FINAL, contract.encode(reply), reply=self.receipt)
 
     async def error(self, exc: TollwayError) -> None:
         reply = ErrorReply(
@@ -66,8 +77,12 @@ class Replier:
         if self._capture is not None:
             self._capture.error = contract.encode(reply.error)
 
-    async def _publish(self, kind: ReplyKind, data: bytes, reply: str = "") -> None:
+    async def _publish(
+        self, kind: ReplyKind, data: bytes, sizes: str = "", reply: str = ""
+    ) -> None:
         headers = contract.reply_headers(kind, self._seq)
+        if sizes:
+            headers[contract.HEADER_SIZES] = sizes
         if self._seq == 0:
             headers[contract.HEADER_ROUTER] = self._router_id
         self._seq += 1
@@ -89,10 +104,14 @@ class Collector(Replier):
         self.final_reply: FinalReply | None = None
         self.error_reply: ErrorReply | None = None
 
-    async def _publish(self, kind: ReplyKind, data: bytes, reply: str = "") -> None:
+    async def _publish(
+        self, kind: ReplyKind, data: bytes, sizes: str = "", reply: str = ""
+    ) -> None:
         self._seq += 1
         if kind is ReplyKind.CHUNK:
             self.body = data
+        elif kind is ReplyKind.CHUNKS:
+            self.body = contract.split_chunks(data, sizes)[-1]
         elif kind is ReplyKind.FINAL:
             self.final_reply = contract.decode_final_reply(data)
         elif kind is ReplyKind.ERROR:

@@ -91,6 +91,7 @@ async def run(settings: RouterSettings) -> None:
     worker = Worker(nc, handler, settings.max_inflight)
     drain = await _batch_drain(nc, js, handler, settings) if settings.batch.enabled else None
     metrics.IN_FLIGHT.set_function(lambda: worker.inflight)
+    metrics.USAGE_UNACKNOWLEDGED.set_function(lambda: handler.usage.pending)
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):

@@ -132,6 +132,11 @@ def build_event(
     )
 
 
+def retry_pause_s(attempt: int) -> float:
+    """The pause after failed attempt number `attempt` (from 1): doubling, capped."""
+    return float(min(_BACKOFF_FIRST_S * 2 ** min(attempt - 1, 8), _BACKOFF_MAX_S))
+
+
 async def publish_usage(
     js: JetStreamContext, event: UsageEvent, window_s: float = PUBLISH_WINDOW_S
 ) -> None:
@@ -156,7 +161,7 @@ async def publish_usage(
                     exc,
                     extra={"request_id": event.request_id},
                 )
-            pause = min(_BACKOFF_FIRST_S * 2 ** min(attempt - 1, 8), _BACKOFF_MAX_S)
+            pause = retry_pause_s(attempt)
             if time.monotonic() + pause > deadline:
                 break
             await asyncio.sleep(pause)

@@ -91,7 +91,8 @@ class Worker:
             task.cancel()
 
     async def shutdown(self, grace_s: float) -> None:
-        """Stop taking requests, let in-flight ones finish (bounded), then drain NATS."""
+        """Stop taking requests, let in-flight ones finish (bounded), wait for their usage
+        events' acks (bounded), then drain NATS."""
         self._stopping = True
         await self._leave()
         with contextlib.suppress(Exception):
@@ -107,4 +108,6 @@ class Worker:
         if self._cancel_sub is not None:
             with contextlib.suppress(Exception):
                 await self._cancel_sub.unsubscribe()
+        # The usage events of the requests just finished may still wait for their acks.
+        await self._handler.usage.close(grace_s)
         await nats_client.drain(self._nc)
