@@ -22,8 +22,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from tollway_common.contract import DeploymentHealth, HealthState, UsageEvent
-from tollway_common.control import ModelAlias
+from tollway_common.control import ModelAlias, OAuthRefreshToken
 from tollway_common.metrics import LATENCY_BUCKETS
+from tollway_common.oauth_tokens import TokenHealth, TokenState, account_key
 
 REQUESTS = Counter(
     "tollway_router_requests",
@@ -126,12 +127,23 @@ class DeploymentStates(Collector):
             key = (record.alias, record.deployment, record.credential)
             if key in current or self._catalog is None:
                 current[key] = record.state.value
+        counts = {(level, state): 0 for level in ("deployment", "credential") for state in _STATES}
         for (alias, name, credential), state_now in sorted(current.items()):
+            counts[("credential" if credential else "deployment", state_now)] += 1
             for state in _STATES:
                 family.add_metric(
                     [alias, name, credential, state], 1.0 if state == state_now else 0.0
                 )
         yield family
+        totals = GaugeMetricFamily(
+            "tollway_health_state_count",
+            "How many deployments (level deployment) and pool credentials (level credential) "
+            "are in each health state.",
+            labels=["level", "state"],
+        )
+        for (level, state), count in sorted(counts.items()):
+            totals.add_metric([level, state], float(count))
+        yield totals
 
 
 DEPLOYMENT_STATES = DeploymentStates()
@@ -145,3 +157,75 @@ def watch_catalog(
     """List the deployments of this catalog (the router's models mirror) in the state metric,
     with the states of the shared health records."""
     DEPLOYMENT_STATES.watch(catalog, health)
+
+
+class OAuthTokens(Collector):
+    """Token health of each OAuth refresh-token account in the catalog, from the records the
+    routers share (`KV_OAUTH_HEALTH`): expiry, last refresh, failures in a row and state.
+    Labels are catalog names only; never a token or a reason's text."""
+
+    def __init__(self) -> None:
+        self._catalog: Callable[[], Mapping[str, ModelAlias]] | None = None
+        self._health: Callable[[], Mapping[str, TokenHealth]] = dict
+
+    def watch(
+        self,
+        catalog: Callable[[], Mapping[str, ModelAlias]],
+        health: Callable[[], Mapping[str, TokenHealth]],
+    ) -> None:
+        self._catalog = catalog
+        self._health = health
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["model", "deployment", "credential"]
+        expires = GaugeMetricFamily(
+            "tollway_oauth_token_expires_at_seconds",
+            "Unix time the account's current access token expires (0: none yet).",
+            labels=labels,
+        )
+        refreshed = GaugeMetricFamily(
+            "tollway_oauth_token_last_refresh_seconds",
+            "Unix time of the account's last successful token refresh (0: never).",
+            labels=labels,
+        )
+        failures = GaugeMetricFamily(
+            "tollway_oauth_token_failures",
+            "Failed refreshes in a row (0 after a success).",
+            labels=labels,
+        )
+        states = GaugeMetricFamily(
+            "tollway_oauth_token_state",
+            "1 for the token state each OAuth account is in (active, invalid), 0 for the other.",
+            labels=[*labels, "state"],
+        )
+        health = self._health()
+        catalog = self._catalog() if self._catalog is not None else {}
+        for model in catalog.values():
+            for deployment in model.deployments:
+                accounts = [("", deployment.auth)] + [
+                    (c.name, c.auth) for c in deployment.credentials
+                ]
+                for name, auth in accounts:
+                    if not isinstance(auth, OAuthRefreshToken):
+                        continue
+                    key = account_key(auth, deployment.oauth_scope(auth))
+                    record = health.get(key) or TokenHealth(account=key)
+                    values = [model.name, deployment.name, name]
+                    expires.add_metric(values, record.expires_at)
+                    refreshed.add_metric(values, record.last_refresh)
+                    failures.add_metric(values, float(record.failures))
+                    for state in TokenState:
+                        states.add_metric([*values, state.value], float(record.state is state))
+        yield from (expires, refreshed, failures, states)
+
+
+OAUTH_TOKENS = OAuthTokens()
+REGISTRY.register(OAUTH_TOKENS)
+
+
+def watch_tokens(
+    catalog: Callable[[], Mapping[str, ModelAlias]],
+    health: Callable[[], Mapping[str, TokenHealth]],
+) -> None:
+    """Report the token health of this catalog's OAuth accounts."""
+    OAUTH_TOKENS.watch(catalog, health)
