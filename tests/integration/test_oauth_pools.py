@@ -13,12 +13,14 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import anthropic
+import httpx
 import pytest
 from cryptography.fernet import Fernet
 from nats.aio.client import Client
 from tests.support.fake_anthropic_server import OAUTH_BETA, FakeAnthropicServer
 from tests.support.fake_token_server import FakeTokenServer
 from tests.support.nats import start_test_nats
+from tests.support.polling import eventually
 from tests.support.stack import Stack, open_stack
 
 from tollway_cli.servers import NatsServer
@@ -36,6 +38,7 @@ from tollway_router.settings import ManagedIdentitySettings
 CLIENTS = ("claude-code-a", "claude-code-b")
 SEEDS = {"claude-code-a": "fake-refresh-seed-a-61f0", "claude-code-b": "fake-refresh-seed-b-9d2e"}
 KEY = "sk-tollway-oauth-pool-0123456789abcd"
+ADMIN_TOKEN = "admin-token-oauth-pools-0123456789"
 HELLO: list[anthropic.types.MessageParam] = [{"role": "user", "content": "Refund policy?"}]
 
 
@@ -304,6 +307,7 @@ async def test_two_routers_share_an_oauth_pool_across_refreshes_and_a_restart(
         router_1 = starting.submit(stack.start_router, "router-1", **_router_env())
         starting.submit(stack.start_router, "router-2", **_router_env())
         starting.submit(stack.start_edge)
+        admin_url = starting.submit(stack.start_admin, ADMIN_TOKEN)
     first = router_1.result()
     async with anthropic.AsyncAnthropic(
         base_url=stack.edge_url, api_key=KEY, max_retries=0
@@ -315,6 +319,17 @@ async def test_two_routers_share_an_oauth_pool_across_refreshes_and_a_restart(
         env = {**_router_env(), "TOLLWAY_ROUTER_ROUTER_ID": "router-1"}
         stack.start_router("router-1-restarted", **env)
         await _ask(client, 20)
+    headers = [sent for sent, _ in upstream.requests]
+    assert all(OAUTH_BETA in h.get("anthropic-beta", "") for h in headers)
+    assert all("x-api-key" not in h for h in headers)
+    bearers = {h["authorization"].removeprefix("Bearer ") for h in headers}
+    assert {tokens.issued[b].client_id for b in bearers} == set(CLIENTS), "both accounts served"
+    admin = httpx.AsyncClient(
+        base_url=admin_url.result(), headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+    )
+    async with admin:
+        await _admin_shows_the_accounts_healthy(admin, tokens)
+        await _a_revoked_account_is_set_aside_and_the_other_serves(stack, admin, tokens, upstream)
     presented = _presented(tokens)
     assert len(set(presented)) == len(presented), "a refresh token was presented twice"
     refreshes = {
@@ -323,8 +338,54 @@ async def test_two_routers_share_an_oauth_pool_across_refreshes_and_a_restart(
     }
     assert min(refreshes.values()) >= 3, refreshes
     assert all(seen.params.get("scope") is None for seen in tokens.requests)
-    headers = [sent for sent, _ in upstream.requests]
-    assert all(OAUTH_BETA in h.get("anthropic-beta", "") for h in headers)
-    assert all("x-api-key" not in h for h in headers)
-    bearers = {h["authorization"].removeprefix("Bearer ") for h in headers}
-    assert {tokens.issued[b].client_id for b in bearers} == set(CLIENTS), "both accounts served"
+
+
+async def _admin_shows_the_accounts_healthy(
+    admin: httpx.AsyncClient, tokens: FakeTokenServer
+) -> None:
+    answer = await admin.get("/api/v1/models/claude-pool/health")
+    assert answer.status_code == 200
+    accounts = answer.json()["tokens"]
+    assert [(a["deployment"], a["credential"], a["state"]) for a in accounts] == [
+        ("claude-accounts", "account-1", "active"),
+        ("claude-accounts", "account-2", "active"),
+    ]
+    assert all(a["expires_at"] > a["last_refresh"] > 0 for a in accounts)
+    assert all(a["updated_by"] in ("router-1", "router-2") for a in accounts)
+    for secret in [*SEEDS.values(), *tokens.refresh_tokens.values(), *tokens.issued]:
+        assert secret not in answer.text
+    counts = (await admin.get("/api/v1/health/counts")).json()
+    assert counts["oauth_accounts"] == {"active": 2, "invalid": 0}
+    assert counts["credentials"]["active"] == 2
+
+
+async def _a_revoked_account_is_set_aside_and_the_other_serves(
+    stack: Stack, admin: httpx.AsyncClient, tokens: FakeTokenServer, upstream: FakeAnthropicServer
+) -> None:
+    tokens.refresh_tokens[CLIENTS[1]] = "fake-refresh-revoked-by-the-provider"
+
+    async def set_aside() -> dict[str, dict[str, int]]:
+        counts: dict[str, dict[str, int]] = (await admin.get("/api/v1/health/counts")).json()
+        assert counts["oauth_accounts"]["invalid"] == 1
+        assert counts["credentials"]["invalid"] == 1
+        return counts
+
+    await eventually(set_aside, "account-2 set aside as invalid", within_s=15)
+    [account_2] = [
+        a
+        for a in (await admin.get("/api/v1/models/claude-pool/health")).json()["tokens"]
+        if a["credential"] == "account-2"
+    ]
+    assert account_2["state"] == "invalid"
+    assert "invalid_grant" in account_2["reason"]
+    await asyncio.sleep(tokens.expires_in)  # account-2's last access token has expired
+    upstream.requests.clear()
+    async with anthropic.AsyncAnthropic(
+        base_url=stack.edge_url, api_key=KEY, max_retries=0
+    ) as client:
+        await _ask(client, 10)
+    served = {
+        tokens.issued[sent["authorization"].removeprefix("Bearer ")].client_id
+        for sent, _ in upstream.requests
+    }
+    assert served == {CLIENTS[0]}

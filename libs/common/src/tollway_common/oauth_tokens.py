@@ -15,7 +15,7 @@ from enum import StrEnum
 import orjson
 from pydantic import BaseModel, ConfigDict
 
-from tollway_common.control import OAuthRefreshToken
+from tollway_common.control import Deployment, OAuthRefreshToken
 
 
 class TokenState(StrEnum):
@@ -69,6 +69,18 @@ def account_key(auth: OAuthRefreshToken, scope: str | None) -> str:
     """The KV key of the account `auth` names (KV keys allow `[-/_=.a-zA-Z0-9]`)."""
     identity = orjson.dumps([auth.token_url, auth.client_id, scope or "", auth.refresh_token])
     return "acct_" + hashlib.sha256(identity).hexdigest()[:40]
+
+
+def refresh_accounts(deployment: Deployment) -> list[tuple[str, OAuthRefreshToken]]:
+    """(credential name, auth) of each refresh-token account of `deployment`; the name is ""
+    for the deployment's own `auth`."""
+    found: list[tuple[str, OAuthRefreshToken]] = []
+    if isinstance(deployment.auth, OAuthRefreshToken):
+        found.append(("", deployment.auth))
+    found += [
+        (c.name, c.auth) for c in deployment.credentials if isinstance(c.auth, OAuthRefreshToken)
+    ]
+    return found
 
 
 def encode(record: _Record) -> bytes:

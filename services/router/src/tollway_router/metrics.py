@@ -22,9 +22,9 @@ from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
 from tollway_common.contract import DeploymentHealth, HealthState, UsageEvent
-from tollway_common.control import ModelAlias, OAuthRefreshToken
+from tollway_common.control import ModelAlias
 from tollway_common.metrics import LATENCY_BUCKETS
-from tollway_common.oauth_tokens import TokenHealth, TokenState, account_key
+from tollway_common.oauth_tokens import TokenHealth, TokenState, account_key, refresh_accounts
 
 REQUESTS = Counter(
     "tollway_router_requests",
@@ -202,12 +202,7 @@ class OAuthTokens(Collector):
         catalog = self._catalog() if self._catalog is not None else {}
         for model in catalog.values():
             for deployment in model.deployments:
-                accounts = [("", deployment.auth)] + [
-                    (c.name, c.auth) for c in deployment.credentials
-                ]
-                for name, auth in accounts:
-                    if not isinstance(auth, OAuthRefreshToken):
-                        continue
+                for name, auth in refresh_accounts(deployment):
                     key = account_key(auth, deployment.oauth_scope(auth))
                     record = health.get(key) or TokenHealth(account=key)
                     values = [model.name, deployment.name, name]

@@ -9,6 +9,7 @@ import asyncio
 import logging
 from collections.abc import Callable, Iterable, Iterator
 
+from tollway_common import oauth_tokens
 from tollway_common.control import Deployment, ModelAlias, OAuthRefreshToken
 from tollway_common.errors import UpstreamAuthFailed, UpstreamUnavailable
 from tollway_router.credentials.token_cache import TokenCache
@@ -23,11 +24,8 @@ def refresh_accounts(
     """(model, deployment, credential name, auth) of every refresh-token account in use."""
     for model in models:
         for deployment in model.deployments:
-            if isinstance(deployment.auth, OAuthRefreshToken):
-                yield model, deployment, "", deployment.auth
-            for credential in deployment.credentials:
-                if isinstance(credential.auth, OAuthRefreshToken):
-                    yield model, deployment, credential.name, credential.auth
+            for name, auth in oauth_tokens.refresh_accounts(deployment):
+                yield model, deployment, name, auth
 
 
 async def refresh_once(
