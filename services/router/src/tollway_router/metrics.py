@@ -123,13 +123,13 @@ class DeploymentStates(Collector):
                     names = [c.name for c in deployment.credentials] or [""]
                     for name in names:
                         current[(model.name, deployment.name, name)] = HealthState.ACTIVE.value
-        for record in self._health():
+        records = list(self._health())
+        for record in records:
             key = (record.alias, record.deployment, record.credential)
             if key in current or self._catalog is None:
                 current[key] = record.state.value
-        counts = {(level, state): 0 for level in ("deployment", "credential") for state in _STATES}
+        counts = _state_counts(self._catalog, records)
         for (alias, name, credential), state_now in sorted(current.items()):
-            counts[("credential" if credential else "deployment", state_now)] += 1
             for state in _STATES:
                 family.add_metric(
                     [alias, name, credential, state], 1.0 if state == state_now else 0.0
@@ -144,6 +144,24 @@ class DeploymentStates(Collector):
         for (level, state), count in sorted(counts.items()):
             totals.add_metric([level, state], float(count))
         yield totals
+
+
+def _state_counts(
+    catalog: Callable[[], Mapping[str, ModelAlias]] | None, records: list[DeploymentHealth]
+) -> dict[tuple[str, str], int]:
+    """Deployments of the catalog, and credentials of its pools, per state (no record:
+    active); the deployment's own record counts for a pool's deployment."""
+    counts = {(level, state): 0 for level in ("deployment", "credential") for state in _STATES}
+    states = {(r.alias, r.deployment, r.credential): r.state.value for r in records}
+    active = HealthState.ACTIVE.value
+    for model in catalog().values() if catalog is not None else ():
+        for deployment in model.deployments:
+            level = states.get((model.name, deployment.name, ""), active)
+            counts[("deployment", level)] += 1
+            for credential in deployment.credentials:
+                own = states.get((model.name, deployment.name, credential.name), active)
+                counts[("credential", own)] += 1
+    return counts
 
 
 DEPLOYMENT_STATES = DeploymentStates()

@@ -1,6 +1,6 @@
 """Models and routes: aliases with their deployments, prices and live deployment health (with
-the operator's disable/enable switch, OAuth accounts' token health, counts per state), each alias's change history from KV with a diff per
-revision, and rollback to an earlier revision."""
+the operator's disable/enable switch), OAuth accounts' token health and counts per state, each
+alias's change history from KV with a diff per revision, and rollback to an earlier revision."""
 
 from __future__ import annotations
 
