@@ -44,6 +44,7 @@ from tollway_router.settings import ManagedIdentitySettings
 log = logging.getLogger(__name__)
 
 _Key = tuple[UpstreamAuth, str]
+_CLOSE_GRACE_S = 5.0
 
 
 class TokenCache:
@@ -198,6 +199,11 @@ class TokenCache:
             return response.status, await response.read()
 
     async def close(self) -> None:
+        # A refresh cut off after the endpoint rotated its refresh token, but before the new
+        # one was written, would lose it: running refreshes get a moment to finish.
+        running = list(self._inflight.values())
+        if running:
+            await asyncio.wait(running, timeout=_CLOSE_GRACE_S)
         if self._shared is not None:
             await self._shared.stop()
         for task in list(self._inflight.values()):

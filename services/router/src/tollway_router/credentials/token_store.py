@@ -23,6 +23,7 @@ from nats.js.kv import KeyValue
 from tollway_common import oauth_tokens
 from tollway_common.kv_mirror import KvMirror
 from tollway_common.oauth_tokens import StoredTokens, TokenHealth
+from tollway_common.secret_refs import SecretNotFound
 from tollway_router.credentials import token_ledger
 from tollway_router.credentials.token_grants import Token, TokenRefused, TokenUnavailable
 from tollway_router.credentials.token_ledger import Move
@@ -112,7 +113,7 @@ class SharedTokens:
     ) -> Token:
         try:
             token = await grant(opened.refresh_token)
-        except (TokenRefused, TokenUnavailable) as exc:
+        except (TokenRefused, TokenUnavailable, SecretNotFound) as exc:
             refused = isinstance(exc, TokenRefused)
             reason = f"{'refused' if refused else 'failed'}: {exc}"
             after = token_ledger.failed(lease, reason, self._clock(), refused)
