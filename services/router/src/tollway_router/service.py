@@ -124,7 +124,8 @@ async def run(settings: RouterSettings) -> None:
     if drain is not None:
         # First, while NATS is still up: a line finished in the grace period is acked.
         await drain.stop(settings.drain_grace_s)
-    await worker.shutdown(settings.drain_grace_s)
+    # Refreshes still running write their rotated refresh tokens before NATS goes away.
+    await worker.shutdown(settings.drain_grace_s, before_drain=tokens.finish_refreshes)
     await heartbeats.stop()
     await body_log.close()
     await models.stop()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -90,8 +91,11 @@ class Worker:
         if task is not None:
             task.cancel()
 
-    async def shutdown(self, grace_s: float) -> None:
-        """Stop taking requests, let in-flight ones finish (bounded), then drain NATS."""
+    async def shutdown(
+        self, grace_s: float, before_drain: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
+        """Stop taking requests, let in-flight ones finish (bounded), run `before_drain` (what
+        must still reach NATS: a token refresh writing its rotated token), then drain NATS."""
         self._stopping = True
         await self._leave()
         with contextlib.suppress(Exception):
@@ -107,4 +111,6 @@ class Worker:
         if self._cancel_sub is not None:
             with contextlib.suppress(Exception):
                 await self._cancel_sub.unsubscribe()
+        if before_drain is not None:
+            await before_drain()
         await nats_client.drain(self._nc)

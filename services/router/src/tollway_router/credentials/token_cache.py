@@ -198,12 +198,15 @@ class TokenCache:
         ) as response:
             return response.status, await response.read()
 
-    async def close(self) -> None:
-        # A refresh cut off after the endpoint rotated its refresh token, but before the new
-        # one was written, would lose it: running refreshes get a moment to finish.
+    async def finish_refreshes(self) -> None:
+        """Give running refreshes a moment to finish: one cut off after the endpoint rotated
+        its refresh token, but before the new one was written, would lose it."""
         running = list(self._inflight.values())
         if running:
             await asyncio.wait(running, timeout=_CLOSE_GRACE_S)
+
+    async def close(self) -> None:
+        await self.finish_refreshes()
         if self._shared is not None:
             await self._shared.stop()
         for task in list(self._inflight.values()):
