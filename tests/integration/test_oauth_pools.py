@@ -8,8 +8,8 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import AsyncIterator, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
+from dataclasses import dataclass
 from pathlib import Path
 
 import anthropic
@@ -261,24 +261,48 @@ def _pool(
     return ModelAlias(name="claude-pool", deployments=[deployment])
 
 
-@pytest.fixture
-def pool_stack(tmp_path: Path) -> Iterator[tuple[Stack, FakeAnthropicServer, FakeTokenServer]]:
+@dataclass
+class PoolStack:
+    """Two routers sharing an OAuth pool behind one edge, with admin; the tests of this
+    module run in order against it (traffic and a restart, then admin, then a revocation)."""
+
+    stack: Stack
+    upstream: FakeAnthropicServer
+    tokens: FakeTokenServer
+    admin_url: str = ""
+
+
+@pytest.fixture(scope="module")
+def pool(tmp_path_factory: pytest.TempPathFactory) -> Iterator[PoolStack]:
+    workdir = tmp_path_factory.mktemp("pool")
     with ExitStack() as cleanup:
         tokens = cleanup.enter_context(FakeTokenServer(refresh_tokens=dict(SEEDS), expires_in=2))
         upstream = cleanup.enter_context(FakeAnthropicServer(tokens=tokens))
-        stack = open_stack(tmp_path, cleanup)
-        seeds = _seed_files(tmp_path / "seeds")
-        (tmp_path / "key").write_text(KEY)
+        stack = open_stack(workdir, cleanup)
+        seeds = _seed_files(workdir / "seeds")
+        (workdir / "key").write_text(KEY)
         stack.apply(
             TollwayConfig(
                 models=[_pool(upstream, tokens, seeds)],
-                keys=[BootstrapKey(name="t", secret=f"file:{tmp_path / 'key'}")],
+                keys=[BootstrapKey(name="t", secret=f"file:{workdir / 'key'}")],
             )
         )
-        yield stack, upstream, tokens
+        stack.start_router("router-1", **_router_env())
+        stack.start_router("router-2", **_router_env())
+        stack.start_edge()
+        yield PoolStack(stack, upstream, tokens)
         logs = stack.logs()
         for secret in [*SEEDS.values(), *tokens.refresh_tokens.values(), *tokens.issued]:
             assert secret not in logs
+
+
+@pytest.fixture
+async def admin(pool: PoolStack) -> AsyncIterator[httpx.AsyncClient]:
+    if not pool.admin_url:
+        pool.admin_url = pool.stack.start_admin(ADMIN_TOKEN)
+    headers = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+    async with httpx.AsyncClient(base_url=pool.admin_url, headers=headers) as client:
+        yield client
 
 
 def _router_env() -> dict[str, str]:
@@ -292,57 +316,57 @@ def _router_env() -> dict[str, str]:
 ROUTERS_KEY = Fernet.generate_key().decode()
 
 
-async def _ask(client: anthropic.AsyncAnthropic, count: int) -> None:
-    for _ in range(count):
-        message = await client.messages.create(model="claude-pool", max_tokens=64, messages=HELLO)
-        assert isinstance(message, anthropic.types.Message)
-        await asyncio.sleep(0.05)
-
-
-async def test_two_routers_share_an_oauth_pool_across_refreshes_and_a_restart(
-    pool_stack: tuple[Stack, FakeAnthropicServer, FakeTokenServer],
-) -> None:
-    stack, upstream, tokens = pool_stack
-    with ThreadPoolExecutor() as starting:  # side by side: each takes seconds
-        router_1 = starting.submit(stack.start_router, "router-1", **_router_env())
-        starting.submit(stack.start_router, "router-2", **_router_env())
-        starting.submit(stack.start_edge)
-        admin_url = starting.submit(stack.start_admin, ADMIN_TOKEN)
-    first = router_1.result()
+async def _ask(stack: Stack, count: int) -> None:
     async with anthropic.AsyncAnthropic(
         base_url=stack.edge_url, api_key=KEY, max_retries=0
     ) as client:
-        await _ask(client, 20)
-        first.stop(timeout=10)
-        await _ask(client, 20)
-        # The same router again (its id), in a log of its own so readiness is its own.
-        env = {**_router_env(), "TOLLWAY_ROUTER_ROUTER_ID": "router-1"}
-        stack.start_router("router-1-restarted", **env)
-        await _ask(client, 20)
+        for _ in range(count):
+            message = await client.messages.create(
+                model="claude-pool", max_tokens=64, messages=HELLO
+            )
+            assert isinstance(message, anthropic.types.Message)
+            await asyncio.sleep(0.05)
+
+
+def _no_refresh_token_presented_twice(tokens: FakeTokenServer) -> None:
+    presented = _presented(tokens)
+    assert len(set(presented)) == len(presented), "a refresh token was presented twice"
+
+
+async def test_two_routers_share_an_oauth_pool_across_refreshes(pool: PoolStack) -> None:
+    upstream, tokens = pool.upstream, pool.tokens
+    await _ask(pool.stack, 30)
     headers = [sent for sent, _ in upstream.requests]
     assert all(OAUTH_BETA in h.get("anthropic-beta", "") for h in headers)
     assert all("x-api-key" not in h for h in headers)
     bearers = {h["authorization"].removeprefix("Bearer ") for h in headers}
     assert {tokens.issued[b].client_id for b in bearers} == set(CLIENTS), "both accounts served"
-    admin = httpx.AsyncClient(
-        base_url=admin_url.result(), headers={"authorization": f"Bearer {ADMIN_TOKEN}"}
+    assert all(seen.params.get("scope") is None for seen in tokens.requests)
+    _no_refresh_token_presented_twice(tokens)
+
+
+async def test_the_pool_keeps_serving_across_a_router_restart(pool: PoolStack) -> None:
+    stack, tokens = pool.stack, pool.tokens
+    [first] = [p for p in stack.processes if p.name == "router-1"]
+    first.stop(timeout=10)
+    await _ask(stack, 20)
+    # The same router again (its id), in a log of its own so readiness is its own.
+    stack.start_router(
+        "router-1-restarted", **{**_router_env(), "TOLLWAY_ROUTER_ROUTER_ID": "router-1"}
     )
-    async with admin:
-        await _admin_shows_the_accounts_healthy(admin, tokens)
-        await _a_revoked_account_is_set_aside_and_the_other_serves(stack, admin, tokens, upstream)
-    presented = _presented(tokens)
-    assert len(set(presented)) == len(presented), "a refresh token was presented twice"
+    await _ask(stack, 20)
+    _no_refresh_token_presented_twice(tokens)
     refreshes = {
         client: sum(1 for seen in tokens.requests if seen.params["client_id"] == client)
         for client in CLIENTS
     }
     assert min(refreshes.values()) >= 3, refreshes
-    assert all(seen.params.get("scope") is None for seen in tokens.requests)
 
 
-async def _admin_shows_the_accounts_healthy(
-    admin: httpx.AsyncClient, tokens: FakeTokenServer
+async def test_admin_shows_each_accounts_token_health_and_the_counts(
+    pool: PoolStack, admin: httpx.AsyncClient
 ) -> None:
+    tokens = pool.tokens
     answer = await admin.get("/api/v1/models/claude-pool/health")
     assert answer.status_code == 200
     accounts = answer.json()["tokens"]
@@ -359,16 +383,16 @@ async def _admin_shows_the_accounts_healthy(
     assert counts["credentials"]["active"] == 2
 
 
-async def _a_revoked_account_is_set_aside_and_the_other_serves(
-    stack: Stack, admin: httpx.AsyncClient, tokens: FakeTokenServer, upstream: FakeAnthropicServer
+async def test_a_revoked_account_is_set_aside_and_the_other_serves(
+    pool: PoolStack, admin: httpx.AsyncClient
 ) -> None:
+    stack, upstream, tokens = pool.stack, pool.upstream, pool.tokens
     tokens.refresh_tokens[CLIENTS[1]] = "fake-refresh-revoked-by-the-provider"
 
-    async def set_aside() -> dict[str, dict[str, int]]:
-        counts: dict[str, dict[str, int]] = (await admin.get("/api/v1/health/counts")).json()
+    async def set_aside() -> None:
+        counts = (await admin.get("/api/v1/health/counts")).json()
         assert counts["oauth_accounts"]["invalid"] == 1
         assert counts["credentials"]["invalid"] == 1
-        return counts
 
     await eventually(set_aside, "account-2 set aside as invalid", within_s=15)
     [account_2] = [
@@ -380,12 +404,10 @@ async def _a_revoked_account_is_set_aside_and_the_other_serves(
     assert "invalid_grant" in account_2["reason"]
     await asyncio.sleep(tokens.expires_in)  # account-2's last access token has expired
     upstream.requests.clear()
-    async with anthropic.AsyncAnthropic(
-        base_url=stack.edge_url, api_key=KEY, max_retries=0
-    ) as client:
-        await _ask(client, 10)
+    await _ask(stack, 10)
     served = {
         tokens.issued[sent["authorization"].removeprefix("Bearer ")].client_id
         for sent, _ in upstream.requests
     }
     assert served == {CLIENTS[0]}
+    _no_refresh_token_presented_twice(tokens)
