@@ -2,6 +2,8 @@
 sequence for streams, a recorded body otherwise, and recorded error bodies on cue. Every
 request it receives is checked against Anthropic's published schema.
 
+It takes a Claude account's OAuth access token (issued by the fake token service's
+refresh-token grant) on the direct API, with the OAuth beta header, as the real API does.
 It also answers as Azure AI Foundry resources: `/<resource>/anthropic/v1/messages` (what the
 router's Foundry URL points at in tests), with the key each resource takes in `keys`, or an
 Entra ID token the fake token service issued for Foundry's scope.
@@ -26,6 +28,8 @@ from tests.support.fake_token_server import FakeTokenServer
 from tests.support.threaded_server import ServedInThread, ThreadedServer
 
 FOUNDRY_SCOPE = "https://ai.azure.com/.default"
+# The beta that lets the direct API take a Claude account's OAuth token as a bearer token.
+OAUTH_BETA = "oauth-2025-04-20"
 # What the fake answers every count_tokens request with.
 COUNTED_TOKENS = 2095
 
@@ -115,6 +119,15 @@ class FakeAnthropicServer(ServedInThread):
         if key is not None and key in presented:
             return True
         issued = self.tokens.issued_for(token) if self.tokens and scheme == "Bearer" else None
+        if issued is not None and not resource:
+            # A Claude account's OAuth token: the API takes it only with the OAuth beta, and
+            # as the one credential (no x-api-key beside it).
+            betas = {beta.strip() for beta in request.headers.get("anthropic-beta", "").split(",")}
+            return (
+                issued.grant == "refresh_token"
+                and OAUTH_BETA in betas
+                and "x-api-key" not in request.headers
+            )
         return issued is not None and issued.scope == FOUNDRY_SCOPE and bool(resource)
 
     async def _received(

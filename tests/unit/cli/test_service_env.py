@@ -57,3 +57,16 @@ def test_metering_gets_its_settings_only() -> None:
         **BASICS,
         "TOLLWAY_METERING_CLICKHOUSE_DSN": "chdb://x",
     }
+
+
+def test_the_router_gets_the_variable_its_oauth_key_reference_names_and_no_other() -> None:
+    environ = {
+        **ENVIRON,
+        "TOLLWAY_ROUTER_OAUTH__ENCRYPTION_KEY": "env:OAUTH_SEALING_KEY",
+        "OAUTH_SEALING_KEY": "fernet-key",
+        "OAUTH_SEALING_KEY_FILE": "/srv/secrets/key",
+    }
+    router = service_env("router", environ, SecretPolicy())
+    assert router["OAUTH_SEALING_KEY"] == "fernet-key"
+    assert router["OAUTH_SEALING_KEY_FILE"] == "/srv/secrets/key"
+    assert "OAUTH_SEALING_KEY" not in service_env("edge", environ, SecretPolicy())

@@ -51,10 +51,24 @@ def test_every_bucket_has_a_writer_and_a_reader(bucket: str) -> None:
     if bucket in (contract.KV_BATCHES, contract.KV_FILES):
         # Clients' own data: the edge writes what they create, routers what batches produce.
         assert writers == [Service.EDGE, Service.ROUTER]
+    elif bucket in _ROUTER_BUCKETS:
+        # Data plane: routers keep stored responses and OAuth accounts' tokens and health.
+        assert writers == [Service.ROUTER]
     else:
-        # Stored responses are data plane: routers keep them, admin never touches them.
-        assert (Service.ROUTER if bucket == contract.KV_RESPONSES else Service.ADMIN) in writers
+        assert Service.ADMIN in writers
     assert set(writers) <= set(readers)
+
+
+_ROUTER_BUCKETS = (contract.KV_RESPONSES, contract.KV_OAUTH_TOKENS, contract.KV_OAUTH_HEALTH)
+
+
+def test_only_routers_hold_oauth_tokens_and_admin_reads_only_their_health() -> None:
+    def readers(bucket: str) -> list[Service]:
+        return [s for s in Service if _may(s, "publish", f"$JS.API.DIRECT.GET.KV_{bucket}.x")]
+
+    assert readers(contract.KV_OAUTH_TOKENS) == [Service.ROUTER]
+    assert readers(contract.KV_OAUTH_HEALTH) == [Service.ROUTER, Service.ADMIN]
+    assert not _may(Service.ADMIN, "publish", f"$KV.{contract.KV_OAUTH_HEALTH}.acct_1")
 
 
 def test_only_routers_keep_stored_responses_and_only_edges_ask_for_them() -> None:

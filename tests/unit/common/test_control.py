@@ -18,6 +18,14 @@ CLIENT_CREDENTIALS = {
     "client_secret": "env:AZURE_CLIENT_SECRET",
 }
 
+# A Claude account as Claude Code signs in: a refresh token for Anthropic's OAuth client.
+REFRESH = {
+    "type": "oauth_refresh_token",
+    "token_url": "https://console.anthropic.com/v1/oauth/token",
+    "client_id": "9d1c250a-e61b-44d9-88ed-5944d1962f5e",
+    "refresh_token": "env:CLAUDE_ACCOUNT_1",
+}
+
 
 def _deployment(**fields: Any) -> Deployment:
     return Deployment.model_validate({**CLAUDE, **fields})
@@ -59,7 +67,7 @@ def test_foundry_is_recognised_by_the_host_of_api_base(api_base: str | None, fou
         ({"provider": "openai", "foundry_resource": "r"}, "for provider anthropic"),
         ({"foundry_resource": "r", "api_base": "https://x"}, "not both"),
         ({"auth": CLIENT_CREDENTIALS, "api_key": "env:K", "foundry_resource": "r"}, "not both"),
-        ({"auth": CLIENT_CREDENTIALS}, "only on Azure AI Foundry"),
+        ({"auth": CLIENT_CREDENTIALS}, "auth.scope is required for anthropic outside Azure"),
         ({"auth": {**CLIENT_CREDENTIALS, "client_secret": "s3cr3t"}}, "secret reference"),
         (
             {"auth": {**CLIENT_CREDENTIALS, "authority_host": "http://login.example"}},
@@ -68,6 +76,18 @@ def test_foundry_is_recognised_by_the_host_of_api_base(api_base: str | None, fou
         (
             {"provider": "openai", "api_base": "https://x/v1", "auth": CLIENT_CREDENTIALS},
             "auth.scope is required",
+        ),
+        (
+            {"credentials": [{"name": "a", "api_key": "env:K", "auth": REFRESH}]},
+            "give api_key or auth, not both",
+        ),
+        (
+            {"auth": REFRESH, "credentials": [{"name": "a", "auth": REFRESH}]},
+            "give either auth or credentials",
+        ),
+        (
+            {"credentials": [{"name": "a", "auth": CLIENT_CREDENTIALS}]},
+            r"credentials\.a\.auth\.scope is required",
         ),
         (
             {
@@ -130,3 +150,28 @@ def test_tenancy_is_off_by_default_and_needs_foundry_deployments() -> None:
             deployments=[_deployment(api_base="https://api.anthropic.com")],
             tenancy="per_request",
         )
+
+
+def test_direct_anthropic_takes_a_pool_of_oauth_accounts_without_a_scope() -> None:
+    second = {**REFRESH, "refresh_token": "env:CLAUDE_ACCOUNT_2"}
+    deployment = _deployment(
+        credentials=[{"name": "alice", "auth": REFRESH}, {"name": "bob", "auth": second}]
+    )
+    assert [c.auth for c in deployment.credentials] == [
+        deployment.credentials[0].auth,
+        deployment.credentials[1].auth,
+    ]
+    assert deployment.credentials[0].auth is not None
+    assert deployment.oauth_scope(deployment.credentials[0].auth) is None
+    assert ("credentials.bob.auth.refresh_token", "env:CLAUDE_ACCOUNT_2") in (
+        deployment.secret_references()
+    )
+
+
+def test_a_foundry_deployment_defaults_to_the_entra_scope_and_direct_anthropic_to_none() -> None:
+    foundry = _deployment(foundry_resource="contoso", auth=CLIENT_CREDENTIALS)
+    direct = _deployment(auth=REFRESH)
+    assert foundry.auth is not None
+    assert direct.auth is not None
+    assert foundry.oauth_scope(foundry.auth) == "https://ai.azure.com/.default"
+    assert direct.oauth_scope(direct.auth) is None

@@ -7,7 +7,7 @@ import pytest
 from pydantic import ValidationError
 
 from tollway_common.control import Deployment, ModelAlias, Tenancy
-from tollway_common.providers import FACTS, OAuth, Provider, providers_with
+from tollway_common.providers import FACTS, Provider, providers_with
 
 ENTRA = {"type": "entra_managed_identity"}
 
@@ -32,7 +32,7 @@ def test_oauth_without_a_scope_is_allowed_exactly_where_the_provider_knows_its_s
 ) -> None:
     facts = FACTS[provider]
     fields = {"name": "d", "provider": provider.value, "model": "m", "auth": ENTRA}
-    if facts.oauth is OAuth.FOUNDRY_ONLY:
+    if facts.foundry:  # the Entra scope is the default only on Foundry
         fields["foundry_resource"] = "contoso"
     if facts.entra_scope is None:
         with pytest.raises(ValidationError, match=r"auth\.scope is required"):

@@ -353,6 +353,8 @@ def _placeholder(name: str) -> str:
         return "tw-admin-token"
     if name == "TOLLWAY_DEV_API_KEY":
         return "sk-tollway-key"
+    if name == "TOLLWAY_OAUTH_SEALING_KEY":
+        return "b2F1dGgtZW5jcnlwdGlvbi1rZXktMzItYnl0ZXMhISE="
     raise AssertionError(f"{name} comes from a Secret the test does not know")
 
 
@@ -416,6 +418,7 @@ def test_secrets_are_wired_by_reference(
     assert refs == {
         "TOLLWAY_EDGE_REDIS__URL": {"name": "tollway-endpoints", "key": "redis-url"},
         "TOLLWAY_EDGE_CLIENT_IP_SALT": {"name": "tollway-generated", "key": "client-ip-salt"},
+        "TOLLWAY_OAUTH_SEALING_KEY": {"name": "tollway-generated", "key": "oauth-encryption-key"},
         "TOLLWAY_ADMIN_SESSION_SECRET": {
             "name": "tollway-generated",
             "key": "admin-session-secret",
@@ -701,7 +704,14 @@ def test_a_plain_install_generates_a_client_key_and_an_admin_token(
     secret = by_kind(default, "Secret")["tollway-generated"]
     assert secret["metadata"]["annotations"]["helm.sh/resource-policy"] == "keep"
     data = {key: base64.b64decode(value).decode() for key, value in secret["data"].items()}
-    assert set(data) == {"client-ip-salt", "admin-session-secret", "admin-token", "dev-api-key"}
+    assert set(data) == {
+        "client-ip-salt",
+        "oauth-encryption-key",
+        "admin-session-secret",
+        "admin-token",
+        "dev-api-key",
+    }
+    assert len(base64.urlsafe_b64decode(data["oauth-encryption-key"])) == 32  # a Fernet key
     assert re.fullmatch(r"tw-admin-[A-Za-z0-9]{32}", data["admin-token"])
     assert re.fullmatch(r"sk-tollway-[A-Za-z0-9]{40}", data["dev-api-key"])
     assert all(len(value) >= 40 for value in data.values())
@@ -730,7 +740,7 @@ def test_own_secrets_replace_the_generated_ones(
 ) -> None:
     documents = rendered["own-secrets-closed-egress"]
     secret = by_kind(documents, "Secret")["tollway-generated"]
-    assert set(secret["data"]) == {"client-ip-salt"}
+    assert set(secret["data"]) == {"client-ip-salt", "oauth-encryption-key"}
     admin = _container(documents, "admin")
     names = {item["name"] for item in admin["env"]}
     assert not names & {"TOLLWAY_DEV_API_KEY", "TOLLWAY_ADMIN_TOKEN"}

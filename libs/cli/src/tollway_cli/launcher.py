@@ -22,11 +22,13 @@ from tollway_cli.devkey import (
     ADMIN_TOKEN_ENV,
     CLIENT_IP_SALT_ENV,
     ENV_NAME,
+    OAUTH_KEY_ENV,
     SESSION_SECRET_ENV,
     admin_session_secret,
     admin_token,
     client_ip_salt,
     dev_api_key,
+    oauth_key_reference,
 )
 from tollway_cli.processes import ManagedProcess, ProcessError, spawn_module, wait_until_ready
 from tollway_cli.servers import start_nats, start_redis
@@ -170,6 +172,7 @@ class Launcher:
         }
         router_env = {
             **bus.env(Service.ROUTER, nats.url),
+            OAUTH_KEY_ENV: oauth_key_reference(self.data_dir),
             **self._monitor_env("ROUTER", self.options.router_monitor_port),
         }
         edge_env = {

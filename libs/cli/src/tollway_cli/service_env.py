@@ -49,6 +49,12 @@ _ROUTER_NAMES = frozenset(
 _SECRET_POLICY_PREFIX = "TOLLWAY_SECRETS_"
 
 
+def _oauth_key_variables(environ: Mapping[str, str]) -> frozenset[str]:
+    """The variable an `env:` OAuth encryption key reference names (and its `_FILE` form)."""
+    scheme, _, name = environ.get("TOLLWAY_ROUTER_OAUTH__ENCRYPTION_KEY", "").partition(":")
+    return frozenset({name, f"{name}_FILE"}) if scheme == "env" and name else frozenset()
+
+
 def service_env(
     service: str,
     environ: Mapping[str, str],
@@ -59,6 +65,8 @@ def service_env(
     `extra_names` are further variables it needs (admin: those its config file's keys name)."""
     own = f"TOLLWAY_{service.upper()}_"
     extra = frozenset(extra_names)
+    if service == "router":
+        extra |= _oauth_key_variables(environ)
 
     def wanted(name: str) -> bool:
         if name in _BASICS or name.startswith(_BASIC_PREFIXES) or name.startswith(own):

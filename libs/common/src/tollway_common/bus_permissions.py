@@ -163,6 +163,9 @@ PERMISSIONS: Mapping[Service, Permissions] = {
             *_kv_reader(contract.KV_MODELS),
             # Routers share what they learn about deployment health through this bucket.
             *_kv_writer(contract.KV_HEALTH),
+            # OAuth accounts: sealed tokens and refresh leases (routers alone), token health.
+            *_kv_writer(contract.KV_OAUTH_TOKENS),
+            *_kv_writer(contract.KV_OAUTH_HEALTH),
             # Stored Responses API answers: routers alone keep and read them.
             *_kv_writer(contract.KV_RESPONSES),
             # Batches: drain the lines, store each result, count progress, write the output.
@@ -212,6 +215,8 @@ PERMISSIONS: Mapping[Service, Permissions] = {
             *(subject for bucket in CONTROL_PLANE_BUCKETS for subject in _kv_writer(bucket)),
             *_kv_writer(contract.KV_HEALTH),
             *_kv_writer(contract.KV_ADMIN_SESSIONS),
+            # Token health of OAuth accounts, never the tokens' own bucket.
+            *_kv_reader(contract.KV_OAUTH_HEALTH),
         ),
         subscribe=(contract.PRESENCE_WILDCARD,),
     ),

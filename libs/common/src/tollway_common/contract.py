@@ -147,6 +147,13 @@ KV_BUDGETS = "tollway_budgets"
 # Deployment and credential health, written by routers (and by admin for operator overrides),
 # watched by every router replica and by admin. Keyed by `health_key(alias, deployment, cred)`.
 KV_HEALTH = "tollway_health"
+# OAuth accounts' tokens (`oauth_tokens.StoredTokens`: the refresh and access tokens sealed
+# with the router's encryption key, and the lease that makes one router refresh at a time),
+# keyed by `oauth_tokens.account_key`; only routers read or write it.
+KV_OAUTH_TOKENS = "tollway_oauth_tokens"
+# Each OAuth account's token health (`oauth_tokens.TokenHealth`: no secret), written by routers
+# and read by admin, keyed like `KV_OAUTH_TOKENS`.
+KV_OAUTH_HEALTH = "tollway_oauth_health"
 # Stored Responses API responses and their inputs (`previous_response_id`, GET
 # /v1/responses/{id}), keyed by response id; only routers read or write it, with a TTL.
 KV_RESPONSES = "tollway_responses"

@@ -44,21 +44,6 @@ class _Record(BaseModel):
     model_config = ConfigDict(frozen=True, extra="ignore")
 
 
-class Credential(_Record):
-    """One API key (or account) in a deployment's pool, named so health and usage can report
-    on it without ever showing the key."""
-
-    name: str = Field(min_length=1, max_length=128)
-    api_key: str | None = Field(
-        default=None, description="A secret reference such as env:OPENAI_KEY_2; never the key."
-    )
-
-    @field_validator("api_key")
-    @classmethod
-    def _must_be_reference(cls, value: str | None) -> str | None:
-        return None if value is None else _check_reference(value, "api_key")
-
-
 def _check_reference(value: str, field: str) -> str:
     if not SECRET_REF_PATTERN.match(value):
         raise ValueError(
@@ -158,8 +143,10 @@ class OAuthClientCredentials(_Auth):
 
 
 class OAuthRefreshToken(_Auth):
-    """Any OAuth 2.0 token endpoint, refresh-token grant (a refresh token the endpoint rotates
-    is kept in the router's memory; the reference is read again only after a restart)."""
+    """Any OAuth 2.0 token endpoint, refresh-token grant. `refresh_token` seeds the account:
+    with an encryption key set, routers keep the rotated refresh tokens in NATS KV, encrypted,
+    and read the reference again only when it names a different token than the one that
+    seeded them (without a key, in each router's memory)."""
 
     type: Literal["oauth_refresh_token"]
     token_url: str
@@ -186,6 +173,43 @@ UpstreamAuth = Annotated[
     | OAuthRefreshToken,
     Field(discriminator="type"),
 ]
+
+
+class Credential(_Record):
+    """One API key or OAuth account in a deployment's pool, named so health and usage can
+    report on it without ever showing the secret."""
+
+    name: str = Field(min_length=1, max_length=128)
+    api_key: str | None = Field(
+        default=None, description="A secret reference such as env:OPENAI_KEY_2; never the key."
+    )
+    auth: UpstreamAuth | None = Field(
+        default=None,
+        description="OAuth for this account (a refresh token, client credentials, Entra ID) "
+        "instead of `api_key`; the router keeps its tokens fresh.",
+    )
+
+    @field_validator("api_key")
+    @classmethod
+    def _must_be_reference(cls, value: str | None) -> str | None:
+        return None if value is None else _check_reference(value, "api_key")
+
+    @model_validator(mode="after")
+    def _key_or_auth(self) -> Credential:
+        if self.api_key is not None and self.auth is not None:
+            raise ValueError(f"credential {self.name!r}: give api_key or auth, not both")
+        return self
+
+
+def _auth_references(where: str, auth: UpstreamAuth | None) -> list[tuple[str, str]]:
+    found: list[tuple[str, str]] = []
+    if isinstance(auth, EntraClientCredentials | OAuthClientCredentials):
+        found.append((f"{where}.client_secret", auth.client_secret))
+    if isinstance(auth, OAuthRefreshToken):
+        found.append((f"{where}.refresh_token", auth.refresh_token))
+        if auth.client_secret:
+            found.append((f"{where}.client_secret", auth.client_secret))
+    return found
 
 
 def is_foundry_host(api_base: str | None) -> bool:
@@ -237,8 +261,8 @@ class Deployment(_Record):
     )
     credentials: list[Credential] = Field(
         default_factory=list,
-        description="A pool of keys used in turn, rotated away from on 429, 401 and 403; "
-        "instead of `api_key`.",
+        description="A pool of keys or OAuth accounts used in turn, rotated away from on 429, "
+        "401 and 403; instead of `api_key` and `auth`.",
     )
     priority: int = Field(default=0, description="Lower is tried first (strategy `priority`).")
     context_window: int | None = Field(
@@ -312,12 +336,9 @@ class Deployment(_Record):
         found = [("api_key", self.api_key)] if self.api_key else []
         found += [(f"credentials.{c.name}", c.api_key) for c in self.credentials if c.api_key]
         found += [(f"headers.{h}", v) for h, v in self.headers.items() if is_secret_reference(v)]
-        if isinstance(self.auth, EntraClientCredentials | OAuthClientCredentials):
-            found.append(("auth.client_secret", self.auth.client_secret))
-        if isinstance(self.auth, OAuthRefreshToken):
-            found.append(("auth.refresh_token", self.auth.refresh_token))
-            if self.auth.client_secret:
-                found.append(("auth.client_secret", self.auth.client_secret))
+        found += _auth_references("auth", self.auth)
+        for credential in self.credentials:
+            found += _auth_references(f"credentials.{credential.name}.auth", credential.auth)
         return found
 
     def redacted_headers(self) -> dict[str, str]:
@@ -329,6 +350,10 @@ class Deployment(_Record):
     def _one_way_to_name_keys(self) -> Deployment:
         if self.credentials and self.api_key is not None:
             raise ValueError("give either api_key or credentials, not both")
+        if self.credentials and self.auth is not None:
+            raise ValueError(
+                "give either auth or credentials (each credential may carry its own auth), not both"
+            )
         names = [c.name for c in self.credentials]
         if len(names) != len(set(names)):
             raise ValueError("credential names must be unique within a deployment")
@@ -348,6 +373,14 @@ class Deployment(_Record):
     def credential_pool(self) -> list[Credential]:
         """The keys to use in turn: the pool, or the single `api_key` (perhaps none at all)."""
         return self.credentials or [Credential(name="default", api_key=self.api_key)]
+
+    def oauth_scope(self, auth: UpstreamAuth) -> str | None:
+        """The scope tokens of `auth` are asked for: its own, or the provider's Entra scope
+        (on a provider also reachable on Foundry, only for its Foundry deployments)."""
+        if auth.scope is not None:
+            return auth.scope
+        facts = FACTS[self.provider]
+        return facts.entra_scope if self.is_foundry or not facts.foundry else None
 
     @property
     def is_foundry(self) -> bool:
@@ -377,19 +410,25 @@ class Deployment(_Record):
             raise ValueError(
                 f"deployment {self.name!r}: give foundry_resource or api_base, not both"
             )
-        if self.auth is None:
-            return self
-        if self.api_key is not None:
+        if self.auth is not None and self.api_key is not None:
             raise ValueError(f"deployment {self.name!r}: give api_key or auth, not both")
-        if facts.oauth is OAuth.FOUNDRY_ONLY and not self.is_foundry:
-            raise ValueError(
-                f"deployment {self.name!r}: provider {self.provider} takes OAuth tokens only on "
-                "Azure AI Foundry (set foundry_resource)"
-            )
-        if self.auth.scope is None and facts.entra_scope is None:
-            raise ValueError(
-                f"deployment {self.name!r}: auth.scope is required for {self.provider}"
-            )
+        auths = [("auth", self.auth)] + [
+            (f"credentials.{c.name}.auth", c.auth) for c in self.credentials
+        ]
+        for where, auth in auths:
+            if auth is None:
+                continue
+            if facts.oauth is OAuth.FOUNDRY_ONLY and not self.is_foundry:
+                raise ValueError(
+                    f"deployment {self.name!r}: provider {self.provider} takes OAuth tokens "
+                    "only on Azure AI Foundry (set foundry_resource)"
+                )
+            # RFC 6749 section 6: a refresh-token grant may leave the scope out.
+            if self.oauth_scope(auth) is None and not isinstance(auth, OAuthRefreshToken):
+                raise ValueError(
+                    f"deployment {self.name!r}: {where}.scope is required for "
+                    f"{self.provider}{' outside Azure AI Foundry' if facts.foundry else ''}"
+                )
         return self
 
 

@@ -105,7 +105,8 @@ class Transport(StrEnum):
 
 
 class OAuth(StrEnum):
-    """Whether a deployment may carry `auth` (OAuth tokens) instead of an API key."""
+    """Whether a deployment (or a credential of its pool) may carry `auth` (OAuth tokens)
+    instead of an API key."""
 
     ALLOWED = "allowed"
     FOUNDRY_ONLY = "foundry_only"
@@ -117,7 +118,9 @@ class ProviderFacts:
     # gen_ai.provider.name's well-known value, or the configured name where none exists.
     tracing_name: str
     endpoints: frozenset[Endpoint]
-    # The scope tokens are asked for when `auth.scope` is unset; None: `auth.scope` is required.
+    # The scope tokens are asked for when `auth.scope` is unset; None: `auth.scope` is required
+    # for client-credentials grants (a refresh-token grant may leave it out). On a provider
+    # also reachable on Foundry, only its Foundry deployments default to this scope.
     entra_scope: str | None = None
     oauth: OAuth = OAuth.ALLOWED
     # Reachable on Azure AI Foundry (`foundry_resource`, or a `*.services.ai.azure.com` base).
@@ -179,8 +182,10 @@ FACTS: dict[Provider, ProviderFacts] = {
                 Endpoint.MESSAGES_COUNT_TOKENS,
             }
         ),
+        # Direct Anthropic takes OAuth access tokens (Claude accounts, as Claude Code signs in)
+        # as `Authorization: Bearer` with the `oauth-2025-04-20` beta; Foundry takes Entra's.
         entra_scope="https://ai.azure.com/.default",
-        oauth=OAuth.FOUNDRY_ONLY,
+        oauth=OAuth.ALLOWED,
         foundry=True,
         takes_tenancy=True,
         families=_CLAUDE_FAMILIES,

@@ -118,6 +118,7 @@ def create_app(settings: AdminSettings) -> FastAPI:
     app.add_middleware(HttpMetricsMiddleware)
     app.include_router(keys.router)
     app.include_router(deployment_health.router)  # before the models' `/{public_id:path}`
+    app.include_router(deployment_health.counts_router)
     for router in records.ROUTERS:
         app.include_router(router)
     app.include_router(config.router)

@@ -6,42 +6,109 @@ An operator's "disabled" is written with `operator=True`, which routers never ov
 (ADR 0009). Enabling writes an active record with `last_used_ms` set to now, so a router's
 idle sweep starts its clock afresh instead of switching the deployment off again at once.
 Every switch is audited like any control-plane change.
+
+OAuth accounts' token health (expiry, last refresh, last failure and why) is read from the
+routers' `tollway_oauth_health` bucket, never from the tokens' own; `counts` sums deployments,
+pool credentials and OAuth accounts per state for the API, the models page and alarms.
 """
 
 from __future__ import annotations
 
 import contextlib
 import time
+from dataclasses import dataclass
+from typing import Any
 
 from nats.js import JetStreamContext
 from nats.js.errors import KeyDeletedError, KeyNotFoundError
 from nats.js.kv import KeyValue
 
 from tollway_admin.audit import AuditLog
-from tollway_common import contract, nats_client
+from tollway_common import contract, nats_client, oauth_tokens
 from tollway_common.contract import AuditActor, DeploymentHealth, HealthState
 from tollway_common.control import ModelAlias
 from tollway_common.errors import InvalidRequest, NotFound
 from tollway_common.kv_mirror import KvMirror
+from tollway_common.oauth_tokens import TokenHealth, TokenState
 
 OPERATOR_STATES = frozenset({HealthState.ACTIVE, HealthState.INACTIVE})
 
 
+@dataclass(frozen=True, slots=True)
+class AccountHealth:
+    """One OAuth refresh-token account of a deployment (`credential` "" for the deployment's
+    own `auth`) and its token health (a fresh record when no router has reported yet)."""
+
+    deployment: str
+    credential: str
+    health: TokenHealth
+
+    def view(self) -> dict[str, Any]:
+        fields = self.health.model_dump(mode="json", exclude={"account"})
+        return {**fields, "deployment": self.deployment, "credential": self.credential}
+
+
+def _state_now(record: DeploymentHealth | None, now_ms: int) -> str:
+    if record is None:
+        return HealthState.ACTIVE.value
+    if record.state is HealthState.RATE_LIMITED and record.until_ms <= now_ms:
+        return HealthState.ACTIVE.value
+    return record.state.value
+
+
 class HealthBoard:
-    def __init__(self, kv: KeyValue, audit: AuditLog) -> None:
+    def __init__(self, kv: KeyValue, audit: AuditLog, tokens: KeyValue | None = None) -> None:
         self._kv = kv
         self._audit = audit
         self.mirror = KvMirror(kv, contract.decode_deployment_health)
+        self.tokens = (
+            KvMirror(tokens, oauth_tokens.decode_token_health) if tokens is not None else None
+        )
 
     @classmethod
     async def open(cls, js: JetStreamContext, replicas: int) -> HealthBoard:
         kv = await nats_client.ensure_kv(js, contract.KV_HEALTH, replicas)
-        board = cls(kv, AuditLog(js))
+        tokens = await nats_client.ensure_kv(js, contract.KV_OAUTH_HEALTH, replicas)
+        board = cls(kv, AuditLog(js), tokens)
         await board.mirror.start()
+        assert board.tokens is not None
+        await board.tokens.start()
         return board
 
     async def close(self) -> None:
         await self.mirror.stop()
+        if self.tokens is not None:
+            await self.tokens.stop()
+
+    def accounts(self, model: ModelAlias) -> list[AccountHealth]:
+        """The token health of each OAuth refresh-token account of `model`."""
+        reported = self.tokens.items if self.tokens is not None else {}
+        found: list[AccountHealth] = []
+        for deployment in model.deployments:
+            for name, auth in oauth_tokens.refresh_accounts(deployment):
+                key = oauth_tokens.account_key(auth, deployment.oauth_scope(auth))
+                health = reported.get(key) or TokenHealth(account=key)
+                found.append(AccountHealth(deployment.name, name, health))
+        return found
+
+    def counts(self, models: list[ModelAlias], now_ms: int) -> dict[str, dict[str, int]]:
+        """How many deployments, pool credentials and OAuth accounts are in each state; a
+        rate limit that ran out counts as active (the next request probes it)."""
+        counted: dict[str, dict[str, int]] = {
+            "deployments": {state.value: 0 for state in HealthState},
+            "credentials": {state.value: 0 for state in HealthState},
+            "oauth_accounts": {state.value: 0 for state in TokenState},
+        }
+        for model in models:
+            for deployment in model.deployments:
+                level = self.record(model.name, deployment.name)
+                counted["deployments"][_state_now(level, now_ms)] += 1
+                for credential in deployment.credentials:
+                    own = self.record(model.name, deployment.name, credential.name)
+                    counted["credentials"][_state_now(own, now_ms)] += 1
+            for account in self.accounts(model):
+                counted["oauth_accounts"][account.health.state.value] += 1
+        return counted
 
     def record(self, alias: str, deployment: str, credential: str = "") -> DeploymentHealth | None:
         return self.mirror.items.get(contract.health_key(alias, deployment, credential))

@@ -306,8 +306,9 @@ class Handler:
             attempt.model, self.credentials.with_headers(deployment), infer.tenant
         )
         call = adapter.build_request(infer.endpoint, infer.body, infer.facts, deployment)
+        choice = attempt.choice
         credential = await self.credentials.resolve(
-            attempt.model, deployment, infer.tenant, attempt.choice.api_key
+            attempt.model, deployment, infer.tenant, choice.api_key, choice.auth, choice.credential
         )
         try:
             await self._exchange(attempt, deployment, call, credential)

@@ -24,6 +24,7 @@ from prometheus_client.registry import Collector
 from tollway_common.contract import DeploymentHealth, HealthState, UsageEvent
 from tollway_common.control import ModelAlias
 from tollway_common.metrics import LATENCY_BUCKETS
+from tollway_common.oauth_tokens import TokenHealth, TokenState, account_key, refresh_accounts
 
 REQUESTS = Counter(
     "tollway_router_requests",
@@ -126,16 +127,45 @@ class DeploymentStates(Collector):
                     names = [c.name for c in deployment.credentials] or [""]
                     for name in names:
                         current[(model.name, deployment.name, name)] = HealthState.ACTIVE.value
-        for record in self._health():
+        records = list(self._health())
+        for record in records:
             key = (record.alias, record.deployment, record.credential)
             if key in current or self._catalog is None:
                 current[key] = record.state.value
+        counts = _state_counts(self._catalog, records)
         for (alias, name, credential), state_now in sorted(current.items()):
             for state in _STATES:
                 family.add_metric(
                     [alias, name, credential, state], 1.0 if state == state_now else 0.0
                 )
         yield family
+        totals = GaugeMetricFamily(
+            "tollway_health_state_count",
+            "How many deployments (level deployment) and pool credentials (level credential) "
+            "are in each health state.",
+            labels=["level", "state"],
+        )
+        for (level, state), count in sorted(counts.items()):
+            totals.add_metric([level, state], float(count))
+        yield totals
+
+
+def _state_counts(
+    catalog: Callable[[], Mapping[str, ModelAlias]] | None, records: list[DeploymentHealth]
+) -> dict[tuple[str, str], int]:
+    """Deployments of the catalog, and credentials of its pools, per state (no record:
+    active); the deployment's own record counts for a pool's deployment."""
+    counts = {(level, state): 0 for level in ("deployment", "credential") for state in _STATES}
+    states = {(r.alias, r.deployment, r.credential): r.state.value for r in records}
+    active = HealthState.ACTIVE.value
+    for model in catalog().values() if catalog is not None else ():
+        for deployment in model.deployments:
+            level = states.get((model.name, deployment.name, ""), active)
+            counts[("deployment", level)] += 1
+            for credential in deployment.credentials:
+                own = states.get((model.name, deployment.name, credential.name), active)
+                counts[("credential", own)] += 1
+    return counts
 
 
 DEPLOYMENT_STATES = DeploymentStates()
@@ -149,3 +179,70 @@ def watch_catalog(
     """List the deployments of this catalog (the router's models mirror) in the state metric,
     with the states of the shared health records."""
     DEPLOYMENT_STATES.watch(catalog, health)
+
+
+class OAuthTokens(Collector):
+    """Token health of each OAuth refresh-token account in the catalog, from the records the
+    routers share (`KV_OAUTH_HEALTH`): expiry, last refresh, failures in a row and state.
+    Labels are catalog names only; never a token or a reason's text."""
+
+    def __init__(self) -> None:
+        self._catalog: Callable[[], Mapping[str, ModelAlias]] | None = None
+        self._health: Callable[[], Mapping[str, TokenHealth]] = dict
+
+    def watch(
+        self,
+        catalog: Callable[[], Mapping[str, ModelAlias]],
+        health: Callable[[], Mapping[str, TokenHealth]],
+    ) -> None:
+        self._catalog = catalog
+        self._health = health
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        labels = ["model", "deployment", "credential"]
+        expires = GaugeMetricFamily(
+            "tollway_oauth_token_expires_at_seconds",
+            "Unix time the account's current access token expires (0: none yet).",
+            labels=labels,
+        )
+        refreshed = GaugeMetricFamily(
+            "tollway_oauth_token_last_refresh_seconds",
+            "Unix time of the account's last successful token refresh (0: never).",
+            labels=labels,
+        )
+        failures = GaugeMetricFamily(
+            "tollway_oauth_token_failures",
+            "Failed refreshes in a row (0 after a success).",
+            labels=labels,
+        )
+        states = GaugeMetricFamily(
+            "tollway_oauth_token_state",
+            "1 for the token state each OAuth account is in (active, invalid), 0 for the other.",
+            labels=[*labels, "state"],
+        )
+        health = self._health()
+        catalog = self._catalog() if self._catalog is not None else {}
+        for model in catalog.values():
+            for deployment in model.deployments:
+                for name, auth in refresh_accounts(deployment):
+                    key = account_key(auth, deployment.oauth_scope(auth))
+                    record = health.get(key) or TokenHealth(account=key)
+                    values = [model.name, deployment.name, name]
+                    expires.add_metric(values, record.expires_at)
+                    refreshed.add_metric(values, record.last_refresh)
+                    failures.add_metric(values, float(record.failures))
+                    for state in TokenState:
+                        states.add_metric([*values, state.value], float(record.state is state))
+        yield from (expires, refreshed, failures, states)
+
+
+OAUTH_TOKENS = OAuthTokens()
+REGISTRY.register(OAUTH_TOKENS)
+
+
+def watch_tokens(
+    catalog: Callable[[], Mapping[str, ModelAlias]],
+    health: Callable[[], Mapping[str, TokenHealth]],
+) -> None:
+    """Report the token health of this catalog's OAuth accounts."""
+    OAUTH_TOKENS.watch(catalog, health)

@@ -26,8 +26,11 @@ from tollway_router import metrics
 from tollway_router.batch.drain import BatchDrain
 from tollway_router.batch.results import Results
 from tollway_router.body_log.publisher import BodyLog
+from tollway_router.credentials.refresher import keep_fresh as refresher_loop
 from tollway_router.credentials.resolve import Credentials
 from tollway_router.credentials.token_cache import TokenCache
+from tollway_router.credentials.token_seal import Sealer
+from tollway_router.credentials.token_store import SharedTokens
 from tollway_router.handler import Handler
 from tollway_router.receipts import Receipts
 from tollway_router.replies import Heartbeats
@@ -66,9 +69,12 @@ async def run(settings: RouterSettings) -> None:
         settings.connect_timeout_s, settings.max_connections, settings.foundry_base_url
     )
     secrets = SecretResolver(policy=SecretPolicy())
-    tokens = TokenCache(secrets, settings.managed_identity, settings.token_timeout_s)
+    shared = await _shared_tokens(js, settings, router_id)
+    tokens = TokenCache(secrets, settings.managed_identity, settings.token_timeout_s, shared=shared)
     credentials = Credentials(secrets, tokens)
     metrics.watch_catalog(lambda: models.items, lambda: health.mirror.items.values())
+    if shared is not None:
+        metrics.watch_tokens(lambda: models.items, lambda: shared.health.items)
     heartbeats = Heartbeats(settings.heartbeat_interval_s)
     heartbeats.start()
     receipts = Receipts(nc, lambda event: publish_usage(js, event))
@@ -104,12 +110,19 @@ async def run(settings: RouterSettings) -> None:
     sweeper = asyncio.create_task(
         _sweep_idle(health, models, settings.idle_sweep_interval_s), name="idle-sweep"
     )
+    refresher = asyncio.create_task(
+        refresher_loop(
+            lambda: models.items.values(), tokens, health, settings.oauth.refresh_interval_s
+        ),
+        name="oauth-refresh",
+    )
     monitor.add_check("nats", lambda: nc.is_connected)
     monitor.add_check("catalog", models.ready.is_set)
     monitor.started()
     log.info("router ready", extra={"router_id": router_id})
     await stop.wait()
     sweeper.cancel()
+    refresher.cancel()
     monitor.stopping()
     await announcer.stop()
     log.info("router stopping", extra={"inflight": worker.inflight})
@@ -117,7 +130,8 @@ async def run(settings: RouterSettings) -> None:
     if drain is not None:
         # First, while NATS is still up: a line finished in the grace period is acked.
         await drain.stop(settings.drain_grace_s)
-    await worker.shutdown(settings.drain_grace_s)
+    # Refreshes still running write their rotated refresh tokens before NATS goes away.
+    await worker.shutdown(settings.drain_grace_s, before_drain=tokens.finish_refreshes)
     await heartbeats.stop()
     await receipts.stop()
     await body_log.close()
@@ -127,6 +141,26 @@ async def run(settings: RouterSettings) -> None:
     await credentials.close()
     await monitor.stop()
     log.info("router stopped")
+
+
+async def _shared_tokens(
+    js: JetStreamContext, settings: RouterSettings, router_id: str
+) -> SharedTokens | None:
+    """The KV-backed OAuth accounts, when an encryption key is configured."""
+    if settings.oauth.encryption_key is None:
+        return None
+    # The operator's own process setting, like the NATS password: no allow-list applies.
+    sealer = Sealer.from_secret(SecretResolver().resolve(settings.oauth.encryption_key))
+    replicas = settings.nats.replicas
+    shared = SharedTokens(
+        await nats_client.ensure_kv(js, contract.KV_OAUTH_TOKENS, replicas),
+        await nats_client.ensure_kv(js, contract.KV_OAUTH_HEALTH, replicas),
+        sealer,
+        router_id,
+        lease_s=settings.token_timeout_s + 5.0,
+    )
+    await shared.start()
+    return shared
 
 
 async def _batch_drain(

@@ -7,6 +7,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tollway_common.control import is_secret_reference
 from tollway_common.settings import LogSettings, MonitorSettings, NatsSettings
 from tollway_router.body_log.redaction import custom_rules
 from tollway_router.responses.records import Share
@@ -91,6 +92,32 @@ class BatchSettings(BaseModel):
     line_timeout_s: float = Field(default=600.0, gt=0)
 
 
+class OAuthSettings(BaseModel):
+    """OAuth accounts shared by the routers (`TOLLWAY_ROUTER_OAUTH__ENCRYPTION_KEY`, ...).
+
+    `encryption_key` is a secret reference (`env:NAME`, `file:/path`) to one or more Fernet
+    keys (the first seals, all open: rotation). With it, refresh-token accounts keep their
+    rotated tokens in NATS KV, sealed, and one router refreshes each at a time; without it,
+    each router keeps them in memory (lost on restart, raced by a second router).
+    `refresh_interval_s` is how often idle accounts are checked and refreshed ahead of expiry.
+    """
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    encryption_key: str | None = None
+    refresh_interval_s: float = Field(default=5.0, gt=0)
+
+    @field_validator("encryption_key")
+    @classmethod
+    def _key_is_a_reference(cls, value: str | None) -> str | None:
+        if value is not None and not is_secret_reference(value):
+            raise ValueError(
+                "oauth.encryption_key must be a secret reference like 'env:NAME' or "
+                "'file:/path', never the key itself"
+            )
+        return value
+
+
 class RouterSettings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="TOLLWAY_ROUTER_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -118,6 +145,7 @@ class RouterSettings(BaseSettings):
     foundry_base_url: str = FOUNDRY_BASE_URL
     token_timeout_s: float = Field(default=30.0, gt=0)
     managed_identity: ManagedIdentitySettings = Field(default_factory=ManagedIdentitySettings)
+    oauth: OAuthSettings = OAuthSettings()
 
     @field_validator("foundry_base_url")
     @classmethod

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
@@ -90,9 +91,12 @@ class Worker:
         if task is not None:
             task.cancel()
 
-    async def shutdown(self, grace_s: float) -> None:
+    async def shutdown(
+        self, grace_s: float, before_drain: Callable[[], Awaitable[None]] | None = None
+    ) -> None:
         """Stop taking requests, let in-flight ones finish (bounded), wait for their usage
-        events' acks (bounded), then drain NATS."""
+        events' acks (bounded), run `before_drain` (what must still reach NATS: a token refresh
+        writing its rotated token), then drain NATS."""
         self._stopping = True
         await self._leave()
         with contextlib.suppress(Exception):
@@ -110,4 +114,6 @@ class Worker:
                 await self._cancel_sub.unsubscribe()
         # The usage events of the requests just finished may still wait for their acks.
         await self._handler.usage.close(grace_s)
+        if before_drain is not None:
+            await before_drain()
         await nats_client.drain(self._nc)

@@ -1,7 +1,8 @@
 """Deployment health over the API: each deployment's shared state, and the operator's switch.
 
-    GET /api/v1/models/{alias}/health
+    GET /api/v1/models/{alias}/health   records, and `tokens`: its OAuth accounts' health
     PUT /api/v1/models/{alias}/deployments/{deployment}/health  {"state": "inactive"}
+    GET /api/v1/health/counts           deployments, credentials, OAuth accounts per state
 
 Aliases may contain slashes, so this router is mounted before the models' CRUD router, whose
 `/{public_id:path}` would otherwise take these paths.
@@ -9,6 +10,7 @@ Aliases may contain slashes, so this router is mounted before the models' CRUD r
 
 from __future__ import annotations
 
+import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, Request
@@ -22,6 +24,7 @@ from tollway_common.contract import HealthState
 from tollway_common.errors import NotFound
 
 router = APIRouter(prefix="/api/v1/models", tags=["models"])
+counts_router = APIRouter(prefix="/api/v1/health", tags=["models"])
 
 
 class HealthChange(BaseModel):
@@ -42,8 +45,17 @@ async def model_health(alias: str, request: Request, identity: Viewer) -> dict[s
     model = store_of(request).find(MODELS, alias)
     if model is None:
         raise NotFound(f"There is no model '{alias}'.")
-    data = [record.model_dump(mode="json") for record in board_of(request).states(model)]
-    return {"object": "list", "data": data}
+    board = board_of(request)
+    data = [record.model_dump(mode="json") for record in board.states(model)]
+    tokens = [account.view() for account in board.accounts(model)]
+    return {"object": "list", "data": data, "tokens": tokens}
+
+
+@counts_router.get("/counts")
+async def health_counts(request: Request, identity: Viewer) -> dict[str, Any]:
+    """Deployments, pool credentials and OAuth accounts of every model, per health state."""
+    models = store_of(request).all(MODELS)
+    return board_of(request).counts(models, int(time.time() * 1000))
 
 
 @router.put("/{alias:path}/deployments/{deployment}/health")

@@ -1,6 +1,6 @@
 """The credential one upstream call carries: the deployment's API key (a secret reference), an
-OAuth access token the router keeps fresh (`auth`), or the Foundry resource and key a
-per-request tenant sent with the request."""
+OAuth access token the router keeps fresh (`auth`, the deployment's or one pool credential's),
+or the Foundry resource and key a per-request tenant sent with the request."""
 
 from __future__ import annotations
 
@@ -9,7 +9,13 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from tollway_common.contract import TenantCredential
-from tollway_common.control import RESOURCE_NAME_PATTERN, Deployment, ModelAlias, Tenancy
+from tollway_common.control import (
+    RESOURCE_NAME_PATTERN,
+    Deployment,
+    ModelAlias,
+    Tenancy,
+    UpstreamAuth,
+)
 from tollway_common.errors import InvalidRequest, UpstreamAuthFailed
 from tollway_common.providers import FACTS
 from tollway_common.secret_refs import SecretNotFound, SecretResolver
@@ -42,14 +48,17 @@ class Credentials:
         deployment: Deployment,
         tenant: TenantCredential | None,
         api_key: str | None,
+        auth: UpstreamAuth | None = None,
+        credential: str = "",
     ) -> Credential | None:
-        """`api_key` is the secret reference the attempt chose (the deployment's, or one of
-        its pool's)."""
+        """`api_key` or `auth` is what the attempt chose: the deployment's, or that of the
+        pool credential named `credential`."""
         if tenant is not None:
             return _tenant(model, deployment, tenant)
-        if deployment.auth is not None:
-            scope = deployment.auth.scope or FACTS[deployment.provider].entra_scope or ""
-            token = await self._tokens.token(deployment.auth, scope, deployment.name)
+        auth = auth or deployment.auth
+        if auth is not None:
+            scope = deployment.oauth_scope(auth) or ""
+            token = await self._tokens.token(auth, scope, deployment.name, credential)
             return Credential("bearer", token)
         if api_key is None:
             return None

@@ -88,8 +88,9 @@ def token_request(
             "grant_type": "refresh_token",
             "refresh_token": refresh_token or secret(auth.refresh_token),
             "client_id": auth.client_id,
-            "scope": scope,
         }
+        if scope:  # optional in a refresh (RFC 6749 section 6): the grant's own scope stays
+            form["scope"] = scope
         if auth.client_secret is not None:
             form["client_secret"] = secret(auth.client_secret)
         return TokenRequest("POST", auth.token_url, _FORM_HEADERS, form)

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from tollway_common.contract import Capability, HealthState, InferRequest, RequestFacts
-from tollway_common.control import Deployment, ModelAlias, RoutingStrategy
+from tollway_common.control import Deployment, ModelAlias, RoutingStrategy, UpstreamAuth
 from tollway_common.errors import (
     ContextLengthExceeded,
     InvalidRequest,
@@ -38,6 +38,8 @@ class Choice:
     credential: str
     api_key: str | None
     probe: bool
+    # The OAuth account of the chosen credential (or the deployment's own `auth`).
+    auth: UpstreamAuth | None = None
 
 
 @dataclass
@@ -202,12 +204,10 @@ class Chooser:
         credentials = next(creds for d, creds in pool if d.name == picked.name)
         name, found = self._credential(picked, credentials, tried)
         adapter = adapter_for(picked, infer)
-        api_key = (
-            next(c.api_key for c in picked.credentials if c.name == name)
-            if picked.credentials
-            else picked.api_key
-        )
-        return Choice(picked, adapter, name, api_key, found.probe)
+        chosen = next((c for c in picked.credentials if c.name == name), None)
+        if chosen is not None:
+            return Choice(picked, adapter, name, chosen.api_key, found.probe, chosen.auth)
+        return Choice(picked, adapter, name, picked.api_key, found.probe, picked.auth)
 
     def _usable_credentials(
         self, model: ModelAlias, deployment: Deployment, unavailable: Unavailable

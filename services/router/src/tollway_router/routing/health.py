@@ -200,6 +200,20 @@ class HealthBoard:
         elif failure is None:
             await self._on_success(key, claim, now)
 
+    async def mark_invalid(
+        self, model: ModelAlias, deployment: Deployment, credential: str, reason: str
+    ) -> None:
+        """Set a credential (the deployment, without a pool) aside as invalid outside any
+        request: its OAuth refresh was refused. A record already invalid is left as it is, so
+        its probe clock keeps running."""
+        key = self.key(model.name, deployment.name, credential)
+        claim = Claim(model.name, deployment, credential, key, probe=False)
+        key = self._failure_key(claim)
+        record = self.record(key)
+        if record is not None and (record.state is HealthState.INVALID or record.operator):
+            return
+        await self._write(key, claim, HealthState.INVALID, reason)
+
     def _failure_key(self, claim: Claim) -> str:
         # With a pool the credential is at fault; without one, the deployment is.
         if claim.deployment.credentials:

@@ -85,6 +85,16 @@ class AnthropicResponse:
             raise UpstreamUnavailable(f"Deployment '{name}' broke off its stream.") from exc
 
 
+class _FixedToken:
+    """An `AsyncAccessTokenProvider` for one access token the router already holds."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    async def __call__(self, *, force_refresh: bool = False) -> anthropic.AccessToken:
+        return anthropic.AccessToken(self._token, expires_at=0)
+
+
 def foundry_base_url(template: str, resource: str) -> str:
     """The Foundry endpoint of `resource`. The name must be one DNS label, so it can only ever
     fill the placeholder's own part of the host."""
@@ -163,8 +173,15 @@ class AnthropicUpstream:
         options: dict[str, Any] = {"base_url": base, "http_client": self._http, "max_retries": 0}
         if credential is not None and credential.kind == "bearer":
             token = credential.value
-            # Deployment validation allows bearer tokens for Claude only on Foundry.
-            return anthropic.AsyncAnthropicFoundry(azure_ad_token_provider=lambda: token, **options)
+            if foundry:
+                return anthropic.AsyncAnthropicFoundry(
+                    azure_ad_token_provider=lambda: token, **options
+                )
+            # A Claude account's OAuth token: the SDK's credentials path sends it as
+            # `Authorization: Bearer` with the `oauth-2025-04-20` beta (as Claude Code does)
+            # and no x-api-key. The router keeps the token fresh; expiry 0 tells the SDK to
+            # ask for it on every call rather than cache it.
+            return anthropic.AsyncAnthropic(credentials=_FixedToken(token), **options)
         key = credential.value if credential is not None else ""
         if foundry:
             return anthropic.AsyncAnthropicFoundry(api_key=key, **options)

@@ -1,6 +1,6 @@
 """Models and routes: aliases with their deployments, prices and live deployment health (with
-the operator's disable/enable switch), each alias's change history from KV with a diff per
-revision, and rollback to an earlier revision."""
+the operator's disable/enable switch), OAuth accounts' token health and counts per state, each
+alias's change history from KV with a diff per revision, and rollback to an earlier revision."""
 
 from __future__ import annotations
 
@@ -34,6 +34,17 @@ def _state_label(record: DeploymentHealth) -> str:
     return record.state.value
 
 
+def count_lines(counts: dict[str, dict[str, int]]) -> list[str]:
+    """`{"deployments": {"active": 3, "invalid": 1, ...}}` as "deployments: 3 active, 1
+    invalid"; states nobody is in are left out, a level with nothing in it is left out."""
+    lines = []
+    for level, states in counts.items():
+        shown = [f"{n} {state.replace('_', ' ')}" for state, n in states.items() if n]
+        if shown:
+            lines.append(f"{level.replace('_', ' ')}: {', '.join(shown)}")
+    return lines
+
+
 def _deployment_of(model: ModelAlias, name: str) -> Deployment | None:
     return next((d for d in model.deployments if d.name == name), None)
 
@@ -46,6 +57,8 @@ def _models_context(request: Request) -> dict[str, Any]:
         "models": models,
         "prices": {price.model: price for price in store.all(PRICES)},
         "health": {model.name: board.states(model) for model in models},
+        "accounts": {model.name: board.accounts(model) for model in models},
+        "count_lines": count_lines(board.counts(models, int(time.time() * 1000))),
         "state_label": _state_label,
         "deployment_of": _deployment_of,
     }
