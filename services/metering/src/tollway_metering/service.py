@@ -42,7 +42,9 @@ async def run(settings: MeteringSettings) -> None:
     monitor = MonitorServer("metering", settings.monitor)
     await monitor.start()
     announce_build("metering")
-    warehouse = await Warehouse.open(settings.warehouse_dsn(), settings.database)
+    warehouse = await Warehouse.open(
+        settings.warehouse_dsn(), settings.database, settings.chdb_memory_limit_mib
+    )
     applied = await warehouse.migrate(
         Retention(
             usage_days=settings.retention_days,

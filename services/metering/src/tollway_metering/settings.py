@@ -25,6 +25,9 @@ class MeteringSettings(BaseSettings):
     clickhouse_dsn: str = "chdb://.tollway/clickhouse"
     # The DSN read from a file at start instead (compose writes one with its generated password).
     clickhouse_dsn_file: Path | None = None
+    # Embedded chDB's ceiling on the memory it tracks (queries, inserts, merges; its binary and
+    # Python are outside it): a query that would pass it fails instead of growing metering.
+    chdb_memory_limit_mib: int = Field(default=1024, ge=64)
     # Price an alias the operator has not priced from the built-in catalog (genai-prices) by
     # the model its upstream answered with; off: such usage is unpriced until priced in admin.
     price_catalog: bool = True
