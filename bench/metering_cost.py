@@ -22,12 +22,10 @@ import asyncio
 import json
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -75,7 +73,6 @@ def usage_event(index: int) -> UsageEvent:
         deployment="openai-1",
         provider="openai",
         upstream_model="gpt-4o-mini-2024-07-18",
-        served_model="gpt-4o-mini-2024-07-18",
         status_code=200 if index % 50 else 429,
         prompt_tokens=100 + index % 900,
         completion_tokens=20 + index % 300,
@@ -131,10 +128,11 @@ class Watch:
         return found
 
     def _by_name(self, start: dict[int, tuple[str, float]]) -> dict[str, float]:
-        spent: Counter[str] = Counter()
+        spent: dict[str, float] = {}
         for tid, (name, cpu) in self._threads().items():
-            spent[name] += cpu - start.get(tid, (name, 0.0))[1]
-        return {name: round(cpu, 3) for name, cpu in spent.most_common(6) if cpu > 0}
+            spent[name] = spent.get(name, 0.0) + cpu - start.get(tid, (name, 0.0))[1]
+        ranked = sorted(spent.items(), key=lambda item: -item[1])[:6]
+        return {name: round(cpu, 3) for name, cpu in ranked if cpu > 0}
 
     def _poll(self) -> None:
         while not self._stop.is_set():
@@ -232,8 +230,8 @@ async def measure(
             published += len(events)
             await _drained(js, published, metering)
         if profiler is not None:
-            profiler.send_signal(signal.SIGINT)
-            profiler.wait(timeout=60)
+            profiler.popen.send_signal(signal.SIGINT)
+            profiler.popen.wait(timeout=60)
         phases.append(_phase("paced", len(events), time.perf_counter() - started, paced))
 
         if args.burst:
@@ -251,14 +249,14 @@ async def measure(
     return phases
 
 
-def _profile(pid: int, path: Path | None) -> subprocess.Popen[bytes] | None:
+def _profile(pid: int, path: Path | None) -> ManagedProcess | None:
     """py-spy recording `pid` until SIGINT: a flame graph (.svg) or collapsed stacks (.txt)."""
     if path is None:
         return None
     fmt = "flamegraph" if path.suffix == ".svg" else "raw"
     py_spy = Path(sys.executable).with_name("py-spy")
     command = [str(py_spy), "record", "--pid", str(pid), "--format", fmt, "--output", str(path)]
-    return subprocess.Popen([*command, "--rate", "250", "--nonblocking"])
+    return spawn("py-spy", [*command, "--rate", "250", "--nonblocking"], path.with_suffix(".log"))
 
 
 def _phase(name: str, events: int, seconds: float, watch: Watch) -> Phase:

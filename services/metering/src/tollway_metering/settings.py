@@ -32,10 +32,12 @@ class MeteringSettings(BaseSettings):
     # the model its upstream answered with; off: such usage is unpriced until priced in admin.
     price_catalog: bool = True
     database: str = Field(default="tollway", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    batch_size: int = Field(default=500, ge=1)
+    # An insert costs chDB about as much for one row as for a few thousand (a part written per
+    # table and rollup, merged later), so batches are large and few (docs/bench.md, "Metering").
+    batch_size: int = Field(default=2000, ge=1)
     fetch_timeout_s: float = Field(default=1.0, gt=0)
     # The longest an event waits in metering before its batch is inserted.
-    flush_interval_s: float = Field(default=1.0, ge=0)
+    flush_interval_s: float = Field(default=2.0, ge=0)
     ack_wait_s: float = Field(default=30.0, gt=0)
     max_deliver: int = Field(default=20, ge=1)
     # Applied when the table is first created; changing it later needs a new migration.
