@@ -25,6 +25,7 @@ from tollway_metering.consumer import (
     usage_feed,
 )
 from tollway_metering.health import HealthWatch
+from tollway_metering.heap import settle_after_start
 from tollway_metering.migrations import Retention
 from tollway_metering.settings import MeteringSettings
 from tollway_metering.warehouse import Warehouse
@@ -85,6 +86,7 @@ async def run(settings: MeteringSettings) -> None:
     monitor.add_check("warehouse", lambda: health.warehouse_up)
     monitor.add_check("consumers", lambda: not consumer.done())
     monitor.started()
+    settle_after_start()
     log.info("metering ready")
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({consumer, stopping}, return_when=asyncio.FIRST_COMPLETED)
