@@ -62,8 +62,8 @@ CHDB_SERVER_SETTINGS: dict[str, int] = {
     "compiled_expression_cache_size": 16 * _MIB,
     "query_condition_cache_size": 8 * _MIB,
     "max_thread_pool_free_size": 16,
-    # How often chDB reads the process's RSS (by default ten times a second, which is most of
-    # what an idle metering spends).
+    # How often chDB reads the process's RSS (left to itself, many times a second: the largest
+    # part of what an idle metering spent).
     "memory_worker_period_ms": 1000,
     # Session settings of metering's connection: analytics queries use two threads at most,
     # an insert (a batch of a few thousand rows) one.
