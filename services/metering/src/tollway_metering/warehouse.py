@@ -9,6 +9,7 @@ from typing import Any
 
 import clickhouse_connect
 import orjson
+from clickhouse_connect.driver.insert import InsertContext
 
 from tollway_common.contract import (
     Alert,
@@ -57,6 +58,29 @@ _IN_MEMORY = ("", "memory", ":memory:")
 MAX_QUERY_ROWS = 100_000
 # chDB defaults to async_insert=1; we want the rows stored when insert() returns.
 _INSERT_SETTINGS = {"async_insert": 0}
+_MIB = 1 << 20
+DEFAULT_CHDB_MEMORY_LIMIT_MIB = 1024
+# chDB starts with a warehouse's defaults: 5 GiB for each of the mark, primary index and index
+# mark caches, 128 MiB of compiled expressions, a memory limit of 90 % of the machine's RAM and
+# a thousand idle threads kept. Metering writes small batches and answers a few analytics
+# queries beside a gateway, so the caches are sized for that (docs/bench.md, "Metering").
+CHDB_SERVER_SETTINGS: dict[str, int] = {
+    "mark_cache_size": 64 * _MIB,
+    "index_mark_cache_size": 16 * _MIB,
+    "primary_index_cache_size": 16 * _MIB,
+    "skipping_index_cache_size": 8 * _MIB,
+    "vector_similarity_index_cache_size": 1 * _MIB,
+    "compiled_expression_cache_size": 16 * _MIB,
+    "query_condition_cache_size": 8 * _MIB,
+    "max_thread_pool_free_size": 16,
+    # How often chDB reads the process's RSS (left to itself, many times a second: the largest
+    # part of what an idle metering spent).
+    "memory_worker_period_ms": 1000,
+    # Session settings of metering's connection: analytics queries use two threads at most,
+    # an insert (a batch of a few thousand rows) one.
+    "max_threads": 2,
+    "max_insert_threads": 1,
+}
 
 
 def chdb_path(dsn: str, cwd: Path | None = None) -> Path | None:
@@ -99,8 +123,16 @@ def require_chdb() -> None:
         ) from None
 
 
-def open_client(dsn: str) -> Any:
-    """Blocking: a clickhouse-connect sync client (chDB allows no async client)."""
+def chdb_options(memory_limit_mib: int = DEFAULT_CHDB_MEMORY_LIMIT_MIB) -> dict[str, int]:
+    """chDB's start-up settings: gateway-sized caches and a ceiling on its tracked memory."""
+    return {**CHDB_SERVER_SETTINGS, "max_server_memory_usage": memory_limit_mib * _MIB}
+
+
+def open_client(dsn: str, chdb_memory_limit_mib: int = DEFAULT_CHDB_MEMORY_LIMIT_MIB) -> Any:
+    """Blocking: a clickhouse-connect sync client (chDB allows no async client).
+
+    A ClickHouse server keeps its own configuration; embedded chDB gets `chdb_options`.
+    """
     if not dsn.strip():
         raise DsnMissing(
             "TOLLWAY_METERING_CLICKHOUSE_DSN is empty: point it at a ClickHouse server "
@@ -110,11 +142,12 @@ def open_client(dsn: str) -> Any:
     if not is_chdb(dsn):
         return clickhouse_connect.get_client(dsn=dsn)
     require_chdb()
+    options = chdb_options(chdb_memory_limit_mib)
     path = chdb_path(dsn)
     if path is None:
-        return clickhouse_connect.get_client(interface="chdb")
+        return clickhouse_connect.get_client(interface="chdb", chdb_options=options)
     path.mkdir(parents=True, exist_ok=True)
-    return clickhouse_connect.get_client(interface="chdb", path=str(path))
+    return clickhouse_connect.get_client(interface="chdb", path=str(path), chdb_options=options)
 
 
 def _plain_decimal(text: str) -> str:
@@ -124,6 +157,11 @@ def _plain_decimal(text: str) -> str:
     return text or "0"
 
 
+def batch_columns(rows: Sequence[Sequence[Any]]) -> list[Sequence[Any]]:
+    """Rows -> one sequence per column, the form the insert sends (Native is columnar)."""
+    return list(zip(*rows, strict=True))
+
+
 class Warehouse:
     """Insert and read usage rows. Calls run in a worker thread: the client is blocking."""
 
@@ -131,10 +169,13 @@ class Warehouse:
         self._client = client
         self._database = database
         self._table = f"{database}.usage_requests"
+        self._contexts: dict[str, InsertContext] = {}
 
     @classmethod
-    async def open(cls, dsn: str, database: str) -> Warehouse:
-        return cls(await asyncio.to_thread(open_client, dsn), database)
+    async def open(
+        cls, dsn: str, database: str, chdb_memory_limit_mib: int = DEFAULT_CHDB_MEMORY_LIMIT_MIB
+    ) -> Warehouse:
+        return cls(await asyncio.to_thread(open_client, dsn, chdb_memory_limit_mib), database)
 
     async def migrate(self, retention: Retention) -> list[int]:
         applied = await asyncio.to_thread(apply_migrations, self._client, self._database, retention)
@@ -158,31 +199,13 @@ class Warehouse:
         # The rows first: a crash before the retractions leaves a replaced row counted in the
         # rollups (as before this existed), never a row subtracted twice.
         if written.rows:
-            self._client.insert(
-                self._table,
-                written.rows,
-                column_names=list(USAGE_COLUMNS),
-                settings=_INSERT_SETTINGS,
-            )
+            self._insert_columns("usage_requests", written.rows, USAGE_COLUMNS)
         if written.retractions:
-            self._client.insert(
-                f"{self._database}.usage_retractions",
-                written.retractions,
-                column_names=list(RETRACTION_COLUMNS),
-                settings=_INSERT_SETTINGS,
-            )
+            self._insert_columns("usage_retractions", written.retractions, RETRACTION_COLUMNS)
         return written
 
     async def insert_audit(self, events: Sequence[AuditEvent]) -> None:
-        if not events:
-            return
-        await asyncio.to_thread(
-            self._client.insert,
-            f"{self._database}.audit_events",
-            [audit_row(event) for event in events],
-            column_names=list(AUDIT_COLUMNS),
-            settings=_INSERT_SETTINGS,
-        )
+        await self._insert("audit_events", [audit_row(event) for event in events], AUDIT_COLUMNS)
 
     async def insert_bodies(self, events: Sequence[BodyEvent]) -> None:
         await self._insert("request_bodies", [body_row(event) for event in events], BODY_COLUMNS)
@@ -191,15 +214,26 @@ class Warehouse:
         await self._insert("alerts", [alert_row(alert) for alert in alerts], ALERT_COLUMNS)
 
     async def _insert(self, table: str, rows: list[list[Any]], columns: Sequence[str]) -> None:
-        if not rows:
-            return
-        await asyncio.to_thread(
-            self._client.insert,
-            f"{self._database}.{table}",
-            rows,
-            column_names=list(columns),
-            settings=_INSERT_SETTINGS,
-        )
+        if rows:
+            await asyncio.to_thread(self._insert_columns, table, rows, columns)
+
+    def _insert_columns(self, table: str, rows: list[list[Any]], columns: Sequence[str]) -> None:
+        """Blocking: one insert of the batch as columns, through the table's insert context.
+
+        The context is made once per table (clickhouse-connect asks the table for its column
+        types then, not again for every batch); each feed inserts one batch at a time, so a
+        context is never shared by two inserts at once.
+        """
+        context = self._contexts.get(table)
+        if context is None:
+            context = self._client.create_insert_context(
+                f"{self._database}.{table}",
+                column_names=list(columns),
+                column_oriented=True,
+                settings=_INSERT_SETTINGS,
+            )
+            self._contexts[table] = context
+        self._client.insert(data=batch_columns(rows), context=context)
 
     async def query_bodies(self, query: BodyQuery) -> list[BodyEvent]:
         sql = (
