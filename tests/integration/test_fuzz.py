@@ -12,8 +12,8 @@ and a failure repeats; `make fuzz` sets `TOLLWAY_FUZZ_EXAMPLES` higher and draws
 from __future__ import annotations
 
 import os
-from concurrent.futures import ThreadPoolExecutor
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from typing import Any
 
