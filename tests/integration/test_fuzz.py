@@ -15,7 +15,7 @@ import os
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
-from typing import Any
+from typing import Any, TypeAlias
 
 import httpx
 import pytest
@@ -23,8 +23,9 @@ import requests
 import schemathesis
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
-from schemathesis import Case, GenerationMode, Response
+from schemathesis import APIOperation, Case, GenerationMode, Response
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Ok
 from schemathesis.schemas import BaseSchema
 from schemathesis.specs.openapi.checks import response_schema_conformance
 from tests.support.configs import TEST_KEY, gateway_config
@@ -48,6 +49,8 @@ _SETTINGS = settings(
     # is reported instead, with schemathesis's curl line to repeat it.
     phases=[Phase.explicit, Phase.generate],
 )
+Operation: TypeAlias = APIOperation[Any, Any, Any, Any]
+FuzzCase: TypeAlias = Case[Operation]
 MODES = st.sampled_from([GenerationMode.POSITIVE, GenerationMode.NEGATIVE])
 OPENAI_OPERATIONS = [
     f"{method.upper()} {path}"
@@ -95,16 +98,19 @@ def admin_schema(fuzz_stack: tuple[Stack, str]) -> BaseSchema:
     return schemathesis.openapi.from_dict(document)
 
 
-def _operations(schema: BaseSchema) -> dict[str, Any]:
-    return {result.ok().label: result.ok() for result in schema.get_all_operations()}
+def _operations(schema: BaseSchema) -> dict[str, Operation]:
+    operations: dict[str, Operation] = {}
+    for result in schema.get_all_operations():
+        assert isinstance(result, Ok), f"schemathesis could not read an operation: {result!r}"
+        operations[result.ok().label] = result.ok()
+    return operations
 
 
-def _send(case: Case, base_url: str, session: requests.Session, token: str) -> None:
+def _send(case: FuzzCase, base_url: str, session: requests.Session, token: str) -> None:
     """Send `case` with a valid credential (the spec's security scheme makes schemathesis
     draw one of its own), then check the property: no 5xx, errors in OpenAI's error shape,
     successes as the spec says."""
-    drawn = case.headers or {}
-    case.headers = {name: value for name, value in drawn.items() if name.lower() != "authorization"}
+    case.headers.pop("authorization", None)  # a case-insensitive dict
     response = case.call(
         base_url=base_url, session=session, headers={"Authorization": f"Bearer {token}"}, timeout=10
     )
@@ -122,7 +128,7 @@ def _send(case: Case, base_url: str, session: requests.Session, token: str) -> N
         case.validate_response(response, checks=[not_a_server_error, response_schema_conformance])
 
 
-def _spec_gap(case: Case, response: Response) -> str | None:
+def _spec_gap(case: FuzzCase, response: Response) -> str | None:
     """Why OpenAI's spec cannot judge this success, where it describes less than OpenAI sends."""
     body = case.body if isinstance(case.body, dict) else {}
     if case.operation.label == "POST /embeddings" and body.get("encoding_format") == "base64":
@@ -132,13 +138,13 @@ def _spec_gap(case: Case, response: Response) -> str | None:
     return None
 
 
-def _with_model(case: Case, model: str | None) -> Case:
+def _with_model(case: FuzzCase, model: str | None) -> FuzzCase:
     if model is not None and isinstance(case.body, dict) and "model" in case.body:
         case.body = {**case.body, "model": model}
     return case
 
 
-def _cases(operation: Any) -> st.SearchStrategy[Case]:
+def _cases(operation: Operation) -> st.SearchStrategy[FuzzCase]:
     """Requests the spec allows and requests it forbids, in one stream of examples."""
     return MODES.flatmap(lambda mode: operation.as_strategy(generation_mode=mode))
 
@@ -153,7 +159,7 @@ def test_the_edge_answers_any_openai_request_without_a_5xx(
 
     @_SETTINGS
     @given(case=_cases(operation), model=models)
-    def fuzz(case: Case, model: str | None) -> None:
+    def fuzz(case: FuzzCase, model: str | None) -> None:
         _send(_with_model(case, model), stack.base_url, http, TEST_KEY)
 
     fuzz()
@@ -170,7 +176,7 @@ def test_admin_answers_any_request_to_its_api_without_a_5xx(
 
     @settings(_SETTINGS, max_examples=EXAMPLES * len(operations))
     @given(case=cases)
-    def fuzz(case: Case) -> None:
+    def fuzz(case: FuzzCase) -> None:
         _send(case, admin_url, http, ADMIN_TOKEN)
 
     fuzz()
