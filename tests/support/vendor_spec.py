@@ -26,6 +26,7 @@ class VendorSpec:
         self.label = label
         self.uri = f"urn:{protocol}:openapi"
         self._correct = correct
+        self._document: dict[str, Any] | None = None
         self._registry: Registry[Any] | None = None
         self._validators: dict[str, Draft202012Validator] = {}
 
@@ -43,11 +44,16 @@ class VendorSpec:
         cache.write_bytes(pickle.dumps((stamp, spec)))
         return dict(spec)
 
+    def document(self) -> dict[str, Any]:
+        """The whole spec, corrected; shared, so callers copy what they change."""
+        if self._document is None:
+            self._document = dict(self._correct(self._load()))
+        return self._document
+
     def registry(self) -> Registry[Any]:
         if self._registry is None:
-            spec = self._correct(self._load())
             resource: Resource[Any] = Resource.from_contents(
-                spec, default_specification=DRAFT202012
+                self.document(), default_specification=DRAFT202012
             )
             self._registry = Registry().with_resource(self.uri, resource)
         return self._registry

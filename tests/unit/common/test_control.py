@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from tollway_common.control import Deployment, ModelAlias, Tenancy
+from tollway_common.control import Deployment, ModelAlias, Price, Tenancy
 
 CLAUDE = {"name": "claude", "provider": "anthropic", "model": "claude-sonnet-4-5"}
 CLIENT_CREDENTIALS = {
@@ -175,3 +175,12 @@ def test_a_foundry_deployment_defaults_to_the_entra_scope_and_direct_anthropic_t
     assert direct.auth is not None
     assert foundry.oauth_scope(foundry.auth) == "https://ai.azure.com/.default"
     assert direct.oauth_scope(direct.auth) is None
+
+
+def test_a_model_or_price_with_an_empty_name_is_refused() -> None:
+    """Found by the admin fuzz test: an empty alias encodes to an empty KV key, which NATS
+    refused with an error admin answered as a 500."""
+    with pytest.raises(ValidationError, match="at least 1 character"):
+        ModelAlias.model_validate({"name": "", "deployments": [CLAUDE]})
+    with pytest.raises(ValidationError, match="at least 1 character"):
+        Price.model_validate({"model": "", "input_per_mtok": "1", "output_per_mtok": "1"})

@@ -526,7 +526,8 @@ EMPTY_LIMITS = Limits()
 class ModelAlias(_Record):
     """A name clients send as `model`, mapped to the deployments that serve it."""
 
-    name: str
+    # Not empty: the name is the record's KV key (base64), and NATS refuses an empty key.
+    name: str = Field(min_length=1)
     deployments: list[Deployment] = Field(min_length=1)
     owned_by: str = "tollway"
     created: int = 0
@@ -693,7 +694,7 @@ class Price(_Record):
     units cost nothing beyond the tokens). Batch lines cost `batch_multiplier` times as much
     when it is set. `version` names the price in usage rows."""
 
-    model: str
+    model: str = Field(min_length=1)  # the record's KV key, as ModelAlias.name
     input_per_mtok: Decimal = Field(ge=0)
     output_per_mtok: Decimal = Field(ge=0)
     cached_read_per_mtok: Decimal | None = Field(default=None, ge=0)

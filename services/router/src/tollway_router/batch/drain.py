@@ -88,6 +88,7 @@ class BatchDrain:
         )
         self._inflight: set[asyncio.Task[None]] = set()
         self._task: asyncio.Task[None] | None = None
+        self._subscription: JetStreamContext.PullSubscription | None = None
         self._stopping = False
 
     @property
@@ -98,13 +99,13 @@ class BatchDrain:
         config = consumer_config(self._settings)
         # add_consumer first so changed settings reach an existing durable (create-or-update).
         await self._js.add_consumer(contract.BATCH_LINES_STREAM, config)
-        subscription = await self._js.pull_subscribe(
+        self._subscription = await self._js.pull_subscribe(
             contract.BATCH_LINES_WILDCARD,
             durable=contract.BATCH_LINES_DURABLE,
             stream=contract.BATCH_LINES_STREAM,
             config=config,
         )
-        self._task = asyncio.create_task(self._run(subscription), name="batch-drain")
+        self._task = asyncio.create_task(self._run(self._subscription), name="batch-drain")
 
     async def stop(self, grace_s: float) -> None:
         """Stop fetching, let the lines in hand finish (bounded); the rest go back to the
@@ -114,6 +115,11 @@ class BatchDrain:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
+        if self._subscription is not None:
+            # nats-py's fetch takes messages off the inbox without marking them done, so a
+            # connection drain would wait its whole timeout (5 s) on this inbox: close it first.
+            with contextlib.suppress(Exception):
+                await self._subscription.unsubscribe()
         pending = list(self._inflight)
         if pending:
             _, still_running = await asyncio.wait(pending, timeout=grace_s)
