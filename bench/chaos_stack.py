@@ -12,6 +12,7 @@ import json
 import secrets
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -84,6 +85,7 @@ class ChaosStack:
             "upstream",
             [sys.executable, *upstream],
             self.workdir / "upstream.log",
+            die_with_parent=_on_main_thread(),
         )
         asyncio.run(apply_config_once(self.nats.settings(Service.ADMIN), self._config()))
         for name in SERVICES:
@@ -104,7 +106,9 @@ class ChaosStack:
     def _starters(self) -> dict[str, Callable[[int], ManagedProcess]]:
         return {
             "nats-server": self._start_nats,
-            "redis-server": lambda _: start_redis(self.workdir / "redis", port=self.redis_port),
+            "redis-server": lambda _: start_redis(
+                self.workdir / "redis", port=self.redis_port, die_with_parent=_on_main_thread()
+            ),
             "edge": self._start_edge,
             "router": self._start_router,
             "metering": self._start_metering,
@@ -114,13 +118,18 @@ class ChaosStack:
     def _start_nats(self, _: int) -> ManagedProcess:
         # The same port and store: JetStream's streams, consumers and KV survive the restart.
         return start_nats(
-            self.workdir / "nats", self.credentials, self.nats_port, extra_users=(_OBSERVER,)
+            self.workdir / "nats",
+            self.credentials,
+            self.nats_port,
+            extra_users=(_OBSERVER,),
+            die_with_parent=_on_main_thread(),
         )
 
     def _service(self, name: str, count: int, env: dict[str, str]) -> ManagedProcess:
         # A log per start, so readiness is read from this start's lines only.
         log = self.workdir / f"{name}.{count}.log"
-        return spawn(name, [sys.executable, "-m", f"tollway_{name}"], log, env)
+        command = [sys.executable, "-m", f"tollway_{name}"]
+        return spawn(name, command, log, env, die_with_parent=_on_main_thread())
 
     def _start_edge(self, count: int) -> ManagedProcess:
         process = self._service(
@@ -260,6 +269,13 @@ class ChaosStack:
             process = self.processes.get(name)
             if process is not None:
                 process.stop(STOP_TIMEOUT_S)
+
+
+def _on_main_thread() -> bool:
+    """Whether a child may be tied to this process's life (PR_SET_PDEATHSIG): the signal
+    follows the spawning thread, and a restart from a worker thread would die with that thread,
+    so only what the main thread starts dies with the run when it is killed hard."""
+    return threading.current_thread() is threading.main_thread()
 
 
 def query_warehouse(folder: Path, sql: str) -> list[list[Any]]:

@@ -9,7 +9,6 @@ import logging
 
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 from redis.exceptions import RedisError
 
@@ -20,6 +19,7 @@ from tollway_common.contract import (
     ClientSessionQuery,
     ClientSessionsReply,
 )
+from tollway_common.query_desk import QueryDesk
 from tollway_edge.auth import principal_of
 from tollway_edge.catalog import Catalog
 from tollway_edge.limits import sessions
@@ -107,28 +107,17 @@ class SessionAnswers:
     def __init__(self, nc: Client, desk: SessionDesk) -> None:
         self._nc = nc
         self._desk = desk
-        self._sub: Subscription | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self._sub = await self._nc.subscribe(
-            contract.CLIENT_SESSIONS_SUBJECT, queue=contract.EDGE_QUEUE_GROUP, cb=self._on_query
+        self._queries = QueryDesk(
+            nc, contract.CLIENT_SESSIONS_SUBJECT, contract.EDGE_QUEUE_GROUP, self._serve
         )
 
-    async def stop(self) -> None:
-        if self._sub is not None:
-            await self._sub.unsubscribe()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
+    async def start(self) -> None:
+        await self._queries.start()
 
-    async def _on_query(self, msg: Msg) -> None:
-        task = asyncio.create_task(self._serve(msg))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def stop(self) -> None:
+        await self._queries.stop()
 
     async def _serve(self, msg: Msg) -> None:
-        if not msg.reply:
-            return
         try:
             reply = await answer(self._desk, contract.decode_client_session_query(msg.data))
         except ValidationError:

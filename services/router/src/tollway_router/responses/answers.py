@@ -7,19 +7,18 @@ caller cannot learn that another's id exists.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from typing import Any
 
 import orjson
 from nats.aio.client import Client
 from nats.aio.msg import Msg
-from nats.aio.subscription import Subscription
 from pydantic import ValidationError
 
 from tollway_common import contract
 from tollway_common.contract import ErrorReply, ReplyKind, ResponseStoreOp, ResponseStoreQuery
 from tollway_common.errors import InternalError, InvalidRequest, NotFound, TollwayError
+from tollway_common.query_desk import QueryDesk
 from tollway_router.responses.records import page
 from tollway_router.responses.store import ResponseStore
 
@@ -65,30 +64,17 @@ class StoreAnswers:
     def __init__(self, nc: Client, store: ResponseStore) -> None:
         self._nc = nc
         self._store = store
-        self._sub: Subscription | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
-
-    async def start(self) -> None:
-        self._sub = await self._nc.subscribe(
-            contract.RESPONSES_STORE_SUBJECT,
-            queue=contract.ROUTER_QUEUE_GROUP,
-            cb=self._on_query,
+        self._queries = QueryDesk(
+            nc, contract.RESPONSES_STORE_SUBJECT, contract.ROUTER_QUEUE_GROUP, self._serve
         )
 
-    async def stop(self) -> None:
-        if self._sub is not None:
-            await self._sub.unsubscribe()
-        if self._tasks:
-            await asyncio.wait(self._tasks, timeout=5)
+    async def start(self) -> None:
+        await self._queries.start()
 
-    async def _on_query(self, msg: Msg) -> None:
-        task = asyncio.create_task(self._serve(msg))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+    async def stop(self) -> None:
+        await self._queries.stop()
 
     async def _serve(self, msg: Msg) -> None:
-        if not msg.reply:
-            return
         try:
             query = contract.decode_response_store_query(msg.data)
             body = await answer(self._store, query)
