@@ -12,8 +12,9 @@ $(UV):
 	python3 -m venv .tools
 	.tools/bin/pip install --quiet uv
 
+# Bytecode compiled once here, not by the first of the many service processes the tests start.
 .venv/.installed: uv.lock pyproject.toml $(wildcard */*/pyproject.toml) | $(UV)
-	$(UV) sync --frozen --all-packages
+	$(UV) sync --frozen --all-packages --compile-bytecode
 	touch $@
 
 # One worker more than cores: most tests wait on the processes they start (a stack takes 4-5 s
