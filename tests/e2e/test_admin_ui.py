@@ -8,9 +8,10 @@ from __future__ import annotations
 import json
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TypeVar
 
 import httpx
 import pytest
@@ -26,6 +27,9 @@ from tests.support.usage_stream import health_records, put_health
 from tollway_common.contract import DeploymentHealth, HealthState
 
 ADMIN_TOKEN = "tw-admin-ui-test-0123456789abcdef"
+
+
+T = TypeVar("T")
 
 
 def _start_admin(stack: Stack) -> str:
@@ -96,6 +100,19 @@ def own_page(browser: Browser, own_admin_url: str) -> Iterator[Page]:
         yield page
 
 
+def _first_call_once_known(call: Callable[[], T], timeout_s: float = 5.0) -> T:
+    """Make a new key's first call: the edge learns a key from its KV watch a moment after
+    admin stored it, so a call made at once can still meet a 401."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            return call()
+        except AuthenticationError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
 def _sign_in(page: Page, token: str = ADMIN_TOKEN) -> None:
     page.goto("/admin/login")
     page.get_by_label("Admin token or OIDC access token").fill(token)
@@ -132,8 +149,10 @@ def test_sign_in_issue_use_and_revoke_a_key(
     page.screenshot(path=shots / "keys.png", full_page=True)
 
     client = OpenAI(base_url=shared_stack.base_url, api_key=secret, max_retries=0)
-    reply = client.chat.completions.create(
-        model="tollway-demo", messages=[{"role": "user", "content": "from the browser"}]
+    reply = _first_call_once_known(
+        lambda: client.chat.completions.create(
+            model="tollway-demo", messages=[{"role": "user", "content": "from the browser"}]
+        )
     )
     assert reply.choices[0].message.content
     assert reply.usage is not None
@@ -195,10 +214,12 @@ def test_the_overview_shows_traffic_spend_and_a_budget_near_its_limit(
     key = api.post("/api/v1/keys", json={"name": "spender", "budget_ids": ["tiny"]}).json()
     api.close()
     client = OpenAI(base_url=stack.base_url, api_key=key["key"], max_retries=0)
-    reply = client.chat.completions.create(
-        model="tollway-demo",
-        messages=[{"role": "user", "content": "spend a little"}],
-        max_tokens=16,
+    reply = _first_call_once_known(
+        lambda: client.chat.completions.create(
+            model="tollway-demo",
+            messages=[{"role": "user", "content": "spend a little"}],
+            max_tokens=16,
+        )
     )
     client.close()
     assert reply.usage is not None
@@ -229,8 +250,10 @@ def test_a_keys_page_charts_its_usage_and_edits_its_scopes_limits_and_budgets(
     assert api.post("/api/v1/budgets", json={"budget_id": "monthly", "amount": "50"}).is_success
     key = api.post("/api/v1/keys", json={"name": "charted"}).json()
     client = OpenAI(base_url=shared_stack.base_url, api_key=key["key"], max_retries=0)
-    client.chat.completions.create(
-        model="tollway-demo", messages=[{"role": "user", "content": "count me"}]
+    _first_call_once_known(
+        lambda: client.chat.completions.create(
+            model="tollway-demo", messages=[{"role": "user", "content": "count me"}]
+        )
     )
     _sign_in(page)
     page.get_by_role("link", name="Keys").click()
