@@ -132,6 +132,21 @@ async def test_only_routers_read_or_write_stored_responses(
         await other.refused("publish", write)
 
 
+@pytest.mark.parametrize("service", [Service.EDGE, Service.ADMIN, Service.METERING])
+async def test_only_routers_read_or_write_oauth_tokens_and_their_health(
+    nats_server: NatsServer, service: Service
+) -> None:
+    bucket = contract.KV_OAUTH_TOKENS
+    async with connected(nats_server, service) as other:
+        read = f"$JS.API.DIRECT.GET.KV_{bucket}.$KV.{bucket}.account"
+        await other.nc.publish(read, b"")
+        await other.refused("publish", read)
+        for written in (bucket, contract.KV_OAUTH_HEALTH):
+            write = f"$KV.{written}.account"
+            await other.nc.publish(write, b"{}")
+            await other.refused("publish", write)
+
+
 async def test_the_edge_cannot_read_other_clients_prompts(nats_server: NatsServer) -> None:
     async with connected(nats_server, Service.EDGE) as edge:
         await edge.nc.subscribe(contract.INFER_WILDCARD)
