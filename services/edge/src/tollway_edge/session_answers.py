@@ -101,23 +101,14 @@ async def answer(desk: SessionDesk, query: ClientSessionQuery) -> ClientSessions
     return ClientSessionsReply(sessions=found)
 
 
-class SessionAnswers:
-    """The subscription, one task per query."""
+class SessionAnswers(QueryDesk):
+    """Admin's list and revoke queries, one task per query."""
 
     def __init__(self, nc: Client, desk: SessionDesk) -> None:
-        self._nc = nc
+        super().__init__(nc, contract.CLIENT_SESSIONS_SUBJECT, contract.EDGE_QUEUE_GROUP)
         self._desk = desk
-        self._queries = QueryDesk(
-            nc, contract.CLIENT_SESSIONS_SUBJECT, contract.EDGE_QUEUE_GROUP, self._serve
-        )
 
-    async def start(self) -> None:
-        await self._queries.start()
-
-    async def stop(self) -> None:
-        await self._queries.stop()
-
-    async def _serve(self, msg: Msg) -> None:
+    async def serve(self, msg: Msg) -> None:
         try:
             reply = await answer(self._desk, contract.decode_client_session_query(msg.data))
         except ValidationError:

@@ -58,23 +58,14 @@ def _not_found(response_id: str) -> NotFound:
     return NotFound(f"Response with id '{response_id}' not found.", param="response_id")
 
 
-class StoreAnswers:
-    """The subscription, one task per query (a KV read must not wait for another's)."""
+class StoreAnswers(QueryDesk):
+    """The edges' store queries, one task per query (a KV read must not wait for another's)."""
 
     def __init__(self, nc: Client, store: ResponseStore) -> None:
-        self._nc = nc
+        super().__init__(nc, contract.RESPONSES_STORE_SUBJECT, contract.ROUTER_QUEUE_GROUP)
         self._store = store
-        self._queries = QueryDesk(
-            nc, contract.RESPONSES_STORE_SUBJECT, contract.ROUTER_QUEUE_GROUP, self._serve
-        )
 
-    async def start(self) -> None:
-        await self._queries.start()
-
-    async def stop(self) -> None:
-        await self._queries.stop()
-
-    async def _serve(self, msg: Msg) -> None:
+    async def serve(self, msg: Msg) -> None:
         try:
             query = contract.decode_response_store_query(msg.data)
             body = await answer(self._store, query)
