@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 
 from tollway_admin import read_scope, request_log
 from tollway_admin.analytics_client import ask
+from tollway_admin.routes.filters import RequestLogFilter
 from tollway_admin.security import AdminIdentity, Viewer
 from tollway_common.contract import (
     RequestDetailQuery,
@@ -20,36 +21,6 @@ from tollway_common.contract import (
 from tollway_common.errors import NotFound
 
 router = APIRouter(prefix="/api/v1", tags=["requests"])
-
-_Name = Annotated[str, Query(max_length=200)]
-_Millis = Annotated[int, Query(ge=0, le=2**53)]
-
-
-def _log_filter(
-    since_ms: _Millis = 0,
-    until_ms: _Millis = 0,
-    key_id: _Name = "",
-    user_id: _Name = "",
-    team_id: _Name = "",
-    org_id: _Name = "",
-    model_alias: _Name = "",
-    provider: _Name = "",
-    deployment: _Name = "",
-) -> UsageFilter:
-    return UsageFilter(
-        since_ms=since_ms,
-        until_ms=until_ms,
-        key_id=key_id,
-        user_id=user_id,
-        team_id=team_id,
-        org_id=org_id,
-        model_alias=model_alias,
-        provider=provider,
-        deployment=deployment,
-    )
-
-
-LogFilter = Annotated[UsageFilter, Depends(_log_filter)]
 
 
 async def request_page(
@@ -101,7 +72,7 @@ async def request_detail(
 async def list_requests(
     request: Request,
     identity: Viewer,
-    flt: LogFilter,
+    flt: RequestLogFilter,
     status: Annotated[str, Query(max_length=8)] = "",
     request_id: Annotated[str, Query(max_length=128)] = "",
     limit: Annotated[int, Query(ge=1, le=request_log.MAX_PAGE)] = request_log.DEFAULT_PAGE,

@@ -3,62 +3,30 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Request
 from starlette.responses import StreamingResponse
 
 from tollway_admin import exports, read_scope
 from tollway_admin.analytics_client import ask, usage_rows
+from tollway_admin.routes.filters import UsageRowFilter
 from tollway_admin.security import AdminIdentity, Viewer
 from tollway_common.contract import (
     AuditQuery,
     AuditReply,
     SummaryQuery,
     SummaryReply,
-    UsageFilter,
 )
 
 router = APIRouter(prefix="/api/v1", tags=["usage"])
-
-
-def _usage_filter(
-    since_ms: int = 0,
-    until_ms: int = 0,
-    key_id: str = "",
-    user_id: str = "",
-    team_id: str = "",
-    org_id: str = "",
-    model_alias: str = "",
-    provider: str = "",
-    deployment: str = "",
-    credential: str = "",
-    errors_only: bool = False,
-) -> UsageFilter:
-    return UsageFilter(
-        since_ms=since_ms,
-        until_ms=until_ms,
-        key_id=key_id,
-        user_id=user_id,
-        team_id=team_id,
-        org_id=org_id,
-        model_alias=model_alias,
-        provider=provider,
-        deployment=deployment,
-        credential=credential,
-        errors_only=errors_only,
-    )
-
-
-# Every usage route takes the same filter query parameters.
-Filter = Annotated[UsageFilter, Depends(_usage_filter)]
 
 
 @router.get("/usage/summary")
 async def summary(
     request: Request,
     identity: Viewer,
-    flt: Filter,
+    flt: UsageRowFilter,
     group_by: str = "",
     bucket: str = "",
     order_by: str = "time",
@@ -79,7 +47,7 @@ async def summary(
 
 @router.get("/usage/burn-down")
 async def burn_down(
-    request: Request, identity: Viewer, flt: Filter, bucket: Literal["hour", "day"] = "day"
+    request: Request, identity: Viewer, flt: UsageRowFilter, bucket: Literal["hour", "day"] = "day"
 ) -> dict[str, Any]:
     """Cumulative spend of one principal over a period (`since_ms`, ...), a point per bucket."""
     scoped = read_scope.usage_filter(identity, flt)
@@ -100,7 +68,7 @@ _MEDIA = {"csv": "text/csv", "jsonl": "application/x-ndjson", "focus": "text/csv
 async def export_usage(
     request: Request,
     identity: Viewer,
-    flt: Filter,
+    flt: UsageRowFilter,
     format: Literal["csv", "jsonl", "focus"] = "csv",
 ) -> StreamingResponse:
     """Every usage row in the range, streamed: CSV, JSON lines, or FOCUS (FinOps) columns."""
