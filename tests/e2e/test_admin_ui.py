@@ -9,7 +9,7 @@ import json
 import re
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import TypeVar
 
@@ -53,6 +53,30 @@ def admin_url(shared_stack: Stack, module_admin_url: str) -> str:
 @pytest.fixture
 def own_admin_url(stack: Stack) -> str:
     return _start_admin(stack)
+
+
+class Clients:
+    """The admin API and openai SDK clients a test opens, all closed when it ends, passed or
+    failed: a failed test's traceback keeps its locals alive, and a keep-alive socket that the
+    garbage collector finds later fails whichever test runs then (an unclosed-socket
+    ResourceWarning in another module of the same worker)."""
+
+    def __init__(self, opened: ExitStack) -> None:
+        self._opened = opened
+
+    def admin(self, url: str) -> httpx.Client:
+        headers = {"authorization": f"Bearer {ADMIN_TOKEN}"}
+        return self._opened.enter_context(httpx.Client(base_url=url, headers=headers))
+
+    def openai(self, base_url: str, api_key: str) -> OpenAI:
+        client = OpenAI(base_url=base_url, api_key=api_key, max_retries=0)
+        return self._opened.enter_context(client)
+
+
+@pytest.fixture
+def clients() -> Iterator[Clients]:
+    with ExitStack() as opened:
+        yield Clients(opened)
 
 
 @pytest.fixture(scope="module")
@@ -120,7 +144,7 @@ def _sign_in(page: Page, token: str = ADMIN_TOKEN) -> None:
 
 
 def test_sign_in_issue_use_and_revoke_a_key(
-    page: Page, shared_stack: Stack, tmp_path: Path
+    page: Page, shared_stack: Stack, tmp_path: Path, clients: Clients
 ) -> None:
     shots = screenshot_dir(tmp_path / "screenshots")
     page.goto("/admin/keys")
@@ -148,7 +172,7 @@ def test_sign_in_issue_use_and_revoke_a_key(
     assert secret.startswith("tw-")
     page.screenshot(path=shots / "keys.png", full_page=True)
 
-    client = OpenAI(base_url=shared_stack.base_url, api_key=secret, max_retries=0)
+    client = clients.openai(shared_stack.base_url, secret)
     reply = _first_call_once_known(
         lambda: client.chat.completions.create(
             model="tollway-demo", messages=[{"role": "user", "content": "from the browser"}]
@@ -190,7 +214,6 @@ def test_sign_in_issue_use_and_revoke_a_key(
         while time.monotonic() < deadline:
             client.models.list()
             time.sleep(0.02)
-    client.close()
 
     page.get_by_role("link", name="Audit log").click()
     _reload_until(page, "revoked_at")
@@ -200,20 +223,19 @@ def test_sign_in_issue_use_and_revoke_a_key(
 
 
 def test_the_overview_shows_traffic_spend_and_a_budget_near_its_limit(
-    own_page: Page, stack: Stack, own_admin_url: str, tmp_path: Path
+    own_page: Page, stack: Stack, own_admin_url: str, tmp_path: Path, clients: Clients
 ) -> None:
     """On a stack of its own: the tiles count every key and token the stack has seen."""
     page = own_page
     shots = screenshot_dir(tmp_path / "screenshots")
-    api = httpx.Client(base_url=own_admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    api = clients.admin(own_admin_url)
     price = {"model": "tollway-demo", "input_per_mtok": "1000", "output_per_mtok": "1000"}
     assert api.post("/api/v1/prices", json=price).status_code == 201
     assert api.post(
         "/api/v1/budgets", json={"budget_id": "tiny", "amount": "1.00", "soft_threshold": 0.001}
     ).is_success
     key = api.post("/api/v1/keys", json={"name": "spender", "budget_ids": ["tiny"]}).json()
-    api.close()
-    client = OpenAI(base_url=stack.base_url, api_key=key["key"], max_retries=0)
+    client = clients.openai(stack.base_url, key["key"])
     reply = _first_call_once_known(
         lambda: client.chat.completions.create(
             model="tollway-demo",
@@ -221,7 +243,6 @@ def test_the_overview_shows_traffic_spend_and_a_budget_near_its_limit(
             max_tokens=16,
         )
     )
-    client.close()
     assert reply.usage is not None
 
     _sign_in(page)
@@ -243,13 +264,13 @@ def test_the_overview_shows_traffic_spend_and_a_budget_near_its_limit(
 
 
 def test_a_keys_page_charts_its_usage_and_edits_its_scopes_limits_and_budgets(
-    page: Page, shared_stack: Stack, admin_url: str, tmp_path: Path
+    page: Page, shared_stack: Stack, admin_url: str, tmp_path: Path, clients: Clients
 ) -> None:
     shots = screenshot_dir(tmp_path / "screenshots")
-    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    api = clients.admin(admin_url)
     assert api.post("/api/v1/budgets", json={"budget_id": "monthly", "amount": "50"}).is_success
     key = api.post("/api/v1/keys", json={"name": "charted"}).json()
-    client = OpenAI(base_url=shared_stack.base_url, api_key=key["key"], max_retries=0)
+    client = clients.openai(shared_stack.base_url, key["key"])
     _first_call_once_known(
         lambda: client.chat.completions.create(
             model="tollway-demo", messages=[{"role": "user", "content": "count me"}]
@@ -271,7 +292,6 @@ def test_a_keys_page_charts_its_usage_and_edits_its_scopes_limits_and_budgets(
     shown = api.get(f"/api/v1/keys/{key['key_id']}").json()
     assert shown["policy"]["allow_models"] == ["gpt-test"]
     assert (shown["limits"]["rpm"], shown["budget_ids"]) == (5, ["monthly"])
-    api.close()
     # Edges pick the change up from their KV watch within a second, like a revocation.
     deadline = time.monotonic() + 1.0
     with pytest.raises(APIStatusError, match="does not allow model 'tollway-demo'"):  # noqa: PT012
@@ -280,14 +300,13 @@ def test_a_keys_page_charts_its_usage_and_edits_its_scopes_limits_and_budgets(
                 model="tollway-demo", messages=[{"role": "user", "content": "no longer"}]
             )
             time.sleep(0.02)
-    client.close()
 
 
 def test_a_user_is_created_and_a_budget_burns_down_as_their_key_spends(
-    page: Page, shared_stack: Stack, admin_url: str, tmp_path: Path
+    page: Page, shared_stack: Stack, admin_url: str, tmp_path: Path, clients: Clients
 ) -> None:
     shots = screenshot_dir(tmp_path / "screenshots")
-    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    api = clients.admin(admin_url)
     # Not acme/ml: the rollback test creates those through the forms on the same stack.
     assert api.post("/api/v1/orgs", json={"org_id": "globex", "name": "Globex"}).is_success
     assert api.post("/api/v1/teams", json={"team_id": "research", "org_id": "globex"}).is_success
@@ -319,12 +338,10 @@ def test_a_user_is_created_and_a_budget_burns_down_as_their_key_spends(
         "/api/v1/keys",
         json={"name": "ada-app", "user_id": "ada", "budget_ids": ["ada-monthly"]},
     ).json()
-    api.close()
-    client = OpenAI(base_url=shared_stack.base_url, api_key=key["key"], max_retries=0)
+    client = clients.openai(shared_stack.base_url, key["key"])
     client.chat.completions.create(
         model="tollway-demo", messages=[{"role": "user", "content": "burn"}], max_tokens=16
     )
-    client.close()
 
     page.get_by_role("link", name="Budgets").click()
     chart = page.get_by_role("img", name=re.compile(r"^Burn-down of budget ada-monthly for key"))
@@ -350,7 +367,9 @@ def test_forms_need_the_sessions_csrf_token(page: Page, admin_url: str) -> None:
     assert "forged" not in page.content()
 
 
-def test_orgs_teams_and_a_model_rollback(page: Page, admin_url: str, tmp_path: Path) -> None:
+def test_orgs_teams_and_a_model_rollback(
+    page: Page, admin_url: str, tmp_path: Path, clients: Clients
+) -> None:
     shots = screenshot_dir(tmp_path / "screenshots")
     _sign_in(page)
     page.get_by_role("link", name="Teams").click()
@@ -379,7 +398,7 @@ def test_orgs_teams_and_a_model_rollback(page: Page, admin_url: str, tmp_path: P
     )
     page.screenshot(path=shots / "budgets.png", full_page=True)
 
-    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    api = clients.admin(admin_url)
     model = api.get("/api/v1/models/tollway-demo").json()
     edited = {**model, "owned_by": "platform-team"}
     edited.pop("revision")
@@ -392,11 +411,10 @@ def test_orgs_teams_and_a_model_rollback(page: Page, admin_url: str, tmp_path: P
     page.get_by_role("button", name="Roll back to this revision").first.click()
     expect(page.get_by_role("status")).to_contain_text("rolled back")
     assert api.get("/api/v1/models/tollway-demo").json()["owned_by"] == "tollway"
-    api.close()
 
 
 def test_an_operator_disables_and_enables_a_deployment_from_the_models_page(
-    own_page: Page, stack: Stack, tmp_path: Path
+    own_page: Page, stack: Stack, tmp_path: Path, clients: Clients
 ) -> None:
     """On a stack of its own: it switches deployments off and writes routers' records."""
     page = own_page
@@ -416,7 +434,7 @@ def test_an_operator_disables_and_enables_a_deployment_from_the_models_page(
     page.get_by_role("link", name="Models").click()
     (record,) = run_async(health_records(stack.nats.url_as("test"), "tollway-demo"))
     assert (record.state, record.operator) == (HealthState.INACTIVE, True)
-    client = OpenAI(base_url=stack.base_url, api_key=TEST_KEY, max_retries=0)
+    client = clients.openai(stack.base_url, TEST_KEY)
     with pytest.raises(APIStatusError, match="disabled by an operator"):
         client.chat.completions.create(
             model="tollway-demo", messages=[{"role": "user", "content": "anyone there?"}]
@@ -447,11 +465,10 @@ def test_an_operator_disables_and_enables_a_deployment_from_the_models_page(
         model="tollway-demo", messages=[{"role": "user", "content": "back?"}]
     )
     assert reply.choices[0].message.content
-    client.close()
 
 
 def test_a_model_is_edited_with_a_diff_shown_before_saving(
-    page: Page, admin_url: str, tmp_path: Path
+    page: Page, admin_url: str, tmp_path: Path, clients: Clients
 ) -> None:
     shots = screenshot_dir(tmp_path / "screenshots")
     _sign_in(page)
@@ -477,7 +494,7 @@ def test_a_model_is_edited_with_a_diff_shown_before_saving(
     expect(model_diff).to_contain_text('+      "weight": 3')
     expect(page.get_by_label("Changes to the price")).to_contain_text('+  "input_per_mtok": "2.5"')
     page.screenshot(path=shots / "model-edit.png", full_page=True)
-    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    api = clients.admin(admin_url)
     assert api.get("/api/v1/models/gpt-test").json()["strategy"] != "priority", "not saved yet"
 
     page.get_by_role("button", name="Save").click()
@@ -488,17 +505,17 @@ def test_a_model_is_edited_with_a_diff_shown_before_saving(
     price = api.get("/api/v1/prices/gpt-test").json()
     assert (price["input_per_mtok"], price["output_per_mtok"]) == ("2.5", "10")
     assert price["version"], "a new price gets a version for the usage rows"
-    api.close()
 
 
-def test_an_edit_opened_before_another_change_is_refused(page: Page, admin_url: str) -> None:
+def test_an_edit_opened_before_another_change_is_refused(
+    page: Page, admin_url: str, clients: Clients
+) -> None:
     _sign_in(page)
     page.goto("/admin/models/gpt-test/edit")
-    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    api = clients.admin(admin_url)
     model = api.get("/api/v1/models/gpt-test").json()
     model.pop("revision")
     assert api.put("/api/v1/models/gpt-test", json={**model, "owned_by": "x"}).status_code == 200
-    api.close()
     page.get_by_label("Weight of fake-openai").fill("5")
     page.get_by_role("button", name="Preview changes").click()
     page.get_by_role("button", name="Save").click()
@@ -597,11 +614,12 @@ def test_a_model_is_created_from_the_browser_and_serves_through_the_sdk(
     shared_upstream: FakeOpenAIServer,
     admin_url: str,
     tmp_path: Path,
+    clients: Clients,
 ) -> None:
     """A new model with its deployment, secret reference, capabilities and price; then a
     second deployment on it and an alias of it, each previewed before it is stored."""
     shots = screenshot_dir(tmp_path / "screenshots")
-    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    api = clients.admin(admin_url)
     reference = f"file:{shared_stack.workdir / 'secrets' / 'upstream'}"
     _sign_in(page)
     page.get_by_role("link", name="Models").click()
@@ -647,7 +665,7 @@ def test_a_model_is_created_from_the_browser_and_serves_through_the_sdk(
     assert (price["per_image"], price["batch_multiplier"]) == ("0.04", "0.5")
     assert price["version"]
 
-    client = OpenAI(base_url=shared_stack.base_url, api_key=TEST_KEY, max_retries=0)
+    client = clients.openai(shared_stack.base_url, TEST_KEY)
     deadline = time.monotonic() + 5.0
     while True:  # the edge's catalog picks the new model up from its KV watch
         try:
@@ -659,7 +677,6 @@ def test_a_model_is_created_from_the_browser_and_serves_through_the_sdk(
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.05)
-    client.close()
     assert reply.choices[0].message.content
     sent = shared_upstream.requests[-1]
     assert sent.headers["authorization"] == f"Bearer {UPSTREAM_SECRET}"
@@ -695,11 +712,10 @@ def test_a_model_is_created_from_the_browser_and_serves_through_the_sdk(
         "browser-west-browser-alias",
     ]
     assert api.get("/api/v1/prices/browser-alias").json()["per_image"] == "0.04"
-    api.close()
 
 
 def test_a_viewer_sees_the_new_model_form_but_cannot_create(
-    browser: Browser, shared_stack: Stack
+    browser: Browser, shared_stack: Stack, clients: Clients
 ) -> None:
     with LocalIssuer() as issuer:
         admin_url = shared_stack.start_admin(
@@ -735,16 +751,15 @@ def test_a_viewer_sees_the_new_model_form_but_cannot_create(
                 f"{admin_url}/admin/teams/anything/policy", form={"csrf": csrf}
             )
             assert policy.status == 403
-    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    api = clients.admin(admin_url)
     assert api.get("/api/v1/models/viewer-made").status_code == 404
-    api.close()
 
 
 def test_a_team_policy_is_edited_with_errors_next_to_their_fields(
-    page: Page, shared_stack: Stack, admin_url: str, tmp_path: Path
+    page: Page, shared_stack: Stack, admin_url: str, tmp_path: Path, clients: Clients
 ) -> None:
     shots = screenshot_dir(tmp_path / "screenshots")
-    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    api = clients.admin(admin_url)
     assert api.post("/api/v1/orgs", json={"org_id": "initech", "name": "Initech"}).is_success
     assert api.post("/api/v1/teams", json={"team_id": "tps", "org_id": "initech"}).is_success
     key = api.post(
@@ -779,9 +794,8 @@ def test_a_team_policy_is_edited_with_errors_next_to_their_fields(
     )
     team = api.get("/api/v1/teams/tps").json()
     assert (team["policy"]["allow_models"], team["limits"]["rpm"]) == (["tollway-demo"], 600)
-    api.close()
 
-    client = OpenAI(base_url=shared_stack.base_url, api_key=key["key"], max_retries=0)
+    client = clients.openai(shared_stack.base_url, key["key"])
     deadline = time.monotonic() + 1.0
     with pytest.raises(APIStatusError, match="does not allow model 'gpt-test'"):  # noqa: PT012
         while time.monotonic() < deadline:
@@ -789,17 +803,15 @@ def test_a_team_policy_is_edited_with_errors_next_to_their_fields(
                 model="gpt-test", messages=[{"role": "user", "content": "outside the policy"}]
             )
             time.sleep(0.02)
-    client.close()
 
 
 def test_the_audit_log_is_filtered_and_downloaded_with_the_filter(
-    page: Page, admin_url: str, tmp_path: Path
+    page: Page, admin_url: str, tmp_path: Path, clients: Clients
 ) -> None:
     shots = screenshot_dir(tmp_path / "screenshots")
-    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    api = clients.admin(admin_url)
     assert api.post("/api/v1/orgs", json={"org_id": "umbrella"}).is_success
     assert api.put("/api/v1/orgs/umbrella", json={"org_id": "umbrella", "name": "U"}).is_success
-    api.close()
     today = time.strftime("%Y-%m-%d", time.gmtime())
     _sign_in(page)
     page.get_by_role("link", name="Audit log").click()
@@ -858,22 +870,20 @@ def test_the_new_forms_fit_a_phone_screen(browser: Browser, admin_url: str) -> N
 
 
 def test_an_operator_finds_a_request_and_reads_its_page(
-    page: Page, shared_stack: Stack, admin_url: str, tmp_path: Path
+    page: Page, shared_stack: Stack, admin_url: str, tmp_path: Path, clients: Clients
 ) -> None:
     """The request log: search by request id, open the request, read its attempts, cost and
     the redacted bodies its key's policy logged; both pages fit a phone."""
     shots = screenshot_dir(tmp_path / "screenshots")
-    api = httpx.Client(base_url=admin_url, headers={"authorization": f"Bearer {ADMIN_TOKEN}"})
+    api = clients.admin(admin_url)
     key = api.post(
         "/api/v1/keys", json={"name": "logged-in-browser", "policy": {"log_bodies": True}}
     ).json()
-    api.close()
-    client = OpenAI(base_url=shared_stack.base_url, api_key=key["key"], max_retries=0)
+    client = clients.openai(shared_stack.base_url, key["key"])
     raw = client.chat.completions.with_raw_response.create(
         model="tollway-demo",
         messages=[{"role": "user", "content": "write to ann@example.com please"}],
     )
-    client.close()
     request_id = raw.headers["x-request-id"]
     assert raw.parse().choices[0].message.content
 

@@ -104,13 +104,12 @@ def test_run_serves_the_openai_sdk_and_stops_on_sigterm(
     for url in metrics_urls:
         with urllib.request.urlopen(url, timeout=5) as response:
             assert b"tollway_build_info" in response.read()
-    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=DEV_KEY, max_retries=0)
-    completion = client.chat.completions.create(
-        model="tollway-demo", messages=[{"role": "user", "content": "ping"}]
-    )
-    assert "ping" in (completion.choices[0].message.content or "")
-    assert [m.id for m in client.models.list()] == ["tollway-demo"]
-    client.close()
+    with OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=DEV_KEY, max_retries=0) as client:
+        completion = client.chat.completions.create(
+            model="tollway-demo", messages=[{"role": "user", "content": "ping"}]
+        )
+        assert "ping" in (completion.choices[0].message.content or "")
+        assert [m.id for m in client.models.list()] == ["tollway-demo"]
     _issue_use_and_revoke_a_key(tmp_path / "data", port, admin_port)
     process.send_signal(signal.SIGTERM)
     assert process.wait(60) == 0
@@ -143,18 +142,18 @@ def _tollway(data_dir: Path, admin_port: int, *args: str) -> dict[str, Any]:
 
 def _issue_use_and_revoke_a_key(data_dir: Path, port: int, admin_port: int) -> None:
     issued = _tollway(data_dir, admin_port, "keys", "create", "sdk-app", "--models", "tollway-*")
-    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=issued["key"], max_retries=0)
-    completion = client.chat.completions.create(
-        model="tollway-demo", messages=[{"role": "user", "content": "hello"}]
-    )
-    assert completion.choices[0].message.content
-    _tollway(data_dir, admin_port, "keys", "revoke", issued["key_id"])
-    deadline = time.monotonic() + 1.0
-    with pytest.raises(AuthenticationError, match="revoked"):  # noqa: PT012
-        while time.monotonic() < deadline:
-            client.models.list()
-            time.sleep(0.02)
-    client.close()
+    url = f"http://127.0.0.1:{port}/v1"
+    with OpenAI(base_url=url, api_key=issued["key"], max_retries=0) as client:
+        completion = client.chat.completions.create(
+            model="tollway-demo", messages=[{"role": "user", "content": "hello"}]
+        )
+        assert completion.choices[0].message.content
+        _tollway(data_dir, admin_port, "keys", "revoke", issued["key_id"])
+        deadline = time.monotonic() + 1.0
+        with pytest.raises(AuthenticationError, match="revoked"):  # noqa: PT012
+            while time.monotonic() < deadline:
+                client.models.list()
+                time.sleep(0.02)
 
 
 def test_second_run_says_one_is_running(
@@ -177,19 +176,18 @@ def test_a_crashed_service_is_restarted_and_nothing_outlives_a_killed_launcher(
     router.kill()
     report = _read_until(process, "router restarted")
     assert "router exited with code -9; restarting it in 1 s" in report
-    client = OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=DEV_KEY, max_retries=0)
     deadline = time.monotonic() + 30
-    while True:
-        try:
-            client.chat.completions.create(
-                model="tollway-demo", messages=[{"role": "user", "content": "again"}]
-            )
-            break
-        except APIError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
-    client.close()
+    with OpenAI(base_url=f"http://127.0.0.1:{port}/v1", api_key=DEV_KEY, max_retries=0) as client:
+        while True:
+            try:
+                client.chat.completions.create(
+                    model="tollway-demo", messages=[{"role": "user", "content": "again"}]
+                )
+                break
+            except APIError:
+                if time.monotonic() > deadline:
+                    raise
+                time.sleep(0.2)
     survivors = psutil.Process(process.pid).children()
     assert len(survivors) == 6, "nats-server, redis-server and the four services"
     process.kill()
