@@ -42,19 +42,25 @@ class Settings:
 
 
 def _sample(stack: ChaosStack) -> dict[str, dict[str, float]]:
-    """Per process tree: RSS (MiB), open descriptors, CPU seconds so far."""
+    """Per process tree: RSS (MiB), open descriptors, threads, CPU seconds so far."""
     found: dict[str, dict[str, float]] = {}
     for name, processes in stack.service_processes().items():
-        rss = fds = cpu = 0.0
+        rss = fds = threads = cpu = 0.0
         for process in processes:
             try:
                 rss += process.memory_info().rss / (1 << 20)
                 fds += process.num_fds()
+                threads += process.num_threads()
                 times = process.cpu_times()
                 cpu += times.user + times.system
             except psutil.NoSuchProcess:
                 continue
-        found[name] = {"rss_mib": round(rss, 1), "fds": fds, "cpu_s": round(cpu, 1)}
+        found[name] = {
+            "rss_mib": round(rss, 1),
+            "fds": fds,
+            "threads": threads,
+            "cpu_s": round(cpu, 1),
+        }
     return found
 
 
