@@ -72,7 +72,6 @@ CHDB_SERVER_SETTINGS: dict[str, int] = {
     "vector_similarity_index_cache_size": 1 * _MIB,
     "compiled_expression_cache_size": 16 * _MIB,
     "query_condition_cache_size": 8 * _MIB,
-    "max_thread_pool_free_size": 16,
     # How often chDB reads the process's RSS (left to itself, many times a second: the largest
     # part of what an idle metering spent).
     "memory_worker_period_ms": 1000,
