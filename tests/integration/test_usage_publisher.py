@@ -144,10 +144,10 @@ async def test_an_event_taken_survives_the_cancelled_caller(router_nc: Client) -
         raise asyncio.CancelledError  # as a cancel arriving while the publish waits
 
     original = publisher._send
-    publisher._send = cancelled_mid_send  # type: ignore[method-assign]
+    publisher._send = cancelled_mid_send
     with pytest.raises(asyncio.CancelledError):
         await publisher.submit(event)
-    publisher._send = original  # type: ignore[method-assign]
+    publisher._send = original
     assert sent.done()
     assert publisher.pending == 1, "taken before the send was cut"
     await publisher.close(10.0)
