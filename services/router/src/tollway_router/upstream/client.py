@@ -144,9 +144,10 @@ class _Prepared:
         )
 
 
-# Deployments a router calls are the catalog's (plus a per-tenant copy now and then): a bound
-# that is never reached by a real catalog and keeps tenant copies from piling up.
-_PREPARED_MAX = 1024
+# Deployments a router calls are the catalog's, plus a copy per request for per-tenant calls
+# and secret-reference headers: past the bound the cache starts over (one rebuild per
+# deployment), so those copies never pile up.
+_PREPARED_MAX = 256
 
 _Open: TypeAlias = Callable[
     [Deployment, HttpCall, tuple[str, str] | None, Credential | None],
