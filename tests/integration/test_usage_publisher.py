@@ -120,3 +120,46 @@ async def test_submit_waits_for_room_when_too_many_acks_are_outstanding(router_n
         await third
     await publisher.close(10.0)
     assert await _stored(js) == 3
+
+
+async def test_an_event_taken_survives_the_cancelled_caller(router_nc: Client) -> None:
+    """What lets the handler await `submit` unshielded while `taking`: once taken, an event
+    whose caller is cancelled mid-send is sent again by the sweep and stored once."""
+    js = router_nc.jetstream()
+    await nats_client.ensure_usage_stream(js, replicas=1)
+    publisher = UsagePublisher(router_nc, max_pending=2, ack_timeout_s=0.3)
+    assert not publisher.taking, "not started: submit would wait to subscribe"
+    await publisher.start()
+    assert publisher.taking
+    event = _event()
+    send = asyncio.create_task(publisher.submit(event))
+    send.cancel()  # before it ran at all: nothing was taken
+    with pytest.raises(asyncio.CancelledError):
+        await send
+    assert publisher.pending == 0
+    sent = asyncio.get_running_loop().create_future()
+
+    async def cancelled_mid_send(token: str, pending: object) -> None:
+        sent.set_result(token)
+        raise asyncio.CancelledError  # as a cancel arriving while the publish waits
+
+    original = publisher._send
+    publisher._send = cancelled_mid_send
+    with pytest.raises(asyncio.CancelledError):
+        await publisher.submit(event)
+    publisher._send = original
+    assert sent.done()
+    assert publisher.pending == 1, "taken before the send was cut"
+    await publisher.close(10.0)
+    assert publisher.pending == 0
+    assert await _stored(js) == 1
+
+
+async def test_a_full_publisher_is_not_taking(router_nc: Client) -> None:
+    # No stream: nothing acknowledges, so the two events stay and fill it.
+    publisher = UsagePublisher(router_nc, max_pending=2, ack_timeout_s=5.0, window_s=0.5)
+    await publisher.submit(_event())
+    assert publisher.taking
+    await publisher.submit(_event())
+    assert not publisher.taking, "full: submit would wait for room, so the handler shields it"
+    await publisher.close(5.0)

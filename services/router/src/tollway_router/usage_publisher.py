@@ -94,6 +94,13 @@ class UsagePublisher:
             self._prefix = self._nc.new_inbox()
             self._sub = await self._nc.subscribe(f"{self._prefix}.*", cb=self._on_ack)
 
+    @property
+    def taking(self) -> bool:
+        """Whether `submit` takes an event before its first await (started, with room): a
+        caller cancelled after that cannot lose the event, since the sweep sends again what
+        was taken and not acknowledged. Otherwise `submit` needs shielding."""
+        return self._sub is not None and len(self._pending) < self._max_pending
+
     async def submit(self, event: UsageEvent) -> None:
         """Put `event` on the wire; it is retried until acknowledged or its window ends."""
         if self._sub is None:

@@ -196,12 +196,18 @@ class Chooser:
                 usable.append((deployment, credentials))
         if not usable:
             return unavailable
-        fresh = [
-            (d, creds) for d, creds in usable if any((d.name, c) not in tried for c, _ in creds)
-        ]
-        pool = fresh or usable
-        picked = self._selector.pick(model, [self._load.candidate(d) for d, _ in pool], size)
-        credentials = next(creds for d, creds in pool if d.name == picked.name)
+        # A first attempt (nearly every request) has tried nothing: every usable one is fresh.
+        pool = usable
+        if tried:
+            fresh = [
+                (d, creds) for d, creds in usable if any((d.name, c) not in tried for c, _ in creds)
+            ]
+            pool = fresh or usable
+        if len(pool) == 1:
+            picked, credentials = pool[0]
+        else:
+            picked = self._selector.pick(model, [self._load.candidate(d) for d, _ in pool], size)
+            credentials = next(creds for d, creds in pool if d.name == picked.name)
         name, found = self._credential(picked, credentials, tried)
         adapter = adapter_for(picked, infer)
         chosen = next((c for c in picked.credentials if c.name == name), None)
@@ -235,6 +241,8 @@ class Chooser:
         tried: set[tuple[str, str]],
     ) -> tuple[str, Availability]:
         """Credentials of a pool take turns; one this request has not tried comes first."""
+        if len(credentials) == 1:
+            return credentials[0]
         fresh = [c for c in credentials if (deployment.name, c[0]) not in tried] or credentials
         if len(fresh) == 1:
             return fresh[0]

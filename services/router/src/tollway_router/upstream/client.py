@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Callable, Iterable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol, TypeAlias
 
 import aiohttp
@@ -114,6 +115,40 @@ class _FakeResponse:
             await asyncio.sleep(0)
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """A deployment's URL base, fixed headers and timeouts, as every HTTP call to it uses them."""
+
+    base_url: str
+    headers: Mapping[str, str]
+    timeout: aiohttp.ClientTimeout
+    stream_timeout: aiohttp.ClientTimeout
+    first_byte_s: float
+
+    @classmethod
+    def of(cls, deployment: Deployment, connect_timeout_s: float) -> _Prepared:
+        assert deployment.api_base
+        sock_connect = deployment.connect_timeout_s or connect_timeout_s
+        return cls(
+            base_url=deployment.api_base.rstrip("/"),
+            headers={"content-type": "application/json", **deployment.headers},
+            timeout=aiohttp.ClientTimeout(
+                total=None, sock_connect=sock_connect, sock_read=deployment.timeout_s
+            ),
+            stream_timeout=aiohttp.ClientTimeout(
+                total=None,
+                sock_connect=sock_connect,
+                sock_read=deployment.idle_timeout_s or deployment.timeout_s,
+            ),
+            first_byte_s=deployment.first_byte_timeout_s or deployment.timeout_s,
+        )
+
+
+# Deployments a router calls are the catalog's, plus a copy per request for per-tenant calls
+# and secret-reference headers: past the bound the cache starts over (one rebuild per
+# deployment), so those copies never pile up.
+_PREPARED_MAX = 256
+
 _Open: TypeAlias = Callable[
     [Deployment, HttpCall, tuple[str, str] | None, Credential | None],
     AbstractAsyncContextManager[UpstreamResponse],
@@ -132,6 +167,7 @@ class Upstream:
         self._foundry_base_url = foundry_base_url
         self._session: aiohttp.ClientSession | None = None
         self._anthropic: AnthropicUpstream | None = None
+        self._prepared_by_id: dict[int, tuple[Deployment, _Prepared]] = {}
         self._transports: dict[Transport, _Open] = {
             Transport.HTTP: self._open_http,
             Transport.ANTHROPIC_SDK: self._open_sdk,
@@ -206,6 +242,21 @@ class Upstream:
     ) -> AsyncIterator[UpstreamResponse]:
         yield await self.anthropic().send(deployment, call, credential)
 
+    def _prepared(self, deployment: Deployment) -> _Prepared:
+        """What every call to `deployment` shares, made once per catalog version of it: the
+        catalog replaces a changed deployment with a new object, so identity is the key (the
+        entry holds the object, so its id cannot be reused while cached)."""
+        entry = self._prepared_by_id.get(id(deployment))
+        if entry is not None and entry[0] is deployment:
+            return entry[1]
+        if not deployment.api_base:
+            raise UpstreamUnavailable(f"Deployment '{deployment.name}' has no api_base configured.")
+        if len(self._prepared_by_id) >= _PREPARED_MAX:
+            self._prepared_by_id.clear()
+        prepared = _Prepared.of(deployment, self._connect_timeout_s)
+        self._prepared_by_id[id(deployment)] = (deployment, prepared)
+        return prepared
+
     @asynccontextmanager
     async def _open_http(
         self,
@@ -214,25 +265,18 @@ class Upstream:
         auth: tuple[str, str] | None,
         credential: Credential | None,
     ) -> AsyncIterator[UpstreamResponse]:
-        if not deployment.api_base:
-            raise UpstreamUnavailable(f"Deployment '{deployment.name}' has no api_base configured.")
-        headers = {"content-type": "application/json", **deployment.headers, **call.headers}
+        prepared = self._prepared(deployment)
+        headers = {**prepared.headers, **call.headers}
         if auth is not None:
             headers[auth[0]] = auth[1]
-        read_timeout = deployment.idle_timeout_s if call.stream else None
-        timeout = aiohttp.ClientTimeout(
-            total=None,
-            sock_connect=deployment.connect_timeout_s or self._connect_timeout_s,
-            sock_read=read_timeout or deployment.timeout_s,
-        )
-        first_byte_s = deployment.first_byte_timeout_s or deployment.timeout_s
+        first_byte_s = prepared.first_byte_s
         request = self._client().request(
             call.method,
-            deployment.api_base.rstrip("/") + call.path,
+            prepared.base_url + call.path,
             data=call.body,
             headers=headers,
             params=dict(call.query) or None,
-            timeout=timeout,
+            timeout=prepared.stream_timeout if call.stream else prepared.timeout,
         )
         try:
             async with asyncio.timeout(first_byte_s):
