@@ -69,17 +69,12 @@ async def usage_page(request: Request) -> Response:
     except FieldErrors as exc:
         flt, problem = UsageFilter(), exc
     bucket = "hour" if hours <= 48 else "day"
-    try:
-        if problem is None:
+    if problem is None:
+        try:
             flt = read_scope.usage_filter(identity, flt)
-            query = SummaryQuery(filter=flt, group_by=group_by, order_by="cost", limit=50)
-            rows = (await ask(request.app.state.nc, "summary", query, SummaryReply)).rows
-            split = SummaryQuery(
-                filter=flt, group_by=group_by, bucket=bucket, order_by="time", limit=MAX_PAGE_ROWS
-            )
-            over_time = (await ask(request.app.state.nc, "summary", split, SummaryReply)).rows
-    except TollwayError as exc:
-        unavailable = exc.message
+            rows, over_time = await _summaries(request, flt, group_by, bucket)
+        except TollwayError as exc:
+            unavailable = exc.message
     names = usage_names.names(store_of(request), group_by, [row.group for row in rows])
     labels = [names.get(row.group) or row.group or "(none)" for row in rows]
     leaders = [row.group for row in rows[: STACK_SERIES - 1]]
@@ -125,6 +120,18 @@ async def usage_page(request: Request) -> Response:
             for what, measure in _MEASURES.items()
         ],
     )
+
+
+async def _summaries(
+    request: Request, flt: UsageFilter, group_by: str, bucket: str
+) -> tuple[list[SummaryRow], list[SummaryRow]]:
+    """The 50 largest spenders, and every group's rows per bucket for the charts over time."""
+    leading = SummaryQuery(filter=flt, group_by=group_by, order_by="cost", limit=50)
+    rows = (await ask(request.app.state.nc, "summary", leading, SummaryReply)).rows
+    split = SummaryQuery(
+        filter=flt, group_by=group_by, bucket=bucket, order_by="time", limit=MAX_PAGE_ROWS
+    )
+    return rows, (await ask(request.app.state.nc, "summary", split, SummaryReply)).rows
 
 
 # What the charts over time show of each row.
