@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 from enum import StrEnum
-from typing import Any, Literal
+from typing import Any, Literal, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, SerializationInfo, field_serializer
 
@@ -573,7 +573,7 @@ class AnalyticsQuery(_Wire):
 # `credential` groups by deployment and credential together (`<deployment>/<credential>`, or
 # the deployment alone where it has a single key): a credential's name is unique only within
 # its deployment.
-SUMMARY_DIMENSIONS = (
+SummaryDimension = Literal[
     "key_id",
     "user_id",
     "team_id",
@@ -582,12 +582,19 @@ SUMMARY_DIMENSIONS = (
     "provider",
     "deployment",
     "credential",
-)
+]
+SUMMARY_DIMENSIONS: tuple[SummaryDimension, ...] = get_args(SummaryDimension)
+SummaryBucket = Literal["minute", "hour", "day"]
+SUMMARY_BUCKETS: tuple[SummaryBucket, ...] = get_args(SummaryBucket)
+SummaryOrder = Literal["time", "cost", "requests"]
+SUMMARY_ORDERS: tuple[SummaryOrder, ...] = get_args(SummaryOrder)
 
 
 class SummaryQuery(_Wire):
     """Totals and percentiles from the deduplicated rows, per `group_by` dimension (one of
-    SUMMARY_DIMENSIONS, or none) and per time `bucket` (minute, hour, day, or none)."""
+    SUMMARY_DIMENSIONS, or none) and per time `bucket` (one of SUMMARY_BUCKETS, or none),
+    ordered by one of SUMMARY_ORDERS. The fields stay strings on the wire so metering answers
+    a value it does not know with an error, not a decoding failure; admin checks them first."""
 
     filter: UsageFilter = UsageFilter()
     group_by: str = ""

@@ -7,7 +7,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from tollway_common.contract import (
+    SUMMARY_BUCKETS,
     SUMMARY_DIMENSIONS,
+    SUMMARY_ORDERS,
     AuditQuery,
     SummaryQuery,
     UsageEvent,
@@ -15,6 +17,7 @@ from tollway_common.contract import (
 )
 
 MAX_ROWS = 100_000
+# Keyed by the contract's SUMMARY_BUCKETS and SUMMARY_ORDERS (admin checks against those).
 _BUCKETS = {"minute": "toStartOfMinute", "hour": "toStartOfHour", "day": "toStartOfDay"}
 _ORDERS = {
     "time": "bucket_ms, grp",
@@ -78,10 +81,10 @@ def stored_rows_sql(
 def summary_sql(table: str, query: SummaryQuery) -> tuple[str, dict[str, Any]]:
     if query.group_by and query.group_by not in SUMMARY_DIMENSIONS:
         raise QueryError(f"group_by must be one of {', '.join(SUMMARY_DIMENSIONS)}")
-    if query.bucket and query.bucket not in _BUCKETS:
-        raise QueryError(f"bucket must be one of {', '.join(_BUCKETS)}")
-    if query.order_by not in _ORDERS:
-        raise QueryError(f"order_by must be one of {', '.join(_ORDERS)}")
+    if query.bucket and query.bucket not in SUMMARY_BUCKETS:
+        raise QueryError(f"bucket must be one of {', '.join(SUMMARY_BUCKETS)}")
+    if query.order_by not in SUMMARY_ORDERS:
+        raise QueryError(f"order_by must be one of {', '.join(SUMMARY_ORDERS)}")
     parameters: dict[str, Any] = {"limit": max(0, min(query.limit, MAX_ROWS))}
     bucket = (
         f"toUnixTimestamp64Milli(toDateTime64({_BUCKETS[query.bucket]}(received_at), 3, 'UTC'))"

@@ -10,14 +10,18 @@ from starlette.responses import StreamingResponse
 
 from tollway_admin import exports, read_scope
 from tollway_admin.analytics_client import ask, usage_rows
-from tollway_admin.routes.filters import UsageRowFilter
-from tollway_admin.security import AdminIdentity, Viewer
-from tollway_common.contract import (
-    AuditQuery,
-    AuditReply,
-    SummaryQuery,
-    SummaryReply,
+from tollway_admin.routes.filters import (
+    MAX_PAGE_ROWS,
+    AuditFilter,
+    AuditOffset,
+    Bucket,
+    GroupBy,
+    OrderBy,
+    PageRows,
+    UsageRowFilter,
 )
+from tollway_admin.security import AdminIdentity, Viewer
+from tollway_common.contract import AuditQuery, AuditReply, SummaryQuery, SummaryReply
 
 router = APIRouter(prefix="/api/v1", tags=["usage"])
 
@@ -27,13 +31,14 @@ async def summary(
     request: Request,
     identity: Viewer,
     flt: UsageRowFilter,
-    group_by: str = "",
-    bucket: str = "",
-    order_by: str = "time",
-    limit: int = 1000,
+    group_by: GroupBy = "",
+    bucket: Bucket = "",
+    order_by: OrderBy = "time",
+    limit: PageRows = 1000,
 ) -> dict[str, Any]:
     """Requests, errors, tokens, exact cost, latency and TTFT percentiles, by one dimension
-    and/or time bucket. `group_by=team_id&order_by=cost` is the top spenders."""
+    and/or time bucket, at most `limit` rows. `group_by=team_id&order_by=cost` is the top
+    spenders."""
     query = SummaryQuery(
         filter=read_scope.usage_filter(identity, flt),
         group_by=group_by,
@@ -51,7 +56,7 @@ async def burn_down(
 ) -> dict[str, Any]:
     """Cumulative spend of one principal over a period (`since_ms`, ...), a point per bucket."""
     scoped = read_scope.usage_filter(identity, flt)
-    query = SummaryQuery(filter=scoped, bucket=bucket, order_by="time", limit=10_000)
+    query = SummaryQuery(filter=scoped, bucket=bucket, order_by="time", limit=MAX_PAGE_ROWS)
     answer = await ask(request.app.state.nc, "summary", query, SummaryReply)
     total = Decimal(0)
     points = []
@@ -90,26 +95,13 @@ async def export_usage(
 async def audit(
     request: Request,
     identity: Viewer,
-    since_ms: int = 0,
-    until_ms: int = 0,
-    actor_id: str = "",
-    action: str = "",
-    resource_type: str = "",
-    resource_id: str = "",
-    limit: int = 200,
-    offset: int = 0,
+    flt: AuditFilter,
+    limit: PageRows = 200,
+    offset: AuditOffset = 0,
 ) -> dict[str, Any]:
+    """Audit events, newest first, `limit` of them after skipping `offset`."""
     read_scope.check_audit_reader(identity)
-    query = AuditQuery(
-        since_ms=since_ms,
-        until_ms=until_ms,
-        actor_id=actor_id,
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        limit=limit,
-        offset=offset,
-    )
+    query = flt.model_copy(update={"limit": limit, "offset": offset})
     answer = await ask(request.app.state.nc, "audit", query, AuditReply)
     return {"object": "list", "data": [e.model_dump(mode="json") for e in answer.events]}
 
@@ -118,25 +110,12 @@ async def audit(
 async def export_audit(
     request: Request,
     identity: Viewer,
-    since_ms: int = 0,
-    until_ms: int = 0,
-    actor_id: str = "",
-    action: str = "",
-    resource_type: str = "",
-    resource_id: str = "",
+    flt: AuditFilter,
     format: Literal["jsonl", "csv"] = "jsonl",
 ) -> StreamingResponse:
     """The audit events the filter selects (the same parameters as `GET /audit`), newest first,
     as JSON lines or CSV."""
-    query = AuditQuery(
-        since_ms=since_ms,
-        until_ms=until_ms,
-        actor_id=actor_id,
-        action=action,
-        resource_type=resource_type,
-        resource_id=resource_id,
-        limit=AUDIT_EXPORT_ROWS,
-    )
+    query = flt.model_copy(update={"limit": AUDIT_EXPORT_ROWS})
     return await audit_download(request, identity, query, format)
 
 

@@ -18,11 +18,20 @@ from tollway_admin import read_scope
 from tollway_admin.analytics_client import ask
 from tollway_admin.routes import usage as usage_api
 from tollway_admin.routes.common import store_of
+from tollway_admin.routes.filters import MAX_PAGE_ROWS
 from tollway_admin.ui import session, usage_names
 from tollway_admin.ui.charts import STACK_SERIES, bar_chart, stacked_bar_chart
-from tollway_admin.ui.render import page
+from tollway_admin.ui.form_values import FieldErrors
+from tollway_admin.ui.forms import form_page
+from tollway_admin.ui.usage_filter import (
+    DEFAULT_HOURS,
+    FILTER_FIELDS,
+    HOURS,
+    export_filter,
+    window_filter,
+)
 from tollway_common.contract import SummaryQuery, SummaryReply, SummaryRow, UsageFilter
-from tollway_common.errors import TollwayError
+from tollway_common.errors import InvalidRequest, TollwayError
 
 router = APIRouter(prefix="/admin", include_in_schema=False)
 
@@ -38,42 +47,34 @@ _GROUP_LABELS = {
 }
 
 
-def _usage_filter(request: Request) -> tuple[UsageFilter, int]:
-    params = request.query_params
-    hours = int(params.get("hours", "24") or 24)
-    since = int((time.time() - hours * 3600) * 1000)
-    return (
-        UsageFilter(
-            since_ms=since,
-            team_id=params.get("team_id", ""),
-            model_alias=params.get("model_alias", ""),
-            deployment=params.get("deployment", ""),
-        ),
-        hours,
-    )
+def _echoed(request: Request) -> dict[str, str]:
+    """The filter's fields as typed, to show again (cut: a refused value needs no more)."""
+    return {field: request.query_params.get(field, "")[:256] for field in FILTER_FIELDS}
 
 
 @router.get("/usage")
 async def usage_page(request: Request) -> Response:
     identity = session.current(request)
-    flt, hours = _usage_filter(request)
+    values = _echoed(request)
     group_by = request.query_params.get("group_by", "team_id")
     if group_by not in _GROUP_LABELS:
         group_by = "team_id"
     rows: list[SummaryRow] = []
     over_time: list[SummaryRow] = []
-    bucket = "hour" if hours <= 48 else "day"
+    hours = DEFAULT_HOURS
     unavailable = ""
+    problem: FieldErrors | None = None
     try:
-        flt = read_scope.usage_filter(identity, flt)
-        query = SummaryQuery(filter=flt, group_by=group_by, order_by="cost", limit=50)
-        rows = (await ask(request.app.state.nc, "summary", query, SummaryReply)).rows
-        split = SummaryQuery(
-            filter=flt, group_by=group_by, bucket=bucket, order_by="time", limit=10_000
-        )
-        over_time = (await ask(request.app.state.nc, "summary", split, SummaryReply)).rows
-    except TollwayError as exc:
-        unavailable = exc.message
+        flt, hours = window_filter(request.query_params, int(time.time() * 1000))
+    except FieldErrors as exc:
+        flt, problem = UsageFilter(), exc
+    bucket = "hour" if hours <= 48 else "day"
+    if problem is None:
+        try:
+            flt = read_scope.usage_filter(identity, flt)
+            rows, over_time = await _summaries(request, flt, group_by, bucket)
+        except TollwayError as exc:
+            unavailable = exc.message
     names = usage_names.names(store_of(request), group_by, [row.group for row in rows])
     labels = [names.get(row.group) or row.group or "(none)" for row in rows]
     leaders = [row.group for row in rows[: STACK_SERIES - 1]]
@@ -86,19 +87,19 @@ async def usage_page(request: Request) -> Response:
             "deployment": flt.deployment,
         }
     )
-    return page(
+    return form_page(
         request,
         "usage.html",
         "Usage",
+        values,
+        problem,
         rows=rows,
         names=names,
         hours=hours,
+        hour_choices=HOURS,
         group_by=group_by,
         groups=list(_GROUP_LABELS.items()),
         group_label=_GROUP_LABELS[group_by],
-        team_id=flt.team_id,
-        model_alias=flt.model_alias,
-        deployment=flt.deployment,
         unavailable=unavailable,
         export_query=export,
         cost_chart=bar_chart(
@@ -119,6 +120,18 @@ async def usage_page(request: Request) -> Response:
             for what, measure in _MEASURES.items()
         ],
     )
+
+
+async def _summaries(
+    request: Request, flt: UsageFilter, group_by: str, bucket: str
+) -> tuple[list[SummaryRow], list[SummaryRow]]:
+    """The 50 largest spenders, and every group's rows per bucket for the charts over time."""
+    leading = SummaryQuery(filter=flt, group_by=group_by, order_by="cost", limit=50)
+    rows = (await ask(request.app.state.nc, "summary", leading, SummaryReply)).rows
+    split = SummaryQuery(
+        filter=flt, group_by=group_by, bucket=bucket, order_by="time", limit=MAX_PAGE_ROWS
+    )
+    return rows, (await ask(request.app.state.nc, "summary", split, SummaryReply)).rows
 
 
 # What the charts over time show of each row.
@@ -169,10 +182,9 @@ async def usage_export(request: Request) -> Response:
         fmt = "jsonl"
     elif params.get("format") == "focus":
         fmt = "focus"
-    flt = UsageFilter(
-        since_ms=int(params.get("since_ms", "0") or 0),
-        team_id=params.get("team_id", ""),
-        model_alias=params.get("model_alias", ""),
-        deployment=params.get("deployment", ""),
-    )
+    try:
+        flt = export_filter(params)
+    except FieldErrors as exc:
+        field = next(iter(exc.errors))
+        raise InvalidRequest(f"The usage filter is not valid: {exc}", param=field) from None
     return await usage_api.export_usage(request, identity, flt, fmt)
