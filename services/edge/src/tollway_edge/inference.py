@@ -29,7 +29,7 @@ from tollway_common.contract import (
 )
 from tollway_common.errors import InvalidRequest, PayloadTooLarge, RouterLost
 from tollway_common.forms import FORM_ENDPOINTS
-from tollway_edge import dialects, policy, relay, sse, token_count
+from tollway_edge import dialects, relay, sse, token_count
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller, UnknownKey, authenticate, presented_key
 from tollway_edge.body import Head, parse_body, read_body
@@ -153,7 +153,7 @@ def _infer_request(
         include_usage=bool(head.stream_options and head.stream_options.include_usage),
         body=body,
         client=client,
-        log_bodies=policy.effective(caller.levels).log_bodies,
+        log_bodies=caller.rules.log_bodies,
         tenant=tenant,
         facts=ticket.facts,
     )
