@@ -212,11 +212,18 @@ def _pieces(msg: Msg) -> tuple[bytes, ...]:
         ) from None
 
 
+# A dict lookup: calling the enum costs five Python calls a reply.
+_KINDS = {kind.value: kind for kind in ReplyKind}
+_HEARTBEAT = ReplyKind.HEARTBEAT.value
+
+
 def _kind_and_seq(msg: Msg) -> tuple[ReplyKind | None, int]:
     headers = msg.headers or {}
     if headers.get(contract.HEADER_NATS_STATUS) == contract.NATS_NO_RESPONDERS:
         return None, -1
-    kind = ReplyKind(headers.get(contract.HEADER_KIND, ReplyKind.HEARTBEAT.value))
+    value = headers.get(contract.HEADER_KIND, _HEARTBEAT)
+    # An unknown kind still raises the enum's ValueError.
+    kind = _KINDS.get(value) or ReplyKind(value)
     if kind is ReplyKind.HEARTBEAT:
         return kind, -1
     return kind, int(headers.get(contract.HEADER_SEQ, "-1"))
