@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import pstats
 import signal
-import subprocess
 import sys
 import tempfile
 import time
@@ -24,6 +23,7 @@ from bench.load import LoadResult, closed_loop, open_loop
 from bench.run import _target
 from bench.stack import BENCH_KEY, BenchStack
 from bench.upstream import STREAM_CHUNKS
+from tollway_cli.processes import spawn
 
 RATE = float(os.environ.get("BENCH_CPU_RATE", "150"))
 STREAMS = 20
@@ -77,13 +77,11 @@ def _profiled(stack: ProfiledEdgeStack, stream: bool, amount: int, top: int) -> 
 
 def _straced(stack: ProfiledEdgeStack, stream: bool, amount: int) -> None:
     output = stack.workdir / "edge.strace"
-    tracer = subprocess.Popen(
-        ["/usr/bin/strace", "-f", "-c", "-o", str(output), "-p", str(stack.edge_pid())]
-    )
+    command = ["/usr/bin/strace", "-f", "-c", "-o", str(output), "-p", str(stack.edge_pid())]
+    tracer = spawn("strace", command, stack.workdir / "strace.log")
     time.sleep(1.0)
     done = uvloop.run(_load(stack, stream, amount))
-    tracer.send_signal(signal.SIGINT)
-    tracer.wait(30)
+    tracer.stop(30)  # strace detaches on SIGTERM and writes its summary
     unit = "stream" if stream else "request"
     print(f"\n== strace -c, {done} {unit}s: syscalls per {unit}")
     for line in output.read_text().splitlines():
