@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from collections.abc import Awaitable, Callable, Collection
 from pathlib import Path
+from typing import Any, TypeVar
 
 from prometheus_client import Counter, Gauge, Histogram
 from starlette.requests import Request
@@ -49,10 +50,20 @@ IN_FLIGHT = Gauge(
 _EVENT_STREAM = b"text/event-stream"
 
 
+_Metric = TypeVar("_Metric", Counter, Histogram)
+# Label sets remembered at most (they are bounded anyway: see the module docstring).
+_MAX_REMEMBERED = 4096
+
+
 class HttpMetricsMiddleware:
     def __init__(self, app: ASGIApp, fixed_routes: Collection[str] = ()) -> None:
         self.app = app
         self._fixed_routes = frozenset(fixed_routes)
+        # `labels()` takes a lock and builds its key on every call: each label set's series
+        # is looked up once.
+        self._counts: dict[tuple[str, str, int, str], Counter] = {}
+        self._durations: dict[tuple[str, str], Histogram] = {}
+        self._first_events: dict[tuple[str, str], Histogram] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -82,10 +93,12 @@ class HttpMetricsMiddleware:
             IN_FLIGHT.dec()
             route = self._route(scope)
             model = scope.get("state", {}).get(MODEL_STATE_KEY, "")
-            REQUESTS.labels(route, scope["method"], str(status), model).inc()
-            DURATION.labels(route, model).observe(time.perf_counter() - started)
+            _series(self._counts, REQUESTS, (route, scope["method"], status, model)).inc()
+            duration = _series(self._durations, DURATION, (route, model))
+            duration.observe(time.perf_counter() - started)
             if first_event_at:
-                TIME_TO_FIRST_TOKEN.labels(route, model).observe(first_event_at - started)
+                first_event = _series(self._first_events, TIME_TO_FIRST_TOKEN, (route, model))
+                first_event.observe(first_event_at - started)
 
     def _route(self, scope: Scope) -> str:
         route = scope.get("route")
@@ -95,6 +108,15 @@ class HttpMetricsMiddleware:
         if scope["path"] in self._fixed_routes:
             return str(scope["path"])
         return UNMATCHED_ROUTE
+
+
+def _series(remembered: dict[Any, _Metric], metric: _Metric, labels: tuple[Any, ...]) -> _Metric:
+    series = remembered.get(labels)
+    if series is None:
+        if len(remembered) >= _MAX_REMEMBERED:
+            remembered.clear()
+        series = remembered[labels] = metric.labels(*map(str, labels))
+    return series
 
 
 def metrics_endpoint(

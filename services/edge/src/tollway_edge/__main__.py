@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 from starlette.types import ASGIApp
@@ -18,6 +20,7 @@ from tollway_common.metrics_server import serve_metrics
 from tollway_common.settings import OtelSettings
 from tollway_common.tracing import setup_tracing
 from tollway_edge.app import create_app
+from tollway_edge.http_protocol import EdgeHttpProtocol
 from tollway_edge.settings import EdgeSettings
 
 
@@ -27,6 +30,13 @@ def app_factory() -> ASGIApp:
     setup_logging("edge", settings.log)
     setup_tracing("edge", OtelSettings())
     return create_app(settings)
+
+
+def http_options(settings: EdgeSettings) -> dict[str, Any]:
+    """The shared HTTP limits, served by the edge's own protocol (`http_protocol.py`)."""
+    options = uvicorn_options(settings.http, app_times_body=True)
+    options["http"] = functools.partial(EdgeHttpProtocol, **options["http"].keywords)
+    return options
 
 
 def main(argv: list[str] | None = None) -> None:
@@ -71,7 +81,7 @@ def main(argv: list[str] | None = None) -> None:
             backlog=4096,
             ssl_certfile=settings.ssl_certfile,
             ssl_keyfile=settings.ssl_keyfile,
-            **uvicorn_options(settings.http, app_times_body=True),
+            **http_options(settings),
         )
     finally:
         if temporary is not None:

@@ -14,7 +14,7 @@ from tollway_edge.request_facts import ANSWER_FIELDS, TOKEN_FIELDS, bounded, wri
 
 
 def check_model(caller: Caller, model: str) -> None:
-    refuse_model(policy.effective(caller.levels), model)
+    refuse_model(caller.rules, model)
 
 
 def refuse_model(rules: policy.Effective, model: str) -> None:
@@ -27,7 +27,7 @@ def admit(caller: Caller, endpoint: Endpoint, model: str, facts: RequestFacts) -
     """Refuse what policy forbids; the facts policy leaves, bounded by the cap if one applies."""
     if not caller.levels:
         return facts
-    rules = policy.effective(caller.levels)
+    rules = caller.rules
     refusal = policy.endpoint_refusal(rules, endpoint.value)
     if refusal is not None:
         raise PolicyRefused(f"{refusal.message} (rule: {refusal.rule})")

@@ -6,7 +6,7 @@ from __future__ import annotations
 import hmac
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from starlette.datastructures import Headers
 
@@ -15,7 +15,7 @@ from tollway_common.control import KeyRecord, OrgRecord, TeamRecord, hash_key
 from tollway_common.errors import AuthenticationFailed, PermissionDenied
 from tollway_common.oidc import OidcVerifier, TokenClaims, looks_like_jwt
 from tollway_edge.catalog import Catalog
-from tollway_edge.policy import Level
+from tollway_edge.policy import Effective, Level, effective
 
 
 class UnknownKey(AuthenticationFailed):
@@ -37,6 +37,11 @@ class Caller:
     # Narrowest first: key, team, org.
     levels: tuple[Level, ...]
     key: KeyRecord | None = None
+    # The levels combined, once per request (admission and the request message both read it).
+    rules: Effective = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "rules", effective(self.levels))
 
 
 def presented_key(headers: Headers) -> str | None:

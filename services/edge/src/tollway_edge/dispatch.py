@@ -27,6 +27,7 @@ from tollway_common.errors import (
     RouterLost,
     UpstreamTimeout,
 )
+from tollway_edge.reply_box import ReplyBox
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +70,7 @@ class ReplyMux:
         self._nc: Client | None = None
         self._prefix = contract.reply_inbox_prefix(edge_id)
         self._idle_timeout_s = idle_timeout_s
-        self._queues: dict[str, asyncio.Queue[Msg | _Lost | _Gone]] = {}
+        self._boxes: dict[str, ReplyBox[Msg | _Lost | _Gone]] = {}
         self._nuid = NUID()
         self._sub: Subscription | None = None
 
@@ -91,21 +92,21 @@ class ReplyMux:
                 await self._sub.unsubscribe()
 
     def connection_lost(self) -> None:
-        for queue in self._queues.values():
-            queue.put_nowait(_LOST)
+        for box in self._boxes.values():
+            box.put(_LOST)
 
     async def _on_reply(self, msg: Msg) -> None:
         token = msg.subject[len(self._prefix) + 1 :]
-        queue = self._queues.get(token)
-        if queue is None:
+        box = self._boxes.get(token)
+        if box is None:
             return
-        if queue.qsize() >= _MAX_QUEUED_REPLIES:
+        if len(box) >= _MAX_QUEUED_REPLIES:
             # The client reads slower than the router sends: abort this request alone.
-            del self._queues[token]
-            queue.put_nowait(_LOST)
+            del self._boxes[token]
+            box.put(_LOST)
             log.error("reply queue overflow; aborting the request")
             return
-        queue.put_nowait(msg)
+        box.put(msg)
 
     def check_size(self, payload_size: int) -> None:
         limit = self.nc.max_payload
@@ -120,9 +121,9 @@ class ReplyMux:
 
     def abandon(self, token: str) -> None:
         """The client of request `token` left: its `replies` raises ClientGone."""
-        queue = self._queues.get(token)
-        if queue is not None:
-            queue.put_nowait(_GONE)
+        box = self._boxes.get(token)
+        if box is not None:
+            box.put(_GONE)
 
     async def replies(
         self, subject: str, payload: bytes, request_id: str, deadline: float, token: str
@@ -132,8 +133,8 @@ class ReplyMux:
         Raises NoRouterAvailable, RouterLost, UpstreamTimeout or ClientGone before or between
         replies. When the consumer stops early (client gone), the router is told to cancel.
         """
-        queue: asyncio.Queue[Msg | _Lost | _Gone] = asyncio.Queue()
-        self._queues[token] = queue
+        box: ReplyBox[Msg | _Lost | _Gone] = ReplyBox(asyncio.get_running_loop())
+        self._boxes[token] = box
         finished = False
         try:
             headers = {contract.HEADER_REQUEST_ID: request_id}
@@ -144,7 +145,7 @@ class ReplyMux:
             heard = False
             while True:
                 try:
-                    msg = await self._next(queue, deadline)
+                    msg = await self._next(box, deadline)
                 except RouterLost as exc:
                     if heard:
                         raise
@@ -173,37 +174,28 @@ class ReplyMux:
                 if finished:
                     return
         finally:
-            self._queues.pop(token, None)
+            self._boxes.pop(token, None)
+            box.close()
             if not finished:
                 await self._cancel(request_id)
 
-    async def _next(self, queue: asyncio.Queue[Msg | _Lost | _Gone], deadline: float) -> Msg:
-        if not queue.empty():
-            item = queue.get_nowait()
+    async def _next(self, box: ReplyBox[Msg | _Lost | _Gone], deadline: float) -> Msg:
+        if len(box):
+            item = await box.next(0.0)
         else:
-            item = await self._wait(queue, deadline)
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise UpstreamTimeout("The request took longer than this gateway allows.")
+            item = await box.next(min(self._idle_timeout_s, remaining))
+        if isinstance(item, Msg):
+            return item
         if isinstance(item, _Gone):
             raise ClientGone
         if isinstance(item, _Lost):
             raise RouterLost("The gateway lost its connection to the routers; retry the request.")
-        return item
-
-    async def _wait(
-        self, queue: asyncio.Queue[Msg | _Lost | _Gone], deadline: float
-    ) -> Msg | _Lost | _Gone:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
+        if time.monotonic() >= deadline:
             raise UpstreamTimeout("The request took longer than this gateway allows.")
-        try:
-            # asyncio.timeout, not wait_for: wait_for starts a task for every message.
-            async with asyncio.timeout(min(self._idle_timeout_s, remaining)):
-                return await queue.get()
-        except TimeoutError:
-            if time.monotonic() >= deadline:
-                raise UpstreamTimeout("The request took longer than this gateway allows.") from None
-            raise RouterLost(
-                "The router serving this request stopped responding; retry the request."
-            ) from None
+        raise RouterLost("The router serving this request stopped responding; retry the request.")
 
     async def _cancel(self, request_id: str) -> None:
         with contextlib.suppress(Exception):
@@ -220,11 +212,18 @@ def _pieces(msg: Msg) -> tuple[bytes, ...]:
         ) from None
 
 
+# A dict lookup: calling the enum costs five Python calls a reply.
+_KINDS = {kind.value: kind for kind in ReplyKind}
+_HEARTBEAT = ReplyKind.HEARTBEAT.value
+
+
 def _kind_and_seq(msg: Msg) -> tuple[ReplyKind | None, int]:
     headers = msg.headers or {}
     if headers.get(contract.HEADER_NATS_STATUS) == contract.NATS_NO_RESPONDERS:
         return None, -1
-    kind = ReplyKind(headers.get(contract.HEADER_KIND, ReplyKind.HEARTBEAT.value))
+    value = headers.get(contract.HEADER_KIND, _HEARTBEAT)
+    # An unknown kind still raises the enum's ValueError.
+    kind = _KINDS.get(value) or ReplyKind(value)
     if kind is ReplyKind.HEARTBEAT:
         return kind, -1
     return kind, int(headers.get(contract.HEADER_SEQ, "-1"))

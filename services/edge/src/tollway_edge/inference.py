@@ -7,8 +7,8 @@ before the first byte still get their proper HTTP status.
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
+import functools
 import time
 from collections.abc import AsyncGenerator, AsyncIterator
 from typing import Any
@@ -29,11 +29,12 @@ from tollway_common.contract import (
 )
 from tollway_common.errors import InvalidRequest, PayloadTooLarge, RouterLost
 from tollway_common.forms import FORM_ENDPOINTS
-from tollway_edge import dialects, policy, relay, sse, token_count
+from tollway_edge import dialects, relay, sse, token_count
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller, UnknownKey, authenticate, presented_key
 from tollway_edge.body import Head, parse_body, read_body
 from tollway_edge.client_info import client_info
+from tollway_edge.disconnects import DisconnectWatch
 from tollway_edge.dispatch import ClientGone, Reply
 from tollway_edge.errors import ReplyError, failure_event
 from tollway_edge.forms import parse_form
@@ -153,7 +154,7 @@ def _infer_request(
         include_usage=bool(head.stream_options and head.stream_options.include_usage),
         body=body,
         client=client,
-        log_bodies=policy.effective(caller.levels).log_bodies,
+        log_bodies=caller.rules.log_bodies,
         tenant=tenant,
         facts=ticket.facts,
     )
@@ -174,7 +175,7 @@ async def _dispatch(
         contract.infer_subject(infer.endpoint), payload, request_id, deadline, token
     )
     # Until the answer starts, a disconnect would go unnoticed: watch for it.
-    watcher = asyncio.create_task(_abandon_on_disconnect(request, runtime, token))
+    watch = DisconnectWatch(request, functools.partial(runtime.mux.abandon, token))
     try:
         first = await anext(replies)
         if first.kind is ReplyKind.ERROR:
@@ -182,15 +183,17 @@ async def _dispatch(
             raise ReplyError(contract.decode_error_reply(first.data))
         headers = _answer_headers(ticket, infer)
         if infer.stream:
-            # The watcher keeps watching while the stream runs; the response stops it.
+            # The watch keeps watching while the stream runs; the response stops it.
             outcome.streaming = True
+            watch.start()
             events = _relay_stream(first, replies, runtime, infer, ticket)
-            return sse.SseResponse(events, watcher.cancel, headers)
+            return sse.SseResponse(events, watch.stop, headers)
         if first.kind is ReplyKind.HEAD:
             # Audio or a plain-text transcript: relayed as it comes, settled when it ends.
             outcome.streaming = True
+            watch.start()
             chunks = relay.relay_bytes(replies, runtime, infer, ticket)
-            return relay.BytesResponse(first.data.decode(), chunks, watcher.cancel, headers)
+            return relay.BytesResponse(first.data.decode(), chunks, watch.stop, headers)
         payload = await _collect(first, replies, outcome, ticket.active)
         return Response(payload, media_type=_JSON, headers=headers)
     except ClientGone:
@@ -202,7 +205,7 @@ async def _dispatch(
         raise
     finally:
         if not outcome.streaming:
-            watcher.cancel()
+            watch.stop()
 
 
 def _answer_headers(ticket: Ticket, infer: InferRequest) -> dict[str, str]:
@@ -294,11 +297,3 @@ async def _relay_stream(
         runtime.gate.settle_later(ticket, usage, relayed, served_model)
         with contextlib.suppress(Exception):
             await replies.aclose()
-
-
-async def _abandon_on_disconnect(request: Request, runtime: Runtime, token: str) -> None:
-    while True:
-        message: dict[str, Any] = dict(await request.receive())
-        if message["type"] == "http.disconnect":
-            runtime.mux.abandon(token)
-            return

@@ -36,7 +36,6 @@ from tollway_common.errors import (
     NotFound,
     PayloadTooLarge,
 )
-from tollway_edge import policy
 from tollway_edge.admission import admit
 from tollway_edge.auth import Caller
 from tollway_edge.batch_input import Admitted, CheckedLine, read_lines
@@ -130,7 +129,7 @@ def _payloads(
     """Each line as the routers receive it; a line too large for one NATS message is refused
     before anything is stored."""
     client = client_info(request, runtime.client_ip_salt)
-    log_bodies = policy.effective(caller.levels).log_bodies
+    log_bodies = caller.rules.log_bodies
     payloads = [
         contract.encode(
             BatchLine(

@@ -93,7 +93,7 @@ def _speaks_anthropic(request: Request) -> bool:
 async def _visible(request: Request) -> list[ModelAlias]:
     runtime: Runtime = request.app.state.runtime
     caller = await authenticate(request.headers, runtime.catalog, runtime.oidc)
-    rules = policy.effective(caller.levels)
+    rules = caller.rules
     return [
         model
         for model in runtime.catalog.all_models()
