@@ -38,6 +38,15 @@ _FLOOR_USER = ExtraUser("bench-floor", secrets.token_urlsafe(16))
 STOP_TIMEOUT_S = 30.0
 
 
+@dataclass(frozen=True)
+class Wrapper:
+    """Runs a service's module through another, `python -m <module> <service module>`, with
+    extra environment: how `bench.service_cost` starts one service under `bench.profiled`."""
+
+    module: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
 @dataclass
 class BenchStack:
     workdir: Path
@@ -50,6 +59,8 @@ class BenchStack:
     upstream_port: int = 0
     stream_upstream_port: int = 0
     edge_port: int = 0
+    # Keyed by the service module they wrap ("tollway_router"): every process of it.
+    wrappers: dict[str, Wrapper] = field(default_factory=dict)
 
     @property
     def edge_url(self) -> str:
@@ -59,7 +70,15 @@ class BenchStack:
         port = self.stream_upstream_port if stream else self.upstream_port
         return f"http://127.0.0.1:{port}/v1/chat/completions"
 
+    def command(self, args: list[str], env: dict[str, str]) -> tuple[list[str], dict[str, str]]:
+        """A process's arguments and environment, through its wrapper if it has one."""
+        if len(args) >= 2 and args[0] == "-m" and args[1] in self.wrappers:
+            wrapper = self.wrappers[args[1]]
+            return ["-m", wrapper.module, *args[1:]], {**env, **wrapper.env}
+        return args, env
+
     def _spawn(self, name: str, args: list[str], env: dict[str, str]) -> ManagedProcess:
+        args, env = self.command(args, env)
         process = spawn(name, [sys.executable, *args], self.workdir / f"{name}.log", env)
         self.processes.append(process)
         return process
