@@ -8,13 +8,10 @@ import socket
 import time
 
 import httpx
-import nats
 import pytest
-from nats.aio.msg import Msg
+from tests.support.analytics import analytics_asked
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack
-
-from tollway_common.contract import analytics_subject
 
 ADMIN_TOKEN = "tw-admin-gate-test-0123456789"
 
@@ -28,26 +25,15 @@ def admin_url(module_stack: Stack) -> str:
 async def test_an_anonymous_page_view_asks_metering_nothing(
     module_stack: Stack, admin_url: str
 ) -> None:
-    url = admin_url
-    nc = await nats.connect(module_stack.nats.url_as("test"))
-    asked: list[str] = []
-
-    async def record(msg: Msg) -> None:
-        asked.append(msg.subject)
-
-    try:
-        await nc.subscribe(analytics_subject("*"), cb=record)
-        await nc.flush()
-        async with httpx.AsyncClient(base_url=url) as client:
-            for path in ("/admin", "/admin/overview/live", "/admin/usage", "/admin/keys/k1"):
-                response = await client.get(path)
-                assert response.status_code == 303, path
-                assert response.headers["location"] == "/admin/login"
-        await nc.flush()
-        await asyncio.sleep(0.2)
-        assert asked == []
-    finally:
-        await nc.close()
+    async with (
+        analytics_asked(module_stack.nats.url_as("test")) as asked,
+        httpx.AsyncClient(base_url=admin_url) as client,
+    ):
+        for path in ("/admin", "/admin/overview/live", "/admin/usage", "/admin/keys/k1"):
+            response = await client.get(path)
+            assert response.status_code == 303, path
+            assert response.headers["location"] == "/admin/login"
+    assert asked == []
 
 
 def _response_head(port: int, request: bytes) -> bytes:

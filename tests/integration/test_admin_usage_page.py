@@ -5,20 +5,17 @@ asks metering anything."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Coroutine, Iterator
 from contextlib import ExitStack
 from typing import Any
 
 import httpx
-import nats
 import pytest
-from nats.aio.msg import Msg
+from tests.support.analytics import analytics_asked
 from tests.support.openai_schema import validate_openai
 from tests.support.stack import Stack, open_stack
 
 from tollway_admin.ui.usage_filter import MAX_HOURS
-from tollway_common.contract import analytics_subject
 
 ADMIN_TOKEN = "tw-admin-usage-page-0123456789"
 WINDOW_ERROR = f"Last: a whole number from 1 to {MAX_HOURS}"
@@ -99,18 +96,6 @@ async def _asking_nothing(
     stack: Stack, answer: Coroutine[Any, Any, httpx.Response]
 ) -> tuple[httpx.Response, list[str]]:
     """The response, and the analytics questions admin asked while it answered."""
-    nc = await nats.connect(stack.nats.url_as("test"))
-    asked: list[str] = []
-
-    async def record(msg: Msg) -> None:
-        asked.append(msg.subject)
-
-    try:
-        await nc.subscribe(analytics_subject("*"), cb=record)
-        await nc.flush()
+    async with analytics_asked(stack.nats.url_as("test")) as asked:
         response = await answer
-        await nc.flush()
-        await asyncio.sleep(0.1)
-    finally:
-        await nc.close()
     return response, asked

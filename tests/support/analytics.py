@@ -1,10 +1,14 @@
-"""Ask the running metering service for stored usage rows, as admin will."""
+"""Ask the running metering service for stored usage rows, as admin will; and watch which
+analytics questions a service asks."""
 
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 import nats
+from nats.aio.msg import Msg
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeout
 
@@ -41,3 +45,23 @@ async def wait_for_usage(nats_url: str, request_ids: list[str]) -> list[UsageRow
             return rows
         await asyncio.sleep(_POLL_INTERVAL_S)
     return rows
+
+
+@asynccontextmanager
+async def analytics_asked(nats_url: str) -> AsyncIterator[list[str]]:
+    """The subjects of the analytics questions asked while the block runs (a short settle after
+    it, so a question sent at its end is counted)."""
+    nc = await nats.connect(nats_url)
+    asked: list[str] = []
+
+    async def record(msg: Msg) -> None:
+        asked.append(msg.subject)
+
+    try:
+        await nc.subscribe(contract.analytics_subject("*"), cb=record)
+        await nc.flush()
+        yield asked
+        await nc.flush()
+        await asyncio.sleep(0.2)
+    finally:
+        await nc.close()
