@@ -7,7 +7,12 @@ Run: python -m bench.low_rate [seconds per load, default 10] [repeats, default 3
 per run to; BENCH_LOW_RATE_STRACE, a folder: edge and router are also counted by `strace -c`
 while idle and during one more run at the rate, for system calls per request, which unlike
 CPU time do not depend on what else the machine is doing; BENCH_LOW_RATE_PYSPY, a folder:
-the same two windows sampled by `py-spy record --format raw`, py-spy on the PATH.)
+the same two windows sampled by `py-spy record --format raw`, py-spy on the PATH;
+BENCH_LOW_RATE_PRELOAD_S, seconds of closed-loop load at c=64 through the gateway before
+measuring, as `make bench` runs its closed loops before its open-loop rates;
+BENCH_LOW_RATE_AT, a Unix time to start measuring at, so two copies running at once, one per
+commit, measure in the same seconds: a paired comparison that the machine's swings move
+together.)
 
 It uses only what bench.stack, bench.run and bench.load offered on 2026-12-06 as well, so a
 copy of this file outside both trees, run with each tree as the working directory, measures
@@ -28,21 +33,23 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import orjson
 import uvloop
 
 from bench import stack as bench_stack
-from bench.load import open_loop
+from bench.load import closed_loop, open_loop
 from bench.run import ResourceWatch, _summary, _target
 from bench.stack import BENCH_KEY, BenchStack
 
 SERVICES = ("edge", "router", "metering", "nats-server")
 RATE = float(os.environ.get("BENCH_CPU_RATE", "100"))
 IDLE_S = 10.0
+PRELOAD_S = float(os.environ.get("BENCH_LOW_RATE_PRELOAD_S", "0"))
+START_AT = float(os.environ.get("BENCH_LOW_RATE_AT", "0"))
 
 
 TRACED = ("edge", "router")
@@ -56,23 +63,25 @@ def _tracer(tool: str, out: Path, pids: list[int], seconds: float) -> list[str]:
     return ["py-spy", "record", "--format", "raw", *rate, "-o", str(out), "-p", str(pids[0])]
 
 
-@contextmanager
-def _traced(stack: BenchStack, tool: str, label: str, seconds: float) -> Iterator[None]:
+@asynccontextmanager
+async def _traced(stack: BenchStack, tool: str, label: str, seconds: float) -> AsyncIterator[None]:
     """`strace -f -c` (system calls) or `py-spy record` (stacks) on edge and router while the
-    block runs, one file each in the folder BENCH_LOW_RATE_STRACE or BENCH_LOW_RATE_PYSPY."""
+    block runs, one file each in the folder BENCH_LOW_RATE_STRACE or BENCH_LOW_RATE_PYSPY.
+    (asyncio subprocesses: tollway_cli.processes, the supervisor, did not exist on the 6th.)"""
     folder = os.environ.get(f"BENCH_LOW_RATE_{tool.replace('-', '').upper()}")
     if not folder:
         yield
         return
     tracers = []
+    quiet = asyncio.subprocess.DEVNULL
     for name, processes in stack.service_processes().items():
         if name in TRACED:
             out = Path(folder) / f"{_commit()}-{label}-{name}.txt"
             command = _tracer(tool, out, [process.pid for process in processes], seconds)
             tracers.append(
-                subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                await asyncio.create_subprocess_exec(*command, stdout=quiet, stderr=quiet)
             )
-    time.sleep(1.0)  # the tracers attach before the block starts
+    await asyncio.sleep(1.0)  # the tracers attach before the block starts
     try:
         yield
     finally:
@@ -80,7 +89,7 @@ def _traced(stack: BenchStack, tool: str, label: str, seconds: float) -> Iterato
             if tool == "strace":
                 tracer.send_signal(signal.SIGINT)
         for tracer in tracers:
-            tracer.wait(30)
+            await asyncio.wait_for(tracer.wait(), 30)
 
 
 def _commit() -> str:
@@ -130,6 +139,12 @@ def _line(figures: dict[str, float]) -> str:
 
 async def _run(stack: BenchStack, duration_s: float, repeats: int) -> dict[str, object]:
     await open_loop(_target(stack, True, False, BENCH_KEY), RATE, 2.0)  # warm up
+    if START_AT:
+        await asyncio.sleep(max(0.0, START_AT - time.time()))
+    if PRELOAD_S:
+        preload = await closed_loop(_target(stack, True, False, BENCH_KEY), 64, PRELOAD_S)
+        print(f"  preload: {len(preload.samples)} requests at c=64", flush=True)
+        await asyncio.sleep(2.0)
     idle = await _idle(stack)
     print("  idle CPU us/s: " + " ".join(f"{n} {idle[n]:.0f}" for n in SERVICES), flush=True)
     runs = []
@@ -141,11 +156,17 @@ async def _run(stack: BenchStack, duration_s: float, repeats: int) -> dict[str, 
     target = _target(stack, True, False, BENCH_KEY)
     for tool in ("strace", "py-spy"):
         if os.environ.get(f"BENCH_LOW_RATE_{tool.replace('-', '').upper()}"):
-            with _traced(stack, tool, "idle", IDLE_S):
+            async with _traced(stack, tool, "idle", IDLE_S):
                 await asyncio.sleep(IDLE_S)
-            with _traced(stack, tool, f"rate{RATE:.0f}x{RATE * duration_s:.0f}", duration_s):
+            async with _traced(stack, tool, f"rate{RATE:.0f}x{RATE * duration_s:.0f}", duration_s):
                 await open_loop(target, RATE, duration_s)
-    return {"rate": RATE, "idle_us_per_s": idle, "runs": runs, "median": medians}
+    return {
+        "rate": RATE,
+        "preload_s": PRELOAD_S,
+        "idle_us_per_s": idle,
+        "runs": runs,
+        "median": medians,
+    }
 
 
 def main() -> int:
