@@ -221,12 +221,13 @@ async def test_a_service_that_may_only_create_a_stream_starts_on_an_older_one(
     nats_server: NatsServer,
 ) -> None:
     """An upgrade that changes a stream's settings: the router (create only) keeps the stream
-    as it is and starts; metering (its owner) then updates it."""
+    as it is and starts; metering (its owner) then updates it, bounding an older release's
+    unbounded usage stream too."""
     async with connected(nats_server, Service.METERING) as metering:
         js = metering.nc.jetstream()
         await nats_client.ensure_usage_stream(js, replicas=1)
         older = (await js.stream_info(contract.USAGE_STREAM)).config
-        await js.update_stream(replace(older, duplicate_window=60.0))
+        await js.update_stream(replace(older, duplicate_window=60.0, max_bytes=-1))
         async with connected(nats_server, Service.ROUTER) as router:
             await nats_client.ensure_usage_stream(router.nc.jetstream(), replicas=1)
             kept = (await js.stream_info(contract.USAGE_STREAM)).config
@@ -234,3 +235,4 @@ async def test_a_service_that_may_only_create_a_stream_starts_on_an_older_one(
         await nats_client.ensure_usage_stream(js, replicas=1)
         updated = (await js.stream_info(contract.USAGE_STREAM)).config
         assert updated.duplicate_window == nats_client.USAGE_DEDUP_WINDOW_S
+        assert updated.max_bytes == nats_client.USAGE_MAX_BYTES

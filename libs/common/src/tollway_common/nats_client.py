@@ -24,6 +24,11 @@ from tollway_common.settings import NatsSettings
 log = logging.getLogger(__name__)
 
 USAGE_RETENTION_S = 7 * 24 * 3600
+# Usage events stay in the stream after metering has stored them; left unbounded, a week of
+# them (~1 KB each) outgrows a JetStream volume at a few tens of requests per second, and a
+# full store refuses every write, the control plane's included. Past this size the oldest go
+# first: normally long stored, unless metering's backlog itself is this large.
+USAGE_MAX_BYTES = 4 * 1024**3
 USAGE_DEDUP_WINDOW_S = 600
 # Bodies hold prompts: kept in the stream only as long as metering may take to store them.
 BODIES_RETENTION_S = 24 * 3600
@@ -133,8 +138,11 @@ async def drain(nc: Client, timeout_s: float = 5.0) -> None:
 
 
 async def ensure_usage_stream(js: JetStreamContext, replicas: int) -> None:
-    """Create or update the usage stream; idempotent, so every service may call it at start."""
-    await _ensure_stream(js, contract.USAGE_STREAM, contract.USAGE_SUBJECT, replicas)
+    """Create or update the usage stream (7 days or 4 GiB, whichever comes first); idempotent,
+    so every service may call it at start."""
+    await _ensure_stream(
+        js, contract.USAGE_STREAM, contract.USAGE_SUBJECT, replicas, max_bytes=USAGE_MAX_BYTES
+    )
 
 
 async def ensure_audit_stream(js: JetStreamContext, replicas: int) -> None:
