@@ -10,10 +10,9 @@ from pathlib import Path
 import nats
 import pytest
 from tests.support.nats import start_test_nats
+from tests.support.usage_stream import a_usage_event
 
 from tollway_common import contract, nats_client
-from tollway_common.contract import Endpoint, Principal, UsageEvent
-from tollway_common.ids import new_request_id
 from tollway_router.usage import publish_usage
 
 pytestmark = pytest.mark.integration
@@ -22,29 +21,12 @@ pytestmark = pytest.mark.integration
 SILENCE_S = 4.5
 
 
-def _event() -> UsageEvent:
-    return UsageEvent(
-        request_id=new_request_id(),
-        received_at_ms=int(time.time() * 1000),
-        endpoint=Endpoint.CHAT_COMPLETIONS,
-        principal=Principal(key_id="key-1"),
-        model_alias="m",
-        deployment="d",
-        provider="fake",
-        status_code=200,
-        prompt_tokens=3,
-        completion_tokens=2,
-        total_tokens=5,
-        latency_ms=1.0,
-    )
-
-
 async def test_a_usage_event_waits_out_a_silent_stream_and_is_stored_once(tmp_path: Path) -> None:
     server = start_test_nats(tmp_path / "nats")
     nc = await nats.connect(server.url_as("test"))
     try:
         js = nc.jetstream()
-        event = _event()
+        event = a_usage_event()
         # No stream yet: every publish is answered by nothing, as during an election.
         publishing = asyncio.create_task(publish_usage(js, event))
         await asyncio.sleep(SILENCE_S)
@@ -64,7 +46,7 @@ async def test_publishing_gives_up_after_its_window(tmp_path: Path) -> None:
     nc = await nats.connect(server.url_as("test"))
     try:
         started = time.monotonic()
-        await publish_usage(nc.jetstream(), _event(), window_s=1.0)
+        await publish_usage(nc.jetstream(), a_usage_event(), window_s=1.0)
         assert time.monotonic() - started < 5
     finally:
         await nc.close()

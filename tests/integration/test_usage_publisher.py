@@ -13,32 +13,14 @@ import pytest
 from nats.aio.client import Client
 from nats.js import JetStreamContext
 from tests.support.nats import start_test_nats
+from tests.support.usage_stream import a_usage_event
 
 from tollway_cli.servers import NatsServer
 from tollway_common import contract, nats_client
 from tollway_common.bus_permissions import Service
-from tollway_common.contract import Endpoint, Principal, UsageEvent
-from tollway_common.ids import new_request_id
 from tollway_router.usage_publisher import UsagePublisher
 
 pytestmark = pytest.mark.integration
-
-
-def _event() -> UsageEvent:
-    return UsageEvent(
-        request_id=new_request_id(),
-        received_at_ms=int(time.time() * 1000),
-        endpoint=Endpoint.CHAT_COMPLETIONS,
-        principal=Principal(key_id="key-1"),
-        model_alias="m",
-        deployment="d",
-        provider="fake",
-        status_code=200,
-        prompt_tokens=3,
-        completion_tokens=2,
-        total_tokens=5,
-        latency_ms=1.0,
-    )
 
 
 @pytest.fixture
@@ -70,7 +52,7 @@ async def test_events_are_stored_once_and_acknowledged(router_nc: Client) -> Non
     js = router_nc.jetstream()
     await nats_client.ensure_usage_stream(js, replicas=1)
     publisher = UsagePublisher(router_nc)
-    events = [_event() for _ in range(50)]
+    events = [a_usage_event() for _ in range(50)]
     for event in events:
         await publisher.submit(event)
     assert publisher.pending > 0, "submit does not wait for the acknowledgement"
@@ -82,7 +64,7 @@ async def test_events_are_stored_once_and_acknowledged(router_nc: Client) -> Non
 async def test_a_silent_stream_is_waited_out_and_the_event_stored_once(router_nc: Client) -> None:
     js = router_nc.jetstream()
     publisher = UsagePublisher(router_nc, ack_timeout_s=0.5)
-    event = _event()
+    event = a_usage_event()
     # No stream yet: the publish is answered by nothing, as during a leader election.
     async with asyncio.timeout(1):
         await publisher.submit(event)
@@ -100,7 +82,7 @@ async def test_a_silent_stream_is_waited_out_and_the_event_stored_once(router_nc
 
 async def test_an_event_is_given_up_after_its_window(router_nc: Client) -> None:
     publisher = UsagePublisher(router_nc, window_s=0.5)
-    await publisher.submit(_event())
+    await publisher.submit(a_usage_event())
     started = time.monotonic()
     await publisher.close(5.0)
     assert publisher.pending == 0
@@ -110,9 +92,9 @@ async def test_an_event_is_given_up_after_its_window(router_nc: Client) -> None:
 async def test_submit_waits_for_room_when_too_many_acks_are_outstanding(router_nc: Client) -> None:
     js = router_nc.jetstream()
     publisher = UsagePublisher(router_nc, max_pending=2, ack_timeout_s=0.3)
-    await publisher.submit(_event())
-    await publisher.submit(_event())
-    third = asyncio.create_task(publisher.submit(_event()))
+    await publisher.submit(a_usage_event())
+    await publisher.submit(a_usage_event())
+    third = asyncio.create_task(publisher.submit(a_usage_event()))
     await asyncio.sleep(0.5)
     assert not third.done(), "no stream acknowledges, so there is no room"
     await nats_client.ensure_usage_stream(js, replicas=1)
@@ -131,7 +113,7 @@ async def test_an_event_taken_survives_the_cancelled_caller(router_nc: Client) -
     assert not publisher.taking, "not started: submit would wait to subscribe"
     await publisher.start()
     assert publisher.taking
-    event = _event()
+    event = a_usage_event()
     send = asyncio.create_task(publisher.submit(event))
     send.cancel()  # before it ran at all: nothing was taken
     with pytest.raises(asyncio.CancelledError):
@@ -158,8 +140,8 @@ async def test_an_event_taken_survives_the_cancelled_caller(router_nc: Client) -
 async def test_a_full_publisher_is_not_taking(router_nc: Client) -> None:
     # No stream: nothing acknowledges, so the two events stay and fill it.
     publisher = UsagePublisher(router_nc, max_pending=2, ack_timeout_s=5.0, window_s=0.5)
-    await publisher.submit(_event())
+    await publisher.submit(a_usage_event())
     assert publisher.taking
-    await publisher.submit(_event())
+    await publisher.submit(a_usage_event())
     assert not publisher.taking, "full: submit would wait for room, so the handler shields it"
     await publisher.close(5.0)

@@ -1,15 +1,17 @@
-"""Read the usage events routers published, straight from the JetStream stream."""
+"""Read the usage events routers published, straight from the JetStream stream; and make one."""
 
 from __future__ import annotations
 
 import asyncio
+import time
 
 import nats
 from nats.errors import TimeoutError as NatsTimeout
 from nats.js.errors import NoKeysError
 
 from tollway_common import contract
-from tollway_common.contract import DeploymentHealth, UsageEvent
+from tollway_common.contract import DeploymentHealth, Endpoint, Principal, UsageEvent
+from tollway_common.ids import new_request_id
 
 _WAIT_S = 15.0
 
@@ -73,3 +75,21 @@ async def delete_health(nats_url: str, alias: str, deployment: str, credential: 
         await kv.delete(contract.health_key(alias, deployment, credential))
     finally:
         await nc.close()
+
+
+def a_usage_event() -> UsageEvent:
+    """A router's event of one answered chat request, with a fresh request id."""
+    return UsageEvent(
+        request_id=new_request_id(),
+        received_at_ms=int(time.time() * 1000),
+        endpoint=Endpoint.CHAT_COMPLETIONS,
+        principal=Principal(key_id="key-1"),
+        model_alias="m",
+        deployment="d",
+        provider="fake",
+        status_code=200,
+        prompt_tokens=3,
+        completion_tokens=2,
+        total_tokens=5,
+        latency_ms=1.0,
+    )

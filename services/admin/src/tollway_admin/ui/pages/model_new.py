@@ -93,6 +93,31 @@ def _price_diff(price: Price | None, current: Price | None) -> str:
     return record_diff(current, price) if price is not None and price is not current else ""
 
 
+async def _preview_or_create(
+    request: Request,
+    template: str,
+    values: dict[str, str],
+    model: ModelAlias,
+    price: Price | None,
+    current_price: Price | None,
+    identity: AdminIdentity,
+) -> Response | None:
+    """The form again with the diffs of what saving would change, or, when the operator saved,
+    the model and its price created (None: the caller goes back to the models page)."""
+    checked = records.prepare_create(request, MODELS, model, identity)
+    if values.get("action") != "save":
+        return _render(
+            request,
+            template,
+            values,
+            diff=record_diff(None, checked),
+            price_diff=_price_diff(price, current_price),
+        )
+    await records.create(request, MODELS, model, identity)
+    await _save_price(request, price, current_price, identity)
+    return None
+
+
 @router.get("/models/new")
 async def new_model_page(request: Request) -> Response:
     return _render(request, "model_new.html", dict(_NEW_MODEL_DEFAULTS))
@@ -111,17 +136,11 @@ async def new_model(request: Request) -> Response:
             raise FieldErrors({"name": f"the model '{model.name}' already exists"})
         current_price = store.find(PRICES, model.name)
         price = price_from(model.name, values, current_price)
-        checked = records.prepare_create(request, MODELS, model, identity)
-        if values.get("action") != "save":
-            return _render(
-                request,
-                "model_new.html",
-                values,
-                diff=record_diff(None, checked),
-                price_diff=_price_diff(price, current_price),
-            )
-        await records.create(request, MODELS, model, identity)
-        await _save_price(request, price, current_price, identity)
+        preview = await _preview_or_create(
+            request, "model_new.html", values, model, price, current_price, identity
+        )
+        if preview is not None:
+            return preview
     except (FieldErrors, TollwayError) as exc:
         return _render(request, "model_new.html", values, exc)
     return back("/admin/models", notice=f"Model {model.name} created.")
@@ -148,17 +167,11 @@ async def new_alias(request: Request) -> Response:
         current_price = store.find(PRICES, alias.name)
         source_price = store.find(PRICES, source.name)
         price = _copied_price(source_price, alias.name, current_price, values)
-        checked = records.prepare_create(request, MODELS, alias, identity)
-        if values.get("action") != "save":
-            return _render(
-                request,
-                "model_alias.html",
-                values,
-                diff=record_diff(None, checked),
-                price_diff=_price_diff(price, current_price),
-            )
-        await records.create(request, MODELS, alias, identity)
-        await _save_price(request, price, current_price, identity)
+        preview = await _preview_or_create(
+            request, "model_alias.html", values, alias, price, current_price, identity
+        )
+        if preview is not None:
+            return preview
     except (FieldErrors, TollwayError) as exc:
         return _render(request, "model_alias.html", values, exc)
     return back("/admin/models", notice=f"Alias {alias.name} of {source.name} created.")
