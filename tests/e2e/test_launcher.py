@@ -67,12 +67,30 @@ def _read_until(process: subprocess.Popen[str], marker: str) -> str:
     raise AssertionError(f"launcher never printed {marker!r}; output:\n{seen}")
 
 
+def _started(data_dir: Path) -> tuple[subprocess.Popen[str], str, int, int]:
+    """The launcher up, with its banner. A port found free can be taken by another test worker
+    before a service binds it; the launcher then stops with "address already in use", and it
+    is started again on other ports (a few times at most)."""
+    for _ in range(3):
+        port, admin_port = free_port(), free_port()
+        process = _launch(data_dir, port, admin_port)
+        try:
+            return process, _read_until(process, "Press Ctrl-C to stop."), port, admin_port
+        except AssertionError as exc:
+            if process.poll() is None:
+                process.terminate()
+            process.wait(60)
+            if process.stdout is not None:
+                process.stdout.close()
+            if "address already in use" not in str(exc):
+                raise
+    raise AssertionError("the launcher met a taken port three times")
+
+
 @pytest.fixture
 def launched(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, int, int]]:
-    port, admin_port = free_port(), free_port()
-    process = _launch(tmp_path / "data", port, admin_port)
+    process, banner, port, admin_port = _started(tmp_path / "data")
     try:
-        banner = _read_until(process, "Press Ctrl-C to stop.")
         yield process, banner, port, admin_port
     finally:
         # SIGTERM, not SIGKILL: the launcher must stop the services it started.
