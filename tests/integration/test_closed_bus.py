@@ -12,6 +12,7 @@ from dataclasses import dataclass, field, replace
 import nats
 import pytest
 from nats.aio.client import Client
+from nats.js.api import RetentionPolicy
 from tests.support.polling import eventually
 
 from tollway_cli.servers import NatsServer
@@ -218,16 +219,26 @@ async def test_only_the_edge_reads_its_replies(nats_server: NatsServer) -> None:
 
 
 async def test_a_service_that_may_only_create_a_stream_starts_on_an_older_one(
-    nats_server: NatsServer,
+    nats_server: NatsServer, caplog: pytest.LogCaptureFixture
 ) -> None:
     """An upgrade that changes a stream's settings: the router (create only) keeps the stream
     as it is and starts; metering (its owner) then updates it, bounding an older release's
-    unbounded usage stream too."""
+    unbounded usage stream too. Its retention (limits then, a work queue now) nats-server
+    cannot change in place: metering keeps it, applies the rest, and says so."""
     async with connected(nats_server, Service.METERING) as metering:
         js = metering.nc.jetstream()
         await nats_client.ensure_usage_stream(js, replicas=1)
-        older = (await js.stream_info(contract.USAGE_STREAM)).config
-        await js.update_stream(replace(older, duplicate_window=60.0, max_bytes=-1))
+        current = (await js.stream_info(contract.USAGE_STREAM)).config
+        assert current.retention == RetentionPolicy.WORK_QUEUE
+        older = replace(
+            current, retention=RetentionPolicy.LIMITS, duplicate_window=60.0, max_bytes=-1
+        )
+        operator = await nats.connect(nats_server.url_as("test"))
+        try:
+            await operator.jetstream().delete_stream(contract.USAGE_STREAM)
+            await operator.jetstream().add_stream(older)
+        finally:
+            await operator.close()
         async with connected(nats_server, Service.ROUTER) as router:
             await nats_client.ensure_usage_stream(router.nc.jetstream(), replicas=1)
             kept = (await js.stream_info(contract.USAGE_STREAM)).config
@@ -236,3 +247,5 @@ async def test_a_service_that_may_only_create_a_stream_starts_on_an_older_one(
         updated = (await js.stream_info(contract.USAGE_STREAM)).config
         assert updated.duplicate_window == nats_client.USAGE_DEDUP_WINDOW_S
         assert updated.max_bytes == nats_client.USAGE_MAX_BYTES
+        assert updated.retention == RetentionPolicy.LIMITS
+        assert "recreate it once drained" in caplog.text

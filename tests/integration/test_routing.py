@@ -349,8 +349,11 @@ async def test_a_deployment_that_hangs_past_its_first_byte_timeout_falls_to_the_
 
 
 async def test_metering_stores_how_the_answer_was_reached_and_prices_the_fallback(
-    routed: Routed,
+    own_routed: Routed,
 ) -> None:
+    """On a stack of its own: metering takes the events it stores out of the usage stream,
+    where the shared stack's tests read theirs."""
+    routed = own_routed
     routed.stack.start_metering()
     routed.east.fault = Fault(kind="status", status=503)
     (response,) = await _chats(routed, "chain", 1)

@@ -6,8 +6,7 @@ import asyncio
 import time
 
 import nats
-from nats.errors import TimeoutError as NatsTimeout
-from nats.js.errors import NoKeysError
+from nats.js.errors import NoKeysError, NotFoundError
 
 from tollway_common import contract
 from tollway_common.contract import DeploymentHealth, Endpoint, Principal, UsageEvent
@@ -17,23 +16,30 @@ _WAIT_S = 15.0
 
 
 async def usage_events(nats_url: str, request_ids: list[str]) -> dict[str, UsageEvent]:
-    """The router's usage event of each request id, waiting for the late ones."""
+    """The router's usage event of each request id, waiting for the late ones.
+
+    Read message by message, with no consumer: the stream is a work queue, where a second
+    consumer would be refused beside metering's. A stack whose metering runs has taken the
+    events it stored out of the stream, so its tests read the stored rows instead."""
     nc = await nats.connect(nats_url)
     try:
-        subscription = await nc.jetstream().pull_subscribe(contract.USAGE_SUBJECT, durable=None)
+        js = nc.jetstream()
         found: dict[str, UsageEvent] = {}
-        deadline = asyncio.get_running_loop().time() + _WAIT_S
-        while set(request_ids) - found.keys():
-            if asyncio.get_running_loop().time() > deadline:
-                break
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _WAIT_S
+        next_seq = 1
+        while set(request_ids) - found.keys() and loop.time() < deadline:
             try:
-                messages = await subscription.fetch(100, timeout=0.5)
-            except NatsTimeout:
+                message = await js.get_msg(
+                    contract.USAGE_STREAM, seq=next_seq, subject=contract.USAGE_SUBJECT, next=True
+                )
+            except NotFoundError:
+                await asyncio.sleep(0.05)
                 continue
-            for message in messages:
-                event = contract.decode_usage_event(message.data)
-                if event.source is contract.UsageSource.ROUTER:
-                    found[event.request_id] = event
+            next_seq = (message.seq or next_seq) + 1
+            event = contract.decode_usage_event(message.data or b"")
+            if event.source is contract.UsageSource.ROUTER:
+                found[event.request_id] = event
         return {rid: found[rid] for rid in request_ids if rid in found}
     finally:
         await nc.close()

@@ -7,6 +7,7 @@ import contextlib
 import logging
 import ssl
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any
 
 import nats
@@ -24,12 +25,14 @@ from tollway_common.settings import NatsSettings
 log = logging.getLogger(__name__)
 
 USAGE_RETENTION_S = 7 * 24 * 3600
-# Usage events stay in the stream after metering has stored them; left unbounded, a week of
-# them (~1 KB each) outgrows a JetStream volume at a few tens of requests per second, and a
-# full store refuses every write, the control plane's included. Past this size the oldest go
-# first: normally long stored, unless metering's backlog itself is this large.
+# The usage stream is a work queue: an event leaves it when metering acks it (after storing it),
+# so the stream holds metering's backlog only (ADR 0023). The bounds are for a metering that is
+# down: a week, or this size (the oldest go first), so a long outage cannot fill the JetStream
+# store, whose refusal would stop every write, the control plane's included.
 USAGE_MAX_BYTES = 4 * 1024**3
 USAGE_DEDUP_WINDOW_S = 600
+# nats-server's answer to an update that changes a stream's retention to or from work queue.
+_RETENTION_UNCHANGEABLE = 10052
 # Bodies hold prompts: kept in the stream only as long as metering may take to store them.
 BODIES_RETENTION_S = 24 * 3600
 BODIES_MAX_BYTES = 1024**3
@@ -138,10 +141,15 @@ async def drain(nc: Client, timeout_s: float = 5.0) -> None:
 
 
 async def ensure_usage_stream(js: JetStreamContext, replicas: int) -> None:
-    """Create or update the usage stream (7 days or 4 GiB, whichever comes first); idempotent,
-    so every service may call it at start."""
+    """Create or update the usage stream: a work queue metering empties, holding an unstored
+    event 7 days or up to 4 GiB; idempotent, so every service may call it at start."""
     await _ensure_stream(
-        js, contract.USAGE_STREAM, contract.USAGE_SUBJECT, replicas, max_bytes=USAGE_MAX_BYTES
+        js,
+        contract.USAGE_STREAM,
+        contract.USAGE_SUBJECT,
+        replicas,
+        max_bytes=USAGE_MAX_BYTES,
+        retention=RetentionPolicy.WORK_QUEUE,
     )
 
 
@@ -225,13 +233,26 @@ async def _update_or_keep(js: JetStreamContext, config: StreamConfig) -> None:
     it (nats-server answers its update with silence: a timeout) goes on with the stream as it
     is, rather than failing to start.
 
+    nats-server cannot change a stream's retention in place: the owner then applies the rest
+    and keeps the old retention until an operator recreates the stream (docs/metering.md).
+
     Raises:
         nats.errors.Error: the update failed and the stream is not there either.
     """
     try:
         await js.update_stream(config)
     except nats.errors.Error as exc:
-        await js.stream_info(str(config.name))
+        existing = (await js.stream_info(str(config.name))).config
+        if getattr(exc, "err_code", None) == _RETENTION_UNCHANGEABLE:
+            await js.update_stream(replace(config, retention=existing.retention))
+            log.warning(
+                "stream %s keeps its %s retention (%s wanted; nats-server cannot change it in "
+                "place): recreate it once drained, as docs/metering.md describes",
+                config.name,
+                existing.retention,
+                config.retention,
+            )
+            return
         log.warning(
             "stream %s kept with its configuration (%s); its owner updates it",
             config.name,
