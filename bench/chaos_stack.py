@@ -39,6 +39,7 @@ EMBED_MODEL = "chaos-embed"
 SERVICES = ("edge", "router", "metering", "admin")
 SERVERS = ("nats-server", "redis-server")
 READY_TIMEOUT_S = 60.0
+_RECONNECTED = "nats reconnected"
 STOP_TIMEOUT_S = 20.0
 # The stack's own NATS user, unrestricted: it reads the usage consumer's state.
 _OBSERVER = ExtraUser("chaos-observer", secrets.token_urlsafe(16))
@@ -92,12 +93,37 @@ class ChaosStack:
             self.restart(name)
 
     def restart(self, name: str) -> ManagedProcess:
-        """Start `name` (again) where it was, and wait until it is ready."""
+        """Start `name` (again) where it was, and wait until it is ready: nats-server when the
+        services are back on it, since until they have reconnected (each waits up to
+        `reconnect_time_wait` between tries) the gateway is still down for a client."""
         count = self.starts.get(name, 0)
         self.starts[name] = count + 1
+        reconnects = self._reconnects() if name == "nats-server" else {}
         process = self._starters()[name](count)
         self.processes[name] = process
+        if name == "nats-server":
+            self._wait_reconnected(reconnects)
         return process
+
+    def _reconnects(self) -> dict[str, int]:
+        """How often each running service that logs at INFO has logged a NATS reconnect."""
+        return {
+            name: process.log().count(_RECONNECTED)
+            for name, process in self.processes.items()
+            if name in SERVICES and name != "edge"
+        }
+
+    def _wait_reconnected(self, before: dict[str, int]) -> None:
+        """The edge says it on /readyz (it logs at WARNING only), the others in their logs."""
+        if "edge" in self.processes:
+            wait_until_ready(self.processes["edge"], self.edge_ready_url, timeout=READY_TIMEOUT_S)
+        deadline = time.monotonic() + READY_TIMEOUT_S
+        for name, count in before.items():
+            process = self.processes[name]
+            while process.log().count(_RECONNECTED) <= count:
+                if time.monotonic() > deadline or process.exit_code() is not None:
+                    raise process.failure("never reconnected to the restarted nats-server")
+                time.sleep(0.02)
 
     def kill(self, name: str) -> None:
         """SIGKILL, as a crash or the OOM killer would."""
@@ -143,9 +169,7 @@ class ChaosStack:
                 "TOLLWAY_EDGE_LOG__LEVEL": "WARNING",
             },
         )
-        wait_until_ready(
-            process, f"http://127.0.0.1:{self.edge_port}/readyz", timeout=READY_TIMEOUT_S
-        )
+        wait_until_ready(process, self.edge_ready_url, timeout=READY_TIMEOUT_S)
         return process
 
     def _start_router(self, count: int) -> ManagedProcess:
@@ -186,6 +210,10 @@ class ChaosStack:
         )
         wait_until_ready(process, self.admin_ready_url, timeout=READY_TIMEOUT_S)
         return process
+
+    @property
+    def edge_ready_url(self) -> str:
+        return f"http://127.0.0.1:{self.edge_port}/readyz"
 
     @property
     def admin_ready_url(self) -> str:
