@@ -62,6 +62,9 @@ class RedisSettings(_Block):
     # Connections one edge process keeps (standalone mode); a call finding them all busy
     # waits for one up to `timeout_s` instead of failing at once.
     max_connections: int = Field(default=128, ge=1)
+    # A pooled connection unused this long is closed (a few are kept); a burst's extra
+    # connections do not stay open for good. 0 keeps them all. Not in cluster mode.
+    idle_timeout_s: float = Field(default=60.0, ge=0)
     username: str = ""
     password: SecretStr = SecretStr("")
     # The password read from a file at connect time.

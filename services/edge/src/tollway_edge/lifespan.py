@@ -29,7 +29,7 @@ from tollway_common.kv_mirror import KvMirror
 from tollway_common.oidc import OidcVerifier
 from tollway_common.presence import Announcer
 from tollway_edge import metrics as edge_metrics
-from tollway_edge import redis_client
+from tollway_edge import redis_client, redis_pools
 from tollway_edge.auth import TokenAuth
 from tollway_edge.catalog import Catalog
 from tollway_edge.dispatch import ReplyMux
@@ -118,9 +118,11 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
     announcer.start()
     metrics.announce_build("edge")
     redis_watch = asyncio.create_task(edge_metrics.watch_redis(redis, settings.redis.timeout_s))
+    redis_reaper = asyncio.create_task(redis_pools.reap_idle(redis))
     try:
         yield
     finally:
+        await edge_metrics.stop_watching(redis_reaper)
         await edge_metrics.stop_watching(redis_watch)
         await announcer.stop()
         await session_answers.stop()

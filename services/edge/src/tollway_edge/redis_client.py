@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from typing import Any
 
-from redis.asyncio import BlockingConnectionPool, Redis, RedisCluster
+from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.cluster import ClusterNode
 from redis.asyncio.retry import Retry
 from redis.asyncio.sentinel import Sentinel
@@ -14,6 +14,7 @@ from redis.backoff import ExponentialWithJitterBackoff
 from redis.exceptions import RedisError
 
 from tollway_common.settings import RedisSettings, parse_addresses
+from tollway_edge.redis_pools import IdleClosingBlockingPool, IdleClosingSentinelPool
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,9 @@ RedisClient = Redis | RedisCluster
 _CONNECT_TIMEOUT_S = 2.0
 _HEALTH_CHECK_INTERVAL_S = 10
 _RETRIES = 1
+# Free connections kept however long they are idle, so a quiet edge's next request does not
+# wait for a connect.
+_MIN_IDLE_CONNECTIONS = 2
 
 
 def credentials(settings: RedisSettings) -> dict[str, Any]:
@@ -76,6 +80,11 @@ def _timeouts(settings: RedisSettings) -> dict[str, Any]:
     }
 
 
+def _idle_closing(settings: RedisSettings) -> dict[str, Any]:
+    """How long a pooled connection may sit unused (redis_pools; `reap_idle` closes it)."""
+    return {"idle_timeout_s": settings.idle_timeout_s, "min_idle": _MIN_IDLE_CONNECTIONS}
+
+
 def connect(settings: RedisSettings) -> RedisClient:
     """A client for the configured mode; it connects lazily, on the first command."""
     if settings.mode == "cluster":
@@ -85,10 +94,11 @@ def connect(settings: RedisSettings) -> RedisClient:
     url, options = connection_options(settings)
     # Blocking: under a burst, a call waits (bounded) for a free connection; redis-py's default
     # pool raises "Too many connections" at once, dropping settlements and failing budgets.
-    pool = BlockingConnectionPool.from_url(
+    pool = IdleClosingBlockingPool.from_url(
         url,
         max_connections=settings.max_connections,
         timeout=settings.timeout_s,
+        **_idle_closing(settings),
         **_timeouts(settings),
         **options,
     )
@@ -149,6 +159,8 @@ def _sentinel_primary(settings: RedisSettings) -> Redis:
     primary: _SentinelPrimary = sentinel.master_for(
         settings.master_name,
         redis_class=_SentinelPrimary,
+        connection_pool_class=IdleClosingSentinelPool,
+        **_idle_closing(settings),
         **_timeouts(settings),
         **credentials(settings),
         **ssl,

@@ -24,6 +24,7 @@ from tollway_router.credentials.resolve import Credential
 from tollway_router.providers.adapter import HttpCall
 from tollway_router.settings import FOUNDRY_BASE_URL
 from tollway_router.upstream import demo_server
+from tollway_router.upstream.connector import upstream_connector
 
 if TYPE_CHECKING:
     from tollway_router.upstream.anthropic_sdk import AnthropicUpstream
@@ -176,9 +177,7 @@ class Upstream:
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None:
-            connector = aiohttp.TCPConnector(
-                limit=self._max_connections, keepalive_timeout=60, ttl_dns_cache=300
-            )
+            connector = upstream_connector(self._max_connections)
             # One session serves every tenant: a cookie one upstream response sets must not
             # travel with anyone's next request, so the session keeps none.
             self._session = aiohttp.ClientSession(
