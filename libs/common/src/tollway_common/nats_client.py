@@ -30,7 +30,12 @@ USAGE_RETENTION_S = 7 * 24 * 3600
 # down: a week, or this size (the oldest go first), so a long outage cannot fill the JetStream
 # store, whose refusal would stop every write, the control plane's included.
 USAGE_MAX_BYTES = 4 * 1024**3
-USAGE_DEDUP_WINDOW_S = 600
+# Long enough for the routers' and edges' publish retries (2 minutes) to land once; a repeat
+# after it is dropped by metering, which writes nothing for an event it has stored. nats-server
+# holds every id of the window in memory: at 200 events/s a 10-minute window kept ~40 MiB more
+# and its RSS climbing for 10 minutes (docs/soak.md).
+USAGE_DEDUP_WINDOW_S = 180
+DEDUP_WINDOW_S = 600
 # nats-server's answer to an update that changes a stream's retention to or from work queue.
 _RETENTION_UNCHANGEABLE = 10052
 # Bodies hold prompts: kept in the stream only as long as metering may take to store them.
@@ -150,6 +155,7 @@ async def ensure_usage_stream(js: JetStreamContext, replicas: int) -> None:
         replicas,
         max_bytes=USAGE_MAX_BYTES,
         retention=RetentionPolicy.WORK_QUEUE,
+        dedup_window_s=USAGE_DEDUP_WINDOW_S,
     )
 
 
@@ -206,7 +212,7 @@ async def _ensure_stream(
     max_age_s: int = USAGE_RETENTION_S,
     max_bytes: int | None = None,
     retention: RetentionPolicy = RetentionPolicy.LIMITS,
-    dedup_window_s: int = USAGE_DEDUP_WINDOW_S,
+    dedup_window_s: int = DEDUP_WINDOW_S,
 ) -> None:
     config = StreamConfig(
         name=name,
