@@ -1,7 +1,10 @@
-"""Metering's embedded chDB keeps its thread count, and so its descriptors, bounded: reading
-wide parts (what merges make of a busy table) does not start a burst of pool threads that the
-global pool then keeps idle, each holding three /proc/self/task/<tid> files once it runs query
-work (docs/soak.md, "What bounds metering's threads")."""
+"""Metering's embedded chDB keeps its thread count, and so its descriptors, bounded. Two
+things started bursts of pool threads that chDB's global pool then keeps idle for good, each
+holding three /proc/self/task/<tid> files once it runs query work (docs/soak.md, "What bounds
+metering's threads"): the first reads of wide parts (marks loaded asynchronously, a job per
+column file) and the removal of 100 or more outdated parts at once (a pool of up to 128).
+The first is measured here; the second takes a cleanup period to show, so the test checks
+that every MergeTree table of metering removes its parts serially."""
 
 from __future__ import annotations
 
@@ -45,11 +48,14 @@ _CHILD = textwrap.dedent(
         store = await Warehouse.open(dsn, "tollway")
         await store.migrate(Retention())
         client = store._client
-        client.command("ALTER TABLE tollway.usage_requests MODIFY SETTING min_bytes_for_wide_part = 0")
-        await store.insert_usage([event(i) for i in range(300)], [UNPRICED] * 300)
+        client.command(
+            "ALTER TABLE tollway.usage_requests MODIFY SETTING min_bytes_for_wide_part = 0"
+        )
+        batch = [UNPRICED] * 300
+        await store.insert_usage([event(i) for i in range(300)], batch)
         before = threads()
         for first in range(300, 1500, 300):
-            await store.insert_usage([event(i) for i in range(first, first + 300)], [UNPRICED] * 300)
+            await store.insert_usage([event(i) for i in range(first, first + 300)], batch)
             await store.query_usage(AnalyticsQuery(limit=50))
         after = threads()
         parts = client.query(
@@ -59,11 +65,17 @@ _CHILD = textwrap.dedent(
         setting = client.query(
             "SELECT value FROM system.settings WHERE name = 'load_marks_asynchronously'"
         ).result_rows
+        parallel_removal = client.query(
+            "SELECT name FROM system.tables WHERE database = 'tollway' "
+            "AND engine LIKE '%MergeTree' "
+            "AND engine_full NOT LIKE '%concurrent_part_removal_threshold = 1000000%'"
+        ).result_rows
         await store.close()
         print(json.dumps({
             "before": before, "after": after,
             "part_types": sorted(row[0] for row in parts),
             "load_marks_asynchronously": setting[0][0],
+            "parallel_part_removal": sorted(row[0] for row in parallel_removal),
         }))
 
     asyncio.run(main(sys.argv[1]))
@@ -71,7 +83,7 @@ _CHILD = textwrap.dedent(
 )
 
 
-def test_reading_wide_parts_starts_no_burst_of_chdb_threads(tmp_path: Path) -> None:
+def test_metering_chdb_starts_no_burst_of_pool_threads(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-c", _CHILD, f"chdb://{tmp_path / 'ch'}"],
         capture_output=True,
@@ -83,5 +95,6 @@ def test_reading_wide_parts_starts_no_burst_of_chdb_threads(tmp_path: Path) -> N
     seen = json.loads(result.stdout.strip().splitlines()[-1])
 
     assert seen["load_marks_asynchronously"] == "0"
+    assert seen["parallel_part_removal"] == []
     assert seen["part_types"] == ["Wide"]
     assert seen["after"] - seen["before"] <= _MAX_ADDED_THREADS, seen
