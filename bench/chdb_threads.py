@@ -10,7 +10,10 @@ GlobalThreadActive), the peak count of each thread name, and the thread-pool, pa
 ProfileEvents of the interval (how the pool's bursts were traced to asynchronous marks
 loading: docs/soak.md). A JSON line per sample; the last line sums up.
 
-    python -m bench.chdb_threads [--minutes 8] [--batch 2000] [--every 2]
+    python -m bench.chdb_threads [--minutes 8] [--batch 2000] [--every 2] [--as-before]
+
+`--as-before` undoes what bounds the threads (chDB's asynchronous marks loading, parallel
+removal of outdated parts from 100 at once) for a before/after comparison.
 """
 
 from __future__ import annotations
@@ -19,6 +22,7 @@ import argparse
 import asyncio
 import json
 import os
+import statistics
 import tempfile
 import threading
 import time
@@ -30,7 +34,7 @@ from bench.metering_cost import usage_event
 from tollway_common.contract import AnalyticsQuery
 from tollway_metering.charges import UNPRICED
 from tollway_metering.migrations import Retention
-from tollway_metering.warehouse import Warehouse
+from tollway_metering.warehouse import CHDB_SERVER_SETTINGS, Warehouse
 
 _POOL_METRICS = ("GlobalThread", "GlobalThreadActive", "GlobalThreadScheduled")
 
@@ -105,11 +109,28 @@ def _pool(client: Any) -> dict[str, int]:
     return {str(metric): int(value) for metric, value in rows.result_rows}
 
 
-async def run(minutes: float, batch: int, every: float, sample: float) -> list[dict[str, Any]]:
+def _as_before(client: Any) -> None:
+    """chDB's defaults for what metering now sets (load_marks_asynchronously is read at start)."""
+    tables = client.query(
+        "SELECT name FROM system.tables WHERE database = 'tollway' AND engine LIKE '%MergeTree'"
+    ).result_rows
+    for (table,) in tables:
+        client.command(
+            f"ALTER TABLE tollway.{table} MODIFY SETTING concurrent_part_removal_threshold = 100"
+        )
+
+
+async def run(
+    minutes: float, batch: int, every: float, sample: float, as_before: bool
+) -> list[dict[str, Any]]:
+    if as_before:
+        CHDB_SERVER_SETTINGS["load_marks_asynchronously"] = 1
     with tempfile.TemporaryDirectory(prefix="chdb-threads-") as folder:
         warehouse = await Warehouse.open(f"chdb://{Path(folder) / 'ch'}", "tollway")
         await warehouse.migrate(Retention())
         client = warehouse._client  # a bench reads chDB's own metrics
+        if as_before:
+            _as_before(client)
         samples: list[dict[str, Any]] = []
         names = ThreadNames()
         events = _events(client)
@@ -151,12 +172,14 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2000)
     parser.add_argument("--every", type=float, default=2.0)
     parser.add_argument("--sample", type=float, default=10.0)
+    parser.add_argument("--as-before", action="store_true")
     args = parser.parse_args()
-    samples = asyncio.run(run(args.minutes, args.batch, args.every, args.sample))
-    summary = {
+    samples = asyncio.run(run(args.minutes, args.batch, args.every, args.sample, args.as_before))
+    summary: dict[str, Any] = {
         key: [min(row[key] for row in samples), max(row[key] for row in samples)]
         for key in ("threads", "fds", "task_fds", "GlobalThread")
     }
+    summary["insert_ms_median"] = statistics.median(row["insert_ms"] for row in samples)
     print(json.dumps({"summary": summary}), flush=True)
 
 

@@ -11,4 +11,3 @@ ALTER TABLE ${database}.cost_daily MODIFY SETTING concurrent_part_removal_thresh
 ALTER TABLE ${database}.audit_events MODIFY SETTING concurrent_part_removal_threshold = 1000000;
 ALTER TABLE ${database}.request_bodies MODIFY SETTING concurrent_part_removal_threshold = 1000000;
 ALTER TABLE ${database}.alerts MODIFY SETTING concurrent_part_removal_threshold = 1000000;
-ALTER TABLE ${database}.schema_migrations MODIFY SETTING concurrent_part_removal_threshold = 1000000;
