@@ -79,6 +79,13 @@ CHDB_SERVER_SETTINGS: dict[str, int] = {
     # an insert (a batch of a few thousand rows) one.
     "max_threads": 2,
     "max_insert_threads": 1,
+    # Read a part's marks in the query's own thread. chDB's default loads them asynchronously,
+    # one job per column file on a pool of up to 50 threads taken from the global pool: the
+    # first reads of wide parts (merged parts over 10 MiB) start dozens of threads at once, and
+    # the global pool then keeps them idle for good (chDB does not apply its size settings),
+    # each opening three /proc/self/task/<tid> files when it next runs query work
+    # (docs/soak.md). The marks stay in the mark cache either way.
+    "load_marks_asynchronously": 0,
 }
 
 
