@@ -1,7 +1,8 @@
 """`make soak`: the chaos stack without the chaos: a mixed load (chat, Messages, embeddings, half
 streams) at a fixed rate for a long time, with each service's RSS, open descriptors and CPU,
 and the clients' latency, reported every minute. After the warm-up, memory and descriptors over
-the last five minutes must stay within 10 % of the first five, and no request may fail. Writes
+the last five minutes must stay within 10 % of the first five (each read at its lowest
+minute), and no request may fail. Writes
 bench/results/soak-<time>.json and .md.
 
 Settings (environment): SOAK_MINUTES (30), SOAK_RATE (100 requests/s), SOAK_WARMUP_MINUTES (5).
@@ -146,11 +147,12 @@ def flatness(
     minutes: list[dict[str, Any]], warmup: int, window: int = FLAT_WINDOW_MINUTES
 ) -> dict[str, Any]:
     """Each service's RSS and descriptors over the last `window` full minutes against the
-    first `window` after the warm-up (the median of each window's minutes, themselves medians
-    of 5-s samples); flat when within FLAT_WITHIN. A window, not one minute, so that one
-    minute's garbage collection or one more connection in use when sampled is not read as
-    growth, while a leak still is: the later window sits above the earlier. A run too short
-    for two windows compares shorter ones, down to one minute each."""
+    first `window` after the warm-up; flat when within FLAT_WITHIN. Each window is read at its
+    floor (its lowest minute, a minute being the median of its 5-s samples): memory under a
+    garbage collector and descriptors under connection pools are a sawtooth, peaks where a
+    collection is due or a moment's concurrency opened connections that close again, while
+    a leak, a cache that fills or a pool that stays full raises the floor. A run too short for
+    two windows compares shorter ones, down to one minute each."""
     full = [m for m in minutes if m["full"]][warmup:]
     window = min(window, len(full) // 2)
     if window < 1:
@@ -160,8 +162,8 @@ def flatness(
     for name in first[0]["services"]:
         if any(name not in minute["services"] for minute in (*first, *last)):
             continue
-        start = {measure: _window_median(first, name, measure) for measure in _FLAT_MEASURES}
-        end = {measure: _window_median(last, name, measure) for measure in _FLAT_MEASURES}
+        start = {measure: _floor(first, name, measure) for measure in _FLAT_MEASURES}
+        end = {measure: _floor(last, name, measure) for measure in _FLAT_MEASURES}
         growth = {
             measure: round((end[measure] - start[measure]) / start[measure], 3)
             for measure in _FLAT_MEASURES
@@ -182,8 +184,8 @@ def flatness(
     }
 
 
-def _window_median(minutes: list[dict[str, Any]], name: str, measure: str) -> float:
-    return float(statistics.median(minute["services"][name][measure] for minute in minutes))
+def _floor(minutes: list[dict[str, Any]], name: str, measure: str) -> float:
+    return float(min(minute["services"][name][measure] for minute in minutes))
 
 
 def markdown(result: dict[str, Any]) -> str:
@@ -224,7 +226,7 @@ def markdown(result: dict[str, Any]) -> str:
             "",
             f"Minutes {flat['from_minute']}-{flat['from_minute'] + flat['window_minutes'] - 1} "
             f"to {flat['to_minute'] - flat['window_minutes'] + 1}-{flat['to_minute']} "
-            f"(medians): {growth}; "
+            f"(floors): {growth}; "
             f"flat within 10 %: {flat['flat']}.",
         ]
     else:

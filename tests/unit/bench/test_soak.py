@@ -1,4 +1,5 @@
-"""The soak's flatness check: windows of minutes after the warm-up, a leak still seen."""
+"""The soak's flatness check: the floors of windows of minutes after the warm-up, so peaks
+that come and go pass and a leak does not."""
 
 from __future__ import annotations
 
@@ -15,12 +16,19 @@ def _minutes(rss: list[float], fds: list[float] | None = None) -> list[dict[str,
     ]
 
 
-def test_one_noisy_minute_at_either_end_is_not_growth() -> None:
-    rss = [50.0, 60.0, 100.0, 100.0, 100.0, 115.0, 100.0, 100.0, 100.0, 100.0, 100.0, 120.0]
+def test_peaks_that_come_and_go_are_not_growth() -> None:
+    rss = [50.0, 60.0, 100.0, 115.0, 100.0, 115.0, 100.0, 100.0, 100.0, 100.0, 118.0, 120.0]
     result = flatness(_minutes(rss), warmup=2, window=3)
     assert (result["from_minute"], result["to_minute"], result["window_minutes"]) == (3, 12, 3)
     assert result["services"]["edge"]["rss_mib"] == [100.0, 100.0]
     assert result["flat"]
+
+
+def test_a_floor_that_rises_is_growth() -> None:
+    fds = [20.0, 20.0, 20.0, 20.0, 20.0, 23.0, 23.0, 23.0]
+    result = flatness(_minutes([100.0] * 8, fds), warmup=0, window=3)
+    assert result["services"]["edge"]["fds"] == [20.0, 23.0]
+    assert not result["flat"]
 
 
 def test_a_steady_climb_is_not_flat() -> None:
