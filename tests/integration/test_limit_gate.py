@@ -4,7 +4,6 @@ budget downshifts. No router runs: the reply mux is scripted (tests/support/edge
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from decimal import Decimal
 from typing import Any
 
@@ -13,7 +12,6 @@ import pytest
 from redis.asyncio import Redis
 from tests.support.edge_fakes import RecordingAlerts, ScriptedMux, catalog, post, runtime
 
-from tollway_cli.servers import RedisServer
 from tollway_common import contract, http_metrics
 from tollway_common.contract import (
     ClientInfo,
@@ -56,15 +54,6 @@ def _chat(**extra: Any) -> dict[str, Any]:
 
 def _caller(record: KeyRecord) -> Caller:
     return Caller(principal=Principal(key_id=record.key_id), levels=(), key=record)
-
-
-@pytest.fixture
-async def redis(redis_server: RedisServer) -> AsyncIterator[Redis]:
-    client = Redis.from_url(redis_server.url)
-    try:
-        yield client
-    finally:
-        await client.aclose()
 
 
 def _gate(world: Catalog, redis: Redis) -> LimitGate:

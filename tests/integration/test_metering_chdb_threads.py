@@ -9,11 +9,10 @@ which gets a part per migration applied)."""
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
+
+from tests.support.child_process import child_result
 
 # Threads chDB may add while the warehouse reads and writes wide parts. With marks loaded
 # asynchronously (chDB's default) the first reads below add 40-60.
@@ -85,15 +84,7 @@ _CHILD = textwrap.dedent(
 
 
 def test_metering_chdb_starts_no_burst_of_pool_threads(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", _CHILD, f"chdb://{tmp_path / 'ch'}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    seen = json.loads(result.stdout.strip().splitlines()[-1])
+    seen = child_result(_CHILD, f"chdb://{tmp_path / 'ch'}")
 
     assert seen["load_marks_asynchronously"] == "0"
     assert seen["parallel_part_removal"] == []

@@ -1,12 +1,10 @@
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import textwrap
 from pathlib import Path
 
 import pytest
+from tests.support.child_process import child_result
 
 from tollway_metering.warehouse import batch_columns, chdb_options, chdb_path
 
@@ -102,15 +100,7 @@ _ROUND_TRIP = textwrap.dedent(
 
 
 def test_batches_go_in_as_columns_and_come_back_as_they_went_in(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-c", _ROUND_TRIP, f"chdb://{tmp_path / 'ch'}"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    read = json.loads(result.stdout.strip().splitlines()[-1])
+    read = child_result(_ROUND_TRIP, f"chdb://{tmp_path / 'ch'}")
 
     usage = read["usage"]
     assert [row["request_id"] for row in usage] == [f"req-{i:03}" for i in range(6)]
