@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
+import pytest
+from pydantic import ValidationError
 from redis.asyncio import Redis, RedisCluster
 from redis.asyncio.connection import AbstractConnection
 from tests.support.polling import eventually
@@ -190,3 +192,9 @@ async def test_standalone_and_sentinel_pools_close_idle_connections_after_the_se
     finally:
         await standalone.aclose()
         await sentinel.aclose()
+
+
+def test_a_negative_or_non_numeric_idle_timeout_is_refused_at_start() -> None:
+    for value in ("-1", "soon"):
+        with pytest.raises(ValidationError, match="idle_timeout_s"):
+            RedisSettings.model_validate({"idle_timeout_s": value})
